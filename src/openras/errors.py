@@ -1,0 +1,182 @@
+"""Error codes, their texts and the exception classes that carry them.
+
+Every failure in openras is a numeric Windows code (RAS 600-875 or a Win32 code) so that the
+Win32-shaped API can return it unchanged, the wire can carry it, and the Pythonic API can raise
+the same class on the client side (one subclass per frequent code).
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+from openras._codes import CODES
+
+SUCCESS: Final = 0
+ERROR_SUCCESS: Final = 0
+ERROR_ACCESS_DENIED: Final = 5
+ERROR_INVALID_HANDLE: Final = 6
+ERROR_NOT_ENOUGH_MEMORY: Final = 8
+ERROR_INVALID_PARAMETER: Final = 87
+ERROR_INSUFFICIENT_BUFFER: Final = 122
+ERROR_INVALID_NAME: Final = 123
+ERROR_ALREADY_EXISTS: Final = 183
+PENDING: Final = 600
+ERROR_BUFFER_TOO_SMALL: Final = 603
+ERROR_CANNOT_OPEN_PHONEBOOK: Final = 621
+ERROR_CANNOT_LOAD_PHONEBOOK: Final = 622
+ERROR_CANNOT_FIND_PHONEBOOK_ENTRY: Final = 623
+ERROR_CANNOT_WRITE_PHONEBOOK: Final = 624
+ERROR_CORRUPT_PHONEBOOK: Final = 625
+ERROR_DISCONNECTION: Final = 628
+ERROR_REMOTE_DISCONNECTION: Final = 629
+ERROR_HARDWARE_FAILURE: Final = 630
+ERROR_USER_DISCONNECTION: Final = 631
+ERROR_INVALID_SIZE: Final = 632
+ERROR_PORT_NOT_AVAILABLE: Final = 633
+ERROR_UNKNOWN: Final = 635
+ERROR_REQUEST_TIMEOUT: Final = 638
+ERROR_NO_CONNECTION: Final = 668
+ERROR_NO_ANSWER: Final = 678
+ERROR_AUTHENTICATION_FAILURE: Final = 691
+ERROR_RASMAN_CANNOT_INITIALIZE: Final = 711
+ERROR_PPP_TIMEOUT: Final = 718
+ERROR_PROJECTION_NOT_COMPLETE: Final = 730
+ERROR_BAD_PHONE_NUMBER: Final = 749
+ERROR_DIAL_ALREADY_IN_PROGRESS: Final = 756
+ERROR_INVALID_FUNCTION_FOR_ENTRY: Final = 780
+ERROR_CONNECTING_DEVICE_NOT_FOUND: Final = 797
+ERROR_AUTOMATIC_VPN_FAILED: Final = 800
+ERROR_VPN_TIMEOUT: Final = 809
+ERROR_CANNOT_DELETE: Final = 817
+ERROR_LINK_FAILURE: Final = 829
+ERROR_RASMAN_SERVICE_STOPPED: Final = 834
+
+#: Win32 codes outside the RAS range that RAS functions return.
+WIN32_CODES: Final = frozenset(c for c in CODES if c < 600)
+
+
+def symbol(code: int) -> str:
+    """The SDK symbol of ``code`` (``"ERROR_INVALID_HANDLE"``), or ``"ERROR_<code>"``."""
+    entry = CODES.get(code)
+    return entry[0] if entry else f"ERROR_{code}"
+
+
+def message(code: int) -> str:
+    """The English text ``RasGetErrorString`` gives for ``code``."""
+    entry = CODES.get(code)
+    if entry is None:
+        return f"Unknown error {code}."
+    return entry[1]
+
+
+def is_known(code: int) -> bool:
+    """True when ``code`` has a text of its own."""
+    return code in CODES
+
+
+class RasError(Exception):
+    """A RAS failure with its numeric code.
+
+    ``handle`` is set when a handle exists that the caller still owns (a failed dial must be
+    hung up, exactly as on Windows).
+    """
+
+    code: int = ERROR_UNKNOWN
+
+    def __init__(self, code: int | None = None, detail: str | None = None, *, handle: int = 0):
+        if code is not None:
+            self.code = code
+        self.detail = detail
+        self.handle = handle
+        text = message(self.code)
+        super().__init__(f"{self.code}: {text}" + (f" ({detail})" if detail else ""))
+
+    @property
+    def text(self) -> str:
+        """The Windows text for the code."""
+        return message(self.code)
+
+    @staticmethod
+    def from_code(code: int, detail: str | None = None, *, handle: int = 0) -> RasError:
+        """The most specific exception class for ``code``."""
+        cls = _BY_CODE.get(code, RasError)
+        return cls(code, detail, handle=handle)
+
+
+class InvalidHandle(RasError):
+    """The handle is unknown, already deleted, or not the caller's (6)."""
+
+    code = ERROR_INVALID_HANDLE
+
+
+class AccessDenied(RasError):
+    """The caller may not do this (5)."""
+
+    code = ERROR_ACCESS_DENIED
+
+
+class InvalidParameter(RasError):
+    """An argument has the wrong type or is out of range (87)."""
+
+    code = ERROR_INVALID_PARAMETER
+
+
+class EntryNotFound(RasError):
+    """The phonebook has no such entry (623)."""
+
+    code = ERROR_CANNOT_FIND_PHONEBOOK_ENTRY
+
+
+class PhonebookError(RasError):
+    """The phonebook could not be opened, loaded or written (621, 622, 624, 625)."""
+
+    code = ERROR_CANNOT_LOAD_PHONEBOOK
+
+
+class AuthenticationFailure(RasError):
+    """The credentials were rejected (691)."""
+
+    code = ERROR_AUTHENTICATION_FAILURE
+
+
+class DialInProgress(RasError):
+    """This entry is already being dialed (756)."""
+
+    code = ERROR_DIAL_ALREADY_IN_PROGRESS
+
+
+class LinkDropped(RasError):
+    """The link went down (628, 629, 668, 829...)."""
+
+    code = ERROR_DISCONNECTION
+
+
+class ManagerUnavailable(RasError):
+    """No connection manager answers and none could be started (711)."""
+
+    code = ERROR_RASMAN_CANNOT_INITIALIZE
+
+
+class ProtocolError(RasError):
+    """The peer broke the wire protocol (local to one client session)."""
+
+    code = ERROR_INVALID_PARAMETER
+
+
+_BY_CODE: Final[dict[int, type[RasError]]] = {
+    ERROR_INVALID_HANDLE: InvalidHandle,
+    ERROR_ACCESS_DENIED: AccessDenied,
+    ERROR_INVALID_PARAMETER: InvalidParameter,
+    ERROR_CANNOT_FIND_PHONEBOOK_ENTRY: EntryNotFound,
+    ERROR_CANNOT_OPEN_PHONEBOOK: PhonebookError,
+    ERROR_CANNOT_LOAD_PHONEBOOK: PhonebookError,
+    ERROR_CANNOT_WRITE_PHONEBOOK: PhonebookError,
+    ERROR_CORRUPT_PHONEBOOK: PhonebookError,
+    ERROR_AUTHENTICATION_FAILURE: AuthenticationFailure,
+    ERROR_DIAL_ALREADY_IN_PROGRESS: DialInProgress,
+    ERROR_DISCONNECTION: LinkDropped,
+    ERROR_REMOTE_DISCONNECTION: LinkDropped,
+    ERROR_NO_CONNECTION: LinkDropped,
+    ERROR_LINK_FAILURE: LinkDropped,
+    ERROR_RASMAN_CANNOT_INITIALIZE: ManagerUnavailable,
+}

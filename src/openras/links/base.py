@@ -1,0 +1,174 @@
+"""The contract between the connection manager and a link driver.
+
+A driver turns one phonebook entry into one supervised real program. The manager owns the
+connection's lifecycle; the link only *reports* what its program says (as :data:`LinkEvent`
+values passed to ``emit``) and obeys ``request_stop``/``kill``. Rules every driver keeps:
+
+* The program is started in its own session, with stdin from /dev/null and stdout/stderr to a
+  log file in ``spec.run_dir`` (never a pipe back to the daemon: the link must survive a
+  daemon crash), and with ``OPENRAS_LINK=<marker>`` in its environment so that a restarted
+  daemon can find a link it spawned but never recorded.
+* Secrets reach the program over its control channel or a 0600 file in ``run_dir``, never
+  argv or the environment.
+* ``wait_closed`` returns only when nothing of the link is left: process gone, interfaces,
+  routes and temp files removed. That is the moment status starts answering 6.
+* ``record()`` is everything needed to ``adopt`` the link after a daemon restart.
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, ClassVar, Protocol
+
+from openras.states import RasConnState
+
+
+class EntryView(Protocol):
+    """What a driver reads from a phonebook entry (case-insensitive keys, raw strings)."""
+
+    @property
+    def name(self) -> str: ...
+
+    def get(self, key: str, default: str | None = None) -> str | None: ...
+
+
+@dataclass(frozen=True)
+class DialParams:
+    """RASDIALPARAMS, as the manager resolved it (saved credentials already merged)."""
+
+    entry_name: str = ""
+    phone_number: str = ""
+    callback_number: str = ""
+    user: str = ""
+    password: str = field(default="", repr=False)
+    domain: str = ""
+
+
+@dataclass(frozen=True)
+class LinkSpec:
+    """Everything a driver needs to start one link."""
+
+    handle: int
+    owner_uid: int
+    entry: EntryView
+    params: DialParams
+    run_dir: Path
+    #: Value of ``OPENRAS_LINK`` in the program's environment.
+    marker: str
+    #: Path of the phonebook the entry came from (for relative paths in the entry).
+    phonebook: Path | None = None
+
+
+@dataclass(frozen=True)
+class StateReached:
+    """The program entered ``state`` (a running state, or Connected)."""
+
+    state: RasConnState
+
+
+@dataclass(frozen=True)
+class LinkFailed:
+    """The attempt failed in the current state with ``error`` (before Connected)."""
+
+    error: int
+    detail: str = ""
+
+
+@dataclass(frozen=True)
+class LinkDropped:
+    """An established link went down by itself with ``error`` (628, 629, 829...)."""
+
+    error: int
+    detail: str = ""
+
+
+LinkEvent = StateReached | LinkFailed | LinkDropped
+Emit = Callable[[LinkEvent], None]
+
+
+@dataclass(frozen=True)
+class LinkStats:
+    """Counters of what the link really moved (RAS_STATS' meaningful fields)."""
+
+    bytes_sent: int = 0
+    bytes_received: int = 0
+    frames_sent: int = 0
+    frames_received: int = 0
+    errors: int = 0
+    bps: int = 0
+
+
+@dataclass(frozen=True)
+class Projection:
+    """What the link negotiated: interface, tunnel addresses, DNS."""
+
+    interface: str = ""
+    local_address: str = ""
+    remote_address: str = ""
+    dns: tuple[str, ...] = ()
+    local_address_v6: str = ""
+    remote_address_v6: str = ""
+    extra: Mapping[str, str] = field(default_factory=dict)
+
+
+class Link(abc.ABC):
+    """One supervised link program. Subclasses set ``driver`` and implement the I/O."""
+
+    driver: ClassVar[str]
+    #: RAS device type and name reported in RASCONN/RASCONNSTATUS.
+    device_type: ClassVar[str] = "vpn"
+    device_name: ClassVar[str] = "openras"
+    #: Seconds between the graceful stop and SIGKILL (entries may override).
+    default_kill_deadline: ClassVar[float] = 10.0
+
+    def __init__(self, spec: LinkSpec, emit: Emit) -> None:
+        self.spec = spec
+        self.emit = emit
+
+    @classmethod
+    def validate(cls, spec: LinkSpec) -> None:  # noqa: B027 - optional hook
+        """Check the entry before anything starts; raise RasError (handle 0) if unusable."""
+
+    @property
+    def kill_deadline(self) -> float:
+        raw = self.spec.entry.get("OpenRasKillDeadlineMs")
+        if raw and raw.strip().isdigit():
+            return int(raw) / 1000
+        return self.default_kill_deadline
+
+    @abc.abstractmethod
+    async def start(self) -> None:
+        """Start the program and begin reporting events. Raise RasError if it cannot start."""
+
+    @abc.abstractmethod
+    async def wait_closed(self) -> None:
+        """Return once the program is gone and every leftover is removed."""
+
+    @abc.abstractmethod
+    def request_stop(self) -> None:
+        """Ask the program to stop the way it stops cleanly. Returns at once."""
+
+    @abc.abstractmethod
+    def kill(self) -> None:
+        """Stop the program now (SIGKILL). Cleanup still happens in ``wait_closed``."""
+
+    @abc.abstractmethod
+    def record(self) -> dict[str, Any]:
+        """JSON-able facts to find this link again after a daemon restart."""
+
+    @classmethod
+    @abc.abstractmethod
+    async def adopt(cls, spec: LinkSpec, record: Mapping[str, Any], emit: Emit) -> Link | None:
+        """Re-attach to a live link from ``record``; None (after cleaning up) if it is gone.
+
+        An adopted link re-derives its state from the program and emits it.
+        """
+
+    async def statistics(self) -> LinkStats:
+        return LinkStats()
+
+    async def projection(self) -> Projection | None:
+        return None

@@ -1,0 +1,174 @@
+"""Spawning and watching link programs so that they outlive the daemon.
+
+A link program is started in its own session with no pipe back to the daemon and is watched
+through a pidfd (``loop.add_reader``), which works the same for our own children and for
+processes adopted after a restart; identity is (pid, create time) so a recycled pid is never
+mistaken for the link.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+import subprocess
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import psutil
+
+from openras.errors import RasError
+
+MARKER_ENV = "OPENRAS_LINK"
+
+
+@dataclass(frozen=True)
+class ProcessIdentity:
+    """A process as it can be recognised again: pid plus kernel start time."""
+
+    pid: int
+    create_time: float
+
+    def to_record(self) -> dict[str, Any]:
+        return {"pid": self.pid, "create_time": self.create_time}
+
+    @classmethod
+    def from_record(cls, record: Mapping[str, Any]) -> ProcessIdentity:
+        return cls(int(record["pid"]), float(record["create_time"]))
+
+    def alive(self) -> bool:
+        """True if this very process still runs (a zombie counts as gone)."""
+        try:
+            proc = psutil.Process(self.pid)
+            if abs(proc.create_time() - self.create_time) > 0.01:
+                return False
+            return proc.status() != psutil.STATUS_ZOMBIE
+        except psutil.Error:
+            return False
+
+
+class LinkProcess:
+    """One running link program, ours or adopted."""
+
+    def __init__(self, identity: ProcessIdentity, popen: subprocess.Popen[bytes] | None = None):
+        self.identity = identity
+        self._popen = popen
+        self._exited = asyncio.Event()
+        self._pidfd: int | None = None
+        self.returncode: int | None = None
+
+    @property
+    def pid(self) -> int:
+        return self.identity.pid
+
+    @classmethod
+    def spawn(
+        cls,
+        argv: Sequence[str],
+        *,
+        marker: str,
+        log_path: Path,
+        env: Mapping[str, str] | None = None,
+        cwd: Path | None = None,
+        pass_fds: Sequence[int] = (),
+    ) -> LinkProcess:
+        """Start ``argv`` detached from the daemon; raise RasError(797) if it cannot run."""
+        full_env = dict(env if env is not None else _base_env())
+        full_env[MARKER_ENV] = marker
+        log = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o600)
+        try:
+            popen = subprocess.Popen(  # noqa: S603 - argv is built by the driver, never a shell
+                list(argv),
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=log,
+                env=full_env,
+                cwd=cwd,
+                start_new_session=True,
+                close_fds=True,
+                pass_fds=tuple(pass_fds),
+            )
+        except OSError as exc:
+            raise RasError(797, f"cannot start {argv[0]}: {exc.strerror}") from None
+        finally:
+            os.close(log)
+        try:
+            ctime = psutil.Process(popen.pid).create_time()
+        except psutil.Error:
+            ctime = 0.0
+        proc = cls(ProcessIdentity(popen.pid, ctime), popen)
+        proc._watch()
+        return proc
+
+    @classmethod
+    def adopt(cls, identity: ProcessIdentity) -> LinkProcess | None:
+        """Watch a process we did not start in this daemon's life; None if it is gone."""
+        if not identity.alive():
+            return None
+        proc = cls(identity)
+        try:
+            proc._watch()
+        except ProcessLookupError:
+            return None
+        return proc
+
+    def _watch(self) -> None:
+        loop = asyncio.get_running_loop()
+        self._pidfd = os.pidfd_open(self.pid)
+        loop.add_reader(self._pidfd, self._on_exit)
+
+    def _on_exit(self) -> None:
+        loop = asyncio.get_running_loop()
+        if self._pidfd is not None:
+            loop.remove_reader(self._pidfd)
+            os.close(self._pidfd)
+            self._pidfd = None
+        if self._popen is not None:
+            self.returncode = self._popen.wait()
+        self._exited.set()
+
+    @property
+    def exited(self) -> bool:
+        return self._exited.is_set()
+
+    async def wait(self) -> int | None:
+        """Wait for the exit; the return code when the process was our child."""
+        await self._exited.wait()
+        return self.returncode
+
+    def signal(self, sig: int) -> None:
+        if self._exited.is_set():
+            return
+        if self._pidfd is not None:
+            with contextlib.suppress(ProcessLookupError, OSError):
+                signal.pidfd_send_signal(self._pidfd, sig)
+            return
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(self.pid, sig)
+
+    def terminate(self) -> None:
+        self.signal(signal.SIGTERM)
+
+    def kill(self) -> None:
+        self.signal(signal.SIGKILL)
+
+
+def _base_env() -> dict[str, str]:
+    """A minimal, predictable environment for link programs (nothing of the caller's)."""
+    return {"PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "LANG": "C.UTF-8"}
+
+
+def find_marked(marker_prefix: str) -> list[ProcessIdentity]:
+    """Processes whose ``OPENRAS_LINK`` starts with ``marker_prefix`` (readable ones only)."""
+    found: list[ProcessIdentity] = []
+    for proc in psutil.process_iter(["pid", "create_time"]):
+        try:
+            value = proc.environ().get(MARKER_ENV, "")
+        except (psutil.Error, OSError):
+            continue
+        if value.startswith(marker_prefix) and proc.status() != psutil.STATUS_ZOMBIE:
+            found.append(ProcessIdentity(proc.pid, proc.info["create_time"]))
+    return found
