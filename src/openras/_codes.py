@@ -1,6 +1,21 @@
-"""RAS and Win32 error codes with their English texts (generated from the reference table).
+"""RAS and Win32 error codes with their English texts. Generated; do not edit by hand.
 
-Texts are first drafts; :mod:`openras.errors` is the public face of this table.
+RAS codes 600-875: symbol and text from the Windows SDK ``RasError.h`` (the Windows 10 SDK copy
+vendored by DotRas/DotRas as ``includes/um/RasError.h``), where the message ``RasGetErrorString``
+returns is the comment under each ``#define``. The text is kept verbatim, including the SDK's
+double spaces, typos and missing final periods, because scripts match on it; only the
+``FormatMessage`` ``%0`` terminator and the comment's line break (826) are dropped. Symbols were
+cross-checked with mingw-w64 ``raserror.h``.
+
+Codes marked ``# obsolete`` are defined only for ``WINVER < 0x600`` (NAP codes 818-822: only
+``WINVER <= 0x600``). For the ones the SDK obsoleted in Vista the message is empty (``%0``), so
+their text here is the SDK's description comment above the ``#define``; where that comment is
+just the symbol (690, 706, 745-748, 750) the symbol is the text, as the SDK itself does for 693
+and 694.
+
+Win32 codes: the ``FormatMessage`` texts of ``winerror.h``.
+
+:mod:`openras.errors` is the public face of this table.
 """
 
 from __future__ import annotations
@@ -9,288 +24,955 @@ from typing import Final
 
 #: code -> (symbol, English message)
 CODES: Final[dict[int, tuple[str, str]]] = {
-    0: ('ERROR_SUCCESS', 'The operation completed successfully.'),
-    5: ('ERROR_ACCESS_DENIED', 'Access is denied.'),
-    6: ('ERROR_INVALID_HANDLE', 'The handle is invalid.'),
-    8: ('ERROR_NOT_ENOUGH_MEMORY', 'Not enough memory resources are available to process this command.'),
-    87: ('ERROR_INVALID_PARAMETER', 'The parameter is incorrect.'),
-    122: ('ERROR_INSUFFICIENT_BUFFER', 'The data area passed to a system call is too small.'),
-    123: ('ERROR_INVALID_NAME', 'The filename, directory name, or volume label syntax is incorrect.'),
-    183: ('ERROR_ALREADY_EXISTS', 'Cannot create a file when that file already exists.'),
-    600: ('PENDING', 'Operation still pending.'),
-    601: ('ERROR_INVALID_PORT_HANDLE', 'Port handle not valid.'),
-    602: ('ERROR_PORT_ALREADY_OPEN', 'Port already open.'),
-    603: ('ERROR_BUFFER_TOO_SMALL', "Caller's buffer too small (size returned)."),
-    604: ('ERROR_WRONG_INFO_SPECIFIED', 'Incorrect port/info supplied.'),
-    605: ('ERROR_CANNOT_SET_PORT_INFO', 'Port info cannot be set.'),
-    606: ('ERROR_PORT_NOT_CONNECTED', 'Port not connected.'),
-    607: ('ERROR_EVENT_INVALID', 'Invalid event detected.'),
-    608: ('ERROR_DEVICE_DOES_NOT_EXIST', 'Named device does not exist.'),
-    609: ('ERROR_DEVICETYPE_DOES_NOT_EXIST', 'Device type does not exist.'),
-    610: ('ERROR_BUFFER_INVALID', 'Buffer/pointer invalid.'),
-    611: ('ERROR_ROUTE_NOT_AVAILABLE', 'Route unavailable.'),
-    612: ('ERROR_ROUTE_NOT_ALLOCATED', 'Route not allocated.'),
-    613: ('ERROR_INVALID_COMPRESSION_SPECIFIED', 'Bad compression setting.'),
-    614: ('ERROR_OUT_OF_BUFFERS', 'Not enough buffers.'),
-    615: ('ERROR_PORT_NOT_FOUND', 'Port not found.'),
-    616: ('ERROR_ASYNC_REQUEST_PENDING', 'Async request outstanding.'),
-    617: ('ERROR_ALREADY_DISCONNECTING', 'Port/device already disconnecting.'),
-    618: ('ERROR_PORT_NOT_OPEN', 'Port not open.'),
-    619: ('ERROR_PORT_DISCONNECTED', 'Port disconnected; modern text: connection could not be made so the port was closed.'),
-    620: ('ERROR_NO_ENDPOINTS', 'No endpoints.'),
-    621: ('ERROR_CANNOT_OPEN_PHONEBOOK', 'Phonebook file cannot be opened.'),
-    622: ('ERROR_CANNOT_LOAD_PHONEBOOK', 'Phonebook file cannot be loaded.'),
-    623: ('ERROR_CANNOT_FIND_PHONEBOOK_ENTRY', 'Entry not found in phonebook.'),
-    624: ('ERROR_CANNOT_WRITE_PHONEBOOK', 'Phonebook cannot be updated.'),
-    625: ('ERROR_CORRUPT_PHONEBOOK', 'Phonebook contains invalid data.'),
-    626: ('ERROR_CANNOT_LOAD_STRING', 'String could not be loaded.'),
-    627: ('ERROR_KEY_NOT_FOUND', 'Key not found.'),
-    628: ('ERROR_DISCONNECTION', 'Link dropped (modern text: remote ended it before it completed).'),
-    629: ('ERROR_REMOTE_DISCONNECTION', 'Remote side closed the connection.'),
-    630: ('ERROR_HARDWARE_FAILURE', 'Device dropped because of hardware failure.'),
-    631: ('ERROR_USER_DISCONNECTION', 'Disconnected by the (local) user.'),
-    632: ('ERROR_INVALID_SIZE', 'Structure size (dwSize) wrong/unsupported.'),
-    633: ('ERROR_PORT_NOT_AVAILABLE', 'Device/port already in use or not configured for dial-out.'),
-    634: ('ERROR_CANNOT_PROJECT_CLIENT', 'Computer could not be registered on the remote network.'),
-    635: ('ERROR_UNKNOWN', 'Unknown error.'),
-    636: ('ERROR_WRONG_DEVICE_ATTACHED', 'Unexpected device on the port.'),
-    637: ('ERROR_BAD_STRING', 'String could not be converted.'),
-    638: ('ERROR_REQUEST_TIMEOUT', 'Request timed out / server not responding in time.'),
-    639: ('ERROR_CANNOT_GET_LANA', 'No asynchronous net (LANA).'),
-    640: ('ERROR_NETBIOS_ERROR', 'NetBIOS error.'),
-    641: ('ERROR_SERVER_OUT_OF_RESOURCES', 'Server lacks NetBIOS resources.'),
-    642: ('ERROR_NAME_EXISTS_ON_NET', 'A NetBIOS name of ours already exists remotely.'),
-    643: ('ERROR_SERVER_GENERAL_NET_FAILURE', 'Server network adapter failed.'),
-    644: ('WARNING_MSG_ALIAS_NOT_ADDED', 'Network message pop-ups unavailable.'),
-    645: ('ERROR_AUTH_INTERNAL', 'Internal authentication error.'),
-    646: ('ERROR_RESTRICTED_LOGON_HOURS', 'Logon not allowed at this time of day.'),
-    647: ('ERROR_ACCT_DISABLED', 'Account disabled.'),
-    648: ('ERROR_PASSWD_EXPIRED', 'Password expired.'),
-    649: ('ERROR_NO_DIALIN_PERMISSION', 'Account lacks dial-in permission.'),
-    650: ('ERROR_SERVER_NOT_RESPONDING', 'RAS server not responding.'),
-    651: ('ERROR_FROM_DEVICE', 'Modem/device reported an error.'),
-    652: ('ERROR_UNRECOGNIZED_RESPONSE', 'Unrecognised device response.'),
-    653: ('ERROR_MACRO_NOT_FOUND', 'Required macro missing from device INF.'),
-    654: ('ERROR_MACRO_NOT_DEFINED', 'INF command/response uses undefined macro.'),
-    655: ('ERROR_MESSAGE_MACRO_NOT_FOUND', '`<message>` macro missing in INF section.'),
-    656: ('ERROR_DEFAULTOFF_MACRO_NOT_FOUND', '`<defaultoff>` macro references undefined macro.'),
-    657: ('ERROR_FILE_COULD_NOT_BE_OPENED', 'Device INF could not be opened.'),
-    658: ('ERROR_DEVICENAME_TOO_LONG', 'Device name too long in INF/INI.'),
-    659: ('ERROR_DEVICENAME_NOT_FOUND', 'Media INI names an unknown device.'),
-    660: ('ERROR_NO_RESPONSES', 'INF has no responses for the command.'),
-    661: ('ERROR_NO_COMMAND_FOUND', 'INF is missing a command.'),
-    662: ('ERROR_WRONG_KEY_SPECIFIED', 'Tried to set a macro not in the INF section.'),
-    663: ('ERROR_UNKNOWN_DEVICE_TYPE', 'Media INI names an unknown device type.'),
-    664: ('ERROR_ALLOCATING_MEMORY', 'Out of memory.'),
-    665: ('ERROR_PORT_NOT_CONFIGURED', 'Port/device not configured for RAS.'),
-    666: ('ERROR_DEVICE_NOT_READY', 'Modem/device not functioning.'),
-    667: ('ERROR_READING_INI_FILE', 'Media INI unreadable.'),
-    668: ('ERROR_NO_CONNECTION', 'Connection dropped / terminated.'),
-    669: ('ERROR_BAD_USAGE_IN_INI_FILE', 'Invalid usage parameter in media INI.'),
-    670: ('ERROR_READING_SECTIONNAME', 'Cannot read section name from media INI.'),
-    671: ('ERROR_READING_DEVICETYPE', 'Cannot read device type from media INI.'),
-    672: ('ERROR_READING_DEVICENAME', 'Cannot read device name from media INI.'),
-    673: ('ERROR_READING_USAGE', 'Cannot read usage from media INI.'),
-    674: ('ERROR_READING_MAXCONNECTBPS', 'Cannot read max connect speed.'),
-    675: ('ERROR_READING_MAXCARRIERBPS', 'Cannot read max carrier speed.'),
-    676: ('ERROR_LINE_BUSY', 'Line busy.'),
-    677: ('ERROR_VOICE_ANSWER', 'A person answered.'),
-    678: ('ERROR_NO_ANSWER', 'No answer / remote did not respond.'),
-    679: ('ERROR_NO_CARRIER', 'No carrier detected.'),
-    680: ('ERROR_NO_DIALTONE', 'No dial tone.'),
-    681: ('ERROR_IN_COMMAND', 'Device reported a general error.'),
-    682: ('ERROR_WRITING_SECTIONNAME', 'Media INI write failures.'),
-    683: ('ERROR_WRITING_DEVICETYPE', 'Media INI write failures.'),
-    684: ('ERROR_WRITING_DEVICENAME', 'Media INI write failures.'),
-    685: ('ERROR_WRITING_MAXCONNECTBPS', 'Media INI write failures.'),
-    686: ('ERROR_WRITING_MAXCARRIERBPS', 'Media INI write failures.'),
-    687: ('ERROR_WRITING_USAGE', 'Media INI write failures.'),
-    688: ('ERROR_WRITING_DEFAULTOFF', 'Media INI write failures.'),
-    689: ('ERROR_READING_DEFAULTOFF', 'Cannot read default-off.'),
-    690: ('ERROR_EMPTY_INI_FILE', 'Media INI empty.'),
-    691: ('ERROR_AUTHENTICATION_FAILURE', 'User name/password rejected, or auth protocol not permitted by server.'),
-    692: ('ERROR_PORT_OR_DEVICE', 'Hardware failure in port/device.'),
-    693: ('ERROR_NOT_BINARY_MACRO', 'Macro is not binary.'),
-    694: ('ERROR_DCB_NOT_FOUND', 'DCB not found.'),
-    695: ('ERROR_STATE_MACHINES_NOT_STARTED', 'State machines not started.'),
-    696: ('ERROR_STATE_MACHINES_ALREADY_STARTED', 'State machines already started.'),
-    697: ('ERROR_PARTIAL_RESPONSE_LOOPING', 'Response looping incomplete.'),
-    698: ('ERROR_UNKNOWN_RESPONSE_KEY', 'Malformed response key name in INF.'),
-    699: ('ERROR_RECV_BUF_FULL', 'Device response overflowed buffer.'),
-    700: ('ERROR_CMD_TOO_LONG', 'Expanded INF command too long.'),
-    701: ('ERROR_UNSUPPORTED_BPS', 'Device moved to a speed the COM driver lacks.'),
-    702: ('ERROR_UNEXPECTED_RESPONSE', 'Unsolicited device response.'),
-    703: ('ERROR_INTERACTIVE_MODE', 'User input needed but the caller forbids interaction.'),
-    704: ('ERROR_BAD_CALLBACK_NUMBER', 'Invalid callback number.'),
-    705: ('ERROR_INVALID_AUTH_STATE', 'Invalid authorisation state.'),
-    706: ('ERROR_WRITING_INITBPS', 'Cannot write initial speed.'),
-    707: ('ERROR_X25_DIAGNOSTIC', 'X.25 diagnostic indication.'),
-    708: ('ERROR_ACCT_EXPIRED', 'Account expired.'),
-    709: ('ERROR_CHANGING_PASSWORD', 'Password change on the domain failed.'),
-    710: ('ERROR_OVERRUN', 'Serial overrun errors.'),
-    711: ('ERROR_RASMAN_CANNOT_INITIALIZE', 'Connection-manager service could not be (re)started in time.'),
-    712: ('ERROR_BIPLEX_PORT_NOT_AVAILABLE', 'Two-way port still initialising.'),
-    713: ('ERROR_NO_ACTIVE_ISDN_LINES', 'No active ISDN lines.'),
-    714: ('ERROR_NO_ISDN_CHANNELS_AVAILABLE', 'No free ISDN channels.'),
-    715: ('ERROR_TOO_MANY_LINE_ERRORS', 'Poor line quality.'),
-    716: ('ERROR_IP_CONFIGURATION', 'RAS IP configuration unusable.'),
-    717: ('ERROR_NO_IP_ADDRESSES', 'Static RAS address pool exhausted.'),
-    718: ('ERROR_PPP_TIMEOUT', 'Remote did not respond in time (PPP).'),
-    719: ('ERROR_PPP_REMOTE_TERMINATED', 'PPP ended by remote.'),
-    720: ('ERROR_PPP_NO_PROTOCOLS_CONFIGURED', 'No common PPP control protocol.'),
-    721: ('ERROR_PPP_NO_RESPONSE', 'Remote PPP peer silent.'),
-    722: ('ERROR_PPP_INVALID_PACKET', 'Invalid data received from remote.'),
-    723: ('ERROR_PHONE_NUMBER_TOO_LONG', 'Number incl. prefix/suffix too long.'),
-    724: ('ERROR_IPXCP_NO_DIALOUT_CONFIGURED', 'IPX dial-out not possible (router).'),
-    725: ('ERROR_IPXCP_NO_DIALIN_CONFIGURED', 'IPX dial-in not possible.'),
-    726: ('ERROR_IPXCP_DIALOUT_ALREADY_ACTIVE', 'IPX dial-out on one port only.'),
-    727: ('ERROR_ACCESSING_TCPCFGDLL', 'TCPCFG.DLL inaccessible.'),
-    728: ('ERROR_NO_IP_RAS_ADAPTER', 'No IP adapter found.'),
-    729: ('ERROR_SLIP_REQUIRES_IP', 'SLIP needs IP installed.'),
-    730: ('ERROR_PROJECTION_NOT_COMPLETE', 'Projection/registration not finished (RasGetProjectionInfo too early).'),
-    731: ('ERROR_PROTOCOL_NOT_CONFIGURED', 'Protocol not configured.'),
-    732: ('ERROR_PPP_NOT_CONVERGING', 'PPP negotiation not converging.'),
-    733: ('ERROR_PPP_CP_REJECTED', 'Server lacks the control protocol.'),
-    734: ('ERROR_PPP_LCP_TERMINATED', 'LCP terminated.'),
-    735: ('ERROR_PPP_REQUIRED_ADDRESS_REJECTED', 'Requested address rejected by server.'),
-    736: ('ERROR_PPP_NCP_TERMINATED', 'Remote terminated the control protocol.'),
-    737: ('ERROR_PPP_LOOPBACK_DETECTED', 'Loopback detected.'),
-    738: ('ERROR_PPP_NO_ADDRESS_ASSIGNED', 'Server assigned no IP address.'),
-    739: ('ERROR_CANNOT_USE_LOGON_CREDENTIALS', "Server's auth protocol cannot use the stored/NT password."),
-    740: ('ERROR_TAPI_CONFIGURATION', 'TAPI devices / dialing rule invalid.'),
-    741: ('ERROR_NO_LOCAL_ENCRYPTION', 'Local side lacks required encryption.'),
-    742: ('ERROR_NO_REMOTE_ENCRYPTION', 'Remote side lacks required encryption.'),
-    743: ('ERROR_REMOTE_REQUIRES_ENCRYPTION', 'Remote requires encryption.'),
-    744: ('ERROR_IPXCP_NET_NUMBER_CONFLICT', 'IPX network number unusable.'),
-    745: ('ERROR_INVALID_SMM', 'Session-management-module errors.'),
-    746: ('ERROR_SMM_UNINITIALIZED', 'Session-management-module errors.'),
-    747: ('ERROR_NO_MAC_FOR_PORT', 'Session-management-module errors.'),
-    748: ('ERROR_SMM_TIMEOUT', 'Session-management-module errors.'),
-    749: ('ERROR_BAD_PHONE_NUMBER', 'Destination address/number invalid or missing.'),
-    750: ('ERROR_WRONG_MODULE', 'Wrong SMM.'),
-    751: ('ERROR_INVALID_CALLBACK_NUMBER', 'Callback number has characters other than 0–9 T P W ( ) - @ space.'),
-    752: ('ERROR_SCRIPT_SYNTAX', 'Script syntax error.'),
-    753: ('ERROR_HANGUP_FAILED', 'Cannot disconnect (router-owned; modern text: no permission).'),
-    754: ('ERROR_BUNDLE_NOT_FOUND', 'Multilink bundle not found.'),
-    755: ('ERROR_CANNOT_DO_CUSTOMDIAL', 'Automated dial impossible with custom dialer.'),
-    756: ('ERROR_DIAL_ALREADY_IN_PROGRESS', 'This entry is already being dialed.'),
-    757: ('ERROR_RASAUTO_CANNOT_INITIALIZE', 'RAS auto-dial service could not start.'),
-    758: ('ERROR_CONNECTION_ALREADY_SHARED', 'Internet Connection Sharing setup errors.'),
-    759: ('ERROR_SHARING_CHANGE_FAILED', 'Internet Connection Sharing setup errors.'),
-    760: ('ERROR_SHARING_ROUTER_INSTALL', 'Internet Connection Sharing setup errors.'),
-    761: ('ERROR_SHARE_CONNECTION_FAILED', 'Internet Connection Sharing setup errors.'),
-    762: ('ERROR_SHARING_PRIVATE_INSTALL', 'Internet Connection Sharing setup errors.'),
-    763: ('ERROR_CANNOT_SHARE_CONNECTION', 'Internet Connection Sharing setup errors.'),
-    764: ('ERROR_NO_SMART_CARD_READER', 'No smart-card reader.'),
-    765: ('ERROR_SHARING_ADDRESS_EXISTS', 'ICS: LAN already uses the required address.'),
-    766: ('ERROR_NO_CERTIFICATE', 'Machine certificate missing (L2TP/IPsec).'),
-    767: ('ERROR_SHARING_MULTIPLE_ADDRESSES', 'ICS: private LAN has several addresses.'),
-    768: ('ERROR_FAILED_TO_ENCRYPT', 'Data encryption failed.'),
-    769: ('ERROR_BAD_ADDRESS_SPECIFIED', 'Destination unreachable.'),
-    770: ('ERROR_CONNECTION_REJECT', 'Remote rejected the attempt.'),
-    771: ('ERROR_CONGESTION', 'Network busy.'),
-    772: ('ERROR_INCOMPATIBLE', 'Remote hardware incompatible with call type.'),
-    773: ('ERROR_NUMBERCHANGED', 'Destination number changed.'),
-    774: ('ERROR_TEMPFAILURE', 'Temporary failure, retry.'),
-    775: ('ERROR_BLOCKED', 'Call blocked by remote.'),
-    776: ('ERROR_DONOTDISTURB', 'Remote in do-not-disturb.'),
-    777: ('ERROR_OUTOFORDER', 'Remote device out of order.'),
-    778: ('ERROR_UNABLE_TO_AUTHENTICATE_SERVER', 'Server identity not verified.'),
-    779: ('ERROR_SMART_CARD_REQUIRED', 'Smart card required.'),
-    780: ('ERROR_INVALID_FUNCTION_FOR_ENTRY', 'Function not valid for this entry.'),
-    781: ('ERROR_CERT_FOR_ENCRYPTION_NOT_FOUND', 'No valid certificate for encryption.'),
-    782: ('ERROR_SHARING_RRAS_CONFLICT', 'ICS/firewall vs RRAS conflict.'),
-    783: ('ERROR_SHARING_NO_PRIVATE_LAN', 'ICS private LAN absent/disconnected.'),
-    784: ('ERROR_NO_DIFF_USER_AT_LOGON', 'Logon-time dial: user differs from smart card.'),
-    785: ('ERROR_NO_REG_CERT_AT_LOGON', 'Logon-time dial: entry not set for smart card.'),
-    786: ('ERROR_OAKLEY_NO_CERT', 'IPsec: no machine certificate.'),
-    787: ('ERROR_OAKLEY_AUTH_FAIL', 'IPsec could not authenticate remote.'),
-    788: ('ERROR_OAKLEY_ATTRIB_FAIL', 'IPsec parameters not negotiable.'),
-    789: ('ERROR_OAKLEY_GENERAL_PROCESSING', 'IPsec processing error.'),
-    790: ('ERROR_OAKLEY_NO_PEER_CERT', 'Remote certificate validation failed.'),
-    791: ('ERROR_OAKLEY_NO_POLICY', 'No IPsec policy.'),
-    792: ('ERROR_OAKLEY_TIMED_OUT', 'IPsec negotiation timed out.'),
-    793: ('ERROR_OAKLEY_ERROR', 'IPsec negotiation error.'),
-    794: ('ERROR_UNKNOWN_FRAMED_PROTOCOL', 'RADIUS Framed-Protocol is not PPP.'),
-    795: ('ERROR_WRONG_TUNNEL_TYPE', 'Tunnel type not allowed (RADIUS).'),
-    796: ('ERROR_UNKNOWN_SERVICE_TYPE', 'RADIUS Service-Type not (Callback-)Framed.'),
-    797: ('ERROR_CONNECTING_DEVICE_NOT_FOUND', 'Modem/device not found (or busy).'),
-    798: ('ERROR_NO_EAPTLS_CERTIFICATE', 'No certificate usable with EAP.'),
-    799: ('ERROR_SHARING_HOST_ADDRESS_CONFLICT', 'ICS address conflict (host must be 192.168.0.1; Win7+: 192.168.137.1).'),
-    800: ('ERROR_AUTOMATIC_VPN_FAILED', 'Every attempted VPN tunnel type failed.'),
-    801: ('ERROR_VALIDATING_SERVER_CERT', 'Server certificate could not be verified.'),
-    802: ('ERROR_READING_SCARD', 'Smart card not recognised.'),
-    803: ('ERROR_INVALID_PEAP_COOKIE_CONFIG', 'PEAP cookie config mismatch.'),
-    804: ('ERROR_INVALID_PEAP_COOKIE_USER', 'PEAP cookie identity mismatch.'),
-    805: ('ERROR_INVALID_MSCHAPV2_CONFIG', 'Logon-time dial with "use logged-on credentials".'),
-    806: ('ERROR_VPN_GRE_BLOCKED', 'GRE blocked between client and server (PPTP).'),
-    807: ('ERROR_VPN_DISCONNECT', 'VPN link interrupted.'),
-    808: ('ERROR_VPN_REFUSED', 'Server refused the VPN connection.'),
-    809: ('ERROR_VPN_TIMEOUT', 'VPN server not responding (firewall/NAT).'),
-    810: ('ERROR_VPN_BAD_CERT', 'Bad/expired certificate.'),
-    811: ('ERROR_VPN_BAD_PSK', 'Pre-shared key problem.'),
-    812: ('ERROR_SERVER_POLICY', 'Blocked by server policy (auth method mismatch).'),
-    813: ('ERROR_BROADBAND_ACTIVE', 'Second broadband connection on same device.'),
-    814: ('ERROR_BROADBAND_NO_NIC', 'No Ethernet adapter for broadband (PPPoE).'),
-    815: ('ERROR_BROADBAND_TIMEOUT', 'PPPoE server not responding (service name?).'),
-    816: ('ERROR_FEATURE_DEPRECATED', 'Feature no longer supported.'),
-    817: ('ERROR_CANNOT_DELETE', 'Cannot delete a connected entry.'),
-    818: ('ERROR_RASQEC_RESOURCE_CREATION_FAILED', 'NAP enforcement-client errors.'),
-    819: ('ERROR_RASQEC_NAPAGENT_NOT_ENABLED', 'NAP enforcement-client errors.'),
-    820: ('ERROR_RASQEC_NAPAGENT_NOT_CONNECTED', 'NAP enforcement-client errors.'),
-    821: ('ERROR_RASQEC_CONN_DOESNOTEXIST', 'NAP enforcement-client errors.'),
-    822: ('ERROR_RASQEC_TIMEOUT', 'NAP enforcement-client errors.'),
-    823: ('ERROR_PEAP_CRYPTOBINDING_INVALID', 'Invalid crypto-binding TLV.'),
-    824: ('ERROR_PEAP_CRYPTOBINDING_NOTRECEIVED', 'Crypto-binding TLV missing.'),
-    825: ('ERROR_INVALID_VPNSTRATEGY', 'PPTP cannot be used with IPv6.'),
-    826: ('ERROR_EAPTLS_CACHE_CREDENTIALS_INVALID', 'Cached EAP-TLS credentials invalid.'),
-    827: ('ERROR_IPSEC_SERVICE_STOPPED', 'IKEEXT / Base Filtering Engine not running.'),
-    828: ('ERROR_IDLE_TIMEOUT', 'Ended by idle timeout.'),
-    829: ('ERROR_LINK_FAILURE', 'Ended by link failure.'),
-    830: ('ERROR_USER_LOGOFF', 'Ended because the user logged off.'),
-    831: ('ERROR_FAST_USER_SWITCH', 'Ended by user switch.'),
-    832: ('ERROR_HIBERNATION', 'Ended by hibernation.'),
-    833: ('ERROR_SYSTEM_SUSPENDED', 'Ended by suspend.'),
-    834: ('ERROR_RASMAN_SERVICE_STOPPED', 'Ended because the connection-manager service stopped.'),
-    835: ('ERROR_INVALID_SERVER_CERT', 'Server certificate does not match destination.'),
-    836: ('ERROR_NOT_NAP_CAPABLE', 'NAP health state unknown.'),
-    837: ('ERROR_INVALID_TUNNELID', 'Invalid tunnel id.'),
-    838: ('ERROR_UPDATECONNECTION_REQUEST_IN_PROCESS', 'Only one RasUpdateConnection at a time.'),
-    839: ('ERROR_PROTOCOL_ENGINE_DISABLED', 'Configured protocol disabled.'),
-    840: ('ERROR_INTERNAL_ADDRESS_FAILURE', 'Internal address negotiation failed (IKEv2).'),
-    841: ('ERROR_FAILED_CP_REQUIRED', 'Client must request an internal v4/v6 address.'),
-    842: ('ERROR_TS_UNACCEPTABLE', 'Traffic-selector negotiation failed.'),
-    843: ('ERROR_MOBIKE_DISABLED', 'Mobility disabled.'),
-    844: ('ERROR_CANNOT_INITIATE_MOBIKE_UPDATE', 'MOBIKE update only when Connected.'),
-    845: ('ERROR_PEAP_SERVER_REJECTED_CLIENT_TLV', 'Server rejected client TLV.'),
-    846: ('ERROR_INVALID_PREFERENCES', 'VPN destination preference missing/invalid.'),
-    847: ('ERROR_EAPTLS_SCARD_CACHE_CREDENTIALS_INVALID', 'Cached smart-card credential invalid.'),
-    848: ('ERROR_SSTP_COOKIE_SET_FAILURE', 'SSTP cookie handling failed.'),
-    849: ('ERROR_INVALID_PEAP_COOKIE_ATTRIBUTES', 'PEAP cookie attributes invalid.'),
-    850: ('ERROR_EAP_METHOD_NOT_INSTALLED', 'Required EAP method not installed.'),
-    851: ('ERROR_EAP_METHOD_DOES_NOT_SUPPORT_SSO', 'EAP method lacks single sign-on.'),
-    852: ('ERROR_EAP_METHOD_OPERATION_NOT_SUPPORTED', 'EAP method lacks the operation.'),
-    853: ('ERROR_EAP_USER_CERT_INVALID', 'Client certificate problem.'),
-    854: ('ERROR_EAP_USER_CERT_EXPIRED', 'Client certificate problem.'),
-    855: ('ERROR_EAP_USER_CERT_REVOKED', 'Client certificate problem.'),
-    856: ('ERROR_EAP_USER_CERT_OTHER_ERROR', 'Client certificate problem.'),
-    857: ('ERROR_EAP_SERVER_CERT_INVALID', 'Server certificate problem.'),
-    858: ('ERROR_EAP_SERVER_CERT_EXPIRED', 'Server certificate problem.'),
-    859: ('ERROR_EAP_SERVER_CERT_REVOKED', 'Server certificate problem.'),
-    860: ('ERROR_EAP_SERVER_CERT_OTHER_ERROR', 'Server certificate problem.'),
-    861: ('ERROR_EAP_USER_ROOT_CERT_NOT_FOUND', 'Root for client cert problem.'),
-    862: ('ERROR_EAP_USER_ROOT_CERT_INVALID', 'Root for client cert problem.'),
-    863: ('ERROR_EAP_USER_ROOT_CERT_EXPIRED', 'Root for client cert problem.'),
-    864: ('ERROR_EAP_SERVER_ROOT_CERT_NOT_FOUND', 'Root for server cert problem.'),
-    865: ('ERROR_EAP_SERVER_ROOT_CERT_INVALID', 'Root for server cert problem.'),
-    866: ('ERROR_EAP_SERVER_ROOT_CERT_NAME_REQUIRED', 'Root for server cert problem.'),
-    867: ('ERROR_PEAP_IDENTITY_MISMATCH', 'PEAP outer ≠ inner identity.'),
-    868: ('ERROR_DNSNAME_NOT_RESOLVABLE', 'Server name did not resolve.'),
-    869: ('ERROR_EAPTLS_PASSWD_INVALID', 'Certificate password invalid.'),
-    870: ('ERROR_IKEV2_PSK_INTERFACE_ALREADY_EXISTS', 'Duplicate PSK interface for destination.'),
-    871: ('ERROR_INVALID_DESTINATION_IP', 'No valid destination.'),
-    872: ('ERROR_INVALID_INTERFACE_CONFIG', 'Interface configuration invalid.'),
-    873: ('ERROR_VPN_PLUGIN_GENERIC', 'Generic VPN (plug-in) failure.'),
-    874: ('ERROR_SSO_CERT_MISSING', 'No certificate for single sign-on.'),
-    875: ('ERROR_DEVICE_COMPLIANCE', 'Device-compliance problem.'),
+    0: ("ERROR_SUCCESS", "The operation completed successfully."),
+    5: ("ERROR_ACCESS_DENIED", "Access is denied."),
+    6: ("ERROR_INVALID_HANDLE", "The handle is invalid."),
+    8: (
+        "ERROR_NOT_ENOUGH_MEMORY",
+        "Not enough memory resources are available to process this command.",
+    ),
+    87: ("ERROR_INVALID_PARAMETER", "The parameter is incorrect."),
+    122: ("ERROR_INSUFFICIENT_BUFFER", "The data area passed to a system call is too small."),
+    123: (
+        "ERROR_INVALID_NAME",
+        "The filename, directory name, or volume label syntax is incorrect.",
+    ),
+    183: ("ERROR_ALREADY_EXISTS", "Cannot create a file when that file already exists."),
+    600: ("PENDING", "An operation is pending."),
+    601: ("ERROR_INVALID_PORT_HANDLE", "An invalid port handle was detected."),
+    602: ("ERROR_PORT_ALREADY_OPEN", "The specified port is already open."),
+    603: ("ERROR_BUFFER_TOO_SMALL", "The caller's buffer is too small."),
+    604: ("ERROR_WRONG_INFO_SPECIFIED", "Incorrect information was specified."),
+    605: ("ERROR_CANNOT_SET_PORT_INFO", "The port information cannot be set."),  # obsolete
+    606: ("ERROR_PORT_NOT_CONNECTED", "The specified port is not connected."),
+    607: ("ERROR_EVENT_INVALID", "An invalid event was detected."),  # obsolete
+    608: ("ERROR_DEVICE_DOES_NOT_EXIST", "A device was specified that does not exist."),
+    609: ("ERROR_DEVICETYPE_DOES_NOT_EXIST", "A device type was specified that does not exist."),
+    610: ("ERROR_BUFFER_INVALID", "An invalid buffer was specified."),
+    611: ("ERROR_ROUTE_NOT_AVAILABLE", "A route was specified that is not available."),  # obsolete
+    612: ("ERROR_ROUTE_NOT_ALLOCATED", "A route was specified that is not allocated."),
+    613: (  # obsolete
+        "ERROR_INVALID_COMPRESSION_SPECIFIED",
+        "An invalid compression was specified.",
+    ),
+    614: ("ERROR_OUT_OF_BUFFERS", "There were insufficient buffers available."),  # obsolete
+    615: ("ERROR_PORT_NOT_FOUND", "The specified port was not found."),
+    616: ("ERROR_ASYNC_REQUEST_PENDING", "An asynchronous request is pending."),
+    617: (
+        "ERROR_ALREADY_DISCONNECTING",
+        "The modem (or other connecting device) is already disconnecting.",
+    ),
+    618: ("ERROR_PORT_NOT_OPEN", "The specified port is not open."),
+    619: (
+        "ERROR_PORT_DISCONNECTED",
+        "A connection to the remote computer could not be established, so the port used for this "
+        "connection was closed.",
+    ),
+    620: ("ERROR_NO_ENDPOINTS", "No endpoints could be determined."),  # obsolete
+    621: ("ERROR_CANNOT_OPEN_PHONEBOOK", "The system could not open the phone book file."),
+    622: ("ERROR_CANNOT_LOAD_PHONEBOOK", "The system could not load the phone book file."),
+    623: (
+        "ERROR_CANNOT_FIND_PHONEBOOK_ENTRY",
+        "The system could not find the phone book entry for this connection.",
+    ),
+    624: ("ERROR_CANNOT_WRITE_PHONEBOOK", "The system could not update the phone book file."),
+    625: (
+        "ERROR_CORRUPT_PHONEBOOK",
+        "The system found invalid information in the phone book file.",
+    ),
+    626: ("ERROR_CANNOT_LOAD_STRING", "A string could not be loaded."),  # obsolete
+    627: ("ERROR_KEY_NOT_FOUND", "A key could not be found."),
+    628: (
+        "ERROR_DISCONNECTION",
+        "The connection was terminated by the remote computer before it could be completed.",
+    ),
+    629: ("ERROR_REMOTE_DISCONNECTION", "The connection was closed by the remote computer."),
+    630: (
+        "ERROR_HARDWARE_FAILURE",
+        "The modem (or other connecting device) was disconnected due to hardware failure.",
+    ),
+    631: (
+        "ERROR_USER_DISCONNECTION",
+        "The user disconnected the modem (or other connecting device).",
+    ),
+    632: ("ERROR_INVALID_SIZE", "An incorrect structure size was detected."),
+    633: (
+        "ERROR_PORT_NOT_AVAILABLE",
+        "The modem (or other connecting device) is already in use or is not configured properly.",
+    ),
+    634: (  # obsolete
+        "ERROR_CANNOT_PROJECT_CLIENT",
+        "Your computer could not be registered on the remote network.",
+    ),
+    635: ("ERROR_UNKNOWN", "There was an unknown error."),
+    636: (
+        "ERROR_WRONG_DEVICE_ATTACHED",
+        "The device attached to the port is not the one expected.",
+    ),
+    637: ("ERROR_BAD_STRING", "A string was detected that could not be converted."),  # obsolete
+    638: ("ERROR_REQUEST_TIMEOUT", "The remote server is not responding in a timely fashion."),
+    639: ("ERROR_CANNOT_GET_LANA", "No asynchronous net is available."),  # obsolete
+    640: ("ERROR_NETBIOS_ERROR", "An error has occurred involving NetBIOS."),  # obsolete
+    641: (  # obsolete
+        "ERROR_SERVER_OUT_OF_RESOURCES",
+        "The server cannot allocate NetBIOS resources needed to support the client.",
+    ),
+    642: (  # obsolete
+        "ERROR_NAME_EXISTS_ON_NET",
+        "One of your computer's NetBIOS names is already registered on the remote network.",
+    ),
+    643: (  # obsolete
+        "ERROR_SERVER_GENERAL_NET_FAILURE",
+        "A network adapter at the server failed.",
+    ),
+    644: (  # obsolete
+        "WARNING_MSG_ALIAS_NOT_ADDED",
+        "You will not receive network message popups.",
+    ),
+    645: ("ERROR_AUTH_INTERNAL", "There was an internal authentication error."),
+    646: (
+        "ERROR_RESTRICTED_LOGON_HOURS",
+        "The account is not permitted to log on at this time of day.",
+    ),
+    647: ("ERROR_ACCT_DISABLED", "The account is disabled."),
+    648: ("ERROR_PASSWD_EXPIRED", "The password for this account has expired."),
+    649: ("ERROR_NO_DIALIN_PERMISSION", "The account does not have permission to dial in."),
+    650: ("ERROR_SERVER_NOT_RESPONDING", "The remote access server is not responding."),  # obsolete
+    651: ("ERROR_FROM_DEVICE", "The modem (or other connecting device) has reported an error."),
+    652: (
+        "ERROR_UNRECOGNIZED_RESPONSE",
+        "There was an unrecognized response from the modem (or other connecting device).",
+    ),
+    653: (
+        "ERROR_MACRO_NOT_FOUND",
+        "A macro required by the modem (or other connecting device) was not found in the "
+        "device.INF file.",
+    ),
+    654: (
+        "ERROR_MACRO_NOT_DEFINED",
+        "A command or response in the device.INF file section refers to an undefined macro.",
+    ),
+    655: (
+        "ERROR_MESSAGE_MACRO_NOT_FOUND",
+        "The <message> macro was not found in the device.INF file section.",
+    ),
+    656: (
+        "ERROR_DEFAULTOFF_MACRO_NOT_FOUND",
+        "The <defaultoff> macro in the device.INF file section contains an undefined macro.",
+    ),
+    657: ("ERROR_FILE_COULD_NOT_BE_OPENED", "The device.INF file could not be opened."),
+    658: (
+        "ERROR_DEVICENAME_TOO_LONG",
+        "The device name in the device.INF or media.INI file is too long.",
+    ),
+    659: ("ERROR_DEVICENAME_NOT_FOUND", "The media.INI file refers to an unknown device name."),
+    660: ("ERROR_NO_RESPONSES", "The device.INF file contains no responses for the command."),
+    661: ("ERROR_NO_COMMAND_FOUND", "The device.INF file is missing a command."),
+    662: (
+        "ERROR_WRONG_KEY_SPECIFIED",
+        "There was an attempt to set a macro not listed in device.INF file section.",
+    ),
+    663: ("ERROR_UNKNOWN_DEVICE_TYPE", "The media.INI file refers to an unknown device type."),
+    664: ("ERROR_ALLOCATING_MEMORY", "The system has run out of memory."),
+    665: (
+        "ERROR_PORT_NOT_CONFIGURED",
+        "The modem (or other connecting device) is not properly configured.",
+    ),
+    666: ("ERROR_DEVICE_NOT_READY", "The modem (or other connecting device) is not functioning."),
+    667: ("ERROR_READING_INI_FILE", "The system was unable to read the media.INI file."),
+    668: ("ERROR_NO_CONNECTION", "The connection was terminated."),
+    669: ("ERROR_BAD_USAGE_IN_INI_FILE", "The usage parameter in the media.INI file is invalid."),
+    670: (
+        "ERROR_READING_SECTIONNAME",
+        "The system was unable to read the section name from the media.INI file.",
+    ),
+    671: (
+        "ERROR_READING_DEVICETYPE",
+        "The system was unable to read the device type from the media.INI file.",
+    ),
+    672: (
+        "ERROR_READING_DEVICENAME",
+        "The system was unable to read the device name from the media.INI file.",
+    ),
+    673: (
+        "ERROR_READING_USAGE",
+        "The system was unable to read the usage from the media.INI file.",
+    ),
+    674: (  # obsolete
+        "ERROR_READING_MAXCONNECTBPS",
+        "The system was unable to read the maximum connection BPS rate from the media.INI file.",
+    ),
+    675: (  # obsolete
+        "ERROR_READING_MAXCARRIERBPS",
+        "The system was unable to read the maximum carrier connection speed from the media.INI "
+        "file.",
+    ),
+    676: ("ERROR_LINE_BUSY", "The phone line is busy."),
+    677: (
+        "ERROR_VOICE_ANSWER",
+        "A person answered instead of a modem (or other connecting device).",
+    ),
+    678: (
+        "ERROR_NO_ANSWER",
+        "The remote computer did not respond. To make sure that the server can be reached, ping "
+        "the remote computer.",
+    ),
+    679: ("ERROR_NO_CARRIER", "The system could not detect the carrier."),
+    680: ("ERROR_NO_DIALTONE", "There was no dial tone."),
+    681: (  # obsolete
+        "ERROR_IN_COMMAND",
+        "The modem (or other connecting device) reported a general error.",
+    ),
+    682: (  # obsolete
+        "ERROR_WRITING_SECTIONNAME",
+        "There was an error in writing the section name.",
+    ),
+    683: ("ERROR_WRITING_DEVICETYPE", "There was an error in writing the device type."),  # obsolete
+    684: ("ERROR_WRITING_DEVICENAME", "There was an error in writing the device name."),  # obsolete
+    685: (  # obsolete
+        "ERROR_WRITING_MAXCONNECTBPS",
+        "There was an error in writing the maximum connection speed.",
+    ),
+    686: (  # obsolete
+        "ERROR_WRITING_MAXCARRIERBPS",
+        "There was an error in writing the maximum carrier speed.",
+    ),
+    687: ("ERROR_WRITING_USAGE", "There was an error in writing the usage."),  # obsolete
+    688: ("ERROR_WRITING_DEFAULTOFF", "There was an error in writing the default-off."),  # obsolete
+    689: ("ERROR_READING_DEFAULTOFF", "There was an error in reading the default-off."),  # obsolete
+    690: ("ERROR_EMPTY_INI_FILE", "ERROR_EMPTY_INI_FILE"),  # obsolete
+    691: (
+        "ERROR_AUTHENTICATION_FAILURE",
+        "The remote connection was denied because the user name and password combination you "
+        "provided is not recognized, or the selected authentication protocol is not permitted on "
+        "the remote access server.",
+    ),
+    692: (
+        "ERROR_PORT_OR_DEVICE",
+        "There was a hardware failure in the modem (or other connecting device).",
+    ),
+    693: ("ERROR_NOT_BINARY_MACRO", "ERROR_NOT_BINARY_MACRO"),
+    694: ("ERROR_DCB_NOT_FOUND", "ERROR_DCB_NOT_FOUND"),
+    695: ("ERROR_STATE_MACHINES_NOT_STARTED", "The state machines are not started."),
+    696: ("ERROR_STATE_MACHINES_ALREADY_STARTED", "The state machines are already started."),
+    697: ("ERROR_PARTIAL_RESPONSE_LOOPING", "The response looping did not complete."),
+    698: (
+        "ERROR_UNKNOWN_RESPONSE_KEY",
+        "A response keyname in the device.INF file is not in the expected format.",
+    ),
+    699: (
+        "ERROR_RECV_BUF_FULL",
+        "The modem (or other connecting device) response caused a buffer overflow.",
+    ),
+    700: ("ERROR_CMD_TOO_LONG", "The expanded command in the device.INF file is too long."),
+    701: (
+        "ERROR_UNSUPPORTED_BPS",
+        "The modem moved to a connection speed not supported by the COM driver.",
+    ),
+    702: ("ERROR_UNEXPECTED_RESPONSE", "Device response received when none expected."),
+    703: (
+        "ERROR_INTERACTIVE_MODE",
+        "The connection needs information from you, but the application does not allow user "
+        "interaction.",
+    ),
+    704: ("ERROR_BAD_CALLBACK_NUMBER", "The callback number is invalid."),
+    705: ("ERROR_INVALID_AUTH_STATE", "The authorization state is invalid."),
+    706: ("ERROR_WRITING_INITBPS", "ERROR_WRITING_INITBPS"),  # obsolete
+    707: ("ERROR_X25_DIAGNOSTIC", "There was an error related to the X.25 protocol."),
+    708: ("ERROR_ACCT_EXPIRED", "The account has expired."),
+    709: (
+        "ERROR_CHANGING_PASSWORD",
+        "There was an error changing the password on the domain.  The password might have been too "
+        "short or might have matched a previously used password.",
+    ),
+    710: (
+        "ERROR_OVERRUN",
+        "Serial overrun errors were detected while communicating with the modem.",
+    ),
+    711: (
+        "ERROR_RASMAN_CANNOT_INITIALIZE",
+        "The operation could not finish because it could not start the Remote Access Connection "
+        "Manager service in time. Please try the operation again.",
+    ),
+    712: (  # obsolete
+        "ERROR_BIPLEX_PORT_NOT_AVAILABLE",
+        "The two-way port is initializing.  Wait a few seconds and redial.",
+    ),
+    713: ("ERROR_NO_ACTIVE_ISDN_LINES", "No active ISDN lines are available."),
+    714: (  # obsolete
+        "ERROR_NO_ISDN_CHANNELS_AVAILABLE",
+        "No ISDN channels are available to make the call.",
+    ),
+    715: (  # obsolete
+        "ERROR_TOO_MANY_LINE_ERRORS",
+        "Too many errors occurred because of poor phone line quality.",
+    ),
+    716: ("ERROR_IP_CONFIGURATION", "The Remote Access Service IP configuration is unusable."),
+    717: (
+        "ERROR_NO_IP_ADDRESSES",
+        "No IP addresses are available in the static pool of Remote Access Service IP addresses.",
+    ),
+    718: (
+        "ERROR_PPP_TIMEOUT",
+        "The connection was terminated because the remote computer did not respond in a timely "
+        "manner.",
+    ),
+    719: (  # obsolete
+        "ERROR_PPP_REMOTE_TERMINATED",
+        "The connection was terminated by the remote computer.",
+    ),
+    720: (
+        "ERROR_PPP_NO_PROTOCOLS_CONFIGURED",
+        "A connection to the remote computer could not be established.  You might need to change "
+        "the network settings for this connection.",
+    ),
+    721: (
+        "ERROR_PPP_NO_RESPONSE",
+        "A connection to the remote access server was not made because the remote access server "
+        "did not respond.",
+    ),
+    722: (
+        "ERROR_PPP_INVALID_PACKET",
+        "Invalid data was received from the remote computer.  This data was ignored.",
+    ),
+    723: (
+        "ERROR_PHONE_NUMBER_TOO_LONG",
+        "The phone number, including prefix and suffix, is too long.",
+    ),
+    724: (  # obsolete
+        "ERROR_IPXCP_NO_DIALOUT_CONFIGURED",
+        "The IPX protocol cannot dial out on the modem (or other connecting device) because this "
+        "computer is not configured for dialing out (it is an IPX router).",
+    ),
+    725: (  # obsolete
+        "ERROR_IPXCP_NO_DIALIN_CONFIGURED",
+        "The IPX protocol cannot dial in on the modem (or other connecting device) because this "
+        "computer is not configured for dialing in (the IPX router is not installed).",
+    ),
+    726: (
+        "ERROR_IPXCP_DIALOUT_ALREADY_ACTIVE",
+        "The IPX protocol cannot be used for dialing out on more than one modem (or other "
+        "connecting device) at a time.",
+    ),
+    727: ("ERROR_ACCESSING_TCPCFGDLL", "Cannot access TCPCFG.DLL."),  # obsolete
+    728: ("ERROR_NO_IP_RAS_ADAPTER", "The system cannot find an IP adapter."),
+    729: ("ERROR_SLIP_REQUIRES_IP", "SLIP cannot be used unless the IP protocol is installed."),
+    730: ("ERROR_PROJECTION_NOT_COMPLETE", "Computer registration is not complete."),  # obsolete
+    731: ("ERROR_PROTOCOL_NOT_CONFIGURED", "The protocol is not configured."),
+    732: (
+        "ERROR_PPP_NOT_CONVERGING",
+        "Your computer and the remote computer could not agree on PPP control protocols.",
+    ),
+    733: (
+        "ERROR_PPP_CP_REJECTED",
+        "A connection to the remote computer could not be completed.  You might need to adjust the "
+        "protocols on this computer.",
+    ),
+    734: ("ERROR_PPP_LCP_TERMINATED", "The PPP link control protocol was terminated."),
+    735: (
+        "ERROR_PPP_REQUIRED_ADDRESS_REJECTED",
+        "The requested address was rejected by the server.",
+    ),
+    736: ("ERROR_PPP_NCP_TERMINATED", "The remote computer terminated the control protocol."),
+    737: ("ERROR_PPP_LOOPBACK_DETECTED", "Loopback was detected."),
+    738: (
+        "ERROR_PPP_NO_ADDRESS_ASSIGNED",
+        "The remote connection was not made because the remote access server did not assign an IP "
+        "address.",
+    ),
+    739: (
+        "ERROR_CANNOT_USE_LOGON_CREDENTIALS",
+        "The authentication protocol required by the remote server cannot use the stored "
+        "password.  Redial, entering the password explicitly.",
+    ),
+    740: ("ERROR_TAPI_CONFIGURATION", "An invalid dialing rule was detected."),
+    741: (
+        "ERROR_NO_LOCAL_ENCRYPTION",
+        "The local computer does not support the required data encryption type.",
+    ),
+    742: (
+        "ERROR_NO_REMOTE_ENCRYPTION",
+        "The remote computer does not support the required data encryption type.",
+    ),
+    743: (  # obsolete
+        "ERROR_REMOTE_REQUIRES_ENCRYPTION",
+        "The remote computer requires data encryption.",
+    ),
+    744: (  # obsolete
+        "ERROR_IPXCP_NET_NUMBER_CONFLICT",
+        "The system cannot use the IPX network number assigned by the remote computer.  Additional "
+        "information is provided in the event log.",
+    ),
+    745: ("ERROR_INVALID_SMM", "ERROR_INVALID_SMM"),  # obsolete
+    746: ("ERROR_SMM_UNINITIALIZED", "ERROR_SMM_UNINITIALIZED"),  # obsolete
+    747: ("ERROR_NO_MAC_FOR_PORT", "ERROR_NO_MAC_FOR_PORT"),  # obsolete
+    748: ("ERROR_SMM_TIMEOUT", "ERROR_SMM_TIMEOUT"),  # obsolete
+    749: (
+        "ERROR_BAD_PHONE_NUMBER",
+        "The destination address or phone number is either invalid or not present.",
+    ),
+    750: ("ERROR_WRONG_MODULE", "ERROR_WRONG_MODULE"),  # obsolete
+    751: (  # obsolete
+        "ERROR_INVALID_CALLBACK_NUMBER",
+        "The callback number contains an invalid character.  Only the following 18 characters are "
+        "allowed:  0 to 9, T, P, W, (, ), -, @, and space.",
+    ),
+    752: ("ERROR_SCRIPT_SYNTAX", "A syntax error was encountered while processing a script."),
+    753: (
+        "ERROR_HANGUP_FAILED",
+        "The connection could not be disconnected because the user does not have the required "
+        "permission to disconnect.",
+    ),
+    754: ("ERROR_BUNDLE_NOT_FOUND", "The system could not find the multi-link bundle."),
+    755: (
+        "ERROR_CANNOT_DO_CUSTOMDIAL",
+        "The system cannot perform automated dial because this connection has a custom dialer "
+        "specified.",
+    ),
+    756: ("ERROR_DIAL_ALREADY_IN_PROGRESS", "This connection is already being dialed."),
+    757: (
+        "ERROR_RASAUTO_CANNOT_INITIALIZE",
+        "Remote Access Services could not be started automatically.  Additional information is "
+        "provided in the event log.",
+    ),
+    758: (  # obsolete
+        "ERROR_CONNECTION_ALREADY_SHARED",
+        "Internet Connection Sharing is already enabled on the connection.",
+    ),
+    759: (  # obsolete
+        "ERROR_SHARING_CHANGE_FAILED",
+        "An error occurred while the existing Internet Connection Sharing settings were being "
+        "changed.",
+    ),
+    760: (  # obsolete
+        "ERROR_SHARING_ROUTER_INSTALL",
+        "An error occurred while routing capabilities were being enabled.",
+    ),
+    761: (  # obsolete
+        "ERROR_SHARE_CONNECTION_FAILED",
+        "An error occurred while Internet Connection Sharing was being enabled for the connection.",
+    ),
+    762: (  # obsolete
+        "ERROR_SHARING_PRIVATE_INSTALL",
+        "An error occurred while the local network was being configured for sharing.",
+    ),
+    763: (  # obsolete
+        "ERROR_CANNOT_SHARE_CONNECTION",
+        "Internet Connection Sharing cannot be enabled.  There is more than one LAN connection "
+        "other than the connection to be shared.",
+    ),
+    764: ("ERROR_NO_SMART_CARD_READER", "No smart card reader is installed."),
+    765: (
+        "ERROR_SHARING_ADDRESS_EXISTS",
+        "Internet Connection Sharing cannot be enabled.  A LAN connection is already configured "
+        "with the IP address that is required for automatic IP addressing.",
+    ),
+    766: (
+        "ERROR_NO_CERTIFICATE",
+        "A certificate could not be found.  Connections that use the L2TP protocol over IPSec "
+        "require the installation of a machine certificate, also known as a computer certificate.",
+    ),
+    767: (
+        "ERROR_SHARING_MULTIPLE_ADDRESSES",
+        "Internet Connection Sharing cannot be enabled.  The LAN connection selected as the "
+        "private network has more than one IP address configured.  Please reconfigure the LAN "
+        "connection with a single IP address before enabling Internet Connection Sharing.",
+    ),
+    768: (
+        "ERROR_FAILED_TO_ENCRYPT",
+        "The connection attempt failed because of failure to encrypt data.",
+    ),
+    769: ("ERROR_BAD_ADDRESS_SPECIFIED", "The specified destination is not reachable."),
+    770: ("ERROR_CONNECTION_REJECT", "The remote computer rejected the connection attempt."),
+    771: ("ERROR_CONGESTION", "The connection attempt failed because the network is busy."),
+    772: (
+        "ERROR_INCOMPATIBLE",
+        "The remote computer's network hardware is incompatible with the type of call requested.",
+    ),
+    773: (
+        "ERROR_NUMBERCHANGED",
+        "The connection attempt failed because the destination number has changed.",
+    ),
+    774: (
+        "ERROR_TEMPFAILURE",
+        "The connection attempt failed because of a temporary failure.  Try connecting again.",
+    ),
+    775: ("ERROR_BLOCKED", "The call was blocked by the remote computer."),
+    776: (
+        "ERROR_DONOTDISTURB",
+        "The call could not be connected because the remote computer has invoked the Do Not "
+        "Disturb feature.",
+    ),
+    777: (
+        "ERROR_OUTOFORDER",
+        "The connection attempt failed because the modem (or other connecting device) on the "
+        "remote computer is out of order.",
+    ),
+    778: (
+        "ERROR_UNABLE_TO_AUTHENTICATE_SERVER",
+        "It was not possible to verify the identity of the server.",
+    ),
+    779: (  # obsolete
+        "ERROR_SMART_CARD_REQUIRED",
+        "To dial out using this connection you must use a smart card.",
+    ),
+    780: (
+        "ERROR_INVALID_FUNCTION_FOR_ENTRY",
+        "An attempted function is not valid for this connection.",
+    ),
+    781: (  # obsolete
+        "ERROR_CERT_FOR_ENCRYPTION_NOT_FOUND",
+        "The connection requires a certificate, and no valid certificate was found.  For further "
+        "assistance, click More Info or search Help and Support Center for this error number.",
+    ),
+    782: (
+        "ERROR_SHARING_RRAS_CONFLICT",
+        "Internet Connection Sharing (ICS) and Internet Connection Firewall (ICF) cannot be "
+        "enabled because Routing and Remote Access has been enabled on this computer.  To enable "
+        "ICS or ICF, first disable Routing and Remote Access.  For more information about Routing "
+        "and Remote Access, ICS, or ICF, see Help and Support.",
+    ),
+    783: (
+        "ERROR_SHARING_NO_PRIVATE_LAN",
+        "Internet Connection Sharing cannot be enabled.  The LAN connection selected as the "
+        "private network is either not present, or is disconnected from the network.  Please "
+        "ensure that the LAN adapter is connected before enabling Internet Connection Sharing.",
+    ),
+    784: (
+        "ERROR_NO_DIFF_USER_AT_LOGON",
+        "You cannot dial using this connection at logon time, because it is configured to use a "
+        "user name different than the one on the smart card.  If you want to use it at logon time, "
+        "you must configure it to use the user name on the smart card.",
+    ),
+    785: (
+        "ERROR_NO_REG_CERT_AT_LOGON",
+        "You cannot dial using this connection at logon time, because it is not configured to use "
+        "a smart card.  If you want to use it at logon time, you must edit the properties of this "
+        "connection so that it uses a smart card.",
+    ),
+    786: (
+        "ERROR_OAKLEY_NO_CERT",
+        "The connection attempt failed because there is no valid machine certificate on your "
+        "computer for security authentication.",
+    ),
+    787: (
+        "ERROR_OAKLEY_AUTH_FAIL",
+        "The L2TP connection attempt failed because the security layer could not authenticate the "
+        "remote computer.",
+    ),
+    788: (
+        "ERROR_OAKLEY_ATTRIB_FAIL",
+        "The L2TP connection attempt failed because the security layer could not negotiate "
+        "compatible parameters with the remote computer.",
+    ),
+    789: (
+        "ERROR_OAKLEY_GENERAL_PROCESSING",
+        "The L2TP connection attempt failed because the security layer encountered a processing "
+        "error during initial negotiations with the remote computer.",
+    ),
+    790: (
+        "ERROR_OAKLEY_NO_PEER_CERT",
+        "The L2TP connection attempt failed because certificate validation of the remote computer "
+        "failed.",
+    ),
+    791: (
+        "ERROR_OAKLEY_NO_POLICY",
+        "The L2TP connection attempt failed because security policy for the connection was not "
+        "found.",
+    ),
+    792: (
+        "ERROR_OAKLEY_TIMED_OUT",
+        "The L2TP connection attempt failed because security negotiation timed out.",
+    ),
+    793: (
+        "ERROR_OAKLEY_ERROR",
+        "The L2TP connection attempt failed because an error occurred while negotiating security.",
+    ),
+    794: (
+        "ERROR_UNKNOWN_FRAMED_PROTOCOL",
+        "The Framed Protocol RADIUS attribute for this user is not PPP.",
+    ),
+    795: (
+        "ERROR_WRONG_TUNNEL_TYPE",
+        "The remote connection request was denied because the VPN tunnel type being used is not "
+        "allowed.",
+    ),
+    796: (
+        "ERROR_UNKNOWN_SERVICE_TYPE",
+        "The Service Type RADIUS attribute for this user is neither Framed nor Callback Framed.",
+    ),
+    797: (
+        "ERROR_CONNECTING_DEVICE_NOT_FOUND",
+        "A connection to the remote access server was not made because the modem was not found.",
+    ),
+    798: (
+        "ERROR_NO_EAPTLS_CERTIFICATE",
+        "A certificate could not be found that can be used with this Extensible Authentication "
+        "Protocol.",
+    ),
+    799: (
+        "ERROR_SHARING_HOST_ADDRESS_CONFLICT",
+        "Internet Connection Sharing (ICS) cannot be enabled due to an IP address conflict on the "
+        "network.  ICS requires the host be configured to use 192.168.137.1.  Please ensure that "
+        "no other client on the network is configured to use 192.168.137.1.",
+    ),
+    800: (
+        "ERROR_AUTOMATIC_VPN_FAILED",
+        "The remote connection was not made because the attempted VPN tunnels failed. The VPN "
+        "server might be unreachable. If this connection is attempting to use an L2TP/IPsec "
+        "tunnel, the security parameters required for IPsec negotiation might not be configured "
+        "properly.",
+    ),
+    801: (
+        "ERROR_VALIDATING_SERVER_CERT",
+        "This connection is configured to validate the identity of the access server, but Windows "
+        "cannot verify the digital certificate sent by the server.",
+    ),
+    802: (
+        "ERROR_READING_SCARD",
+        "The card supplied was not recognized.  Please check that the card is inserted correctly, "
+        "and fits tightly.",
+    ),
+    803: (
+        "ERROR_INVALID_PEAP_COOKIE_CONFIG",
+        "The PEAP configuration stored in the session cookie does not match the current session "
+        "configuration.",
+    ),
+    804: (
+        "ERROR_INVALID_PEAP_COOKIE_USER",
+        "The PEAP identity stored in the session cookie does not match the current identity.",
+    ),
+    805: (
+        "ERROR_INVALID_MSCHAPV2_CONFIG",
+        "You cannot dial using this connection at logon time, because it is configured to use "
+        "logged on user's credentials.",
+    ),
+    806: (
+        "ERROR_VPN_GRE_BLOCKED",
+        "The VPN connection between your computer and the VPN server could not be completed. The "
+        "most common cause for this failure is that at least one Internet device (for example, a "
+        "firewall or a router) between your computer and the VPN server is not configured to allow "
+        "Generic Routing Encapsulation (GRE) protocol packets. If the problem persists, contact "
+        "your network administrator or Internet Service Provider.",
+    ),
+    807: (
+        "ERROR_VPN_DISCONNECT",
+        "The network connection between your computer and the VPN server was interrupted.  This "
+        "can be caused by a problem in the VPN transmission and is commonly the result of internet "
+        "latency or simply that your VPN server has reached capacity.  Please try to reconnect to "
+        "the VPN server.  If this problem persists, contact the VPN administrator and analyze "
+        "quality of network connectivity.",
+    ),
+    808: (
+        "ERROR_VPN_REFUSED",
+        "The network connection between your computer and the VPN server could not be established "
+        "because the remote server refused the connection. This is typically caused by a mismatch "
+        "between the server's configuration and your connection settings. Please contact the "
+        "remote server's Administrator to verify the server configuration and your connection "
+        "settings.",
+    ),
+    809: (
+        "ERROR_VPN_TIMEOUT",
+        "The network connection between your computer and the VPN server could not be established "
+        "because the remote server is not responding. This could be because one of the network "
+        "devices (e.g, firewalls, NAT, routers, etc) between your computer and the remote server "
+        "is not configured to allow VPN connections. Please contact your Administrator or your "
+        "service provider to determine which device may be causing the problem.",
+    ),
+    810: (
+        "ERROR_VPN_BAD_CERT",
+        "A network connection between your computer and the VPN server was started, but the VPN "
+        "connection was not completed. This is typically caused by the use of an incorrect or "
+        "expired certificate for authentication between the client and the server. Please contact "
+        "your Administrator to ensure that the certificate being used for authentication is valid.",
+    ),
+    811: (
+        "ERROR_VPN_BAD_PSK",
+        "The network conection between your computer and the VPN server could not be established "
+        "because the remote server is not responding.  This is typically caused by a pre-shared "
+        "key problem between the client and server.  A pre-shared key is used to guarantee you are "
+        "who you say you are in an IP Security (IPSec) communication cycle.  Please get the "
+        "assistance of your administrator to determine where the pre-shared key problem is "
+        "originating.",
+    ),
+    812: (
+        "ERROR_SERVER_POLICY",
+        "The connection was prevented because of a policy configured on your RAS/VPN server. "
+        "Specifically, the authentication method used by the server to verify your username and "
+        "password may not match the authentication method configured in your connection profile. "
+        "Please contact the Administrator of the RAS server and notify them of this error.",
+    ),
+    813: (
+        "ERROR_BROADBAND_ACTIVE",
+        "You have attempted to establish a second broadband connection while a previous broadband "
+        "connection is already established using the same device or port. Please disconnect the "
+        "earlier connection and then reestablish the connection.",
+    ),
+    814: (
+        "ERROR_BROADBAND_NO_NIC",
+        "The underlying Ethernet connectivity required for the broadband connection was not found. "
+        "Please install and enable the Ethernet adapter on your computer via the Network "
+        "Connections folder before attempting this connection.",
+    ),
+    815: (
+        "ERROR_BROADBAND_TIMEOUT",
+        "The broadband network conection could not be established on your computer because the "
+        "remote server is not responding. This could be caused by an invalid value for the "
+        "'Service Name' field for this connection. Please contact your Internet Service Provider "
+        "and inquire about the correct value for this field and update it in the Connection "
+        "Properties.",
+    ),
+    816: (
+        "ERROR_FEATURE_DEPRECATED",
+        "A feature or setting you have tried to enable is no longer supported by the remote access "
+        "service.",
+    ),
+    817: ("ERROR_CANNOT_DELETE", "Cannot delete a connection while it is connected."),
+    818: (  # obsolete
+        "ERROR_RASQEC_RESOURCE_CREATION_FAILED",
+        "The Network Access Protection (NAP) enforcement client could not create system resources "
+        "for remote access connections. Some network services or resources might not be available. "
+        "If the problem persists, disconnect and retry the remote access connection or contact the "
+        "administrator for the remote access server.",
+    ),
+    819: (  # obsolete
+        "ERROR_RASQEC_NAPAGENT_NOT_ENABLED",
+        "The Network Access Protection Agent (NAPAgent) service has been disabled or is not "
+        "installed on this computer. Some network services or resources might not be available. If "
+        "the problem persists, disconnect and retry the remote access connection or contact the "
+        "administrator for the remote access server.",
+    ),
+    820: (  # obsolete
+        "ERROR_RASQEC_NAPAGENT_NOT_CONNECTED",
+        "The Network Access Protection (NAP) enforcement client failed to register with the "
+        "Network Access Protection Agent (NAPAgent) service. Some network services or resources "
+        "might not be available. If the problem persists, disconnect and retry the remote access "
+        "connection or contact the administrator for the remote access server.",
+    ),
+    821: (  # obsolete
+        "ERROR_RASQEC_CONN_DOESNOTEXIST",
+        "The Network Access Protection (NAP) enforcement client was unable to process the request "
+        "because the remote access connection does not exist. Retry the remote access connection. "
+        "If the problem persists, make sure that you can connect to the Internet, and then contact "
+        "the administrator for the remote access server.",
+    ),
+    822: (  # obsolete
+        "ERROR_RASQEC_TIMEOUT",
+        "The Network Access Protection (NAP) enforcement client did not respond. Some network "
+        "services or resources might not be available. If the problem persists, disconnect and "
+        "retry the remote access connection or contact the administrator for the remote access "
+        "server.",
+    ),
+    823: ("ERROR_PEAP_CRYPTOBINDING_INVALID", "Received Crypto-Binding TLV is invalid."),
+    824: ("ERROR_PEAP_CRYPTOBINDING_NOTRECEIVED", "Crypto-Binding TLV is not received."),
+    825: (
+        "ERROR_INVALID_VPNSTRATEGY",
+        "The remote connection was not made because Point-to-Point Tunneling Protocol (PPTP) is "
+        "incompatible with IPv6. Use any other tunneling protocol.",
+    ),
+    826: (
+        "ERROR_EAPTLS_CACHE_CREDENTIALS_INVALID",
+        "EAPTLS validation of the cached credentials failed. Please discard cached credentials.",
+    ),
+    827: (
+        "ERROR_IPSEC_SERVICE_STOPPED",
+        "The VPN connection cannot be completed because the 'IKE and AuthIP IPSec Keying Modules' "
+        "service and/or the 'Base Filtering Engine' service is not running. These services are "
+        "required to establish the connection. Please ensure that these services have been started "
+        "before dialing the connection.",
+    ),
+    828: ("ERROR_IDLE_TIMEOUT", "The connection was terminated because of idle timeout."),
+    829: (
+        "ERROR_LINK_FAILURE",
+        "The modem (or other connecting device) was disconnected due to link failure.",
+    ),
+    830: ("ERROR_USER_LOGOFF", "The connection was terminated because user logged off."),
+    831: ("ERROR_FAST_USER_SWITCH", "The connection was terminated because user switch happened."),
+    832: ("ERROR_HIBERNATION", "The connection was terminated because of hibernation."),
+    833: (
+        "ERROR_SYSTEM_SUSPENDED",
+        "The connection was terminated because the system got suspended.",
+    ),
+    834: (
+        "ERROR_RASMAN_SERVICE_STOPPED",
+        "The connection was terminated because Remote Access Connection manager stopped.",
+    ),
+    835: (
+        "ERROR_INVALID_SERVER_CERT",
+        "The L2TP connection attempt failed because the security layer could not authenticate the "
+        "remote computer. This could be because one or more fields of the certificate presented by "
+        "the remote server could not be validated as belonging to the target destination.",
+    ),
+    836: (
+        "ERROR_NOT_NAP_CAPABLE",
+        "The Network Access Protection (NAP) health state of the computer cannot be determined. "
+        "Contact your administrator to verify that the NAP enforcement client is enabled, the NAP "
+        "Agent service is running, and NAP is enforced in the Protected Extensible Authentication "
+        "Protocol (PEAP) properties of the remote access connection.",
+    ),
+    837: ("ERROR_INVALID_TUNNELID", "Invalid Tunnel ID."),
+    838: (
+        "ERROR_UPDATECONNECTION_REQUEST_IN_PROCESS",
+        "Another Update connection request is in progress. RAS allows only one Update Connection "
+        "request at a time.",
+    ),
+    839: (
+        "ERROR_PROTOCOL_ENGINE_DISABLED",
+        "Negotiating using configured protocol is disable. Edit connection properties and select "
+        "different protocol for negotiation and try again.",
+    ),
+    840: ("ERROR_INTERNAL_ADDRESS_FAILURE", "Internal address negotiation failed."),
+    841: ("ERROR_FAILED_CP_REQUIRED", "Client has to request a Internal IPv4 or IPv6 address."),
+    842: ("ERROR_TS_UNACCEPTABLE", "Traffic Selectors negotiation failed."),
+    843: ("ERROR_MOBIKE_DISABLED", "Mobility is disabled for this connection."),
+    844: (
+        "ERROR_CANNOT_INITIATE_MOBIKE_UPDATE",
+        "The VPN Connection is still connecting or reauthenticating because of Quarantine state "
+        "change. Initiate mobike update only when connection state is 'Connected'.",
+    ),
+    845: (
+        "ERROR_PEAP_SERVER_REJECTED_CLIENT_TLV",
+        "Server rejected client authentication, due unexpected TLV or value mismatch for a TLV.",
+    ),
+    846: (
+        "ERROR_INVALID_PREFERENCES",
+        "Either VPN Destination preference is not selected by the user or it is no longer valid.",
+    ),
+    847: (
+        "ERROR_EAPTLS_SCARD_CACHE_CREDENTIALS_INVALID",
+        "Cached smart card credential is invalid.",
+    ),
+    848: (
+        "ERROR_SSTP_COOKIE_SET_FAILURE",
+        "VPN connection attempt failed due to internal error occurred while adding cookies to the "
+        "Secure Socket Tunneling Protocol (SSTP). Please see the System Event Log for the detailed "
+        "information.",
+    ),
+    849: (
+        "ERROR_INVALID_PEAP_COOKIE_ATTRIBUTES",
+        "The PEAP inner method attributes stored in the cookie is invalid",
+    ),
+    850: (
+        "ERROR_EAP_METHOD_NOT_INSTALLED",
+        "The Extensible Authentication Protocol type required for authentication of the remote "
+        "access connection is not installed on your computer.",
+    ),
+    851: (
+        "ERROR_EAP_METHOD_DOES_NOT_SUPPORT_SSO",
+        "The Extensible Authentication Protocol type configured on the remote access connection "
+        "does not support single sign-on.",
+    ),
+    852: (
+        "ERROR_EAP_METHOD_OPERATION_NOT_SUPPORTED",
+        "The Extensible Authentication Protocol type configured on the remote access connection "
+        "does not support the requested operation.",
+    ),
+    853: (
+        "ERROR_EAP_USER_CERT_INVALID",
+        "The remote access connection completed, but authentication failed because the certificate "
+        "that authenticates the client to the server is not valid. Ensure that the certificate "
+        "used for authentication is valid.",
+    ),
+    854: (
+        "ERROR_EAP_USER_CERT_EXPIRED",
+        "The remote access connection completed, but authentication failed because the certificate "
+        "that authenticates the client to the server is expired. Renew the certificate.",
+    ),
+    855: (
+        "ERROR_EAP_USER_CERT_REVOKED",
+        "The remote access connection completed, but authentication failed because the certificate "
+        "that authenticates the client to the server is revoked.",
+    ),
+    856: (
+        "ERROR_EAP_USER_CERT_OTHER_ERROR",
+        "The remote access connection completed, but authentication failed because of an error in "
+        "the certificate that authenticates the client to the server.",
+    ),
+    857: (
+        "ERROR_EAP_SERVER_CERT_INVALID",
+        "The remote access connection completed, but authentication failed because the certificate "
+        "that the client uses to authenticate the server is not valid.",
+    ),
+    858: (
+        "ERROR_EAP_SERVER_CERT_EXPIRED",
+        "The remote access connection completed, but authentication failed because the certificate "
+        "that the client uses to authenticate the server is expired.",
+    ),
+    859: (
+        "ERROR_EAP_SERVER_CERT_REVOKED",
+        "The remote access connection completed, but authentication failed because the certificate "
+        "that the client uses to authenticate the server is revoked.",
+    ),
+    860: (
+        "ERROR_EAP_SERVER_CERT_OTHER_ERROR",
+        "The remote access connection completed, but authentication failed because of an error in "
+        "the certificate that the client uses to authenticate the server.",
+    ),
+    861: (
+        "ERROR_EAP_USER_ROOT_CERT_NOT_FOUND",
+        "The remote access connection completed, but authentication failed because a trusted root "
+        "certificate that validates the user certificate was not found in the Trusted Root "
+        "Certification Authorities certificate store.",
+    ),
+    862: (
+        "ERROR_EAP_USER_ROOT_CERT_INVALID",
+        "The remote access connection completed, but authentication failed because the trusted "
+        "root certificate that is used to validate the user certificate is not valid.",
+    ),
+    863: (
+        "ERROR_EAP_USER_ROOT_CERT_EXPIRED",
+        "The remote access connection completed, but authentication failed because the certificate "
+        "in the Trusted Root Certification Authorities certificate store that authenticates the "
+        "user certificate is expired. Renew the certificate.",
+    ),
+    864: (
+        "ERROR_EAP_SERVER_ROOT_CERT_NOT_FOUND",
+        "The remote access connection completed, but authentication failed because a certificate "
+        "that validates the server certificate was not found in the Trusted Root Certification "
+        "Authorities certificate store.",
+    ),
+    865: (
+        "ERROR_EAP_SERVER_ROOT_CERT_INVALID",
+        "The remote zccess connection completed, but authentication failed because the certificate "
+        "in the Trusted Root Certification Authorities certificate store that validates the server "
+        "certificate is not valid.",
+    ),
+    866: (
+        "ERROR_EAP_SERVER_ROOT_CERT_NAME_REQUIRED",
+        "The remote access connection completed, but authentication failed because the certificate "
+        "on the server computer does not have a server name specified.",
+    ),
+    867: (
+        "ERROR_PEAP_IDENTITY_MISMATCH",
+        "The PEAP outer identity is not same as the inner identity when identity privacy is turned "
+        "OFF.",
+    ),
+    868: (
+        "ERROR_DNSNAME_NOT_RESOLVABLE",
+        "The remote connection was not made because the name of the remote access server did not "
+        "resolve.",
+    ),
+    869: ("ERROR_EAPTLS_PASSWD_INVALID", "Password provided for certificate is not valid."),
+    870: (
+        "ERROR_IKEV2_PSK_INTERFACE_ALREADY_EXISTS",
+        "The Interface  could not be enabled as more than one interface with same destination has "
+        "been created with authentication method as Pre Shared Key. Change the destination/auth "
+        "method and enable the interface.",
+    ),
+    871: (
+        "ERROR_INVALID_DESTINATION_IP",
+        "The Interface could not be enabled as no valid destination is found for it. Ensure that a "
+        "valid/resolvable destination IP is configured and try again.",
+    ),
+    872: ("ERROR_INVALID_INTERFACE_CONFIG", "The configuration for the interface is not valid"),
+    873: ("ERROR_VPN_PLUGIN_GENERIC", "Couldn't connect to the VPN."),
+    874: (
+        "ERROR_SSO_CERT_MISSING",
+        "Couldn't connect because we couldn't find a certificate for single sign-on. Please "
+        "contact your support person.",
+    ),
+    875: (
+        "ERROR_DEVICE_COMPLIANCE",
+        "Couldn't connect because there was a problem with device compliance.",
+    ),
 }

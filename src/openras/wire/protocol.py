@@ -26,6 +26,7 @@ HISTORY: Final = f"{INTERFACE}.History"
 GET_CREDENTIALS: Final = f"{INTERFACE}.GetCredentials"
 SET_CREDENTIALS: Final = f"{INTERFACE}.SetCredentials"
 PING: Final = f"{INTERFACE}.Ping"
+WAIT_DELETED: Final = f"{INTERFACE}.WaitDeleted"
 
 
 def call(method: str, parameters: dict[str, Any] | None = None, *, more: bool = False) -> dict[str, Any]:

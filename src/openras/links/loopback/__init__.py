@@ -1,0 +1,1 @@
+"""The loopback device: a real link process with scripted phases and faults."""

@@ -1,0 +1,226 @@
+"""The loopback driver: runs :mod:`openras.links.loopback.program` as a supervised link.
+
+Entry keys (all optional): OpenRasLoopbackStepMs, OpenRasLoopbackPassword,
+OpenRasLoopbackFailState + OpenRasLoopbackFailCode, OpenRasLoopbackDropAfterMs,
+OpenRasLoopbackHangUpMs, OpenRasLoopbackIgnoreHangUp, OpenRasKillDeadlineMs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import shutil
+import sys
+import time
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, ClassVar
+
+from openras import errors
+from openras.links.base import (
+    Emit,
+    Link,
+    LinkDropped,
+    LinkFailed,
+    LinkSpec,
+    LinkStats,
+    Projection,
+    StateReached,
+)
+from openras.links.process import LinkProcess, ProcessIdentity
+from openras.states import RasConnState
+
+START_TIMEOUT = 10.0
+
+
+def _int_key(spec: LinkSpec, key: str) -> int | None:
+    raw = spec.entry.get(key)
+    if raw is None or raw.strip() == "":
+        return None
+    try:
+        return int(raw.strip(), 0)
+    except ValueError:
+        raise errors.RasError(
+            errors.ERROR_CORRUPT_PHONEBOOK, f"entry {spec.entry.name!r}: {key}={raw!r} is not a number"
+        ) from None
+
+
+def config_of(spec: LinkSpec) -> dict[str, Any]:
+    """The program's settings from the entry (validated; no secrets from the dial)."""
+    fail_state: int | None = None
+    raw_state = spec.entry.get("OpenRasLoopbackFailState")
+    if raw_state:
+        try:
+            fail_state = int(RasConnState.parse(raw_state))
+        except ValueError:
+            raise errors.RasError(
+                errors.ERROR_CORRUPT_PHONEBOOK,
+                f"entry {spec.entry.name!r}: OpenRasLoopbackFailState={raw_state!r} is not a RAS state",
+            ) from None
+    return {
+        "step_ms": _int_key(spec, "OpenRasLoopbackStepMs") if _int_key(spec, "OpenRasLoopbackStepMs") is not None else 50,
+        "password": spec.entry.get("OpenRasLoopbackPassword"),
+        "fail_state": fail_state,
+        "fail_code": _int_key(spec, "OpenRasLoopbackFailCode"),
+        "drop_after_ms": _int_key(spec, "OpenRasLoopbackDropAfterMs"),
+        "hangup_ms": _int_key(spec, "OpenRasLoopbackHangUpMs") if _int_key(spec, "OpenRasLoopbackHangUpMs") is not None else 200,
+        "ignore_hangup": (spec.entry.get("OpenRasLoopbackIgnoreHangUp") or "0").strip() == "1",
+    }
+
+
+class LoopbackLink(Link):
+    driver: ClassVar[str] = "loopback"
+    device_type: ClassVar[str] = "loopback"
+    device_name: ClassVar[str] = "openras loopback"
+
+    def __init__(self, spec: LinkSpec, emit: Emit) -> None:
+        super().__init__(spec, emit)
+        self.proc: LinkProcess | None = None
+        self.control = spec.run_dir / "control.sock"
+        self._reader_task: asyncio.Task[None] | None = None
+        self._writer: asyncio.StreamWriter | None = None
+        self._connected_at: float | None = None
+
+    @classmethod
+    def validate(cls, spec: LinkSpec) -> None:
+        config_of(spec)
+
+    async def start(self) -> None:
+        cfg = config_of(self.spec)
+        cfg_path = self.spec.run_dir / "loopback.json"
+        fd = os.open(cfg_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            json.dump(cfg, fh)
+        argv = [sys.executable, "-m", "openras.links.loopback.program", "--control", str(self.control), "--config", str(cfg_path)]
+        env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}
+        self.proc = LinkProcess.spawn(argv, marker=self.spec.marker, log_path=self.spec.run_dir / "link.log", env=env)
+        await self._attach(start=True)
+
+    async def _attach(self, *, start: bool) -> None:
+        assert self.proc is not None
+        deadline = time.monotonic() + START_TIMEOUT
+        while True:
+            try:
+                reader, writer = await asyncio.open_unix_connection(str(self.control))
+                break
+            except (FileNotFoundError, ConnectionRefusedError):
+                if self.proc.exited or time.monotonic() > deadline:
+                    raise errors.RasError(errors.ERROR_CONNECTING_DEVICE_NOT_FOUND, "loopback program did not start") from None
+                await asyncio.sleep(0.002)
+        self._writer = writer
+        writer.write(b'{"cmd": "watch"}\n{"cmd": "status"}\n')
+        if start:
+            msg = {"cmd": "start", "user": self.spec.params.user, "password": self.spec.params.password}
+            writer.write(json.dumps(msg).encode() + b"\n")
+        await writer.drain()
+        self._reader_task = asyncio.get_running_loop().create_task(self._read(reader, adopting=not start))
+
+    async def _read(self, reader: asyncio.StreamReader, *, adopting: bool) -> None:
+        first_status = True
+        with contextlib.suppress(ConnectionError):
+            while line := await reader.readline():
+                try:
+                    ev = json.loads(line)
+                except ValueError:
+                    continue
+                kind = ev.get("event")
+                if kind == "state":
+                    state = RasConnState(int(ev["state"]))
+                    if state is RasConnState.Connected:
+                        self._connected_at = time.time()
+                    self.emit(StateReached(state))
+                elif kind == "failed":
+                    self.emit(LinkFailed(int(ev["error"]), "loopback attempt failed"))
+                elif kind == "dropped":
+                    self.emit(LinkDropped(int(ev["error"]), str(ev.get("detail", ""))))
+                elif kind == "status" and first_status:
+                    first_status = False
+                    if adopting:
+                        self._replay(ev)
+
+    def _replay(self, status: Mapping[str, Any]) -> None:
+        """After adoption: tell the manager where the program really is."""
+        phase = status.get("phase")
+        if status.get("connected_at"):
+            self._connected_at = float(status["connected_at"])
+        if phase in ("dialing", "connected"):
+            self.emit(StateReached(RasConnState(int(status["state"]))))
+        elif phase == "failed":
+            self.emit(LinkFailed(int(status.get("error") or 635)))
+        elif phase == "dropped":
+            self.emit(LinkDropped(int(status.get("error") or 629)))
+
+    async def wait_closed(self) -> None:
+        if self.proc is not None:
+            await self.proc.wait()
+        if self._reader_task is not None:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await asyncio.wait_for(self._reader_task, 1.0)
+        if self._writer is not None:
+            self._writer.close()
+        shutil.rmtree(self.spec.run_dir, ignore_errors=True)
+
+    def request_stop(self) -> None:
+        if self._writer is not None and not self._writer.is_closing():
+            try:
+                self._writer.write(b'{"cmd": "stop"}\n')
+                return
+            except (ConnectionError, RuntimeError):
+                pass
+        if self.proc is not None:
+            self.proc.terminate()
+
+    def kill(self) -> None:
+        if self.proc is not None:
+            self.proc.kill()
+
+    def record(self) -> dict[str, Any]:
+        assert self.proc is not None
+        return {**self.proc.identity.to_record(), "control": str(self.control)}
+
+    @classmethod
+    async def adopt(cls, spec: LinkSpec, record: Mapping[str, Any], emit: Emit) -> Link | None:
+        link = cls(spec, emit)
+        proc = LinkProcess.adopt(ProcessIdentity.from_record(record))
+        if proc is None:
+            shutil.rmtree(spec.run_dir, ignore_errors=True)
+            return None
+        link.proc = proc
+        try:
+            await link._attach(start=False)
+        except errors.RasError:
+            proc.kill()
+            await proc.wait()
+            shutil.rmtree(spec.run_dir, ignore_errors=True)
+            return None
+        return link
+
+    async def statistics(self) -> LinkStats:
+        try:
+            reader, writer = await asyncio.open_unix_connection(str(self.control))
+        except OSError:
+            return LinkStats()
+        try:
+            writer.write(b'{"cmd": "status"}\n')
+            await writer.drain()
+            line = await asyncio.wait_for(reader.readline(), 2.0)
+            st = json.loads(line) if line else {}
+        except (OSError, TimeoutError, ValueError):
+            st = {}
+        finally:
+            writer.close()
+        return LinkStats(
+            bytes_sent=int(st.get("bytes_sent", 0)),
+            bytes_received=int(st.get("bytes_received", 0)),
+            frames_sent=int(st.get("frames_sent", 0)),
+            frames_received=int(st.get("frames_received", 0)),
+        )
+
+    async def projection(self) -> Projection | None:
+        return Projection(interface="lo", local_address="127.0.0.1", remote_address="127.0.0.1")
+
+
+def run_dir_for(base: Path, handle: int) -> Path:
+    return base / f"link-{handle}"

@@ -1,0 +1,217 @@
+"""The loopback link program: a real process that plays a link's life by script.
+
+It is supervised exactly like openvpn or wireguard-go (own session, no pipes, a control socket
+the daemon connects to, adoption after a daemon crash), so the manager's supervision, crash and
+teardown paths are the same for demos and for real links. Once "connected" it moves real bytes:
+a heartbeat over UDP on 127.0.0.1 to its peer half, which echoes it; statistics count them.
+
+Control protocol (one JSON object per line on a Unix stream socket):
+  -> {"cmd": "watch"}            events follow: {"event": "state"|"failed"|"dropped", ...}
+  -> {"cmd": "start", "user": U, "password": P}   (only once; the program holds until then)
+  -> {"cmd": "status"}           <- {"event": "status", "phase", "state", "error", ...counters}
+  -> {"cmd": "stop"}             graceful teardown (HangUpMs), then exit
+Config (JSON file, read once) holds the entry's OpenRasLoopback* settings, no secrets.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import os
+import signal
+import socket
+import sys
+import time
+from typing import Any
+
+# The states the device walks; numbers as RASCONNSTATE (kept literal: this program imports
+# nothing of openras so that it starts fast and stands alone).
+SEQUENCE = (0, 1, 2, 3, 4, 5, 14, 10, 18, 0x2000)
+CONNECTED = 0x2000
+HEARTBEAT_S = 0.05
+PAYLOAD = b"openras-loopback-heartbeat-0123456789abcdef"
+
+
+class Program:
+    def __init__(self, cfg: dict[str, Any]) -> None:
+        self.step = max(0, int(cfg.get("step_ms", 50))) / 1000
+        self.password: str | None = cfg.get("password")
+        self.fail_state: int | None = cfg.get("fail_state")
+        self.fail_code = int(cfg.get("fail_code") or 0)
+        self.drop_after = cfg.get("drop_after_ms")
+        self.hangup = max(0, int(cfg.get("hangup_ms", 200))) / 1000
+        self.ignore_hangup = bool(cfg.get("ignore_hangup"))
+        self.phase = "hold"
+        self.state = 0
+        self.error = 0
+        self.connected_at = 0.0
+        self.sent = self.received = self.frames_sent = self.frames_received = 0
+        self.watchers: set[asyncio.StreamWriter] = set()
+        self.done = asyncio.Event()
+        self.started = False
+        self.stopping = False
+        self.tasks: set[asyncio.Task[None]] = set()
+
+    # ---------------------------------------------------------------- events
+    def publish(self, event: dict[str, Any]) -> None:
+        line = (json.dumps(event) + "\n").encode()
+        for w in list(self.watchers):
+            try:
+                w.write(line)
+            except (ConnectionError, RuntimeError):
+                self.watchers.discard(w)
+
+    def status(self) -> dict[str, Any]:
+        return {
+            "event": "status",
+            "phase": self.phase,
+            "state": self.state,
+            "error": self.error,
+            "bytes_sent": self.sent,
+            "bytes_received": self.received,
+            "frames_sent": self.frames_sent,
+            "frames_received": self.frames_received,
+            "connected_at": self.connected_at,
+        }
+
+    def spawn(self, coro: Any) -> None:
+        task = asyncio.get_running_loop().create_task(coro)
+        self.tasks.add(task)
+        task.add_done_callback(self.tasks.discard)
+
+    # ---------------------------------------------------------------- life
+    async def dial(self, password: str) -> None:
+        self.phase = "dialing"
+        for state in SEQUENCE:
+            if self.stopping:
+                return
+            self.state = state
+            self.publish({"event": "state", "state": state})
+            if state == CONNECTED:
+                break
+            if self.fail_state is not None and state == self.fail_state:
+                await self.fail(self.fail_code or 635)
+                return
+            if state == 5 and self.password is not None and password != self.password:
+                await asyncio.sleep(self.step)
+                await self.fail(691)
+                return
+            await asyncio.sleep(self.step)
+        self.phase = "connected"
+        self.connected_at = time.time()
+        self.spawn(self.heartbeat())
+        if self.drop_after is not None:
+            await asyncio.sleep(int(self.drop_after) / 1000)
+            if not self.stopping:
+                self.phase = "dropped"
+                self.error = 629
+                self.publish({"event": "dropped", "error": 629, "detail": "remote end hung up"})
+                await self.finish()
+
+    async def fail(self, code: int) -> None:
+        self.phase = "failed"
+        self.error = code
+        self.publish({"event": "failed", "error": code, "state": self.state})
+        await self.finish()
+
+    async def finish(self) -> None:
+        for w in list(self.watchers):
+            with contextlib.suppress(Exception):
+                await w.drain()
+        self.done.set()
+
+    def request_stop(self) -> None:
+        if self.ignore_hangup or self.stopping:
+            return
+        self.stopping = True
+        self.phase = "stopping"
+        self.spawn(self._stop())
+
+    async def _stop(self) -> None:
+        await asyncio.sleep(self.hangup)
+        self.done.set()
+
+    async def heartbeat(self) -> None:
+        """Real traffic: our half sends, the peer half echoes, both over 127.0.0.1 UDP."""
+        loop = asyncio.get_running_loop()
+        ours = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        peer = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        ours.bind(("127.0.0.1", 0))
+        peer.bind(("127.0.0.1", 0))
+        ours.connect(peer.getsockname())
+        peer.connect(ours.getsockname())
+        ours.setblocking(False)
+        peer.setblocking(False)
+        try:
+            while not self.done.is_set():
+                await loop.sock_sendall(ours, PAYLOAD)
+                self.sent += len(PAYLOAD)
+                self.frames_sent += 1
+                data = await loop.sock_recv(peer, 2048)
+                await loop.sock_sendall(peer, data)
+                echo = await loop.sock_recv(ours, 2048)
+                self.received += len(echo)
+                self.frames_received += 1
+                await asyncio.sleep(HEARTBEAT_S)
+        finally:
+            ours.close()
+            peer.close()
+
+    # ---------------------------------------------------------------- control socket
+    async def client(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            while line := await reader.readline():
+                try:
+                    msg = json.loads(line)
+                    cmd = msg.get("cmd")
+                except (ValueError, AttributeError):
+                    break
+                if cmd == "watch":
+                    self.watchers.add(writer)
+                elif cmd == "status":
+                    writer.write((json.dumps(self.status()) + "\n").encode())
+                elif cmd == "start" and not self.started:
+                    self.started = True
+                    self.spawn(self.dial(str(msg.get("password", ""))))
+                elif cmd == "stop":
+                    self.request_stop()
+                await writer.drain()
+        except ConnectionError:
+            pass
+        finally:
+            self.watchers.discard(writer)
+            writer.close()
+
+
+async def amain(args: argparse.Namespace) -> int:
+    with open(args.config, encoding="utf-8") as fh:
+        cfg = json.load(fh)
+    prog = Program(cfg)
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+        loop.add_signal_handler(sig, prog.request_stop)
+    old = os.umask(0o077)
+    try:
+        server = await asyncio.start_unix_server(prog.client, path=args.control)
+    finally:
+        os.umask(old)
+    async with server:
+        await prog.done.wait()
+    with contextlib.suppress(FileNotFoundError):
+        os.unlink(args.control)
+    return 0 if prog.phase in ("stopping", "connected", "hold", "dialing") else 1
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description="openras loopback link program")
+    parser.add_argument("--control", required=True)
+    parser.add_argument("--config", required=True)
+    args = parser.parse_args()
+    signal.signal(signal.SIGPIPE, signal.SIG_IGN)
+    sys.exit(asyncio.run(amain(args)))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,80 @@
+"""Resolving what a dial names (phonebook + entry) into a frozen view the daemon keeps.
+
+The daemon reads phonebooks on the caller's behalf, so it reads only files the caller could
+read, and it keeps a snapshot of the entry's keys with the connection: a link adopted after a
+restart runs with the settings it was dialed with, even if the file changed since.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from openras import errors
+from openras.links.access import user_can_read
+
+
+@dataclass(frozen=True)
+class EntrySnapshot:
+    """An entry's main keys (first occurrence wins), looked up case-insensitively."""
+
+    name: str
+    keys: Mapping[str, str] = field(default_factory=dict)
+    phonebook: str = ""
+    all_users: bool = False
+
+    def get(self, key: str, default: str | None = None) -> str | None:
+        return self.keys.get(key.lower(), default)
+
+    def to_record(self) -> dict[str, object]:
+        return {"name": self.name, "keys": dict(self.keys), "phonebook": self.phonebook, "all_users": self.all_users}
+
+    @classmethod
+    def from_record(cls, rec: Mapping[str, object]) -> EntrySnapshot:
+        keys = rec.get("keys")
+        return cls(
+            name=str(rec.get("name", "")),
+            keys={str(k): str(v) for k, v in keys.items()} if isinstance(keys, dict) else {},
+            phonebook=str(rec.get("phonebook", "")),
+            all_users=bool(rec.get("all_users", False)),
+        )
+
+
+def snapshot(entry: object, phonebook: Path, all_users: bool) -> EntrySnapshot:
+    """Freeze a phonebook Entry into the keys the daemon needs."""
+    from openras.phonebook import Entry
+
+    assert isinstance(entry, Entry)
+    keys: dict[str, str] = {}
+    for key, value in entry.items():
+        keys.setdefault(key.lower(), value)
+    # Windows keeps PhoneNumber in the DEVICE block; the typed view knows where to look.
+    if entry.phone_number and "phonenumber" not in keys:
+        keys["phonenumber"] = entry.phone_number
+    return EntrySnapshot(name=entry.name, keys=keys, phonebook=str(phonebook), all_users=all_users)
+
+
+def resolve(uid: int, entry_name: str, phonebook: str | None, user_phonebook: str | None) -> EntrySnapshot:
+    """Find ``entry_name`` in the named phonebook, or in all-users then the user's one."""
+    from openras.phonebook import load, system_phonebook_path
+
+    candidates: list[tuple[Path, bool]]
+    if phonebook:
+        candidates = [(Path(phonebook), False)]
+    else:
+        candidates = [(system_phonebook_path(), True)]
+        if user_phonebook:
+            candidates.append((Path(user_phonebook), False))
+    for path, all_users in candidates:
+        if not path.exists() and not phonebook:
+            continue
+        if not user_can_read(path, uid):
+            if phonebook:
+                raise errors.RasError(errors.ERROR_CANNOT_OPEN_PHONEBOOK, f"{path}: not readable by the caller")
+            continue
+        book = load(path)
+        entry = book.find(entry_name)
+        if entry is not None:
+            return snapshot(entry, path, all_users)
+    raise errors.EntryNotFound(detail=f"no entry {entry_name!r}")

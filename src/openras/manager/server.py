@@ -1,0 +1,362 @@
+"""The Unix-socket front of rasman: sessions, SO_PEERCRED, dispatch, streams.
+
+Each accepted connection is one client session. The caller's uid comes from SO_PEERCRED,
+never from a message. Calls on one connection are served in order; a streaming call (``more``)
+holds its connection until it ends. A malformed, oversized or truncated frame ends that client's
+session only.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import socket
+import struct
+from collections import Counter
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+from openras import __version__, errors
+from openras.links.base import DialParams
+from openras.manager import entries
+from openras.manager.service import Manager, Subscriber
+from openras.manager.table import Conn, Phase
+from openras.wire import protocol as P
+from openras.wire.codec import FrameDecoder, encode
+
+log = logging.getLogger("openras.rasman")
+
+#: Windows' field limits (RAS_MaxEntryName etc.).
+LIMITS = {
+    "entry": 256,
+    "phone_number": 128,
+    "callback_number": 128,
+    "user": 256,
+    "password": 256,
+    "domain": 15,
+    "phonebook": 4096,
+    "user_phonebook": 4096,
+}
+
+
+def conn_record(conn: Conn, *, now: float | None = None) -> dict[str, Any]:
+    """A row as the wire shows it (status and enumeration share it)."""
+    return {
+        "handle": conn.handle,
+        "entry": conn.display_name,
+        "entry_name": conn.entry_name,
+        "phonebook": conn.phonebook,
+        "phone_number": conn.phone_number,
+        "device_type": conn.device_type,
+        "device_name": conn.device_name,
+        "guid": conn.guid,
+        "all_users": conn.all_users,
+        "owner": conn.owner,
+        "phase": conn.phase.value,
+        "state": int(conn.state),
+        "error": conn.error,
+        "refs": conn.refs,
+        "created": conn.created,
+        "connected_at": conn.connected_at,
+    }
+
+
+def _str_param(params: dict[str, Any], name: str) -> str:
+    value = params.get(name, "")
+    if value is None:
+        value = ""
+    if not isinstance(value, str):
+        raise errors.InvalidParameter(detail=f"{name} must be a string")
+    if len(value) > LIMITS.get(name, 4096):
+        raise errors.InvalidParameter(detail=f"{name} is longer than {LIMITS.get(name)} characters")
+    if "\0" in value:
+        raise errors.InvalidParameter(detail=f"{name} contains a NUL character")
+    return value
+
+
+def _handle_param(params: dict[str, Any]) -> int:
+    value = params.get("handle")
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise errors.InvalidHandle(detail="handle must be an integer")
+    return value
+
+
+class Session:
+    def __init__(self, server: Server, reader: asyncio.StreamReader, writer: asyncio.StreamWriter):
+        self.server = server
+        self.manager = server.manager
+        self.reader = reader
+        self.writer = writer
+        sock = writer.get_extra_info("socket")
+        creds = sock.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i"))
+        self.pid, self.uid, self.gid = struct.unpack("3i", creds)
+        self.decoder = FrameDecoder()
+        self.inbox: asyncio.Queue[dict[str, Any] | None] = asyncio.Queue()
+        self.closed = asyncio.Event()
+
+    async def _read_loop(self) -> None:
+        """The only reader of the socket: frames go to ``inbox``; EOF or a bad frame ends it."""
+        try:
+            while data := await self.reader.read(65536):
+                for msg in self.decoder.feed(data):
+                    self.inbox.put_nowait(msg)
+            if self.decoder.pending:
+                log.info("client pid %d: truncated frame; closing", self.pid)
+        except errors.ProtocolError as exc:
+            log.info("client pid %d uid %d: protocol error: %s; closing", self.pid, self.uid, exc.detail)
+        except (ConnectionError, OSError):
+            pass
+        finally:
+            self.closed.set()
+            self.inbox.put_nowait(None)
+
+    async def send(self, msg: dict[str, Any]) -> None:
+        self.writer.write(encode(msg))
+        await self.writer.drain()
+
+    async def run(self) -> None:
+        reader = asyncio.get_running_loop().create_task(self._read_loop())
+        try:
+            while (msg := await self.inbox.get()) is not None:
+                if self.closed.is_set():
+                    break  # the client left (or broke the protocol): answer nothing more
+                await self.dispatch(msg)
+        except errors.ProtocolError as exc:
+            log.info("client pid %d uid %d: protocol error: %s; closing", self.pid, self.uid, exc.detail)
+        except ConnectionError:
+            pass
+        finally:
+            reader.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await reader
+
+    async def dispatch(self, msg: dict[str, Any]) -> None:
+        method = msg.get("method")
+        params = msg.get("parameters") or {}
+        more = bool(msg.get("more"))
+        if not isinstance(method, str) or not isinstance(params, dict):
+            raise errors.ProtocolError(detail="a call needs a method name and parameter object")
+        handler = self.server.methods.get(method)
+        if handler is None:
+            await self.send({"error": "org.varlink.service.MethodNotFound", "parameters": {"method": method}})
+            return
+        try:
+            result = await handler(self, params, more)
+        except errors.RasError as exc:
+            await self.send(P.error_reply(exc))
+            return
+        except (ConnectionError, asyncio.CancelledError):
+            raise
+        except Exception:
+            log.exception("internal error in %s", method)
+            await self.send(P.error_reply(errors.RasError(errors.ERROR_UNKNOWN, "internal error in the connection manager")))
+            return
+        if result is not None:
+            await self.send(P.reply(result))
+
+    async def stream(self, sub: Subscriber, first: dict[str, Any] | None, until: Callable[[dict[str, Any]], bool]) -> None:
+        """Send ``first`` then events until ``until(event)`` or the client leaves."""
+        eof = asyncio.ensure_future(self.closed.wait())
+        try:
+            if first is not None:
+                await self.send(P.reply(first, continues=True))
+            while True:
+                get = asyncio.ensure_future(sub.queue.get())
+                done, _ = await asyncio.wait({get, eof}, return_when=asyncio.FIRST_COMPLETED)
+                if get not in done:
+                    get.cancel()
+                    return
+                event = get.result()
+                last = until(event)
+                await self.send(P.reply(event, continues=not last))
+                if last:
+                    return
+        finally:
+            self.manager.subscribers.discard(sub)
+            eof.cancel()
+
+
+# ------------------------------------------------------------------------------------- methods
+
+Handler = Callable[[Session, dict[str, Any], bool], Awaitable[dict[str, Any] | None]]
+
+
+async def m_ping(s: Session, p: dict[str, Any], more: bool) -> dict[str, Any]:
+    return {"version": __version__, "uid": s.uid, "pid": os.getpid()}
+
+
+async def m_dial(s: Session, p: dict[str, Any], more: bool) -> dict[str, Any] | None:
+    name = _str_param(p, "entry")
+    phone = _str_param(p, "phone_number")
+    dial_params = DialParams(
+        entry_name=name,
+        phone_number=phone,
+        callback_number=_str_param(p, "callback_number"),
+        user=_str_param(p, "user"),
+        password=_str_param(p, "password"),
+        domain=_str_param(p, "domain"),
+    )
+    phonebook = _str_param(p, "phonebook") or None
+    user_pb = _str_param(p, "user_phonebook") or None
+    if not name:
+        if not phone:
+            raise errors.InvalidParameter(detail="an entry name or a phone number is needed")
+        raise errors.RasError(errors.ERROR_CONNECTING_DEVICE_NOT_FOUND, "dialing a number without an entry needs a modem (PPP is not available)")
+    entry = entries.resolve(s.uid, name, phonebook, user_pb)
+    sub = Subscriber(s.uid)
+    conn, joined = await s.manager.dial(uid=s.uid, session=s.pid, entry=entry, params=dial_params, subscriber=sub)
+    first = {"handle": conn.handle, "state": int(conn.state), "error": conn.error, "phase": conn.phase.value, "joined": joined}
+    if joined or conn.phase is not Phase.DIALING:
+        s.manager.subscribers.discard(sub)
+        return first
+
+    def terminal(ev: dict[str, Any]) -> bool:
+        return ev.get("phase") != "dialing" or ev.get("event") == "disconnected"
+
+    if more:
+        await s.stream(sub, first, terminal)
+        return None
+    # Synchronous: one reply when the attempt ends.
+    last: dict[str, Any] = first
+    try:
+        while True:
+            ev = await sub.queue.get()
+            last = ev
+            if terminal(ev):
+                break
+    finally:
+        s.manager.subscribers.discard(sub)
+    return {"handle": conn.handle, "state": last["state"], "error": last["error"], "phase": last["phase"], "joined": False}
+
+
+async def m_hang_up(s: Session, p: dict[str, Any], more: bool) -> dict[str, Any]:
+    s.manager.hang_up(s.uid, _handle_param(p))
+    return {}
+
+
+async def m_status(s: Session, p: dict[str, Any], more: bool) -> dict[str, Any]:
+    return conn_record(s.manager.status(s.uid, _handle_param(p)))
+
+
+async def m_enum(s: Session, p: dict[str, Any], more: bool) -> dict[str, Any]:
+    pending = bool(p.get("include_pending", False))
+    return {"connections": [conn_record(c) for c in s.manager.table.list(s.uid, pending)]}
+
+
+async def m_stats(s: Session, p: dict[str, Any], more: bool) -> dict[str, Any]:
+    return await s.manager.statistics(s.uid, _handle_param(p))
+
+
+async def m_projection(s: Session, p: dict[str, Any], more: bool) -> dict[str, Any]:
+    return await s.manager.projection(s.uid, _handle_param(p))
+
+
+async def m_wait_deleted(s: Session, p: dict[str, Any], more: bool) -> dict[str, Any]:
+    """Return once ``handle`` is deleted (or at once if it is unknown to the caller)."""
+    handle = _handle_param(p)
+    if s.manager.table.visible(handle, s.uid) is not None:
+        waiter = asyncio.ensure_future(s.manager.wait_deleted(handle))
+        eof = asyncio.ensure_future(s.closed.wait())
+        try:
+            await asyncio.wait({waiter, eof}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            waiter.cancel()
+            eof.cancel()
+    return {}
+
+
+async def m_subscribe(s: Session, p: dict[str, Any], more: bool) -> dict[str, Any] | None:
+    handle = p.get("handle")
+    sub = Subscriber(s.uid, handle=handle if isinstance(handle, int) else None)
+    s.manager.subscribers.add(sub)
+    if not more:
+        s.manager.subscribers.discard(sub)
+        return {}
+    await s.stream(sub, {"event": "subscribed"}, lambda ev: False)
+    return None
+
+
+async def m_history(s: Session, p: dict[str, Any], more: bool) -> dict[str, Any]:
+    rows = [h for h in s.manager.table.history if s.uid == 0 or h.get("owner") == s.uid]
+    return {"disconnects": rows}
+
+
+async def m_get_info(s: Session, p: dict[str, Any], more: bool) -> dict[str, Any]:
+    return {
+        "vendor": "openras",
+        "product": "rasman",
+        "version": __version__,
+        "url": "https://openras.invalid",
+        "interfaces": ["org.varlink.service", P.INTERFACE],
+    }
+
+
+METHODS: dict[str, Handler] = {
+    P.PING: m_ping,
+    P.DIAL: m_dial,
+    P.HANG_UP: m_hang_up,
+    P.GET_STATUS: m_status,
+    P.ENUM: m_enum,
+    P.STATISTICS: m_stats,
+    P.PROJECTION: m_projection,
+    P.SUBSCRIBE: m_subscribe,
+    P.HISTORY: m_history,
+    P.WAIT_DELETED: m_wait_deleted,
+    "org.varlink.service.GetInfo": m_get_info,
+}
+
+
+class Server:
+    def __init__(self, manager: Manager, socket_path: Path) -> None:
+        self.manager = manager
+        self.socket_path = socket_path
+        self.methods = dict(METHODS)
+        self._server: asyncio.Server | None = None
+        self._sessions: set[asyncio.Task[None]] = set()
+        self._per_pid: Counter[int] = Counter()
+
+    async def start(self) -> None:
+        self.socket_path.parent.mkdir(parents=True, exist_ok=True, mode=0o755)
+        with contextlib.suppress(FileNotFoundError):
+            self.socket_path.unlink()
+        old = os.umask(0o111 if os.geteuid() == 0 else 0o177)
+        try:
+            self._server = await asyncio.start_unix_server(self._accept, path=str(self.socket_path))
+        finally:
+            os.umask(old)
+
+    async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        self._sessions.add(task)
+        try:
+            session = Session(self, reader, writer)
+        except OSError:
+            writer.close()
+            return
+        self._per_pid[session.pid] += 1
+        try:
+            await session.run()
+        finally:
+            self._sessions.discard(task)
+            self._per_pid[session.pid] -= 1
+            if self._per_pid[session.pid] <= 0:
+                del self._per_pid[session.pid]
+                self.manager.session_closed(session.pid)
+            writer.close()
+
+    async def close(self) -> None:
+        if self._server is not None:
+            self._server.close()
+        for task in list(self._sessions):
+            task.cancel()
+        for task in list(self._sessions):
+            with contextlib.suppress(BaseException):
+                await task
+        with contextlib.suppress(FileNotFoundError):
+            self.socket_path.unlink()
+
+

@@ -1,0 +1,442 @@
+"""The manager's I/O layer: performs the table's actions and turns link I/O into table events.
+
+The :class:`~openras.manager.table.Table` decides; this class starts and stops links, fans
+events out to subscribers, persists the table after every change, adopts links after a crash,
+and keeps one timer for the table's next deadline.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import shutil
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from openras import errors
+from openras.links.base import DialParams, Link, LinkDropped, LinkEvent, LinkFailed, LinkSpec, StateReached
+from openras.links.process import find_marked
+from openras.links.registry import driver_name, load_driver
+from openras.manager.entries import EntrySnapshot
+from openras.manager.persist import StateStore, boot_id, new_instance_id
+from openras.manager.table import (
+    Action,
+    Conn,
+    Deleted,
+    DialRequest,
+    DialStarted,
+    MustWait,
+    Phase,
+    Publish,
+    StartLink,
+    StopLink,
+    Table,
+)
+from openras.states import RasConnState
+
+log = logging.getLogger("openras.rasman")
+
+#: How long a dial waits for the same entry's previous connection to finish tearing down.
+TEARDOWN_WAIT = 30.0
+
+
+@dataclass(eq=False)
+class Subscriber:
+    """A stream of events for one client call (filtered by the caller's uid)."""
+
+    uid: int
+    queue: asyncio.Queue[dict[str, Any]] = field(default_factory=asyncio.Queue)
+    handle: int | None = None
+
+    def wants(self, event: dict[str, Any]) -> bool:
+        if self.uid != 0 and event.get("owner") != self.uid:
+            return False
+        return self.handle is None or event.get("handle") == self.handle
+
+
+class Manager:
+    def __init__(self, state_dir: Path, clock: Callable[[], float] = time.time) -> None:
+        self.state_dir = state_dir
+        self.links_dir = state_dir / "links"
+        self.clock = clock
+        self.store = StateStore(state_dir)
+        self.table = Table()
+        self.instance = new_instance_id()
+        self.boot = boot_id()
+        self.links: dict[int, Link] = {}
+        self.entries: dict[int, EntrySnapshot] = {}
+        self.params: dict[int, DialParams] = {}
+        self.subscribers: set[Subscriber] = set()
+        self.deleted: dict[int, asyncio.Event] = {}
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._kill_timers: dict[int, asyncio.TimerHandle] = {}
+        self._stop_wanted: set[int] = set()
+        self._timer: asyncio.TimerHandle | None = None
+
+    # ------------------------------------------------------------------ start-up and recovery
+
+    async def start(self) -> None:
+        self.state_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        self.links_dir.mkdir(exist_ok=True, mode=0o700)
+        record = self.store.load()
+        if record is not None:
+            self.instance = str(record.get("instance") or self.instance)
+            self.table = Table.from_record(record.get("table", {}))
+            if record.get("boot_id") != self.boot:
+                # Nothing of a previous boot survives; the handle counter does.
+                self.table.rows.clear()
+        self.table.restored(self.clock())
+        self._persist()
+        await self._recover()
+        self._schedule_tick()
+
+    async def _recover(self) -> None:
+        """Adopt the links a crashed daemon left, clean up the dead ones, kill strays."""
+        adopted: set[int] = set()
+        for conn in list(self.table.rows.values()):
+            info = conn.link or {}
+            entry = EntrySnapshot.from_record(info.get("entry", {"name": conn.entry_name}))
+            self.entries[conn.handle] = entry
+            link: Link | None = None
+            if info.get("record") is not None:
+                try:
+                    cls = load_driver(conn.driver)
+                    spec = self._spec(conn, entry, DialParams(entry_name=conn.entry_name))
+                    link = await cls.adopt(spec, info["record"], self._emitter(conn.handle))
+                except errors.RasError as exc:
+                    log.warning("handle %d: cannot adopt its link: %s", conn.handle, exc)
+            if link is None:
+                log.info("handle %d %s: link gone while the manager was down", conn.handle, conn.display_name)
+                if conn.phase is Phase.CONNECTED:
+                    self._apply(self.table.link_dropped(conn.handle, errors.ERROR_DISCONNECTION, self.clock()))
+                self._apply(self.table.link_gone(conn.handle, self.clock()))
+                continue
+            adopted.add(conn.handle)
+            self.links[conn.handle] = link
+            log.info("handle %d %s: adopted (%s)", conn.handle, conn.display_name, conn.phase.value)
+            self._spawn(self._supervise(conn.handle, link, started=True))
+            if conn.phase is Phase.DISCONNECTING or conn.phase is Phase.FAILED:
+                self._stop_link(conn.handle)
+        # Links spawned but never recorded (a crash between spawn and save): stop them.
+        for ident in find_marked(f"{self.instance}:"):
+            handle = self._handle_of_marker(ident.pid)
+            if handle in adopted:
+                continue
+            log.warning("killing unrecorded link process %d", ident.pid)
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(ident.pid, 9)
+        self._persist()
+
+    def _handle_of_marker(self, pid: int) -> int | None:
+        try:
+            import psutil
+
+            value = psutil.Process(pid).environ().get("OPENRAS_LINK", "")
+            return int(value.rsplit(":", 1)[1])
+        except Exception:
+            return None
+
+    async def shutdown(self) -> None:
+        """Stop serving; links keep running (they belong to no client and outlive us)."""
+        if self._timer is not None:
+            self._timer.cancel()
+        for task in list(self._tasks):
+            task.cancel()
+        for task in list(self._tasks):
+            with contextlib.suppress(BaseException):
+                await task
+        self._persist()
+
+    # ------------------------------------------------------------------ requests
+
+    async def dial(
+        self,
+        *,
+        uid: int,
+        session: int,
+        entry: EntrySnapshot,
+        params: DialParams,
+        subscriber: Subscriber | None = None,
+    ) -> tuple[Conn, bool]:
+        """Start (or join) a connection. Returns the row and whether it was joined."""
+        driver = driver_name(entry)
+        cls = load_driver(driver)
+        key = f"{entry.phonebook}\0{entry.name.lower()}"
+        provisional = Conn(0, uid, key, entry.name, entry.phonebook, "", "", "", driver)
+        cls.validate(self._spec(provisional, entry, params))
+        deadline = time.monotonic() + TEARDOWN_WAIT
+        while True:
+            req = DialRequest(
+                owner=uid,
+                key=key,
+                entry_name=entry.name,
+                phonebook=entry.phonebook,
+                phone_number=params.phone_number or entry.get("PhoneNumber") or "",
+                device_type=cls.device_type,
+                device_name=cls.device_name,
+                driver=driver,
+                guid=entry.get("Guid") or "",
+                all_users=entry.all_users,
+                session=session,
+                redial_attempts=_int(entry.get("RedialAttempts")) if entry.get("RedialOnLinkFailure") == "1" else 0,
+                redial_seconds=float(_int(entry.get("RedialSeconds"))),
+            )
+            result = self.table.dial(req, self.clock())
+            if isinstance(result, MustWait):
+                event = self._deleted_event(result.handle)
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    raise errors.RasError(errors.ERROR_PORT_NOT_AVAILABLE, "previous connection still tearing down")
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(event.wait(), remaining)
+                continue
+            assert isinstance(result, DialStarted)
+            if not result.joined:
+                self.entries[result.conn.handle] = entry
+                self.params[result.conn.handle] = params
+            if subscriber is not None:
+                subscriber.handle = result.conn.handle
+                self.subscribers.add(subscriber)
+            self._apply(result.actions)
+            if result.joined:
+                self._persist()
+            return result.conn, result.joined
+
+    def hang_up(self, uid: int, handle: int) -> None:
+        self._apply(self.table.hang_up(handle, uid, self.clock()))
+
+    def status(self, uid: int, handle: int) -> Conn:
+        conn = self.table.visible(handle, uid)
+        if conn is None:
+            raise errors.InvalidHandle()
+        return conn
+
+    async def statistics(self, uid: int, handle: int) -> dict[str, Any]:
+        conn = self.status(uid, handle)
+        link = self.links.get(handle)
+        stats = await link.statistics() if link is not None and conn.phase is Phase.CONNECTED else None
+        duration = int((self.clock() - conn.connected_at) * 1000) if conn.connected_at and conn.phase is Phase.CONNECTED else 0
+        return {
+            "bytes_sent": stats.bytes_sent if stats else 0,
+            "bytes_received": stats.bytes_received if stats else 0,
+            "frames_sent": stats.frames_sent if stats else 0,
+            "frames_received": stats.frames_received if stats else 0,
+            "errors": stats.errors if stats else 0,
+            "bps": stats.bps if stats else 0,
+            "duration_ms": duration,
+        }
+
+    async def projection(self, uid: int, handle: int) -> dict[str, Any]:
+        conn = self.status(uid, handle)
+        if conn.phase is not Phase.CONNECTED and conn.state < RasConnState.Projected:
+            raise errors.RasError(errors.ERROR_PROJECTION_NOT_COMPLETE)
+        link = self.links.get(handle)
+        proj = await link.projection() if link is not None else None
+        if proj is None:
+            raise errors.RasError(errors.ERROR_PROJECTION_NOT_COMPLETE)
+        return {
+            "interface": proj.interface,
+            "local_address": proj.local_address,
+            "remote_address": proj.remote_address,
+            "local_address_v6": proj.local_address_v6,
+            "remote_address_v6": proj.remote_address_v6,
+            "dns": list(proj.dns),
+            "extra": dict(proj.extra),
+        }
+
+    def session_closed(self, session: int) -> None:
+        self._apply(self.table.session_closed(session, self.clock()))
+
+    # ------------------------------------------------------------------ actions
+
+    def _apply(self, actions: list[Action]) -> None:
+        if not actions:
+            return
+        for action in actions:
+            if isinstance(action, StartLink):
+                self._spawn(self._run_link(action.handle))
+            elif isinstance(action, StopLink):
+                self._stop_link(action.handle)
+            elif isinstance(action, Publish):
+                self._publish(action.event)
+            elif isinstance(action, Deleted):
+                self._forget(action.handle)
+        self._persist()
+        self._schedule_tick()
+
+    def _publish(self, event: dict[str, Any]) -> None:
+        kind = event["event"]
+        if kind == "state":
+            log.info(
+                "%d %s %s -> %s%s",
+                event["handle"],
+                event["entry"],
+                _state_name(event.get("old_state")),
+                _state_name(event["state"]),
+                f" (error {event['error']})" if event.get("error") else "",
+            )
+        elif kind in ("created", "disconnected"):
+            log.info("%d %s %s%s", event["handle"], event["entry"], kind, f" (reason {event['error']})" if event.get("error") else "")
+        for sub in list(self.subscribers):
+            if sub.wants(event):
+                sub.queue.put_nowait(event)
+
+    def _forget(self, handle: int) -> None:
+        self.entries.pop(handle, None)
+        self.params.pop(handle, None)
+        timer = self._kill_timers.pop(handle, None)
+        if timer is not None:
+            timer.cancel()
+        self._stop_wanted.discard(handle)
+        event = self.deleted.pop(handle, None)
+        if event is not None:
+            event.set()
+
+    def _deleted_event(self, handle: int) -> asyncio.Event:
+        event = self.deleted.get(handle)
+        if event is None:
+            event = self.deleted[handle] = asyncio.Event()
+        return event
+
+    async def wait_deleted(self, handle: int) -> None:
+        if handle in self.table.rows:
+            await self._deleted_event(handle).wait()
+
+    def _stop_link(self, handle: int) -> None:
+        link = self.links.get(handle)
+        if link is None:
+            self._stop_wanted.add(handle)
+            return
+        link.request_stop()
+        if handle not in self._kill_timers:
+            loop = asyncio.get_running_loop()
+            self._kill_timers[handle] = loop.call_later(link.kill_deadline, self._kill, handle)
+
+    def _kill(self, handle: int) -> None:
+        self._kill_timers.pop(handle, None)
+        link = self.links.get(handle)
+        if link is not None:
+            log.warning("handle %d: link ignored the stop request; killing it", handle)
+            link.kill()
+
+    # ------------------------------------------------------------------ links
+
+    def _spec(self, conn: Conn, entry: EntrySnapshot, params: DialParams) -> LinkSpec:
+        run_dir = self.links_dir / f"link-{conn.handle}"
+        return LinkSpec(
+            handle=conn.handle,
+            owner_uid=conn.owner,
+            entry=entry,
+            params=params,
+            run_dir=run_dir,
+            marker=f"{self.instance}:{conn.handle}",
+            phonebook=Path(entry.phonebook) if entry.phonebook else None,
+        )
+
+    def _emitter(self, handle: int) -> Callable[[LinkEvent], None]:
+        def emit(event: LinkEvent) -> None:
+            now = self.clock()
+            if isinstance(event, StateReached):
+                self._apply(self.table.link_state(handle, event.state, now))
+            elif isinstance(event, LinkFailed):
+                if event.detail:
+                    log.info("handle %d: attempt failed: %s", handle, event.detail)
+                self._apply(self.table.link_failed(handle, event.error, now))
+            elif isinstance(event, LinkDropped):
+                log.info("handle %d: link dropped: %s", handle, event.detail or event.error)
+                self._apply(self.table.link_dropped(handle, event.error, now))
+
+        return emit
+
+    async def _run_link(self, handle: int) -> None:
+        conn = self.table.rows.get(handle)
+        if conn is None:
+            return
+        entry = self.entries[handle]
+        params = self.params.get(handle, DialParams(entry_name=conn.entry_name))
+        spec = self._spec(conn, entry, params)
+        shutil.rmtree(spec.run_dir, ignore_errors=True)
+        spec.run_dir.mkdir(mode=0o700, parents=True)
+        link = load_driver(conn.driver)(spec, self._emitter(handle))
+        self.links[handle] = link
+        try:
+            await link.start()
+        except errors.RasError as exc:
+            log.info("handle %d: link did not start: %s", handle, exc)
+            self._apply(self.table.link_failed(handle, exc.code, self.clock()))
+        except Exception as exc:
+            log.exception("handle %d: driver error", handle)
+            self._apply(self.table.link_failed(handle, errors.ERROR_UNKNOWN, self.clock()))
+            del exc
+        else:
+            row = self.table.rows.get(handle)
+            if row is not None:
+                row.link = {"record": link.record(), "entry": entry.to_record()}
+                self._persist()
+        await self._supervise(handle, link, started=False)
+
+    async def _supervise(self, handle: int, link: Link, *, started: bool) -> None:
+        if handle in self._stop_wanted:
+            self._stop_wanted.discard(handle)
+            self._stop_link(handle)
+        try:
+            await link.wait_closed()
+        finally:
+            if self.links.get(handle) is link:
+                del self.links[handle]
+            timer = self._kill_timers.pop(handle, None)
+            if timer is not None:
+                timer.cancel()
+        self._apply(self.table.link_gone(handle, self.clock()))
+
+    # ------------------------------------------------------------------ housekeeping
+
+    def _spawn(self, coro: Any) -> None:
+        task = asyncio.get_running_loop().create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._task_done)
+
+    def _task_done(self, task: asyncio.Task[Any]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("internal task failed", exc_info=task.exception())
+
+    def _persist(self) -> None:
+        self.store.save({"boot_id": self.boot, "instance": self.instance, "table": self.table.to_record()})
+
+    def _schedule_tick(self) -> None:
+        deadline = self.table.next_deadline()
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        if deadline is None:
+            return
+        loop = asyncio.get_running_loop()
+        delay = max(0.0, deadline - self.clock())
+        self._timer = loop.call_later(delay, self._tick)
+
+    def _tick(self) -> None:
+        self._timer = None
+        self._apply(self.table.tick(self.clock()))
+        self._schedule_tick()
+
+
+def _int(raw: str | None) -> int:
+    try:
+        return int((raw or "0").strip())
+    except ValueError:
+        return 0
+
+
+def _state_name(value: object) -> str:
+    if value is None:
+        return "-"
+    try:
+        return RasConnState(int(str(value))).name
+    except ValueError:
+        return str(value)

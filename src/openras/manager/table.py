@@ -1,0 +1,429 @@
+"""The connection table: every connection's phase, state and references, decided purely.
+
+Theory of operation (DESIGN.md §2). A connection lives through these phases::
+
+    DIALING --Connected--> CONNECTED --last hang-up / drop--> DISCONNECTING --link gone--> DELETED
+       |                                                           ^
+       +--a state fails--> FAILED --hang-up-----------------------+
+
+Rules kept here, and nowhere else:
+
+* A handle is a positive integer from a counter that is persisted and never goes back, so a
+  stale handle never reaches a newer connection.
+* Hang-up returns at once. The handle stays readable (state Disconnected) until the link
+  reports it is gone; only then is the row deleted and the handle answers 6.
+* A failed attempt keeps its handle, state and error until hung up; if the session that dialed
+  it goes away, it is reaped after a grace period.
+* Dialing a connected entry adds a reference; the link drops with the last reference.
+* Non-root callers see and touch only their own rows.
+
+Every method is synchronous, takes ``now`` and returns :class:`Action` values for the I/O layer
+(start/stop a link, publish an event, persist). No ``await`` ever splits a decision.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections import deque
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass, field
+from typing import Any, Final
+
+from openras import errors
+from openras.states import RasConnState
+
+#: Seconds a failed, abandoned handle stays readable after its owner's session closed.
+REAP_GRACE: Final = 60.0
+#: Disconnect reasons kept for ``History``.
+HISTORY_SIZE: Final = 64
+ROOT: Final = 0
+
+
+class Phase(enum.StrEnum):
+    DIALING = "dialing"
+    CONNECTED = "connected"
+    FAILED = "failed"
+    DISCONNECTING = "disconnecting"
+
+
+@dataclass
+class Conn:
+    """One row of the table (persisted as is)."""
+
+    handle: int
+    owner: int
+    key: str
+    entry_name: str
+    phonebook: str
+    phone_number: str
+    device_type: str
+    device_name: str
+    driver: str
+    guid: str = ""
+    all_users: bool = False
+    phase: Phase = Phase.DIALING
+    state: RasConnState = RasConnState.OpenPort
+    error: int = 0
+    refs: int = 1
+    created: float = 0.0
+    connected_at: float | None = None
+    link_running: bool = False
+    #: The driver's record of its program (pid, sockets...), for adoption.
+    link: dict[str, Any] | None = None
+    redial_left: int = 0
+    redial_seconds: float = 0.0
+    redial_at: float | None = None
+    #: Client session that dialed (0 = none alive); not meaningful across restarts.
+    session: int = 0
+    reap_at: float | None = None
+
+    @property
+    def display_name(self) -> str:
+        """Entry name, or ``.`` + number when dialed without an entry (as RASCONN has it)."""
+        return self.entry_name or f".{self.phone_number}"
+
+    def to_record(self) -> dict[str, Any]:
+        rec = asdict(self)
+        rec["phase"] = self.phase.value
+        rec["state"] = int(self.state)
+        return rec
+
+    @classmethod
+    def from_record(cls, rec: dict[str, Any]) -> Conn:
+        data = dict(rec)
+        data["phase"] = Phase(data["phase"])
+        data["state"] = RasConnState(data["state"])
+        return cls(**data)
+
+
+# ---------------------------------------------------------------------------------------- actions
+
+
+@dataclass(frozen=True)
+class StartLink:
+    handle: int
+
+
+@dataclass(frozen=True)
+class StopLink:
+    handle: int
+
+
+@dataclass(frozen=True)
+class Publish:
+    """An event for subscribers (and for a dialer following its attempt)."""
+
+    event: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Deleted:
+    """The row is gone; the I/O layer drops the link object and wakes waiters."""
+
+    handle: int
+
+
+Action = StartLink | StopLink | Publish | Deleted
+
+
+@dataclass(frozen=True)
+class DialRequest:
+    owner: int
+    key: str
+    entry_name: str
+    phonebook: str
+    phone_number: str
+    device_type: str
+    device_name: str
+    driver: str
+    guid: str = ""
+    all_users: bool = False
+    session: int = 0
+    redial_attempts: int = 0
+    redial_seconds: float = 0.0
+
+
+@dataclass(frozen=True)
+class DialStarted:
+    conn: Conn
+    actions: list[Action]
+    joined: bool = False
+
+
+@dataclass(frozen=True)
+class MustWait:
+    """The entry is still tearing down; retry once ``handle`` is deleted."""
+
+    handle: int
+
+
+@dataclass
+class Table:
+    next_handle: int = 1
+    rows: dict[int, Conn] = field(default_factory=dict)
+    history: deque[dict[str, Any]] = field(default_factory=lambda: deque(maxlen=HISTORY_SIZE))
+
+    # ------------------------------------------------------------------------------ queries
+
+    def visible(self, handle: int, uid: int) -> Conn | None:
+        """The row if it exists and ``uid`` may see it (root sees all)."""
+        conn = self.rows.get(handle)
+        if conn is None or (uid != ROOT and conn.owner != uid):
+            return None
+        return conn
+
+    def list(self, uid: int, include_pending: bool = False) -> list[Conn]:
+        out = []
+        for conn in self.rows.values():
+            if uid != ROOT and conn.owner != uid:
+                continue
+            if conn.phase is Phase.CONNECTED or include_pending:
+                out.append(conn)
+        return out
+
+    def _live_for_key(self, key: str) -> Conn | None:
+        for conn in self.rows.values():
+            if conn.key == key and conn.phase is not Phase.FAILED:
+                return conn
+        return None
+
+    # ------------------------------------------------------------------------------ commands
+
+    def dial(self, req: DialRequest, now: float) -> DialStarted | MustWait:
+        """Start an attempt, join a connected one, or say to wait; raise RasError otherwise."""
+        live = self._live_for_key(req.key)
+        if live is not None:
+            if live.owner != req.owner and req.owner != ROOT:
+                raise errors.RasError(errors.ERROR_PORT_NOT_AVAILABLE, "the entry is in use by another user")
+            if live.phase is Phase.CONNECTED:
+                live.refs += 1
+                return DialStarted(live, [], joined=True)
+            if live.phase is Phase.DIALING:
+                raise errors.DialInProgress()
+            return MustWait(live.handle)
+        handle = self.next_handle
+        self.next_handle += 1
+        conn = Conn(
+            handle=handle,
+            owner=req.owner,
+            key=req.key,
+            entry_name=req.entry_name,
+            phonebook=req.phonebook,
+            phone_number=req.phone_number,
+            device_type=req.device_type,
+            device_name=req.device_name,
+            driver=req.driver,
+            guid=req.guid,
+            all_users=req.all_users,
+            created=now,
+            session=req.session,
+            redial_left=req.redial_attempts,
+            redial_seconds=req.redial_seconds,
+            link_running=True,
+        )
+        self.rows[handle] = conn
+        return DialStarted(conn, [StartLink(handle), self._event("created", conn)])
+
+    def hang_up(self, handle: int, uid: int, now: float) -> list[Action]:
+        """Drop one reference; raise InvalidHandle for unknown or foreign handles."""
+        conn = self.visible(handle, uid)
+        if conn is None:
+            raise errors.InvalidHandle()
+        if conn.phase is Phase.DISCONNECTING:
+            return []
+        if conn.phase is Phase.CONNECTED and conn.refs > 1:
+            conn.refs -= 1
+            return []
+        return self._begin_teardown(conn, errors.ERROR_USER_DISCONNECTION if conn.phase is Phase.DIALING else 0, now)
+
+    def _begin_teardown(self, conn: Conn, reason: int, now: float) -> list[Action]:
+        was = conn.phase
+        conn.phase = Phase.DISCONNECTING
+        conn.redial_at = None
+        conn.reap_at = None
+        if was is not Phase.FAILED:
+            conn.error = reason
+        old = conn.state
+        conn.state = RasConnState.Disconnected
+        actions: list[Action] = [self._event("state", conn, old=old)]
+        if not conn.link_running:
+            actions += self._delete(conn, now)
+        else:
+            actions.insert(0, StopLink(conn.handle))
+        return actions
+
+    # ------------------------------------------------------------------------------ link events
+
+    def link_state(self, handle: int, state: RasConnState, now: float) -> list[Action]:
+        conn = self.rows.get(handle)
+        if conn is None or conn.phase is not Phase.DIALING or state == conn.state:
+            return []
+        if state is RasConnState.Disconnected:
+            return self.link_failed(handle, errors.ERROR_DISCONNECTION, now)
+        old = conn.state
+        conn.state = state
+        if state is RasConnState.Connected:
+            conn.phase = Phase.CONNECTED
+            conn.connected_at = now
+            conn.error = 0
+        return [self._event("state", conn, old=old)]
+
+    def link_failed(self, handle: int, error: int, now: float) -> list[Action]:
+        """The attempt failed in its current state (only meaningful while dialing)."""
+        conn = self.rows.get(handle)
+        if conn is None:
+            return []
+        if conn.phase is Phase.CONNECTED:
+            return self.link_dropped(handle, error, now)
+        if conn.phase is not Phase.DIALING:
+            return []
+        conn.error = error or errors.ERROR_UNKNOWN
+        if conn.redial_left > 0 and conn.connected_at is not None:
+            # A redial after a link failure: try again while attempts last.
+            return self._schedule_redial(conn, now)
+        conn.phase = Phase.FAILED
+        if conn.session == 0:
+            conn.reap_at = now + REAP_GRACE
+        actions: list[Action] = [self._event("state", conn, old=conn.state)]
+        if conn.link_running:
+            actions.append(StopLink(handle))
+        return actions
+
+    def link_dropped(self, handle: int, error: int, now: float) -> list[Action]:
+        """An established link went down by itself."""
+        conn = self.rows.get(handle)
+        if conn is None or conn.phase is not Phase.CONNECTED:
+            return []
+        reason = error or errors.ERROR_DISCONNECTION
+        if conn.redial_left > 0:
+            self._remember(conn, reason, now, redialing=True)
+            conn.error = reason
+            return self._schedule_redial(conn, now)
+        return self._begin_teardown(conn, reason, now)
+
+    def _schedule_redial(self, conn: Conn, now: float) -> list[Action]:
+        conn.redial_left -= 1
+        conn.phase = Phase.DIALING
+        old = conn.state
+        conn.state = RasConnState.OpenPort
+        conn.redial_at = now + conn.redial_seconds
+        actions: list[Action] = [self._event("state", conn, old=old, redial=True)]
+        if conn.link_running:
+            actions.append(StopLink(conn.handle))
+        return actions
+
+    def link_gone(self, handle: int, now: float) -> list[Action]:
+        """The program exited and its leftovers are removed."""
+        conn = self.rows.get(handle)
+        if conn is None:
+            return []
+        conn.link_running = False
+        conn.link = None
+        if conn.phase is Phase.DISCONNECTING:
+            return self._delete(conn, now)
+        if conn.phase is Phase.DIALING:
+            if conn.redial_at is not None:
+                return self._maybe_redial(conn, now)
+            return self.link_failed(handle, conn.error or errors.ERROR_DISCONNECTION, now)
+        if conn.phase is Phase.CONNECTED:
+            return self.link_dropped(handle, errors.ERROR_DISCONNECTION, now)
+        return []
+
+    def _maybe_redial(self, conn: Conn, now: float) -> list[Action]:
+        if conn.link_running or conn.redial_at is None or conn.redial_at > now:
+            return []
+        conn.redial_at = None
+        conn.link_running = True
+        return [StartLink(conn.handle)]
+
+    # ------------------------------------------------------------------------------ sessions, time
+
+    def session_closed(self, session: int, now: float) -> list[Action]:
+        """The client session that dialed is gone: failed handles it left are reaped later."""
+        for conn in self.rows.values():
+            if conn.session == session:
+                conn.session = 0
+                if conn.phase is Phase.FAILED:
+                    conn.reap_at = now + REAP_GRACE
+        return []
+
+    def next_deadline(self) -> float | None:
+        times = [t for c in self.rows.values() for t in (c.reap_at, c.redial_at) if t is not None]
+        return min(times, default=None)
+
+    def tick(self, now: float) -> list[Action]:
+        actions: list[Action] = []
+        for conn in list(self.rows.values()):
+            if conn.reap_at is not None and conn.reap_at <= now and conn.phase is Phase.FAILED:
+                actions += self._begin_teardown(conn, 0, now)
+            elif conn.redial_at is not None and conn.phase is Phase.DIALING:
+                actions += self._maybe_redial(conn, now)
+        return actions
+
+    # ------------------------------------------------------------------------------ restart
+
+    def restored(self, now: float) -> None:
+        """After a daemon restart no client session exists: failed rows start their grace."""
+        for conn in self.rows.values():
+            conn.session = 0
+            if conn.phase is Phase.FAILED and conn.reap_at is None:
+                conn.reap_at = now + REAP_GRACE
+
+    def to_record(self) -> dict[str, Any]:
+        return {
+            "next_handle": self.next_handle,
+            "rows": [c.to_record() for c in self.rows.values()],
+            "history": list(self.history),
+        }
+
+    @classmethod
+    def from_record(cls, rec: dict[str, Any]) -> Table:
+        table = cls(next_handle=int(rec.get("next_handle", 1)))
+        for row in rec.get("rows", []):
+            conn = Conn.from_record(row)
+            table.rows[conn.handle] = conn
+            table.next_handle = max(table.next_handle, conn.handle + 1)
+        table.history.extend(rec.get("history", []))
+        return table
+
+    # ------------------------------------------------------------------------------ helpers
+
+    def _delete(self, conn: Conn, now: float) -> list[Action]:
+        del self.rows[conn.handle]
+        self._remember(conn, conn.error or errors.ERROR_USER_DISCONNECTION, now)
+        ev = self._event("disconnected", conn)
+        return [ev, Deleted(conn.handle)]
+
+    def _remember(self, conn: Conn, reason: int, now: float, *, redialing: bool = False) -> None:
+        self.history.append(
+            {
+                "redialing": redialing,
+                "handle": conn.handle,
+                "entry": conn.display_name,
+                "owner": conn.owner,
+                "error": reason,
+                "time": now,
+                "connected_at": conn.connected_at,
+            }
+        )
+
+    @staticmethod
+    def _event(kind: str, conn: Conn, *, old: RasConnState | None = None, redial: bool = False) -> Publish:
+        ev: dict[str, Any] = {
+            "event": kind,
+            "handle": conn.handle,
+            "owner": conn.owner,
+            "entry": conn.display_name,
+            "phase": conn.phase.value,
+            "state": int(conn.state),
+            "error": conn.error,
+        }
+        if old is not None:
+            ev["old_state"] = int(old)
+        if redial:
+            ev["redial"] = True
+        return Publish(ev)
+
+
+def handles(rows: Iterable[Conn]) -> list[int]:
+    return [c.handle for c in rows]

@@ -1,0 +1,40 @@
+"""Entry-name rules of RasValidateEntryName / RasRenameEntry, as plain functions."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Final
+
+from openras.errors import ERROR_ALREADY_EXISTS, ERROR_INVALID_NAME, ERROR_SUCCESS
+
+if TYPE_CHECKING:
+    from openras.phonebook.model import Phonebook
+
+__all__ = ["MAX_ENTRY_NAME", "names_equal", "validate_entry_name"]
+
+#: RAS_MaxEntryName.
+MAX_ENTRY_NAME: Final = 256
+_FORBIDDEN: Final = frozenset("|><?*\\/:")
+
+
+def names_equal(a: str, b: str) -> bool:
+    """Windows compares entry names without regard to case."""
+    return a.casefold() == b.casefold()
+
+
+def validate_entry_name(name: str, phonebook: Phonebook | None = None) -> int:
+    """0 when ``name`` may name a new entry, else 123 (ERROR_INVALID_NAME) or 183.
+
+    Invalid: empty or all blank, longer than 256 characters, any of ``| > < ? * \\ / :``, a
+    leading ``.``, or any control character (it could not be stored in the file). With a
+    ``phonebook``, a name already present gives 183 (ERROR_ALREADY_EXISTS), as Windows does.
+    """
+    if not isinstance(name, str) or not name.strip(" \t") or len(name) > MAX_ENTRY_NAME:
+        return ERROR_INVALID_NAME
+    if name.startswith("."):
+        return ERROR_INVALID_NAME
+    for ch in name:
+        if ch in _FORBIDDEN or ord(ch) < 0x20 or ord(ch) == 0x7F:
+            return ERROR_INVALID_NAME
+    if phonebook is not None and phonebook.find(name) is not None:
+        return ERROR_ALREADY_EXISTS
+    return ERROR_SUCCESS

@@ -1,0 +1,142 @@
+"""Plain records the Pythonic API returns (built from the wire's JSON objects)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from openras.states import RasConnState
+
+
+@dataclass(frozen=True)
+class ConnectionInfo:
+    """One connection as status and enumeration describe it."""
+
+    handle: int
+    entry: str
+    state: RasConnState
+    phase: str
+    error: int = 0
+    entry_name: str = ""
+    phonebook: str = ""
+    phone_number: str = ""
+    device_type: str = ""
+    device_name: str = ""
+    guid: str = ""
+    all_users: bool = False
+    owner: int = 0
+    refs: int = 1
+    created: float = 0.0
+    connected_at: float | None = None
+
+    @classmethod
+    def from_wire(cls, d: dict[str, Any]) -> ConnectionInfo:
+        return cls(
+            handle=int(d["handle"]),
+            entry=str(d.get("entry", "")),
+            state=RasConnState(int(d["state"])),
+            phase=str(d.get("phase", "")),
+            error=int(d.get("error", 0)),
+            entry_name=str(d.get("entry_name", "")),
+            phonebook=str(d.get("phonebook", "")),
+            phone_number=str(d.get("phone_number", "")),
+            device_type=str(d.get("device_type", "")),
+            device_name=str(d.get("device_name", "")),
+            guid=str(d.get("guid", "")),
+            all_users=bool(d.get("all_users", False)),
+            owner=int(d.get("owner", 0)),
+            refs=int(d.get("refs", 1)),
+            created=float(d.get("created", 0.0)),
+            connected_at=d.get("connected_at"),
+        )
+
+
+@dataclass(frozen=True)
+class Statistics:
+    bytes_sent: int
+    bytes_received: int
+    frames_sent: int
+    frames_received: int
+    errors: int
+    bps: int
+    duration_ms: int
+
+    @classmethod
+    def from_wire(cls, d: dict[str, Any]) -> Statistics:
+        return cls(**{k: int(d.get(k, 0)) for k in cls.__dataclass_fields__})
+
+
+@dataclass(frozen=True)
+class ProjectionInfo:
+    interface: str
+    local_address: str
+    remote_address: str
+    dns: tuple[str, ...] = ()
+    local_address_v6: str = ""
+    remote_address_v6: str = ""
+    extra: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def from_wire(cls, d: dict[str, Any]) -> ProjectionInfo:
+        return cls(
+            interface=str(d.get("interface", "")),
+            local_address=str(d.get("local_address", "")),
+            remote_address=str(d.get("remote_address", "")),
+            dns=tuple(d.get("dns", ())),
+            local_address_v6=str(d.get("local_address_v6", "")),
+            remote_address_v6=str(d.get("remote_address_v6", "")),
+            extra=dict(d.get("extra", {})),
+        )
+
+
+@dataclass(frozen=True)
+class Event:
+    """A change: ``created``, ``state`` (state changed) or ``disconnected`` (with reason)."""
+
+    kind: str
+    handle: int
+    entry: str
+    state: RasConnState
+    phase: str
+    error: int = 0
+    owner: int = 0
+    old_state: RasConnState | None = None
+    redial: bool = False
+
+    @classmethod
+    def from_wire(cls, d: dict[str, Any]) -> Event:
+        old = d.get("old_state")
+        return cls(
+            kind=str(d.get("event", "")),
+            handle=int(d.get("handle", 0)),
+            entry=str(d.get("entry", "")),
+            state=RasConnState(int(d.get("state", RasConnState.Disconnected))),
+            phase=str(d.get("phase", "")),
+            error=int(d.get("error", 0)),
+            owner=int(d.get("owner", 0)),
+            old_state=RasConnState(int(old)) if old is not None else None,
+            redial=bool(d.get("redial", False)),
+        )
+
+
+@dataclass(frozen=True)
+class Disconnect:
+    handle: int
+    entry: str
+    error: int
+    time: float
+    owner: int = 0
+    connected_at: float | None = None
+    redialing: bool = False
+
+    @classmethod
+    def from_wire(cls, d: dict[str, Any]) -> Disconnect:
+        return cls(
+            handle=int(d["handle"]),
+            entry=str(d.get("entry", "")),
+            error=int(d.get("error", 0)),
+            time=float(d.get("time", 0.0)),
+            owner=int(d.get("owner", 0)),
+            connected_at=d.get("connected_at"),
+            redialing=bool(d.get("redialing", False)),
+        )

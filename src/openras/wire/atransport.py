@@ -1,0 +1,80 @@
+"""asyncio transport to rasman over the same codec (for the async API and the TUI)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+from openras import errors, paths
+from openras.wire import protocol as P
+from openras.wire.codec import FrameDecoder, encode
+from openras.wire.transport import START_TIMEOUT, start_user_daemon
+
+
+class AsyncTransport:
+    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.reader = reader
+        self.writer = writer
+        self.decoder = FrameDecoder()
+        self.pending: list[dict[str, Any]] = []
+        self.lock = asyncio.Lock()
+
+    @classmethod
+    async def connect(cls, path: Path | None = None, *, autostart: bool = True) -> AsyncTransport:
+        target = path or paths.default_socket()
+        try:
+            return cls(*await asyncio.open_unix_connection(str(target)))
+        except (FileNotFoundError, ConnectionRefusedError) as exc:
+            if not (autostart and path is None and paths.is_default_user_socket(target)):
+                raise errors.ManagerUnavailable(detail=f"no connection manager at {target}: {exc.strerror}") from None
+        start_user_daemon(target)
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + START_TIMEOUT
+        while True:
+            try:
+                return cls(*await asyncio.open_unix_connection(str(target)))
+            except (FileNotFoundError, ConnectionRefusedError):
+                if loop.time() > deadline:
+                    raise errors.ManagerUnavailable(detail=f"started rasman, but {target} never answered") from None
+                await asyncio.sleep(0.01)
+
+    async def close(self) -> None:
+        self.writer.close()
+        try:
+            await self.writer.wait_closed()
+        except (ConnectionError, OSError):
+            pass
+
+    async def _recv(self) -> dict[str, Any]:
+        while not self.pending:
+            data = await self.reader.read(65536)
+            if not data:
+                raise errors.ManagerUnavailable(detail="the connection manager closed the connection")
+            self.pending.extend(self.decoder.feed(data))
+        return self.pending.pop(0)
+
+    async def call(self, method: str, params: dict[str, Any] | None = None) -> dict[str, Any]:
+        async with self.lock:
+            try:
+                self.writer.write(encode(P.call(method, params)))
+                await self.writer.drain()
+                return P.raise_for_error(await self._recv())
+            except (ConnectionError, BrokenPipeError) as exc:
+                raise errors.ManagerUnavailable(detail=str(exc)) from None
+
+    async def stream(self, method: str, params: dict[str, Any] | None = None) -> AsyncIterator[dict[str, Any]]:
+        """Replies of a ``more`` call; holds this connection until the stream ends."""
+        async with self.lock:
+            try:
+                self.writer.write(encode(P.call(method, params, more=True)))
+                await self.writer.drain()
+                while True:
+                    msg = await self._recv()
+                    out = P.raise_for_error(msg)
+                    yield out
+                    if not msg.get("continues"):
+                        return
+            except (ConnectionError, BrokenPipeError) as exc:
+                raise errors.ManagerUnavailable(detail=str(exc)) from None

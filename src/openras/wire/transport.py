@@ -1,0 +1,110 @@
+"""Blocking transport to rasman (no asyncio import: rasdial and the sync API start fast).
+
+Also starts the per-user daemon on demand, like gpg-agent: when the per-user default socket
+does not answer, a detached ``rasman`` is started and awaited (bounded).
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from openras import errors, paths
+from openras.wire import protocol as P
+from openras.wire.codec import FrameDecoder, encode
+
+START_TIMEOUT = 10.0
+
+
+class Transport:
+    """One connection (one client session) to the daemon."""
+
+    def __init__(self, path: Path, timeout: float | None = None) -> None:
+        self.path = path
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.sock.settimeout(timeout)
+        try:
+            self.sock.connect(str(path))
+        except OSError:
+            self.sock.close()
+            raise
+        self.decoder = FrameDecoder()
+        self.pending: list[dict[str, Any]] = []
+
+    def close(self) -> None:
+        self.sock.close()
+
+    def send(self, msg: dict[str, Any]) -> None:
+        self.sock.sendall(encode(msg))
+
+    def recv(self) -> dict[str, Any]:
+        while not self.pending:
+            data = self.sock.recv(65536)
+            if not data:
+                raise errors.ManagerUnavailable(detail="the connection manager closed the connection")
+            self.pending.extend(self.decoder.feed(data))
+        return self.pending.pop(0)
+
+    def call(self, method: str, params: dict[str, Any] | None = None) -> dict[str, Any]:
+        try:
+            self.send(P.call(method, params))
+            return P.raise_for_error(self.recv())
+        except (ConnectionError, BrokenPipeError) as exc:
+            raise errors.ManagerUnavailable(detail=str(exc)) from None
+
+    def stream(self, method: str, params: dict[str, Any] | None = None) -> Iterator[dict[str, Any]]:
+        """Replies of a ``more`` call, until the one without ``continues``."""
+        try:
+            self.send(P.call(method, params, more=True))
+            while True:
+                msg = self.recv()
+                params_out = P.raise_for_error(msg)
+                yield params_out
+                if not msg.get("continues"):
+                    return
+        except (ConnectionError, BrokenPipeError) as exc:
+            raise errors.ManagerUnavailable(detail=str(exc)) from None
+
+
+def connect(path: Path | None = None, *, autostart: bool = True, timeout: float | None = None) -> Transport:
+    """Connect to rasman, starting the per-user daemon when it is the default and absent."""
+    target = path or paths.default_socket()
+    try:
+        return Transport(target, timeout)
+    except (FileNotFoundError, ConnectionRefusedError) as exc:
+        if not (autostart and path is None and paths.is_default_user_socket(target)):
+            raise errors.ManagerUnavailable(detail=f"no connection manager at {target}: {exc.strerror}") from None
+    start_user_daemon(target)
+    deadline = time.monotonic() + START_TIMEOUT
+    while True:
+        try:
+            return Transport(target, timeout)
+        except (FileNotFoundError, ConnectionRefusedError):
+            if time.monotonic() > deadline:
+                raise errors.ManagerUnavailable(detail=f"started rasman, but {target} never answered") from None
+            time.sleep(0.01)
+
+
+def start_user_daemon(socket_path: Path) -> None:
+    """Start a detached per-user rasman that outlives this process."""
+    state = paths.default_state_dir()
+    state.mkdir(parents=True, exist_ok=True, mode=0o700)
+    socket_path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    log = os.open(state / "rasman.log", os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    try:
+        subprocess.Popen(  # noqa: S603 - our own daemon
+            [sys.executable, "-m", "openras.manager", "--socket", str(socket_path), "--state-dir", str(state)],
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=log,
+            start_new_session=True,
+            close_fds=True,
+        )
+    finally:
+        os.close(log)
