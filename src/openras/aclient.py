@@ -1,0 +1,139 @@
+"""The asyncio Pythonic client (for async apps and the TUI), over the same codec."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+from openras.client import dial_outcome, dial_parameters
+from openras.records import ConnectionInfo, Disconnect, Event, ProjectionInfo, Statistics
+from openras.states import RasConnState
+from openras.wire import protocol as P
+from openras.wire.atransport import AsyncTransport
+
+
+class AsyncClient:
+    """``async with AsyncClient() as c: conn = await c.dial("Office")``."""
+
+    def __init__(self, socket: str | os.PathLike[str] | None = None, *, autostart: bool = True) -> None:
+        self._path = Path(socket) if socket else None
+        self._autostart = autostart
+        self._t: AsyncTransport | None = None
+
+    async def connect(self) -> AsyncClient:
+        if self._t is None:
+            self._t = await AsyncTransport.connect(self._path, autostart=self._autostart)
+        return self
+
+    async def _extra(self) -> AsyncTransport:
+        return await AsyncTransport.connect(self._path, autostart=self._autostart)
+
+    @property
+    def transport(self) -> AsyncTransport:
+        if self._t is None:
+            raise RuntimeError("AsyncClient is not connected (use 'async with' or await connect())")
+        return self._t
+
+    async def close(self) -> None:
+        if self._t is not None:
+            await self._t.close()
+            self._t = None
+
+    async def __aenter__(self) -> AsyncClient:
+        return await self.connect()
+
+    async def __aexit__(self, et: type[BaseException] | None, ev: BaseException | None, tb: TracebackType | None) -> None:
+        await self.close()
+
+    async def dial(
+        self,
+        entry: str,
+        phonebook: str | os.PathLike[str] | None = None,
+        *,
+        user: str = "",
+        password: str = "",
+        domain: str = "",
+        phone_number: str = "",
+        callback_number: str = "",
+        on_state: Callable[[Event], Any] | None = None,
+    ) -> AsyncConnection:
+        params = dial_parameters(
+            entry, phonebook, user=user, password=password, domain=domain,
+            phone_number=phone_number, callback_number=callback_number,
+        )
+        t = await self._extra()  # a dial holds its connection; keep the main one free
+        final: dict[str, Any] = {}
+        try:
+            async for msg in t.stream(P.DIAL, params):
+                final = msg
+                if on_state is None:
+                    continue
+                if msg.get("event") == "state":
+                    on_state(Event.from_wire(msg))
+                elif "event" not in msg and not msg.get("joined"):
+                    on_state(Event("state", int(msg["handle"]), entry, RasConnState(int(msg["state"])), str(msg.get("phase", ""))))
+        finally:
+            await t.close()
+        return AsyncConnection(self, dial_outcome(final))
+
+    async def connections(self, include_pending: bool = False) -> list[ConnectionInfo]:
+        reply = await self.transport.call(P.ENUM, {"include_pending": include_pending})
+        return [ConnectionInfo.from_wire(c) for c in reply["connections"]]
+
+    async def status(self, handle: int) -> ConnectionInfo:
+        return ConnectionInfo.from_wire(await self.transport.call(P.GET_STATUS, {"handle": handle}))
+
+    async def statistics(self, handle: int) -> Statistics:
+        return Statistics.from_wire(await self.transport.call(P.STATISTICS, {"handle": handle}))
+
+    async def projection(self, handle: int) -> ProjectionInfo:
+        return ProjectionInfo.from_wire(await self.transport.call(P.PROJECTION, {"handle": handle}))
+
+    async def history(self) -> list[Disconnect]:
+        return [Disconnect.from_wire(d) for d in (await self.transport.call(P.HISTORY))["disconnects"]]
+
+    async def hang_up(self, handle: int, *, wait: bool = True) -> None:
+        await self.transport.call(P.HANG_UP, {"handle": handle})
+        if wait:
+            await self.wait_gone(handle)
+
+    async def wait_gone(self, handle: int) -> None:
+        t = await self._extra()
+        try:
+            await t.call(P.WAIT_DELETED, {"handle": handle})
+        finally:
+            await t.close()
+
+    async def events(self, handle: int | None = None) -> AsyncIterator[Event]:
+        """Live events until the consumer stops iterating (or the daemon goes away)."""
+        t = await self._extra()
+        try:
+            async for msg in t.stream(P.SUBSCRIBE, {} if handle is None else {"handle": handle}):
+                if msg.get("event") != "subscribed":
+                    yield Event.from_wire(msg)
+        finally:
+            await t.close()
+
+
+class AsyncConnection:
+    def __init__(self, client: AsyncClient, handle: int) -> None:
+        self.client = client
+        self.handle = handle
+
+    def __repr__(self) -> str:
+        return f"<AsyncConnection handle={self.handle}>"
+
+    async def status(self) -> ConnectionInfo:
+        return await self.client.status(self.handle)
+
+    async def statistics(self) -> Statistics:
+        return await self.client.statistics(self.handle)
+
+    async def projection(self) -> ProjectionInfo:
+        return await self.client.projection(self.handle)
+
+    async def hang_up(self, *, wait: bool = True) -> None:
+        await self.client.hang_up(self.handle, wait=wait)
