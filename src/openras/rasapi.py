@@ -1,0 +1,429 @@
+"""Win32-shaped RAS functions: the names, numbers and call shapes of ``rasapi32``.
+
+Every function returns the DWORD code first; out-parameters follow it in a tuple. Records
+are dataclasses with the Windows field names. One client session per process (lazily opened,
+shared by all threads under a lock), so a failed handle's owner session is the process, as on
+Windows; a dial with a notifier runs on its own connection and thread.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any, Final
+
+from openras import errors
+from openras._codes import CODES
+from openras.client import dial_parameters
+from openras.errors import RasError
+from openras.states import RasConnState
+from openras.wire import protocol as P
+from openras.wire.transport import Transport, connect
+
+# ----------------------------------------------------------------------------------- constants
+
+WM_RASDIALEVENT: Final = 0xCCCD
+INVALID_HANDLE_VALUE: Final = -1
+RASCN_Connection: Final = 0x1
+RASCN_Disconnection: Final = 0x2
+RASCN_BandwidthAdded: Final = 0x4
+RASCN_BandwidthRemoved: Final = 0x8
+RASCN_Dormant: Final = 0x10
+RASCN_ReConnection: Final = 0x20
+RASCN_EPDGPacketArrival: Final = 0x40
+RASCF_AllUsers: Final = 0x1
+RASCF_GlobalCreds: Final = 0x2
+RASCF_OwnerKnown: Final = 0x4
+RASCF_OwnerMatch: Final = 0x8
+REN_User: Final = 0x0
+REN_AllUsers: Final = 0x1
+RAS_MaxEntryName: Final = 256
+RAS_MaxDeviceName: Final = 128
+RAS_MaxDeviceType: Final = 16
+RAS_MaxPhoneNumber: Final = 128
+RAS_MaxCallbackNumber: Final = 128
+UNLEN: Final = 256
+PWLEN: Final = 256
+DNLEN: Final = 15
+RDEOPT_UsePrefixSuffix: Final = 0x1
+RDEOPT_PausedStates: Final = 0x2
+
+for _state in RasConnState:
+    globals()[_state.rascs_name] = int(_state)
+RASCS_PAUSED: Final = 0x1000
+RASCS_DONE: Final = 0x2000
+for _code, (_sym, _text) in CODES.items():
+    globals().setdefault(_sym, _code)
+
+# ----------------------------------------------------------------------------------- records
+
+
+@dataclass
+class RASDIALPARAMS:
+    szEntryName: str = ""
+    szPhoneNumber: str = ""
+    szCallbackNumber: str = ""
+    szUserName: str = ""
+    szPassword: str = ""
+    szDomain: str = ""
+    dwSubEntry: int = 0
+    dwCallbackId: int = 0
+
+
+@dataclass
+class RASDIALEXTENSIONS:
+    dwfOptions: int = 0
+    hwndParent: int = 0
+    reserved: int = 0
+
+
+@dataclass
+class RASCONNSTATUS:
+    rasconnstate: int = RasConnState.Disconnected
+    dwError: int = 0
+    szDeviceType: str = ""
+    szDeviceName: str = ""
+    szPhoneNumber: str = ""
+
+
+@dataclass
+class RASCONN:
+    hrasconn: int = 0
+    szEntryName: str = ""
+    szDeviceType: str = ""
+    szDeviceName: str = ""
+    szPhonebook: str = ""
+    dwSubEntry: int = 1
+    guidEntry: str = ""
+    dwFlags: int = 0
+
+
+@dataclass
+class RASENTRYNAME:
+    szEntryName: str = ""
+    dwFlags: int = 0
+    szPhonebookPath: str = ""
+
+
+@dataclass
+class RAS_STATS:
+    dwBytesXmited: int = 0
+    dwBytesRcved: int = 0
+    dwFramesXmited: int = 0
+    dwFramesRcved: int = 0
+    dwCrcErr: int = 0
+    dwTimeoutErr: int = 0
+    dwAlignmentErr: int = 0
+    dwHardwareOverrunErr: int = 0
+    dwFramingErr: int = 0
+    dwBufferOverrunErr: int = 0
+    dwCompressionRatioIn: int = 0
+    dwCompressionRatioOut: int = 0
+    dwBps: int = 0
+    dwConnectDuration: int = 0
+
+
+@dataclass
+class RAS_PROJECTION_INFO:
+    szInterface: str = ""
+    ipv4Address: str = ""
+    ipv4ServerAddress: str = ""
+    ipv6Address: str = ""
+    ipv6ServerAddress: str = ""
+    dns: tuple[str, ...] = ()
+
+
+# ----------------------------------------------------------------------------------- session
+
+_lock = threading.RLock()
+_session: Transport | None = None
+
+
+def _call(method: str, params: dict[str, Any] | None = None) -> dict[str, Any]:
+    """One request on the process's session; reconnects once if the daemon restarted."""
+    global _session
+    with _lock:
+        for attempt in (0, 1):
+            if _session is None:
+                _session = connect()
+            try:
+                return _session.call(method, params)
+            except errors.ManagerUnavailable:
+                _session.close()
+                _session = None
+                if attempt:
+                    raise
+    raise AssertionError("unreachable")
+
+
+def _code(fn: Callable[[], Any]) -> tuple[int, Any]:
+    try:
+        return 0, fn()
+    except RasError as exc:
+        return exc.code, None
+
+
+def _check_str(value: object, limit: int) -> bool:
+    return isinstance(value, str) and len(value) <= limit and "\0" not in value
+
+
+def _handle_ok(h: object) -> bool:
+    return isinstance(h, int) and not isinstance(h, bool) and h > 0
+
+
+# ----------------------------------------------------------------------------------- dialing
+
+Notifier = Callable[..., Any]
+
+
+def RasDial(
+    extensions: RASDIALEXTENSIONS | None,
+    phonebook: str | None,
+    params: RASDIALPARAMS,
+    notifier_type: int = 0,
+    notifier: Notifier | None = None,
+) -> tuple[int, int]:
+    """Dial; synchronous without a notifier, else returns at once and notifies per state.
+
+    A non-zero handle returned with an error must still be hung up (as on Windows).
+    """
+    if not isinstance(params, RASDIALPARAMS):
+        return errors.ERROR_INVALID_PARAMETER, 0
+    limits = (
+        (params.szEntryName, RAS_MaxEntryName),
+        (params.szPhoneNumber, RAS_MaxPhoneNumber),
+        (params.szCallbackNumber, RAS_MaxCallbackNumber),
+        (params.szUserName, UNLEN),
+        (params.szPassword, PWLEN),
+        (params.szDomain, DNLEN),
+    )
+    if not all(_check_str(v, n) for v, n in limits) or (phonebook is not None and not isinstance(phonebook, str)):
+        return errors.ERROR_INVALID_PARAMETER, 0
+    if notifier is not None and (notifier_type not in (0, 1, 2) or not callable(notifier)):
+        return errors.ERROR_INVALID_PARAMETER, 0
+    if extensions is not None and extensions.dwfOptions & RDEOPT_PausedStates:
+        pass  # paused states never occur with the link types here; nothing to pause for
+    wire = dial_parameters(
+        params.szEntryName, phonebook, user=params.szUserName, password=params.szPassword,
+        domain=params.szDomain, phone_number=params.szPhoneNumber, callback_number=params.szCallbackNumber,
+    )
+    try:
+        t = connect()
+    except RasError as exc:
+        return exc.code, 0
+    stream = t.stream(P.DIAL, wire)
+    try:
+        first = next(stream)
+    except RasError as exc:
+        t.close()
+        return exc.code, exc.handle
+    handle = int(first["handle"])
+    if notifier is None:
+        final = first
+        try:
+            for msg in stream:
+                final = msg
+        except RasError as exc:
+            return exc.code, handle
+        finally:
+            t.close()
+        error = int(final.get("error", 0))
+        if error == 0 and int(final.get("state", 0)) != RasConnState.Connected:
+            error = errors.ERROR_DISCONNECTION
+        return error, handle
+    thread = threading.Thread(
+        target=_notify_loop, args=(t, stream, first, handle, notifier_type, notifier, params.dwCallbackId),
+        name=f"RasDial-{handle}", daemon=True,
+    )
+    thread.start()
+    return 0, handle
+
+
+def _notify_loop(
+    t: Transport, stream: Iterator[dict[str, Any]], first: dict[str, Any], handle: int,
+    kind: int, notifier: Notifier, callback_id: int,
+) -> None:
+    def notify(state: int, error: int) -> bool:
+        if kind == 0:
+            notifier(WM_RASDIALEVENT, state, error)
+        elif kind == 1:
+            notifier(handle, WM_RASDIALEVENT, state, error, 0)
+        else:
+            return bool(notifier(callback_id, 1, handle, WM_RASDIALEVENT, state, error, 0))
+        return True
+
+    try:
+        if first.get("joined") or first.get("phase") == "connected":
+            notify(RasConnState.Connected, 0)
+            return
+        if not notify(int(first["state"]), 0):
+            return
+        last_state = int(first["state"])
+        for msg in stream:
+            if msg.get("event") != "state":
+                continue
+            state, error = int(msg["state"]), int(msg.get("error", 0))
+            phase = msg.get("phase")
+            if error and phase in ("failed", "disconnecting"):
+                # A state failed: notify once more for the same state, with the error.
+                notify(state if phase == "failed" else last_state, error)
+                return
+            if state != last_state and not notify(state, 0):
+                return
+            last_state = state
+            if phase != "dialing":
+                return
+    except RasError:
+        pass
+    finally:
+        t.close()
+
+
+def RasHangUp(hrasconn: int) -> int:
+    if not _handle_ok(hrasconn):
+        return errors.ERROR_INVALID_HANDLE
+    code, _ = _code(lambda: _call(P.HANG_UP, {"handle": hrasconn}))
+    return code
+
+
+def RasGetConnectStatus(hrasconn: int) -> tuple[int, RASCONNSTATUS | None]:
+    if not _handle_ok(hrasconn):
+        return errors.ERROR_INVALID_HANDLE, None
+    code, d = _code(lambda: _call(P.GET_STATUS, {"handle": hrasconn}))
+    if code:
+        return code, None
+    return 0, RASCONNSTATUS(
+        rasconnstate=int(d["state"]),
+        dwError=int(d["error"]),
+        szDeviceType=str(d["device_type"]),
+        szDeviceName=str(d["device_name"]),
+        szPhoneNumber=str(d["phone_number"]),
+    )
+
+
+def _rasconn(d: dict[str, Any], uid: int) -> RASCONN:
+    flags = RASCF_OwnerKnown | (RASCF_OwnerMatch if d.get("owner") == uid else 0)
+    if d.get("all_users"):
+        flags |= RASCF_AllUsers
+    return RASCONN(
+        hrasconn=int(d["handle"]),
+        szEntryName=str(d["entry"]),
+        szDeviceType=str(d["device_type"]),
+        szDeviceName=str(d["device_name"]),
+        szPhonebook=str(d["phonebook"]),
+        dwSubEntry=1,
+        guidEntry=str(d.get("guid", "")),
+        dwFlags=flags,
+    )
+
+
+def RasEnumConnections() -> tuple[int, list[RASCONN]]:
+    """Connected connections visible to the caller (own; root sees all)."""
+    import os
+
+    code, d = _code(lambda: _call(P.ENUM, {"include_pending": False}))
+    if code:
+        return code, []
+    return 0, [_rasconn(c, os.geteuid()) for c in d["connections"]]
+
+
+def RasEnumEntries(reserved: None = None, phonebook: str | None = None) -> tuple[int, list[RASENTRYNAME]]:
+    """Entry names of one phonebook, or of the all-users and the user's when None."""
+    if reserved is not None:
+        return errors.ERROR_INVALID_PARAMETER, []
+    from openras.phonebook import load, phonebooks_for
+
+    out: list[RASENTRYNAME] = []
+    try:
+        for path, all_users in phonebooks_for(phonebook):
+            book = load(path)
+            flags = REN_AllUsers if all_users else REN_User
+            out.extend(RASENTRYNAME(e.name, flags, str(path)) for e in book.entries)
+    except RasError as exc:
+        return exc.code, []
+    return 0, out
+
+
+def RasGetErrorString(code: int) -> tuple[int, str]:
+    if not isinstance(code, int) or not errors.is_known(code):
+        return errors.ERROR_INVALID_PARAMETER, ""
+    return 0, errors.message(code)
+
+
+def RasGetConnectionStatistics(hrasconn: int) -> tuple[int, RAS_STATS | None]:
+    if not _handle_ok(hrasconn):
+        return errors.ERROR_INVALID_HANDLE, None
+    code, d = _code(lambda: _call(P.STATISTICS, {"handle": hrasconn}))
+    if code:
+        return code, None
+    return 0, RAS_STATS(
+        dwBytesXmited=int(d["bytes_sent"]),
+        dwBytesRcved=int(d["bytes_received"]),
+        dwFramesXmited=int(d["frames_sent"]),
+        dwFramesRcved=int(d["frames_received"]),
+        dwCrcErr=int(d["errors"]),
+        dwBps=int(d["bps"]),
+        dwConnectDuration=int(d["duration_ms"]),
+    )
+
+
+def RasGetProjectionInfoEx(hrasconn: int) -> tuple[int, RAS_PROJECTION_INFO | None]:
+    if not _handle_ok(hrasconn):
+        return errors.ERROR_INVALID_HANDLE, None
+    code, d = _code(lambda: _call(P.PROJECTION, {"handle": hrasconn}))
+    if code:
+        return code, None
+    return 0, RAS_PROJECTION_INFO(
+        szInterface=str(d["interface"]),
+        ipv4Address=str(d["local_address"]),
+        ipv4ServerAddress=str(d["remote_address"]),
+        ipv6Address=str(d.get("local_address_v6", "")),
+        ipv6ServerAddress=str(d.get("remote_address_v6", "")),
+        dns=tuple(d.get("dns", ())),
+    )
+
+
+def RasConnectionNotification(hrasconn: int, event: Any, flags: int) -> int:
+    """Set ``event`` when a connection appears (RASCN_Connection) or ends (RASCN_Disconnection).
+
+    ``hrasconn`` is a handle, or INVALID_HANDLE_VALUE (-1 / 0xFFFFFFFF) for every connection.
+    """
+    if not callable(getattr(event, "set", None)) or not isinstance(flags, int) or flags == 0:
+        return errors.ERROR_INVALID_PARAMETER
+    all_conns = hrasconn in (INVALID_HANDLE_VALUE, 0xFFFFFFFF, 0xFFFFFFFFFFFFFFFF)
+    if not all_conns:
+        code, _ = RasGetConnectStatus(hrasconn)
+        if code:
+            return code
+    try:
+        t = connect()
+    except RasError as exc:
+        return exc.code
+    stream = t.stream(P.SUBSCRIBE, {} if all_conns else {"handle": hrasconn})
+    try:
+        next(stream)
+    except RasError as exc:
+        t.close()
+        return exc.code
+
+    def watch() -> None:
+        try:
+            for msg in stream:
+                kind, phase = msg.get("event"), msg.get("phase")
+                if kind == "state" and phase == "connected" and flags & RASCN_Connection:
+                    event.set()
+                elif kind == "disconnected" and flags & RASCN_Disconnection:
+                    event.set()
+                    if not all_conns:
+                        return
+        except RasError:
+            pass
+        finally:
+            t.close()
+
+    threading.Thread(target=watch, name="RasConnectionNotification", daemon=True).start()
+    return 0
+
+
+__all__ = [name for name in list(globals()) if name.startswith(("Ras", "RAS", "ERROR_", "WM_", "REN_", "RDEOPT", "INVALID", "UNLEN", "PWLEN", "DNLEN"))]
