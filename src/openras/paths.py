@@ -30,8 +30,11 @@ def default_socket() -> Path:
 
 
 def is_default_user_socket(path: Path) -> bool:
-    """True for the per-user default path, which the client may start a daemon for."""
-    return os.geteuid() != 0 and not os.environ.get(SOCKET_ENV) and path == runtime_dir() / "rasman.sock"
+    """True for the default path, which the client may start a daemon for (like gpg-agent).
+
+    For root that is the system instance: without systemd to start it, the first client does.
+    """
+    return not os.environ.get(SOCKET_ENV) and path == runtime_dir() / "rasman.sock"
 
 
 def default_state_dir() -> Path:

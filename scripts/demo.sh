@@ -1,0 +1,11 @@
+#!/usr/bin/env bash
+# Installs openras in a venv and runs the demo on the embedded default: a per-user rasman
+# started on demand, a loopback entry dialed, listed from a second process, hung up.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null && ! dpkg -s python3-venv >/dev/null 2>&1; then
+  apt-get update -qq && apt-get install -y -qq --no-install-recommends python3-venv >/dev/null
+fi
+[ -x .venv/bin/python ] || "${PYTHON:-python3}" -m venv .venv
+.venv/bin/python -m pip install -q -e .
+exec .venv/bin/python -m openras.demo

@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Sets up everything the test suite needs on a fresh Debian 12 (run as root) and runs it:
+# the link programs, a venv with openras and its dev tools, ruff, mypy, then pytest.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+PKGS="python3-venv openvpn wireguard-go wireguard-tools openssh-server openssh-client iputils-ping iproute2 tmux util-linux passwd procps"
+if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+  missing=""
+  for p in $PKGS; do dpkg -s "$p" >/dev/null 2>&1 || missing="$missing $p"; done
+  if [ -n "$missing" ]; then
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    # shellcheck disable=SC2086
+    apt-get install -y -qq --no-install-recommends $missing >/dev/null
+  fi
+fi
+
+PY=${PYTHON:-python3}
+[ -x .venv/bin/python ] || "$PY" -m venv .venv
+.venv/bin/python -m pip install -q --upgrade pip >/dev/null
+.venv/bin/python -m pip install -q -e '.[dev]'
+
+.venv/bin/ruff check src tests bench fuzz
+.venv/bin/mypy
+exec .venv/bin/python -m pytest "$@"
