@@ -54,7 +54,9 @@ OpenRasLoopbackFailCode=678
 """
 
 
-def wait_until(predicate, timeout: float = 10.0, interval: float = 0.01, what: str = "condition") -> None:
+def wait_until(
+    predicate, timeout: float = 10.0, interval: float = 0.01, what: str = "condition"
+) -> None:
     """Poll ``predicate`` until true; fail the test after ``timeout`` seconds."""
     deadline = time.monotonic() + timeout
     while not predicate():
@@ -77,9 +79,20 @@ class Rasman:
         assert self.log is not None
         with open(self.log, "ab") as log:
             self.proc = subprocess.Popen(
-                [sys.executable, "-m", "openras.manager", "--socket", str(self.socket),
-                 "--state-dir", str(self.state_dir), "--log-level", "debug"],
-                stdout=log, stderr=log, stdin=subprocess.DEVNULL,
+                [
+                    sys.executable,
+                    "-m",
+                    "openras.manager",
+                    "--socket",
+                    str(self.socket),
+                    "--state-dir",
+                    str(self.state_dir),
+                    "--log-level",
+                    "debug",
+                ],
+                stdout=log,
+                stderr=log,
+                stdin=subprocess.DEVNULL,
             )
         wait_until(self.ready, 15, what="rasman to listen")
 
@@ -87,7 +100,9 @@ class Rasman:
         import socket as s
 
         if self.proc is not None and self.proc.poll() is not None:
-            pytest.fail(f"rasman exited with {self.proc.returncode}: {self.log.read_text() if self.log else ''}")
+            pytest.fail(
+                f"rasman exited with {self.proc.returncode}: {self.log.read_text() if self.log else ''}"
+            )
         sock = s.socket(s.AF_UNIX, s.SOCK_STREAM)
         try:
             sock.connect(str(self.socket))
@@ -121,7 +136,9 @@ class Rasman:
         for proc in psutil.process_iter(["pid", "cmdline"]):
             try:
                 cmd = proc.info["cmdline"] or []
-                if "openras.manager" not in cmd and any(str(self.state_dir) in part for part in cmd):
+                if "openras.manager" not in cmd and any(
+                    str(self.state_dir) in part for part in cmd
+                ):
                     if proc.status() != psutil.STATUS_ZOMBIE:
                         found.append(proc.pid)
             except psutil.Error:
@@ -142,8 +159,12 @@ def rasman(tmp_path: Path, phonebook: Path, monkeypatch: pytest.MonkeyPatch) -> 
     """A real daemon on a temp socket; at the end no link process of it may be left."""
     sock_dir = Path(f"/tmp/oras-{os.getpid()}-{time.monotonic_ns()}")  # short: AF_UNIX path limit
     sock_dir.mkdir(mode=0o755)
-    d = Rasman(socket=sock_dir / "rasman.sock", state_dir=tmp_path / "state", phonebook=phonebook,
-               log=tmp_path / "rasman.log")
+    d = Rasman(
+        socket=sock_dir / "rasman.sock",
+        state_dir=tmp_path / "state",
+        phonebook=phonebook,
+        log=tmp_path / "rasman.log",
+    )
     monkeypatch.setenv("OPENRAS_SOCKET", str(d.socket))
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
     monkeypatch.setenv("OPENRAS_SYSTEM_PHONEBOOK", str(tmp_path / "system.pbk"))
@@ -163,8 +184,8 @@ def rasman(tmp_path: Path, phonebook: Path, monkeypatch: pytest.MonkeyPatch) -> 
                             c.hang_up(info.handle, wait=True, timeout=15)
                         except Exception:
                             leftovers.append(info.handle)
-            except Exception:
-                pass
+            except Exception as exc:  # the daemon may be the thing under test; report, go on
+                print(f"rasman fixture: could not hang up leftovers: {exc}")
         d.stop()
         stray = d.link_pids()
         for pid in stray:

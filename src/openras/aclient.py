@@ -18,7 +18,9 @@ from openras.wire.atransport import AsyncTransport
 class AsyncClient:
     """``async with AsyncClient() as c: conn = await c.dial("Office")``."""
 
-    def __init__(self, socket: str | os.PathLike[str] | None = None, *, autostart: bool = True) -> None:
+    def __init__(
+        self, socket: str | os.PathLike[str] | None = None, *, autostart: bool = True
+    ) -> None:
         self._path = Path(socket) if socket else None
         self._autostart = autostart
         self._t: AsyncTransport | None = None
@@ -45,7 +47,9 @@ class AsyncClient:
     async def __aenter__(self) -> AsyncClient:
         return await self.connect()
 
-    async def __aexit__(self, et: type[BaseException] | None, ev: BaseException | None, tb: TracebackType | None) -> None:
+    async def __aexit__(
+        self, et: type[BaseException] | None, ev: BaseException | None, tb: TracebackType | None
+    ) -> None:
         await self.close()
 
     async def dial(
@@ -61,8 +65,13 @@ class AsyncClient:
         on_state: Callable[[Event], Any] | None = None,
     ) -> AsyncConnection:
         params = dial_parameters(
-            entry, phonebook, user=user, password=password, domain=domain,
-            phone_number=phone_number, callback_number=callback_number,
+            entry,
+            phonebook,
+            user=user,
+            password=password,
+            domain=domain,
+            phone_number=phone_number,
+            callback_number=callback_number,
         )
         t = await self._extra()  # a dial holds its connection; keep the main one free
         final: dict[str, Any] = {}
@@ -74,7 +83,15 @@ class AsyncClient:
                 if msg.get("event") == "state":
                     on_state(Event.from_wire(msg))
                 elif "event" not in msg and not msg.get("joined"):
-                    on_state(Event("state", int(msg["handle"]), entry, RasConnState(int(msg["state"])), str(msg.get("phase", ""))))
+                    on_state(
+                        Event(
+                            "state",
+                            int(msg["handle"]),
+                            entry,
+                            RasConnState(int(msg["state"])),
+                            str(msg.get("phase", "")),
+                        )
+                    )
         finally:
             await t.close()
         return AsyncConnection(self, dial_outcome(final))
@@ -93,7 +110,9 @@ class AsyncClient:
         return ProjectionInfo.from_wire(await self.transport.call(P.PROJECTION, {"handle": handle}))
 
     async def history(self) -> list[Disconnect]:
-        return [Disconnect.from_wire(d) for d in (await self.transport.call(P.HISTORY))["disconnects"]]
+        return [
+            Disconnect.from_wire(d) for d in (await self.transport.call(P.HISTORY))["disconnects"]
+        ]
 
     async def hang_up(self, handle: int, *, wait: bool = True) -> None:
         await self.transport.call(P.HANG_UP, {"handle": handle})

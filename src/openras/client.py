@@ -53,7 +53,13 @@ def dial_outcome(final: dict[str, Any]) -> int:
 class Client:
     """A session with rasman. Closing it ends the session, never the connections."""
 
-    def __init__(self, socket: str | os.PathLike[str] | None = None, *, autostart: bool = True, timeout: float | None = None):
+    def __init__(
+        self,
+        socket: str | os.PathLike[str] | None = None,
+        *,
+        autostart: bool = True,
+        timeout: float | None = None,
+    ):
         self._path = Path(socket) if socket else None
         self._timeout = timeout
         self._autostart = autostart
@@ -68,7 +74,9 @@ class Client:
     def __enter__(self) -> Client:
         return self
 
-    def __exit__(self, et: type[BaseException] | None, ev: BaseException | None, tb: TracebackType | None) -> None:
+    def __exit__(
+        self, et: type[BaseException] | None, ev: BaseException | None, tb: TracebackType | None
+    ) -> None:
         self.close()
 
     def call(self, method: str, params: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -89,8 +97,13 @@ class Client:
     ) -> Connection:
         """Dial and return when Connected; a failure raises RasError with ``.handle`` set."""
         params = dial_parameters(
-            entry, phonebook, user=user, password=password, domain=domain,
-            phone_number=phone_number, callback_number=callback_number,
+            entry,
+            phonebook,
+            user=user,
+            password=password,
+            domain=domain,
+            phone_number=phone_number,
+            callback_number=callback_number,
         )
         final: dict[str, Any] = {}
         for msg in self._t.stream(P.DIAL, params):
@@ -98,8 +111,15 @@ class Client:
             if on_state is not None and msg.get("event") == "state":
                 on_state(Event.from_wire(msg))
             elif on_state is not None and "event" not in msg and not msg.get("joined"):
-                on_state(Event(kind="state", handle=int(msg["handle"]), entry=entry,
-                               state=RasConnState(int(msg["state"])), phase=str(msg.get("phase", ""))))
+                on_state(
+                    Event(
+                        kind="state",
+                        handle=int(msg["handle"]),
+                        entry=entry,
+                        state=RasConnState(int(msg["state"])),
+                        phase=str(msg.get("phase", "")),
+                    )
+                )
         return Connection(self, dial_outcome(final))
 
     # -------------------------------------------------------------- reading
@@ -136,7 +156,9 @@ class Client:
         try:
             t.call(P.WAIT_DELETED, {"handle": handle})
         except TimeoutError:
-            raise errors.RasError(errors.ERROR_REQUEST_TIMEOUT, f"handle {handle} still tearing down") from None
+            raise errors.RasError(
+                errors.ERROR_REQUEST_TIMEOUT, f"handle {handle} still tearing down"
+            ) from None
         finally:
             t.close()
 

@@ -36,7 +36,12 @@ def ensure_entry() -> str:
         if book.find(ENTRY) is None:
             book.add_entry(
                 ENTRY,
-                [("Type", "2"), ("OpenRasDevice", "loopback"), ("OpenRasLoopbackStepMs", "150"), ("OpenRasLoopbackHangUpMs", "400")],
+                [
+                    ("Type", "2"),
+                    ("OpenRasDevice", "loopback"),
+                    ("OpenRasLoopbackStepMs", "150"),
+                    ("OpenRasLoopbackHangUpMs", "400"),
+                ],
             )
             print(f"added entry {ENTRY!r} to {path}")
 
@@ -51,7 +56,10 @@ def main() -> int:
 
     def on_state(hrasconn: int, msg: int, state: int, error: int, exterror: int) -> None:
         name = RasConnState(state).rascs_name
-        print(f"  {time.monotonic() - t0:6.3f}s  handle {hrasconn}: {name}" + (f"  error {error}" if error else ""))
+        print(
+            f"  {time.monotonic() - t0:6.3f}s  handle {hrasconn}: {name}"
+            + (f"  error {error}" if error else "")
+        )
         if error or state == RasConnState.Connected:
             done.set()
 
@@ -74,12 +82,16 @@ def main() -> int:
     while time.monotonic() < deadline:
         code, status = rasapi.RasGetConnectStatus(h)
         if code == rasapi.ERROR_INVALID_HANDLE:
-            print(f"  {time.monotonic() - t0:6.3f}s  RasGetConnectStatus -> {code} (ERROR_INVALID_HANDLE): the link is gone")
+            print(
+                f"  {time.monotonic() - t0:6.3f}s  RasGetConnectStatus -> {code} (ERROR_INVALID_HANDLE): the link is gone"
+            )
             return 0
         assert status is not None
         if status.rasconnstate != last:
             last = status.rasconnstate
-            print(f"  {time.monotonic() - t0:6.3f}s  RasGetConnectStatus -> {code}, {RasConnState(last).rascs_name} (tearing down)")
+            print(
+                f"  {time.monotonic() - t0:6.3f}s  RasGetConnectStatus -> {code}, {RasConnState(last).rascs_name} (tearing down)"
+            )
         time.sleep(0.01)
     print("the connection did not go away in time")
     return 1

@@ -16,7 +16,48 @@ from typing import Any, Final
 from openras import errors
 from openras._codes import CODES
 from openras.client import dial_parameters
-from openras.errors import RasError
+from openras.errors import (
+    ERROR_ACCESS_DENIED as ERROR_ACCESS_DENIED,
+)
+from openras.errors import (
+    ERROR_AUTHENTICATION_FAILURE as ERROR_AUTHENTICATION_FAILURE,
+)
+from openras.errors import (
+    ERROR_BUFFER_TOO_SMALL as ERROR_BUFFER_TOO_SMALL,
+)
+from openras.errors import (
+    ERROR_CANNOT_FIND_PHONEBOOK_ENTRY as ERROR_CANNOT_FIND_PHONEBOOK_ENTRY,
+)
+from openras.errors import (
+    ERROR_DIAL_ALREADY_IN_PROGRESS as ERROR_DIAL_ALREADY_IN_PROGRESS,
+)
+from openras.errors import (
+    ERROR_DISCONNECTION as ERROR_DISCONNECTION,
+)
+from openras.errors import (
+    ERROR_INVALID_HANDLE as ERROR_INVALID_HANDLE,
+)
+from openras.errors import (
+    ERROR_INVALID_PARAMETER as ERROR_INVALID_PARAMETER,
+)
+from openras.errors import (
+    ERROR_INVALID_SIZE as ERROR_INVALID_SIZE,
+)
+from openras.errors import (
+    ERROR_NO_CONNECTION as ERROR_NO_CONNECTION,
+)
+from openras.errors import (
+    ERROR_REMOTE_DISCONNECTION as ERROR_REMOTE_DISCONNECTION,
+)
+from openras.errors import (
+    ERROR_SUCCESS as ERROR_SUCCESS,
+)
+from openras.errors import (
+    ERROR_USER_DISCONNECTION as ERROR_USER_DISCONNECTION,
+)
+from openras.errors import (
+    RasError,
+)
 from openras.states import RasConnState
 from openras.wire import protocol as P
 from openras.wire.transport import Transport, connect
@@ -53,8 +94,8 @@ for _state in RasConnState:
     globals()[_state.rascs_name] = int(_state)
 RASCS_PAUSED: Final = 0x1000
 RASCS_DONE: Final = 0x2000
-for _code, (_sym, _text) in CODES.items():
-    globals().setdefault(_sym, _code)
+for _value, (_sym, _text) in CODES.items():
+    globals().setdefault(_sym, _value)
 
 # ----------------------------------------------------------------------------------- records
 
@@ -180,7 +221,7 @@ Notifier = Callable[..., Any]
 def RasDial(
     extensions: RASDIALEXTENSIONS | None,
     phonebook: str | None,
-    params: RASDIALPARAMS,
+    params: RASDIALPARAMS | object,
     notifier_type: int = 0,
     notifier: Notifier | None = None,
 ) -> tuple[int, int]:
@@ -198,15 +239,22 @@ def RasDial(
         (params.szPassword, PWLEN),
         (params.szDomain, DNLEN),
     )
-    if not all(_check_str(v, n) for v, n in limits) or (phonebook is not None and not isinstance(phonebook, str)):
+    if not all(_check_str(v, n) for v, n in limits) or (
+        phonebook is not None and not isinstance(phonebook, str)
+    ):
         return errors.ERROR_INVALID_PARAMETER, 0
     if notifier is not None and (notifier_type not in (0, 1, 2) or not callable(notifier)):
         return errors.ERROR_INVALID_PARAMETER, 0
     if extensions is not None and extensions.dwfOptions & RDEOPT_PausedStates:
         pass  # paused states never occur with the link types here; nothing to pause for
     wire = dial_parameters(
-        params.szEntryName, phonebook, user=params.szUserName, password=params.szPassword,
-        domain=params.szDomain, phone_number=params.szPhoneNumber, callback_number=params.szCallbackNumber,
+        params.szEntryName,
+        phonebook,
+        user=params.szUserName,
+        password=params.szPassword,
+        domain=params.szDomain,
+        phone_number=params.szPhoneNumber,
+        callback_number=params.szCallbackNumber,
     )
     try:
         t = connect()
@@ -233,16 +281,23 @@ def RasDial(
             error = errors.ERROR_DISCONNECTION
         return error, handle
     thread = threading.Thread(
-        target=_notify_loop, args=(t, stream, first, handle, notifier_type, notifier, params.dwCallbackId),
-        name=f"RasDial-{handle}", daemon=True,
+        target=_notify_loop,
+        args=(t, stream, first, handle, notifier_type, notifier, params.dwCallbackId),
+        name=f"RasDial-{handle}",
+        daemon=True,
     )
     thread.start()
     return 0, handle
 
 
 def _notify_loop(
-    t: Transport, stream: Iterator[dict[str, Any]], first: dict[str, Any], handle: int,
-    kind: int, notifier: Notifier, callback_id: int,
+    t: Transport,
+    stream: Iterator[dict[str, Any]],
+    first: dict[str, Any],
+    handle: int,
+    kind: int,
+    notifier: Notifier,
+    callback_id: int,
 ) -> None:
     def notify(state: int, error: int) -> bool:
         if kind == 0:
@@ -328,7 +383,9 @@ def RasEnumConnections() -> tuple[int, list[RASCONN]]:
     return 0, [_rasconn(c, os.geteuid()) for c in d["connections"]]
 
 
-def RasEnumEntries(reserved: None = None, phonebook: str | None = None) -> tuple[int, list[RASENTRYNAME]]:
+def RasEnumEntries(
+    reserved: object = None, phonebook: str | None = None
+) -> tuple[int, list[RASENTRYNAME]]:
     """Entry names of one phonebook, or of the all-users and the user's when None."""
     if reserved is not None:
         return errors.ERROR_INVALID_PARAMETER, []
@@ -426,4 +483,10 @@ def RasConnectionNotification(hrasconn: int, event: Any, flags: int) -> int:
     return 0
 
 
-__all__ = [name for name in list(globals()) if name.startswith(("Ras", "RAS", "ERROR_", "WM_", "REN_", "RDEOPT", "INVALID", "UNLEN", "PWLEN", "DNLEN"))]
+__all__ = [
+    name
+    for name in list(globals())
+    if name.startswith(
+        ("Ras", "RAS", "ERROR_", "WM_", "REN_", "RDEOPT", "INVALID", "UNLEN", "PWLEN", "DNLEN")
+    )
+]

@@ -13,7 +13,8 @@ def test_dial_status_hang_up(rasman):
     with Client(rasman.socket) as c:
         seen = []
         conn = c.dial("Demo", rasman.phonebook, on_state=lambda e: seen.append(e.state))
-        assert seen[0] is RasConnState.OpenPort and seen[-1] is RasConnState.Connected
+        assert seen[0] is RasConnState.OpenPort
+        assert seen[-1] is RasConnState.Connected
         assert [i.handle for i in c.connections()] == [conn.handle]
         conn.hang_up(wait=True)
         with pytest.raises(errors.InvalidHandle):

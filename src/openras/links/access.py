@@ -21,7 +21,9 @@ def groups_of(uid: int) -> set[int]:
     return set(os.getgrouplist(pw.pw_name, pw.pw_gid))
 
 
-def _allowed(st: os.stat_result, uid: int, gids: set[int], owner_bit: int, group_bit: int, other_bit: int) -> bool:
+def _allowed(
+    st: os.stat_result, uid: int, gids: set[int], owner_bit: int, group_bit: int, other_bit: int
+) -> bool:
     if st.st_uid == uid:
         return bool(st.st_mode & owner_bit)
     if st.st_gid in gids:

@@ -129,8 +129,9 @@ class Link(abc.ABC):
         self.emit = emit
 
     @classmethod
-    def validate(cls, spec: LinkSpec) -> None:  # noqa: B027 - optional hook
+    def validate(cls, spec: LinkSpec) -> None:
         """Check the entry before anything starts; raise RasError (handle 0) if unusable."""
+        return None
 
     @property
     def kill_deadline(self) -> float:

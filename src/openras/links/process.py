@@ -80,7 +80,7 @@ class LinkProcess:
         full_env[MARKER_ENV] = marker
         log = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o600)
         try:
-            popen = subprocess.Popen(  # noqa: S603 - argv is built by the driver, never a shell
+            popen = subprocess.Popen(
                 list(argv),
                 stdin=subprocess.DEVNULL,
                 stdout=log,
@@ -158,7 +158,10 @@ class LinkProcess:
 
 def _base_env() -> dict[str, str]:
     """A minimal, predictable environment for link programs (nothing of the caller's)."""
-    return {"PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "LANG": "C.UTF-8"}
+    return {
+        "PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+        "LANG": "C.UTF-8",
+    }
 
 
 def find_marked(marker_prefix: str) -> list[ProcessIdentity]:

@@ -28,7 +28,8 @@ def driver_name(entry: EntryView) -> str:
     if explicit:
         if explicit not in DRIVERS:
             raise errors.RasError(
-                errors.ERROR_CONNECTING_DEVICE_NOT_FOUND, f"OpenRasDevice={explicit!r} is not a known link type"
+                errors.ERROR_CONNECTING_DEVICE_NOT_FOUND,
+                f"OpenRasDevice={explicit!r} is not a known link type",
             )
         return explicit
     device = (entry.get("DEVICE") or entry.get("Type") or "").strip().lower()
@@ -53,7 +54,10 @@ def load_driver(name: str) -> type[Link]:
     try:
         module = importlib.import_module(module_name)
     except ImportError as exc:
-        raise errors.RasError(errors.ERROR_CONNECTING_DEVICE_NOT_FOUND, f"driver {name!r} unavailable: {exc}") from None
+        raise errors.RasError(
+            errors.ERROR_CONNECTING_DEVICE_NOT_FOUND, f"driver {name!r} unavailable: {exc}"
+        ) from None
     cls = getattr(module, cls_name)
-    assert isinstance(cls, type) and issubclass(cls, Link)
+    assert isinstance(cls, type)
+    assert issubclass(cls, Link)
     return cls

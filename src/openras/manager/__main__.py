@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import logging
 import os
 import signal
@@ -20,9 +21,19 @@ def build_parser() -> argparse.ArgumentParser:
         prog="rasman",
         description="openras connection manager: owns every RAS connection so links outlive the apps that dial them.",
     )
-    parser.add_argument("--socket", type=Path, help=f"listen here (default: ${paths.SOCKET_ENV} or {paths.default_socket()})")
-    parser.add_argument("--state-dir", type=Path, help=f"persist the table here (default: {paths.default_state_dir()})")
-    parser.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
+    parser.add_argument(
+        "--socket",
+        type=Path,
+        help=f"listen here (default: ${paths.SOCKET_ENV} or {paths.default_socket()})",
+    )
+    parser.add_argument(
+        "--state-dir",
+        type=Path,
+        help=f"persist the table here (default: {paths.default_state_dir()})",
+    )
+    parser.add_argument(
+        "--log-level", default="info", choices=["debug", "info", "warning", "error"]
+    )
     parser.add_argument("--version", action="version", version=f"rasman {__version__}")
     return parser
 
@@ -32,7 +43,9 @@ async def serve(socket_path: Path, state_dir: Path) -> None:
     await manager.start()
     server = Server(manager, socket_path)
     await server.start()
-    logging.getLogger("openras.rasman").info("listening on %s (state in %s)", socket_path, state_dir)
+    logging.getLogger("openras.rasman").info(
+        "listening on %s (state in %s)", socket_path, state_dir
+    )
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -67,10 +80,8 @@ def main(argv: list[str] | None = None) -> None:
     socket_path = args.socket or paths.default_socket()
     state_dir = args.state_dir or paths.default_state_dir()
     signal.signal(signal.SIGPIPE, signal.SIG_IGN)
-    try:
+    with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(serve(socket_path, state_dir))
-    except KeyboardInterrupt:
-        pass
 
 
 if __name__ == "__main__":

@@ -28,7 +28,12 @@ class EntrySnapshot:
         return self.keys.get(key.lower(), default)
 
     def to_record(self) -> dict[str, object]:
-        return {"name": self.name, "keys": dict(self.keys), "phonebook": self.phonebook, "all_users": self.all_users}
+        return {
+            "name": self.name,
+            "keys": dict(self.keys),
+            "phonebook": self.phonebook,
+            "all_users": self.all_users,
+        }
 
     @classmethod
     def from_record(cls, rec: Mapping[str, object]) -> EntrySnapshot:
@@ -55,7 +60,9 @@ def snapshot(entry: object, phonebook: Path, all_users: bool) -> EntrySnapshot:
     return EntrySnapshot(name=entry.name, keys=keys, phonebook=str(phonebook), all_users=all_users)
 
 
-def resolve(uid: int, entry_name: str, phonebook: str | None, user_phonebook: str | None) -> EntrySnapshot:
+def resolve(
+    uid: int, entry_name: str, phonebook: str | None, user_phonebook: str | None
+) -> EntrySnapshot:
     """Find ``entry_name`` in the named phonebook, or in all-users then the user's one."""
     from openras.phonebook import load, system_phonebook_path
 
@@ -71,7 +78,9 @@ def resolve(uid: int, entry_name: str, phonebook: str | None, user_phonebook: st
             continue
         if not user_can_read(path, uid):
             if phonebook:
-                raise errors.RasError(errors.ERROR_CANNOT_OPEN_PHONEBOOK, f"{path}: not readable by the caller")
+                raise errors.RasError(
+                    errors.ERROR_CANNOT_OPEN_PHONEBOOK, f"{path}: not readable by the caller"
+                )
             continue
         book = load(path)
         entry = book.find(entry_name)

@@ -106,7 +106,9 @@ class Session:
             if self.decoder.pending:
                 log.info("client pid %d: truncated frame; closing", self.pid)
         except errors.ProtocolError as exc:
-            log.info("client pid %d uid %d: protocol error: %s; closing", self.pid, self.uid, exc.detail)
+            log.info(
+                "client pid %d uid %d: protocol error: %s; closing", self.pid, self.uid, exc.detail
+            )
         except (ConnectionError, OSError):
             pass
         finally:
@@ -125,7 +127,9 @@ class Session:
                     break  # the client left (or broke the protocol): answer nothing more
                 await self.dispatch(msg)
         except errors.ProtocolError as exc:
-            log.info("client pid %d uid %d: protocol error: %s; closing", self.pid, self.uid, exc.detail)
+            log.info(
+                "client pid %d uid %d: protocol error: %s; closing", self.pid, self.uid, exc.detail
+            )
         except ConnectionError:
             pass
         finally:
@@ -141,7 +145,9 @@ class Session:
             raise errors.ProtocolError(detail="a call needs a method name and parameter object")
         handler = self.server.methods.get(method)
         if handler is None:
-            await self.send({"error": "org.varlink.service.MethodNotFound", "parameters": {"method": method}})
+            await self.send(
+                {"error": "org.varlink.service.MethodNotFound", "parameters": {"method": method}}
+            )
             return
         try:
             result = await handler(self, params, more)
@@ -152,12 +158,20 @@ class Session:
             raise
         except Exception:
             log.exception("internal error in %s", method)
-            await self.send(P.error_reply(errors.RasError(errors.ERROR_UNKNOWN, "internal error in the connection manager")))
+            await self.send(
+                P.error_reply(
+                    errors.RasError(
+                        errors.ERROR_UNKNOWN, "internal error in the connection manager"
+                    )
+                )
+            )
             return
         if result is not None:
             await self.send(P.reply(result))
 
-    async def stream(self, sub: Subscriber, first: dict[str, Any] | None, until: Callable[[dict[str, Any]], bool]) -> None:
+    async def stream(
+        self, sub: Subscriber, first: dict[str, Any] | None, until: Callable[[dict[str, Any]], bool]
+    ) -> None:
         """Send ``first`` then events until ``until(event)`` or the client leaves."""
         eof = asyncio.ensure_future(self.closed.wait())
         try:
@@ -204,11 +218,22 @@ async def m_dial(s: Session, p: dict[str, Any], more: bool) -> dict[str, Any] | 
     if not name:
         if not phone:
             raise errors.InvalidParameter(detail="an entry name or a phone number is needed")
-        raise errors.RasError(errors.ERROR_CONNECTING_DEVICE_NOT_FOUND, "dialing a number without an entry needs a modem (PPP is not available)")
+        raise errors.RasError(
+            errors.ERROR_CONNECTING_DEVICE_NOT_FOUND,
+            "dialing a number without an entry needs a modem (PPP is not available)",
+        )
     entry = entries.resolve(s.uid, name, phonebook, user_pb)
     sub = Subscriber(s.uid)
-    conn, joined = await s.manager.dial(uid=s.uid, session=s.pid, entry=entry, params=dial_params, subscriber=sub)
-    first = {"handle": conn.handle, "state": int(conn.state), "error": conn.error, "phase": conn.phase.value, "joined": joined}
+    conn, joined = await s.manager.dial(
+        uid=s.uid, session=s.pid, entry=entry, params=dial_params, subscriber=sub
+    )
+    first = {
+        "handle": conn.handle,
+        "state": int(conn.state),
+        "error": conn.error,
+        "phase": conn.phase.value,
+        "joined": joined,
+    }
     if joined or conn.phase is not Phase.DIALING:
         s.manager.subscribers.discard(sub)
         return first
@@ -229,7 +254,13 @@ async def m_dial(s: Session, p: dict[str, Any], more: bool) -> dict[str, Any] | 
                 break
     finally:
         s.manager.subscribers.discard(sub)
-    return {"handle": conn.handle, "state": last["state"], "error": last["error"], "phase": last["phase"], "joined": False}
+    return {
+        "handle": conn.handle,
+        "state": last["state"],
+        "error": last["error"],
+        "phase": last["phase"],
+        "joined": False,
+    }
 
 
 async def m_hang_up(s: Session, p: dict[str, Any], more: bool) -> dict[str, Any]:
@@ -243,7 +274,7 @@ async def m_status(s: Session, p: dict[str, Any], more: bool) -> dict[str, Any]:
 
 async def m_enum(s: Session, p: dict[str, Any], more: bool) -> dict[str, Any]:
     pending = bool(p.get("include_pending", False))
-    return {"connections": [conn_record(c) for c in s.manager.table.list(s.uid, pending)]}
+    return {"connections": [conn_record(c) for c in s.manager.table.listing(s.uid, pending)]}
 
 
 async def m_stats(s: Session, p: dict[str, Any], more: bool) -> dict[str, Any]:
@@ -358,5 +389,3 @@ class Server:
                 await task
         with contextlib.suppress(FileNotFoundError):
             self.socket_path.unlink()
-
-

@@ -19,7 +19,15 @@ from pathlib import Path
 from typing import Any
 
 from openras import errors
-from openras.links.base import DialParams, Link, LinkDropped, LinkEvent, LinkFailed, LinkSpec, StateReached
+from openras.links.base import (
+    DialParams,
+    Link,
+    LinkDropped,
+    LinkEvent,
+    LinkFailed,
+    LinkSpec,
+    StateReached,
+)
 from openras.links.process import find_marked
 from openras.links.registry import driver_name, load_driver
 from openras.manager.entries import EntrySnapshot
@@ -111,9 +119,17 @@ class Manager:
                 except errors.RasError as exc:
                     log.warning("handle %d: cannot adopt its link: %s", conn.handle, exc)
             if link is None:
-                log.info("handle %d %s: link gone while the manager was down", conn.handle, conn.display_name)
+                log.info(
+                    "handle %d %s: link gone while the manager was down",
+                    conn.handle,
+                    conn.display_name,
+                )
                 if conn.phase is Phase.CONNECTED:
-                    self._apply(self.table.link_dropped(conn.handle, errors.ERROR_DISCONNECTION, self.clock()))
+                    self._apply(
+                        self.table.link_dropped(
+                            conn.handle, errors.ERROR_DISCONNECTION, self.clock()
+                        )
+                    )
                 self._apply(self.table.link_gone(conn.handle, self.clock()))
                 continue
             adopted.add(conn.handle)
@@ -183,7 +199,9 @@ class Manager:
                 guid=entry.get("Guid") or "",
                 all_users=entry.all_users,
                 session=session,
-                redial_attempts=_int(entry.get("RedialAttempts")) if entry.get("RedialOnLinkFailure") == "1" else 0,
+                redial_attempts=_int(entry.get("RedialAttempts"))
+                if entry.get("RedialOnLinkFailure") == "1"
+                else 0,
                 redial_seconds=float(_int(entry.get("RedialSeconds"))),
             )
             result = self.table.dial(req, self.clock())
@@ -191,7 +209,9 @@ class Manager:
                 event = self._deleted_event(result.handle)
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
-                    raise errors.RasError(errors.ERROR_PORT_NOT_AVAILABLE, "previous connection still tearing down")
+                    raise errors.RasError(
+                        errors.ERROR_PORT_NOT_AVAILABLE, "previous connection still tearing down"
+                    )
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(event.wait(), remaining)
                 continue
@@ -219,8 +239,14 @@ class Manager:
     async def statistics(self, uid: int, handle: int) -> dict[str, Any]:
         conn = self.status(uid, handle)
         link = self.links.get(handle)
-        stats = await link.statistics() if link is not None and conn.phase is Phase.CONNECTED else None
-        duration = int((self.clock() - conn.connected_at) * 1000) if conn.connected_at and conn.phase is Phase.CONNECTED else 0
+        stats = (
+            await link.statistics() if link is not None and conn.phase is Phase.CONNECTED else None
+        )
+        duration = (
+            int((self.clock() - conn.connected_at) * 1000)
+            if conn.connected_at and conn.phase is Phase.CONNECTED
+            else 0
+        )
         return {
             "bytes_sent": stats.bytes_sent if stats else 0,
             "bytes_received": stats.bytes_received if stats else 0,
@@ -281,7 +307,13 @@ class Manager:
                 f" (error {event['error']})" if event.get("error") else "",
             )
         elif kind in ("created", "disconnected"):
-            log.info("%d %s %s%s", event["handle"], event["entry"], kind, f" (reason {event['error']})" if event.get("error") else "")
+            log.info(
+                "%d %s %s%s",
+                event["handle"],
+                event["entry"],
+                kind,
+                f" (reason {event['error']})" if event.get("error") else "",
+            )
         for sub in list(self.subscribers):
             if sub.wants(event):
                 sub.queue.put_nowait(event)
@@ -407,7 +439,9 @@ class Manager:
             log.error("internal task failed", exc_info=task.exception())
 
     def _persist(self) -> None:
-        self.store.save({"boot_id": self.boot, "instance": self.instance, "table": self.table.to_record()})
+        self.store.save(
+            {"boot_id": self.boot, "instance": self.instance, "table": self.table.to_record()}
+        )
 
     def _schedule_tick(self) -> None:
         deadline = self.table.next_deadline()

@@ -172,7 +172,7 @@ class Table:
             return None
         return conn
 
-    def list(self, uid: int, include_pending: bool = False) -> list[Conn]:
+    def listing(self, uid: int, include_pending: bool = False) -> list[Conn]:
         out = []
         for conn in self.rows.values():
             if uid != ROOT and conn.owner != uid:
@@ -194,7 +194,9 @@ class Table:
         live = self._live_for_key(req.key)
         if live is not None:
             if live.owner != req.owner and req.owner != ROOT:
-                raise errors.RasError(errors.ERROR_PORT_NOT_AVAILABLE, "the entry is in use by another user")
+                raise errors.RasError(
+                    errors.ERROR_PORT_NOT_AVAILABLE, "the entry is in use by another user"
+                )
             if live.phase is Phase.CONNECTED:
                 live.refs += 1
                 return DialStarted(live, [], joined=True)
@@ -234,7 +236,9 @@ class Table:
         if conn.phase is Phase.CONNECTED and conn.refs > 1:
             conn.refs -= 1
             return []
-        return self._begin_teardown(conn, errors.ERROR_USER_DISCONNECTION if conn.phase is Phase.DIALING else 0, now)
+        return self._begin_teardown(
+            conn, errors.ERROR_USER_DISCONNECTION if conn.phase is Phase.DIALING else 0, now
+        )
 
     def _begin_teardown(self, conn: Conn, reason: int, now: float) -> list[Action]:
         was = conn.phase
@@ -408,7 +412,9 @@ class Table:
         )
 
     @staticmethod
-    def _event(kind: str, conn: Conn, *, old: RasConnState | None = None, redial: bool = False) -> Publish:
+    def _event(
+        kind: str, conn: Conn, *, old: RasConnState | None = None, redial: bool = False
+    ) -> Publish:
         ev: dict[str, Any] = {
             "event": kind,
             "handle": conn.handle,

@@ -30,7 +30,11 @@ def decode(data: bytes) -> Decoded:
     """Text, encoding and BOM of ``data``; raises UnicodeDecodeError only for a bad BOM file."""
     for bom, enc in _BOMS:
         if data.startswith(bom):
-            return Decoded(data[len(bom) :].decode(enc), enc, bom)
+            n = len(bom)
+            try:
+                return Decoded(data[n:].decode(enc), enc, bom)
+            except UnicodeDecodeError as exc:  # report offsets in the whole file
+                raise UnicodeDecodeError(enc, data, exc.start + n, exc.end + n, exc.reason) from None
     try:
         return Decoded(data.decode("utf-8"), "utf-8", b"")
     except UnicodeDecodeError:

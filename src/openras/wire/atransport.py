@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -28,7 +29,9 @@ class AsyncTransport:
             return cls(*await asyncio.open_unix_connection(str(target)))
         except (FileNotFoundError, ConnectionRefusedError) as exc:
             if not (autostart and path is None and paths.is_default_user_socket(target)):
-                raise errors.ManagerUnavailable(detail=f"no connection manager at {target}: {exc.strerror}") from None
+                raise errors.ManagerUnavailable(
+                    detail=f"no connection manager at {target}: {exc.strerror}"
+                ) from None
         start_user_daemon(target)
         loop = asyncio.get_running_loop()
         deadline = loop.time() + START_TIMEOUT
@@ -37,21 +40,23 @@ class AsyncTransport:
                 return cls(*await asyncio.open_unix_connection(str(target)))
             except (FileNotFoundError, ConnectionRefusedError):
                 if loop.time() > deadline:
-                    raise errors.ManagerUnavailable(detail=f"started rasman, but {target} never answered") from None
+                    raise errors.ManagerUnavailable(
+                        detail=f"started rasman, but {target} never answered"
+                    ) from None
                 await asyncio.sleep(0.01)
 
     async def close(self) -> None:
         self.writer.close()
-        try:
+        with contextlib.suppress(ConnectionError, OSError):
             await self.writer.wait_closed()
-        except (ConnectionError, OSError):
-            pass
 
     async def _recv(self) -> dict[str, Any]:
         while not self.pending:
             data = await self.reader.read(65536)
             if not data:
-                raise errors.ManagerUnavailable(detail="the connection manager closed the connection")
+                raise errors.ManagerUnavailable(
+                    detail="the connection manager closed the connection"
+                )
             self.pending.extend(self.decoder.feed(data))
         return self.pending.pop(0)
 
@@ -64,7 +69,9 @@ class AsyncTransport:
             except (ConnectionError, BrokenPipeError) as exc:
                 raise errors.ManagerUnavailable(detail=str(exc)) from None
 
-    async def stream(self, method: str, params: dict[str, Any] | None = None) -> AsyncIterator[dict[str, Any]]:
+    async def stream(
+        self, method: str, params: dict[str, Any] | None = None
+    ) -> AsyncIterator[dict[str, Any]]:
         """Replies of a ``more`` call; holds this connection until the stream ends."""
         async with self.lock:
             try:

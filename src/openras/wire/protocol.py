@@ -29,7 +29,9 @@ PING: Final = f"{INTERFACE}.Ping"
 WAIT_DELETED: Final = f"{INTERFACE}.WaitDeleted"
 
 
-def call(method: str, parameters: dict[str, Any] | None = None, *, more: bool = False) -> dict[str, Any]:
+def call(
+    method: str, parameters: dict[str, Any] | None = None, *, more: bool = False
+) -> dict[str, Any]:
     msg: dict[str, Any] = {"method": method, "parameters": parameters or {}}
     if more:
         msg["more"] = True

@@ -47,7 +47,9 @@ class Transport:
         while not self.pending:
             data = self.sock.recv(65536)
             if not data:
-                raise errors.ManagerUnavailable(detail="the connection manager closed the connection")
+                raise errors.ManagerUnavailable(
+                    detail="the connection manager closed the connection"
+                )
             self.pending.extend(self.decoder.feed(data))
         return self.pending.pop(0)
 
@@ -72,14 +74,18 @@ class Transport:
             raise errors.ManagerUnavailable(detail=str(exc)) from None
 
 
-def connect(path: Path | None = None, *, autostart: bool = True, timeout: float | None = None) -> Transport:
+def connect(
+    path: Path | None = None, *, autostart: bool = True, timeout: float | None = None
+) -> Transport:
     """Connect to rasman, starting the per-user daemon when it is the default and absent."""
     target = path or paths.default_socket()
     try:
         return Transport(target, timeout)
     except (FileNotFoundError, ConnectionRefusedError) as exc:
         if not (autostart and path is None and paths.is_default_user_socket(target)):
-            raise errors.ManagerUnavailable(detail=f"no connection manager at {target}: {exc.strerror}") from None
+            raise errors.ManagerUnavailable(
+                detail=f"no connection manager at {target}: {exc.strerror}"
+            ) from None
     start_user_daemon(target)
     deadline = time.monotonic() + START_TIMEOUT
     while True:
@@ -87,7 +93,9 @@ def connect(path: Path | None = None, *, autostart: bool = True, timeout: float 
             return Transport(target, timeout)
         except (FileNotFoundError, ConnectionRefusedError):
             if time.monotonic() > deadline:
-                raise errors.ManagerUnavailable(detail=f"started rasman, but {target} never answered") from None
+                raise errors.ManagerUnavailable(
+                    detail=f"started rasman, but {target} never answered"
+                ) from None
             time.sleep(0.01)
 
 
@@ -98,8 +106,16 @@ def start_user_daemon(socket_path: Path) -> None:
     socket_path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     log = os.open(state / "rasman.log", os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
     try:
-        subprocess.Popen(  # noqa: S603 - our own daemon
-            [sys.executable, "-m", "openras.manager", "--socket", str(socket_path), "--state-dir", str(state)],
+        subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "openras.manager",
+                "--socket",
+                str(socket_path),
+                "--state-dir",
+                str(state),
+            ],
             stdin=subprocess.DEVNULL,
             stdout=log,
             stderr=log,

@@ -43,7 +43,8 @@ def _int_key(spec: LinkSpec, key: str) -> int | None:
         return int(raw.strip(), 0)
     except ValueError:
         raise errors.RasError(
-            errors.ERROR_CORRUPT_PHONEBOOK, f"entry {spec.entry.name!r}: {key}={raw!r} is not a number"
+            errors.ERROR_CORRUPT_PHONEBOOK,
+            f"entry {spec.entry.name!r}: {key}={raw!r} is not a number",
         ) from None
 
 
@@ -60,12 +61,16 @@ def config_of(spec: LinkSpec) -> dict[str, Any]:
                 f"entry {spec.entry.name!r}: OpenRasLoopbackFailState={raw_state!r} is not a RAS state",
             ) from None
     return {
-        "step_ms": _int_key(spec, "OpenRasLoopbackStepMs") if _int_key(spec, "OpenRasLoopbackStepMs") is not None else 50,
+        "step_ms": _int_key(spec, "OpenRasLoopbackStepMs")
+        if _int_key(spec, "OpenRasLoopbackStepMs") is not None
+        else 50,
         "password": spec.entry.get("OpenRasLoopbackPassword"),
         "fail_state": fail_state,
         "fail_code": _int_key(spec, "OpenRasLoopbackFailCode"),
         "drop_after_ms": _int_key(spec, "OpenRasLoopbackDropAfterMs"),
-        "hangup_ms": _int_key(spec, "OpenRasLoopbackHangUpMs") if _int_key(spec, "OpenRasLoopbackHangUpMs") is not None else 200,
+        "hangup_ms": _int_key(spec, "OpenRasLoopbackHangUpMs")
+        if _int_key(spec, "OpenRasLoopbackHangUpMs") is not None
+        else 200,
         "ignore_hangup": (spec.entry.get("OpenRasLoopbackIgnoreHangUp") or "0").strip() == "1",
     }
 
@@ -93,9 +98,22 @@ class LoopbackLink(Link):
         fd = os.open(cfg_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "w") as fh:
             json.dump(cfg, fh)
-        argv = [sys.executable, "-m", "openras.links.loopback.program", "--control", str(self.control), "--config", str(cfg_path)]
-        env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}
-        self.proc = LinkProcess.spawn(argv, marker=self.spec.marker, log_path=self.spec.run_dir / "link.log", env=env)
+        argv = [
+            sys.executable,
+            "-m",
+            "openras.links.loopback.program",
+            "--control",
+            str(self.control),
+            "--config",
+            str(cfg_path),
+        ]
+        env = {
+            "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+            "PYTHONPATH": os.pathsep.join(p for p in sys.path if p),
+        }
+        self.proc = LinkProcess.spawn(
+            argv, marker=self.spec.marker, log_path=self.spec.run_dir / "link.log", env=env
+        )
         await self._attach(start=True)
 
     async def _attach(self, *, start: bool) -> None:
@@ -107,15 +125,23 @@ class LoopbackLink(Link):
                 break
             except (FileNotFoundError, ConnectionRefusedError):
                 if self.proc.exited or time.monotonic() > deadline:
-                    raise errors.RasError(errors.ERROR_CONNECTING_DEVICE_NOT_FOUND, "loopback program did not start") from None
+                    raise errors.RasError(
+                        errors.ERROR_CONNECTING_DEVICE_NOT_FOUND, "loopback program did not start"
+                    ) from None
                 await asyncio.sleep(0.002)
         self._writer = writer
         writer.write(b'{"cmd": "watch"}\n{"cmd": "status"}\n')
         if start:
-            msg = {"cmd": "start", "user": self.spec.params.user, "password": self.spec.params.password}
+            msg = {
+                "cmd": "start",
+                "user": self.spec.params.user,
+                "password": self.spec.params.password,
+            }
             writer.write(json.dumps(msg).encode() + b"\n")
         await writer.drain()
-        self._reader_task = asyncio.get_running_loop().create_task(self._read(reader, adopting=not start))
+        self._reader_task = asyncio.get_running_loop().create_task(
+            self._read(reader, adopting=not start)
+        )
 
     async def _read(self, reader: asyncio.StreamReader, *, adopting: bool) -> None:
         first_status = True

@@ -1,0 +1,123 @@
+"""Small helpers the real-program drivers share: entry keys, paths, short helper commands."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from openras.errors import ERROR_INVALID_PARAMETER, RasError
+from openras.links.base import EntryView, LinkSpec
+
+#: ``OpenRasDialTimeoutMs`` when the entry does not set it.
+DEFAULT_DIAL_TIMEOUT_MS = 15000
+HELPER_ENV = {"PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "LANG": "C"}
+
+
+def entry_int(
+    entry: EntryView, key: str, default: int, *, minimum: int = 0, maximum: int = 2**31 - 1
+) -> int:
+    """An integer entry key; RasError(87) naming the key when it is not a number in range."""
+    raw = entry.get(key)
+    if raw is None or not raw.strip():
+        return default
+    text = raw.strip()
+    if not text.isdigit() or not minimum <= int(text) <= maximum:
+        raise RasError(
+            ERROR_INVALID_PARAMETER, f"{key}={text!r}: expected a number {minimum}..{maximum}"
+        )
+    return int(text)
+
+
+def entry_bool(entry: EntryView, key: str, default: bool = False) -> bool:
+    """A 0/1 entry key (Windows phonebooks write booleans as 0 and 1)."""
+    raw = entry.get(key)
+    if raw is None or not raw.strip():
+        return default
+    text = raw.strip().lower()
+    if text in ("1", "yes", "true", "on"):
+        return True
+    if text in ("0", "no", "false", "off"):
+        return False
+    raise RasError(ERROR_INVALID_PARAMETER, f"{key}={raw.strip()!r}: expected 0 or 1")
+
+
+def dial_timeout(entry: EntryView) -> float:
+    """``OpenRasDialTimeoutMs`` in seconds (default 15 s)."""
+    return (
+        entry_int(entry, "OpenRasDialTimeoutMs", DEFAULT_DIAL_TIMEOUT_MS, minimum=100) / 1000.0
+    )
+
+
+def resolve_entry_path(spec: LinkSpec, key: str, value: str) -> Path:
+    """A path from the entry: absolute, ``~/``-relative to the owner, or relative to the
+    phonebook's directory."""
+    text = value.strip()
+    if not text:
+        raise RasError(ERROR_INVALID_PARAMETER, f"{key} is empty")
+    path = Path(text)
+    if path.is_absolute():
+        return path
+    if spec.phonebook is None:
+        raise RasError(ERROR_INVALID_PARAMETER, f"{key}={text!r} is relative but no phonebook")
+    return spec.phonebook.parent / path
+
+
+@dataclass(frozen=True)
+class CmdResult:
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+async def run_cmd(
+    argv: Sequence[str], *, input_data: bytes | None = None, timeout: float = 10.0
+) -> CmdResult:
+    """Run a short helper command (``ip``, ``wg``, ``ssh -O``) to completion, bounded.
+
+    A helper that overruns ``timeout`` is killed (by its pid) and reported as rc 124.
+    """
+    try:
+        proc = await asyncio.create_subprocess_exec(
+            *argv,
+            stdin=asyncio.subprocess.PIPE if input_data is not None else asyncio.subprocess.DEVNULL,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+            env=HELPER_ENV,
+        )
+    except OSError as exc:
+        return CmdResult(127, "", f"{argv[0]}: {exc.strerror}")
+    try:
+        out, err = await asyncio.wait_for(proc.communicate(input_data), timeout)
+    except TimeoutError:
+        with contextlib.suppress(ProcessLookupError):
+            proc.kill()
+        await proc.wait()
+        return CmdResult(124, "", f"{argv[0]}: timed out after {timeout:g} s")
+    except asyncio.CancelledError:
+        with contextlib.suppress(ProcessLookupError):
+            proc.kill()
+        raise
+    rc = proc.returncode if proc.returncode is not None else -1
+    return CmdResult(rc, out.decode("utf-8", "replace"), err.decode("utf-8", "replace"))
+
+
+def tail_text(path: Path, max_bytes: int = 4096) -> str:
+    """The end of a log file (the program's own output), decoded leniently."""
+    try:
+        with open(path, "rb") as fh:
+            fh.seek(0, os.SEEK_END)
+            size = fh.tell()
+            fh.seek(max(0, size - max_bytes))
+            return fh.read().decode("utf-8", "replace")
+    except OSError:
+        return ""
+
+
+def remove_quietly(*paths: Path) -> None:
+    for path in paths:
+        with contextlib.suppress(FileNotFoundError):
+            path.unlink()
