@@ -46,5 +46,6 @@ def default_state_dir() -> Path:
 
 def user_phonebook() -> Path:
     """The caller's own phonebook (the %APPDATA% phonebook's analogue)."""
-    xdg = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
-    return Path(xdg) / "openras" / "rasphone.pbk"
+    from openras.phonebook.locations import user_phonebook_path
+
+    return user_phonebook_path()

@@ -15,6 +15,44 @@ from typing import Any, Final
 
 from openras import errors
 from openras._codes import CODES
+from openras._rasentry import (
+    PASSWORD_HANDLE as PASSWORD_HANDLE,
+)
+from openras._rasentry import (
+    RASCREDENTIALS as RASCREDENTIALS,
+)
+from openras._rasentry import (
+    RASENTRY as RASENTRY,
+)
+from openras._rasentry import (
+    RASCM_DefaultCreds as RASCM_DefaultCreds,
+)
+from openras._rasentry import (
+    RASCM_Domain as RASCM_Domain,
+)
+from openras._rasentry import (
+    RASCM_Password as RASCM_Password,
+)
+from openras._rasentry import (
+    RASCM_PreSharedKey as RASCM_PreSharedKey,
+)
+from openras._rasentry import (
+    RASCM_UserName as RASCM_UserName,
+)
+from openras._rasentry import (
+    RasGetEntryProperties as RasGetEntryProperties,
+)
+from openras._rasentry import (
+    RasRenameEntry as RasRenameEntry,
+)
+from openras._rasentry import (
+    RasSetEntryProperties as RasSetEntryProperties,
+)
+from openras._rasentry import (
+    RasValidateEntryName as RasValidateEntryName,
+)
+from openras._rasentry import get_credentials as _get_credentials
+from openras._rasentry import set_credentials as _set_credentials
 from openras.client import dial_parameters
 from openras.errors import (
     ERROR_ACCESS_DENIED as ERROR_ACCESS_DENIED,
@@ -490,3 +528,78 @@ __all__ = [
         ("Ras", "RAS", "ERROR_", "WM_", "REN_", "RDEOPT", "INVALID", "UNLEN", "PWLEN", "DNLEN")
     )
 ]
+
+
+# ----------------------------------------------------------------------------------- entries
+
+
+def _entry_connected(phonebook: str, entry: str) -> bool:
+    conns = _call(P.ENUM, {"include_pending": True})["connections"]
+    return any(
+        c["phonebook"] == phonebook and c["entry_name"].casefold() == entry.casefold()
+        for c in conns
+    )
+
+
+def RasDeleteEntry(phonebook: str | None, entry: str) -> int:
+    """Delete an entry: 817 while connected, 123 if absent, 5 for another's phonebook."""
+    from openras._rasentry import RasDeleteEntry as delete
+
+    return delete(phonebook, entry, connected=_entry_connected)
+
+
+def RasGetCredentials(
+    phonebook: str | None, entry: str, mask: int = 0x7
+) -> tuple[int, RASCREDENTIALS | None]:
+    """Saved credentials; a saved password reads back as 16 asterisks."""
+    return _get_credentials(_call, phonebook, entry, mask)
+
+
+def RasSetCredentials(
+    phonebook: str | None, entry: str, credentials: RASCREDENTIALS, clear: bool = False
+) -> int:
+    """Save (or with ``clear``, blank) the fields named in ``dwMask``; 5 for default creds unless root."""
+    return _set_credentials(_call, phonebook, entry, credentials, clear)
+
+
+def RasGetEntryDialParams(
+    phonebook: str | None, params: RASDIALPARAMS | object
+) -> tuple[int, RASDIALPARAMS | None, bool]:
+    """The saved dial params of ``params.szEntryName`` and whether a password is saved."""
+    if not isinstance(params, RASDIALPARAMS):
+        return ERROR_INVALID_PARAMETER, None, False
+    code, creds = RasGetCredentials(
+        phonebook, params.szEntryName, RASCM_UserName | RASCM_Password | RASCM_Domain
+    )
+    if code or creds is None:
+        return code, None, False
+    has_password = bool(creds.dwMask & RASCM_Password)
+    out = RASDIALPARAMS(
+        szEntryName=params.szEntryName,
+        szUserName=creds.szUserName,
+        szPassword=creds.szPassword,
+        szDomain=creds.szDomain,
+        dwSubEntry=params.dwSubEntry,
+        dwCallbackId=params.dwCallbackId,
+    )
+    return 0, out, has_password
+
+
+def RasSetEntryDialParams(
+    phonebook: str | None, params: RASDIALPARAMS | object, remove_password: bool = False
+) -> int:
+    """Windows' rules: empty user/domain leave them; the password changes only with a user name."""
+    if not isinstance(params, RASDIALPARAMS):
+        return ERROR_INVALID_PARAMETER
+    mask = (RASCM_UserName if params.szUserName else 0) | (RASCM_Domain if params.szDomain else 0)
+    if params.szUserName and not remove_password:
+        mask |= RASCM_Password
+    code = 0
+    if mask:
+        creds = RASCREDENTIALS(mask, params.szUserName, params.szPassword, params.szDomain)
+        code = RasSetCredentials(phonebook, params.szEntryName, creds)
+    if not code and remove_password:
+        code = RasSetCredentials(
+            phonebook, params.szEntryName, RASCREDENTIALS(RASCM_Password), clear=True
+        )
+    return code

@@ -47,9 +47,7 @@ def entry_bool(entry: EntryView, key: str, default: bool = False) -> bool:
 
 def dial_timeout(entry: EntryView) -> float:
     """``OpenRasDialTimeoutMs`` in seconds (default 15 s)."""
-    return (
-        entry_int(entry, "OpenRasDialTimeoutMs", DEFAULT_DIAL_TIMEOUT_MS, minimum=100) / 1000.0
-    )
+    return entry_int(entry, "OpenRasDialTimeoutMs", DEFAULT_DIAL_TIMEOUT_MS, minimum=100) / 1000.0
 
 
 def resolve_entry_path(spec: LinkSpec, key: str, value: str) -> Path:
@@ -74,11 +72,11 @@ class CmdResult:
 
 
 async def run_cmd(
-    argv: Sequence[str], *, input_data: bytes | None = None, timeout: float = 10.0
+    argv: Sequence[str], *, input_data: bytes | None = None, time_limit: float = 10.0
 ) -> CmdResult:
     """Run a short helper command (``ip``, ``wg``, ``ssh -O``) to completion, bounded.
 
-    A helper that overruns ``timeout`` is killed (by its pid) and reported as rc 124.
+    A helper that overruns ``time_limit`` is killed (by its pid) and reported as rc 124.
     """
     try:
         proc = await asyncio.create_subprocess_exec(
@@ -91,12 +89,12 @@ async def run_cmd(
     except OSError as exc:
         return CmdResult(127, "", f"{argv[0]}: {exc.strerror}")
     try:
-        out, err = await asyncio.wait_for(proc.communicate(input_data), timeout)
+        out, err = await asyncio.wait_for(proc.communicate(input_data), time_limit)
     except TimeoutError:
         with contextlib.suppress(ProcessLookupError):
             proc.kill()
         await proc.wait()
-        return CmdResult(124, "", f"{argv[0]}: timed out after {timeout:g} s")
+        return CmdResult(124, "", f"{argv[0]}: timed out after {time_limit:g} s")
     except asyncio.CancelledError:
         with contextlib.suppress(ProcessLookupError):
             proc.kill()

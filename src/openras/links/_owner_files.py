@@ -81,7 +81,9 @@ def read_owner_file(
             raise RasError(code, f"{what} {path}: reading it timed out") from None
         if res.returncode != 0:
             reason = res.stderr.decode("utf-8", "replace").strip().rsplit(": ", 1)[-1]
-            raise RasError(code, f"{what} {path}: {reason or 'cannot be read'} (as uid {owner_uid})")
+            raise RasError(
+                code, f"{what} {path}: {reason or 'cannot be read'} (as uid {owner_uid})"
+            )
         data = res.stdout
     else:
         raise RasError(5, f"{what} {path}: cannot read files of uid {owner_uid}")

@@ -16,12 +16,14 @@ import socket
 import struct
 from collections import Counter
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from openras import __version__, errors
 from openras.links.base import DialParams
 from openras.manager import entries
+from openras.manager.credentials import PASSWORD_HANDLE, CredentialStore, Saved, apply_update
 from openras.manager.service import Manager, Subscriber
 from openras.manager.table import Conn, Phase
 from openras.wire import protocol as P
@@ -223,6 +225,7 @@ async def m_dial(s: Session, p: dict[str, Any], more: bool) -> dict[str, Any] | 
             "dialing a number without an entry needs a modem (PPP is not available)",
         )
     entry = entries.resolve(s.uid, name, phonebook, user_pb)
+    dial_params = _with_saved_credentials(s, entry, dial_params)
     sub = Subscriber(s.uid)
     conn, joined = await s.manager.dial(
         uid=s.uid, session=s.pid, entry=entry, params=dial_params, subscriber=sub
@@ -261,6 +264,73 @@ async def m_dial(s: Session, p: dict[str, Any], more: bool) -> dict[str, Any] | 
         "phase": last["phase"],
         "joined": False,
     }
+
+
+def _with_saved_credentials(
+    s: Session, entry: entries.EntrySnapshot, params: DialParams
+) -> DialParams:
+    """Fill in what the caller left empty (or gave as the password handle) from the store."""
+    wants_saved = (not params.user and not params.password) or params.password == PASSWORD_HANDLE
+    if not wants_saved:
+        return params
+    saved = s.server.credentials.lookup(s.uid, entry.phonebook, entry.name)
+    if saved is None:
+        return replace(params, password="") if params.password == PASSWORD_HANDLE else params
+    return replace(
+        params,
+        user=params.user or saved.user,
+        password=saved.password or "",
+        domain=params.domain or saved.domain,
+    )
+
+
+def _cred_target(s: Session, p: dict[str, Any]) -> tuple[int | None, entries.EntrySnapshot]:
+    name = _str_param(p, "entry")
+    if not name:
+        raise errors.InvalidParameter(detail="an entry name is needed")
+    entry = entries.resolve(
+        s.uid, name, _str_param(p, "phonebook") or None, _str_param(p, "user_phonebook") or None
+    )
+    default = bool(p.get("default", False))
+    if default and s.uid != 0:
+        raise errors.AccessDenied(detail="default credentials need root")
+    return (None if default else s.uid), entry
+
+
+async def m_get_credentials(s: Session, p: dict[str, Any], more: bool) -> dict[str, Any]:
+    owner, entry = _cred_target(s, p)
+    saved = s.server.credentials.get(owner, entry.phonebook, entry.name) or Saved()
+    return {
+        "entry": entry.name,
+        "phonebook": entry.phonebook,
+        "user": saved.user,
+        "domain": saved.domain,
+        "has_password": saved.has_password,
+        "password": PASSWORD_HANDLE if saved.has_password else "",
+    }
+
+
+async def m_set_credentials(s: Session, p: dict[str, Any], more: bool) -> dict[str, Any]:
+    owner, entry = _cred_target(s, p)
+    mask = p.get("mask") or {}
+    if not isinstance(mask, dict):
+        raise errors.InvalidParameter(detail="mask must be an object")
+    store = s.server.credentials
+    new = apply_update(
+        store.get(owner, entry.phonebook, entry.name),
+        user=_str_param(p, "user"),
+        password=_str_param(p, "password"),
+        domain=_str_param(p, "domain"),
+        set_user=bool(mask.get("user")),
+        set_password=bool(mask.get("password")),
+        set_domain=bool(mask.get("domain")),
+        clear=bool(p.get("clear", False)),
+    )
+    if new is None:
+        store.delete(owner, entry.phonebook, entry.name)
+    else:
+        store.put(owner, entry.phonebook, entry.name, new)
+    return {}
 
 
 async def m_hang_up(s: Session, p: dict[str, Any], more: bool) -> dict[str, Any]:
@@ -336,6 +406,8 @@ METHODS: dict[str, Handler] = {
     P.SUBSCRIBE: m_subscribe,
     P.HISTORY: m_history,
     P.WAIT_DELETED: m_wait_deleted,
+    P.GET_CREDENTIALS: m_get_credentials,
+    P.SET_CREDENTIALS: m_set_credentials,
     "org.varlink.service.GetInfo": m_get_info,
 }
 
@@ -345,6 +417,7 @@ class Server:
         self.manager = manager
         self.socket_path = socket_path
         self.methods = dict(METHODS)
+        self.credentials = CredentialStore(manager.state_dir)
         self._server: asyncio.Server | None = None
         self._sessions: set[asyncio.Task[None]] = set()
         self._per_pid: Counter[int] = Counter()

@@ -34,7 +34,9 @@ def decode(data: bytes) -> Decoded:
             try:
                 return Decoded(data[n:].decode(enc), enc, bom)
             except UnicodeDecodeError as exc:  # report offsets in the whole file
-                raise UnicodeDecodeError(enc, data, exc.start + n, exc.end + n, exc.reason) from None
+                raise UnicodeDecodeError(
+                    enc, data, exc.start + n, exc.end + n, exc.reason
+                ) from None
     try:
         return Decoded(data.decode("utf-8"), "utf-8", b"")
     except UnicodeDecodeError:

@@ -33,6 +33,9 @@ _BLANKS: Final = " \t"
 # Control characters a text phonebook never holds; a bare CR is refused too (only CRLF/LF end
 # lines), so binary garbage is reported instead of being half-understood.
 _BAD_CHAR: Final = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]|\r(?!\n)")
+_CONTROL: Final = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
+# Line separators str.splitlines honours beyond \n and \r\n that check_text lets through.
+_EXTRA_SEPARATORS: Final = ("\x85", "\u2028", "\u2029")
 
 
 class Kind(IntEnum):
@@ -64,6 +67,8 @@ class LexError(ValueError):
 
 def check_text(text: str) -> None:
     """Refuse control characters (NUL, bare CR...) with the line they sit on."""
+    if _CONTROL.search(text) is None and text.count("\r") == text.count("\r\n"):
+        return  # fast path: a simple character class is much quicker than the look-ahead
     m = _BAD_CHAR.search(text)
     if m is not None:
         lineno = text.count("\n", 0, m.start()) + 1
@@ -73,7 +78,11 @@ def check_text(text: str) -> None:
 
 
 def split_lines(text: str) -> list[str]:
-    """Physical lines, each keeping its own terminator (the last one may have none)."""
+    """Physical lines, each keeping its own terminator (the last one may have none).
+
+    Assumes ``check_text`` passed (no bare CR, no other C0 line breaks)."""
+    if not any(sep in text for sep in _EXTRA_SEPARATORS):
+        return text.splitlines(keepends=True)
     parts = text.split("\n")
     lines = [p + "\n" for p in parts[:-1]]
     if parts[-1]:

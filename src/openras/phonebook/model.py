@@ -39,6 +39,8 @@ __all__ = ["MAIN", "Block", "Entry", "Phonebook", "parse"]
 #: Name of the entry's first block (the keys before any NETCOMPONENTS=/MEDIA=/DEVICE= line).
 MAIN: Final = "main"
 _BLANKS: Final = " \t"
+# First non-blank character of blank and comment lines ("" = whitespace-only last line).
+_TRIVIAL: Final = frozenset({"", "\r", "\n", ";", "#"})
 _DEVICE_BY_TYPE: Final = {"1": "modem", "2": "vpn", "5": "pppoe"}
 Items = Mapping[str, str] | Iterable[tuple[str, str]]
 
@@ -527,20 +529,26 @@ def parse(data: bytes, path: str | PathLike[str] | None = None) -> Phonebook:
     pb = Phonebook(path, encoding=encoding, bom=bom, eol="\r\n" if crlf * 2 >= lf else "\n")
     cur: list[str] = pb._preamble
     entries = pb._entries
-    section = Kind.SECTION
-    key_kind = Kind.KEY
     in_entry = False
     for n, line in enumerate(split_lines(text), 1):
-        try:
-            kind = classify(strip_eol(line), n)[0]
-        except LexError as exc:
-            raise _corrupt(where, n, exc.what) from None
-        if kind is section:
+        # Fast path for the common lines; classify() (slower, with messages) otherwise.
+        c = line.lstrip(_BLANKS)[:1]
+        if c == "[":
+            try:
+                classify(strip_eol(line), n)
+            except LexError as exc:
+                raise _corrupt(where, n, exc.what) from None
             cur = [line]
             entries.append(Entry(cur, pb))
             in_entry = True
             continue
-        if kind is key_kind and not in_entry:
-            raise _corrupt(where, n, "Key=Value line before the first [Entry] header")
+        if c not in _TRIVIAL:  # a Key=Value line
+            if c == "=" or "=" not in line:
+                try:
+                    classify(strip_eol(line), n)
+                except LexError as exc:
+                    raise _corrupt(where, n, exc.what) from None
+            if not in_entry:
+                raise _corrupt(where, n, "Key=Value line before the first [Entry] header")
         cur.append(line)
     return pb

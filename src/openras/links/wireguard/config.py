@@ -272,9 +272,9 @@ def parse_config(text: str, source: str = "<config>") -> WgConfig:
             raise fail(number, f"{key} is outside any section (start with [Interface])")
         known = _INTERFACE_KEYS if current.kind == "interface" else _PEER_KEYS
         if low not in known:
-            allowed = ", ".join(sorted(known.values()))
+            names = ", ".join(sorted(known.values()))
             section = "[Interface]" if current.kind == "interface" else "[Peer]"
-            raise fail(number, f"unknown key {key!r} in {section} (allowed: {allowed})")
+            raise fail(number, f"unknown key {key!r} in {section} (allowed: {names})")
         if low in current.values and low not in _LIST_KEYS:
             first = current.values[low][0][0]
             raise fail(number, f"{known[low]} given twice in one section (first on line {first})")
@@ -350,7 +350,9 @@ def parse_config(text: str, source: str = "<config>") -> WgConfig:
         except ValueError as exc:
             raise fail(found[0], f"PublicKey {exc}") from None
         if public_key in seen_keys:
-            raise fail(found[0], f"the same peer appears twice (also on line {seen_keys[public_key]})")
+            raise fail(
+                found[0], f"the same peer appears twice (also on line {seen_keys[public_key]})"
+            )
         seen_keys[public_key] = found[0]
         psk = endpoint = keepalive = None
         allowed: list[IPNetwork] = []

@@ -57,11 +57,9 @@ def plan_network(
 ) -> NetPlan:
     """The ``ip`` commands that bring ``ifname`` up as ``config`` says."""
     quick = config.quick
-    setup: list[IpArgs] = []
+    setup: list[IpArgs] = [("address", "add", str(a), "dev", ifname) for a in quick.addresses]
     teardown: list[IpArgs] = []
     routes: list[str] = []
-    for addr in quick.addresses:
-        setup.append(("address", "add", str(addr), "dev", ifname))
     setup.append(("link", "set", "dev", ifname, "mtu", str(quick.mtu or DEFAULT_MTU), "up"))
 
     table = quick.table or "auto"

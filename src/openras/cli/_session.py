@@ -1,0 +1,253 @@
+"""Client plumbing both commands share: a dial that can be followed, hang-up to the end.
+
+Kept to what ``openras.client`` already imports, so ``rasdial`` stays fast. Three things here
+go beyond :class:`~openras.client.Client` and belong in the library eventually:
+
+* :func:`follow_dial` tells a fresh dial from joining a connected entry (the reply's
+  ``joined``), and wakes the caller while a state lasts (for spinners and deadlines);
+* :func:`end_connection` ends a connection whatever its reference count, then waits until the
+  handle is invalid (``Client.hang_up(wait=True)`` waits forever on a shared connection);
+* :class:`EventStream` is a subscription that is known to be live before the caller acts, and
+  whose reads time out without breaking the stream.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from openras import errors
+from openras.client import Client, dial_outcome, dial_parameters
+from openras.records import ConnectionInfo, Event
+from openras.states import RasConnState
+from openras.wire import protocol as P
+from openras.wire.transport import Transport, connect
+
+#: How long a hang-up may take before we give up waiting (the daemon kills stuck links
+#: well before this).
+HANGUP_TIMEOUT = 30.0
+
+
+class DialInterrupted(Exception):
+    """The user interrupted a dial; ``handle`` is the attempt to hang up (0 if unknown)."""
+
+    def __init__(self, handle: int) -> None:
+        super().__init__(handle)
+        self.handle = handle
+
+
+@dataclass(frozen=True)
+class DialResult:
+    """A dial that reached Connected; ``joined`` if the entry was connected before it."""
+
+    handle: int
+    joined: bool
+
+
+def open_transport(socket: str | None) -> Transport:
+    """A session with rasman; ``None`` means the default socket (the per-user one autostarts)."""
+    try:
+        return connect(Path(socket) if socket else None)
+    except OSError as exc:  # e.g. permission denied on the socket
+        raise errors.ManagerUnavailable(detail=f"cannot reach the connection manager: {exc}") from None
+
+
+def open_client(socket: str | None, timeout: float | None = None) -> Client:
+    """A :class:`Client`, with socket errors other than "absent" turned into RasError 711."""
+    try:
+        return Client(socket, timeout=timeout)
+    except OSError as exc:
+        raise errors.ManagerUnavailable(detail=f"cannot reach the connection manager: {exc}") from None
+
+
+def _recv(t: Transport, wait: float | None) -> dict[str, Any] | None:
+    """The next message, or ``None`` if ``wait`` seconds pass first (the stream stays usable)."""
+    t.sock.settimeout(wait)
+    try:
+        return t.recv()
+    except TimeoutError:
+        return None
+    except (ConnectionError, BrokenPipeError) as exc:
+        raise errors.ManagerUnavailable(detail=str(exc)) from None
+
+
+def follow_dial(
+    t: Transport,
+    entry: str,
+    phonebook: str | None,
+    *,
+    user: str = "",
+    password: str = "",
+    domain: str = "",
+    phone_number: str = "",
+    callback_number: str = "",
+    on_state: Callable[[Event], None] | None = None,
+    on_idle: Callable[[], None] | None = None,
+    idle: float | None = None,
+    deadline: float | None = None,
+) -> DialResult:
+    """Dial over ``t`` and return once Connected.
+
+    ``on_state`` gets each state as it arrives; ``on_idle`` is called every ``idle`` seconds
+    while nothing arrives. A failure raises RasError with ``.handle`` set when a handle exists
+    (the caller must hang it up); passing ``deadline`` (``time.monotonic()`` value) raises
+    RasError 638 with the handle. Ctrl-C raises :class:`DialInterrupted` carrying the handle.
+    """
+    params = dial_parameters(
+        entry,
+        phonebook,
+        user=user,
+        password=password,
+        domain=domain,
+        phone_number=phone_number,
+        callback_number=callback_number,
+    )
+    handle = 0
+    try:
+        t.send(P.call(P.DIAL, params, more=True))
+        while True:
+            wait = idle
+            if deadline is not None:
+                left = max(0.0, deadline - time.monotonic())
+                wait = left if wait is None else min(wait, left)
+            msg = _recv(t, wait)
+            if msg is None:
+                if deadline is not None and time.monotonic() >= deadline:
+                    raise errors.RasError(
+                        errors.ERROR_REQUEST_TIMEOUT, "the dial took too long", handle=handle
+                    )
+                if on_idle is not None:
+                    on_idle()
+                continue
+            out = P.raise_for_error(msg)
+            if "event" not in out:  # the first reply: handle, state, joined
+                handle = int(out["handle"])
+                if out.get("joined"):
+                    dial_outcome(out)
+                    return DialResult(handle, joined=True)
+                event = Event(
+                    kind="state",
+                    handle=handle,
+                    entry=entry,
+                    state=RasConnState(int(out["state"])),
+                    phase=str(out.get("phase", "")),
+                    error=int(out.get("error", 0)),
+                )
+            elif out.get("event") == "state":
+                event = Event.from_wire(out)
+            else:
+                event = None
+            if event is not None and on_state is not None:
+                on_state(event)
+            if not msg.get("continues"):
+                dial_outcome(out if "handle" in out else {**out, "handle": handle})
+                return DialResult(handle, joined=False)
+    except KeyboardInterrupt:
+        raise DialInterrupted(handle) from None
+    except (ConnectionError, BrokenPipeError) as exc:
+        raise errors.ManagerUnavailable(detail=str(exc)) from None
+
+
+def find_abandoned_attempt(client: Client, entry: str, since: float) -> int:
+    """The handle of ``entry``'s attempt started after ``since`` (wall clock), or 0.
+
+    For a dial interrupted before its first reply: the daemon may already have created the
+    attempt, and nobody else can have (a second dial of a dialing entry fails with 756).
+    """
+    for info in client.connections(include_pending=True):
+        if info.phase == "dialing" and same_name(info.entry, entry) and info.created >= since:
+            return info.handle
+    return 0
+
+
+def same_name(a: str, b: str) -> bool:
+    """Entry names compare without regard to case, as on Windows."""
+    return a.casefold() == b.casefold()
+
+
+def end_connection(client: Client, handle: int, timeout: float | None = HANGUP_TIMEOUT) -> None:
+    """Hang ``handle`` up for good and return once it is invalid (nothing of it left).
+
+    A connected entry dialed twice holds two references and one hang-up only drops one, so
+    this hangs up until the connection starts tearing down, then waits for the teardown.
+    RasError 6 if the handle is not (or no longer) the caller's.
+    """
+    refs = client.status(handle).refs
+    for _ in range(max(1, refs) + 2):  # + 2: someone may join while we hang up
+        try:
+            client.hang_up(handle, wait=False)
+            info = client.status(handle)
+        except errors.InvalidHandle:
+            return  # gone already (a link that dropped, another hang-up)
+        if info.phase != "connected":
+            break
+    client.wait_gone(handle, timeout)
+
+
+def drop_reference(client: Client, handle: int) -> None:
+    """Give back one reference (a dial that joined a connected entry) without waiting."""
+    client.hang_up(handle, wait=False)
+
+
+def hang_up_quietly(client: Client, handle: int, timeout: float | None = HANGUP_TIMEOUT) -> None:
+    """Release a failed or interrupted attempt; errors here must not hide the dial's own."""
+    try:
+        client.hang_up(handle, wait=True, timeout=timeout)
+    except (errors.RasError, OSError):
+        pass
+
+
+class EventStream:
+    """A subscription that is live when the constructor returns, with bounded reads.
+
+    Subscribe first, then act (hang up, dial), so that no event of the action is missed.
+    """
+
+    def __init__(self, socket: str | None, handle: int | None = None) -> None:
+        self._t = open_transport(socket)
+        params: dict[str, Any] = {} if handle is None else {"handle": handle}
+        try:
+            self._t.send(P.call(P.SUBSCRIBE, params, more=True))
+            first = P.raise_for_error(self._t.recv())
+        except (ConnectionError, BrokenPipeError) as exc:
+            self._t.close()
+            raise errors.ManagerUnavailable(detail=str(exc)) from None
+        if first.get("event") != "subscribed":  # pragma: no cover - protocol guarantee
+            self._t.close()
+            raise errors.RasError(errors.ERROR_UNKNOWN, "subscription was not acknowledged")
+
+    def next(self, wait: float | None) -> Event | None:
+        """The next event, or ``None`` after ``wait`` seconds without one (``None``: forever)."""
+        msg = _recv(self._t, wait)
+        return None if msg is None else Event.from_wire(P.raise_for_error(msg))
+
+    def __iter__(self) -> Iterator[Event]:
+        while True:
+            event = self.next(None)
+            if event is not None:
+                yield event
+
+    def close(self) -> None:
+        self._t.close()
+
+    def __enter__(self) -> EventStream:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def connections_named(
+    client: Client, entry: str, phonebook: str | None = None, *, include_pending: bool = True
+) -> list[ConnectionInfo]:
+    """The caller's connections of ``entry`` (optionally only from ``phonebook``)."""
+    book = os.path.abspath(phonebook) if phonebook else None
+    return [
+        info
+        for info in client.connections(include_pending=include_pending)
+        if same_name(info.entry, entry) and (book is None or info.phonebook == book)
+    ]

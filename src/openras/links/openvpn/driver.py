@@ -1,0 +1,639 @@
+"""The OpenVPN link: ``openvpn`` in the foreground, driven over its management socket.
+
+Entry keys::
+
+    OpenRasDevice=openvpn
+    OpenRasOpenVpnProfile=<client .ovpn; relative to the phonebook's directory>
+    PhoneNumber=<host [port]>          overrides the host (and port) of every 'remote'
+    OpenRasDialTimeoutMs=15000         not Connected by then -> 809 (or 638 once the server
+                                       answered)
+
+How a dial goes:
+
+1. The profile and every file it names are read with the owner's rights and rebuilt from an
+   allow-list (``profile.py``); the result, with every key inlined, is written 0600 to the
+   run dir. The driver sets the device (``orvpn<handle>``, tun), ``auth-retry none``,
+   ``auth-nocache`` and at least ``verb 3`` (so the pushed options reach the log stream).
+2. ``openvpn --config F --management SOCK unix --management-hold
+   --management-query-passwords`` is spawned as a supervised child; nothing but the
+   management socket connects us (the password goes there, never into argv or a file).
+3. On the socket: ``state on``, ``bytecount 1``, ``log on``, ``hold release``; each
+   ``>STATE:`` becomes a RAS state (``parser.ras_state``), ``>PASSWORD:Need 'Auth'`` is
+   answered from the dial parameters, and failures come from ``>PASSWORD:Verification
+   Failed`` (691), ``EXITING,<reason>``, ``>FATAL:`` and the log, never from the exit status
+   (an auth failure exits 0). Restarts while dialing (``>HOLD:`` again) are released until
+   the dial timeout; a restart once connected is a drop (the manager decides about redial).
+4. After LinkFailed/LinkDropped the driver stops openvpn itself. ``request_stop`` sends
+   ``signal SIGTERM`` over the socket (SIGTERM to the pid if that fails or is not heard);
+   ``wait_closed`` waits for the exit, deletes a tun left behind (only after SIGKILL) and
+   the run-dir files.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import shutil
+import signal
+import time
+from collections import deque
+from collections.abc import Mapping
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any, ClassVar, Final
+
+from openras import errors
+from openras.errors import RasError
+from openras.links._common import dial_timeout, resolve_entry_path, tail_text
+from openras.links._owner_files import read_owner_file, write_private
+from openras.links.base import (
+    Emit,
+    Link,
+    LinkDropped,
+    LinkFailed,
+    LinkSpec,
+    LinkStats,
+    Projection,
+    StateReached,
+)
+from openras.links.openvpn import parser as mp
+from openras.links.openvpn import profile as pf
+from openras.links.process import LinkProcess, ProcessIdentity
+from openras.states import RasConnState
+
+log = logging.getLogger(__name__)
+
+PROFILE_KEY: Final = "OpenRasOpenVpnProfile"
+CONFIG_FILE: Final = "openvpn.conf"
+SOCKET_FILE: Final = "mgmt.sock"
+LOG_FILE: Final = "openvpn.log"
+#: How long openvpn may take to open its management socket.
+ATTACH_TIMEOUT: Final = 10.0
+#: After ``signal SIGTERM`` on the socket, a plain SIGTERM if openvpn has not exited.
+STOP_FALLBACK: Final = 3.0
+#: Lines of openvpn's log kept to explain a failure.
+LOG_KEEP: Final = 80
+_AF_UNIX_MAX: Final = 107
+
+
+def interface_name(handle: int) -> str:
+    """The tun device of ``handle`` (at most 15 characters)."""
+    return f"orvpn{handle % 10**10}"
+
+
+def load_profile(spec: LinkSpec) -> pf.SanitizedProfile:
+    """Read the entry's profile and its files as the owner, and rebuild it (RasError if not)."""
+    raw = spec.entry.get(PROFILE_KEY)
+    if raw is None or not raw.strip():
+        raise RasError(pf.ERROR_PROFILE, f"{PROFILE_KEY} is not set")
+    path = resolve_entry_path(spec, PROFILE_KEY, raw)
+    data = read_owner_file(path, spec.owner_uid, code=pf.ERROR_PROFILE, what="OpenVPN profile")
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise RasError(pf.ERROR_PROFILE, f"{path}: not an OpenVPN profile (not text)") from None
+    source = str(path)
+
+    def read_file(name: str, line: int) -> str:
+        target = Path(name) if Path(name).is_absolute() else path.parent / name
+        content = read_owner_file(
+            target, spec.owner_uid, code=pf.ERROR_NO_CERT, what=f"{source}:{line}: file"
+        )
+        try:
+            return content.decode("ascii")
+        except UnicodeDecodeError:
+            raise RasError(pf.ERROR_NO_CERT, f"{source}:{line}: {target} is not PEM text") from None
+
+    number = spec.params.phone_number or spec.entry.get("PhoneNumber") or ""
+    return pf.sanitize(
+        pf.parse(text, source),
+        source=source,
+        read_file=read_file,
+        remote_override=pf.parse_phone_number(number),
+    )
+
+
+class OpenVpnLink(Link):
+    """One openvpn client process and its management connection."""
+
+    driver: ClassVar[str] = "openvpn"
+    device_type: ClassVar[str] = "vpn"
+    device_name: ClassVar[str] = "OpenVPN"
+    default_kill_deadline: ClassVar[float] = 5.0
+
+    def __init__(self, spec: LinkSpec, emit: Emit) -> None:
+        super().__init__(spec, emit)
+        self.ifname = interface_name(spec.handle)
+        self.mgmt_path = spec.run_dir / SOCKET_FILE
+        self.proc: LinkProcess | None = None
+        self._parser = mp.ManagementParser()
+        self._writer: asyncio.StreamWriter | None = None
+        self._replies: deque[asyncio.Future[mp.Event]] = deque()
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._dirfd: int | None = None
+        self._dial_timer: asyncio.TimerHandle | None = None
+        self._stop_timer: asyncio.TimerHandle | None = None
+        # what openvpn told us
+        self._state: RasConnState | None = None
+        self._connected = False
+        self._terminal = False
+        self._stopping = False
+        self._holds = 0
+        self._attached = False
+        self._answered_server = False
+        self._restart_reason = ""
+        self._exit_reason = ""
+        self._fatal = ""
+        self._auth_failed = ""
+        self._log: deque[str] = deque(maxlen=LOG_KEEP)
+        self._bytes = (0, 0)
+        self._connected_line: mp.State | None = None
+        self._push: mp.PushInfo | None = None
+        self.connected_at: float | None = None
+
+    def __repr__(self) -> str:
+        return f"<OpenVpnLink handle={self.spec.handle} if={self.ifname} pid={self.pid}>"
+
+    @property
+    def pid(self) -> int | None:
+        return self.proc.pid if self.proc is not None else None
+
+    # ------------------------------------------------------------------ start
+
+    @classmethod
+    def validate(cls, spec: LinkSpec) -> None:
+        load_profile(spec)
+        dial_timeout(spec.entry)
+        if shutil.which("openvpn", path=_PATH) is None:
+            raise RasError(errors.ERROR_CONNECTING_DEVICE_NOT_FOUND, "openvpn is not installed")
+
+    async def start(self) -> None:
+        profile = await asyncio.to_thread(load_profile, self.spec)
+        timeout = dial_timeout(self.spec.entry)
+        extra = [
+            pf.Option("dev", (self.ifname,)),
+            pf.Option("dev-type", ("tun",)),
+            pf.Option("auth-retry", ("none",)),
+            pf.Option("verb", (str(min(max(profile.verb, 3), 4)),)),
+        ]
+        if profile.has_auth_user_pass:
+            extra.append(pf.Option("auth-nocache"))
+        self.spec.run_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+        for leftover in (CONFIG_FILE, SOCKET_FILE):
+            with contextlib.suppress(FileNotFoundError):
+                (self.spec.run_dir / leftover).unlink()
+        write_private(self.spec.run_dir / CONFIG_FILE, profile.render(extra).encode())
+        argv = [
+            "openvpn", "--config", CONFIG_FILE,
+            "--management", SOCKET_FILE, "unix",
+            "--management-hold", "--management-query-passwords",
+        ]  # fmt: skip
+        self.proc = LinkProcess.spawn(
+            argv, marker=self.spec.marker, log_path=self.spec.run_dir / LOG_FILE,
+            cwd=self.spec.run_dir,
+        )  # fmt: skip
+        self._spawn(self._watch_exit())
+        loop = asyncio.get_running_loop()
+        self._dial_timer = loop.call_later(timeout, self._dial_timed_out)
+        try:
+            await self._attach(ATTACH_TIMEOUT)
+            for cmd in ("state on", "bytecount 1", "log on", "hold release"):
+                self._send(cmd)
+        except RasError:
+            self.proc.kill()
+            raise
+
+    async def _attach(self, limit: float) -> None:
+        """Connect to the management socket (retrying until openvpn listens) and read it."""
+        assert self.proc is not None
+        deadline = time.monotonic() + limit
+        path = self._socket_path()
+        while True:
+            try:
+                reader, writer = await asyncio.open_unix_connection(path)
+                break
+            except (FileNotFoundError, ConnectionRefusedError):
+                if self.proc.exited:
+                    code, detail = self._failure_code()
+                    raise RasError(code, detail) from None
+                if time.monotonic() > deadline:
+                    raise RasError(
+                        errors.ERROR_CONNECTING_DEVICE_NOT_FOUND,
+                        "openvpn did not open its management socket",
+                    ) from None
+                await asyncio.sleep(0.005)
+        self._writer = writer
+        self._attached = True
+        self._spawn(self._read(reader))
+
+    def _socket_path(self) -> str:
+        """The socket path, shortened through /proc/self/fd when it is too long for AF_UNIX."""
+        path = str(self.mgmt_path)
+        if len(path) <= _AF_UNIX_MAX:
+            return path
+        if self._dirfd is None:
+            self._dirfd = os.open(self.mgmt_path.parent, os.O_PATH | os.O_CLOEXEC)
+        return f"/proc/self/fd/{self._dirfd}/{self.mgmt_path.name}"
+
+    def _spawn(self, coro: Any) -> None:
+        task = asyncio.get_running_loop().create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    # ------------------------------------------------------------------ management I/O
+
+    def _send(self, command: str, *, secret: bool = False) -> asyncio.Future[mp.Event]:
+        """Write one command; the future gets its reply (SUCCESS/ERROR/block)."""
+        fut: asyncio.Future[mp.Event] = asyncio.get_running_loop().create_future()
+        if self._writer is None or self._writer.is_closing():
+            fut.set_exception(ConnectionError("management socket closed"))
+            fut.exception()  # mark retrieved
+            return fut
+        self._replies.append(fut)
+        self._writer.write(command.encode() + b"\n")
+        if not secret:
+            log.debug("%r >> %s", self, command)
+        return fut
+
+    async def _read(self, reader: asyncio.StreamReader) -> None:
+        try:
+            while data := await reader.read(65536):
+                for event in self._parser.feed(data):
+                    self._handle(event)
+        except mp.ManagementProtocolError as exc:
+            log.warning("%r: management protocol broken: %s", self, exc)
+            self._finish(errors.ERROR_UNKNOWN, f"openvpn management: {exc}")
+        except (ConnectionError, OSError):
+            pass
+        finally:
+            while self._replies:
+                fut = self._replies.popleft()
+                if not fut.done():
+                    fut.set_exception(ConnectionError("management socket closed"))
+                    fut.exception()
+            if self._writer is not None:
+                self._writer.close()
+
+    def _handle(self, ev: mp.Event) -> None:
+        if isinstance(ev, mp.Success | mp.Error | mp.Block):
+            if self._replies:
+                fut = self._replies.popleft()
+                if not fut.done():
+                    fut.set_result(ev)
+            return
+        if isinstance(ev, mp.State):
+            self._on_state(ev)
+        elif isinstance(ev, mp.Hold):
+            self._on_hold()
+        elif isinstance(ev, mp.PasswordRequest):
+            self._on_password(ev)
+        elif isinstance(ev, mp.PasswordFailed):
+            self._auth_failed = f"openvpn: {ev.realm} verification failed {ev.detail}".strip()
+            self._finish(errors.ERROR_AUTHENTICATION_FAILURE, self._auth_failed)
+        elif isinstance(ev, mp.ByteCount):
+            self._bytes = (ev.bytes_in, ev.bytes_out)
+        elif isinstance(ev, mp.Fatal):
+            self._fatal = ev.text
+            self._log.append(ev.text)
+        elif isinstance(ev, mp.Log):
+            self._on_log(ev.text)
+        elif isinstance(ev, mp.Notification):
+            self._on_notification(ev)
+
+    def _on_log(self, text: str) -> None:
+        self._log.append(text)
+        if "PUSH_REPLY" in text:
+            push = mp.parse_push_reply(text)
+            if push is not None:
+                self._push = push
+
+    def _on_state(self, st: mp.State) -> None:
+        if st.name == "RECONNECTING":
+            self._restart_reason = st.reason
+            if self._connected:
+                self._finish(
+                    mp.reason_error(st.reason, connected=True), f"openvpn restarted: {st.reason}"
+                )
+            elif st.reason == "auth-failure":
+                self._finish(errors.ERROR_AUTHENTICATION_FAILURE, "openvpn: auth-failure")
+            return
+        if st.name == "EXITING":
+            self._exit_reason = st.reason
+            if not self._stopping:
+                code, detail = self._failure_code()
+                self._finish(code, detail)
+            return
+        state = mp.ras_state(st.name)
+        if state is None or self._terminal:
+            return
+        if state is not RasConnState.ConnectDevice:
+            self._answered_server = True
+        if state is RasConnState.Connected:
+            self._connected_line = st
+            self._connected = True
+            self.connected_at = time.time()
+            if self._dial_timer is not None:
+                self._dial_timer.cancel()
+                self._dial_timer = None
+        if state is not self._state:
+            self._state = state
+            self.emit(StateReached(state))
+
+    def _on_hold(self) -> None:
+        self._holds += 1
+        if self._holds == 1 or self._terminal or self._stopping:
+            return  # the first hold is released by start(); later ones only while dialing
+        if not self._connected:
+            self._send("hold release")
+
+    def _on_password(self, req: mp.PasswordRequest) -> None:
+        if self._terminal or self._stopping:
+            return
+        if req.realm == "Auth" and "SC:" not in req.what and "CRV1" not in req.what:
+            params = self.spec.params
+            user = f"{params.domain}\\{params.user}" if params.domain else params.user
+            if "\n" in user or "\n" in params.password or "\r" in user + params.password:
+                self._finish(errors.ERROR_AUTHENTICATION_FAILURE, "line break in credentials")
+                return
+            self._send(f"username {mp.quote('Auth')} {mp.quote(user)}")
+            self._send(f"password {mp.quote('Auth')} {mp.quote(params.password)}", secret=True)
+        elif req.realm == "Private Key":
+            self._finish(869, "the private key needs a passphrase; use an unencrypted key")
+        else:
+            self._finish(
+                errors.ERROR_AUTHENTICATION_FAILURE,
+                f"openvpn asks for {req.realm!r} {req.what}, which openras cannot answer",
+            )
+
+    def _on_notification(self, ev: mp.Notification) -> None:
+        if ev.kind in ("NEED-OK", "NEED-STR", "NEED-CERTIFICATE", "RSA_SIGN", "PK_SIGN"):
+            self._finish(mp.GENERIC_DIAL_FAILURE, f"openvpn asks for {ev.kind}: {ev.payload}")
+        elif ev.kind == "INFOMSG" and ev.payload.startswith(("WEB_AUTH", "OPEN_URL", "CR_TEXT")):
+            self._finish(
+                errors.ERROR_AUTHENTICATION_FAILURE,
+                "the server asks for web or challenge authentication, which openras cannot do",
+            )
+        elif ev.kind == "NOTIFY":
+            self._log.append(ev.payload)
+
+    # ------------------------------------------------------------------ ending
+
+    def _failure_code(self) -> tuple[int, str]:
+        """The best code for how things ended (or failed), with a line that explains it."""
+        if self._auth_failed or self._exit_reason == "auth-failure":
+            return errors.ERROR_AUTHENTICATION_FAILURE, self._auth_failed or "openvpn: auth-failure"
+        reason = self._exit_reason or self._restart_reason
+        if self._connected:
+            if reason:
+                return mp.reason_error(reason, connected=True), f"openvpn: {reason}"
+            return errors.ERROR_DISCONNECTION, "openvpn exited"
+        lines = list(self._log) or tail_text(self.spec.run_dir / LOG_FILE).splitlines()
+        found = mp.classify_text([*lines, self._fatal])
+        if found is not None:
+            return found
+        if reason:
+            return mp.reason_error(reason, connected=False), f"openvpn: {reason}"
+        return mp.GENERIC_DIAL_FAILURE, "openvpn exited"
+
+    def _finish(self, code: int, detail: str) -> None:
+        """Report the end once (failed while dialing, dropped once connected), then stop."""
+        if self._terminal or self._stopping:
+            return
+        self._terminal = True
+        if self._dial_timer is not None:
+            self._dial_timer.cancel()
+            self._dial_timer = None
+        if self._connected:
+            self.emit(LinkDropped(code, detail))
+        else:
+            self.emit(LinkFailed(code, detail))
+        self._stop_program()
+
+    def _dial_timed_out(self) -> None:
+        self._dial_timer = None
+        if self._connected or self._terminal or self._stopping:
+            return
+        found = mp.classify_text(self._log)
+        if found is not None and found[0] != errors.ERROR_VPN_TIMEOUT:
+            self._finish(*found)
+        elif self._answered_server:
+            self._finish(errors.ERROR_REQUEST_TIMEOUT, "dial timeout after the server answered")
+        else:
+            self._finish(errors.ERROR_VPN_TIMEOUT, "dial timeout: the server did not answer")
+
+    async def _watch_exit(self) -> None:
+        assert self.proc is not None
+        await self.proc.wait()
+        if self._stop_timer is not None:
+            self._stop_timer.cancel()
+        # Before the socket is attached, start()/adopt() report the failure themselves.
+        if self._attached and not self._terminal and not self._stopping:
+            code, detail = self._failure_code()
+            self._finish(code, detail)
+
+    def _stop_program(self) -> None:
+        """Ask openvpn to exit over the socket; SIGTERM by pid if it does not."""
+        self._stopping = True
+        if self.proc is None or self.proc.exited:
+            return
+        if self._writer is not None and not self._writer.is_closing():
+            self._send("signal SIGTERM")
+        else:
+            self.proc.terminate()
+        if self._stop_timer is None:
+            loop = asyncio.get_running_loop()
+            self._stop_timer = loop.call_later(STOP_FALLBACK, self._stop_fallback)
+
+    def _stop_fallback(self) -> None:
+        if self.proc is not None and not self.proc.exited:
+            log.info("%r: no exit after 'signal SIGTERM'; sending SIGTERM", self)
+            self.proc.signal(signal.SIGTERM)
+
+    def request_stop(self) -> None:
+        if self._dial_timer is not None:
+            self._dial_timer.cancel()
+            self._dial_timer = None
+        self._stop_program()
+
+    def kill(self) -> None:
+        self._stopping = True
+        if self.proc is not None:
+            self.proc.kill()
+
+    async def wait_closed(self) -> None:
+        if self.proc is not None:
+            await self.proc.wait()
+        for timer in (self._dial_timer, self._stop_timer):
+            if timer is not None:
+                timer.cancel()
+        if self._writer is not None:
+            self._writer.close()
+        for task in list(self._tasks):
+            if task is not asyncio.current_task():
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await task
+        self._cleanup()
+
+    def _cleanup(self) -> None:
+        """What an exited openvpn may leave: its tun (only after SIGKILL) and our files."""
+        _delete_link(self.ifname)
+        if self._dirfd is not None:
+            os.close(self._dirfd)
+            self._dirfd = None
+        shutil.rmtree(self.spec.run_dir, ignore_errors=True)
+
+    # ------------------------------------------------------------------ adoption
+
+    def record(self) -> dict[str, Any]:
+        assert self.proc is not None
+        return {
+            **self.proc.identity.to_record(),
+            "mgmt": str(self.mgmt_path),
+            "ifname": self.ifname,
+            "connected_at": self.connected_at,
+        }
+
+    @classmethod
+    async def adopt(cls, spec: LinkSpec, record: Mapping[str, Any], emit: Emit) -> Link | None:
+        link = cls(spec, emit)
+        link.ifname = str(record.get("ifname") or link.ifname)
+        link.mgmt_path = Path(str(record.get("mgmt") or link.mgmt_path))
+        try:
+            identity = ProcessIdentity.from_record(record)
+        except (KeyError, TypeError, ValueError):
+            link._cleanup()
+            return None
+        proc = LinkProcess.adopt(identity)
+        if proc is None:
+            link._cleanup()
+            return None
+        link.proc = proc
+        link._holds = 1  # whatever hold openvpn waits in, we decide below
+        link._spawn(link._watch_exit())
+        try:
+            await link._attach(ATTACH_TIMEOUT)
+            await link._resync(record)
+        except (RasError, ConnectionError, OSError, TimeoutError) as exc:
+            log.warning("%r: cannot re-attach (%s); stopping it", link, exc)
+            link._stopping = True
+            proc.kill()
+            await proc.wait()
+            link._cleanup()
+            return None
+        return link
+
+    async def _resync(self, record: Mapping[str, Any]) -> None:
+        """Re-derive state (``state``), counters, and the pushed options (``log all``)."""
+        for cmd in ("state on", "bytecount 1", "log on"):
+            self._send(cmd)
+        history = await asyncio.wait_for(self._send("log all"), 5.0)
+        if isinstance(history, mp.Block):
+            for line in history.lines:
+                parts = line.split(",", 2)
+                if len(parts) == 3:
+                    self._on_log(parts[2])
+        reply = await asyncio.wait_for(self._send("state"), 5.0)
+        current = None
+        if isinstance(reply, mp.Block) and reply.lines:
+            current = mp.parse_state_fields(reply.lines[-1])
+        if current is None:
+            raise RasError(errors.ERROR_UNKNOWN, "openvpn did not say its state")
+        raw_at = record.get("connected_at")
+        if current.name == "CONNECTED":
+            self.connected_at = float(raw_at) if isinstance(raw_at, int | float) else time.time()
+        self._log.clear()  # old history must not explain a new failure
+        if current.name in ("RECONNECTING", "EXITING"):
+            self._connected = raw_at is not None
+            code = mp.reason_error(current.reason, connected=self._connected)
+            self._finish(code, f"openvpn {current.name.lower()}: {current.reason}")
+            return
+        if current.name != "CONNECTED":
+            self._send("hold release")  # a crash during the initial hold leaves it held
+            loop = asyncio.get_running_loop()
+            self._dial_timer = loop.call_later(dial_timeout(self.spec.entry), self._dial_timed_out)
+        self._on_state(current)
+
+    # ------------------------------------------------------------------ information
+
+    async def statistics(self) -> LinkStats:
+        counters = _iface_counters(self.ifname)
+        if counters is not None:
+            return counters
+        return LinkStats(bytes_received=self._bytes[0], bytes_sent=self._bytes[1])
+
+    async def projection(self) -> Projection | None:
+        line = self._connected_line
+        if not self._connected or line is None:
+            return None
+        push = self._push or mp.PushInfo()
+        remote = push.route_gateway
+        if not remote and push.ifconfig_remote and not push.ifconfig_remote.startswith("255."):
+            remote = push.ifconfig_remote
+        extra = {
+            "server": line.remote_addr,
+            "server_port": line.remote_port,
+            "topology": push.topology,
+            "domain": push.domain,
+        }
+        if push.ifconfig_remote.startswith("255."):
+            extra["netmask"] = push.ifconfig_remote
+        return Projection(
+            interface=self.ifname,
+            local_address=line.local_ip or push.ifconfig_local,
+            remote_address=remote,
+            dns=push.dns,
+            local_address_v6=line.local_ipv6 or push.ifconfig_ipv6_local,
+            remote_address_v6=push.ifconfig_ipv6_remote,
+            extra={k: v for k, v in extra.items() if v},
+        )
+
+    def info(self) -> dict[str, Any]:
+        """Debugging view (no secrets)."""
+        return {
+            "pid": self.pid,
+            "ifname": self.ifname,
+            "state": self._state.name if self._state else None,
+            "push": asdict(self._push) if self._push else None,
+        }
+
+
+_PATH: Final = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+
+def _iface_counters(ifname: str) -> LinkStats | None:
+    """Counters of ``ifname`` in this thread's network namespace (``/proc/.../net/dev``)."""
+    try:
+        with open("/proc/thread-self/net/dev") as fh:
+            lines = fh.readlines()
+    except OSError:
+        return None
+    for line in lines[2:]:
+        name, sep, rest = line.partition(":")
+        if not sep or name.strip() != ifname:
+            continue
+        f = [int(x) for x in rest.split()]
+        if len(f) < 11:
+            return None
+        return LinkStats(
+            bytes_received=f[0], frames_received=f[1], bytes_sent=f[8], frames_sent=f[9],
+            errors=f[2] + f[10],
+        )  # fmt: skip
+    return None
+
+
+def _delete_link(ifname: str) -> None:
+    """Delete ``ifname`` if it still exists (openvpn removes its tun unless SIGKILLed)."""
+    if _iface_counters(ifname) is None:
+        return
+    try:
+        from pyroute2 import IPRoute
+
+        with IPRoute() as ipr:
+            idx = ipr.link_lookup(ifname=ifname)
+            if idx:
+                ipr.link("del", index=idx[0])
+    except Exception as exc:  # never let cleanup raise past wait_closed
+        log.warning("cannot delete leftover interface %s: %s", ifname, exc)

@@ -1,0 +1,627 @@
+"""The WireGuard link: ``wireguard-go -f`` (or the kernel module) + ``wg setconf`` + ``ip``.
+
+Entry keys::
+
+    OpenRasDevice=wireguard
+    OpenRasWireGuardConfig=<wg-quick style file; relative to the phonebook's directory>
+    OpenRasDialTimeoutMs=15000            no first handshake by then -> 809
+    OpenRasWireGuardDeadPeerMs=180000     connected, transmitting, nothing heard -> drop 829
+    OpenRasWireGuardImplementation=auto   auto | userspace | kernel
+
+How a dial goes (each step bounded by the dial timeout):
+
+1. The config is read with the owner's rights and checked (``config.py``: hooks refused,
+   keys checked, wg-quick keys split off). Errors: RasError(872, "FILE:LINE: ...").
+2. An interface name unique across namespaces (``/var/run/wireguard`` is shared) is chosen:
+   ``orwg<handle>``. With the kernel module it is ``ip link add ... type wireguard``;
+   otherwise ``wireguard-go -f IF`` is spawned as a supervised child (ConnectDevice).
+3. Once the UAPI socket answers, ``wg setconf IF FILE`` loads the config from a 0600 file in
+   the run dir (deleted right after: the private key is never in argv), then ``ip`` adds
+   addresses, MTU, routes and the policy rules of a default route (DeviceConnected).
+   Dialable peers without PersistentKeepalive get one for the dial only, so that the first
+   handshake starts at once; it is switched back off after the handshake.
+4. ``wg show IF dump`` is polled every 50 ms until a handshake (Connected) or the deadline
+   (LinkFailed 809 — a wrong key, a wrong endpoint and a dead server look the same to
+   WireGuard, which never answers an unauthenticated packet). Then it is polled about once
+   a second: a peer silent while we transmit -> LinkDropped 829; wireguard-go exiting or the
+   interface vanishing -> LinkDropped 829.
+
+After LinkFailed/LinkDropped the driver stops the program itself; ``wait_closed`` removes
+the interface, the policy rules, a stale UAPI socket and the run-dir files.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import socket
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, ClassVar, Final
+
+from openras.errors import (
+    ERROR_CONNECTING_DEVICE_NOT_FOUND,
+    ERROR_INVALID_PARAMETER,
+    ERROR_LINK_FAILURE,
+    ERROR_VPN_TIMEOUT,
+    RasError,
+)
+from openras.links._common import (
+    HELPER_ENV,
+    dial_timeout,
+    entry_int,
+    remove_quietly,
+    resolve_entry_path,
+    run_cmd,
+    tail_text,
+)
+from openras.links._owner_files import read_owner_file, write_private
+from openras.links.base import (
+    Emit,
+    Link,
+    LinkDropped,
+    LinkFailed,
+    LinkSpec,
+    LinkStats,
+    Projection,
+    StateReached,
+)
+from openras.links.process import LinkProcess, ProcessIdentity
+from openras.links.wireguard.config import (
+    ERROR_BAD_CONFIG,
+    WgConfig,
+    parse_config,
+    require_dialable,
+)
+from openras.links.wireguard.dump import (
+    REJECT_AFTER_TIME,
+    DialTimedOut,
+    DumpError,
+    HandshakeDone,
+    PeerMonitor,
+    PeerSilent,
+    WgDump,
+    parse_dump,
+)
+from openras.links.wireguard.netplan import POLICY_TABLE_BASE, NetPlan, batches, plan_network
+from openras.states import RasConnState
+
+ERROR_IP_CONFIGURATION: Final = 716
+UAPI_DIR: Final = Path("/var/run/wireguard")
+_DIAL_POLL: Final = 0.05
+_SETCONF_FILE: Final = "wg-setconf.conf"
+_LOG_FILE: Final = "wireguard-go.log"
+_MAX_IFNAME: Final = 15
+
+
+@dataclass(frozen=True)
+class _Settings:
+    config_path: Path
+    dial_timeout: float
+    dead_after: float
+    implementation: str
+
+    @classmethod
+    def from_spec(cls, spec: LinkSpec) -> _Settings:
+        entry = spec.entry
+        raw = entry.get("OpenRasWireGuardConfig")
+        if raw is None or not raw.strip():
+            raise RasError(ERROR_INVALID_PARAMETER, "OpenRasWireGuardConfig is not set")
+        impl = (entry.get("OpenRasWireGuardImplementation") or "auto").strip().lower()
+        if impl not in ("auto", "userspace", "kernel"):
+            raise RasError(
+                ERROR_INVALID_PARAMETER,
+                f"OpenRasWireGuardImplementation={impl!r}: use auto, userspace or kernel",
+            )
+        dead_ms = entry_int(
+            entry, "OpenRasWireGuardDeadPeerMs", int(REJECT_AFTER_TIME * 1000), minimum=500
+        )
+        return cls(
+            config_path=resolve_entry_path(spec, "OpenRasWireGuardConfig", raw),
+            dial_timeout=dial_timeout(entry),
+            dead_after=dead_ms / 1000.0,
+            implementation=impl,
+        )
+
+
+def load_config(spec: LinkSpec, settings: _Settings) -> WgConfig:
+    """Read (as the owner) and parse the entry's config; RasError(872) if unusable."""
+    data = read_owner_file(
+        settings.config_path, spec.owner_uid, code=ERROR_BAD_CONFIG, what="WireGuard config"
+    )
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise RasError(ERROR_BAD_CONFIG, f"{settings.config_path}: not UTF-8 text") from None
+    config = parse_config(text, str(settings.config_path))
+    require_dialable(config)
+    return config
+
+
+def uapi_socket(ifname: str) -> Path:
+    return UAPI_DIR / f"{ifname}.sock"
+
+
+def _uapi_answers(path: Path) -> bool:
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+        sock.settimeout(0.5)
+        try:
+            sock.connect(str(path))
+        except OSError:
+            return False
+    return True
+
+
+def interface_names(handle: int) -> list[str]:
+    """Candidate names for ``handle``, all at most 15 characters."""
+    base = f"orwg{handle}"
+    if len(base) > _MAX_IFNAME:
+        base = f"orwg{handle % 10**11}"
+    names = [base]
+    for n in range(1, 10):
+        name = f"{base[: _MAX_IFNAME - 2]}x{n}"
+        names.append(name)
+    return names
+
+
+class WireGuardLink(Link):
+    """A WireGuard tunnel from a wg-quick style config."""
+
+    driver: ClassVar[str] = "wireguard"
+    device_type: ClassVar[str] = "vpn"
+    device_name: ClassVar[str] = "WireGuard"
+    default_kill_deadline: ClassVar[float] = 5.0
+
+    def __init__(self, spec: LinkSpec, emit: Emit) -> None:
+        super().__init__(spec, emit)
+        self._settings: _Settings | None = None
+        self._config: WgConfig | None = None
+        self._plan: NetPlan | None = None
+        self._ifname = ""
+        self._kernel = False
+        self._proc: LinkProcess | None = None
+        self._run_task: asyncio.Task[None] | None = None
+        self._exit_task: asyncio.Task[None] | None = None
+        self._close_task: asyncio.Task[None] | None = None
+        self._stop_task: asyncio.Task[None] | None = None
+        self._gone = asyncio.Event()
+        self._stopping = False
+        self._terminal = False
+        self._configured = False
+        self._connected = False
+        self._created_run_dir = False
+        self._keepalive_overridden: tuple[str, ...] = ()
+        self._projection: dict[str, Any] = {}
+        self._teardown: list[list[str]] = []
+        self._started = 0.0
+
+    def __repr__(self) -> str:
+        state = "connected" if self._connected else "configured" if self._configured else "dialing"
+        return f"<WireGuardLink handle={self.spec.handle} if={self._ifname or '-'} {state}>"
+
+    # -- checks -----------------------------------------------------------------------------
+
+    @classmethod
+    def validate(cls, spec: LinkSpec) -> None:
+        settings = _Settings.from_spec(spec)
+        load_config(spec, settings)
+
+    # -- start ------------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        self._started = time.monotonic()
+        settings = self._settings = _Settings.from_spec(self.spec)
+        config = self._config = await asyncio.to_thread(load_config, self.spec, settings)
+        self._ifname = await self._choose_ifname()
+        table = POLICY_TABLE_BASE
+        if (config.quick.table or "auto") == "auto" and any(
+            n.prefixlen == 0 for p in config.peers for n in p.allowed_ips
+        ):
+            table = await self._choose_policy_table()
+        self._plan = plan_network(config, self._ifname, policy_table=table)
+        self._teardown = [list(cmd) for cmd in self._plan.teardown]
+        self._projection = self._make_projection(config, self._plan)
+
+        if not self.spec.run_dir.exists():
+            self.spec.run_dir.mkdir(mode=0o700, parents=True)
+            self._created_run_dir = True
+        if settings.implementation != "userspace" and await self._kernel_create():
+            self._kernel = True
+        elif settings.implementation == "kernel":
+            raise RasError(
+                ERROR_CONNECTING_DEVICE_NOT_FOUND,
+                f"cannot create {self._ifname}: this kernel has no WireGuard module",
+            )
+        else:
+            env = dict(HELPER_ENV)
+            env["LOG_LEVEL"] = "error"
+            self._proc = LinkProcess.spawn(
+                ["wireguard-go", "-f", self._ifname],
+                marker=self.spec.marker,
+                log_path=self.spec.run_dir / _LOG_FILE,
+                env=env,
+            )
+            self._exit_task = asyncio.create_task(self._watch_exit())
+        self.emit(StateReached(RasConnState.ConnectDevice))
+        self._run_task = asyncio.create_task(self._run())
+
+    async def _choose_ifname(self) -> str:
+        for name in interface_names(self.spec.handle):
+            if uapi_socket(name).exists() and await asyncio.to_thread(
+                _uapi_answers, uapi_socket(name)
+            ):
+                continue
+            if await self._link_exists(name):
+                continue
+            return name
+        raise RasError(
+            ERROR_CONNECTING_DEVICE_NOT_FOUND,
+            f"no free interface name for handle {self.spec.handle}",
+        )
+
+    async def _choose_policy_table(self) -> int:
+        for table in range(POLICY_TABLE_BASE, POLICY_TABLE_BASE + 100):
+            busy = False
+            for fam in ("-4", "-6"):
+                res = await run_cmd(["ip", fam, "route", "show", "table", str(table)], time_limit=5)
+                busy = busy or bool(res.stdout.strip())
+            if not busy:
+                return table
+        raise RasError(ERROR_IP_CONFIGURATION, "no free routing table for the default route")
+
+    async def _kernel_create(self) -> bool:
+        res = await run_cmd(["ip", "link", "add", self._ifname, "type", "wireguard"], time_limit=5)
+        return res.returncode == 0
+
+    async def _link_exists(self, name: str) -> bool:
+        res = await run_cmd(["ip", "link", "show", "dev", name], time_limit=5)
+        return res.returncode == 0
+
+    @staticmethod
+    def _make_projection(config: WgConfig, plan: NetPlan) -> dict[str, Any]:
+        v4 = [a for a in config.quick.addresses if a.version == 4]
+        v6 = [a for a in config.quick.addresses if a.version == 6]
+        peer = config.dial_peers[0]
+        return {
+            "local": str(v4[0].ip) if v4 else "",
+            "local_v6": str(v6[0].ip) if v6 else "",
+            "dns": list(config.quick.dns),
+            "extra": {
+                "endpoint": peer.endpoint or "",
+                "peer_public_key": peer.public_key,
+                "allowed_ips": ",".join(str(n) for n in peer.allowed_ips),
+                "addresses": ",".join(str(a) for a in config.quick.addresses),
+                "routes": ",".join(plan.routes),
+                "mtu": str(config.quick.mtu or 1420),
+                "dns_search": ",".join(config.quick.dns_search),
+            },
+        }
+
+    # -- the dial and the watch -------------------------------------------------------------
+
+    def _remaining(self) -> float:
+        assert self._settings is not None
+        return self._started + self._settings.dial_timeout - time.monotonic()
+
+    async def _run(self) -> None:
+        assert self._settings is not None
+        assert self._config is not None
+        try:
+            if self._proc is not None:
+                await self._wait_uapi()
+            await self._configure()
+            if self._ended():
+                return
+            self._configured = True
+            self.emit(StateReached(RasConnState.DeviceConnected))
+            monitor = PeerMonitor(
+                started=self._started,
+                dial_timeout=self._settings.dial_timeout,
+                dead_after=self._settings.dead_after,
+            )
+            await self._watch(monitor)
+        except _Failure as exc:
+            self._finish(exc.code, exc.detail)
+
+    async def _wait_uapi(self) -> None:
+        sock = uapi_socket(self._ifname)
+        assert self._proc is not None
+        while True:
+            if self._proc.exited:
+                return  # _watch_exit reports it
+            if sock.exists() and await asyncio.to_thread(_uapi_answers, sock):
+                return
+            if self._remaining() <= 0:
+                raise _Failure(ERROR_VPN_TIMEOUT, "wireguard-go did not open its UAPI socket")
+            await asyncio.sleep(0.01)
+
+    async def _configure(self) -> None:
+        assert self._config is not None
+        assert self._plan is not None
+        keepalive = None
+        missing = tuple(p.public_key for p in self._config.dial_peers if not p.persistent_keepalive)
+        if missing:
+            keepalive = 1
+            self._keepalive_overridden = missing
+        text = self._config.to_setconf(fwmark=self._plan.fwmark, keepalive_override=keepalive)
+        path = self.spec.run_dir / _SETCONF_FILE
+        remove_quietly(path)
+        try:
+            write_private(path, text.encode())
+            res = await run_cmd(
+                ["wg", "setconf", self._ifname, str(path)], time_limit=max(1.0, self._remaining())
+            )
+        finally:
+            remove_quietly(path)
+        if res.returncode != 0:
+            raise _Failure(ERROR_BAD_CONFIG, f"wg setconf: {res.stderr.strip()}")
+        if self._plan.src_valid_mark:
+            await run_cmd(["sysctl", "-q", "net.ipv4.conf.all.src_valid_mark=1"], time_limit=5)
+        for fam, lines in batches(self._plan.setup):
+            argv = ["ip", *([fam] if fam else []), "-batch", "-"]
+            res = await run_cmd(
+                argv,
+                input_data=("\n".join(lines) + "\n").encode(),
+                time_limit=max(1.0, self._remaining()),
+            )
+            if res.returncode != 0:
+                raise _Failure(ERROR_IP_CONFIGURATION, f"ip: {' '.join(res.stderr.split())}")
+
+    async def _dump(self) -> WgDump | None:
+        res = await run_cmd(["wg", "show", self._ifname, "dump"], time_limit=5)
+        if res.returncode != 0:
+            return None
+        try:
+            return parse_dump(res.stdout)
+        except DumpError:
+            return None
+
+    async def _watch(self, monitor: PeerMonitor) -> None:
+        assert self._settings is not None
+        missing_since: float | None = None
+        while not self._ended():
+            dump = await self._dump()
+            now = time.monotonic()
+            if dump is None:
+                events = monitor.timeout(now)
+                if monitor.connected:
+                    missing_since = missing_since or now
+                    if self._kernel or now - missing_since > 1.0:
+                        raise _Failure(ERROR_LINK_FAILURE, f"interface {self._ifname} vanished")
+            else:
+                missing_since = None
+                events = monitor.observe(dump, now)
+            for event in events:
+                await self._on_monitor_event(event)
+            if self._ended():
+                return
+            interval = (
+                _DIAL_POLL
+                if not monitor.connected
+                else min(1.0, max(_DIAL_POLL, self._settings.dead_after / 5))
+            )
+            await asyncio.sleep(interval)
+
+    async def _on_monitor_event(self, event: HandshakeDone | DialTimedOut | PeerSilent) -> None:
+        assert self._settings is not None
+        endpoint = self._projection.get("extra", {}).get("endpoint", "?")
+        if isinstance(event, HandshakeDone):
+            for key in self._keepalive_overridden:
+                await run_cmd(
+                    ["wg", "set", self._ifname, "peer", key, "persistent-keepalive", "off"],
+                    time_limit=5,
+                )
+            self._keepalive_overridden = ()
+            self._connected = True
+            self.emit(StateReached(RasConnState.Connected))
+        elif isinstance(event, DialTimedOut):
+            raise _Failure(
+                ERROR_VPN_TIMEOUT,
+                f"no WireGuard handshake with {endpoint} within {self._settings.dial_timeout:g} s "
+                f"(sent {event.tx_bytes} bytes, received {event.rx_bytes}); a wrong key, a wrong "
+                "endpoint and an unreachable server look the same",
+            )
+        else:
+            raise _Failure(
+                ERROR_LINK_FAILURE,
+                f"peer {endpoint} silent for {event.silent_for:.1f} s while we transmitted",
+            )
+
+    async def _watch_exit(self) -> None:
+        assert self._proc is not None
+        rc = await self._proc.wait()
+        self._gone.set()
+        if self._stopping or self._terminal:
+            return
+        log = tail_text(self.spec.run_dir / _LOG_FILE, 600).strip().splitlines()
+        why = f"wireguard-go exited (status {rc})" + (f": {log[-1]}" if log else "")
+        code = ERROR_LINK_FAILURE if self._connected else ERROR_CONNECTING_DEVICE_NOT_FOUND
+        self._finish(code, why)
+
+    def _ended(self) -> bool:
+        return self._terminal or self._stopping
+
+    def _finish(self, code: int, detail: str) -> None:
+        """Report the end of the attempt or of the link (once) and stop the program."""
+        if self._terminal or self._stopping:
+            return
+        self._terminal = True
+        if self._connected:
+            self.emit(LinkDropped(code, detail))
+        else:
+            self.emit(LinkFailed(code, detail))
+        self._stop_program()
+
+    # -- stop -------------------------------------------------------------------------------
+
+    def _stop_program(self, *, force: bool = False) -> None:
+        if self._run_task is not None and self._run_task is not asyncio.current_task():
+            self._run_task.cancel()
+        if self._proc is not None:
+            if force:
+                self._proc.kill()
+            else:
+                self._proc.terminate()
+        elif self._kernel and self._stop_task is None:
+            self._stop_task = asyncio.get_running_loop().create_task(self._kernel_delete())
+        elif not self._kernel and self._proc is None:
+            self._gone.set()
+
+    async def _kernel_delete(self) -> None:
+        await run_cmd(["ip", "link", "del", "dev", self._ifname], time_limit=5)
+        self._gone.set()
+
+    def request_stop(self) -> None:
+        self._stopping = True
+        self._stop_program()
+
+    def kill(self) -> None:
+        self._stopping = True
+        self._stop_program(force=True)
+
+    async def wait_closed(self) -> None:
+        if self._close_task is None:
+            self._close_task = asyncio.get_running_loop().create_task(self._close())
+        await asyncio.shield(self._close_task)
+
+    async def _close(self) -> None:
+        if self._proc is None and not self._kernel:
+            self._gone.set()  # nothing was ever started
+        await self._gone.wait()
+        for task in (self._run_task, self._exit_task):
+            if task is not None and task is not asyncio.current_task():
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+        await self._cleanup()
+
+    async def _cleanup(self) -> None:
+        """Remove whatever is left: rules, the interface, a stale socket, run-dir files."""
+        if self._teardown:
+            for fam, lines in batches([tuple(c) for c in self._teardown]):
+                argv = ["ip", *([fam] if fam else []), "-force", "-batch", "-"]
+                await run_cmd(argv, input_data=("\n".join(lines) + "\n").encode(), time_limit=5)
+        if self._ifname and await self._link_exists(self._ifname):
+            await run_cmd(["ip", "link", "del", "dev", self._ifname], time_limit=5)
+        if self._ifname and not self._kernel:
+            sock = uapi_socket(self._ifname)
+            if sock.exists() and not await asyncio.to_thread(_uapi_answers, sock):
+                remove_quietly(sock)
+        remove_quietly(self.spec.run_dir / _SETCONF_FILE, self.spec.run_dir / _LOG_FILE)
+        if self._created_run_dir:
+            with contextlib.suppress(OSError):
+                self.spec.run_dir.rmdir()
+
+    # -- persistence ------------------------------------------------------------------------
+
+    def record(self) -> dict[str, Any]:
+        return {
+            "ifname": self._ifname,
+            "kernel": self._kernel,
+            "process": self._proc.identity.to_record() if self._proc else None,
+            "teardown": self._teardown,
+            "configured": self._configured,
+            "connected": self._connected,
+            "created_run_dir": self._created_run_dir,
+            "projection": self._projection,
+        }
+
+    @classmethod
+    async def adopt(cls, spec: LinkSpec, record: Mapping[str, Any], emit: Emit) -> Link | None:
+        link = cls(spec, emit)
+        link._settings = _Settings.from_spec(spec)
+        link._started = time.monotonic()
+        link._ifname = str(record.get("ifname", ""))
+        link._kernel = bool(record.get("kernel", False))
+        link._teardown = [list(map(str, c)) for c in record.get("teardown", [])]
+        link._created_run_dir = bool(record.get("created_run_dir", False))
+        link._projection = dict(record.get("projection", {}))
+        link._configured = bool(record.get("configured", False))
+        proc_rec = record.get("process")
+        if not link._kernel and proc_rec:
+            link._proc = LinkProcess.adopt(ProcessIdentity.from_record(proc_rec))
+        usable = bool(link._ifname) and link._configured
+        usable = usable and (link._kernel or link._proc is not None)
+        dump = await link._dump() if usable else None
+        if dump is None:
+            # Gone, or caught half set up by the crash: nothing worth keeping.
+            link._stopping = True
+            if link._proc is not None:
+                link._proc.terminate()
+                try:
+                    await asyncio.wait_for(link._proc.wait(), link.kill_deadline)
+                except TimeoutError:
+                    link._proc.kill()
+                    await link._proc.wait()
+            await link._cleanup()
+            return None
+        if link._proc is not None:
+            link._exit_task = asyncio.create_task(link._watch_exit())
+        monitor = PeerMonitor(
+            started=link._started,
+            dial_timeout=link._settings.dial_timeout,
+            dead_after=link._settings.dead_after,
+        )
+        if dump.latest_handshake:
+            monitor.mark_connected(dump, time.monotonic())
+            link._connected = True
+            emit(StateReached(RasConnState.Connected))
+        else:
+            emit(StateReached(RasConnState.DeviceConnected))
+        link._run_task = asyncio.create_task(link._adopted_watch(monitor))
+        return link
+
+    async def _adopted_watch(self, monitor: PeerMonitor) -> None:
+        try:
+            await self._watch(monitor)
+        except _Failure as exc:
+            self._finish(exc.code, exc.detail)
+
+    # -- numbers ----------------------------------------------------------------------------
+
+    async def statistics(self) -> LinkStats:
+        if not self._ifname:
+            return LinkStats()
+        res = await run_cmd(["ip", "-j", "-s", "link", "show", "dev", self._ifname], time_limit=5)
+        if res.returncode == 0:
+            with contextlib.suppress(ValueError, KeyError, IndexError, TypeError):
+                stats = json.loads(res.stdout)[0]["stats64"]
+                rx, tx = stats["rx"], stats["tx"]
+                return LinkStats(
+                    bytes_sent=int(tx["bytes"]),
+                    bytes_received=int(rx["bytes"]),
+                    frames_sent=int(tx["packets"]),
+                    frames_received=int(rx["packets"]),
+                    errors=int(tx.get("errors", 0)) + int(rx.get("errors", 0)),
+                )
+        dump = await self._dump()
+        if dump is None:
+            return LinkStats()
+        return LinkStats(bytes_sent=dump.tx_bytes, bytes_received=dump.rx_bytes)
+
+    async def projection(self) -> Projection | None:
+        if not self._projection or not self._configured:
+            return None
+        proj = self._projection
+        extra = dict(proj.get("extra", {}))
+        extra["implementation"] = "kernel" if self._kernel else "wireguard-go"
+        return Projection(
+            interface=self._ifname,
+            local_address=str(proj.get("local", "")),
+            local_address_v6=str(proj.get("local_v6", "")),
+            dns=tuple(proj.get("dns", ())),
+            extra=extra,
+        )
+
+
+class _Failure(Exception):
+    def __init__(self, code: int, detail: str) -> None:
+        super().__init__(detail)
+        self.code = code
+        self.detail = detail
+
+
+__all__ = ["WireGuardLink", "load_config", "uapi_socket", "interface_names"]

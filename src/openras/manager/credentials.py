@@ -1,0 +1,107 @@
+"""Saved dial credentials, kept by the daemon in root-only files (never in a phonebook).
+
+One 0600 JSON file per (user, phonebook, entry) under ``<state>/credentials/<uid>/``; the
+all-users default credentials (``RASCM_DefaultCreds``) live under ``default/`` and only root
+may set them. A saved password never leaves the daemon: readers get the 16-asterisk handle,
+and a caller passing that handle back means "keep the saved one".
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import msgspec
+
+from openras.manager.persist import atomic_write
+
+PASSWORD_HANDLE = "*" * 16
+
+
+@dataclass(frozen=True)
+class Saved:
+    user: str = ""
+    password: str | None = None  # None: no password saved
+    domain: str = ""
+
+    @property
+    def has_password(self) -> bool:
+        return self.password is not None
+
+
+class CredentialStore:
+    def __init__(self, state_dir: Path) -> None:
+        self.root = state_dir / "credentials"
+
+    def _path(self, owner: int | None, phonebook: str, entry: str) -> Path:
+        digest = hashlib.sha256(
+            f"{os.path.abspath(phonebook)}\0{entry.casefold()}".encode()
+        ).hexdigest()
+        return self.root / ("default" if owner is None else str(owner)) / f"{digest[:32]}.json"
+
+    def get(self, owner: int | None, phonebook: str, entry: str) -> Saved | None:
+        try:
+            raw = self._path(owner, phonebook, entry).read_bytes()
+        except FileNotFoundError:
+            return None
+        data = msgspec.json.decode(raw)
+        return Saved(
+            user=data.get("user", ""), password=data.get("password"), domain=data.get("domain", "")
+        )
+
+    def lookup(self, owner: int, phonebook: str, entry: str) -> Saved | None:
+        """The user's own credentials, else the all-users default ones."""
+        return self.get(owner, phonebook, entry) or self.get(None, phonebook, entry)
+
+    def put(self, owner: int | None, phonebook: str, entry: str, saved: Saved) -> None:
+        path = self._path(owner, phonebook, entry)
+        self.root.mkdir(mode=0o700, parents=True, exist_ok=True)
+        path.parent.mkdir(mode=0o700, exist_ok=True)
+        record = {
+            "phonebook": os.path.abspath(phonebook),
+            "entry": entry,
+            "user": saved.user,
+            "password": saved.password,
+            "domain": saved.domain,
+        }
+        atomic_write(path, msgspec.json.encode(record), mode=0o600)
+
+    def delete(self, owner: int | None, phonebook: str, entry: str) -> None:
+        with contextlib.suppress(FileNotFoundError):
+            self._path(owner, phonebook, entry).unlink()
+
+
+def apply_update(
+    current: Saved | None,
+    *,
+    user: str,
+    password: str,
+    domain: str,
+    set_user: bool,
+    set_password: bool,
+    set_domain: bool,
+    clear: bool,
+) -> Saved | None:
+    """RasSetCredentials' rules: masked fields change, the asterisk handle keeps a password."""
+    cur = current or Saved()
+    if clear:
+        new = Saved(
+            user="" if set_user else cur.user,
+            password=None if set_password else cur.password,
+            domain="" if set_domain else cur.domain,
+        )
+    else:
+        new_password = cur.password
+        if set_password and password != PASSWORD_HANDLE:
+            new_password = password
+        new = Saved(
+            user=user if set_user else cur.user,
+            password=new_password,
+            domain=domain if set_domain else cur.domain,
+        )
+    if not new.user and new.password is None and not new.domain:
+        return None
+    return new

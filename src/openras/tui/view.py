@@ -1,0 +1,193 @@
+"""What rasphone shows, computed without Textual: labels, units, and the phonebook's entries.
+
+Kept pure so the formatting rules are testable on their own and so the plain ``-d``/``-h``
+mode shares them without importing the UI toolkit.
+"""
+
+from __future__ import annotations
+
+import pwd
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Final
+
+from openras import errors
+from openras.phonebook import Entry, load, phonebooks_for
+from openras.records import ConnectionInfo
+from openras.states import RasConnState
+
+__all__ = [
+    "EntryChoice",
+    "entry_properties",
+    "error_line",
+    "fmt_bytes",
+    "fmt_duration",
+    "list_entries",
+    "needs_credentials",
+    "owner_name",
+    "phase_label",
+    "state_name",
+]
+
+#: Keys whose values are secrets: shown masked on the entry screen (the file should hold none,
+#: but test and hand-written books do).
+_SECRET_HINTS: Final = ("password", "presharedkey", "secret", "psk")
+#: openras devices that authenticate with a user name and password (Windows types always may).
+_CREDENTIAL_DEVICES: Final = frozenset({"openvpn"})
+MASK: Final = "********"
+
+
+def state_name(state: RasConnState) -> str:
+    """``AuthProject`` rather than ``RasConnState.AuthProject`` or ``10``."""
+    return state.name
+
+
+def phase_label(info: ConnectionInfo, *, hanging_up: bool = False) -> str:
+    """The State column: the running state while dialing, else the phase in words."""
+    if info.phase == "connected":
+        return "Hanging up…" if hanging_up else "Connected"
+    if info.phase == "disconnecting":
+        return "Disconnecting"
+    if info.phase == "failed":
+        return f"Failed ({info.error})"
+    if info.phase == "dialing":
+        return state_name(info.state)
+    return info.phase or state_name(info.state)
+
+
+def error_line(code: int) -> str:
+    """``Error 691: <Windows text>``: the code and its words, as rasdial prints them."""
+    return f"Error {code}: {errors.message(code)}"
+
+
+def fmt_duration(seconds: float | None) -> str:
+    """``H:MM:SS`` (days prefixed), blank when there is nothing to time."""
+    if seconds is None:
+        return ""
+    total = max(0, int(seconds))
+    days, rest = divmod(total, 86400)
+    hours, rest = divmod(rest, 3600)
+    minutes, secs = divmod(rest, 60)
+    clock = f"{hours}:{minutes:02}:{secs:02}"
+    return f"{days}d {clock}" if days else clock
+
+
+def fmt_bytes(n: int | None) -> str:
+    """Compact binary units (``43 B``, ``1.2 KiB``) so the columns fit 80 cells."""
+    if n is None:
+        return ""
+    value = float(n)
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+        if value < 1024 or unit == "TiB":
+            return f"{int(value)} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1024
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+@lru_cache(maxsize=64)
+def owner_name(uid: int) -> str:
+    """The user name the Owner column shows (the uid when the account is unknown)."""
+    try:
+        return pwd.getpwuid(uid).pw_name
+    except KeyError:
+        return str(uid)
+
+
+def device_of(entry: Entry) -> str:
+    """The driver an entry dials with: ``OpenRasDevice=`` or the Windows ``DEVICE=`` type."""
+    return (entry.openras("Device") or entry.device_type or "").strip().lower()
+
+
+def needs_credentials(entry: Entry) -> bool:
+    """Whether to ask for a user name and password before dialing.
+
+    ``PreviewUserPw`` decides when present (as on Windows). Without it, Windows device types
+    ask, openras devices ask only if they authenticate with a password (a loopback entry only
+    when it sets ``OpenRasLoopbackPassword``), so keys-only links dial straight away.
+    """
+    preview = entry.get("PreviewUserPw")
+    if preview is not None and preview.strip():
+        return preview.strip() != "0"
+    if entry.openras("Device") is None:
+        return True
+    device = device_of(entry)
+    if device == "loopback":
+        return entry.openras("LoopbackPassword") is not None
+    return device in _CREDENTIAL_DEVICES
+
+
+@dataclass(frozen=True)
+class EntryChoice:
+    """One dialable entry as the picker lists it."""
+
+    name: str
+    book: Path
+    all_users: bool
+    device: str
+    host: str
+    needs_credentials: bool
+
+    @property
+    def dial_phonebook(self) -> Path | None:
+        """What to pass to dial: None for the all-users book (RasDial's NULL, which the
+        daemon resolves there first), the path for any other book."""
+        return None if self.all_users else self.book
+
+    @property
+    def book_label(self) -> str:
+        return "all users" if self.all_users else str(self.book)
+
+
+def list_entries(phonebook: Path | None) -> tuple[list[EntryChoice], list[str]]:
+    """Entries of ``-f`` or of the all-users and per-user books, plus one line per book that
+    could not be read (the picker shows them instead of failing)."""
+    choices: list[EntryChoice] = []
+    problems: list[str] = []
+    for path, all_users in phonebooks_for(phonebook):
+        try:
+            book = load(path)
+        except errors.RasError as exc:
+            problems.append(f"{path}: {exc}")
+            continue
+        for entry in book:
+            choices.append(
+                EntryChoice(
+                    name=entry.name,
+                    book=path,
+                    all_users=all_users,
+                    device=device_of(entry),
+                    host=entry.phone_number or "",
+                    needs_credentials=needs_credentials(entry),
+                )
+            )
+    return choices, problems
+
+
+def find_entry(name: str, phonebook: Path | None) -> tuple[EntryChoice | None, list[str]]:
+    """The entry ``name`` as a dial would resolve it (all-users book first)."""
+    choices, problems = list_entries(phonebook)
+    folded = name.casefold()
+    for choice in choices:
+        if choice.name.casefold() == folded:
+            return choice, problems
+    return None, problems
+
+
+def _is_secret(key: str) -> bool:
+    folded = key.casefold()
+    return any(hint in folded for hint in _SECRET_HINTS)
+
+
+def entry_properties(book: Path, name: str) -> list[tuple[str, list[tuple[str, str]]]]:
+    """The entry's blocks as ``(title, [(key, value)])``, secrets masked; RasError if the
+    book cannot be read or holds no such entry."""
+    entry = load(book).find(name)
+    if entry is None:
+        raise errors.EntryNotFound(detail=f"no entry {name!r} in {book}")
+    out: list[tuple[str, list[tuple[str, str]]]] = []
+    for block in entry.blocks:
+        title = f"[{entry.name}]" if block.kind == "main" else f"{block.kind}={block.value}"
+        items = [(k, MASK if _is_secret(k) and v else v) for k, v in block.items]
+        out.append((title, items))
+    return out
