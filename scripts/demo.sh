@@ -6,6 +6,6 @@ cd "$(dirname "$0")/.."
 if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null && ! dpkg -s python3-venv >/dev/null 2>&1; then
   apt-get update -qq && apt-get install -y -qq --no-install-recommends python3-venv >/dev/null
 fi
-[ -x .venv/bin/python ] || "${PYTHON:-python3}" -m venv .venv
+[ -x .venv/bin/python ] || "${PYTHON:-$( [ -x /usr/bin/python3 ] && echo /usr/bin/python3 || echo python3 )}" -m venv .venv
 .venv/bin/python -m pip install -q -e .
 exec .venv/bin/python -m openras.demo
