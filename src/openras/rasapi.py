@@ -285,6 +285,10 @@ def RasDial(
         return errors.ERROR_INVALID_PARAMETER, 0
     if extensions is not None and extensions.dwfOptions & RDEOPT_PausedStates:
         pass  # paused states never occur with the link types here; nothing to pause for
+    try:
+        _call(P.PING)  # the process's session anchors the handle it may have to hang up
+    except RasError as exc:
+        return exc.code, 0
     wire = dial_parameters(
         params.szEntryName,
         phonebook,

@@ -442,6 +442,8 @@ class Server:
             writer.close()
             return
         self._per_pid[session.pid] += 1
+        if self._per_pid[session.pid] == 1:
+            self.manager.session_opened(session.pid)
         try:
             await session.run()
         finally:

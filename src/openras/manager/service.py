@@ -278,6 +278,10 @@ class Manager:
     def session_closed(self, session: int) -> None:
         self._apply(self.table.session_closed(session, self.clock()))
 
+    def session_opened(self, session: int) -> None:
+        self.table.session_opened(session)
+        self._schedule_tick()
+
     # ------------------------------------------------------------------ actions
 
     def _apply(self, actions: list[Action]) -> None:

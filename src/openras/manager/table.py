@@ -73,7 +73,8 @@ class Conn:
     redial_left: int = 0
     redial_seconds: float = 0.0
     redial_at: float | None = None
-    #: Client session that dialed (0 = none alive); not meaningful across restarts.
+    #: The client process (pid from SO_PEERCRED) that dialed; its failed handles are reaped
+    #: only after all its connections are gone.
     session: int = 0
     reap_at: float | None = None
 
@@ -162,6 +163,8 @@ class Table:
     next_handle: int = 1
     rows: dict[int, Conn] = field(default_factory=dict)
     history: deque[dict[str, Any]] = field(default_factory=lambda: deque(maxlen=HISTORY_SIZE))
+    #: Client processes with at least one open connection (not persisted: none survive us).
+    live_sessions: set[int] = field(default_factory=set)
 
     # ------------------------------------------------------------------------------ queries
 
@@ -286,7 +289,7 @@ class Table:
             # A redial after a link failure: try again while attempts last.
             return self._schedule_redial(conn, now)
         conn.phase = Phase.FAILED
-        if conn.session == 0:
+        if conn.session not in self.live_sessions:
             conn.reap_at = now + REAP_GRACE
         actions: list[Action] = [self._event("state", conn, old=conn.state)]
         if conn.link_running:
@@ -343,16 +346,31 @@ class Table:
     # ------------------------------------------------------------------------------ sessions, time
 
     def session_closed(self, session: int, now: float) -> list[Action]:
-        """The client session that dialed is gone: failed handles it left are reaped later."""
+        """Every connection of the client that dialed is gone: its failed handles are
+        reaped after a grace period unless it comes back."""
+        self.live_sessions.discard(session)
         for conn in self.rows.values():
-            if conn.session == session:
-                conn.session = 0
-                if conn.phase is Phase.FAILED:
-                    conn.reap_at = now + REAP_GRACE
+            if conn.session == session and conn.phase is Phase.FAILED and conn.reap_at is None:
+                conn.reap_at = now + REAP_GRACE
         return []
 
+    def session_opened(self, session: int) -> None:
+        """A client process connected (again): its failed handles are not abandoned."""
+        self.live_sessions.add(session)
+        for conn in self.rows.values():
+            if conn.session == session and conn.phase is Phase.FAILED:
+                conn.reap_at = None
+
     def next_deadline(self) -> float | None:
-        times = [t for c in self.rows.values() for t in (c.reap_at, c.redial_at) if t is not None]
+        """When :meth:`tick` next has work. A redial still waiting for its old program to exit
+        is no deadline (``link_gone`` starts it): the I/O layer re-arms its one timer from this,
+        and a past deadline that ``tick`` cannot act on would make that timer fire in a loop."""
+        times = [c.reap_at for c in self.rows.values() if c.reap_at is not None]
+        times += [
+            c.redial_at
+            for c in self.rows.values()
+            if c.redial_at is not None and not c.link_running
+        ]
         return min(times, default=None)
 
     def tick(self, now: float) -> list[Action]:
@@ -369,7 +387,6 @@ class Table:
     def restored(self, now: float) -> None:
         """After a daemon restart no client session exists: failed rows start their grace."""
         for conn in self.rows.values():
-            conn.session = 0
             if conn.phase is Phase.FAILED and conn.reap_at is None:
                 conn.reap_at = now + REAP_GRACE
 

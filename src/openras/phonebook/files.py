@@ -100,7 +100,10 @@ def locked(path: StrPath) -> Iterator[None]:
     lp = lock_path(_target(path))
     try:
         lp.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(lp, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+        try:
+            fd = os.open(lp, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+        except PermissionError:  # someone else's lock file: flock works on a read-only fd
+            fd = os.open(lp, os.O_RDONLY | os.O_CLOEXEC)
     except OSError as exc:
         raise PhonebookError(ERROR_CANNOT_WRITE_PHONEBOOK, f"{lp}: {_why(exc)}") from None
     try:

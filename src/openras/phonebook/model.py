@@ -32,9 +32,9 @@ from openras.phonebook._lexer import (
     split_lines,
     strip_eol,
 )
-from openras.phonebook.names import validate_entry_name
+from openras.phonebook.names import name_key, validate_entry_name
 
-__all__ = ["MAIN", "Block", "Entry", "Phonebook", "parse"]
+__all__ = ["MAIN", "Block", "Entry", "Phonebook", "new_guid", "parse"]
 
 #: Name of the entry's first block (the keys before any NETCOMPONENTS=/MEDIA=/DEVICE= line).
 MAIN: Final = "main"
@@ -214,7 +214,9 @@ class Entry:
             if k.fold == fold:
                 line = self._lines[k.line]
                 body = strip_eol(line)
-                head = body[: body.index("=") + 1]
+                eq = body.index("=") + 1
+                pad = len(body) - eq - len(body[eq:].lstrip(_BLANKS))
+                head = body[: eq + pad]  # keep indentation, key spelling and spacing
                 self._lines[k.line] = head + text + line[len(body) :]
                 k.value = text
                 return
@@ -408,9 +410,9 @@ class Phonebook:
         if self._by_name is None:
             index: dict[str, Entry] = {}
             for e in self._entries:
-                index.setdefault(e.name.casefold(), e)
+                index.setdefault(name_key(e.name), e)
             self._by_name = index
-        return self._by_name.get(name.casefold())
+        return self._by_name.get(name_key(name))
 
     def __getitem__(self, name: str) -> Entry:
         e = self.find(name)

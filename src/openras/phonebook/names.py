@@ -9,16 +9,22 @@ from openras.errors import ERROR_ALREADY_EXISTS, ERROR_INVALID_NAME, ERROR_SUCCE
 if TYPE_CHECKING:
     from openras.phonebook.model import Phonebook
 
-__all__ = ["MAX_ENTRY_NAME", "names_equal", "validate_entry_name"]
+__all__ = ["MAX_ENTRY_NAME", "name_key", "names_equal", "validate_entry_name"]
 
 #: RAS_MaxEntryName.
 MAX_ENTRY_NAME: Final = 256
 _FORBIDDEN: Final = frozenset("|><?*\\/:")
 
 
+def name_key(name: str) -> str:
+    """The form entry names are compared in. Windows ignores case character by character, so
+    ``lower()`` (not ``casefold()``, which would make "Straße" equal "STRASSE")."""
+    return name.lower()
+
+
 def names_equal(a: str, b: str) -> bool:
     """Windows compares entry names without regard to case."""
-    return a.casefold() == b.casefold()
+    return name_key(a) == name_key(b)
 
 
 def validate_entry_name(name: str, phonebook: Phonebook | None = None) -> int:
