@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -29,9 +30,7 @@ def dial_parameters(
 ) -> dict[str, Any]:
     """The Dial call's parameters; the caller's own phonebook path travels with it."""
     return {
-        "entry": entry,
-        "phonebook": os.path.abspath(phonebook) if phonebook else "",
-        "user_phonebook": str(paths.user_phonebook()),
+        **_entry_target(entry, phonebook),
         "user": user,
         "password": password,
         "domain": domain,
@@ -48,6 +47,21 @@ def dial_outcome(final: dict[str, Any]) -> int:
     if error or state != RasConnState.Connected:
         raise errors.RasError.from_code(error or errors.ERROR_DISCONNECTION, handle=handle)
     return handle
+
+
+@dataclass(frozen=True)
+class SavedCredentials:
+    user: str
+    domain: str
+    has_password: bool
+
+
+def _entry_target(entry: str, phonebook: str | os.PathLike[str] | None) -> dict[str, Any]:
+    return {
+        "entry": entry,
+        "phonebook": os.path.abspath(phonebook) if phonebook else "",
+        "user_phonebook": str(paths.user_phonebook()),
+    }
 
 
 class Client:
@@ -142,6 +156,49 @@ class Client:
     def connection(self, handle: int) -> Connection:
         self.status(handle)
         return Connection(self, handle)
+
+    # -------------------------------------------------------------- saved credentials
+    def credentials(
+        self, entry: str, phonebook: str | os.PathLike[str] | None = None
+    ) -> SavedCredentials:
+        """What the daemon keeps for ``entry`` (never the password itself)."""
+        d = self._t.call(P.GET_CREDENTIALS, _entry_target(entry, phonebook))
+        return SavedCredentials(
+            user=d["user"], domain=d["domain"], has_password=bool(d["has_password"])
+        )
+
+    def save_credentials(
+        self,
+        entry: str,
+        phonebook: str | os.PathLike[str] | None = None,
+        *,
+        user: str | None = None,
+        password: str | None = None,
+        domain: str | None = None,
+    ) -> None:
+        """Save the fields given (None leaves a field as it is) in the daemon's store."""
+        params = {
+            **_entry_target(entry, phonebook),
+            "user": user or "",
+            "password": password or "",
+            "domain": domain or "",
+            "mask": {
+                "user": user is not None,
+                "password": password is not None,
+                "domain": domain is not None,
+            },
+        }
+        self._t.call(P.SET_CREDENTIALS, params)
+
+    def forget_credentials(
+        self, entry: str, phonebook: str | os.PathLike[str] | None = None
+    ) -> None:
+        params = {
+            **_entry_target(entry, phonebook),
+            "clear": True,
+            "mask": {"user": True, "password": True, "domain": True},
+        }
+        self._t.call(P.SET_CREDENTIALS, params)
 
     # -------------------------------------------------------------- ending
     def hang_up(self, handle: int, *, wait: bool = True, timeout: float | None = 30.0) -> None:

@@ -92,3 +92,23 @@ def test_saved_credentials_dial_and_stay_secret(rasman):
 
 def test_credentials_for_unknown_entry(rasman):
     assert r.RasGetCredentials(str(rasman.phonebook), "Nope")[0] == r.ERROR_CANNOT_FIND_PHONEBOOK_ENTRY
+
+
+def test_pythonic_saved_credentials(rasman):
+    """The Pythonic face of the store: save, read back without the secret, dial, forget."""
+    from openras import AuthenticationFailure, Client
+
+    with Client(rasman.socket) as c:
+        c.save_credentials("Secret", rasman.phonebook, user="bob", password="s3cret")
+        saved = c.credentials("Secret", rasman.phonebook)
+        assert (saved.user, saved.has_password) == ("bob", True)
+        c.dial("Secret", rasman.phonebook).hang_up()
+        c.forget_credentials("Secret", rasman.phonebook)
+        assert c.credentials("Secret", rasman.phonebook).has_password is False
+        try:
+            c.dial("Secret", rasman.phonebook)
+        except AuthenticationFailure as exc:
+            assert exc.handle > 0
+            c.hang_up(exc.handle)
+        else:
+            raise AssertionError("dial without the saved password succeeded")
