@@ -92,6 +92,20 @@ def read_owner_file(
     return data
 
 
+def read_owner_file_if_exists(
+    path: Path, owner_uid: int, *, code: int, what: str = "file", limit: int = DEFAULT_LIMIT
+) -> bytes | None:
+    """Like :func:`read_owner_file`, but None when ``path`` does not exist."""
+    try:
+        return read_owner_file(path, owner_uid, code=code, what=what, limit=limit)
+    except RasError as exc:
+        if exc.detail and exc.detail.endswith(
+            ("No such file or directory", f"No such file or directory (as uid {owner_uid})")
+        ):
+            return None
+        raise
+
+
 def append_owner_file(path: Path, owner_uid: int, data: bytes, *, code: int) -> None:
     """Append ``data`` to ``path`` (created 0600, parents 0700) with the owner's rights."""
     if _direct(owner_uid):

@@ -228,7 +228,10 @@ class Manager:
             return result.conn, result.joined
 
     def hang_up(self, uid: int, handle: int) -> None:
-        self._apply(self.table.hang_up(handle, uid, self.clock()))
+        actions = self.table.hang_up(handle, uid, self.clock())
+        self._apply(actions)
+        if not actions:
+            self._persist()  # one reference fewer: no action, but the row changed
 
     def status(self, uid: int, handle: int) -> Conn:
         conn = self.table.visible(handle, uid)
@@ -277,6 +280,9 @@ class Manager:
 
     def session_closed(self, session: int) -> None:
         self._apply(self.table.session_closed(session, self.clock()))
+        # Failed rows of that process may now be on the reaper's clock: no action says so.
+        self._persist()
+        self._schedule_tick()
 
     def session_opened(self, session: int) -> None:
         self.table.session_opened(session)
@@ -423,6 +429,8 @@ class Manager:
         try:
             await link.wait_closed()
         finally:
+            # The driver removed its files; the run directory itself is ours.
+            shutil.rmtree(self.links_dir / f"link-{handle}", ignore_errors=True)
             if self.links.get(handle) is link:
                 del self.links[handle]
             timer = self._kill_timers.pop(handle, None)

@@ -236,7 +236,8 @@ class Table:
             raise errors.InvalidHandle()
         if conn.phase is Phase.DISCONNECTING:
             return []
-        if conn.phase is Phase.CONNECTED and conn.refs > 1:
+        if conn.refs > 1:
+            # Another caller still holds it (also while it redials after a link failure).
             conn.refs -= 1
             return []
         return self._begin_teardown(

@@ -142,6 +142,7 @@ class OpenVpnLink(Link):
         self._stopping = False
         self._holds = 0
         self._attached = False
+        self._resyncing = False
         self._answered_server = False
         self._restart_reason = ""
         self._exit_reason = ""
@@ -202,6 +203,10 @@ class OpenVpnLink(Link):
             for cmd in ("state on", "bytecount 1", "log on", "hold release"):
                 self._send(cmd)
         except RasError:
+            self._terminal = True  # start() reports this failure; nothing more is emitted
+            if self._dial_timer is not None:
+                self._dial_timer.cancel()
+                self._dial_timer = None
             self.proc.kill()
             raise
 
@@ -318,6 +323,11 @@ class OpenVpnLink(Link):
                 )
             elif st.reason == "auth-failure":
                 self._finish(errors.ERROR_AUTHENTICATION_FAILURE, "openvpn: auth-failure")
+            else:
+                # Retrying cannot fix a rejected certificate or key: fail now, not at timeout.
+                found = mp.classify_text(self._log)
+                if found is not None and found[0] in mp.DEFINITIVE:
+                    self._finish(*found)
             return
         if st.name == "EXITING":
             self._exit_reason = st.reason
@@ -343,8 +353,8 @@ class OpenVpnLink(Link):
 
     def _on_hold(self) -> None:
         self._holds += 1
-        if self._holds == 1 or self._terminal or self._stopping:
-            return  # the first hold is released by start(); later ones only while dialing
+        if self._holds == 1 or self._terminal or self._stopping or self._resyncing:
+            return  # start() releases the first hold, _resync() decides after adoption
         if not self._connected:
             self._send("hold release")
 
@@ -511,7 +521,7 @@ class OpenVpnLink(Link):
             link._cleanup()
             return None
         link.proc = proc
-        link._holds = 1  # whatever hold openvpn waits in, we decide below
+        link._resyncing = True  # whatever hold openvpn waits in, _resync decides
         link._spawn(link._watch_exit())
         try:
             await link._attach(ATTACH_TIMEOUT)
@@ -526,32 +536,41 @@ class OpenVpnLink(Link):
         return link
 
     async def _resync(self, record: Mapping[str, Any]) -> None:
-        """Re-derive state (``state``), counters, and the pushed options (``log all``)."""
+        """Re-derive state (``state all``: the current one, and whether it was connected),
+        counters, and the pushed options (``log all``)."""
         for cmd in ("state on", "bytecount 1", "log on"):
             self._send(cmd)
-        history = await asyncio.wait_for(self._send("log all"), 5.0)
-        if isinstance(history, mp.Block):
-            for line in history.lines:
+        logs = await asyncio.wait_for(self._send("log all"), 5.0)
+        if isinstance(logs, mp.Block):
+            for line in logs.lines:
                 parts = line.split(",", 2)
                 if len(parts) == 3:
                     self._on_log(parts[2])
-        reply = await asyncio.wait_for(self._send("state"), 5.0)
-        current = None
-        if isinstance(reply, mp.Block) and reply.lines:
-            current = mp.parse_state_fields(reply.lines[-1])
-        if current is None:
+        reply = await asyncio.wait_for(self._send("state all"), 5.0)
+        history: list[mp.State] = []
+        if isinstance(reply, mp.Block):
+            history = [s for line in reply.lines if (s := mp.parse_state_fields(line))]
+        if not history:
             raise RasError(errors.ERROR_UNKNOWN, "openvpn did not say its state")
+        current = history[-1]
         raw_at = record.get("connected_at")
         if current.name == "CONNECTED":
             self.connected_at = float(raw_at) if isinstance(raw_at, int | float) else time.time()
         self._log.clear()  # old history must not explain a new failure
-        if current.name in ("RECONNECTING", "EXITING"):
-            self._connected = raw_at is not None
-            code = mp.reason_error(current.reason, connected=self._connected)
-            self._finish(code, f"openvpn {current.name.lower()}: {current.reason}")
+        # A restart after CONNECTED (openvpn then sits in CONNECTING/HOLD) is a drop we missed.
+        names = [s.name for s in history]
+        last_up = max((i for i, n in enumerate(names) if n == "CONNECTED"), default=None)
+        ended = [s for s in history[(last_up or 0) :] if s.name in ("RECONNECTING", "EXITING")]
+        if ended and (last_up is not None or ended[-1].name == "EXITING"):
+            self._connected = last_up is not None
+            end = ended[0] if last_up is not None else ended[-1]
+            code = mp.reason_error(end.reason, connected=self._connected)
+            self._finish(code, f"openvpn {end.name.lower()}: {end.reason}")
             return
+        self._resyncing = False
+        self._holds = 1
         if current.name != "CONNECTED":
-            self._send("hold release")  # a crash during the initial hold leaves it held
+            self._send("hold release")  # still dialing: go on (it may be held)
             loop = asyncio.get_running_loop()
             self._dial_timer = loop.call_later(dial_timeout(self.spec.entry), self._dial_timed_out)
         self._on_state(current)

@@ -321,7 +321,8 @@ _LOG_RULES: tuple[tuple[re.Pattern[str], int], ...] = tuple(
     (re.compile(p, re.I), code)
     for p, code in (
         (r"AUTH_FAILED|auth-failure|Verification Failed", errors.ERROR_AUTHENTICATION_FAILURE),
-        (r"VERIFY (?:KU |EKU |X509NAME )?ERROR|certificate verify failed", 801),
+        (r"VERIFY (?:KU |EKU |X509NAME )?ERROR", 801),  # names the certificate: best detail
+        (r"certificate verify failed", 801),
         (
             r"alert (?:bad certificate|unknown ca|certificate (?:expired|revoked|unknown)"
             r"|unsupported certificate)",
@@ -348,6 +349,10 @@ _LOG_RULES: tuple[tuple[re.Pattern[str], int], ...] = tuple(
         (r"Options error", 872),
     )
 )
+
+
+#: Causes a restart cannot cure (certificates, keys, credentials, configuration).
+DEFINITIVE: frozenset[int] = frozenset({691, 781, 797, 801, 810, 869, 872})
 
 
 def classify_text(lines: Iterable[str]) -> tuple[int, str] | None:

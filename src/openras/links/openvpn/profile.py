@@ -44,6 +44,10 @@ class Option:
 # ------------------------------------------------------------------------------- tokenizer
 
 
+#: C ``isspace`` in the C locale, plus the string's end (openvpn's ``space()``).
+_C_SPACE = frozenset(" \t\n\r\v\f\0")
+
+
 def tokenize(line: str) -> list[str] | None:
     """Split one config line like openvpn's ``parse_line``; None on a quoting error."""
     out: list[str] = []
@@ -56,7 +60,7 @@ def tokenize(line: str) -> list[str] | None:
             continue
         emit: str | None = None
         done = False
-        space = ch.isspace() or ch == "\0"
+        space = ch in _C_SPACE
         if state == "initial":
             if not space:
                 if ch in "#;":
@@ -81,7 +85,7 @@ def tokenize(line: str) -> list[str] | None:
             done = True
         else:
             emit = ch
-        if backslash and emit is not None and not (emit in '\\"' or emit.isspace()):
+        if backslash and emit is not None and not (emit in '\\"' or emit in _C_SPACE):
             return None  # openvpn: "Bad backslash ('\') usage"
         backslash = False
         if emit == "\0":
@@ -94,8 +98,8 @@ def tokenize(line: str) -> list[str] | None:
             state = "initial"
         if len(out) >= MAX_PARAMS:
             break
-    if state in ("dquoted", "squoted") or backslash:
-        return None
+    if state != "initial":
+        return None  # an open quote, or an escaped end of line ("Residual parse state")
     return out
 
 
@@ -103,7 +107,10 @@ def parse(text: str, source: str = "profile", *, first_line: int = 1) -> list[Op
     """Options of a profile (syntax only; nothing is allowed or refused yet)."""
     if "\0" in text:
         raise RasError(ERROR_PROFILE, f"{source}: not an OpenVPN profile (binary data)")
-    lines = text.removeprefix("\ufeff").splitlines()
+    # openvpn reads with fgets: only "\n" ends a line ("\r" is then just a space).
+    lines = text.removeprefix("\ufeff").split("\n")
+    if lines and lines[-1] == "":
+        lines.pop()
     options: list[Option] = []
     i = 0
     while i < len(lines):
@@ -132,7 +139,7 @@ def parse(text: str, source: str = "profile", *, first_line: int = 1) -> list[Op
                         ERROR_PROFILE,
                         f"{source}:{first_line + i}: line longer than {MAX_LINE} characters",
                     )
-                body.append(lines[i])
+                body.append(lines[i].removesuffix("\r"))  # CRLF profiles from Windows
                 i += 1
             if i >= len(lines):
                 raise RasError(ERROR_PROFILE, f"{source}:{lineno}: <{tag}> is never closed")
@@ -240,7 +247,7 @@ ALLOWED: Mapping[str, Rule] = {
     "tls-crypt": _r(1, file=True),
     "tls-crypt-v2": _r(1, 2, file=True),
     "secret": _r(1, 2, file=True),
-    "crl-verify": _r(1, file=True),
+    "crl-verify": _r(1, 2, file=True),
     "peer-fingerprint": _r(1, inline=True),
     "key-direction": _r(1, choices=frozenset({"0", "1"})),
     "remote-cert-tls": _r(1, choices=frozenset({"server", "client"})),
@@ -328,6 +335,9 @@ ALLOWED: Mapping[str, Rule] = {
     "opt-verify": _r(0),
     "setenv-safe": _r(2),
 }
+
+#: Options whose other values exist but are refused on purpose (scripts, interaction, tap).
+_POLICY_CHOICES: frozenset[str] = frozenset({"script-security", "auth-retry", "dev-type"})
 
 #: Harmless for us and dropped: Windows-only switches, and privileges/logging the driver owns.
 IGNORED: frozenset[str] = frozenset(
@@ -581,11 +591,23 @@ def _check(
             raise RasError(ERROR_NOT_ALLOWED, f"{where}: option '{o.name}' is not allowed inline")
         _check_inline(o.inline, where, o.name)
         return [o]
+    if o.name == "auth-user-pass" and o.args:
+        raise RasError(
+            ERROR_NOT_ALLOWED,
+            f"{where}: option 'auth-user-pass FILE' is not allowed (the dial supplies credentials)",
+        )
     lo, hi = rule.nargs
     if not lo <= len(o.args) <= hi:
         raise RasError(ERROR_PROFILE, f"{where}: option '{o.name}' takes {lo}..{hi} arguments")
     if rule.choices is not None and o.args and o.args[0].lower() not in rule.choices:
-        raise RasError(ERROR_NOT_ALLOWED, f"{where}: option '{o.name} {o.args[0]}' is not allowed")
+        if o.name in _POLICY_CHOICES:
+            raise RasError(
+                ERROR_NOT_ALLOWED, f"{where}: option '{o.name} {o.args[0]}' is not allowed"
+            )
+        raise RasError(
+            ERROR_PROFILE,
+            f"{where}: '{o.name} {o.args[0]}': expected one of {', '.join(sorted(rule.choices))}",
+        )
     if o.name == "crl-verify" and len(o.args) > 1:
         raise RasError(ERROR_NOT_ALLOWED, f"{where}: 'crl-verify ... dir' is not allowed")
     if rule.file_arg is None or not o.args:
@@ -609,7 +631,7 @@ def _check(
 
 def _check_inline(content: str, where: str, name: str) -> None:
     """Refuse content that could end the inline block early (and inject options)."""
-    for n, line in enumerate(content.splitlines()):
+    for n, line in enumerate(content.split("\n")):
         if _TAGLIKE.match(line):
             raise RasError(
                 ERROR_PROFILE, f"{where}: '{name}' content line {n + 1} looks like a tag"

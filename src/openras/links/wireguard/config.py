@@ -65,7 +65,7 @@ class WgInterface:
     private_key: str = field(repr=False)
     listen_port: int | None = None
     fwmark: int | None = None
-    line: int = 0
+    line: int = field(default=0, compare=False)
 
 
 @dataclass(frozen=True)
@@ -77,7 +77,7 @@ class WgPeer:
     endpoint: str | None = None
     allowed_ips: tuple[IPNetwork, ...] = ()
     persistent_keepalive: int | None = None
-    line: int = 0
+    line: int = field(default=0, compare=False)
 
 
 @dataclass(frozen=True)

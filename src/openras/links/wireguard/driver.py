@@ -195,6 +195,7 @@ class WireGuardLink(Link):
         self._created_run_dir = False
         self._keepalive_overridden: tuple[str, ...] = ()
         self._projection: dict[str, Any] = {}
+        self._setup: list[list[str]] = []
         self._teardown: list[list[str]] = []
         self._started = 0.0
 
@@ -222,7 +223,11 @@ class WireGuardLink(Link):
         ):
             table = await self._choose_policy_table()
         self._plan = plan_network(config, self._ifname, policy_table=table)
+        self._setup = [list(cmd) for cmd in self._plan.setup]
         self._teardown = [list(cmd) for cmd in self._plan.teardown]
+        self._keepalive_overridden = tuple(
+            p.public_key for p in config.dial_peers if not p.persistent_keepalive
+        )
         self._projection = self._make_projection(config, self._plan)
 
         if not self.spec.run_dir.exists():
@@ -324,6 +329,8 @@ class WireGuardLink(Link):
             )
             await self._watch(monitor)
         except _Failure as exc:
+            if self._proc is not None and self._proc.exited:
+                return  # the program died under us: _watch_exit reports why
             self._finish(exc.code, exc.detail)
 
     async def _wait_uapi(self) -> None:
@@ -331,7 +338,7 @@ class WireGuardLink(Link):
         assert self._proc is not None
         while True:
             if self._proc.exited:
-                return  # _watch_exit reports it
+                raise _Failure(ERROR_CONNECTING_DEVICE_NOT_FOUND, "wireguard-go exited")
             if sock.exists() and await asyncio.to_thread(_uapi_answers, sock):
                 return
             if self._remaining() <= 0:
@@ -341,11 +348,7 @@ class WireGuardLink(Link):
     async def _configure(self) -> None:
         assert self._config is not None
         assert self._plan is not None
-        keepalive = None
-        missing = tuple(p.public_key for p in self._config.dial_peers if not p.persistent_keepalive)
-        if missing:
-            keepalive = 1
-            self._keepalive_overridden = missing
+        keepalive = 1 if self._keepalive_overridden else None
         text = self._config.to_setconf(fwmark=self._plan.fwmark, keepalive_override=keepalive)
         path = self.spec.run_dir / _SETCONF_FILE
         remove_quietly(path)
@@ -518,36 +521,47 @@ class WireGuardLink(Link):
     # -- persistence ------------------------------------------------------------------------
 
     def record(self) -> dict[str, Any]:
+        """Facts fixed at start (the manager records once): adopt re-derives the state."""
         return {
             "ifname": self._ifname,
             "kernel": self._kernel,
             "process": self._proc.identity.to_record() if self._proc else None,
+            "setup": self._setup,
             "teardown": self._teardown,
-            "configured": self._configured,
-            "connected": self._connected,
+            "keepalive_overridden": list(self._keepalive_overridden),
             "created_run_dir": self._created_run_dir,
             "projection": self._projection,
         }
 
     @classmethod
     async def adopt(cls, spec: LinkSpec, record: Mapping[str, Any], emit: Emit) -> Link | None:
+        """Re-attach to a running wireguard-go (or kernel interface) from its record.
+
+        The link counts as alive when the process is the same one and the interface answers
+        with its peers loaded; the ``ip`` setup is then re-applied idempotently (a crash may
+        have come between ``wg setconf`` and ``ip``). Anything else is cleaned up -> None.
+        """
         link = cls(spec, emit)
         link._settings = _Settings.from_spec(spec)
         link._started = time.monotonic()
         link._ifname = str(record.get("ifname", ""))
         link._kernel = bool(record.get("kernel", False))
+        link._setup = [list(map(str, c)) for c in record.get("setup", [])]
         link._teardown = [list(map(str, c)) for c in record.get("teardown", [])]
+        link._keepalive_overridden = tuple(map(str, record.get("keepalive_overridden", [])))
         link._created_run_dir = bool(record.get("created_run_dir", False))
         link._projection = dict(record.get("projection", {}))
-        link._configured = bool(record.get("configured", False))
         proc_rec = record.get("process")
         if not link._kernel and proc_rec:
             link._proc = LinkProcess.adopt(ProcessIdentity.from_record(proc_rec))
-        usable = bool(link._ifname) and link._configured
-        usable = usable and (link._kernel or link._proc is not None)
+        usable = bool(link._ifname) and (link._kernel or link._proc is not None)
         dump = await link._dump() if usable else None
-        if dump is None:
-            # Gone, or caught half set up by the crash: nothing worth keeping.
+        if dump is not None and dump.peers:
+            for fam, lines in batches([tuple(c) for c in link._setup]):
+                argv = ["ip", *([fam] if fam else []), "-force", "-batch", "-"]
+                await run_cmd(argv, input_data=("\n".join(lines) + "\n").encode(), time_limit=5)
+        else:
+            # Gone, or caught before its peers were loaded: nothing worth keeping.
             link._stopping = True
             if link._proc is not None:
                 link._proc.terminate()
@@ -558,6 +572,7 @@ class WireGuardLink(Link):
                     await link._proc.wait()
             await link._cleanup()
             return None
+        link._configured = True
         if link._proc is not None:
             link._exit_task = asyncio.create_task(link._watch_exit())
         monitor = PeerMonitor(
@@ -567,8 +582,7 @@ class WireGuardLink(Link):
         )
         if dump.latest_handshake:
             monitor.mark_connected(dump, time.monotonic())
-            link._connected = True
-            emit(StateReached(RasConnState.Connected))
+            await link._on_monitor_event(HandshakeDone(dump.peers[0].public_key, 0))
         else:
             emit(StateReached(RasConnState.DeviceConnected))
         link._run_task = asyncio.create_task(link._adopted_watch(monitor))

@@ -1,0 +1,756 @@
+"""The SSH link: the OpenSSH client as a supervised control master.
+
+Entry keys::
+
+    OpenRasDevice=ssh
+    PhoneNumber=[user@]host[:port]        (or the dial's phone number; IPv6 as [addr]:port)
+    OpenRasSshMode=socks                  socks (-D, works without root) | tun (-w, root)
+    OpenRasSshSocksPort=1080              SOCKS listener, always on 127.0.0.1
+    OpenRasSshIdentity=<private key>      relative to the phonebook's directory
+    OpenRasSshKnownHosts=<file>           default: ~owner/.config/openras/known_hosts/<entry>
+    OpenRasSshAcceptNewHostKey=0          1 = trust an unknown host key on first use
+    OpenRasSshTunLocal=10.0.6.2/30        tun mode: our address
+    OpenRasSshTunRemote=10.0.6.1          tun mode: the peer's address (point-to-point)
+    OpenRasSshTunRoutes=10.1.0.0/16,...   tun mode: routes through the tunnel
+    OpenRasSshTunRemoteUnit=any           tun mode: the server's tun unit
+    OpenRasSshServerAliveInterval=15      seconds between keepalives; after
+    OpenRasSshServerAliveCountMax=3       this many unanswered the link drops (829)
+    OpenRasDialTimeoutMs=15000
+
+The program is ``ssh -N -M -S RUN_DIR/ctl -F none ...`` in the foreground (our child, watched
+by pidfd), with its stderr (``LogLevel=VERBOSE``) in ``RUN_DIR/ssh.log``. Nothing of the
+user's or the system's ssh configuration is read (``-F none``); ``ProxyCommand``,
+``ProxyJump``, ``LocalCommand``, agent and X11 forwarding are pinned off, and every option
+comes from this allow-list. The host key policy is explicit: a per-entry known_hosts file is
+copied into the run dir (``UserKnownHostsFile``, no global file) and checked with
+``StrictHostKeyChecking=yes`` (or ``accept-new``; a key learned that way is appended to the
+entry's file once the link is up). A password reaches ssh only through ``SSH_ASKPASS``: a
+two-line helper in the run dir that prints a 0600 file, deleted as soon as the link is up.
+Files named by the entry are read with the owner's rights, never root's.
+
+States: ConnectDevice at spawn, DeviceConnected once the TCP connection is up (key exchange
+and the host key check follow), Authenticate + Authenticated on ``Authenticated to`` (or
+Authenticate alone before an authentication failure), Connected once ``ssh -O check`` answers and the SOCKS
+port accepts (or the tun device exists and has its addresses). A failure is read from the
+log when ssh exits (status 255): 691 bad credentials, 778 unknown host key, 835 changed host
+key, 678 refused, 809 unreachable or timed out, 868 unknown host name, 633 port or tun busy.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import ipaddress
+import json
+import math
+import os
+import pwd
+import re
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, ClassVar, Final
+
+import psutil
+
+from openras.errors import (
+    ERROR_ACCESS_DENIED,
+    ERROR_BAD_PHONE_NUMBER,
+    ERROR_INVALID_PARAMETER,
+    ERROR_VPN_TIMEOUT,
+    RasError,
+)
+from openras.links._common import (
+    HELPER_ENV,
+    dial_timeout,
+    entry_bool,
+    entry_int,
+    remove_quietly,
+    resolve_entry_path,
+    run_cmd,
+)
+from openras.links._owner_files import (
+    append_owner_file,
+    owner_config_dir,
+    read_owner_file,
+    read_owner_file_if_exists,
+    write_private,
+)
+from openras.links.base import (
+    Emit,
+    Link,
+    LinkDropped,
+    LinkFailed,
+    LinkSpec,
+    LinkStats,
+    Projection,
+    StateReached,
+)
+from openras.links.process import LinkProcess, ProcessIdentity
+from openras.links.ssh.log import (
+    ERROR_LINK_FAILURE,
+    ERROR_UNKNOWN,
+    Authenticated,
+    HostKeyLearned,
+    SshLogParser,
+    classify_exit,
+)
+from openras.states import RasConnState
+
+ERROR_IP_CONFIGURATION: Final = 716
+ERROR_BAD_CONFIG: Final = 872
+_POLL: Final = 0.05
+_LOG: Final = "ssh.log"
+_CTL: Final = "ctl"
+_KNOWN_HOSTS: Final = "known_hosts"
+_IDENTITY: Final = "identity"
+_PASSWORD: Final = "password"  # noqa: S105 - a file name
+_ASKPASS: Final = "askpass"
+_ASKPASS_SCRIPT: Final = '#!/bin/sh\nexec cat -- "$OPENRAS_SSH_PASSFILE"\n'
+#: ssh binds ControlPath + ".XXXXXXXXXXXXXXXX" first; sun_path holds 107 bytes.
+_MAX_CTL_PATH: Final = 88
+
+_USER: Final = re.compile(r"^[A-Za-z0-9_.][A-Za-z0-9_.@-]{0,63}$")
+_HOSTNAME: Final = re.compile(
+    r"^(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+    r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*\.?$"
+)
+_ORDER: Final = (
+    RasConnState.ConnectDevice,
+    RasConnState.DeviceConnected,
+    RasConnState.Authenticate,
+    RasConnState.Authenticated,
+    RasConnState.Connected,
+)
+
+
+def parse_destination(text: str) -> tuple[str | None, str, int]:
+    """``[user@]host[:port]`` -> (user, host, port); RasError(749) if it is not that."""
+    raw = text.strip()
+    user: str | None = None
+    if "@" in raw:
+        user, _, raw = raw.rpartition("@")
+        if not _USER.match(user):
+            raise RasError(ERROR_BAD_PHONE_NUMBER, f"{user!r} is not a valid user name")
+    port = 22
+    if raw.startswith("["):
+        host, sep, rest = raw[1:].partition("]")
+        if not sep:
+            raise RasError(ERROR_BAD_PHONE_NUMBER, f"{text!r}: missing ']'")
+        try:
+            ipaddress.IPv6Address(host)
+        except ValueError:
+            raise RasError(ERROR_BAD_PHONE_NUMBER, f"{host!r} is not an IPv6 address") from None
+        port_text = rest[1:] if rest.startswith(":") else rest
+        if rest and not rest.startswith(":"):
+            raise RasError(ERROR_BAD_PHONE_NUMBER, f"{text!r}: expected ':port' after ']'")
+    else:
+        host, _, port_text = raw.partition(":")
+        if ":" in port_text:
+            raise RasError(ERROR_BAD_PHONE_NUMBER, f"{text!r}: write IPv6 as [addr]:port")
+        if not _HOSTNAME.match(host):
+            raise RasError(ERROR_BAD_PHONE_NUMBER, f"{host!r} is not a host name or address")
+    if port_text:
+        if not port_text.isdigit() or not 0 < int(port_text) < 65536:
+            raise RasError(ERROR_BAD_PHONE_NUMBER, f"{port_text!r} is not a port")
+        port = int(port_text)
+    return user, host, port
+
+
+def _safe_name(name: str) -> str:
+    cleaned = re.sub(r"[^A-Za-z0-9._-]", "_", name).lstrip(".") or "entry"
+    return cleaned[:100]
+
+
+@dataclass(frozen=True)
+class _Settings:
+    user: str
+    host: str
+    port: int
+    mode: str
+    socks_port: int
+    identity: Path | None
+    known_hosts: Path
+    accept_new: bool
+    dial_timeout: float
+    alive_interval: int
+    alive_count: int
+    tun_local: ipaddress.IPv4Interface | ipaddress.IPv6Interface | None
+    tun_remote: ipaddress.IPv4Address | ipaddress.IPv6Address | None
+    tun_routes: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]
+    tun_remote_unit: str
+
+    @property
+    def destination(self) -> str:
+        return f"[{self.host}]:{self.port}" if ":" in self.host else f"{self.host}:{self.port}"
+
+    @classmethod
+    def from_spec(cls, spec: LinkSpec) -> _Settings:
+        entry = spec.entry
+        number = spec.params.phone_number or entry.get("PhoneNumber") or ""
+        if not number.strip():
+            raise RasError(ERROR_BAD_PHONE_NUMBER, "no PhoneNumber ([user@]host[:port])")
+        phone_user, host, port = parse_destination(number)
+        user = spec.params.user or phone_user
+        if not user:
+            try:
+                user = pwd.getpwuid(spec.owner_uid).pw_name
+            except KeyError:
+                raise RasError(ERROR_BAD_PHONE_NUMBER, "no user name to log in as") from None
+        if not _USER.match(user):
+            raise RasError(ERROR_INVALID_PARAMETER, f"{user!r} is not a valid user name")
+        mode = (entry.get("OpenRasSshMode") or "socks").strip().lower()
+        if mode not in ("socks", "tun"):
+            raise RasError(ERROR_INVALID_PARAMETER, f"OpenRasSshMode={mode!r}: use socks or tun")
+        raw_id = entry.get("OpenRasSshIdentity")
+        identity = (
+            resolve_entry_path(spec, "OpenRasSshIdentity", raw_id)
+            if raw_id and raw_id.strip()
+            else None
+        )
+        raw_kh = entry.get("OpenRasSshKnownHosts")
+        if raw_kh and raw_kh.strip():
+            known_hosts = resolve_entry_path(spec, "OpenRasSshKnownHosts", raw_kh)
+        else:
+            base = owner_config_dir(spec.owner_uid) / "openras" / "known_hosts"
+            known_hosts = base / _safe_name(spec.entry.name)
+        tun_local = tun_remote = None
+        routes: list[ipaddress.IPv4Network | ipaddress.IPv6Network]
+        remote_unit = (entry.get("OpenRasSshTunRemoteUnit") or "any").strip().lower()
+        try:
+            if raw := (entry.get("OpenRasSshTunLocal") or "").strip():
+                tun_local = ipaddress.ip_interface(raw)
+            if raw := (entry.get("OpenRasSshTunRemote") or "").strip():
+                tun_remote = ipaddress.ip_address(raw)
+            routes = [
+                ipaddress.ip_network(item.strip(), strict=False)
+                for item in (entry.get("OpenRasSshTunRoutes") or "").split(",")
+                if item.strip()
+            ]
+        except ValueError as exc:
+            raise RasError(ERROR_INVALID_PARAMETER, f"tunnel address: {exc}") from None
+        if remote_unit != "any" and not (remote_unit.isdigit() and int(remote_unit) < 65535):
+            raise RasError(ERROR_INVALID_PARAMETER, "OpenRasSshTunRemoteUnit: a number or any")
+        if mode == "tun" and tun_local is None:
+            raise RasError(ERROR_INVALID_PARAMETER, "tun mode needs OpenRasSshTunLocal")
+        return cls(
+            user=user,
+            host=host,
+            port=port,
+            mode=mode,
+            socks_port=entry_int(entry, "OpenRasSshSocksPort", 1080, minimum=1, maximum=65535),
+            identity=identity,
+            known_hosts=known_hosts,
+            accept_new=entry_bool(entry, "OpenRasSshAcceptNewHostKey"),
+            dial_timeout=dial_timeout(entry),
+            alive_interval=entry_int(entry, "OpenRasSshServerAliveInterval", 15, minimum=1),
+            alive_count=entry_int(entry, "OpenRasSshServerAliveCountMax", 3, minimum=1),
+            tun_local=tun_local,
+            tun_remote=tun_remote,
+            tun_routes=tuple(routes),
+            tun_remote_unit=remote_unit,
+        )
+
+
+def build_argv(
+    settings: _Settings, run_dir: Path, *, password: bool, tun_unit: int | None
+) -> list[str]:
+    """The whole ssh command line: fixed options plus validated values, nothing else."""
+    opts = {
+        "ControlPersist": "no",
+        "ExitOnForwardFailure": "yes",
+        "UserKnownHostsFile": str(run_dir / _KNOWN_HOSTS),
+        "GlobalKnownHostsFile": "/dev/null",
+        "StrictHostKeyChecking": "accept-new" if settings.accept_new else "yes",
+        "CheckHostIP": "no",
+        "UpdateHostKeys": "no",
+        "HashKnownHosts": "no",
+        "BatchMode": "no" if password else "yes",
+        "PasswordAuthentication": "yes" if password else "no",
+        "KbdInteractiveAuthentication": "yes" if password else "no",
+        "NumberOfPasswordPrompts": "1",
+        "IdentitiesOnly": "yes",
+        "IdentityAgent": "none",
+        "IdentityFile": str(run_dir / _IDENTITY) if settings.identity else "none",
+        "ConnectTimeout": str(max(1, math.ceil(settings.dial_timeout))),
+        "ServerAliveInterval": str(settings.alive_interval),
+        "ServerAliveCountMax": str(settings.alive_count),
+        "ProxyCommand": "none",
+        "ProxyJump": "none",
+        "PermitLocalCommand": "no",
+        "ForwardAgent": "no",
+        "ForwardX11": "no",
+        "LogLevel": "VERBOSE",
+    }
+    argv = ["ssh", "-N", "-T", "-M", "-S", str(run_dir / _CTL), "-F", "none"]
+    for key, value in opts.items():
+        argv += ["-o", f"{key}={value}"]
+    if settings.mode == "tun":
+        assert tun_unit is not None
+        argv += ["-o", "Tunnel=point-to-point", "-o", f"TunnelDevice={tun_unit}:"
+                 f"{settings.tun_remote_unit}"]  # fmt: skip
+    else:
+        argv += ["-D", f"127.0.0.1:{settings.socks_port}"]
+    argv += ["-p", str(settings.port), "-l", settings.user, "--", settings.host]
+    return argv
+
+
+def parse_ss(text: str, pid: int) -> LinkStats | None:
+    """Counters of ``pid``'s TCP connection from ``ss -H -t -i -n -p`` output."""
+    lines = text.splitlines()
+    for i, line in enumerate(lines):
+        if line[:1].isspace() or f"pid={pid}," not in line:
+            continue
+        info = " ".join(x for x in lines[i + 1 : i + 3] if x[:1].isspace())
+        nums = dict(re.findall(r"\b(bytes_sent|bytes_received|segs_out|segs_in):(\d+)", info))
+        if nums:
+            return LinkStats(
+                bytes_sent=int(nums.get("bytes_sent", 0)),
+                bytes_received=int(nums.get("bytes_received", 0)),
+                frames_sent=int(nums.get("segs_out", 0)),
+                frames_received=int(nums.get("segs_in", 0)),
+            )
+    return None
+
+
+class SshLink(Link):
+    """An SSH connection as a RAS link: SOCKS proxy or a layer-3 tun."""
+
+    driver: ClassVar[str] = "ssh"
+    device_type: ClassVar[str] = "vpn"
+    device_name: ClassVar[str] = "OpenSSH"
+    default_kill_deadline: ClassVar[float] = 5.0
+
+    def __init__(self, spec: LinkSpec, emit: Emit) -> None:
+        super().__init__(spec, emit)
+        self._settings: _Settings | None = None
+        self._proc: LinkProcess | None = None
+        self._parser = SshLogParser()
+        self._log_offset = 0
+        self._reached: RasConnState | None = None
+        self._run_task: asyncio.Task[None] | None = None
+        self._exit_task: asyncio.Task[None] | None = None
+        self._close_task: asyncio.Task[None] | None = None
+        self._stop_task: asyncio.Task[None] | None = None
+        self._gone = asyncio.Event()
+        self._stopping = False
+        self._terminal = False
+        self._connected = False
+        self._created_run_dir = False
+        self._tun_unit: int | None = None
+        self._known_hosts_before = b""
+        self._started = 0.0
+
+    def __repr__(self) -> str:
+        state = self._reached.name if self._reached is not None else "new"
+        return f"<SshLink handle={self.spec.handle} {state}>"
+
+    # -- checks -----------------------------------------------------------------------------
+
+    @classmethod
+    def validate(cls, spec: LinkSpec) -> None:
+        settings = _Settings.from_spec(spec)
+        if settings.mode == "tun" and os.geteuid() != 0:
+            raise RasError(ERROR_ACCESS_DENIED, "tun mode needs a root daemon; use socks")
+
+    def _path(self, name: str) -> Path:
+        return self.spec.run_dir / name
+
+    # -- start ------------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        self._started = time.monotonic()
+        self.validate(self.spec)
+        settings = self._settings = _Settings.from_spec(self.spec)
+        if len(str(self._path(_CTL))) > _MAX_CTL_PATH:
+            raise RasError(
+                ERROR_INVALID_PARAMETER, f"run dir path too long for a socket: {self.spec.run_dir}"
+            )
+        owner = self.spec.owner_uid
+        known = await asyncio.to_thread(
+            read_owner_file_if_exists,
+            settings.known_hosts,
+            owner,
+            code=ERROR_BAD_CONFIG,
+            what="known_hosts",
+        )
+        identity = None
+        if settings.identity is not None:
+            identity = await asyncio.to_thread(
+                read_owner_file, settings.identity, owner, code=ERROR_BAD_CONFIG, what="identity"
+            )
+        password = self.spec.params.password
+        if settings.mode == "tun":
+            self._tun_unit = await self._choose_tun_unit()
+
+        if not self.spec.run_dir.exists():
+            self.spec.run_dir.mkdir(mode=0o700, parents=True)
+            self._created_run_dir = True
+        remove_quietly(*(self._path(n) for n in (_KNOWN_HOSTS, _IDENTITY, _PASSWORD, _ASKPASS)))
+        self._known_hosts_before = known or b""
+        write_private(self._path(_KNOWN_HOSTS), self._known_hosts_before)
+        if identity is not None:
+            write_private(self._path(_IDENTITY), identity)
+        env = dict(HELPER_ENV)
+        env["HOME"] = str(self.spec.run_dir)
+        if password:
+            if os.statvfs(self.spec.run_dir).f_flag & os.ST_NOEXEC:
+                raise RasError(ERROR_INVALID_PARAMETER, f"{self.spec.run_dir} is mounted noexec")
+            write_private(self._path(_PASSWORD), password.encode())
+            write_private(self._path(_ASKPASS), _ASKPASS_SCRIPT.encode())
+            self._path(_ASKPASS).chmod(0o700)
+            env.update(
+                SSH_ASKPASS=str(self._path(_ASKPASS)),
+                SSH_ASKPASS_REQUIRE="force",
+                OPENRAS_SSH_PASSFILE=str(self._path(_PASSWORD)),
+            )
+        argv = build_argv(
+            settings, self.spec.run_dir, password=bool(password), tun_unit=self._tun_unit
+        )
+        self._proc = LinkProcess.spawn(
+            argv, marker=self.spec.marker, log_path=self._path(_LOG), env=env
+        )
+        self._reach(RasConnState.ConnectDevice)
+        self._exit_task = asyncio.create_task(self._watch_exit())
+        self._run_task = asyncio.create_task(self._dial())
+
+    async def _choose_tun_unit(self) -> int:
+        base = 100 + self.spec.handle % 100
+        for k in range(200):
+            unit = 100 + (base - 100 + k) % 200
+            res = await run_cmd(["ip", "link", "show", "dev", f"tun{unit}"], time_limit=5)
+            if res.returncode != 0:
+                return unit
+        raise RasError(633, "no free tun unit")
+
+    # -- states -----------------------------------------------------------------------------
+
+    def _reach(self, state: RasConnState) -> None:
+        """Emit every state up to ``state`` that was not emitted yet, in order."""
+        current = _ORDER.index(self._reached) if self._reached is not None else -1
+        for step in _ORDER[current + 1 : _ORDER.index(state) + 1]:
+            self._reached = step
+            self.emit(StateReached(step))
+
+    def _ended(self) -> bool:
+        return self._terminal or self._stopping
+
+    def _read_log(self) -> None:
+        try:
+            with open(self._path(_LOG), "rb") as fh:
+                fh.seek(self._log_offset)
+                data = fh.read(1 << 20)
+        except OSError:
+            return
+        self._log_offset += len(data)
+        for event in self._parser.feed(data):
+            if isinstance(event, Authenticated) and not self._connected:
+                self._reach(RasConnState.Authenticated)
+            elif isinstance(event, HostKeyLearned):
+                pass  # persisted from the run-dir copy once the link is up
+
+    def _tcp_up(self) -> bool:
+        assert self._settings is not None
+        if self._proc is None:
+            return False
+        try:
+            conns = psutil.Process(self._proc.pid).net_connections(kind="tcp")
+        except (psutil.Error, OSError):
+            return False
+        return any(
+            c.status == psutil.CONN_ESTABLISHED and c.raddr and c.raddr[1] == self._settings.port
+            for c in conns
+        )
+
+    async def _dial(self) -> None:
+        assert self._settings is not None
+        settings = self._settings
+        tick = 0
+        while not self._ended():
+            self._read_log()
+            if self._reached == RasConnState.ConnectDevice and self._tcp_up():
+                # TCP is up; key exchange and the host key check come next. Authenticate is
+                # not visible at LogLevel VERBOSE: it is implied by "Authenticated to" or
+                # by an authentication failure.
+                self._reach(RasConnState.DeviceConnected)
+            if (self._reached == RasConnState.Authenticated or tick % 5 == 4) and (
+                await self._check() and await self._ready()
+            ):
+                if self._ended():
+                    return
+                try:
+                    await self._configure_tun()
+                except _Failure as exc:
+                    self._finish(exc.code, exc.detail)
+                    return
+                remove_quietly(self._path(_PASSWORD), self._path(_ASKPASS))
+                await self._persist_learned_host_key()
+                if self._ended():
+                    return
+                self._connected = True
+                self._reach(RasConnState.Connected)
+                return
+            if time.monotonic() - self._started > settings.dial_timeout:
+                self._read_log()
+                detail = f"not connected within {settings.dial_timeout:g} s"
+                if self._parser.worst is not None:
+                    detail += f" (last: {self._parser.worst.line})"
+                self._finish(ERROR_VPN_TIMEOUT, detail)
+                return
+            tick += 1
+            await asyncio.sleep(_POLL)
+
+    async def _check(self) -> bool:
+        assert self._settings is not None
+        if not self._path(_CTL).exists():
+            return False
+        res = await run_cmd(self._ctl_argv("check"), time_limit=5)
+        return res.returncode == 0
+
+    def _ctl_argv(self, command: str) -> list[str]:
+        assert self._settings is not None
+        return ["ssh", "-F", "none", "-S", str(self._path(_CTL)), "-O", command,
+                "--", self._settings.host]  # fmt: skip
+
+    async def _ready(self) -> bool:
+        assert self._settings is not None
+        if self._settings.mode == "tun":
+            res = await run_cmd(["ip", "link", "show", "dev", f"tun{self._tun_unit}"], time_limit=5)
+            return res.returncode == 0
+        try:
+            _, writer = await asyncio.wait_for(
+                asyncio.open_connection("127.0.0.1", self._settings.socks_port), 2
+            )
+        except (OSError, TimeoutError):
+            return False
+        writer.close()
+        with contextlib.suppress(OSError):
+            await writer.wait_closed()
+        return True
+
+    async def _configure_tun(self) -> None:
+        settings = self._settings
+        assert settings is not None
+        if settings.mode != "tun" or settings.tun_local is None:
+            return
+        dev = f"tun{self._tun_unit}"
+        local = settings.tun_local
+        if settings.tun_remote is not None and local.network.prefixlen == local.max_prefixlen:
+            addr = ["address", "replace", str(local.ip), "peer", str(settings.tun_remote)]
+        else:
+            addr = ["address", "replace", str(local)]
+        cmds = [[*addr, "dev", dev], ["link", "set", "dev", dev, "up"]]
+        cmds += [["route", "replace", str(net), "dev", dev] for net in settings.tun_routes]
+        lines = "".join(" ".join(c) + "\n" for c in cmds)
+        res = await run_cmd(["ip", "-batch", "-"], input_data=lines.encode(), time_limit=5)
+        if res.returncode != 0:
+            raise _Failure(ERROR_IP_CONFIGURATION, f"ip: {' '.join(res.stderr.split())}")
+
+    async def _persist_learned_host_key(self) -> None:
+        assert self._settings is not None
+        try:
+            now = self._path(_KNOWN_HOSTS).read_bytes()
+        except OSError:
+            return
+        if now == self._known_hosts_before or not now.startswith(self._known_hosts_before):
+            return
+        new = now[len(self._known_hosts_before) :]
+        if self._known_hosts_before and not self._known_hosts_before.endswith(b"\n"):
+            new = b"\n" + new
+        with contextlib.suppress(RasError):
+            await asyncio.to_thread(
+                append_owner_file,
+                self._settings.known_hosts,
+                self.spec.owner_uid,
+                new,
+                code=ERROR_BAD_CONFIG,
+            )
+        self._known_hosts_before = now
+
+    async def _watch_exit(self) -> None:
+        assert self._proc is not None
+        rc = await self._proc.wait()
+        self._gone.set()
+        if self._ended():
+            return
+        self._read_log()
+        self._parser.close()
+        code, detail, implied = classify_exit(self._parser, rc)
+        if not self._connected and _ORDER.index(implied) > _ORDER.index(
+            self._reached or RasConnState.ConnectDevice
+        ):
+            self._reach(implied)
+        if self._connected and code == ERROR_UNKNOWN:
+            code = ERROR_LINK_FAILURE
+        self._finish(code, detail)
+
+    def _finish(self, code: int, detail: str) -> None:
+        if self._ended():
+            return
+        self._terminal = True
+        if self._connected:
+            self.emit(LinkDropped(code, detail))
+        else:
+            self.emit(LinkFailed(code, detail))
+        self._stop_program()
+
+    # -- stop -------------------------------------------------------------------------------
+
+    def _stop_program(self, *, force: bool = False) -> None:
+        if self._run_task is not None and self._run_task is not asyncio.current_task():
+            self._run_task.cancel()
+        if self._proc is None:
+            self._gone.set()
+            return
+        if force:
+            self._proc.kill()
+        elif self._path(_CTL).exists() and self._stop_task is None and not self._proc.exited:
+            self._stop_task = asyncio.get_running_loop().create_task(self._exit_via_control())
+        else:
+            self._proc.terminate()
+
+    async def _exit_via_control(self) -> None:
+        assert self._proc is not None
+        res = await run_cmd(self._ctl_argv("exit"), time_limit=3)
+        if res.returncode != 0:
+            self._proc.terminate()
+            return
+        try:
+            await asyncio.wait_for(self._proc.wait(), 3)
+        except TimeoutError:
+            self._proc.terminate()
+
+    def request_stop(self) -> None:
+        self._stopping = True
+        self._stop_program()
+
+    def kill(self) -> None:
+        self._stopping = True
+        self._stop_program(force=True)
+
+    async def wait_closed(self) -> None:
+        if self._close_task is None:
+            self._close_task = asyncio.get_running_loop().create_task(self._close())
+        await asyncio.shield(self._close_task)
+
+    async def _close(self) -> None:
+        if self._proc is None:
+            self._gone.set()
+        await self._gone.wait()
+        for task in (self._run_task, self._exit_task, self._stop_task):
+            if task is not None and task is not asyncio.current_task():
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+        await self._cleanup()
+
+    async def _cleanup(self) -> None:
+        if self._tun_unit is not None:
+            dev = f"tun{self._tun_unit}"
+            if (await run_cmd(["ip", "link", "show", "dev", dev], time_limit=5)).returncode == 0:
+                await run_cmd(["ip", "link", "del", "dev", dev], time_limit=5)
+        names = (_CTL, _KNOWN_HOSTS, _IDENTITY, _PASSWORD, _ASKPASS, _LOG)
+        remove_quietly(*(self._path(n) for n in names))
+        if self._created_run_dir:
+            with contextlib.suppress(OSError):
+                self.spec.run_dir.rmdir()
+
+    # -- persistence ------------------------------------------------------------------------
+
+    def record(self) -> dict[str, Any]:
+        return {
+            "process": self._proc.identity.to_record() if self._proc else None,
+            "tun_unit": self._tun_unit,
+            "connected": self._connected,
+            "created_run_dir": self._created_run_dir,
+        }
+
+    @classmethod
+    async def adopt(cls, spec: LinkSpec, record: Mapping[str, Any], emit: Emit) -> Link | None:
+        link = cls(spec, emit)
+        link._settings = _Settings.from_spec(spec)
+        link._started = time.monotonic()
+        unit = record.get("tun_unit")
+        link._tun_unit = int(unit) if unit is not None else None
+        link._created_run_dir = bool(record.get("created_run_dir", False))
+        with contextlib.suppress(OSError):
+            link._log_offset = link._path(_LOG).stat().st_size
+        proc_rec = record.get("process")
+        link._proc = LinkProcess.adopt(ProcessIdentity.from_record(proc_rec)) if proc_rec else None
+        ok = link._proc is not None and await link._check() and await link._ready()
+        if ok:
+            try:
+                await link._configure_tun()
+            except _Failure:
+                ok = False
+        if not ok:
+            link._stopping = True
+            if link._proc is not None:
+                link._proc.terminate()
+                try:
+                    await asyncio.wait_for(link._proc.wait(), link.kill_deadline)
+                except TimeoutError:
+                    link._proc.kill()
+                    await link._proc.wait()
+            await link._cleanup()
+            return None
+        remove_quietly(link._path(_PASSWORD), link._path(_ASKPASS))
+        link._connected = True
+        link._reached = RasConnState.Authenticated
+        link._reach(RasConnState.Connected)
+        link._exit_task = asyncio.create_task(link._watch_exit())
+        return link
+
+    # -- numbers ----------------------------------------------------------------------------
+
+    async def statistics(self) -> LinkStats:
+        if self._tun_unit is not None:
+            res = await run_cmd(
+                ["ip", "-j", "-s", "link", "show", "dev", f"tun{self._tun_unit}"], time_limit=5
+            )
+            with contextlib.suppress(ValueError, KeyError, IndexError, TypeError):
+                stats = json.loads(res.stdout)[0]["stats64"]
+                rx, tx = stats["rx"], stats["tx"]
+                return LinkStats(
+                    bytes_sent=int(tx["bytes"]),
+                    bytes_received=int(rx["bytes"]),
+                    frames_sent=int(tx["packets"]),
+                    frames_received=int(rx["packets"]),
+                    errors=int(tx.get("errors", 0)) + int(rx.get("errors", 0)),
+                )
+            return LinkStats()
+        if self._proc is None:
+            return LinkStats()
+        res = await run_cmd(["ss", "-H", "-t", "-i", "-n", "-p", "state", "established"])
+        return parse_ss(res.stdout, self._proc.pid) or LinkStats()
+
+    async def projection(self) -> Projection | None:
+        settings = self._settings
+        if settings is None or not self._connected:
+            return None
+        extra = {"server": settings.destination, "user": settings.user, "mode": settings.mode}
+        if settings.mode == "socks":
+            extra["socks"] = f"127.0.0.1:{settings.socks_port}"
+            return Projection(local_address="127.0.0.1", extra=extra)
+        local = settings.tun_local
+        remote = settings.tun_remote
+        v6 = local is not None and local.version == 6
+        return Projection(
+            interface=f"tun{self._tun_unit}",
+            local_address=str(local.ip) if local is not None and not v6 else "",
+            remote_address=str(remote) if remote is not None and remote.version == 4 else "",
+            local_address_v6=str(local.ip) if local is not None and v6 else "",
+            remote_address_v6=str(remote) if remote is not None and remote.version == 6 else "",
+            extra=extra,
+        )
+
+
+class _Failure(Exception):
+    def __init__(self, code: int, detail: str) -> None:
+        super().__init__(detail)
+        self.code = code
+        self.detail = detail
+
+
+__all__ = ["SshLink", "build_argv", "parse_destination", "parse_ss"]

@@ -1,0 +1,208 @@
+"""OpenVPN end to end through the daemon: rasman runs in the client namespace, a test dials
+through the client library from outside (the socket is a path, reachable from anywhere)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import psutil
+import pytest
+from netns import NetnsLab, NsPair, pids_in_netns, require_programs, wait_until
+from ovpn_lab import PASSWORD, USER, OvpnServer, client_profile, make_pki
+
+from openras import errors
+from openras.client import Client
+from openras.states import RasConnState
+
+pytestmark = [pytest.mark.netns, pytest.mark.root, pytest.mark.timeout(60)]
+
+
+@pytest.fixture(scope="module")
+def pki(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    require_programs("openvpn", "openssl", "ping")
+    return make_pki(tmp_path_factory.mktemp("pki"))
+
+
+@dataclass
+class Daemon:
+    lab: NetnsLab
+    ns: str
+    socket: Path
+    state_dir: Path
+    log: Path
+    env: dict[str, str]
+    proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        self.proc = self.lab.spawn(
+            self.ns,
+            [sys.executable, "-m", "openras.manager", "--socket", str(self.socket),
+             "--state-dir", str(self.state_dir), "--log-level", "debug"],
+            log=self.log, env=self.env,
+        )  # fmt: skip
+        proc = self.proc
+        ok = wait_until(lambda: self._answers() or proc.poll() is not None, 15)
+        assert ok and proc.poll() is None, self.log.read_text()
+
+    def _answers(self) -> bool:
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+            try:
+                s.connect(str(self.socket))
+            except OSError:
+                return False
+            return True
+
+    def client(self) -> Client:
+        return Client(self.socket, autostart=False, timeout=30)
+
+
+@pytest.fixture
+def daemon(netns_lab: NetnsLab, netns_pair: NsPair, tmp_path: Path) -> Iterator[Daemon]:
+    sock_dir = Path(f"/tmp/oras-ovpn-{os.getpid()}-{time.monotonic_ns()}")
+    sock_dir.mkdir(mode=0o755)
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join(p for p in sys.path if p),
+        "XDG_CONFIG_HOME": str(tmp_path / "config"),
+        "OPENRAS_SYSTEM_PHONEBOOK": str(tmp_path / "system.pbk"),
+    }
+    d = Daemon(netns_lab, netns_pair.b, sock_dir / "rasman.sock", tmp_path / "state",
+               tmp_path / "rasman.log", env)  # fmt: skip
+    d.start()
+    try:
+        yield d
+    finally:
+        if d.proc is not None and d.proc.poll() is None:
+            try:
+                with d.client() as c:
+                    for info in c.connections(include_pending=True):
+                        c.hang_up(info.handle, wait=True, timeout=15)
+            except Exception as exc:
+                print(f"daemon fixture: could not hang up leftovers: {exc}")
+        for p in sock_dir.iterdir():
+            p.unlink()
+        sock_dir.rmdir()
+
+
+def openvpn_pids(ns: str) -> list[int]:
+    out = []
+    for pid in pids_in_netns(ns):
+        try:
+            p = psutil.Process(pid)
+            if p.name() == "openvpn" and p.status() != psutil.STATUS_ZOMBIE:
+                out.append(pid)
+        except psutil.Error:
+            continue
+    return out
+
+
+def gone(pid: int) -> bool:
+    try:
+        return psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return True
+
+
+def write_phonebook(d: Path, server: OvpnServer) -> Path:
+    pbk = d / "rasphone.pbk"
+    pbk.write_text(
+        "[Lab VPN]\nEncoding=1\nType=2\n"
+        f"PhoneNumber={server.pair.addr_a}\n"
+        "OpenRasDevice=openvpn\nOpenRasOpenVpnProfile=client.ovpn\nOpenRasDialTimeoutMs=10000\n"
+    )
+    return pbk
+
+
+@pytest.fixture
+def lab_vpn(
+    netns_lab: NetnsLab, netns_pair: NsPair, tmp_path: Path, pki: Path
+) -> tuple[OvpnServer, Path]:
+    d = tmp_path / "server"
+    d.mkdir()
+    server = OvpnServer(netns_pair, d, tunnel_net=f"10.232.{netns_pair.addr_a.split('.')[2]}")
+    server.start(netns_lab, pki)
+    # The profile names a wrong host: the entry's PhoneNumber must win.
+    profile = client_profile(tmp_path, server, pki)
+    profile.write_text(
+        profile.read_text().replace(f"remote {server.pair.addr_a}", "remote 192.0.2.1")
+    )
+    return server, write_phonebook(tmp_path, server)
+
+
+def test_dial_ping_hang_up_through_rasman(
+    daemon: Daemon, netns_lab: NetnsLab, netns_pair: NsPair, lab_vpn: tuple[OvpnServer, Path]
+) -> None:
+    server, pbk = lab_vpn
+    seen: list[RasConnState] = []
+    with daemon.client() as c:
+        t0 = time.monotonic()
+        conn = c.dial("Lab VPN", pbk, user=USER, password=PASSWORD,
+                      on_state=lambda ev: seen.append(ev.state))  # fmt: skip
+        dial_ms = (time.monotonic() - t0) * 1000
+        print(f"rasman openvpn dial: {dial_ms:.0f} ms, states {[s.name for s in seen]}")
+        st = conn.status()
+        assert st.state is RasConnState.Connected and st.device_name == "OpenVPN"
+        assert RasConnState.Authenticate in seen
+        [pid] = openvpn_pids(netns_pair.b)
+        assert netns_lab.ping(netns_pair.b, server.tunnel_ip)
+        stats = conn.statistics()
+        assert stats.bytes_sent > 0 and stats.frames_received > 0
+        proj = conn.projection()
+        assert proj.remote_address == server.tunnel_ip and proj.dns == (server.pushed_dns,)
+        ifname = proj.interface
+        assert ifname in netns_lab.links(netns_pair.b)
+        t0 = time.monotonic()
+        conn.hang_up(wait=True, timeout=15)
+        print(
+            f"rasman openvpn hang-up until status answers 6: {(time.monotonic() - t0) * 1000:.0f} ms"
+        )
+        with pytest.raises(errors.InvalidHandle):
+            c.status(conn.handle)
+        # The promise of 6: nothing of the link is left.
+        assert gone(pid)
+        assert ifname not in netns_lab.links(netns_pair.b)
+
+
+def test_wrong_password_through_rasman(
+    daemon: Daemon, netns_pair: NsPair, lab_vpn: tuple[OvpnServer, Path]
+) -> None:
+    _, pbk = lab_vpn
+    with daemon.client() as c:
+        with pytest.raises(errors.RasError) as info:
+            c.dial("Lab VPN", pbk, user=USER, password="nope")
+        assert info.value.code == errors.ERROR_AUTHENTICATION_FAILURE
+        assert info.value.handle > 0
+        c.hang_up(info.value.handle, wait=True, timeout=15)
+        assert wait_until(lambda: not openvpn_pids(netns_pair.b), 5)
+
+
+def test_rasman_crash_adopts_openvpn(
+    daemon: Daemon, netns_lab: NetnsLab, netns_pair: NsPair, lab_vpn: tuple[OvpnServer, Path]
+) -> None:
+    server, pbk = lab_vpn
+    with daemon.client() as c:
+        conn = c.dial("Lab VPN", pbk, user=USER, password=PASSWORD)
+        handle = conn.handle
+    [pid] = openvpn_pids(netns_pair.b)
+    assert daemon.proc is not None
+    daemon.proc.send_signal(signal.SIGKILL)
+    daemon.proc.wait(5)
+    assert not gone(pid), "the link must outlive the daemon"
+    assert netns_lab.ping(netns_pair.b, server.tunnel_ip)
+    daemon.start()
+    with daemon.client() as c:
+        st = c.status(handle)
+        assert st.state is RasConnState.Connected, st
+        assert c.projection(handle).remote_address == server.tunnel_ip
+        c.hang_up(handle, wait=True, timeout=15)
+        with pytest.raises(errors.InvalidHandle):
+            c.status(handle)
+    assert gone(pid)

@@ -1,0 +1,553 @@
+"""The SSH driver against a real sshd (namespace A) from namespace B.
+
+Root cases run the Link in-process inside B (``NetnsLab.inside``): tun mode with a key and a
+pinned host key, the failure codes (unknown/changed host key, wrong password, refused), and
+a dead peer. The SOCKS case runs the driver as a throwaway non-root user, the way a per-user
+daemon would, through the ``_drive_link.py`` runner under ``setpriv``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import os
+import pwd
+import secrets
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import psutil
+import pytest
+from _linkkit import (
+    NsRasman,
+    Recorder,
+    link_pids,
+    make_spec,
+    pid_alive,
+    run_driver,
+    start_rasman,
+    wait_until_async,
+)
+from netns import NetnsLab, NsPair, kill_pids, pids_in_netns, wait_until
+
+from conftest import require_programs
+from openras.links.base import LinkDropped, LinkFailed
+from openras.links.ssh.driver import SshLink
+from openras.states import RasConnState
+
+pytestmark = [pytest.mark.netns, pytest.mark.root]
+
+_n = itertools.count(1)
+SSH_PORT = 2222
+TUN_NET = f"10.233.{os.getpid() % 250 + 1}"
+DRIVER = "openras.links.ssh.driver:SshLink"
+SRC = Path(__file__).resolve().parents[2] / "src"
+
+
+def handle() -> int:
+    return (os.getpid() % 100000) * 100 + next(_n)
+
+
+@dataclass
+class Sshd:
+    proc: subprocess.Popen[bytes]
+    host_key_line: str  # "[addr]:port ssh-ed25519 AAAA..."
+    client_key: Path
+    log: Path
+
+
+@dataclass
+class User:
+    name: str
+    uid: int
+    gid: int
+    password: str
+
+
+@pytest.fixture(scope="module")
+def privsep_dir() -> Iterator[None]:
+    """sshd (root) needs /run/sshd; made here only if missing, removed only if made here."""
+    path = Path("/run/sshd")
+    made = not path.exists()
+    if made and os.geteuid() == 0:
+        path.mkdir(mode=0o755)
+    yield
+    if made:
+        with contextlib.suppress(OSError):
+            path.rmdir()
+
+
+@pytest.fixture
+def user() -> Iterator[User]:
+    """A throwaway account with a password; its processes and the account go afterwards."""
+    require_programs("useradd", "userdel", "chpasswd")
+    if os.geteuid() != 0:
+        pytest.skip("creating a user needs root")
+    name = f"orasu{os.getpid() % 100000}"
+    password = secrets.token_urlsafe(12)
+    subprocess.run(
+        ["useradd", "-M", "-N", "-d", "/nonexistent", "-s", "/bin/sh", name],
+        check=True,
+        capture_output=True,
+    )
+    try:
+        subprocess.run(
+            ["chpasswd"], input=f"{name}:{password}\n", text=True, check=True, capture_output=True
+        )
+        pw = pwd.getpwnam(name)
+        yield User(name, pw.pw_uid, pw.pw_gid, password)
+    finally:
+        with contextlib.suppress(KeyError):
+            uid = pwd.getpwnam(name).pw_uid
+            kill_pids([p.pid for p in psutil.process_iter(["uids"]) if p.info["uids"].real == uid])
+        subprocess.run(["userdel", name], check=False, capture_output=True)
+
+
+def start_sshd(
+    lab: NetnsLab, pair: NsPair, tmp: Path, *, allow: tuple[str, ...] = ("root",)
+) -> Sshd:
+    d = tmp / f"sshd{next(_n)}"
+    d.mkdir()
+    subprocess.run(
+        ["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(d / "hostkey")], check=True
+    )
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(d / "id")], check=True)
+    (d / "ak").mkdir()
+    shutil.copy(d / "id.pub", d / "ak" / "root")
+    (d / "sshd_config").write_text(
+        f"Port {SSH_PORT}\nListenAddress {pair.addr_a}\nHostKey {d}/hostkey\n"
+        f"PidFile {d}/sshd.pid\nAuthorizedKeysFile {d}/ak/%u\n"
+        "PermitRootLogin prohibit-password\nPubkeyAuthentication yes\n"
+        "PasswordAuthentication yes\nKbdInteractiveAuthentication no\nUsePAM no\n"
+        "StrictModes no\nPermitTunnel yes\nAllowTcpForwarding yes\n"
+        f"AllowUsers {' '.join(allow)}\nLogLevel VERBOSE\n"
+    )
+    log = d / "sshd.log"
+    proc = lab.spawn(pair.a, ["/usr/sbin/sshd", "-D", "-e", "-f", str(d / "sshd_config")], log=log)
+    listening = wait_until(
+        lambda: lab.run(
+            pair.a, ["ss", "-H", "-l", "-t", "-n", f"sport = :{SSH_PORT}"]
+        ).stdout.strip(),
+        5,
+    )
+    assert listening, f"sshd did not listen: {log.read_text()}"
+    key = " ".join((d / "hostkey.pub").read_text().split()[:2])
+    return Sshd(proc, f"[{pair.addr_a}]:{SSH_PORT} {key}\n", d / "id", log)
+
+
+@pytest.fixture
+def ssh_pair(netns_lab: NetnsLab, netns_pair: NsPair, privsep_dir: None) -> NsPair:
+    require_programs("ssh", "/usr/sbin/sshd", "ssh-keygen", "ss")
+    return netns_pair
+
+
+def known_hosts(tmp: Path, content: str) -> Path:
+    path = tmp / f"kh{next(_n)}"
+    path.write_text(content)
+    return path
+
+
+async def close(link: SshLink) -> float:
+    t0 = time.monotonic()
+    link.request_stop()
+    await asyncio.wait_for(link.wait_closed(), 10)
+    return time.monotonic() - t0
+
+
+async def test_tun_mode_as_root(netns_lab: NetnsLab, ssh_pair: NsPair, tmp_path: Path) -> None:
+    server = start_sshd(netns_lab, ssh_pair, tmp_path)
+    kh = known_hosts(tmp_path, server.host_key_line)
+    entry = {
+        "OpenRasDevice": "ssh",
+        "PhoneNumber": f"root@{ssh_pair.addr_a}:{SSH_PORT}",
+        "OpenRasSshMode": "tun",
+        "OpenRasSshIdentity": server.client_key.relative_to(tmp_path).as_posix(),
+        "OpenRasSshKnownHosts": str(kh),
+        "OpenRasSshTunLocal": f"{TUN_NET}.2/32",
+        "OpenRasSshTunRemote": f"{TUN_NET}.1",
+        "OpenRasSshTunRemoteUnit": "7",
+        "OpenRasDialTimeoutMs": "5000",
+    }
+    spec = make_spec(tmp_path, entry, handle=handle())
+    rec = Recorder()
+    with netns_lab.inside(ssh_pair.b):
+        SshLink.validate(spec)
+        link = SshLink(spec, rec)
+        t0 = time.monotonic()
+        await link.start()
+        await rec.connected(5)
+        dial_s = time.monotonic() - t0
+        assert rec.states == [
+            RasConnState.ConnectDevice,
+            RasConnState.DeviceConnected,
+            RasConnState.Authenticate,
+            RasConnState.Authenticated,
+            RasConnState.Connected,
+        ]
+        record = link.record()
+        pid = record["process"]["pid"]
+        dev = f"tun{record['tun_unit']}"
+        assert dev in netns_lab.links(ssh_pair.b)
+        assert f"{TUN_NET}.2" in netns_lab.addresses(ssh_pair.b, dev)
+        # ssh does no addressing on the server side: the test plays the server's admin.
+        assert wait_until(lambda: "tun7" in netns_lab.links(ssh_pair.a), 5)
+        netns_lab.run(
+            ssh_pair.a, ["ip", "addr", "add", f"{TUN_NET}.1", "peer", f"{TUN_NET}.2", "dev", "tun7"]
+        )
+        netns_lab.run(ssh_pair.a, ["ip", "link", "set", "tun7", "up"])
+        assert netns_lab.ping(ssh_pair.b, f"{TUN_NET}.1", count=2)
+        stats = await link.statistics()
+        assert stats.bytes_sent > 0
+        assert stats.frames_received >= 2
+        proj = await link.projection()
+        assert proj is not None
+        assert (proj.interface, proj.local_address, proj.remote_address) == (
+            dev,
+            f"{TUN_NET}.2",
+            f"{TUN_NET}.1",
+        )
+        assert proj.extra["server"] == f"{ssh_pair.addr_a}:{SSH_PORT}"
+        # The identity was copied into the run dir (0600) and ssh got no secret in argv.
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+        assert b"-F" in cmdline
+        assert b"none" in cmdline
+        assert oct((spec.run_dir / "identity").stat().st_mode & 0o777) == "0o600"
+        teardown_s = await close(link)
+    assert not pid_alive(pid)
+    assert dev not in netns_lab.links(ssh_pair.b)
+    assert wait_until(lambda: "tun7" not in netns_lab.links(ssh_pair.a), 5)
+    assert not spec.run_dir.exists()
+    assert len(rec.events) == 5
+    print(f"\nssh tun dial {dial_s * 1000:.0f} ms, hang-up {teardown_s * 1000:.0f} ms")
+
+
+@pytest.mark.parametrize(
+    ("case", "code", "state"),
+    [
+        ("unknown-host-key", 778, RasConnState.DeviceConnected),
+        ("changed-host-key", 835, RasConnState.DeviceConnected),
+        ("wrong-password", 691, RasConnState.Authenticate),
+        ("refused", 678, RasConnState.ConnectDevice),
+    ],
+)
+async def test_dial_failures(
+    netns_lab: NetnsLab,
+    ssh_pair: NsPair,
+    tmp_path: Path,
+    user: User,
+    case: str,
+    code: int,
+    state: RasConnState,
+) -> None:
+    server = start_sshd(netns_lab, ssh_pair, tmp_path, allow=("root", user.name))
+    port = SSH_PORT + 1 if case == "refused" else SSH_PORT
+    if case == "unknown-host-key":
+        kh = known_hosts(tmp_path, "")
+    elif case == "changed-host-key":
+        other = " ".join((server.client_key.with_suffix(".pub")).read_text().split()[:2])
+        kh = known_hosts(tmp_path, f"[{ssh_pair.addr_a}]:{SSH_PORT} {other}\n")
+    else:
+        kh = known_hosts(tmp_path, server.host_key_line)
+    entry = {
+        "OpenRasDevice": "ssh",
+        "PhoneNumber": f"{ssh_pair.addr_a}:{port}",
+        "OpenRasSshSocksPort": str(21000 + next(_n)),
+        "OpenRasSshKnownHosts": str(kh),
+        "OpenRasDialTimeoutMs": "5000",
+    }
+    password = "not-" + user.password if case == "wrong-password" else user.password
+    spec = make_spec(tmp_path, entry, handle=handle(), user=user.name, password=password)
+    rec = Recorder()
+    with netns_lab.inside(ssh_pair.b):
+        link = SshLink(spec, rec)
+        t0 = time.monotonic()
+        await link.start()
+        failed = await rec.wait_for(lambda e: isinstance(e, LinkFailed | LinkDropped), 8)
+        took = time.monotonic() - t0
+        assert isinstance(failed, LinkFailed), failed
+        assert failed.error == code, failed
+        assert rec.states[-1] == state
+        assert RasConnState.Connected not in rec.states
+        pid = link.record()["process"]["pid"]
+        await close(link)
+    assert not pid_alive(pid)
+    assert not spec.run_dir.exists()
+    assert took < 3
+    if case == "unknown-host-key":
+        assert kh.read_text() == ""  # strict checking learned nothing
+
+
+async def test_dead_peer_drops_829(netns_lab: NetnsLab, ssh_pair: NsPair, tmp_path: Path) -> None:
+    server = start_sshd(netns_lab, ssh_pair, tmp_path)
+    entry = {
+        "OpenRasDevice": "ssh",
+        "PhoneNumber": f"root@{ssh_pair.addr_a}:{SSH_PORT}",
+        "OpenRasSshIdentity": str(server.client_key),
+        "OpenRasSshKnownHosts": str(known_hosts(tmp_path, server.host_key_line)),
+        "OpenRasSshSocksPort": str(21000 + next(_n)),
+        "OpenRasSshServerAliveInterval": "1",
+        "OpenRasSshServerAliveCountMax": "2",
+    }
+    spec = make_spec(tmp_path, entry, handle=handle())
+    rec = Recorder()
+    with netns_lab.inside(ssh_pair.b):
+        link = SshLink(spec, rec)
+        await link.start()
+        await rec.connected(5)
+        pid = link.record()["process"]["pid"]
+        cut = time.monotonic()
+        netns_lab.run(ssh_pair.a, ["ip", "link", "set", ssh_pair.if_a, "down"])
+        dropped = await rec.wait_for(lambda e: isinstance(e, LinkDropped | LinkFailed), 10)
+        took = time.monotonic() - cut
+        assert isinstance(dropped, LinkDropped)
+        assert dropped.error == 829
+        assert "not responding" in dropped.detail
+        await close(link)
+    assert not pid_alive(pid)
+    assert 1.5 < took < 6
+    print(f"\nssh dead peer noticed {took:.2f} s after the cut")
+
+
+def _user_python(user: User, workdir: Path) -> tuple[str, dict[str, str]]:
+    """An interpreter the user can run with openras importable (pyenv may live in /root)."""
+    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "LANG": "C.UTF-8", "HOME": str(workdir)}
+    probe = ["setpriv", f"--reuid={user.uid}", f"--regid={user.gid}", "--clear-groups", "--"]
+    code = "import openras.links.ssh.driver"
+    for python, extra in ((sys.executable, {}), ("/usr/bin/python3", {"PYTHONPATH": ""})):
+        if "PYTHONPATH" in extra:
+            lib = workdir / "pylib"
+            if not lib.exists():
+                lib.mkdir()
+                for mod in ("psutil", "msgspec"):
+                    src = Path(__import__(mod).__file__ or "").parent
+                    shutil.copytree(src, lib / mod)
+                subprocess.run(["chmod", "-R", "a+rX", str(lib)], check=True)
+            extra = {"PYTHONPATH": f"{lib}:{SRC}"}
+        res = subprocess.run(
+            [*probe, python, "-c", code], env={**env, **extra}, capture_output=True, check=False
+        )
+        if res.returncode == 0:
+            return python, {**env, **extra}
+    pytest.skip("no Python interpreter the test user can run openras with")
+
+
+def _socks_connect(port: int, host: str, dport: int) -> bytes:
+    """A SOCKS5 CONNECT through the proxy; returns the first bytes the target sends."""
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as s:
+        s.sendall(b"\x05\x01\x00")
+        assert s.recv(2) == b"\x05\x00"
+        s.sendall(b"\x05\x01\x00\x01" + socket.inet_aton(host) + dport.to_bytes(2, "big"))
+        reply = s.recv(10)
+        assert reply[:2] == b"\x05\x00", reply
+        return s.recv(64)
+
+
+def test_socks_as_non_root_user(
+    netns_lab: NetnsLab, ssh_pair: NsPair, tmp_path: Path, user: User
+) -> None:
+    start_sshd(netns_lab, ssh_pair, tmp_path, allow=(user.name,))
+    work = Path(tempfile.mkdtemp(prefix="oras-ssh-"))
+    try:
+        os.chown(work, user.uid, user.gid)
+        python, env = _user_python(user, work)
+        kh = work / "known_hosts"  # empty: learned on first use (accept-new), as the user
+        socks_port = 21000 + next(_n)
+        entry = {
+            "OpenRasDevice": "ssh",
+            "PhoneNumber": f"{ssh_pair.addr_a}:{SSH_PORT}",
+            "OpenRasSshMode": "socks",
+            "OpenRasSshSocksPort": str(socks_port),
+            "OpenRasSshKnownHosts": str(kh),
+            "OpenRasSshAcceptNewHostKey": "1",
+        }
+        spec = make_spec(
+            work, entry, handle=handle(), user=user.name, password=user.password, owner_uid=user.uid
+        )
+        prefix = ["setpriv", f"--reuid={user.uid}", f"--regid={user.gid}", "--clear-groups", "--"]
+        t0 = time.monotonic()
+        with run_driver(DRIVER, spec, ns=ssh_pair.b, prefix=prefix, python=python, env=env) as r:
+            r.read_until(
+                lambda e: e.get("name") == "Connected" or e["event"] in ("failed", "error"), 10
+            )
+            dial_s = time.monotonic() - t0
+            assert [e["name"] for e in r.lines if e["event"] == "state"] == [
+                "ConnectDevice",
+                "DeviceConnected",
+                "Authenticate",
+                "Authenticated",
+                "Connected",
+            ], r.lines
+            pid = r.read_until(lambda e: e["event"] == "started", 1)["record"]["process"]["pid"]
+            assert psutil.Process(pid).uids().real == user.uid
+            with netns_lab.inside(ssh_pair.b):
+                banner = _socks_connect(socks_port, ssh_pair.addr_a, SSH_PORT)
+            assert banner.startswith(b"SSH-2.0-OpenSSH")
+            # The learned host key went to the user's own file, written as the user.
+            assert kh.stat().st_uid == user.uid
+            assert kh.read_text().startswith(f"[{ssh_pair.addr_a}]:{SSH_PORT} ssh-ed25519 ")
+            # The password file is gone once the link is up; the password never hit argv.
+            assert not (spec.run_dir / "password").exists()
+            assert user.password.encode() not in Path(f"/proc/{pid}/cmdline").read_bytes()
+            r.send("stats")
+            stats = r.read_until(lambda e: e["event"] == "stats", 5)["stats"]
+            assert stats["bytes_sent"] > 0
+            assert stats["bytes_received"] > 0
+            r.send("projection")
+            proj = r.read_until(lambda e: e["event"] == "projection", 5)["projection"]
+            assert proj["extra"]["socks"] == f"127.0.0.1:{socks_port}"
+            t1 = time.monotonic()
+            r.send("hangup")
+            r.read_until(lambda e: e["event"] == "closed", 10)
+            teardown_s = time.monotonic() - t1
+        assert not pid_alive(pid)
+        assert not spec.run_dir.exists()
+        print(
+            f"\nssh socks (non-root) dial {dial_s * 1000:.0f} ms, hang-up {teardown_s * 1000:.0f} ms"
+        )
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+async def test_adopt_after_daemon_crash(
+    netns_lab: NetnsLab, ssh_pair: NsPair, tmp_path: Path
+) -> None:
+    server = start_sshd(netns_lab, ssh_pair, tmp_path)
+    socks_port = 21000 + next(_n)
+    entry = {
+        "OpenRasDevice": "ssh",
+        "PhoneNumber": f"root@{ssh_pair.addr_a}:{SSH_PORT}",
+        "OpenRasSshIdentity": str(server.client_key),
+        "OpenRasSshKnownHosts": str(known_hosts(tmp_path, server.host_key_line)),
+        "OpenRasSshSocksPort": str(socks_port),
+    }
+    spec = make_spec(tmp_path, entry, handle=handle())
+    with run_driver(DRIVER, spec, ns=ssh_pair.b) as runner:
+        runner.read_until(lambda e: e.get("name") == "Connected" or e["event"] == "failed", 10)
+        # The manager records a link once, right after start() returns: adopt from that.
+        record = runner.read_until(lambda e: e["event"] == "started", 1)["record"]
+        runner.proc.kill()
+        runner.proc.wait(5)
+    pid = record["process"]["pid"]
+    assert pid_alive(pid)
+    rec = Recorder()
+    with netns_lab.inside(ssh_pair.b):
+        link = await SshLink.adopt(spec, record, rec)
+        assert isinstance(link, SshLink)
+        await rec.connected(2)
+        banner = _socks_connect(socks_port, ssh_pair.addr_a, SSH_PORT)
+        assert banner.startswith(b"SSH-2.0-")
+        await close(link)
+        assert await wait_until_async(lambda: not pid_alive(pid), 3)
+        assert await SshLink.adopt(spec, record, Recorder()) is None
+    assert not spec.run_dir.exists()
+
+
+def test_through_rasman_with_a_password(
+    netns_lab: NetnsLab, ssh_pair: NsPair, tmp_path: Path, user: User
+) -> None:
+    """A SOCKS link dialed through a real rasman in B with the dial's user and password."""
+    from openras.client import Client
+    from openras.errors import InvalidHandle
+
+    server = start_sshd(netns_lab, ssh_pair, tmp_path, allow=(user.name,))
+    kh = known_hosts(tmp_path, server.host_key_line)
+    socks_port = 21000 + next(_n)
+    pbk = tmp_path / "rasphone.pbk"
+    pbk.write_text(
+        "[Jump Host]\nEncoding=1\nType=2\nOpenRasDevice=ssh\n"
+        f"PhoneNumber={ssh_pair.addr_a}:{SSH_PORT}\nOpenRasSshMode=socks\n"
+        f"OpenRasSshSocksPort={socks_port}\nOpenRasSshKnownHosts={kh}\n"
+    )
+    sock_dir = Path(tempfile.mkdtemp(prefix="orssh-"))
+    rm = NsRasman(sock_dir / "rasman.sock", tmp_path / "state", tmp_path / "rasman.log")
+    try:
+        start_rasman(netns_lab, ssh_pair.b, rm, tmp_path / "config")
+        with Client(rm.socket, autostart=False, timeout=20) as ras:
+            conn = ras.dial("Jump Host", pbk, user=user.name, password=user.password)
+            assert conn.status().state == RasConnState.Connected
+            with netns_lab.inside(ssh_pair.b):
+                assert _socks_connect(socks_port, ssh_pair.addr_a, SSH_PORT).startswith(b"SSH-2.0")
+            assert conn.statistics().bytes_received > 0
+            assert conn.projection().extra["socks"] == f"127.0.0.1:{socks_port}"
+            (pid,) = link_pids(pids_in_netns(ssh_pair.b), "ssh", "-M")
+            assert user.password.encode() not in Path(f"/proc/{pid}/cmdline").read_bytes()
+            assert user.password.encode() not in Path(f"/proc/{pid}/environ").read_bytes()
+            conn.hang_up(wait=True, timeout=15)
+            with pytest.raises(InvalidHandle):
+                conn.status()
+        assert not pid_alive(pid)
+        run_dir = tmp_path / "state" / "links" / f"link-{conn.handle}"
+        assert not run_dir.exists() or list(run_dir.iterdir()) == []
+    finally:
+        shutil.rmtree(sock_dir, ignore_errors=True)
+
+
+async def test_hang_up_while_connecting(
+    netns_lab: NetnsLab, ssh_pair: NsPair, tmp_path: Path
+) -> None:
+    """Nothing answers at .3 of the /30 (SYNs go unanswered): stop the dial mid-way."""
+    blackhole = ssh_pair.addr_a.rsplit(".", 1)[0] + ".3"
+    entry = {
+        "OpenRasDevice": "ssh",
+        "PhoneNumber": f"root@{blackhole}:{SSH_PORT}",
+        "OpenRasSshKnownHosts": str(known_hosts(tmp_path, "")),
+        "OpenRasSshSocksPort": str(21000 + next(_n)),
+    }
+    spec = make_spec(tmp_path, entry, handle=handle())
+    rec = Recorder()
+    with netns_lab.inside(ssh_pair.b):
+        link = SshLink(spec, rec)
+        await link.start()
+        pid = link.record()["process"]["pid"]
+        took = await close(link)
+    assert rec.states == [RasConnState.ConnectDevice]
+    assert not [e for e in rec.events if isinstance(e, LinkFailed | LinkDropped)]
+    assert not pid_alive(pid)
+    assert not spec.run_dir.exists()
+    assert took < 1
+
+
+async def test_files_are_read_with_the_owners_rights(tmp_path: Path, user: User) -> None:
+    """A root daemon dialing for a user never reads a file the user could not read."""
+    from openras.errors import RasError
+    from openras.links._owner_files import append_owner_file, read_owner_file
+
+    secret = tmp_path / "root-only-key"  # tmp_path is root's, mode 0700
+    secret.write_text("-----BEGIN OPENSSH PRIVATE KEY-----\n")
+    entry = {
+        "OpenRasDevice": "ssh",
+        "PhoneNumber": "192.0.2.1",
+        "OpenRasSshIdentity": str(secret),
+        "OpenRasSshKnownHosts": str(secret),
+    }
+    spec = make_spec(tmp_path, entry, handle=handle(), owner_uid=user.uid)
+    link = SshLink(spec, Recorder())
+    with pytest.raises(RasError) as info:
+        await link.start()
+    assert info.value.code == 872
+    assert "Permission denied" in str(info.value.detail)
+    assert link.record()["process"] is None  # nothing was started
+    await link.wait_closed()
+
+    work = Path(tempfile.mkdtemp(prefix="oras-own-"))
+    try:
+        os.chown(work, user.uid, user.gid)
+        own = work / "sub" / "known_hosts"
+        append_owner_file(own, user.uid, b"line 1\n", code=872)
+        append_owner_file(own, user.uid, b"line 2\n", code=872)
+        assert own.stat().st_uid == user.uid
+        assert oct(own.stat().st_mode & 0o777) == "0o600"
+        assert read_owner_file(own, user.uid, code=872) == b"line 1\nline 2\n"
+        with pytest.raises(RasError):
+            append_owner_file(tmp_path / "x", user.uid, b"no", code=872)
+        assert not (tmp_path / "x").exists()
+    finally:
+        shutil.rmtree(work, ignore_errors=True)

@@ -1,0 +1,338 @@
+"""wg-quick config parsing (pure): what is kept, what is split off, what is refused."""
+
+from __future__ import annotations
+
+import base64
+import ipaddress
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from openras.errors import RasError
+from openras.links.wireguard.config import (
+    WgConfig,
+    check_endpoint,
+    check_key,
+    parse_config,
+    require_dialable,
+)
+from openras.links.wireguard.netplan import batches, plan_network, rule_priorities
+
+PRIV = base64.b64encode(bytes(range(32))).decode()
+PUB = base64.b64encode(bytes(range(1, 33))).decode()
+PUB2 = base64.b64encode(bytes(range(2, 34))).decode()
+PSK = base64.b64encode(bytes(range(3, 35))).decode()
+
+GOOD = f"""\
+# a typical client
+[Interface]
+PrivateKey = {PRIV}
+Address = 10.0.0.2/24, fd00::2/64
+Address = 10.0.1.2/32
+DNS = 10.0.0.53, corp.example
+MTU = 1380
+Table = auto
+SaveConfig = false
+ListenPort = 51000
+
+[Peer]   # the server
+PublicKey = {PUB}
+PresharedKey = {PSK}
+Endpoint = vpn.example.org:51820
+AllowedIPs = 10.0.0.0/24, 192.168.7.5/24
+AllowedIPs = 10.0.0.0/24
+PersistentKeepalive = 25
+"""
+
+
+def parse(text: str) -> WgConfig:
+    return parse_config(text, "/etc/test.conf")
+
+
+def error_of(text: str) -> RasError:
+    with pytest.raises(RasError) as info:
+        parse(text)
+    assert info.value.code == 872
+    return info.value
+
+
+def test_good_config_is_split_into_wg_and_wg_quick_parts() -> None:
+    cfg = parse(GOOD)
+    assert cfg.interface.private_key == PRIV
+    assert cfg.interface.listen_port == 51000
+    q = cfg.quick
+    assert [str(a) for a in q.addresses] == ["10.0.0.2/24", "fd00::2/64", "10.0.1.2/32"]
+    assert q.dns == ("10.0.0.53",)
+    assert q.dns_search == ("corp.example",)
+    assert (q.mtu, q.table, q.save_config) == (1380, "auto", False)
+    (peer,) = cfg.peers
+    assert peer.public_key == PUB
+    assert peer.preshared_key == PSK
+    assert peer.endpoint == "vpn.example.org:51820"
+    # non-strict networks are normalised and repeats merged, in order
+    assert [str(n) for n in peer.allowed_ips] == ["10.0.0.0/24", "192.168.7.0/24"]
+    assert peer.persistent_keepalive == 25
+    assert peer.line == 12
+
+
+def test_setconf_has_only_wg_keys() -> None:
+    text = parse(GOOD).to_setconf()
+    assert f"PrivateKey = {PRIV}" in text
+    for key in ("Address", "DNS", "MTU", "Table", "SaveConfig"):
+        assert f"{key} =" not in text
+    again = parse(text)
+    assert again.peers == parse(GOOD).peers
+    assert again.interface == parse(GOOD).interface
+
+
+def test_setconf_overrides() -> None:
+    cfg = parse(GOOD.replace("PersistentKeepalive = 25\n", ""))
+    text = cfg.to_setconf(fwmark=51820, keepalive_override=1)
+    assert "FwMark = 51820" in text
+    assert "PersistentKeepalive = 1" in text
+
+
+def test_secrets_stay_out_of_repr_and_errors() -> None:
+    cfg = parse(GOOD)
+    assert PRIV not in repr(cfg)
+    assert PSK not in repr(cfg)
+    bad = error_of(GOOD.replace(f"PrivateKey = {PRIV}", f"PrivateKey = {PRIV[:-2]}"))
+    assert PRIV[:-2] not in str(bad)
+
+
+@pytest.mark.parametrize("key", ["PreUp", "PostUp", "PreDown", "POSTDOWN", "postup"])
+def test_hooks_are_refused_with_file_and_line(key: str) -> None:
+    err = error_of(f"[Interface]\nPrivateKey = {PRIV}\n\n{key} = iptables -F\n")
+    assert err.detail == (
+        f"/etc/test.conf:4: {key} is refused: openras never runs commands from a WireGuard config"
+    )
+
+
+@pytest.mark.parametrize(
+    ("bad", "message"),
+    [
+        (base64.b64encode(bytes(31)).decode(), "decodes to 31 bytes; a WireGuard key is 32 bytes"),
+        (base64.b64encode(bytes(33)).decode(), "decodes to 33 bytes"),
+        ("not-base64!", "is not valid base64"),
+        (PUB[:-2] + "B=", "is not canonical base64"),
+    ],
+)
+def test_public_key_must_be_32_bytes_of_base64(bad: str, message: str) -> None:
+    err = error_of(f"[Interface]\nPrivateKey = {PRIV}\n[Peer]\nPublicKey = {bad}\n")
+    assert err.detail is not None
+    assert err.detail.startswith("/etc/test.conf:4: PublicKey ")
+    assert message in err.detail
+
+
+@pytest.mark.parametrize(
+    ("text", "where", "fragment"),
+    [
+        ("PrivateKey = x\n", ":1:", "outside any section"),
+        ("[Interface]\nPrivateKey\n", ":2:", "expected 'Key = Value'"),
+        ("[Interfaces]\n", ":1:", "unknown section"),
+        (f"[Interface]\nPrivateKey = {PRIV}\nFoo = 1\n", ":3:", "unknown key 'Foo'"),
+        (f"[Interface]\nPrivateKey = {PRIV}\nEndpoint = a:1\n", ":3:", "in [Interface]"),
+        (f"[Interface]\nPrivateKey = {PRIV}\nMTU = 1\nMTU = 2\n", ":4:", "twice"),
+        (f"[Interface]\nPrivateKey = {PRIV}\n[Interface]\n", ":3:", "second [Interface]"),
+        ("[Interface]\nListenPort = 1\n", ":1:", "no PrivateKey"),
+        (f"[Interface]\nPrivateKey = {PRIV}\n[Peer]\nEndpoint = a:1\n", ":3:", "no PublicKey"),
+        (f"[Interface]\nPrivateKey = {PRIV}\nAddress = 10.0.0.300\n", ":3:", "not an IP"),
+        (f"[Interface]\nPrivateKey = {PRIV}\nMTU = 9\n", ":3:", "576..65535"),
+        (f"[Interface]\nPrivateKey = {PRIV}\nTable = 254\n", ":3:", "Table" if False else "254"),
+        (f"[Interface]\nPrivateKey = {PRIV}\nDNS = -bad-\n", ":3:", "search domain"),
+        (f"[Interface]\nPrivateKey = {PRIV}\nListenPort = 70000\n", ":3:", "not a port"),
+        (
+            f"[Interface]\nPrivateKey = {PRIV}\n[Peer]\nPublicKey = {PUB}\nAllowedIPs = x/1\n",
+            ":5:",
+            "not an IP network",
+        ),
+        (
+            f"[Interface]\nPrivateKey = {PRIV}\n[Peer]\nPublicKey = {PUB}\n"
+            f"[Peer]\nPublicKey = {PUB}\n",
+            ":6:",
+            "twice (also on line 4)",
+        ),
+        (
+            f"[Interface]\nPrivateKey = {PRIV}\n[Peer]\nPublicKey = {PUB}\n"
+            "PersistentKeepalive = often\n",
+            ":5:",
+            "seconds",
+        ),
+        ("", "", "no [Interface]"),
+    ],
+)
+def test_errors_name_file_and_line(text: str, where: str, fragment: str) -> None:
+    err = error_of(text)
+    assert err.detail is not None
+    assert err.detail.startswith(f"/etc/test.conf{where}"), err.detail
+    assert fragment in err.detail
+
+
+def test_comments_whitespace_case_and_crlf() -> None:
+    text = f"[interface]\r\n  privatekey=  {PRIV}  # mine\r\n[ Peer ]\r\npublickey={PUB}\r\n"
+    cfg = parse(text)
+    assert cfg.peers[0].public_key == PUB
+
+
+@pytest.mark.parametrize(
+    ("raw", "norm"),
+    [
+        ("1.2.3.4:51820", "1.2.3.4:51820"),
+        ("[fd00::1]:1", "[fd00::1]:1"),
+        ("host.example:9", "host.example:9"),
+    ],
+)
+def test_endpoints(raw: str, norm: str) -> None:
+    assert check_endpoint(raw) == norm
+
+
+@pytest.mark.parametrize("raw", ["fd00::1:51820", "host", "host:0", "[zz]:1", "-x:1", "h:port"])
+def test_bad_endpoints(raw: str) -> None:
+    with pytest.raises(ValueError):
+        check_endpoint(raw)
+
+
+def test_key_check() -> None:
+    assert check_key(PUB) == PUB
+    with pytest.raises(ValueError):
+        check_key("")
+
+
+def test_require_dialable() -> None:
+    no_peer = parse(f"[Interface]\nPrivateKey = {PRIV}\n")
+    with pytest.raises(RasError, match="no \\[Peer\\]"):
+        require_dialable(no_peer)
+    no_endpoint = parse(f"[Interface]\nPrivateKey = {PRIV}\n[Peer]\nPublicKey = {PUB}\n")
+    with pytest.raises(RasError, match="no \\[Peer\\] has an Endpoint"):
+        require_dialable(no_endpoint)
+    require_dialable(parse(GOOD))
+
+
+# -- the ip plan -----------------------------------------------------------------------------
+
+
+def conf(allowed: str, extra: str = "") -> WgConfig:
+    return parse(
+        f"[Interface]\nPrivateKey = {PRIV}\nAddress = 10.9.0.2/24\n{extra}"
+        f"[Peer]\nPublicKey = {PUB}\nEndpoint = 1.2.3.4:5\nAllowedIPs = {allowed}\n"
+    )
+
+
+def test_plan_addresses_mtu_and_routes_skip_connected() -> None:
+    plan = plan_network(conf("10.9.0.0/24, 10.9.0.7/32, 10.50.0.0/16, 10.50.1.0/24"), "wg0")
+    assert plan.setup == (
+        ("address", "add", "10.9.0.2/24", "dev", "wg0"),
+        ("link", "set", "dev", "wg0", "mtu", "1420", "up"),
+        ("route", "add", "10.50.0.0/16", "dev", "wg0"),
+    )
+    assert plan.teardown == ()
+    assert plan.fwmark is None
+    assert plan.routes == ("10.50.0.0/16 table main",)
+
+
+def test_plan_default_route_uses_policy_rules_with_own_priorities() -> None:
+    plan = plan_network(conf("0.0.0.0/0, ::/0"), "wg0", policy_table=51821)
+    sup, mark = rule_priorities(51821)
+    assert (sup, mark) == (31998, 31999)
+    assert ("route", "add", "0.0.0.0/0", "dev", "wg0", "table", "51821") in plan.setup
+    assert (
+        "-4", "rule", "add", "not", "fwmark", "51821", "table", "51821", "priority", "31999"
+    ) in plan.setup  # fmt: skip
+    assert (
+        "-6", "rule", "add", "table", "main", "suppress_prefixlength", "0", "priority", "31998"
+    ) in plan.setup  # fmt: skip
+    assert plan.teardown == (
+        ("-4", "rule", "del", "priority", "31999"),
+        ("-4", "rule", "del", "priority", "31998"),
+        ("-6", "rule", "del", "priority", "31999"),
+        ("-6", "rule", "del", "priority", "31998"),
+    )
+    assert plan.fwmark == 51821
+    assert plan.src_valid_mark
+
+
+@pytest.mark.parametrize(("table", "expect"), [("off", 0), ("main", 1), ("123", 1)])
+def test_plan_tables(table: str, expect: int) -> None:
+    plan = plan_network(conf("0.0.0.0/0", f"Table = {table}\n"), "wg0")
+    routes = [c for c in plan.setup if c[0] == "route"]
+    assert len(routes) == expect
+    assert plan.teardown == ()
+    if table == "123":
+        assert routes[0][-2:] == ("table", "123")
+
+
+def test_batches_group_by_family() -> None:
+    cmds = [("link", "x"), ("route", "y"), ("-4", "rule", "a"), ("-4", "rule", "b"), ("-6", "c")]
+    assert batches(cmds) == [
+        (None, ["link x", "route y"]),
+        ("-4", ["rule a", "rule b"]),
+        ("-6", ["c"]),
+    ]
+
+
+# -- properties ------------------------------------------------------------------------------
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.text(max_size=400))
+def test_any_text_parses_or_raises_872(text: str) -> None:
+    try:
+        parse(text)
+    except RasError as exc:
+        assert exc.code == 872
+        assert exc.detail is not None
+        assert exc.detail.startswith("/etc/test.conf")
+
+
+_KEYS = st.binary(min_size=32, max_size=32).map(lambda b: base64.b64encode(b).decode())
+_NETS = st.lists(
+    st.tuples(st.integers(0, 2**32 - 1), st.integers(0, 32)).map(
+        lambda t: ipaddress.ip_network((t[0], t[1]), strict=False)
+    ),
+    max_size=4,
+)
+_LINES = st.sampled_from(["", "# note", "   "])
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    priv=_KEYS,
+    peers=st.lists(
+        st.tuples(_KEYS, st.none() | _KEYS, _NETS, st.none() | st.integers(1, 65535)),
+        max_size=3,
+        unique_by=lambda p: p[0],
+    ),
+    noise=_LINES,
+)
+def test_setconf_round_trips(
+    priv: str,
+    peers: list[tuple[str, str | None, list[ipaddress.IPv4Network], int | None]],
+    noise: str,
+) -> None:
+    lines = ["[Interface]", f"PrivateKey = {priv}", noise]
+    for pub, psk, nets, keepalive in peers:
+        lines += ["[Peer]", f"PublicKey = {pub}", noise]
+        if psk:
+            lines.append(f"PresharedKey = {psk}")
+        if nets:
+            lines.append("AllowedIPs = " + ",".join(str(n) for n in nets))
+        if keepalive:
+            lines.append(f"PersistentKeepalive = {keepalive}")
+    cfg = parse("\n".join(lines))
+    again = parse(cfg.to_setconf())
+    assert [
+        (p.public_key, p.preshared_key, p.allowed_ips, p.persistent_keepalive) for p in again.peers
+    ] == [(p.public_key, p.preshared_key, p.allowed_ips, p.persistent_keepalive) for p in cfg.peers]
+    assert again.interface.private_key == priv
+
+
+@pytest.mark.parametrize("handle", [1, 42, 10**9, 10**11 - 1, 2**62])
+def test_interface_names_fit_ifnamsiz(handle: int) -> None:
+    from openras.links.wireguard.driver import interface_names
+
+    names = interface_names(handle)
+    assert len(set(names)) == len(names) == 10
+    assert all(len(n) <= 15 and n.startswith("orwg") for n in names)
+    if handle < 10**11:
+        assert names[0] == f"orwg{handle}"
