@@ -19,8 +19,9 @@ How a dial goes:
    management socket connects us (the password goes there, never into argv or a file).
 3. On the socket: ``state on``, ``bytecount 1``, ``log on``, ``hold release``; each
    ``>STATE:`` becomes a RAS state (``parser.ras_state``), ``>PASSWORD:Need 'Auth'`` is
-   answered from the dial parameters, and failures come from ``>PASSWORD:Verification
-   Failed`` (691), ``EXITING,<reason>``, ``>FATAL:`` and the log, never from the exit status
+   answered from the dial parameters (``DOMAIN\\user`` when a domain is given), and
+   failures come from ``>PASSWORD:Verification Failed`` (691), ``EXITING,<reason>``,
+   ``>FATAL:`` and the log, never from the exit status
    (an auth failure exits 0). Restarts while dialing (``>HOLD:`` again) are released until
    the dial timeout; a restart once connected is a drop (the manager decides about redial).
 4. After LinkFailed/LinkDropped the driver stops openvpn itself. ``request_stop`` sends

@@ -1,0 +1,363 @@
+"""Client profiles: openvpn's tokenizer, the allow-list, inlining files as the owner."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import stat
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from openras.errors import RasError
+from openras.links.base import DialParams, LinkSpec
+from openras.links.openvpn import profile as pf
+from openras.links.openvpn.driver import load_profile
+from openras.manager.entries import EntrySnapshot
+
+PEM = "-----BEGIN CERTIFICATE-----\nMIIBdummy\n-----END CERTIFICATE-----\n"
+
+BASE = f"""\
+client
+dev tun
+proto udp
+remote vpn.example.com 1194
+nobind
+<ca>
+{PEM}</ca>
+remote-cert-tls server
+auth-user-pass
+"""
+
+
+def no_files(path: str, line: int) -> str:
+    raise AssertionError(f"unexpected file read {path} (line {line})")
+
+
+def sanitize(text: str, **kw: object) -> pf.SanitizedProfile:
+    read = kw.pop("read_file", no_files)
+    return pf.sanitize(pf.parse(text, "p.ovpn"), source="p.ovpn", read_file=read, **kw)  # type: ignore[arg-type]
+
+
+# ------------------------------------------------------------------------------- tokenizer
+
+
+@pytest.mark.parametrize(
+    ("line", "tokens"),
+    [
+        ("remote host 1194", ["remote", "host", "1194"]),
+        ("  --remote   host\t1194  ", ["--remote", "host", "1194"]),
+        ('ca "my dir/ca.crt"', ["ca", "my dir/ca.crt"]),
+        ("ca 'it''s'", ["ca", "it", "s"]),
+        ("ca 'a\\b'", ["ca", "a\\b"]),
+        ('x "a\\"b" c\\ d', ["x", 'a"b', "c d"]),
+        ("x a#b ;c", ["x", "a#b"]),
+        ("# comment", []),
+        ("; comment", []),
+        ("x \\# y", ["x"]),
+        ("", []),
+    ],
+)
+def test_tokenize_like_openvpn(line: str, tokens: list[str]) -> None:
+    assert pf.tokenize(line) == tokens
+
+
+@pytest.mark.parametrize("line", ['ca "open', "ca 'open", "ca a\\b", "ca a\\"])
+def test_tokenize_errors(line: str) -> None:
+    assert pf.tokenize(line) is None
+
+
+def test_parse_inline_blocks_and_line_numbers() -> None:
+    opts = pf.parse(
+        "\ufeffclient\n<ca>\nA\n  </ca> trailing\n<connection>\nremote h 1\n</connection>\nverb 3\n"
+    )
+    assert opts[0] == pf.Option("client", (), 1)
+    assert opts[1] == pf.Option("ca", (), 2, "A\n")
+    assert opts[2].name == "connection" and opts[2].block == (pf.Option("remote", ("h", "1"), 6),)
+    assert opts[3] == pf.Option("verb", ("3",), 8)
+
+
+@pytest.mark.parametrize(
+    ("text", "where"),
+    [
+        ("client\n<ca>\nA\n", "p.ovpn:2: <ca> is never closed"),
+        ("client\n</ca>\n", "p.ovpn:2"),
+        ('client\nca "x\n', "p.ovpn:2: bad quoting"),
+        ("client\n" + "x" * 300 + "\n", "p.ovpn:2: line longer"),
+        ("client\x00\n", "binary"),
+    ],
+)
+def test_syntax_errors_name_the_line(text: str, where: str) -> None:
+    with pytest.raises(RasError) as info:
+        pf.parse(text, "p.ovpn")
+    assert info.value.code == pf.ERROR_PROFILE and where in str(info.value.detail)
+
+
+# ------------------------------------------------------------------------------- allow-list
+
+
+def test_a_plain_profile_is_rebuilt() -> None:
+    out = sanitize(BASE)
+    assert out.has_auth_user_pass
+    assert out.remotes == [("vpn.example.com", "1194")]
+    text = out.render()
+    assert (
+        "<ca>\n-----BEGIN CERTIFICATE-----\nMIIBdummy\n-----END CERTIFICATE-----\n</ca>\n" in text
+    )
+    assert 'remote "vpn.example.com" "1194"\n' in text
+    assert "dev " not in text  # the driver names the device
+
+
+DANGEROUS = [
+    ("up /tmp/x.sh", "up"),
+    ("down /tmp/x.sh", "down"),
+    ("route-up /tmp/x.sh", "route-up"),
+    ("route-pre-down /tmp/x.sh", "route-pre-down"),
+    ("ipchange /tmp/x.sh", "ipchange"),
+    ("tls-verify /tmp/x.sh", "tls-verify"),
+    ("client-connect /tmp/x.sh", "client-connect"),
+    ("learn-address /tmp/x.sh", "learn-address"),
+    ("auth-user-pass-verify /tmp/x.sh via-env", "auth-user-pass-verify"),
+    ("plugin /tmp/evil.so", "plugin"),
+    ("config /etc/other.conf", "config"),
+    ("cd /", "cd"),
+    ("chroot /tmp", "chroot"),
+    ("daemon", "daemon"),
+    ("management 0.0.0.0 7505", "management"),
+    ("management-hold", "management-hold"),
+    ("log /etc/passwd", "log"),
+    ("log-append /etc/passwd", "log-append"),
+    ("writepid /etc/passwd", "writepid"),
+    ("status /etc/passwd", "status"),
+    ("up-restart", "up-restart"),
+    ("setenv LD_PRELOAD /tmp/evil.so", "setenv"),
+    ("setenv opt up /tmp/x.sh", "setenv"),
+    ("iproute /tmp/fake-ip", "iproute"),
+    ("dev-node /dev/sda", "dev-node"),
+    ("engine dynamic", "engine"),
+    ("providers legacy", "providers"),
+    ("askpass /root/pass", "askpass"),
+    ("pkcs11-providers /tmp/evil.so", "pkcs11-providers"),
+    ("tls-export-cert /tmp", "tls-export-cert"),
+    ("no-such-option 1", "no-such-option"),
+]
+
+
+@pytest.mark.parametrize(("line", "name"), DANGEROUS, ids=[d[1] for d in DANGEROUS])
+def test_refused_options_name_file_and_line(line: str, name: str) -> None:
+    with pytest.raises(RasError) as info:
+        sanitize(BASE + line + "\n")
+    assert info.value.code == pf.ERROR_NOT_ALLOWED
+    assert info.value.detail == f"p.ovpn:13: option '{name}' is not allowed"
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "script-security 2",
+        "script-security 3",
+        "auth-user-pass /etc/shadow",
+        "auth-retry interact",
+        "dev tap",
+        "tls-crypt-v2 k.key force-cookie",
+        "crl-verify /etc dir",
+        "static-challenge 'PIN' 1",
+    ],
+)
+def test_refused_values(line: str) -> None:
+    with pytest.raises(RasError) as info:
+        sanitize(BASE + line + "\n", read_file=lambda p, n: PEM)
+    assert info.value.code == pf.ERROR_NOT_ALLOWED
+    assert info.value.detail is not None and info.value.detail.startswith("p.ovpn:13: ")
+
+
+@pytest.mark.parametrize("line", ["topology bogus", "key-direction 2", "proto sctp", "verb x"])
+def test_bad_values_are_config_errors(line: str) -> None:
+    with pytest.raises(RasError) as info:
+        sanitize(BASE + line + "\n")
+    assert info.value.code == pf.ERROR_PROFILE
+    assert str(info.value.detail).startswith("p.ovpn:13: ")
+
+
+def test_inline_credentials_and_script_blocks_are_refused() -> None:
+    with pytest.raises(RasError, match="not allowed inline"):
+        sanitize("client\nremote h\n<auth-user-pass>\nu\np\n</auth-user-pass>\n")
+    with pytest.raises(RasError, match="'up' is not allowed"):
+        sanitize("client\nremote h\n<connection>\nremote h2\nup /bin/sh\n</connection>\n")
+
+
+def test_ignore_unknown_option_drops_unknown_but_never_dangerous() -> None:
+    ok = sanitize(BASE + "ignore-unknown-option fancy-thing\nfancy-thing 1\n")
+    assert "fancy" not in ok.render()
+    with pytest.raises(RasError, match="'up' is not allowed"):
+        sanitize(BASE + "ignore-unknown-option up\nup /tmp/x\n")
+
+
+def test_windows_and_privilege_options_are_dropped() -> None:
+    out = sanitize(BASE + "block-outside-dns\nuser nobody\ngroup nogroup\nregister-dns\n")
+    text = out.render()
+    assert "nobody" not in text and "block-outside-dns" not in text
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["[Office]\nPhoneNumber=1\nType=2\n", "hello world\n", "# only comments\n", ""],
+)
+def test_not_an_openvpn_profile(text: str) -> None:
+    with pytest.raises(RasError) as info:
+        sanitize(text)
+    assert info.value.code == pf.ERROR_PROFILE
+    assert "not an OpenVPN" in str(info.value.detail) or "is not allowed" in str(info.value.detail)
+
+
+def test_files_are_read_through_the_callback_and_inlined() -> None:
+    reads: list[tuple[str, int]] = []
+
+    def read(path: str, line: int) -> str:
+        reads.append((path, line))
+        return (
+            PEM
+            if not path.endswith("ta.key")
+            else "-----BEGIN OpenVPN Static key V1-----\nab\n-----END OpenVPN Static key V1-----\n"
+        )
+
+    out = sanitize(
+        "client\nremote h\nca ca.crt\ncert c.crt\nkey c.key\ntls-auth ta.key 1\n", read_file=read
+    )
+    assert reads == [("ca.crt", 3), ("c.crt", 4), ("c.key", 5), ("ta.key", 6)]
+    text = out.render()
+    assert "<cert>\n" + PEM + "</cert>\n" in text
+    assert "<tls-auth>\n" in text and 'key-direction "1"\n' in text
+    assert "ca.crt" not in text
+
+
+def test_file_content_cannot_inject_options() -> None:
+    evil = PEM + "</cert>\nup /tmp/x.sh\n<cert>\n"
+    with pytest.raises(RasError, match="looks like a tag"):
+        sanitize("client\nremote h\ncert c.crt\n", read_file=lambda p, n: evil)
+
+
+def test_phone_number_overrides_remote_host() -> None:
+    out = sanitize(BASE, remote_override=pf.parse_phone_number("10.0.0.1"))
+    assert out.remotes == [("10.0.0.1", "1194")]
+    out = sanitize(BASE, remote_override=pf.parse_phone_number("10.0.0.1:443"))
+    assert out.remotes == [("10.0.0.1", "443")]
+    out = sanitize("client\nca c\n", remote_override=("h", "1"), read_file=lambda p, n: PEM)
+    assert out.remotes == [("h", "1")]
+    conn = "client\n<connection>\nremote a 1\n</connection>\n<connection>\nremote b 2 tcp\n</connection>\n"
+    out = sanitize(conn, remote_override=("z",))
+    assert out.remotes == [("z", "1"), ("z", "2", "tcp")]
+    assert pf.parse_phone_number("  ") is None
+    for bad in ("a b c", "-x", "h:port", "h\x01"):
+        with pytest.raises(RasError) as info:
+            pf.parse_phone_number(bad)
+        assert info.value.code == 749
+
+
+def test_no_server_anywhere_is_749() -> None:
+    with pytest.raises(RasError) as info:
+        sanitize("client\nca c\n", read_file=lambda p, n: PEM)
+    assert info.value.code == 749
+
+
+def test_windows_line_ends_are_fine() -> None:
+    out = sanitize(BASE.replace("\n", "\r\n"))
+    assert out.remotes == [("vpn.example.com", "1194")]
+    assert "\r" not in out.render()
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(max_size=400))
+def test_any_text_parses_or_fails_with_a_ras_error(text: str) -> None:
+    try:
+        opts = pf.parse(text, "p.ovpn")
+        pf.sanitize(opts, source="p.ovpn", read_file=lambda p, n: PEM)
+    except RasError as exc:
+        assert exc.code in (pf.ERROR_PROFILE, pf.ERROR_NOT_ALLOWED, 749)
+
+
+def test_verb_is_kept_for_the_driver() -> None:
+    assert sanitize(BASE + "verb 7\n").verb == 7
+    assert "verb" not in sanitize(BASE + "verb 1\n").render()
+
+
+_ARG = st.text(
+    alphabet=st.characters(min_codepoint=32, max_codepoint=0x2FFF, blacklist_characters="\x7f"),
+    min_size=1,
+    max_size=30,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(_ARG, min_size=1, max_size=3))
+def test_rendered_arguments_read_back_identically(args: list[str]) -> None:
+    """Whatever an argument holds (quotes, backslashes, '#', '<'), openvpn reads it back as
+    one argument of the same option: rendering can never smuggle in another option."""
+    rendered = pf._render(pf.Option("remote", tuple(args), 1))
+    assert pf.parse(rendered) == [pf.Option("remote", tuple(args), 1)]
+
+
+# ------------------------------------------------------------------------------- files as the owner
+
+
+def _spec(pbk: Path, owner: int, **keys: str) -> LinkSpec:
+    return LinkSpec(
+        handle=1, owner_uid=owner,
+        entry=EntrySnapshot("VPN", {k.lower(): v for k, v in keys.items()}, str(pbk)),
+        params=DialParams(), run_dir=pbk.parent / "run", marker="t:1", phonebook=pbk,
+    )  # fmt: skip
+
+
+def test_load_profile_relative_to_the_phonebook(tmp_path: Path) -> None:
+    (tmp_path / "ca.crt").write_text(PEM)
+    (tmp_path / "vpn.ovpn").write_text("client\nremote h 1\nca ca.crt\n")
+    prof = load_profile(_spec(tmp_path / "x.pbk", 0, OpenRasOpenVpnProfile="vpn.ovpn"))
+    assert "<ca>\n" + PEM in prof.render()
+
+
+def test_missing_profile_and_missing_cert(tmp_path: Path) -> None:
+    with pytest.raises(RasError) as info:
+        load_profile(_spec(tmp_path / "x.pbk", 0, OpenRasOpenVpnProfile="nope.ovpn"))
+    assert info.value.code == pf.ERROR_PROFILE and "No such file" in str(info.value.detail)
+    (tmp_path / "vpn.ovpn").write_text("client\nremote h 1\nca missing.crt\n")
+    with pytest.raises(RasError) as info:
+        load_profile(_spec(tmp_path / "x.pbk", 0, OpenRasOpenVpnProfile="vpn.ovpn"))
+    assert info.value.code == pf.ERROR_NO_CERT
+    assert "vpn.ovpn:3" in str(info.value.detail) and "missing.crt" in str(info.value.detail)
+    with pytest.raises(RasError) as info:
+        load_profile(_spec(tmp_path / "x.pbk", 0))
+    assert info.value.code == pf.ERROR_PROFILE
+
+
+@pytest.mark.skipif(os.geteuid() != 0 or shutil.which("head") is None, reason="needs root")
+def test_files_are_read_with_the_owners_rights(tmp_path_factory: pytest.TempPathFactory) -> None:
+    nobody = 65534
+    d = Path(f"/tmp/oras-prof-{os.getpid()}")
+    d.mkdir(mode=0o755)
+    try:
+        (d / "vpn.ovpn").write_text("client\nremote h 1\nca /root-only.crt\nkey secret.key\n")
+        (d / "vpn.ovpn").chmod(0o644)
+        (d / "secret.key").write_text(PEM)
+        (d / "secret.key").chmod(0o600)  # root's, not readable by nobody
+        pbk = d / "x.pbk"
+        (d / "vpn2.ovpn").write_text("client\nremote h 1\nkey secret.key\n")
+        (d / "vpn2.ovpn").chmod(0o644)
+        with pytest.raises(RasError) as info:
+            load_profile(_spec(pbk, nobody, OpenRasOpenVpnProfile="vpn2.ovpn"))
+        assert info.value.code == pf.ERROR_NO_CERT
+        assert "Permission denied" in str(info.value.detail)
+        (d / "vpn2.ovpn").chmod(0o600)
+        with pytest.raises(RasError) as info:
+            load_profile(_spec(pbk, nobody, OpenRasOpenVpnProfile="vpn2.ovpn"))
+        assert info.value.code == pf.ERROR_PROFILE
+        # Readable by the owner: accepted.
+        (d / "secret.key").chmod(0o644)
+        (d / "vpn2.ovpn").chmod(0o644)
+        assert stat.S_IMODE((d / "secret.key").stat().st_mode) == 0o644
+        assert (
+            "<key>" in load_profile(_spec(pbk, nobody, OpenRasOpenVpnProfile="vpn2.ovpn")).render()
+        )
+    finally:
+        shutil.rmtree(d)
