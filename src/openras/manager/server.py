@@ -395,6 +395,46 @@ async def m_get_info(s: Session, p: dict[str, Any], more: bool) -> dict[str, Any
     }
 
 
+#: The interface in varlink's IDL, so that ``varlinkctl introspect`` can show it.
+INTERFACE_IDL = """\
+# The openras connection manager: RAS connections owned by rasman, not by the apps.
+interface org.openras.Manager
+
+type Connection (handle: int, entry: string, entry_name: string, phonebook: string,
+  phone_number: string, device_type: string, device_name: string, guid: string,
+  all_users: bool, owner: int, phase: string, state: int, error: int, refs: int,
+  created: float, connected_at: ?float)
+
+# Streams (more) progress events until Connected or failure; the first reply has the handle.
+method Dial(entry: string, phonebook: ?string, user_phonebook: ?string, user: ?string,
+  password: ?string, domain: ?string, phone_number: ?string, callback_number: ?string)
+  -> (handle: int, state: int, error: int, phase: string, joined: ?bool)
+method HangUp(handle: int) -> ()
+method WaitDeleted(handle: int) -> ()
+method GetConnectStatus(handle: int) -> (connection: Connection)
+method EnumConnections(include_pending: ?bool) -> (connections: []Connection)
+method GetStatistics(handle: int) -> (bytes_sent: int, bytes_received: int, frames_sent: int,
+  frames_received: int, errors: int, bps: int, duration_ms: int)
+method GetProjection(handle: int) -> (interface: string, local_address: string,
+  remote_address: string, dns: []string)
+method Subscribe(handle: ?int) -> (event: string, handle: ?int, state: ?int, error: ?int)
+method History() -> (disconnects: []object)
+method GetCredentials(entry: string, phonebook: ?string, default: ?bool)
+  -> (user: string, domain: string, has_password: bool, password: string)
+method SetCredentials(entry: string, phonebook: ?string, user: ?string, password: ?string,
+  domain: ?string, mask: object, clear: ?bool, default: ?bool) -> ()
+method Ping() -> (version: string, uid: int, pid: int)
+
+error RasError (code: int, message: string, detail: ?string, handle: ?int)
+"""
+
+
+async def m_get_interface_description(s: Session, p: dict[str, Any], more: bool) -> dict[str, Any]:
+    if p.get("interface") != P.INTERFACE:
+        raise errors.InvalidParameter(detail="unknown interface")
+    return {"description": INTERFACE_IDL}
+
+
 METHODS: dict[str, Handler] = {
     P.PING: m_ping,
     P.DIAL: m_dial,
@@ -409,6 +449,7 @@ METHODS: dict[str, Handler] = {
     P.GET_CREDENTIALS: m_get_credentials,
     P.SET_CREDENTIALS: m_set_credentials,
     "org.varlink.service.GetInfo": m_get_info,
+    "org.varlink.service.GetInterfaceDescription": m_get_interface_description,
 }
 
 
