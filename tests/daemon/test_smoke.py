@@ -20,3 +20,20 @@ def test_dial_status_hang_up(rasman):
         with pytest.raises(errors.InvalidHandle):
             c.status(conn.handle)
         assert rasman.link_pids() == []
+
+
+def test_varlink_introspection(rasman):
+    """GetInfo and GetInterfaceDescription answer, so varlinkctl can introspect rasman."""
+    from openras.wire.transport import connect
+
+    t = connect(rasman.socket, autostart=False)
+    try:
+        info = t.call("org.varlink.service.GetInfo")
+        assert "org.openras.Manager" in info["interfaces"]
+        desc = t.call("org.varlink.service.GetInterfaceDescription", {"interface": "org.openras.Manager"})
+        assert desc["description"].startswith("# The openras connection manager")
+        assert "method Dial(" in desc["description"]
+        with pytest.raises(errors.InvalidParameter):
+            t.call("org.varlink.service.GetInterfaceDescription", {"interface": "nope"})
+    finally:
+        t.close()
