@@ -136,11 +136,11 @@ class Rasman:
         for proc in psutil.process_iter(["pid", "cmdline"]):
             try:
                 cmd = proc.info["cmdline"] or []
-                if "openras.manager" not in cmd and any(
+                ours = "openras.manager" not in cmd and any(
                     str(self.state_dir) in part for part in cmd
-                ):
-                    if proc.status() != psutil.STATUS_ZOMBIE:
-                        found.append(proc.pid)
+                )
+                if ours and proc.status() != psutil.STATUS_ZOMBIE:
+                    found.append(proc.pid)
             except psutil.Error:
                 continue
         return found

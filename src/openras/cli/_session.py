@@ -13,6 +13,7 @@ go beyond :class:`~openras.client.Client` and belong in the library eventually:
 
 from __future__ import annotations
 
+import contextlib
 import os
 import time
 from collections.abc import Callable, Iterator
@@ -53,7 +54,9 @@ def open_transport(socket: str | None) -> Transport:
     try:
         return connect(Path(socket) if socket else None)
     except OSError as exc:  # e.g. permission denied on the socket
-        raise errors.ManagerUnavailable(detail=f"cannot reach the connection manager: {exc}") from None
+        raise errors.ManagerUnavailable(
+            detail=f"cannot reach the connection manager: {exc}"
+        ) from None
 
 
 def open_client(socket: str | None, timeout: float | None = None) -> Client:
@@ -61,12 +64,14 @@ def open_client(socket: str | None, timeout: float | None = None) -> Client:
     try:
         return Client(socket, timeout=timeout)
     except OSError as exc:
-        raise errors.ManagerUnavailable(detail=f"cannot reach the connection manager: {exc}") from None
+        raise errors.ManagerUnavailable(
+            detail=f"cannot reach the connection manager: {exc}"
+        ) from None
 
 
 def _recv(t: Transport, wait: float | None) -> dict[str, Any] | None:
     """The next message, or ``None`` if ``wait`` seconds pass first (the stream stays usable)."""
-    t.sock.settimeout(wait)
+    t.sock.settimeout(None if wait is None else max(wait, 0.001))  # 0 would mean non-blocking
     try:
         return t.recv()
     except TimeoutError:
@@ -112,14 +117,14 @@ def follow_dial(
         while True:
             wait = idle
             if deadline is not None:
-                left = max(0.0, deadline - time.monotonic())
-                wait = left if wait is None else min(wait, left)
-            msg = _recv(t, wait)
-            if msg is None:
-                if deadline is not None and time.monotonic() >= deadline:
+                left = deadline - time.monotonic()
+                if left <= 0:
                     raise errors.RasError(
                         errors.ERROR_REQUEST_TIMEOUT, "the dial took too long", handle=handle
                     )
+                wait = left if wait is None else min(wait, left)
+            msg = _recv(t, wait)
+            if msg is None:
                 if on_idle is not None:
                     on_idle()
                 continue
@@ -169,12 +174,14 @@ def same_name(a: str, b: str) -> bool:
     return a.casefold() == b.casefold()
 
 
-def end_connection(client: Client, handle: int, timeout: float | None = HANGUP_TIMEOUT) -> None:
-    """Hang ``handle`` up for good and return once it is invalid (nothing of it left).
+def end_connection(
+    client: Client, handle: int, timeout: float | None = HANGUP_TIMEOUT, *, wait: bool = True
+) -> None:
+    """Hang ``handle`` up for good and, with ``wait``, return once it is invalid.
 
     A connected entry dialed twice holds two references and one hang-up only drops one, so
-    this hangs up until the connection starts tearing down, then waits for the teardown.
-    RasError 6 if the handle is not (or no longer) the caller's.
+    this hangs up until the connection starts tearing down, then waits for the teardown
+    (RasError 638 after ``timeout``). RasError 6 if the handle is not the caller's.
     """
     refs = client.status(handle).refs
     for _ in range(max(1, refs) + 2):  # + 2: someone may join while we hang up
@@ -185,7 +192,8 @@ def end_connection(client: Client, handle: int, timeout: float | None = HANGUP_T
             return  # gone already (a link that dropped, another hang-up)
         if info.phase != "connected":
             break
-    client.wait_gone(handle, timeout)
+    if wait:
+        client.wait_gone(handle, timeout)
 
 
 def drop_reference(client: Client, handle: int) -> None:
@@ -195,10 +203,8 @@ def drop_reference(client: Client, handle: int) -> None:
 
 def hang_up_quietly(client: Client, handle: int, timeout: float | None = HANGUP_TIMEOUT) -> None:
     """Release a failed or interrupted attempt; errors here must not hide the dial's own."""
-    try:
+    with contextlib.suppress(errors.RasError, OSError):
         client.hang_up(handle, wait=True, timeout=timeout)
-    except (errors.RasError, OSError):
-        pass
 
 
 class EventStream:

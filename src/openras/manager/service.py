@@ -279,10 +279,14 @@ class Manager:
         }
 
     def session_closed(self, session: int) -> None:
+        abandoned = any(
+            c.session == session and c.phase is Phase.FAILED for c in self.table.rows.values()
+        )
         self._apply(self.table.session_closed(session, self.clock()))
-        # Failed rows of that process may now be on the reaper's clock: no action says so.
-        self._persist()
-        self._schedule_tick()
+        if abandoned:
+            # Its failed rows are now on the reaper's clock, and no action says so.
+            self._persist()
+            self._schedule_tick()
 
     def session_opened(self, session: int) -> None:
         self.table.session_opened(session)

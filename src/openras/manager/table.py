@@ -26,7 +26,7 @@ from __future__ import annotations
 import enum
 from collections import deque
 from collections.abc import Iterable
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any, Final
 
 from openras import errors
@@ -84,7 +84,9 @@ class Conn:
         return self.entry_name or f".{self.phone_number}"
 
     def to_record(self) -> dict[str, Any]:
-        rec = asdict(self)
+        # A shallow copy: the record is encoded at once, and dataclasses.asdict (a recursive deep
+        # copy) made persisting a 1,000-row table cost ~60 ms, on every change, in the event loop.
+        rec = {f.name: getattr(self, f.name) for f in fields(self)}
         rec["phase"] = self.phase.value
         rec["state"] = int(self.state)
         return rec

@@ -37,7 +37,9 @@ class Subscription:
             try:
                 first = await anext(stream)
             except StopAsyncIteration:
-                raise errors.ManagerUnavailable(detail="the connection manager ended the event stream") from None
+                raise errors.ManagerUnavailable(
+                    detail="the connection manager ended the event stream"
+                ) from None
             if first.get("event") != "subscribed":
                 raise errors.ProtocolError(detail="Subscribe did not start with 'subscribed'")
         except BaseException:
@@ -53,7 +55,9 @@ class Subscription:
         try:
             msg = await anext(self._stream)
         except StopAsyncIteration:
-            raise errors.ManagerUnavailable(detail="the connection manager ended the event stream") from None
+            raise errors.ManagerUnavailable(
+                detail="the connection manager ended the event stream"
+            ) from None
         return Event.from_wire(msg)
 
     async def close(self) -> None:

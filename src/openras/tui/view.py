@@ -7,17 +7,20 @@ mode shares them without importing the UI toolkit.
 from __future__ import annotations
 
 import pwd
-from dataclasses import dataclass
+from collections import deque
+from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 from typing import Final
 
 from openras import errors
-from openras.phonebook import Entry, load, phonebooks_for
-from openras.records import ConnectionInfo
+from openras.phonebook import Entry, load, phonebooks_for, user_phonebook_path
+from openras.records import ConnectionInfo, ProjectionInfo, Statistics
 from openras.states import RasConnState
 
 __all__ = [
+    "COLUMNS",
+    "Row",
     "EntryChoice",
     "entry_properties",
     "error_line",
@@ -136,7 +139,12 @@ class EntryChoice:
 
     @property
     def book_label(self) -> str:
-        return "all users" if self.all_users else str(self.book)
+        """Short enough for 80 columns: the full path is on the entry's properties screen."""
+        if self.all_users:
+            return "all users"
+        if self.book == user_phonebook_path():
+            return "yours"
+        return self.book.name
 
 
 def list_entries(phonebook: Path | None) -> tuple[list[EntryChoice], list[str]]:
@@ -148,19 +156,19 @@ def list_entries(phonebook: Path | None) -> tuple[list[EntryChoice], list[str]]:
         try:
             book = load(path)
         except errors.RasError as exc:
-            problems.append(f"{path}: {exc}")
+            problems.append(f"{error_line(exc.code)} ({exc.detail or path})")
             continue
-        for entry in book:
-            choices.append(
-                EntryChoice(
-                    name=entry.name,
-                    book=path,
-                    all_users=all_users,
-                    device=device_of(entry),
-                    host=entry.phone_number or "",
-                    needs_credentials=needs_credentials(entry),
-                )
+        choices.extend(
+            EntryChoice(
+                name=entry.name,
+                book=path,
+                all_users=all_users,
+                device=device_of(entry),
+                host=entry.phone_number or "",
+                needs_credentials=needs_credentials(entry),
             )
+            for entry in book
+        )
     return choices, problems
 
 
@@ -191,3 +199,82 @@ def entry_properties(book: Path, name: str) -> list[tuple[str, list[tuple[str, s
         items = [(k, MASK if _is_secret(k) and v else v) for k, v in block.items]
         out.append((title, items))
     return out
+
+
+@dataclass
+class Row:
+    """What the UI knows of one connection: the daemon's record plus what it fetched."""
+
+    info: ConnectionInfo
+    projection: ProjectionInfo | None = None
+    stats: Statistics | None = None
+    #: (monotonic time, total bytes) of the previous sample, for the throughput graph.
+    sample: tuple[float, int] | None = None
+    rates: deque[float] = field(default_factory=lambda: deque(maxlen=RATE_SAMPLES))
+    hanging_up: bool = False
+    #: A drop reason was already announced (the state and the disconnected event both carry it).
+    announced: bool = False
+
+    @property
+    def handle(self) -> int:
+        return self.info.handle
+
+    @property
+    def label(self) -> str:
+        """Entry name, or the number dialed without an entry."""
+        return self.info.entry_name or self.info.phone_number or self.info.entry
+
+    @property
+    def device(self) -> str:
+        kind, name = self.info.device_type, self.info.device_name
+        return f"{kind}: {name}" if kind and name else kind or name
+
+    @property
+    def address(self) -> str:
+        return (
+            self.projection.local_address
+            if self.projection and self.info.phase == "connected"
+            else ""
+        )
+
+    def duration(self, now: float) -> float | None:
+        if self.info.phase != "connected" or self.info.connected_at is None:
+            return None
+        return now - self.info.connected_at
+
+    def add_sample(self, stats: Statistics, at: float) -> None:
+        """Record statistics; the graph plots bytes per second in both directions."""
+        total = stats.bytes_sent + stats.bytes_received
+        if self.sample is not None and at > self.sample[0]:
+            self.rates.append(max(0.0, (total - self.sample[1]) / (at - self.sample[0])))
+        self.sample = (at, total)
+        self.stats = stats
+
+    def cells(self, now: float) -> dict[str, str]:
+        """The table's cells by column key."""
+        stats = self.stats if self.info.phase == "connected" else None
+        return {
+            "entry": self.label,
+            "state": phase_label(self.info, hanging_up=self.hanging_up),
+            "time": fmt_duration(self.duration(now)),
+            "in": fmt_bytes(stats.bytes_received) if stats else "",
+            "out": fmt_bytes(stats.bytes_sent) if stats else "",
+            "address": self.address,
+            "owner": owner_name(self.info.owner),
+            "device": self.device,
+        }
+
+
+#: Columns of the connections table: (key, label, fixed width or None for the content's),
+#: most useful first; fixed widths keep columns from jumping as states and counters change.
+COLUMNS: Final[tuple[tuple[str, str, int | None], ...]] = (
+    ("entry", "Entry", None),
+    ("state", "State", 14),
+    ("time", "Time", 8),
+    ("in", "In", 9),
+    ("out", "Out", 9),
+    ("address", "Address", 15),
+    ("owner", "Owner", None),
+    ("device", "Device", None),
+)
+RATE_SAMPLES: Final = 60

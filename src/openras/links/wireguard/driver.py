@@ -19,12 +19,13 @@ How a dial goes (each step bounded by the dial timeout):
    the run dir (deleted right after: the private key is never in argv), then ``ip`` adds
    addresses, MTU, routes and the policy rules of a default route (DeviceConnected).
    Dialable peers without PersistentKeepalive get one for the dial only, so that the first
-   handshake starts at once; it is switched back off after the handshake.
-4. ``wg show IF dump`` is polled every 50 ms until a handshake (Connected) or the deadline
-   (LinkFailed 809 — a wrong key, a wrong endpoint and a dead server look the same to
-   WireGuard, which never answers an unauthenticated packet). Then it is polled about once
-   a second: a peer silent while we transmit -> LinkDropped 829; wireguard-go exiting or the
-   interface vanishing -> LinkDropped 829.
+   handshake starts at once; it is switched back off right after Connected is reported.
+4. ``wg show IF dump`` is polled (every 10 ms for the first second, then every 50 ms)
+   until a handshake (Connected) or the deadline (LinkFailed 809 — a wrong key, a wrong
+   endpoint and a dead server look the same to WireGuard, which never answers an
+   unauthenticated packet). Then it is polled about once a second: a peer silent while we
+   transmit -> LinkDropped 829; wireguard-go exiting or the interface vanishing ->
+   LinkDropped 829.
 
 After LinkFailed/LinkDropped the driver stops the program itself; ``wait_closed`` removes
 the interface, the policy rules, a stale UAPI socket and the run-dir files.
@@ -92,6 +93,11 @@ from openras.states import RasConnState
 ERROR_IP_CONFIGURATION: Final = 716
 UAPI_DIR: Final = Path("/var/run/wireguard")
 _DIAL_POLL: Final = 0.05
+#: Faster polls during the first second after the interface is up, where a handshake with a
+#: reachable peer lands (a round trip): the dial is not held up by a coarse poll.
+_DIAL_POLL_FAST: Final = 0.01
+_DIAL_FAST_FOR: Final = 1.0
+_UAPI_POLL: Final = 0.005
 _SETCONF_FILE: Final = "wg-setconf.conf"
 _LOG_FILE: Final = "wireguard-go.log"
 _MAX_IFNAME: Final = 15
@@ -153,6 +159,21 @@ def _uapi_answers(path: Path) -> bool:
         except OSError:
             return False
     return True
+
+
+#: Set once ``ip link add ... type wireguard`` said "Unknown device type" on a kernel that
+#: cannot load modules (no ``/proc/modules``): that cannot change until a reboot.
+_kernel_lacks_wireguard = False
+
+
+def _can_load_modules() -> bool:
+    return Path("/proc/modules").exists()
+
+
+def kernel_may_have_wireguard() -> bool:
+    """False once this kernel proved it has no WireGuard and cannot load it; then ``auto``
+    skips the ``ip link add ... type wireguard`` probe (a helper process per dial)."""
+    return not _kernel_lacks_wireguard
 
 
 def interface_names(handle: int) -> list[str]:
@@ -233,7 +254,10 @@ class WireGuardLink(Link):
         if not self.spec.run_dir.exists():
             self.spec.run_dir.mkdir(mode=0o700, parents=True)
             self._created_run_dir = True
-        if settings.implementation != "userspace" and await self._kernel_create():
+        probe = settings.implementation == "kernel" or (
+            settings.implementation == "auto" and kernel_may_have_wireguard()
+        )
+        if probe and await self._kernel_create():
             self._kernel = True
         elif settings.implementation == "kernel":
             raise RasError(
@@ -278,12 +302,21 @@ class WireGuardLink(Link):
         raise RasError(ERROR_IP_CONFIGURATION, "no free routing table for the default route")
 
     async def _kernel_create(self) -> bool:
+        global _kernel_lacks_wireguard
         res = await run_cmd(["ip", "link", "add", self._ifname, "type", "wireguard"], time_limit=5)
+        if res.returncode != 0 and "Unknown device type" in res.stderr and not _can_load_modules():
+            _kernel_lacks_wireguard = True
         return res.returncode == 0
 
     async def _link_exists(self, name: str) -> bool:
-        res = await run_cmd(["ip", "link", "show", "dev", name], time_limit=5)
-        return res.returncode == 0
+        """Whether ``name`` exists, without a subprocess: ``if_nametoindex`` asks the calling
+        thread's network namespace, which is the one the ``ip`` helpers (spawned from this
+        same loop thread) work in."""
+        try:
+            socket.if_nametoindex(name)
+        except OSError:
+            return False
+        return True
 
     @staticmethod
     def _make_projection(config: WgConfig, plan: NetPlan) -> dict[str, Any]:
@@ -343,7 +376,7 @@ class WireGuardLink(Link):
                 return
             if self._remaining() <= 0:
                 raise _Failure(ERROR_VPN_TIMEOUT, "wireguard-go did not open its UAPI socket")
-            await asyncio.sleep(0.01)
+            await asyncio.sleep(_UAPI_POLL)
 
     async def _configure(self) -> None:
         assert self._config is not None
@@ -385,6 +418,7 @@ class WireGuardLink(Link):
     async def _watch(self, monitor: PeerMonitor) -> None:
         assert self._settings is not None
         missing_since: float | None = None
+        fast_until = time.monotonic() + _DIAL_FAST_FOR
         while not self._ended():
             dump = await self._dump()
             now = time.monotonic()
@@ -401,25 +435,28 @@ class WireGuardLink(Link):
                 await self._on_monitor_event(event)
             if self._ended():
                 return
-            interval = (
-                _DIAL_POLL
-                if not monitor.connected
-                else min(1.0, max(_DIAL_POLL, self._settings.dead_after / 5))
-            )
+            if monitor.connected:
+                interval = min(1.0, max(_DIAL_POLL, self._settings.dead_after / 5))
+            else:
+                interval = _DIAL_POLL_FAST if now < fast_until else _DIAL_POLL
             await asyncio.sleep(interval)
 
     async def _on_monitor_event(self, event: HandshakeDone | DialTimedOut | PeerSilent) -> None:
         assert self._settings is not None
         endpoint = self._projection.get("extra", {}).get("endpoint", "?")
         if isinstance(event, HandshakeDone):
-            for key in self._keepalive_overridden:
+            # Connected first: switching the dial's keepalive back off is housekeeping that
+            # need not hold up the dial (a keepalive or two more change nothing).
+            self._connected = True
+            self.emit(StateReached(RasConnState.Connected))
+            overridden, self._keepalive_overridden = self._keepalive_overridden, ()
+            for key in overridden:
+                if self._ended():
+                    break
                 await run_cmd(
                     ["wg", "set", self._ifname, "peer", key, "persistent-keepalive", "off"],
                     time_limit=5,
                 )
-            self._keepalive_overridden = ()
-            self._connected = True
-            self.emit(StateReached(RasConnState.Connected))
         elif isinstance(event, DialTimedOut):
             raise _Failure(
                 ERROR_VPN_TIMEOUT,

@@ -1,0 +1,375 @@
+"""Dial and hang-up through openras vs the same link program driven by hand, side by side.
+
+Two network namespaces (A: the servers, B: the clients), one veth, addresses that exist only
+inside them. ``rasman`` runs inside B and is started (and warmed up by one dial of each kind)
+before any timer, as a daemon would be. For each link type, N repetitions alternate between:
+
+* **openras**: ``Client.dial()`` from call to return (Connected), and
+  ``Connection.hang_up(wait=True)`` until the handle answers 6 (everything gone);
+* **raw**: the program started by hand from a thread inside B (no ``ip netns exec``):
+
+  - WireGuard: timer, ``wireguard-go -f IF``, wait for its UAPI socket, ``wg setconf``,
+    ``ip -batch`` (address, mtu, up), poll ``wg show IF dump`` until a non-zero
+    latest-handshake; hang-up: SIGTERM → exit (+ ``ip link del`` if the interface stayed);
+  - OpenVPN (TLS + username/password): timer, ``openvpn --config ... --management SOCK unix
+    --management-hold --management-query-passwords``, ``state on`` + ``hold release``,
+    answer ``>PASSWORD:Need 'Auth'``, until ``>STATE:..,CONNECTED``; hang-up:
+    ``signal SIGTERM`` over management → process exit;
+  - SSH tun mode: timer, ``ssh -N -T -M -S CTL -w UNIT:any`` (the options openras passes),
+    poll ``ssh -O check`` until the master answers and the tun exists, ``ip -batch``
+    (address, up); hang-up: ``ssh -O exit`` → the master exits.
+
+The raw procedures poll every 2 ms, so they are a best case. Targets: openras/raw median
+ratio ≤ 1.10 for the dial and ≤ 1.25 for the hang-up.
+
+Run as root: ``python bench/bench_links.py [--reps N] [--links wireguard,openvpn,ssh]``.
+Everything started is stopped by pid and the namespaces are deleted, even on error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import math
+import os
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from _netlab import (
+    OVPN_PASSWORD,
+    OVPN_USER,
+    SSH_PORT,
+    BenchError,
+    NetnsLab,
+    NsPair,
+    Rasman,
+    RawOpenVpn,
+    RawSsh,
+    RawWireGuard,
+    make_pki,
+    missing_programs,
+    ovpn_client_profile,
+    start_ovpn_server,
+    start_sshd,
+    start_wg_server,
+    wg_quick_config,
+    wg_setconf_config,
+    write_private,
+)
+
+from openras.client import Client, Connection
+from openras.records import Event
+
+DIAL_TARGET = 1.10
+HANGUP_TARGET = 1.25
+PAUSE = 0.1  # between two measurements: lets the peers settle (and WireGuard's TAI64N tick)
+
+
+@dataclass
+class Series:
+    link: str
+    op: str
+    target: float
+    raw: list[float] = field(default_factory=list)
+    ras: list[float] = field(default_factory=list)
+    #: openras dial only: seconds from the dial call to each state event the client saw.
+    timeline: dict[str, list[float]] = field(default_factory=dict)
+
+
+def p90(values: list[float]) -> float:
+    ordered = sorted(values)
+    return ordered[max(0, math.ceil(0.9 * len(ordered)) - 1)]
+
+
+def ms(value: float) -> str:
+    return f"{value * 1000:7.1f}"
+
+
+def print_table(rows: list[Series], reps: int) -> bool:
+    print()
+    print(
+        f"openras vs raw program, {reps} repetitions each (ms; ratio = median openras / median raw)"
+    )
+    head = (
+        f"{'link':<10} {'operation':<9} {'raw med':>8} {'raw p90':>8} "
+        f"{'ras med':>8} {'ras p90':>8} {'ratio':>6} {'p90 r':>6} {'target':>7}  verdict"
+    )
+    print(head)
+    print("-" * len(head))
+    all_ok = True
+    for s in rows:
+        if not s.raw or not s.ras:
+            print(f"{s.link:<10} {s.op:<9} (no data)")
+            all_ok = False
+            continue
+        raw_med, ras_med = statistics.median(s.raw), statistics.median(s.ras)
+        ratio = ras_med / raw_med
+        ratio90 = p90(s.ras) / p90(s.raw)
+        ok = ratio <= s.target
+        all_ok = all_ok and ok
+        print(
+            f"{s.link:<10} {s.op:<9} {ms(raw_med):>8} {ms(p90(s.raw)):>8} "
+            f"{ms(ras_med):>8} {ms(p90(s.ras)):>8} {ratio:6.2f} {ratio90:6.2f} "
+            f"{'≤' + format(s.target, '.2f'):>7}  {'met' if ok else 'MISSED'}"
+        )
+    print()
+    print("raw: the program by hand inside namespace B (2 ms polls). openras: Client.dial() to")
+    print("return / hang_up(wait=True) until the handle answers 6; rasman already running in B.")
+    return all_ok
+
+
+def print_timelines(rows: list[Series]) -> None:
+    """Where an openras dial spends its time, as the client sees the state events."""
+    print("openras dial timeline (median ms after the Client.dial() call, as the client saw it):")
+    for s in rows:
+        if not s.timeline:
+            continue
+        marks = sorted((statistics.median(v), k) for k, v in s.timeline.items())
+        steps = "  ".join(f"{name} {at * 1000:.1f}" for at, name in marks)
+        print(f"  {s.link:<9} {steps}  returned {statistics.median(s.ras) * 1000:.1f}")
+
+
+def print_samples(rows: list[Series]) -> None:
+    print("samples (ms):")
+    for s in rows:
+        for side, values in (("raw", s.raw), ("openras", s.ras)):
+            text = " ".join(f"{v * 1000:.0f}" for v in values)
+            print(f"  {s.link:<9} {s.op:<8} {side:<8} {text}")
+
+
+# -- one link type ------------------------------------------------------------------------------
+
+
+@dataclass
+class Side:
+    """How to dial and hang up one way (raw or openras); each returns seconds."""
+
+    dial: Callable[[], float]
+    hang_up: Callable[[], float]
+    timeline: dict[str, list[float]] = field(default_factory=dict)
+
+
+def openras_side(client: Client, entry: str, pbk: Path, user: str, password: str) -> Side:
+    holder: list[Connection] = []
+    timeline: dict[str, list[float]] = {}
+
+    def dial() -> float:
+        seen: list[tuple[str, float]] = []
+
+        def on_state(ev: Event) -> None:
+            seen.append((ev.state.name, time.perf_counter()))
+
+        t0 = time.perf_counter()
+        conn = client.dial(entry, pbk, user=user, password=password, on_state=on_state)
+        took = time.perf_counter() - t0
+        holder.append(conn)
+        for name, at in seen:
+            timeline.setdefault(name, []).append(at - t0)
+        return took
+
+    def hang_up() -> float:
+        conn = holder.pop()
+        t0 = time.perf_counter()
+        conn.hang_up(wait=True, timeout=15)
+        return time.perf_counter() - t0
+
+    return Side(dial, hang_up, timeline)
+
+
+def measure(link: str, raw: Side, ras: Side, reps: int) -> list[Series]:
+    dial = Series(link, "dial", DIAL_TARGET)
+    hang = Series(link, "hang-up", HANGUP_TARGET)
+    # One warm-up each, not counted (first dial of a driver in a fresh rasman imports it).
+    for side in (raw, ras):
+        side.dial()
+        time.sleep(PAUSE)
+        side.hang_up()
+        time.sleep(PAUSE)
+    ras.timeline.clear()
+    dial.timeline = ras.timeline
+    for i in range(reps):
+        order = ((raw, dial.raw, hang.raw), (ras, dial.ras, hang.ras))
+        for side, dials, hangs in order if i % 2 == 0 else reversed(order):
+            dials.append(side.dial())
+            time.sleep(PAUSE)
+            hangs.append(side.hang_up())
+            time.sleep(PAUSE)
+        print(
+            f"  {link} rep {i + 1}/{reps}: raw {dial.raw[-1] * 1000:.0f}/{hang.raw[-1] * 1000:.0f} ms,"
+            f" openras {dial.ras[-1] * 1000:.0f}/{hang.ras[-1] * 1000:.0f} ms (dial/hang-up)",
+            flush=True,
+        )
+    return [dial, hang]
+
+
+def bench_wireguard(
+    lab: NetnsLab, pair: NsPair, client: Client, work: Path, reps: int
+) -> list[Series]:
+    d = work / "wg"
+    d.mkdir()
+    subnet = f"10.233.{os.getpid() % 250 + 1}"
+    wl = start_wg_server(lab, pair, d, subnet)
+    conf = write_private(d / "office.conf", wg_quick_config(wl))
+    setconf = write_private(d / "raw-setconf.conf", wg_setconf_config(wl))
+    pbk = d / "rasphone.pbk"
+    pbk.write_text(
+        "[Bench WG]\nEncoding=1\nType=2\nOpenRasDevice=wireguard\n"
+        f"OpenRasWireGuardConfig={conf.name}\nOpenRasDialTimeoutMs=10000\n"
+    )
+    raw = RawWireGuard(lab, pair.b, wl, setconf, d / "raw-wireguard-go.log",
+                       ifname=f"bwgc{os.getpid() % 100000}")  # fmt: skip
+    try:
+        return measure(
+            "wireguard",
+            Side(raw.dial, raw.hang_up),
+            openras_side(client, "Bench WG", pbk, "", ""),
+            reps,
+        )
+    finally:
+        raw.cleanup()
+
+
+def bench_openvpn(
+    lab: NetnsLab, pair: NsPair, client: Client, work: Path, reps: int
+) -> list[Series]:
+    d = work / "ovpn"
+    pki = make_pki(d / "pki")
+    start_ovpn_server(lab, pair, d / "server", pki, f"10.234.{os.getpid() % 250 + 1}")
+    profile = ovpn_client_profile(d / "client", pki, pair.addr_a)
+    pbk = profile.parent / "rasphone.pbk"
+    pbk.write_text(
+        "[Bench VPN]\nEncoding=1\nType=2\n"
+        "OpenRasDevice=openvpn\nOpenRasOpenVpnProfile=client.ovpn\nOpenRasDialTimeoutMs=15000\n"
+    )
+    raw = RawOpenVpn(lab, pair.b, profile, ifname=f"bvpn{os.getpid() % 100000}",
+                     mgmt_path=work / "raw-ovpn.sock", log=d / "raw-openvpn.log")  # fmt: skip
+    try:
+        return measure(
+            "openvpn",
+            Side(raw.dial, raw.hang_up),
+            openras_side(client, "Bench VPN", pbk, OVPN_USER, OVPN_PASSWORD),
+            reps,
+        )
+    finally:
+        raw.cleanup()
+
+
+def bench_ssh(lab: NetnsLab, pair: NsPair, client: Client, work: Path, reps: int) -> list[Series]:
+    d = work / "ssh"
+    sl = start_sshd(lab, pair, d / "server")
+    net = f"10.235.{os.getpid() % 250 + 1}"
+    pbk = d / "rasphone.pbk"
+    pbk.write_text(
+        "[Bench SSH]\nEncoding=1\nType=2\nOpenRasDevice=ssh\n"
+        f"PhoneNumber=root@{sl.host}:{SSH_PORT}\nOpenRasSshMode=tun\n"
+        f"OpenRasSshIdentity={sl.client_key}\nOpenRasSshKnownHosts={sl.known_hosts}\n"
+        f"OpenRasSshTunLocal={net}.2/32\nOpenRasSshTunRemote={net}.1\n"
+        "OpenRasDialTimeoutMs=15000\n"
+    )
+    raw = RawSsh(lab, pair.b, sl, unit=77, local=f"{net}.2", remote=f"{net}.1",
+                 workdir=d / "raw")  # fmt: skip
+    try:
+        return measure(
+            "ssh-tun", Side(raw.dial, raw.hang_up), openras_side(client, "Bench SSH", pbk, "", ""),
+            reps,
+        )  # fmt: skip
+    finally:
+        raw.cleanup()
+
+
+BENCHES = {"wireguard": bench_wireguard, "openvpn": bench_openvpn, "ssh": bench_ssh}
+NEEDS = {
+    "wireguard": ("wireguard-go", "wg"),
+    "openvpn": ("openvpn", "openssl"),
+    "ssh": ("ssh", "/usr/sbin/sshd", "ssh-keygen", "ss"),
+}
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--reps", type=int, default=10, help="repetitions per side (default 10)")
+    ap.add_argument(
+        "--links",
+        default="wireguard,openvpn,ssh",
+        help="comma-separated subset of wireguard,openvpn,ssh (default: all)",
+    )
+    ap.add_argument("--samples", action="store_true", help="print every sample too")
+    ap.add_argument(
+        "--rasman-log-level", default="info", choices=["debug", "info", "warning", "error"]
+    )
+    args = ap.parse_args(argv)
+    links = [x.strip() for x in args.links.split(",") if x.strip()]
+    unknown = [x for x in links if x not in BENCHES]
+    if unknown or args.reps < 1:
+        ap.error(f"unknown link type(s): {unknown}" if unknown else "--reps must be ≥ 1")
+    if os.geteuid() != 0:
+        print("bench_links: needs root (network namespaces, tun devices)", file=sys.stderr)
+        return 2
+    if missing_programs("ip"):
+        print("bench_links: iproute2 'ip' is not installed", file=sys.stderr)
+        return 2
+    for name in list(links):
+        missing = missing_programs(*NEEDS[name])
+        if missing:
+            print(f"bench_links: skipping {name}: not installed: {', '.join(missing)}")
+            links.remove(name)
+    if not links:
+        return 2
+
+    work = Path(tempfile.mkdtemp(prefix="orbench-"))  # short: AF_UNIX path limit
+    os.environ["XDG_CONFIG_HOME"] = str(work / "config")  # the client's user phonebook
+    lab = NetnsLab(workdir=work)
+    rows: list[Series] = []
+    failed: list[str] = []
+    rm: Rasman | None = None
+    privsep = Path("/run/sshd")  # sshd's privilege separation dir: made only if missing
+    made_privsep = "ssh" in links and not privsep.exists()
+    try:
+        if made_privsep:
+            privsep.mkdir(mode=0o755)
+        pair = lab.create_pair()
+        rm = Rasman(lab, pair.b, work)
+        rm.start(args.rasman_log_level)
+        print(f"namespaces {pair.a} / {pair.b}; rasman pid {rm.proc.pid if rm.proc else '?'} in B")
+        with rm.client() as client:
+            for name in links:
+                print(f"{name}: 1 warm-up + {args.reps} repetitions per side ...", flush=True)
+                try:
+                    rows += BENCHES[name](lab, pair, client, work, args.reps)
+                except Exception as exc:  # one link type failing must not stop the others
+                    print(f"{name}: FAILED: {exc!r}", file=sys.stderr)
+                    traceback.print_exc()
+                    failed.append(name)
+                    rm.hang_up_everything()
+    except BenchError as exc:  # the lab itself (namespaces, rasman) could not be set up
+        print(f"bench_links: {exc}", file=sys.stderr)
+        failed.append("lab")
+    finally:
+        if rm is not None:
+            rm.hang_up_everything()
+        lab.close()
+        shutil.rmtree(work, ignore_errors=True)
+        if made_privsep:
+            with contextlib.suppress(OSError):
+                privsep.rmdir()
+    if args.samples:
+        print_samples(rows)
+    print_table(rows, args.reps)
+    print_timelines(rows)
+    if failed:
+        print(f"FAILED (see above): {', '.join(failed)}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

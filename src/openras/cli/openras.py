@@ -1,0 +1,419 @@
+"""``openras``: the modern command line for openras connections and phonebooks.
+
+Only argparse and the client library load at start-up; each command imports what it needs
+(the phonebook package, the daemon) when it runs. Every failure ends as one ``openras: ...``
+line on stderr and an exit status from the same table as ``rasdial`` (see ``EXIT_STATUS``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable, Sequence
+from typing import Final
+
+from openras import __version__, errors
+from openras.cli._common import CliError
+from openras.cli.rasdial_output import EXIT_FAILURE, EXIT_USAGE, exit_status
+
+Handler = Callable[[argparse.Namespace], int]
+
+DESCRIPTION: Final = """\
+Dial, watch and hang up openras connections, and manage phonebook entries.
+
+Connections belong to the connection manager (rasman), not to this command: a connection
+you dial stays up after `openras` exits, until you hang it up or the link drops. If no
+manager is running, the per-user one is started for you."""
+
+EXAMPLES: Final = """\
+examples:
+  openras entries                       list the entries you can dial
+  openras dial Office                   dial an entry and show its progress
+  openras dial Office --user alice -p   ... asking for the password
+  openras list                          connected entries (--all: also dialing ones)
+  openras status Office                 one connection: state, addresses, traffic
+  openras hangup Office                 hang up and wait until it is completely gone
+  openras hangup                        pick a connection to hang up (on a terminal)
+  openras watch                         live events until Ctrl-C
+  openras list --json                   the same, for scripts
+  openras entry add Test --device loopback
+  openras error 691                     what an error number means
+  source <(openras completion bash)     tab completion for bash (zsh: completion zsh)
+"""
+
+EXIT_STATUS: Final = """\
+exit status (the same for rasdial):
+  0        success
+  1        a failure without a status of its own (the message gives the error number)
+  2        usage error: unknown option, missing argument, unclear target; nothing done
+  3-255    Remote Access error (status + 600), for example:
+             23  623 no such phonebook entry       91  691 user name or password wrong
+             68  668 no such connection            38  638 timed out
+             31  631 cancelled by the user        111  711 connection manager unreachable
+           `openras error N` explains error N and shows its status.
+"""
+
+
+class _Formatter(argparse.RawDescriptionHelpFormatter):
+    def __init__(self, prog: str) -> None:
+        super().__init__(prog, max_help_position=32)
+
+
+def _lazy(module: str, name: str) -> Handler:
+    """A handler imported only when its command runs (keeps start-up light)."""
+
+    def run(args: argparse.Namespace) -> int:
+        import importlib
+
+        handler: Handler = getattr(importlib.import_module(module), name)
+        return handler(args)
+
+    return run
+
+
+def _common_options(defaults: bool) -> argparse.ArgumentParser:
+    """Options accepted before and after the command name.
+
+    The sub-command copies default to SUPPRESS so they never overwrite a value given before
+    the command (``openras --json list`` and ``openras list --json`` both work).
+    """
+    p = argparse.ArgumentParser(add_help=False)
+
+    def d(value: object) -> object:
+        return value if defaults else argparse.SUPPRESS
+
+    p.add_argument(
+        "--phonebook",
+        metavar="PBK",
+        default=d(None),
+        help="use this .pbk file (default: the all-users book, then yours)",
+    )
+    p.add_argument(
+        "--socket",
+        metavar="PATH",
+        default=d(None),
+        help="talk to the manager at PATH for this call (default: $OPENRAS_SOCKET,"
+        " else the per-user manager)",
+    )
+    p.add_argument(
+        "--timeout",
+        metavar="SECONDS",
+        type=_seconds,
+        default=d(None),
+        help="give up waiting after this long (dial, hang-up, replies)",
+    )
+    p.add_argument(
+        "--no-wait",
+        action="store_true",
+        default=d(False),
+        help="start the dial or hang-up and return without waiting for it",
+    )
+    p.add_argument(
+        "--json",
+        action="store_true",
+        default=d(False),
+        help="print JSON (stable field names) instead of text",
+    )
+    return p
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError("must be more than 0 seconds")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    common = _common_options(False)
+    parser = argparse.ArgumentParser(
+        prog="openras",
+        description=DESCRIPTION,
+        epilog=EXAMPLES + "\n" + EXIT_STATUS,
+        formatter_class=_Formatter,
+        parents=[_common_options(True)],
+    )
+    parser.add_argument("--version", action="version", version=f"openras {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", title="commands")
+
+    def command(
+        name: str, help: str, handler: Handler, epilog: str = "", **kw: object
+    ) -> argparse.ArgumentParser:
+        p = sub.add_parser(
+            name,
+            help=help,
+            description=help[0].upper() + help[1:] + ".",
+            epilog=epilog,
+            formatter_class=_Formatter,
+            parents=[common],
+            **kw,  # type: ignore[arg-type]
+        )
+        p.set_defaults(handler=handler)
+        return p
+
+    class c:  # a namespace of lazy handlers
+        cmd_dial = _lazy("openras.cli._commands", "cmd_dial")
+        cmd_hangup = _lazy("openras.cli._commands", "cmd_hangup")
+        cmd_list = _lazy("openras.cli._commands", "cmd_list")
+        cmd_status = _lazy("openras.cli._commands", "cmd_status")
+        cmd_stats = _lazy("openras.cli._commands", "cmd_stats")
+        cmd_watch = _lazy("openras.cli._commands", "cmd_watch")
+        cmd_history = _lazy("openras.cli._commands", "cmd_history")
+        cmd_error = _lazy("openras.cli._commands", "cmd_error")
+        cmd_daemon = _lazy("openras.cli._commands", "cmd_daemon")
+
+    p = command(
+        "dial",
+        "dial a phonebook entry and show its progress",
+        c.cmd_dial,
+        "examples:\n  openras dial Office\n  openras dial Office --user alice --ask-password\n"
+        "  printf '%s\\n' \"$PW\" | openras dial Office --user alice --password-stdin\n"
+        "  openras dial Office --no-wait     # print the handle and return\n\n"
+        "If the entry is already connected, nothing changes and the command succeeds.\n"
+        "A failed or interrupted dial is hung up before the command exits.",
+    )
+    p.add_argument("entry", metavar="ENTRY", help="entry name (see `openras entries`)")
+    p.add_argument("-u", "--user", help="user name (default: the one saved for the entry)")
+    pw = p.add_mutually_exclusive_group()
+    pw.add_argument(
+        "-p", "--ask-password", action="store_true", help="ask for the password without echo"
+    )
+    pw.add_argument(
+        "--password-stdin",
+        action="store_true",
+        help="read the password from the first line of stdin",
+    )
+    pw.add_argument("--password", help="the password (visible to other users in `ps`: prefer -p)")
+    p.add_argument("--domain", help="domain for authentication")
+    p.add_argument(
+        "--phone", metavar="NUMBER", help="dial this number (or host) instead of the entry's"
+    )
+    p.add_argument("--callback", metavar="NUMBER", help="callback number")
+
+    p = command(
+        "hangup",
+        "hang up a connection and wait until it is completely gone",
+        c.cmd_hangup,
+        "examples:\n  openras hangup Office\n  openras hangup 7          # by handle\n"
+        "  openras hangup            # on a terminal: pick from a list\n"
+        "  openras hangup --all\n\n"
+        "TARGET is a handle number or an entry name. The command returns when the\n"
+        "handle is invalid, i.e. nothing of the link is left and the entry can be\n"
+        "dialed again (--no-wait returns at once). Without TARGET and without a\n"
+        "terminal it refuses (exit 2).",
+    )
+    p.add_argument("target", metavar="HANDLE|ENTRY", nargs="?", help="the connection to end")
+    p.add_argument("--all", action="store_true", help="hang up every connection you may end")
+
+    p = command(
+        "list",
+        "list connections",
+        c.cmd_list,
+        "Without --all only connected entries are listed (as `rasdial` does).\n"
+        "JSON fields: handle entry entry_name phonebook phone_number device_type\n"
+        "device_name state state_code phase error owner refs all_users guid created\n"
+        "connected_at duration_s",
+    )
+    p.add_argument(
+        "-a", "--all", action="store_true", help="also list dialing, failed and closing connections"
+    )
+
+    p = command("status", "show one connection: state, addresses, traffic", c.cmd_status)
+    p.add_argument("target", metavar="HANDLE|ENTRY")
+
+    p = command(
+        "stats",
+        "show traffic statistics",
+        c.cmd_stats,
+        "Without a target: every connected entry (JSON: a list); with one: that\n"
+        "connection (JSON: an object).",
+    )
+    p.add_argument("target", metavar="HANDLE|ENTRY", nargs="?")
+
+    p = command(
+        "watch",
+        "print connection events as they happen, until Ctrl-C",
+        c.cmd_watch,
+        "With a handle, stops when that connection is gone. --json prints one\n"
+        "object per line: time event handle entry state state_code old_state phase\n"
+        "error redial",
+    )
+    p.add_argument(
+        "target", metavar="HANDLE|ENTRY", nargs="?", help="only this connection or entry"
+    )
+
+    command("history", "show recent disconnections and their reasons", c.cmd_history)
+
+    class e:
+        cmd_entries = _lazy("openras.cli._entries", "cmd_entries")
+        cmd_entry_show = _lazy("openras.cli._entries", "cmd_entry_show")
+        cmd_entry_add = _lazy("openras.cli._entries", "cmd_entry_add")
+        cmd_entry_edit = _lazy("openras.cli._entries", "cmd_entry_edit")
+        cmd_entry_rm = _lazy("openras.cli._entries", "cmd_entry_rm")
+        cmd_entry_rename = _lazy("openras.cli._entries", "cmd_entry_rename")
+        cmd_entry_import = _lazy("openras.cli._entries", "cmd_entry_import")
+        cmd_entry_export = _lazy("openras.cli._entries", "cmd_entry_export")
+
+    command("entries", "list the phonebook entries you can dial", e.cmd_entries)
+    p = command(
+        "entry",
+        "show, add, change, remove, rename, import or export entries",
+        _entry_help,
+        "Changes go to --phonebook, else to your own phonebook\n"
+        "(~/.config/openras/rasphone.pbk); they are written atomically under a lock.",
+    )
+    esub = p.add_subparsers(dest="entry_command", metavar="ACTION", title="actions")
+
+    def action(name: str, help: str, handler: Handler, epilog: str = "") -> argparse.ArgumentParser:
+        a = esub.add_parser(
+            name,
+            help=help,
+            description=help[0].upper() + help[1:] + ".",
+            epilog=epilog,
+            formatter_class=_Formatter,
+            parents=[common],
+        )
+        a.set_defaults(handler=handler)
+        return a
+
+    a = action("show", "print an entry's lines", e.cmd_entry_show)
+    a.add_argument("name", metavar="NAME")
+    a = action(
+        "add",
+        "add an entry",
+        e.cmd_entry_add,
+        "examples:\n  openras entry add Test --device loopback\n"
+        "  openras entry add Work --device openvpn --set OpenRasConfig=/etc/openvpn/work.conf\n\n"
+        "--device sets OpenRasDevice= (loopback, openvpn, wireguard, ssh); any other\n"
+        "key is given with --set KEY=VALUE, in the order wanted.",
+    )
+    a.add_argument("name", metavar="NAME")
+    a.add_argument("--device", metavar="TYPE", help="link type: loopback, openvpn, wireguard, ssh")
+    a.add_argument("--phone", metavar="NUMBER", help="phone number or host name")
+    a.add_argument("--set", metavar="KEY=VALUE", action="append", help="add a key (repeatable)")
+    a = action(
+        "edit",
+        "change or remove keys of an entry",
+        e.cmd_entry_edit,
+        "example:\n  openras entry edit Test --set OpenRasLoopbackStepMs=100 --unset OpenRasLoopbackPassword",
+    )
+    a.add_argument("name", metavar="NAME")
+    a.add_argument("--set", metavar="KEY=VALUE", action="append", help="set a key (repeatable)")
+    a.add_argument("--unset", metavar="KEY", action="append", help="remove a key (repeatable)")
+    a.add_argument("--phone", metavar="NUMBER", help="set the phone number")
+    a.add_argument("--device", metavar="TYPE", help="set the link type (OpenRasDevice=)")
+    a = action("rm", "remove an entry", e.cmd_entry_rm)
+    a.add_argument("name", metavar="NAME")
+    a = action("rename", "rename an entry", e.cmd_entry_rename)
+    a.add_argument("old", metavar="OLD")
+    a.add_argument("new", metavar="NEW")
+    a = action(
+        "import",
+        "copy entries from another .pbk file",
+        e.cmd_entry_import,
+        "example:\n  openras entry import ~/Downloads/office.pbk Office\n\n"
+        "Keys and blocks are copied in order; comments inside entries are not.",
+    )
+    a.add_argument("file", metavar="FILE")
+    a.add_argument("names", metavar="NAME", nargs="*", help="entries to copy (default: all)")
+    a.add_argument("--replace", action="store_true", help="replace entries of the same name")
+    a = action(
+        "export",
+        "write entries as a .pbk file",
+        e.cmd_entry_export,
+        "example:\n  openras entry export Office -o office.pbk",
+    )
+    a.add_argument("names", metavar="NAME", nargs="*", help="entries to write (default: all)")
+    a.add_argument("-o", "--output", metavar="FILE", help="write to FILE (default: stdout)")
+    a.add_argument("--force", action="store_true", help="overwrite FILE if it exists")
+
+    p = command(
+        "daemon",
+        "run the connection manager (rasman) in the foreground",
+        c.cmd_daemon,
+        "example:\n  openras --socket /tmp/ras.sock daemon --state-dir /tmp/ras-state\n\n"
+        "Stops on Ctrl-C or SIGTERM; connections stay up and are adopted when it\n"
+        "starts again.",
+    )
+    p.add_argument("--state-dir", metavar="DIR", help="where the connection table is kept")
+    p.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
+
+    p = command(
+        "error",
+        "explain a RAS or Windows error number",
+        c.cmd_error,
+        "examples:\n  openras error 691\n  openras error ERROR_AUTHENTICATION_FAILURE",
+    )
+    p.add_argument("code", metavar="CODE", help="a number, or an ERROR_ name")
+
+    from openras.cli import _completion as comp
+
+    p = command(
+        "completion",
+        "print a shell completion script",
+        comp.cmd_completion,
+        "examples:\n  source <(openras completion bash)      # in ~/.bashrc\n"
+        "  source <(openras completion zsh)       # in ~/.zshrc, after compinit",
+    )
+    p.add_argument("shell", choices=["bash", "zsh"])
+
+    # Hidden (no help=): the completion scripts' helper.
+    p = sub.add_parser("__complete", parents=[common])
+    p.add_argument("kind", choices=comp.KINDS)
+    p.set_defaults(handler=comp.cmd_complete)
+    return parser
+
+
+def _entry_help(args: argparse.Namespace) -> int:
+    raise CliError(
+        "which action? show, add, edit, rm, rename, import or export (see `openras entry --help`)",
+        EXIT_USAGE,
+    )
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run ``openras``; returns the exit status (the console script exits with it)."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    handler: Handler | None = getattr(args, "handler", None)
+    if handler is None:
+        parser.print_help(sys.stderr)
+        return EXIT_USAGE
+    try:
+        return handler(args)
+    except CliError as exc:
+        print(f"openras: {exc.text}", file=sys.stderr)
+        return exc.status
+    except errors.RasError as exc:
+        print(f"openras: error {exc.code}: {exc.text}", file=sys.stderr)
+        if exc.detail:
+            print(f"openras: {exc.detail}", file=sys.stderr)
+        if isinstance(exc, errors.ManagerUnavailable):
+            print(
+                "openras: is the connection manager running? Start one with `openras daemon`"
+                " (with the same --socket), or unset OPENRAS_SOCKET to use the per-user one.",
+                file=sys.stderr,
+            )
+        return exit_status(exc.code)
+    except KeyboardInterrupt:
+        print("openras: interrupted", file=sys.stderr)
+        return exit_status(errors.ERROR_USER_DISCONNECTION)
+    except TimeoutError:
+        code = errors.ERROR_REQUEST_TIMEOUT
+        print(f"openras: error {code}: {errors.message(code)} (no reply in time)", file=sys.stderr)
+        return exit_status(code)
+    except BrokenPipeError:
+        import os
+
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_FAILURE
+    except OSError as exc:
+        print(f"openras: {exc}", file=sys.stderr)
+        return EXIT_FAILURE
+
+
+if __name__ == "__main__":
+    sys.exit(main())

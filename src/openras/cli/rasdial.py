@@ -1,0 +1,242 @@
+"""``rasdial``: Windows' command-line dialer on openras, same syntax, same output lines.
+
+Parsing is :mod:`rasdial_syntax`'s and every line printed is :mod:`rasdial_output`'s, so a
+script written for Windows reads the same text here. This module only talks to rasman, in
+the order Windows' rasdial does: dial, follow the states, release what it must not keep.
+
+Rules a script can rely on (see docs/cli.md):
+
+* A failed dial hangs up its own handle before exiting; so does Ctrl-C or SIGTERM, which
+  ends the dial as error 631.
+* ``rasdial ENTRY`` while ENTRY is connected prints ``You are already connected to ENTRY.``
+  and leaves the connection as it was (rasdial gives back the reference the dial added).
+* ``/DISCONNECT`` returns only once nothing of the connection is left, so the next line of a
+  script may dial again. Without an entry it ends the only connection and refuses (exit 2)
+  when there are several. Nothing to disconnect is error 668 (exit 68).
+* Exit status: 0 success, 2 usage, RAS error N as N - 600 for 603-855, 1 otherwise.
+
+Imports stay within the client library so that start-up is fast; no asyncio.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import sys
+import time
+from collections.abc import Iterable, Sequence
+from types import FrameType
+
+from openras import errors
+from openras.cli import rasdial_output as out
+from openras.cli._session import (
+    DialInterrupted,
+    connections_named,
+    drop_reference,
+    end_connection,
+    find_abandoned_attempt,
+    follow_dial,
+    hang_up_quietly,
+    open_client,
+    open_transport,
+)
+from openras.cli.rasdial_syntax import (
+    DialRequest,
+    DisconnectRequest,
+    HelpRequest,
+    ListRequest,
+    RasdialUsageError,
+    parse,
+)
+from openras.records import Event
+
+NOTES = """\
+On openras:
+\tThe entry is looked up in the all-users phonebook (/etc/openras/rasphone.pbk),
+\tthen in yours (~/.config/openras/rasphone.pbk), unless /PHONEBOOK: names a file.
+\tA password of * is asked for without echo.
+\t{prog} entry /DISCONNECT returns once the connection is completely gone.
+\t{prog} /DISCONNECT without an entry ends the only connection; with several it
+\trefuses, so name the one to end.
+\t/PREFIXSUFFIX is accepted and has no effect (there are no dialing rules).
+
+Exit status:
+\t0 success; 2 usage error (nothing was done); 3-255 Remote Access error
+\tstatus + 600 (91 = error 691, 23 = error 623); 1 any other failure.
+\tThe error number itself is always printed.
+
+Examples:
+\t{prog} Office
+\t{prog} Office alice * /DOMAIN:CORP
+\t{prog} Office /DISCONNECT
+\t{prog} /PHONEBOOK:/etc/ppp/work.pbk "Branch VPN"
+
+The connection manager is reached at $OPENRAS_SOCKET, else at the per-user
+default, which is started on demand. See also: openras --help.
+"""
+
+
+def _write(lines: Iterable[str], stream: str = "stdout") -> None:
+    """Print lines as they happen (stdout may be a pipe a script is reading)."""
+    f = sys.stdout if stream == "stdout" else sys.stderr
+    try:
+        f.write(out.render(lines))
+        f.flush()
+    except BrokenPipeError:
+        # The reader went away; carry on (a dial must still finish or be hung up).
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, f.fileno())
+        os.close(devnull)
+
+
+def _note(text: str) -> None:
+    """A line for humans on stderr; stdout stays exactly what Windows prints."""
+    _write([f"rasdial: {text}"], "stderr")
+
+
+def _fail(exc: errors.RasError) -> int:
+    _write(out.error_lines(exc.code))
+    if exc.detail:
+        _note(exc.detail)
+    if isinstance(exc, errors.ManagerUnavailable):
+        _note(
+            "is the connection manager running? Start it with `openras daemon`, or set OPENRAS_SOCKET."
+        )
+    return out.exit_status(exc.code)
+
+
+def _on_term(signum: int, frame: FrameType | None) -> None:
+    raise KeyboardInterrupt
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run rasdial; returns the exit status (the console script exits with it)."""
+    args = sys.argv[1:] if argv is None else list(argv)
+    prog = os.path.basename(sys.argv[0]) if argv is None else "rasdial"
+    if not prog or prog.endswith(".py"):  # run as python -m openras.cli.rasdial
+        prog = "rasdial"
+    signal.signal(signal.SIGTERM, _on_term)
+    try:
+        request = parse(args)
+    except RasdialUsageError as exc:
+        _note(exc.message)
+        _write(out.usage_lines(prog))
+        return out.EXIT_USAGE
+    try:
+        if isinstance(request, HelpRequest):
+            _write(out.usage_lines(prog))
+            _write(NOTES.format(prog=prog).splitlines())
+            return out.EXIT_SUCCESS
+        if isinstance(request, ListRequest):
+            return _list()
+        if isinstance(request, DisconnectRequest):
+            return _disconnect(request, prog)
+        return _dial(request)
+    except errors.RasError as exc:
+        return _fail(exc)
+    except KeyboardInterrupt:
+        _note("interrupted")
+        return out.EXIT_FAILURE
+    except OSError as exc:  # a terminal or socket error nothing above expected
+        _note(str(exc))
+        return out.EXIT_FAILURE
+
+
+def _list() -> int:
+    with open_client(None) as client:
+        names = [info.entry for info in client.connections()]
+    _write(out.list_lines(names))
+    return out.EXIT_SUCCESS
+
+
+def _ask_password(req: DialRequest) -> str:
+    import getpass
+
+    who = req.user or ""
+    try:
+        return getpass.getpass(f"Enter password for {who} to connect to '{req.entry}': ")
+    except EOFError:
+        raise errors.InvalidParameter(detail="no password was entered") from None
+
+
+def _dial(req: DialRequest) -> int:
+    password = _ask_password(req) if req.prompt_password else (req.password or "")
+    reporter = out.ProgressReporter(req.entry)
+
+    def on_state(event: Event) -> None:
+        line = reporter.feed(event.state)
+        if line is not None:
+            _write([line])
+
+    started = time.time()
+    transport = open_transport(None)
+    try:
+        result = follow_dial(
+            transport,
+            req.entry,
+            req.phonebook,
+            user=req.user or "",
+            password=password,
+            domain=req.domain or "",
+            phone_number=req.phone or "",
+            callback_number=req.callback or "",
+            on_state=on_state,
+        )
+    except DialInterrupted as exc:
+        transport.close()
+        with open_client(None) as client:
+            handle = exc.handle or find_abandoned_attempt(client, req.entry, started)
+            if handle:
+                hang_up_quietly(client, handle)
+        return _fail(
+            errors.RasError(errors.ERROR_USER_DISCONNECTION, "interrupted; the attempt was hung up")
+        )
+    except errors.RasError as exc:
+        transport.close()
+        if exc.handle:  # rasdial owns the failed attempt: release it before reporting
+            with open_client(None) as client:
+                hang_up_quietly(client, exc.handle)
+        raise
+    transport.close()
+    if result.joined:
+        with open_client(None) as client:
+            drop_reference(client, result.handle)
+        _write(out.already_connected_lines(req.entry))
+    else:
+        _write(out.dial_success_lines(req.entry))
+    return out.EXIT_SUCCESS
+
+
+def _disconnect(req: DisconnectRequest, prog: str) -> int:
+    with open_client(None) as client:
+        if req.entry is None:
+            targets = client.connections()  # what `rasdial` lists
+            if req.phonebook:
+                book = os.path.abspath(req.phonebook)
+                targets = [t for t in targets if t.phonebook == book]
+            if not targets:
+                _write(["No connections"])
+                return out.exit_status(errors.ERROR_NO_CONNECTION)
+            if len(targets) > 1:
+                names = ", ".join(t.entry for t in targets)
+                _note(
+                    f"{len(targets)} connections are active ({names}); name the one to end,"
+                    f' e.g. {prog} "{targets[0].entry}" /DISCONNECT'
+                )
+                return out.EXIT_USAGE
+        else:
+            targets = connections_named(client, req.entry, req.phonebook)
+            if not targets:
+                _write([f"You are not connected to {req.entry}."])
+                return out.exit_status(errors.ERROR_NO_CONNECTION)
+        for info in targets:
+            # InvalidHandle: it went away by itself meanwhile, which is what was asked.
+            with contextlib.suppress(errors.InvalidHandle):
+                end_connection(client, info.handle)
+    _write(out.disconnect_success_lines())
+    return out.EXIT_SUCCESS
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,395 @@
+"""rasphone's UI against a real rasman: live rows, hang-up, dialing, faults, reconnection."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from pathlib import Path
+
+import pytest
+from tui_support import (
+    Rasman,
+    cells,
+    daemon,
+    make_app,
+    online,
+    other_dial,
+    screen_text,
+    shows,
+    state_of,
+    until,
+)
+
+from openras import errors
+from openras.states import RasConnState
+from openras.tui.app import MainScreen
+from openras.tui.screens import (
+    ConfirmHangUp,
+    CredentialsScreen,
+    DetailsScreen,
+    DialScreen,
+    EntryPicker,
+    EntryScreen,
+)
+from openras.tui.view import owner_name
+
+DIALING_NAMES = {s.name for s in RasConnState if not s.is_done}
+
+
+async def test_rows_follow_another_client(rasman: Rasman, book: Path) -> None:
+    app = make_app(rasman, book)
+    async with app.run_test() as pilot:
+        await online(pilot, app)
+        dial = asyncio.ensure_future(other_dial(rasman, "Crawl", book))
+        seen: list[str] = []
+
+        def progress() -> bool:
+            for h in app.rows:
+                state = state_of(app, h)
+                if state and (not seen or seen[-1] != state):
+                    seen.append(state)
+            return "Connected" in seen
+
+        await until(pilot, progress, "the row to walk to Connected")
+        handle = await dial
+        dialing = [s for s in seen if s in DIALING_NAMES]
+        assert len(dialing) >= 3, seen  # the states showed as they changed
+        row = cells(app, handle)
+        assert row["entry"] == "Crawl"
+        assert row["owner"] == owner_name(os.getuid())
+        assert "loopback" in row["device"]
+        await until(
+            pilot, lambda: cells(app, handle).get("address") == "127.0.0.1", "the local address"
+        )
+        await until(
+            pilot, lambda: cells(app, handle).get("time", "").startswith("0:00:0"), "the duration"
+        )
+        await until(pilot, lambda: cells(app, handle).get("in", "").endswith("B"), "bytes in")
+
+        await daemon(rasman, "hang_up", handle)
+        await until(
+            pilot, lambda: handle not in app.rows and not cells(app, handle), "the row to leave"
+        )
+
+
+@pytest.mark.parametrize("key", ["h", "delete"])
+async def test_end_selected_row_shows_teardown_until_invalid_handle(
+    rasman: Rasman, book: Path, key: str
+) -> None:
+    app = make_app(rasman, book)
+    async with app.run_test() as pilot:
+        await online(pilot, app)
+        slow = await other_dial(rasman, "Slow", book)
+        demo = await other_dial(rasman, "Demo", book)
+        await until(
+            pilot, lambda: state_of(app, slow) == state_of(app, demo) == "Connected", "both rows"
+        )
+
+        await pilot.press("down", "up")  # select Slow (the first row) with the arrows
+        assert app.selected_handle() == slow
+        await pilot.press(key)
+        await until(pilot, lambda: isinstance(app.screen, ConfirmHangUp), "the confirmation")
+        await shows(pilot, "Hang up Slow?")
+        await pilot.press("y")
+
+        await until(pilot, lambda: state_of(app, slow) == "Disconnecting", "the teardown to show")
+        info = await daemon(rasman, "status", slow)  # still tearing down: the handle answers
+        assert info.state is RasConnState.Disconnected
+        await until(pilot, lambda: slow not in app.rows, "the row to leave", timeout=20)
+        with pytest.raises(errors.InvalidHandle):
+            await daemon(rasman, "status", slow)
+        assert state_of(app, demo) == "Connected"  # only the selected one ended
+
+
+async def test_hang_up_all(rasman: Rasman, book: Path) -> None:
+    app = make_app(rasman, book)
+    async with app.run_test() as pilot:
+        await online(pilot, app)
+        handles = [await other_dial(rasman, name, book) for name in ("Demo", "Slow")]
+        await until(
+            pilot, lambda: all(state_of(app, h) == "Connected" for h in handles), "two rows"
+        )
+        await pilot.press("H")
+        await until(pilot, lambda: isinstance(app.screen, ConfirmHangUp), "the confirmation")
+        await shows(pilot, "Hang up all 2 connections?")
+        await pilot.press("y")
+        await until(pilot, lambda: not app.rows, "every row to leave", timeout=20)
+        assert await daemon(rasman, "connections", True) == []
+
+
+async def test_cancel_keeps_the_connection(rasman: Rasman, book: Path) -> None:
+    app = make_app(rasman, book)
+    async with app.run_test() as pilot:
+        await online(pilot, app)
+        h = await other_dial(rasman, "Demo", book)
+        await until(pilot, lambda: state_of(app, h) == "Connected", "the row")
+        await pilot.press("h")
+        await until(pilot, lambda: isinstance(app.screen, ConfirmHangUp), "the confirmation")
+        await pilot.press("n")
+        await until(pilot, lambda: isinstance(app.screen, MainScreen), "the dialog to close")
+        assert (await daemon(rasman, "status", h)).phase == "connected"
+
+
+async def test_failed_dial_shows_error_and_hangs_up_then_retry(rasman: Rasman, book: Path) -> None:
+    app = make_app(rasman, book)
+    async with app.run_test() as pilot:
+        await online(pilot, app)
+        await pilot.press("d")
+        await until(pilot, lambda: isinstance(app.screen, EntryPicker), "the entry list")
+        picker = app.screen
+        assert [c.name for c in picker.choices] == ["Demo", "Slow", "Secret", "Drop", "Crawl"]
+        await pilot.press("down", "down", "enter")  # Secret: it has a password, so credentials
+        await until(
+            pilot, lambda: isinstance(app.screen, CredentialsScreen), "the credentials form"
+        )
+        await pilot.press(*"bob", "enter", *"wrong")
+        await shows(pilot, "•••••")
+        assert "wrong" not in screen_text(app)  # the password is masked
+        await pilot.press("enter")
+
+        await until(pilot, lambda: isinstance(app.screen, DialScreen), "the progress dialog")
+        dial = app.screen
+        assert isinstance(dial, DialScreen)
+        await until(pilot, lambda: dial.outcome == "failed", "the failure")
+        await shows(pilot, "Error 691", "The failed attempt was hung up.")
+        assert "Authenticate: failed (691)" in dial.lines
+        assert "OpenPort" in dial.lines  # progress state by state
+        await until(pilot, lambda: not app.rows, "the failed handle to be deleted")
+        with pytest.raises(errors.InvalidHandle):
+            await daemon(rasman, "status", dial.handle)
+
+        await pilot.press("r")  # retry: the form again, the user name kept
+        await until(pilot, lambda: isinstance(app.screen, CredentialsScreen), "the form again")
+        await pilot.press(*"secret", "enter")
+        await until(pilot, lambda: isinstance(app.screen, MainScreen), "the dial to finish")
+        await until(
+            pilot, lambda: any(state_of(app, h) == "Connected" for h in app.rows), "the new row"
+        )
+        assert ("information", "Connected to Secret.") in app.notices
+
+
+async def test_dial_without_credentials(rasman: Rasman, book: Path) -> None:
+    app = make_app(rasman, book)
+    async with app.run_test() as pilot:
+        await online(pilot, app)
+        await pilot.press("d")
+        await until(pilot, lambda: isinstance(app.screen, EntryPicker), "the entry list")
+        await pilot.press("enter")  # Demo needs no credentials: straight to dialing
+        await until(
+            pilot, lambda: ("information", "Connected to Demo.") in app.notices, "the connection"
+        )
+        assert isinstance(app.screen, MainScreen)
+        [info] = await daemon(rasman, "connections")
+        assert info.entry == "Demo"
+
+
+async def test_dial_from_default_phonebooks(rasman: Rasman) -> None:
+    """Without -f: the all-users book (dialed with a NULL phonebook) and the user's book."""
+    # The shared fixture points both at its tmp_path, for the daemon and for us.
+    Path(os.environ["OPENRAS_SYSTEM_PHONEBOOK"]).write_text(
+        "[Corp]\nOpenRasDevice=loopback\nOpenRasLoopbackStepMs=10\n"
+    )
+    user_book = Path(os.environ["XDG_CONFIG_HOME"]) / "openras" / "rasphone.pbk"
+    user_book.parent.mkdir(parents=True)
+    user_book.write_text("[Mine]\nOpenRasDevice=loopback\nOpenRasLoopbackStepMs=10\n")
+    app = make_app(rasman, None)
+    async with app.run_test() as pilot:
+        await online(pilot, app)
+        await pilot.press("d")
+        await until(pilot, lambda: isinstance(app.screen, EntryPicker), "the entry list")
+        assert [(c.name, c.all_users) for c in app.screen.choices] == [
+            ("Corp", True),
+            ("Mine", False),
+        ]
+        await shows(pilot, "all users")
+        await pilot.press("enter")
+        await until(pilot, lambda: ("information", "Connected to Corp.") in app.notices, "Corp")
+        await pilot.press("d")
+        await until(pilot, lambda: isinstance(app.screen, EntryPicker), "the entry list")
+        await pilot.press("down", "enter")
+        await until(pilot, lambda: ("information", "Connected to Mine.") in app.notices, "Mine")
+        conns = {c.entry: c for c in await daemon(rasman, "connections")}
+        assert conns["Corp"].all_users
+        assert conns["Mine"].phonebook == str(user_book)
+
+
+async def test_cancel_while_dialing_hangs_up(rasman: Rasman, book: Path) -> None:
+    app = make_app(rasman, book)
+    async with app.run_test() as pilot:
+        await online(pilot, app)
+        await pilot.press("d")
+        await until(pilot, lambda: isinstance(app.screen, EntryPicker), "the entry list")
+        await pilot.press("down", "down", "down", "down", "enter")  # Crawl: slow enough to cancel
+        await until(
+            pilot, lambda: isinstance(app.screen, DialScreen) and app.screen.handle, "an attempt"
+        )
+        handle = app.screen.handle
+        await pilot.press("escape")
+        await until(pilot, lambda: isinstance(app.screen, MainScreen), "the dialog to close")
+        await until(pilot, lambda: handle not in app.rows, "the attempt to be gone", timeout=20)
+        with pytest.raises(errors.InvalidHandle):
+            await daemon(rasman, "status", handle)
+
+
+async def test_drop_while_confirming_closes_dialog_and_shows_reason(
+    rasman: Rasman, book: Path
+) -> None:
+    app = make_app(rasman, book)
+    async with app.run_test() as pilot:
+        await online(pilot, app)
+        h = await other_dial(rasman, "Drop", book)
+        await until(pilot, lambda: state_of(app, h) == "Connected", "the row")
+        await pilot.press("h")
+        await until(pilot, lambda: isinstance(app.screen, ConfirmHangUp), "the confirmation")
+        # The link drops by itself (629) while the question is open.
+        await until(
+            pilot, lambda: isinstance(app.screen, MainScreen), "the dialog to close", timeout=20
+        )
+        await until(pilot, lambda: h not in app.rows, "the row to leave")
+        texts = [t for _, t in app.notices]
+        assert "Drop ended before the hang-up was confirmed." in texts
+        assert f"Drop disconnected: Error 629: {errors.message(629)}" in texts
+        assert ("error", f"Drop disconnected: Error 629: {errors.message(629)}") in app.notices
+
+
+async def test_details_and_entry_properties(rasman: Rasman, book: Path) -> None:
+    app = make_app(rasman, book)
+    async with app.run_test() as pilot:
+        await online(pilot, app)
+        h = await other_dial(rasman, "Secret", book, password="secret")
+        await until(pilot, lambda: state_of(app, h) == "Connected", "the row")
+        await pilot.press("enter")
+        await until(pilot, lambda: isinstance(app.screen, DetailsScreen), "the details")
+        await until(
+            pilot, lambda: len(app.rows[h].rates) >= 2, "two throughput samples", timeout=10
+        )
+        await shows(
+            pilot,
+            "Secret   handle",
+            "RASCS_Connected",
+            "local 127.0.0.1",
+            "Throughput now",
+            "Recent events",
+        )
+        assert list(app.screen.query_one("#graph").data) == list(app.rows[h].rates)
+
+        await pilot.press("e")
+        await until(pilot, lambda: isinstance(app.screen, EntryScreen), "the entry")
+        await shows(pilot, "OpenRasLoopbackPassword = ********")
+        assert "= secret" not in screen_text(app)
+        await pilot.press("escape")
+        await until(pilot, lambda: isinstance(app.screen, DetailsScreen), "back to details")
+
+        await daemon(rasman, "hang_up", h)  # ended elsewhere while we look at it
+        await until(pilot, lambda: "Disconnected." in screen_text(app), "the ended note")
+        await pilot.press("escape")
+        await until(pilot, lambda: isinstance(app.screen, MainScreen), "the table")
+
+
+async def test_reconnects_after_daemon_restart(rasman: Rasman, book: Path) -> None:
+    app = make_app(rasman, book)
+    async with app.run_test() as pilot:
+        await online(pilot, app)
+        h = await other_dial(rasman, "Demo", book)
+        await until(pilot, lambda: state_of(app, h) == "Connected", "the row")
+
+        await asyncio.to_thread(rasman.kill9)
+        await until(pilot, lambda: "not reachable" in app.banner, "the banner")
+        await shows(pilot, "Connection manager not reachable")
+        assert h in app.rows  # kept (links outlive the daemon), marked stale by the banner
+
+        await asyncio.to_thread(rasman.start)
+        await until(pilot, lambda: not app.banner and app.client is not None, "the banner to go")
+        await until(
+            pilot, lambda: "not reachable" not in screen_text(app), "the banner to leave the screen"
+        )
+        await until(pilot, lambda: state_of(app, h) == "Connected", "the adopted row")
+
+        # And the live feed works again: a new connection appears, the old one ends.
+        h2 = await other_dial(rasman, "Secret", book, password="secret")
+        await until(pilot, lambda: state_of(app, h2) == "Connected", "a new row after reconnecting")
+        await daemon(rasman, "hang_up", h)
+        await until(pilot, lambda: h not in app.rows, "the old row to leave")
+
+
+async def test_daemon_absent_at_start(rasman: Rasman, book: Path) -> None:
+    rasman.stop()
+    app = make_app(rasman, book)
+    async with app.run_test() as pilot:
+        await until(pilot, lambda: "not reachable" in app.banner, "the banner")
+        await pilot.press("d")
+        await until(pilot, lambda: isinstance(app.screen, EntryPicker), "the entry list")
+        await pilot.press("enter")
+        await until(
+            pilot,
+            lambda: isinstance(app.screen, DialScreen) and app.screen.outcome == "failed",
+            "a refusal",
+        )
+        await shows(pilot, "not reachable")
+        await pilot.press("escape")
+        await asyncio.to_thread(rasman.start)
+        await until(pilot, lambda: not app.banner and app.client is not None, "the banner to go")
+
+
+async def test_hang_up_that_fails_is_shown(rasman: Rasman, book: Path) -> None:
+    app = make_app(rasman, book)
+    async with app.run_test() as pilot:
+        await online(pilot, app)
+        h = await other_dial(rasman, "Demo", book)
+        await until(pilot, lambda: state_of(app, h) == "Connected", "the row")
+        await pilot.press("h")
+        await until(pilot, lambda: isinstance(app.screen, ConfirmHangUp), "the confirmation")
+        await asyncio.to_thread(rasman.kill9)
+        await until(pilot, lambda: app.client is None, "the loss")
+        await pilot.press("y")
+        await until(pilot, lambda: any(s == "error" for s, _ in app.notices), "an error notice")
+        assert isinstance(app.screen, MainScreen)
+        assert app.is_running
+        assert state_of(app, h) == "Connected"  # unchanged: nothing was hung up
+        await asyncio.to_thread(rasman.start)  # the fixture hangs up what is left
+
+
+async def test_no_color(rasman: Rasman, book: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """NO_COLOR: Textual renders in monochrome; the banner stands out by reverse video instead."""
+    monkeypatch.setenv("NO_COLOR", "1")
+    rasman.stop()  # so that the banner shows
+    app = make_app(rasman, book)
+    assert app.no_color
+    async with app.run_test() as pilot:
+        await until(pilot, lambda: "not reachable" in app.banner, "the banner")
+        banner = app.screen.query_one("#banner")
+        assert banner.styles.text_style.reverse
+        await pilot.press("q")
+    assert app.return_code == 0
+
+
+async def test_picker_reports_unreadable_or_empty_books(rasman: Rasman, tmp_path: Path) -> None:
+    app = make_app(rasman, tmp_path / "missing.pbk")
+    async with app.run_test() as pilot:
+        await online(pilot, app)
+        await pilot.press("d")
+        await until(pilot, lambda: isinstance(app.screen, EntryPicker), "the entry list")
+        await shows(pilot, "Error 621: The system could not open the phone book file.")
+        await pilot.press("enter")  # nothing to pick: stays open
+        assert isinstance(app.screen, EntryPicker)
+        await pilot.press("escape")
+        await until(pilot, lambda: isinstance(app.screen, MainScreen), "the table")
+
+    app = make_app(rasman, None)  # no all-users or per-user book exists
+    async with app.run_test() as pilot:
+        await online(pilot, app)
+        await pilot.press("d")
+        await shows(pilot, "No entries to dial in")
+
+
+async def test_entry_key_on_the_table(rasman: Rasman, book: Path) -> None:
+    app = make_app(rasman, book)
+    async with app.run_test() as pilot:
+        await online(pilot, app)
+        await pilot.press("e")  # nothing selected: a hint, no crash
+        assert ("warning", "Select a connection first.") in app.notices
+        h = await other_dial(rasman, "Demo", book)
+        await until(pilot, lambda: state_of(app, h) == "Connected", "the row")
+        await pilot.press("e")
+        await until(pilot, lambda: isinstance(app.screen, EntryScreen), "the entry")
+        await shows(pilot, "[Demo]", "OpenRasLoopbackStepMs = 10")

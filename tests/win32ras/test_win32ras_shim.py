@@ -1,0 +1,75 @@
+"""``python -m openras.win32ras --install-shim``: after it, ``import win32ras`` is openras's."""
+
+from __future__ import annotations
+
+import os
+import site
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+PROBE = (
+    "import win32ras, openras.win32ras as o\n"
+    "print(win32ras.Dial is o.Dial, win32ras.error is o.error,\n"
+    "      sum(n.startswith('RASCS_') for n in dir(win32ras)), win32ras.__file__)\n"
+)
+
+
+def cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "openras.win32ras", *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=env,
+    )
+
+
+def probe(env: dict[str, str]) -> str:
+    p = subprocess.run(
+        [sys.executable, "-c", PROBE], capture_output=True, text=True, env=env, timeout=60
+    )
+    assert p.returncode == 0, p.stderr
+    return p.stdout.strip()
+
+
+def test_install_into_a_directory(tmp_path: Path):
+    p = cli("--install-shim", str(tmp_path))
+    assert p.returncode == 0, p.stderr
+    shim = tmp_path / "win32ras.py"
+    assert p.stdout.strip() == f"wrote {shim}"
+    assert "from openras.win32ras import *" in shim.read_text()
+    out = probe({**os.environ, "PYTHONPATH": str(tmp_path)})
+    assert out == f"True True 32 {shim}"
+    assert cli("--install-shim", str(tmp_path)).returncode == 0  # ours: replaced quietly
+
+
+def test_install_into_user_site_packages(tmp_path: Path):
+    if not site.ENABLE_USER_SITE:
+        pytest.skip("this Python does not read the user site-packages")
+    env = {**os.environ, "PYTHONUSERBASE": str(tmp_path / "userbase")}
+    env.pop("PYTHONNOUSERSITE", None)
+    p = cli("--install-shim", env=env)
+    assert p.returncode == 0, p.stderr
+    target = Path(p.stdout.split(" ", 1)[1].strip())
+    assert target.is_relative_to(tmp_path / "userbase")
+    assert probe(env) == f"True True 32 {target}"
+
+
+def test_a_foreign_win32ras_is_kept_unless_forced(tmp_path: Path):
+    foreign = tmp_path / "win32ras.py"
+    foreign.write_text("# somebody else's module\n")
+    p = cli("--install-shim", str(tmp_path))
+    assert p.returncode == 1
+    assert "not an openras shim" in p.stderr
+    assert foreign.read_text() == "# somebody else's module\n"
+    assert cli("--install-shim", str(tmp_path), "--force").returncode == 0
+    assert "from openras.win32ras import *" in foreign.read_text()
+
+
+def test_usage_without_arguments():
+    p = cli()
+    assert p.returncode == 2
+    assert "--install-shim" in p.stdout
