@@ -19,9 +19,16 @@ fi
 # Debian's own interpreter when present: what a newcomer on Debian 12 gets (and it starts fast).
 PY=${PYTHON:-$( [ -x /usr/bin/python3 ] && echo /usr/bin/python3 || echo python3 )}
 [ -x .venv/bin/python ] || "$PY" -m venv .venv
-.venv/bin/python -m pip install -q --upgrade pip >/dev/null
-.venv/bin/python -m pip install -q -e '.[dev]'
+# pip's log goes to a file and is shown only when an install fails (the mirrors it is
+# configured with print a warning per package that would bury the test output).
+pip_log=$(mktemp)
+trap 'rm -f "$pip_log"' EXIT
+if ! { .venv/bin/python -m pip install -q --upgrade pip &&
+       .venv/bin/python -m pip install -q -e '.[dev]'; } >"$pip_log" 2>&1; then
+  cat "$pip_log" >&2
+  exit 1
+fi
 
 .venv/bin/ruff check src tests bench fuzz
 .venv/bin/mypy
-exec .venv/bin/python -m pytest "$@"
+.venv/bin/python -m pytest "$@"
