@@ -7,9 +7,17 @@ tests and several instances run side by side.
 from __future__ import annotations
 
 import os
+import stat
 from pathlib import Path
 
+from openras import errors
+
 SOCKET_ENV = "OPENRAS_SOCKET"
+
+
+def fallback_runtime_dir() -> Path:
+    """Where a user without XDG_RUNTIME_DIR keeps the socket: shared /tmp, so see private_dir."""
+    return Path(f"/tmp/openras-{os.geteuid()}")  # noqa: S108 - checked by private_dir on use
 
 
 def runtime_dir() -> Path:
@@ -18,7 +26,46 @@ def runtime_dir() -> Path:
     xdg = os.environ.get("XDG_RUNTIME_DIR")
     if xdg:
         return Path(xdg) / "openras"
-    return Path(f"/tmp/openras-{os.geteuid()}")  # noqa: S108 - private 0700 dir, checked on use
+    return fallback_runtime_dir()
+
+
+def private_problem(st: os.stat_result, uid: int) -> str | None:
+    """Why a directory (its lstat) is not private to ``uid``, or None if it is."""
+    if stat.S_ISLNK(st.st_mode):
+        return "is a symbolic link"
+    if not stat.S_ISDIR(st.st_mode):
+        return "is not a directory"
+    if st.st_uid != uid:
+        return f"is owned by uid {st.st_uid}, not {uid}"
+    if stat.S_IMODE(st.st_mode) != 0o700:
+        return f"has mode {stat.S_IMODE(st.st_mode):04o}, not 0700"
+    return None
+
+
+def private_dir(path: Path) -> Path:
+    """Create ``path`` as a 0700 directory of ours, or check the one that exists.
+
+    In a world-writable parent another user could pre-create it (or a symlink) and then read
+    or replace the socket that dial passwords travel over; such a directory is refused.
+    """
+    try:
+        os.mkdir(path, 0o700)
+    except FileExistsError:
+        pass
+    except OSError as exc:
+        raise errors.ManagerUnavailable(detail=f"cannot create {path}: {exc.strerror}") from None
+    problem = private_problem(os.lstat(path), os.geteuid())
+    if problem is not None:
+        raise errors.ManagerUnavailable(
+            detail=f"refusing {path}: it {problem} (another user may have created it)"
+        )
+    return path
+
+
+def check_runtime_dir(socket_path: Path) -> None:
+    """If ``socket_path`` lives in the shared-/tmp fallback dir, make sure that dir is ours."""
+    if socket_path.parent == fallback_runtime_dir():
+        private_dir(socket_path.parent)
 
 
 def default_socket() -> Path:

@@ -170,3 +170,37 @@ class Events:
             self.t.sock.shutdown(socket.SHUT_RDWR)
         self.t.close()
         self.thread.join(5)
+
+
+def rasman_pids(state_dir: Path) -> list[int]:
+    """Live rasman processes serving ``state_dir`` (found by their command line)."""
+    found = []
+    for proc in psutil.process_iter(["pid", "cmdline"]):
+        try:
+            cmd = proc.info["cmdline"] or []
+            ours = "openras.manager" in cmd and str(state_dir) in cmd
+            if ours and proc.status() != psutil.STATUS_ZOMBIE:
+                found.append(proc.pid)
+        except psutil.Error:
+            continue
+    return found
+
+
+def default_env(root: Path) -> dict[str, str]:
+    """An environment whose *default* socket and state dir live under ``root`` (no override).
+
+    As root the defaults come from RUNTIME_DIRECTORY/STATE_DIRECTORY (systemd's names), as a
+    user from the XDG variables; both are set so the test means the same either way.
+    """
+    import os
+
+    env = {k: v for k, v in os.environ.items() if k != "OPENRAS_SOCKET"}
+    env.update(
+        RUNTIME_DIRECTORY=str(root / "run"),
+        STATE_DIRECTORY=str(root / "state"),
+        XDG_RUNTIME_DIR=str(root / "xdg-run"),
+        XDG_STATE_HOME=str(root / "xdg-state"),
+        XDG_CONFIG_HOME=str(root / "config"),
+        OPENRAS_SYSTEM_PHONEBOOK=str(root / "system.pbk"),
+    )
+    return env

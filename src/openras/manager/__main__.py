@@ -5,14 +5,15 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import fcntl
 import logging
 import os
 import signal
 import sys
 from pathlib import Path
 
-from openras import __version__, paths
-from openras.manager.server import Server
+from openras import __version__, errors, paths
+from openras.manager.server import AlreadyRunning, Server
 from openras.manager.service import Manager
 
 
@@ -38,7 +39,40 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+LOCK_FILE = "rasman.lock"
+
+
+def lock_state_dir(state_dir: Path) -> int:
+    """Take ``state_dir/rasman.lock`` (flock, non-blocking) for this process's lifetime.
+
+    Two daemons on one state dir would adopt, and kill, each other's links. The lock dies
+    with the process (even on SIGKILL), so a crashed daemon never blocks its successor.
+    """
+    state_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    fd = os.open(state_dir / LOCK_FILE, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        holder = os.read(fd, 32).decode(errors="replace").strip() or "?"
+        os.close(fd)
+        raise AlreadyRunning(
+            f"another rasman (pid {holder}) is running on state dir {state_dir}"
+        ) from None
+    os.ftruncate(fd, 0)
+    os.write(fd, f"{os.getpid()}\n".encode())
+    return fd
+
+
 async def serve(socket_path: Path, state_dir: Path) -> None:
+    lock_fd = lock_state_dir(state_dir)
+    try:
+        await _serve_locked(socket_path, state_dir)
+    finally:
+        os.close(lock_fd)
+
+
+async def _serve_locked(socket_path: Path, state_dir: Path) -> None:
+    Server.check_socket_free(socket_path)  # before adopting anything
     manager = Manager(state_dir)
     await manager.start()
     server = Server(manager, socket_path)
@@ -80,8 +114,15 @@ def main(argv: list[str] | None = None) -> None:
     socket_path = args.socket or paths.default_socket()
     state_dir = args.state_dir or paths.default_state_dir()
     signal.signal(signal.SIGPIPE, signal.SIG_IGN)
-    with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(serve(socket_path, state_dir))
+    try:
+        with contextlib.suppress(KeyboardInterrupt):
+            asyncio.run(serve(socket_path, state_dir))
+    except AlreadyRunning as exc:
+        print(f"rasman: {exc}; not starting", file=sys.stderr)
+        sys.exit(3)
+    except errors.RasError as exc:
+        print(f"rasman: {exc}", file=sys.stderr)
+        sys.exit(1)
 
 
 if __name__ == "__main__":

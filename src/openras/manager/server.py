@@ -20,7 +20,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from openras import __version__, errors
+from openras import __version__, errors, paths
 from openras.links.base import DialParams
 from openras.manager import entries
 from openras.manager.credentials import PASSWORD_HANDLE, CredentialStore, Saved, apply_update
@@ -453,6 +453,10 @@ METHODS: dict[str, Handler] = {
 }
 
 
+class AlreadyRunning(Exception):
+    """Another rasman owns this state dir or this socket; this one must not touch either."""
+
+
 class Server:
     def __init__(self, manager: Manager, socket_path: Path) -> None:
         self.manager = manager
@@ -463,10 +467,32 @@ class Server:
         self._sessions: set[asyncio.Task[None]] = set()
         self._per_pid: Counter[int] = Counter()
 
+    @staticmethod
+    def check_socket_free(path: Path) -> None:
+        """Raise AlreadyRunning if a daemon answers on ``path``; remove a stale socket.
+
+        Unlinking a live socket would steal it: its daemon keeps running, unreachable.
+        """
+        probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            probe.connect(str(path))
+        except FileNotFoundError:
+            return
+        except ConnectionRefusedError:
+            log.info("removing stale socket %s", path)
+            with contextlib.suppress(FileNotFoundError):
+                path.unlink()
+            return
+        except OSError as exc:
+            raise AlreadyRunning(f"cannot use socket {path}: {exc.strerror}") from None
+        finally:
+            probe.close()
+        raise AlreadyRunning(f"another daemon is listening on {path}")
+
     async def start(self) -> None:
+        paths.check_runtime_dir(self.socket_path)
         self.socket_path.parent.mkdir(parents=True, exist_ok=True, mode=0o755)
-        with contextlib.suppress(FileNotFoundError):
-            self.socket_path.unlink()
+        self.check_socket_free(self.socket_path)
         old = os.umask(0o111 if os.geteuid() == 0 else 0o177)
         try:
             self._server = await asyncio.start_unix_server(self._accept, path=str(self.socket_path))

@@ -11,7 +11,7 @@ from typing import Any
 from openras import errors, paths
 from openras.wire import protocol as P
 from openras.wire.codec import FrameDecoder, encode
-from openras.wire.transport import START_TIMEOUT, start_user_daemon
+from openras.wire.transport import check_peer, ensure_daemon, may_autostart
 
 
 class AsyncTransport:
@@ -23,27 +23,33 @@ class AsyncTransport:
         self.lock = asyncio.Lock()
 
     @classmethod
+    async def _open(cls, target: Path) -> AsyncTransport:
+        reader, writer = await asyncio.open_unix_connection(str(target))
+        try:
+            check_peer(writer.get_extra_info("socket"), target)
+        except errors.RasError:
+            writer.close()
+            raise
+        return cls(reader, writer)
+
+    @classmethod
     async def connect(cls, path: Path | None = None, *, autostart: bool = True) -> AsyncTransport:
         target = path or paths.default_socket()
+        paths.check_runtime_dir(target)
         try:
-            return cls(*await asyncio.open_unix_connection(str(target)))
+            return await cls._open(target)
         except (FileNotFoundError, ConnectionRefusedError) as exc:
-            if not (autostart and path is None and paths.is_default_user_socket(target)):
+            if not may_autostart(path, target, autostart):
                 raise errors.ManagerUnavailable(
                     detail=f"no connection manager at {target}: {exc.strerror}"
                 ) from None
-        start_user_daemon(target)
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + START_TIMEOUT
-        while True:
-            try:
-                return cls(*await asyncio.open_unix_connection(str(target)))
-            except (FileNotFoundError, ConnectionRefusedError):
-                if loop.time() > deadline:
-                    raise errors.ManagerUnavailable(
-                        detail=f"started rasman, but {target} never answered"
-                    ) from None
-                await asyncio.sleep(0.01)
+        await asyncio.to_thread(ensure_daemon, target)  # blocks on the start lock
+        try:
+            return await cls._open(target)
+        except (FileNotFoundError, ConnectionRefusedError) as exc:
+            raise errors.ManagerUnavailable(
+                detail=f"rasman at {target} went away: {exc.strerror}"
+            ) from None
 
     async def close(self) -> None:
         self.writer.close()

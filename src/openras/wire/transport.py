@@ -6,8 +6,10 @@ does not answer, a detached ``rasman`` is started and awaited (bounded).
 
 from __future__ import annotations
 
+import fcntl
 import os
 import socket
+import struct
 import subprocess
 import sys
 import time
@@ -20,6 +22,18 @@ from openras.wire import protocol as P
 from openras.wire.codec import FrameDecoder, encode
 
 START_TIMEOUT = 10.0
+#: Beside the default socket: held by the one client that starts the daemon.
+START_LOCK = "rasman.start.lock"
+
+
+def check_peer(sock: socket.socket, path: Path) -> None:
+    """Refuse a daemon that is neither root nor us: it could be anyone's trap for passwords."""
+    creds = sock.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i"))
+    pid, uid, _gid = struct.unpack("3i", creds)
+    if uid not in (0, os.geteuid()):
+        raise errors.ManagerUnavailable(
+            detail=f"{path} is served by uid {uid} (pid {pid}), not by root or this user; refusing it"
+        )
 
 
 class Transport:
@@ -31,7 +45,8 @@ class Transport:
         self.sock.settimeout(timeout)
         try:
             self.sock.connect(str(path))
-        except OSError:
+            check_peer(self.sock, path)
+        except BaseException:
             self.sock.close()
             raise
         self.decoder = FrameDecoder()
@@ -79,31 +94,76 @@ def connect(
 ) -> Transport:
     """Connect to rasman, starting the per-user daemon when it is the default and absent."""
     target = path or paths.default_socket()
+    paths.check_runtime_dir(target)
     try:
         return Transport(target, timeout)
     except (FileNotFoundError, ConnectionRefusedError) as exc:
-        if not (autostart and path is None and paths.is_default_user_socket(target)):
+        if not may_autostart(path, target, autostart):
             raise errors.ManagerUnavailable(
                 detail=f"no connection manager at {target}: {exc.strerror}"
             ) from None
-    start_user_daemon(target)
+    ensure_daemon(target)
+    try:
+        return Transport(target, timeout)
+    except (FileNotFoundError, ConnectionRefusedError) as exc:
+        raise errors.ManagerUnavailable(
+            detail=f"rasman at {target} went away: {exc.strerror}"
+        ) from None
+
+
+def may_autostart(path: Path | None, target: Path, autostart: bool) -> bool:
+    return autostart and path is None and paths.is_default_user_socket(target)
+
+
+def _answers(target: Path) -> bool:
+    probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        probe.connect(str(target))
+        return True
+    except (FileNotFoundError, ConnectionRefusedError):
+        return False
+    finally:
+        probe.close()
+
+
+def ensure_daemon(target: Path) -> None:
+    """Start the default daemon unless one answers; many clients at once start one.
+
+    The start lock beside the socket is held across start-and-wait, so a client that comes
+    second finds the first one's daemon answering instead of starting its own.
+    """
+    target.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    paths.check_runtime_dir(target)
     deadline = time.monotonic() + START_TIMEOUT
-    while True:
-        try:
-            return Transport(target, timeout)
-        except (FileNotFoundError, ConnectionRefusedError):
+    fd = os.open(target.parent / START_LOCK, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    try:
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() > deadline:
+                    raise errors.ManagerUnavailable(
+                        detail=f"another client is starting rasman at {target}; it never answered"
+                    ) from None
+                time.sleep(0.01)
+        if _answers(target):
+            return
+        start_user_daemon(target)
+        while not _answers(target):
             if time.monotonic() > deadline:
                 raise errors.ManagerUnavailable(
                     detail=f"started rasman, but {target} never answered"
-                ) from None
+                )
             time.sleep(0.01)
+    finally:
+        os.close(fd)  # releases the lock
 
 
 def start_user_daemon(socket_path: Path) -> None:
     """Start a detached per-user rasman that outlives this process."""
     state = paths.default_state_dir()
     state.mkdir(parents=True, exist_ok=True, mode=0o700)
-    socket_path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     log = os.open(state / "rasman.log", os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
     try:
         subprocess.Popen(

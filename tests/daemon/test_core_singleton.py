@@ -1,0 +1,181 @@
+"""One daemon per state dir and per socket, and the client's autostart of the default daemon.
+
+Several first clients at once must start exactly one rasman; a second rasman on a state dir
+or socket in use refuses (non-zero, clear message) and touches nothing of the first one.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import psutil
+import pytest
+from rasman_helpers import alive, default_env, rasman_pids
+
+from openras import Client
+from openras.states import RasConnState
+
+PING = """
+from openras import Client
+with Client() as c:
+    print(c.call("org.openras.Manager.Ping")["pid"])
+"""
+
+
+@pytest.fixture
+def default_root() -> Iterator[Path]:
+    """A short temp root (AF_UNIX path limit) for a default-path daemon; kills it at the end."""
+    root = Path(f"/tmp/orasd-{os.getpid()}-{time.monotonic_ns()}")
+    root.mkdir(mode=0o700)
+    try:
+        yield root
+    finally:
+        for pid in rasman_pids(state_dir_of(root)):
+            os.kill(pid, signal.SIGTERM)
+            with_deadline_wait(pid)
+        stray = stray_links(root)
+        for pid in stray:
+            os.kill(pid, signal.SIGKILL)
+        shutil.rmtree(root, ignore_errors=True)
+        assert not stray, f"link processes left behind: {stray}"
+
+
+def stray_links(root: Path) -> list[int]:
+    found = []
+    for proc in psutil.process_iter(["pid", "cmdline"]):
+        try:
+            ours = any(str(root) in part for part in proc.info["cmdline"] or [])
+            if ours and proc.status() != psutil.STATUS_ZOMBIE:
+                found.append(proc.pid)
+        except psutil.Error:
+            continue
+    return found
+
+
+def with_deadline_wait(pid: int) -> None:
+    try:
+        psutil.Process(pid).wait(10)
+    except psutil.TimeoutExpired:
+        os.kill(pid, signal.SIGKILL)
+    except psutil.NoSuchProcess:
+        pass
+
+
+def state_dir_of(root: Path) -> Path:
+    return root / "state" if os.geteuid() == 0 else root / "xdg-state" / "openras"
+
+
+def test_concurrent_first_clients_start_exactly_one_daemon(default_root: Path) -> None:
+    env = default_env(default_root)
+    clients = [
+        subprocess.Popen(
+            [sys.executable, "-c", PING], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+        )
+        for _ in range(4)
+    ]
+    outs = [p.communicate(timeout=60) for p in clients]
+    assert [p.returncode for p in clients] == [0] * 4, [o[1] for o in outs]
+    pids = {int(o[0]) for o in outs}
+    assert len(pids) == 1, f"clients talked to several daemons: {pids}"
+    # exactly one rasman on that state dir, and it outlives the clients that started it
+    assert rasman_pids(state_dir_of(default_root)) == list(pids)
+    again = subprocess.run(
+        [sys.executable, "-c", PING], env=env, capture_output=True, text=True, timeout=30
+    )
+    assert again.returncode == 0 and int(again.stdout) in pids
+
+
+def test_autostarted_daemon_serves_the_default_path_and_outlives_the_client(
+    default_root: Path, phonebook: Path
+) -> None:
+    """No OPENRAS_SOCKET: the client starts rasman on the default socket; the link stays up."""
+    env = default_env(default_root)
+    dial = (
+        "import sys\nfrom openras import Client\n"
+        "with Client() as c:\n"
+        "    print(c.dial('Demo', sys.argv[1]).handle)\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", dial, str(phonebook)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert out.returncode == 0, out.stderr
+    handle = int(out.stdout)
+    sock = default_root / "run" if os.geteuid() == 0 else default_root / "xdg-run" / "openras"
+    sock = sock / "rasman.sock"
+    assert sock.is_socket()
+    [daemon] = rasman_pids(state_dir_of(default_root))
+    with Client(sock) as c:
+        assert c.call("org.openras.Manager.Ping")["pid"] == daemon
+        assert c.status(handle).state is RasConnState.Connected  # the dialer has exited
+        c.hang_up(handle, wait=True, timeout=15)
+
+
+def _second_rasman(socket: Path, state_dir: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "openras.manager",
+            "--socket",
+            str(socket),
+            "--state-dir",
+            str(state_dir),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        stdin=subprocess.DEVNULL,
+    )
+
+
+def test_second_daemon_on_the_same_state_dir_refuses(rasman, tmp_path: Path) -> None:
+    with Client(rasman.socket) as c:
+        conn = c.dial("Demo", rasman.phonebook)
+        [link] = rasman.link_pids()
+        other_socket = rasman.socket.parent / "second.sock"
+        out = _second_rasman(other_socket, rasman.state_dir)
+        assert out.returncode != 0
+        assert "another rasman" in out.stderr and str(rasman.proc.pid) in out.stderr
+        assert "Traceback" not in out.stderr
+        assert not other_socket.exists()
+        # the first daemon and its link are untouched
+        assert alive(link) and rasman.link_pids() == [link]
+        assert c.status(conn.handle).state is RasConnState.Connected
+        assert c.call("org.openras.Manager.Ping")["pid"] == rasman.proc.pid
+        conn.hang_up()
+
+
+def test_second_daemon_on_the_same_socket_never_steals_it(rasman, tmp_path: Path) -> None:
+    out = _second_rasman(rasman.socket, tmp_path / "other-state")
+    assert out.returncode != 0
+    assert "listening on" in out.stderr and "Traceback" not in out.stderr
+    with Client(rasman.socket) as c:
+        assert c.call("org.openras.Manager.Ping")["pid"] == rasman.proc.pid
+
+
+def test_stale_socket_is_replaced(tmp_path: Path) -> None:
+    """A socket file nobody listens on (a crashed daemon's) is removed, not refused."""
+    import socket as s
+
+    from openras.manager.server import Server
+
+    path = Path(f"/tmp/orass-{os.getpid()}.sock")
+    sock = s.socket(s.AF_UNIX, s.SOCK_STREAM)
+    sock.bind(str(path))
+    sock.close()  # bound, never listening: connect is refused
+    try:
+        Server.check_socket_free(path)
+        assert not path.exists()
+    finally:
+        path.unlink(missing_ok=True)
