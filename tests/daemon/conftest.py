@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import shutil
+import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -35,3 +38,22 @@ def fresh_rasapi() -> Iterator[None]:
     reset()
     yield
     reset()
+
+
+@pytest.fixture
+def other_user() -> Iterator[tuple[int, int]]:
+    if os.geteuid() != 0 or not shutil.which("useradd") or not shutil.which("setpriv"):
+        pytest.skip("needs root, useradd and setpriv")
+    name = f"orastest{os.getpid() % 100000}"
+    subprocess.run(
+        ["useradd", "-M", "-r", "-s", "/usr/sbin/nologin", name], check=True, capture_output=True
+    )
+    try:
+        out = subprocess.run(["id", "-u", name], capture_output=True, text=True, check=True)
+        uid = int(out.stdout)
+        gid = int(
+            subprocess.run(["id", "-g", name], capture_output=True, text=True, check=True).stdout
+        )
+        yield uid, gid
+    finally:
+        subprocess.run(["userdel", name], check=False, capture_output=True)

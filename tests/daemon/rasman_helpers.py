@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import shutil
 import socket
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -204,3 +207,28 @@ def default_env(root: Path) -> dict[str, str]:
         OPENRAS_SYSTEM_PHONEBOOK=str(root / "system.pbk"),
     )
     return env
+
+
+def python_for(uid: int, gid: int) -> str | None:
+    """A python3 the other user may execute (the test venv may live under /root)."""
+    for candidate in (sys.executable, "/usr/bin/python3", shutil.which("python3") or ""):
+        if not candidate:
+            continue
+        probe = subprocess.run(
+            [
+                "setpriv",
+                f"--reuid={uid}",
+                f"--regid={gid}",
+                "--clear-groups",
+                candidate,
+                "-c",
+                "print(1)",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=20,
+            check=False,
+        )
+        if probe.returncode == 0 and probe.stdout.strip() == "1":
+            return candidate
+    return None

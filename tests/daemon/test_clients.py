@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from rasman_helpers import HEARTBEAT, alive, is_gone, wait_until
+from rasman_helpers import HEARTBEAT, alive, is_gone, python_for, wait_until
 
 from openras import Client, errors, rasapi
 from openras.states import RasConnState
@@ -118,50 +118,6 @@ print(json.dumps(out))
 """
 
 
-def _python_for(uid: int, gid: int) -> str | None:
-    """A python3 the other user may execute (the test venv may live under /root)."""
-    for candidate in (sys.executable, "/usr/bin/python3", shutil.which("python3") or ""):
-        if not candidate:
-            continue
-        probe = subprocess.run(
-            [
-                "setpriv",
-                f"--reuid={uid}",
-                f"--regid={gid}",
-                "--clear-groups",
-                candidate,
-                "-c",
-                "print(1)",
-            ],
-            capture_output=True,
-            text=True,
-            timeout=20,
-            check=False,
-        )
-        if probe.returncode == 0 and probe.stdout.strip() == "1":
-            return candidate
-    return None
-
-
-@pytest.fixture
-def other_user() -> Iterator[tuple[int, int]]:
-    if os.geteuid() != 0 or not shutil.which("useradd") or not shutil.which("setpriv"):
-        pytest.skip("needs root, useradd and setpriv")
-    name = f"orastest{os.getpid() % 100000}"
-    subprocess.run(
-        ["useradd", "-M", "-r", "-s", "/usr/sbin/nologin", name], check=True, capture_output=True
-    )
-    try:
-        out = subprocess.run(["id", "-u", name], capture_output=True, text=True, check=True)
-        uid = int(out.stdout)
-        gid = int(
-            subprocess.run(["id", "-g", name], capture_output=True, text=True, check=True).stdout
-        )
-        yield uid, gid
-    finally:
-        subprocess.run(["userdel", name], check=False, capture_output=True)
-
-
 @pytest.fixture
 def public_pbk(rasman) -> Iterator[Path]:
     """A phonebook the other user may read (the test's tmp dir is root's, mode 0700)."""
@@ -176,7 +132,7 @@ def public_pbk(rasman) -> Iterator[Path]:
 
 def test_second_user_sees_and_touches_only_their_own(rasman, other_user, public_pbk, fresh_rasapi):
     uid, gid = other_user
-    python = _python_for(uid, gid)
+    python = python_for(uid, gid)
     if python is None:
         pytest.skip("no python3 the throwaway user may execute")
     # the socket is reachable by everyone; SO_PEERCRED decides what they may do
