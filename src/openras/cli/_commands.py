@@ -22,6 +22,7 @@ from openras.cli._common import (
     emit_json_line,
     error_json,
     event_json,
+    integer,
     projection_json,
     resolve_target,
     statistics_json,
@@ -376,7 +377,7 @@ def cmd_watch(args: Namespace) -> int:
             try:
                 handle = resolve_target(client, args.target, args).handle
             except CliError:
-                if args.target.isdigit():
+                if integer(args.target) is not None:
                     raise
                 entry = args.target  # not connected now: watch the entry's next connections
     style = _term.Style(sys.stdout)
@@ -437,10 +438,8 @@ def cmd_error(args: Namespace) -> int:
     from openras._codes import CODES
 
     raw = args.code.strip()
-    code: int | None = None
-    if raw.lstrip("-").isdigit():
-        code = int(raw)
-    else:
+    code = integer(raw)
+    if code is None:
         key = raw.upper()
         for number, (name, _text) in CODES.items():
             if name == key or name == f"ERROR_{key}":

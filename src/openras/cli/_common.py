@@ -6,6 +6,7 @@ rename or remove one.
 
 from __future__ import annotations
 
+import re
 import sys
 import time
 from argparse import Namespace
@@ -15,6 +16,18 @@ from openras.cli.rasdial_output import EXIT_USAGE, exit_status
 from openras.client import Client
 from openras.errors import ERROR_NO_CONNECTION, message, symbol
 from openras.records import ConnectionInfo, Disconnect, Event, ProjectionInfo, Statistics
+
+_INTEGER = re.compile(r"-?[0-9]{1,19}")  # handles and codes are 32-bit; 19 digits fit int64
+
+
+def integer(text: str) -> int | None:
+    """``text`` as an int when it is ASCII decimal digits with at most one leading ``-``.
+
+    ``str.isdigit`` is not enough: it accepts superscripts and other Unicode digits that
+    ``int()`` then refuses (``²``), and several leading dashes; a very long number (which
+    ``int()`` refuses past 4300 digits) is no handle or code either.
+    """
+    return int(text) if _INTEGER.fullmatch(text) else None
 
 
 class CliError(Exception):
@@ -144,9 +157,10 @@ def resolve_target(client: Client, target: str, args: Namespace) -> ConnectionIn
     import os
 
     conns = client.connections(include_pending=True)
-    if target.isdigit():
+    number = integer(target)
+    if number is not None:
         for info in conns:
-            if info.handle == int(target):
+            if info.handle == number:
                 return info
     book = os.path.abspath(args.phonebook) if getattr(args, "phonebook", None) else None
     named = [

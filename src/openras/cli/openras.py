@@ -377,6 +377,10 @@ def _entry_help(args: argparse.Namespace) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run ``openras``; returns the exit status (the console script exits with it)."""
     parser = build_parser()
+    if any("\0" in arg for arg in (sys.argv[1:] if argv is None else argv)):
+        # Only reachable in-process (exec cannot pass NUL); paths with NUL make os raise.
+        print("openras: an argument contains a NUL character", file=sys.stderr)
+        return EXIT_USAGE
     args = parser.parse_args(argv)
     handler: Handler | None = getattr(args, "handler", None)
     if handler is None:
