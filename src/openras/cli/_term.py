@@ -8,6 +8,7 @@ under test. Colour and animation happen only on a terminal, and colour never wit
 from __future__ import annotations
 
 import os
+import re
 import sys
 import time
 from collections.abc import Sequence
@@ -105,16 +106,31 @@ class Spinner:
             self._shown = False
 
 
+_ESCAPE: Final = re.compile(r"\x1b\[[0-9;]*m")
+
+
+def visible_len(text: str) -> int:
+    """How many columns ``text`` takes: its length without colour escapes."""
+    return len(_ESCAPE.sub("", text))
+
+
+def _pad(text: str, width: int) -> str:
+    return text + " " * (width - visible_len(text))
+
+
 def table(rows: Sequence[Sequence[str]], header: Sequence[str], style: Style | None = None) -> str:
-    """Left-aligned columns separated by two spaces; the header bold on a terminal."""
-    widths = [len(h) for h in header]
+    """Left-aligned columns separated by two spaces; the header bold on a terminal.
+
+    Cells may already be coloured: widths count what is visible, not the escape codes.
+    """
+    widths = [visible_len(h) for h in header]
     for row in rows:
         for i, cell in enumerate(row):
-            widths[i] = max(widths[i], len(cell))
+            widths[i] = max(widths[i], visible_len(cell))
     lines = []
-    head = "  ".join(h.ljust(widths[i]) for i, h in enumerate(header)).rstrip()
+    head = "  ".join(_pad(h, widths[i]) for i, h in enumerate(header)).rstrip()
     lines.append(style(head, "bold") if style else head)
-    lines += ["  ".join(c.ljust(widths[i]) for i, c in enumerate(row)).rstrip() for row in rows]
+    lines += ["  ".join(_pad(c, widths[i]) for i, c in enumerate(row)).rstrip() for row in rows]
     return "\n".join(lines)
 
 
