@@ -68,26 +68,76 @@ class RASCREDENTIALS:
 
 #: RASENTRY fields <-> main-section keys of the pbk (numbers stored as decimal text).
 _INT_KEYS: Final = {
-    "dwCountryCode": "CountryCode",
-    "dwCountryID": "CountryID",
     "dwType": "Type",
     "dwVpnStrategy": "VpnStrategy",
     "dwRedialCount": "RedialAttempts",
     "dwRedialPause": "RedialSeconds",
     "dwIdleDisconnectSeconds": "IdleDisconnectSeconds",
 }
-_STR_KEYS: Final = {"szAreaCode": "AreaCode", "guidId": "Guid"}
-_MODELLED: Final = {k.lower() for k in (*_INT_KEYS.values(), *_STR_KEYS.values())} | {
-    "phonenumber",
-    "device",
+#: Fields Windows keeps in the DEVICE block (read there first, then in the main block).
+_DEVICE_INT_KEYS: Final = {"dwCountryCode": "CountryCode", "dwCountryID": "CountryID"}
+_DEVICE_STR_KEYS: Final = {"szAreaCode": "AreaCode"}
+_STR_KEYS: Final = {"guidId": "Guid"}
+_DEVICE_BY_TYPE: Final = {RASET_Phone: "modem", RASET_Vpn: "vpn", RASET_Broadband: "PPPoE"}
+
+
+@dataclass(frozen=True)
+class _Flag:
+    """One RASEO_/RASEO2_ bit and the pbk key Windows writes it as."""
+
+    bit: int
+    key: str
+    device: bool = False  # kept in the DEVICE block
+    inverted: bool = False  # key=1 means the bit is clear (LcpExtensions vs DisableLcp...)
+
+
+#: dwfOptions bits with a pbk key of their own (ras-api.md 4.10 and 7.3).
+_OPTIONS: Final = (
+    _Flag(0x1, "UseDialingRules", device=True),
+    _Flag(0x8, "IpHeaderCompression"),
+    _Flag(0x10, "IpPrioritizeRemote"),
+    _Flag(0x20, "LcpExtensions", inverted=True),
+    _Flag(0x100, "ShowMonitorIconInTaskBar"),
+    _Flag(0x200, "SwCompression"),
+    _Flag(0x8000, "PromoteAlternates", device=True),
+    _Flag(0x200000, "PreviewPhoneNumber"),
+    _Flag(0x800000, "SharedPhoneNumbers"),
+    _Flag(0x1000000, "PreviewUserPw"),
+    _Flag(0x2000000, "PreviewDomain"),
+    _Flag(0x4000000, "ShowDialingProgress"),
+)
+_OPTIONS2: Final = (
+    _Flag(0x80, "GlobalDeviceSettings"),
+    _Flag(0x100, "RedialOnLinkFailure"),
+    _Flag(0x40000, "DisableIKENameEkuCheck"),
+    _Flag(0x200000, "DisableMobility"),
+    _Flag(0x2000000, "CacheCredentials"),
+)
+#: Bits with no Windows key of known meaning are kept in these extension keys (decimal).
+_REST_KEYS: Final = {"dwfOptions": "OpenRasOptions", "dwfOptions2": "OpenRasOptions2"}
+_FRAMING_KEY: Final = "OpenRasFramingProtocol"  # Windows 10 writes none: PPP is all it has
+_FLAGS: Final = {"dwfOptions": _OPTIONS, "dwfOptions2": _OPTIONS2}
+_MODELLED: Final = {
+    k.lower()
+    for k in (
+        *_INT_KEYS.values(),
+        *_DEVICE_INT_KEYS.values(),
+        *_DEVICE_STR_KEYS.values(),
+        *_STR_KEYS.values(),
+        *_REST_KEYS.values(),
+        *(f.key for flags in _FLAGS.values() for f in flags),
+        _FRAMING_KEY,
+        "PhoneNumber",
+        "Device",
+        "PreferredDevice",
+    )
 }
 
 
-def _as_int(text: str | None) -> int:
-    try:
-        return int((text or "0").strip(), 0)
-    except ValueError:
-        return 0
+def _as_int(text: str | None, default: int = 0) -> int:
+    from openras.phonebook.model import as_int
+
+    return as_int(text, default)
 
 
 def _codeof(fn: Callable[[], T]) -> tuple[int, T | None]:
@@ -158,24 +208,98 @@ def RasValidateEntryName(phonebook: str | None, entry: str) -> int:
     return 0
 
 
+def _device_type(entry: Any) -> str:
+    """szDeviceType as written (``PPPoE`` keeps its case), else derived from ``Type=``."""
+    for b in entry.blocks:
+        if b.kind == "DEVICE" and b.value:
+            return str(b.value)
+    return _DEVICE_BY_TYPE.get(_as_int(entry.get("Type")), "")
+
+
+def _flag_get(entry: Any, flag: _Flag) -> bool:
+    raw = entry.device_get(flag.key) if flag.device else entry.get(flag.key)
+    if raw is None:
+        return False
+    return (_as_int(raw) != 0) != flag.inverted
+
+
+def _flags_get(entry: Any, attr: str) -> int:
+    flags = _FLAGS[attr]
+    mask = sum(f.bit for f in flags)
+    out = _as_int(entry.get(_REST_KEYS[attr])) & ~mask & 0xFFFFFFFF
+    for f in flags:
+        if _flag_get(entry, f):
+            out |= f.bit
+    return out
+
+
 def _entry_to_struct(entry: Any) -> RASENTRY:
     rec = RASENTRY(
         szLocalPhoneNumber=entry.phone_number or "",
-        szDeviceType=entry.device_type or "",
+        szDeviceType=_device_type(entry),
         szDeviceName=entry.device_name or "",
+        dwFramingProtocol=_as_int(entry.get(_FRAMING_KEY), 1),
+        szAlternates=list(entry.alternates),
     )
     for attr, key in _INT_KEYS.items():
         setattr(rec, attr, _as_int(entry.get(key)))
+    for attr, key in _DEVICE_INT_KEYS.items():
+        setattr(rec, attr, _as_int(entry.device_get(key)))
+    for attr, key in _DEVICE_STR_KEYS.items():
+        setattr(rec, attr, entry.device_get(key) or "")
     for attr, key in _STR_KEYS.items():
         setattr(rec, attr, entry.get(key) or "")
-    if entry.redial_on_link_failure:
-        rec.dwfOptions2 |= 0x100  # RASEO2_ReconnectIfDropped
-    numbers = entry.get_all("PhoneNumber", block=None)
-    rec.szAlternates = [n for n in numbers[1:] if n]
+    for attr in _FLAGS:
+        setattr(rec, attr, _flags_get(entry, attr))
     for key, value in entry.items():
         if key.lower() not in _MODELLED:
             rec.extra.setdefault(key, value)
     return rec
+
+
+def _apply_struct(e: Any, props: RASENTRY, new: bool) -> None:
+    """Write ``props`` into Entry ``e``, touching only keys whose value really changes: a
+    number Windows reads the same ("010" and 10) or a field left as Get returned it keeps
+    its line byte for byte."""
+    old = _entry_to_struct(e)
+
+    def changed(attr: str) -> Any:
+        value = getattr(props, attr)
+        return None if value == getattr(old, attr) else value
+
+    for attr, key in _INT_KEYS.items():
+        if (v := changed(attr)) is not None:
+            e.set(key, str(int(v)))
+    for attr, key in _STR_KEYS.items():
+        if (v := changed(attr)) is not None and v:
+            e.set(key, str(v))
+    dtype = props.szDeviceType or (_DEVICE_BY_TYPE.get(props.dwType, "vpn") if new else "")
+    if dtype and (new or dtype.casefold() != old.szDeviceType.casefold()):
+        e.device_type = dtype
+    if new or (props.szDeviceName and changed("szDeviceName") is not None):
+        e.device_name = props.szDeviceName
+    if props.szLocalPhoneNumber and changed("szLocalPhoneNumber") is not None:
+        e.phone_number = props.szLocalPhoneNumber
+    for attr, key in (*_DEVICE_INT_KEYS.items(), *_DEVICE_STR_KEYS.items()):
+        if (v := changed(attr)) is not None:
+            e.device_set(key, str(v))
+    if changed("szAlternates") is not None:
+        e.alternates = [str(n) for n in props.szAlternates]
+    for attr, flags in _FLAGS.items():
+        want = int(getattr(props, attr)) & 0xFFFFFFFF
+        for f in flags:
+            on = bool(want & f.bit)
+            if on != _flag_get(e, f):
+                value = str(int(on != f.inverted))
+                (e.device_set if f.device else e.set)(f.key, value)
+        rest = want & ~sum(f.bit for f in flags)
+        if rest != _flags_get(e, attr) & ~sum(f.bit for f in flags):
+            e.set(_REST_KEYS[attr], str(rest))
+    if (v := changed("dwFramingProtocol")) is not None:
+        e.set(_FRAMING_KEY, str(int(v)))
+    for key, value in props.extra.items():
+        if e.get(key) != value:
+            e.set(key, value)
 
 
 def RasGetEntryProperties(
@@ -204,23 +328,14 @@ def RasSetEntryProperties(
 
     def apply(book: Phonebook) -> None:
         e = book.find(entry)
+        created = e is None
         if e is None:
             code = validate_entry_name(entry, book)
             if code:
                 raise RasError(code, entry)
-            e = book.add_entry(entry, [("Encoding", "1"), ("Type", str(props.dwType or RASET_Vpn))])
-        for attr, key in _INT_KEYS.items():
-            number = int(getattr(props, attr))
-            if number or e.get(key) is not None:
-                e.set(key, str(number))
-        for attr, key in _STR_KEYS.items():
-            text = str(getattr(props, attr))
-            if text:
-                e.set(key, text)
-        if props.szLocalPhoneNumber:
-            e.phone_number = props.szLocalPhoneNumber
-        for key, value in props.extra.items():
-            e.set(key, value)
+            dtype = int(props.dwType or RASET_Vpn)
+            e = book.add_entry(entry, [("Encoding", "1"), ("PBVersion", "4"), ("Type", str(dtype))])
+        _apply_struct(e, props, created)
 
     def run() -> None:
         _writable(path)
@@ -230,9 +345,12 @@ def RasSetEntryProperties(
 
 
 def RasRenameEntry(phonebook: str | None, old: str, new: str) -> int:
-    from openras.phonebook import Phonebook, edit, validate_entry_name
+    """Rename by RasRenameEntry's own (looser) name rules: 123 only for an over-long, blank or
+    ``.``-led name; 183 taken, 623 no such entry."""
+    from openras.phonebook import Phonebook, edit
+    from openras.phonebook.names import validate_new_name
 
-    code = validate_entry_name(new)
+    code = validate_new_name(new)
     if code:
         return code
 
@@ -253,7 +371,11 @@ def RasRenameEntry(phonebook: str | None, old: str, new: str) -> int:
 def RasDeleteEntry(
     phonebook: str | None, entry: str, *, connected: Callable[[str, str], bool]
 ) -> int:
-    """Delete ``entry``; 817 while it has a live connection, 123 when there is no such entry."""
+    """Delete ``entry``; 817 while it has a live connection, 123 when there is no such entry.
+
+    The entry's saved credentials go with it (the caller's own, and the default ones when
+    root), so a later entry of the same name does not dial with them.
+    """
     from openras.phonebook import Phonebook, edit
 
     def run() -> None:
@@ -262,8 +384,12 @@ def RasDeleteEntry(
         except errors.EntryNotFound:
             raise RasError(errors.ERROR_INVALID_NAME, entry) from None
         _writable(path)
-        if connected(str(path), entry):
+        # The daemon records the absolute path the client sent (client._entry_target), so a
+        # relative phonebook argument must be made absolute the same way before comparing.
+        where = os.path.abspath(path)
+        if connected(where, entry):
             raise RasError(errors.ERROR_CANNOT_DELETE, entry)
+        _forget_credentials(where, entry)
 
         def apply(book: Phonebook) -> None:
             book.remove_entry(entry)
@@ -284,6 +410,19 @@ def _cred_params(phonebook: str | None, entry: str) -> dict[str, Any]:
         "phonebook": os.path.abspath(phonebook) if phonebook else "",
         "user_phonebook": str(user_phonebook()),
     }
+
+
+def _forget_credentials(phonebook: str, entry: str) -> None:
+    """Clear the saved credentials of an entry about to go (the daemon must still find it).
+
+    Best effort: a daemon that cannot be reached has nothing to forget for this caller.
+    """
+    from openras import rasapi
+
+    everything = RASCM_UserName | RASCM_Password | RASCM_Domain
+    masks = [everything, everything | RASCM_DefaultCreds] if os.geteuid() == 0 else [everything]
+    for mask in masks:
+        rasapi.RasSetCredentials(phonebook, entry, RASCREDENTIALS(mask), clear=True)
 
 
 def get_credentials(

@@ -22,27 +22,58 @@ DRIVERS: Final[dict[str, str]] = {
 }
 
 
+#: 609 "A device type was specified that does not exist.": no driver here runs this type.
+ERROR_DEVICETYPE_DOES_NOT_EXIST: Final = 609
+_TYPE_DEVICE: Final = {"1": "modem", "2": "vpn", "5": "pppoe"}  # Type= when no DEVICE block
+_PPP_DEVICES: Final = {"modem": "a modem", "isdn": "ISDN", "serial": "a serial", "pppoe": "PPPoE"}
+#: VpnStrategy -> (protocol, driver it needs) for DEVICE=vpn (ras-api.md 4.10).
+_VPN: Final = {
+    **dict.fromkeys(("7", "8", "14"), ("IKEv2", "ikev2")),
+    **dict.fromkeys(("1", "2", "12"), ("PPTP", "ppp")),
+    **dict.fromkeys(("3", "4", "13"), ("L2TP", "ppp")),
+    **dict.fromkeys(("5", "6"), ("SSTP", "ppp")),
+}
+
+
+def _device_type(entry: EntryView) -> str:
+    typed = getattr(entry, "device_type", "")  # EntrySnapshot: the DEVICE block's value
+    device = (typed if isinstance(typed, str) else "") or entry.get("DEVICE") or ""
+    if not device.strip():
+        device = _TYPE_DEVICE.get((entry.get("Type") or "").strip(), "")
+    return device.strip().lower()
+
+
+def missing_driver(entry: EntryView) -> str:
+    """Why a Windows entry has no driver here, e.g. ``IKEv2 (VpnStrategy 7) needs the ikev2
+    driver``; pure, for the error text."""
+    device = _device_type(entry)
+    strategy = (entry.get("VpnStrategy") or "").strip() or "0"
+    if device == "vpn":
+        proto, driver = _VPN.get(strategy, ("VPN", "ikev2 or ppp"))
+        return f"{proto} (VpnStrategy {strategy}) needs the {driver} driver"
+    if device in _PPP_DEVICES:
+        return f"{_PPP_DEVICES[device]} entry (DEVICE={device}) needs the ppp driver"
+    if device:
+        return f"device type {device!r} has no driver"
+    return "it names no device type (no DEVICE= block, Type= or OpenRasDevice=)"
+
+
 def driver_name(entry: EntryView) -> str:
-    """The driver for ``entry``; RasError when the entry names none that runs here."""
+    """The driver for ``entry``; RasError 609 when the entry names none that runs here.
+
+    Only names in DRIVERS ever come out, whatever the entry says.
+    """
     explicit = (entry.get("OpenRasDevice") or "").strip().lower()
     if explicit:
         if explicit not in DRIVERS:
             raise errors.RasError(
-                errors.ERROR_CONNECTING_DEVICE_NOT_FOUND,
-                f"OpenRasDevice={explicit!r} is not a known link type",
+                ERROR_DEVICETYPE_DOES_NOT_EXIST,
+                f"entry {entry.name!r}: OpenRasDevice={explicit!r} is not a known link type",
             )
         return explicit
-    device = (entry.get("DEVICE") or entry.get("Type") or "").strip().lower()
-    strategy = (entry.get("VpnStrategy") or "").strip()
-    if device == "vpn" and strategy in ("7", "8", "14"):
-        name = "ikev2"
-    elif device in ("modem", "pppoe", "isdn", "serial") or device == "vpn":
-        name = "ppp"
-    else:
-        name = device or "unknown"
     raise errors.RasError(
-        errors.ERROR_CONNECTING_DEVICE_NOT_FOUND,
-        f"entry {entry.name!r}: the {name} link type is not available on this system",
+        ERROR_DEVICETYPE_DOES_NOT_EXIST,
+        f"entry {entry.name!r}: {missing_driver(entry)}, not available on this system",
     )
 
 

@@ -73,6 +73,40 @@ class CredentialStore:
         with contextlib.suppress(FileNotFoundError):
             self._path(owner, phonebook, entry).unlink()
 
+    def owners(self) -> list[int | None]:
+        """Every owner with a credentials directory (None: the default credentials)."""
+        try:
+            names = [p.name for p in self.root.iterdir() if p.is_dir()]
+        except FileNotFoundError:
+            return []
+        return [None if n == "default" else int(n) for n in names if n == "default" or n.isdigit()]
+
+    def forget_entry(self, phonebook: str, entry: str) -> int:
+        """Drop every owner's credentials of a deleted entry; how many went.
+
+        For the daemon once it has checked the entry is really gone from ``phonebook``.
+        """
+        n = 0
+        for owner in self.owners():
+            path = self._path(owner, phonebook, entry)
+            with contextlib.suppress(FileNotFoundError):
+                path.unlink()
+                n += 1
+        return n
+
+    def move_entry(self, phonebook: str, old: str, new: str) -> int:
+        """Re-file every owner's credentials of a renamed entry under its new name."""
+        n = 0
+        for owner in self.owners():
+            saved = self.get(owner, phonebook, old)
+            if saved is None:
+                continue
+            self.put(owner, phonebook, new, saved)
+            if self._path(owner, phonebook, old) != self._path(owner, phonebook, new):
+                self.delete(owner, phonebook, old)
+            n += 1
+        return n
+
 
 def apply_update(
     current: Saved | None,

@@ -17,12 +17,15 @@ from openras.links.access import user_can_read
 
 @dataclass(frozen=True)
 class EntrySnapshot:
-    """An entry's main keys (first occurrence wins), looked up case-insensitively."""
+    """An entry's main keys (first occurrence wins), looked up case-insensitively, and its
+    device type (``DEVICE=`` of the device block, which is not a main key; else derived from
+    ``Type=``), so a driver is chosen from what the entry really is."""
 
     name: str
     keys: Mapping[str, str] = field(default_factory=dict)
     phonebook: str = ""
     all_users: bool = False
+    device_type: str = ""
 
     def get(self, key: str, default: str | None = None) -> str | None:
         return self.keys.get(key.lower(), default)
@@ -33,6 +36,7 @@ class EntrySnapshot:
             "keys": dict(self.keys),
             "phonebook": self.phonebook,
             "all_users": self.all_users,
+            "device_type": self.device_type,
         }
 
     @classmethod
@@ -43,6 +47,7 @@ class EntrySnapshot:
             keys={str(k): str(v) for k, v in keys.items()} if isinstance(keys, dict) else {},
             phonebook=str(rec.get("phonebook", "")),
             all_users=bool(rec.get("all_users", False)),
+            device_type=str(rec.get("device_type", "")),
         )
 
 
@@ -57,7 +62,13 @@ def snapshot(entry: object, phonebook: Path, all_users: bool) -> EntrySnapshot:
     # Windows keeps PhoneNumber in the DEVICE block; the typed view knows where to look.
     if entry.phone_number and "phonenumber" not in keys:
         keys["phonenumber"] = entry.phone_number
-    return EntrySnapshot(name=entry.name, keys=keys, phonebook=str(phonebook), all_users=all_users)
+    return EntrySnapshot(
+        name=entry.name,
+        keys=keys,
+        phonebook=str(phonebook),
+        all_users=all_users,
+        device_type=entry.device_type or "",
+    )
 
 
 def resolve(

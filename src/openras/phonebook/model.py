@@ -16,6 +16,8 @@ from typing import Final
 
 from openras.errors import (
     ERROR_ALREADY_EXISTS,
+    ERROR_CANNOT_LOAD_PHONEBOOK,
+    ERROR_CANNOT_WRITE_PHONEBOOK,
     ERROR_CORRUPT_PHONEBOOK,
     EntryNotFound,
     InvalidParameter,
@@ -32,9 +34,9 @@ from openras.phonebook._lexer import (
     split_lines,
     strip_eol,
 )
-from openras.phonebook.names import name_key, validate_entry_name
+from openras.phonebook.names import name_key, validate_entry_name, validate_new_name
 
-__all__ = ["MAIN", "Block", "Entry", "Phonebook", "new_guid", "parse"]
+__all__ = ["MAIN", "Block", "Entry", "Phonebook", "as_int", "new_guid", "parse"]
 
 #: Name of the entry's first block (the keys before any NETCOMPONENTS=/MEDIA=/DEVICE= line).
 MAIN: Final = "main"
@@ -42,6 +44,14 @@ _BLANKS: Final = " \t"
 # First non-blank character of blank and comment lines ("" = whitespace-only last line).
 _TRIVIAL: Final = frozenset({"", "\r", "\n", ";", "#"})
 _DEVICE_BY_TYPE: Final = {"1": "modem", "2": "vpn", "5": "pppoe"}
+#: Port= Windows writes with each WAN miniport (ras-api.md 7.3; instance numbers vary).
+_PORT_BY_MINIPORT: Final = (
+    ("(sstp)", "VPN1-0"),
+    ("(ikev2)", "VPN2-0"),
+    ("(l2tp)", "VPN3-0"),
+    ("(pptp)", "VPN4-0"),
+    ("(pppoe)", "PPPoE11-0"),
+)
 Items = Mapping[str, str] | Iterable[tuple[str, str]]
 
 
@@ -89,7 +99,8 @@ def _check_value(value: object) -> str:
     return value.strip(_BLANKS)
 
 
-def _as_int(value: str | None, default: int) -> int:
+def as_int(value: str | None, default: int) -> int:
+    """A pbk number as Windows reads it: base 10 ("010" is 10), ``default`` if not one."""
     if value is None:
         return default
     v = value.strip()
@@ -235,19 +246,58 @@ class Entry:
             self._changed()
         return len(doomed)
 
-    def add_block(self, kind: str, value: str = "", items: Items | None = None) -> None:
-        """Append a ``MEDIA=``/``DEVICE=``/``NETCOMPONENTS=`` block (blank line before it,
-        as Windows writes them) after the entry's last key."""
+    def add_block(
+        self,
+        kind: str,
+        value: str = "",
+        items: Items | None = None,
+        *,
+        before: tuple[str, int] | None = None,
+    ) -> None:
+        """Add a ``MEDIA=``/``DEVICE=``/``NETCOMPONENTS=`` block, blank-line separated as
+        Windows writes them: after the entry's last key, or just before the block ``before``
+        names (``("DEVICE", 0)``: a MEDIA block has to precede its DEVICE blocks)."""
         head = kind.upper()
         if head not in ("MEDIA", "DEVICE", "NETCOMPONENTS"):
             raise InvalidParameter(detail=f"unknown block kind {kind!r}")
-        new = ["", f"{head}={_check_value(value)}"]
+        new = [f"{head}={_check_value(value)}"]
         for k, v in _items(items, {}):
             if block_kind(_check_key(k)) is not None:
                 raise InvalidParameter(detail=f"{k}= opens a block")
             new.append(f"{k}={_check_value(v)}")
-        last = max(max([b.start, *(k.line for k in b.keys)]) for b in self._index())
-        self._insert(last + 1, new)
+        target = self._block(*before) if before is not None else None
+        if target is not None:
+            self._insert(target.start, [*new, ""])
+            return
+        last = max(self._block_end(b) for b in self._index())
+        self._insert(last + 1, ["", *new])
+
+    @staticmethod
+    def _block_end(b: _Block) -> int:
+        return max(b.start, *(k.line for k in b.keys))
+
+    def remove_block(self, kind: str, index: int = 0) -> bool:
+        """Delete a sub-block (header to last key, and the blank line before it)."""
+        b = self._block(kind, index)
+        if b is None or b.kind == MAIN:
+            return False
+        start = b.start
+        if start > 1 and not strip_eol(self._lines[start - 1]).strip(_BLANKS):
+            start -= 1
+        del self._lines[start : self._block_end(b) + 1]
+        self._changed()
+        return True
+
+    def set_block_value(self, kind: str, index: int, value: str) -> None:
+        """Change a block header's value (``DEVICE=vpn`` -> ``DEVICE=PPPoE``) in place."""
+        b = self._block(kind, index)
+        if b is None or b.kind == MAIN:
+            raise InvalidParameter(detail=f"entry {self.name!r} has no {kind} block #{index}")
+        text = _check_value(value)
+        line = self._lines[b.start]
+        body = strip_eol(line)
+        self._lines[b.start] = body[: body.index("=") + 1] + text + line[len(body) :]
+        b.value = text
 
     def _insert(self, at: int, bodies: list[str]) -> None:
         eol = self._eol()
@@ -270,16 +320,75 @@ class Entry:
         full = key if key.casefold().startswith("openras") else "OpenRas" + key
         self.set(full, value)
 
+    def device_get(self, key: str, default: str | None = None) -> str | None:
+        """A dialing key (``PhoneNumber``, ``AreaCode``, ``CountryCode``...): Windows keeps
+        them in the first DEVICE block; hand-written books often have them in the main one."""
+        v = self.get(key, block="DEVICE")
+        return v if v is not None else self.get(key, default)
+
+    def device_set(self, key: str, value: str | int) -> None:
+        """Set a dialing key where ``device_get`` reads it from (a main-block copy shadowed by
+        the DEVICE block is left alone, as every unknown line is)."""
+        if self._block("DEVICE", 0) is not None:
+            self.set(key, value, block="DEVICE")
+        else:
+            self.set(key, value)
+
     @property
     def phone_number(self) -> str | None:
         """``PhoneNumber=`` of the first DEVICE block (where Windows keeps it), else main."""
-        v = self.get("PhoneNumber", block="DEVICE")
-        return v if v is not None else self.get("PhoneNumber")
+        return self.device_get("PhoneNumber")
 
     @phone_number.setter
     def phone_number(self, value: str) -> None:
-        has_device = self._block("DEVICE", 0) is not None
-        self.set("PhoneNumber", value, block="DEVICE" if has_device else MAIN)
+        self.device_set("PhoneNumber", value)
+
+    def _link_devices(self) -> int:
+        """How many DEVICE blocks belong to the first link: those before the second MEDIA
+        block (later MEDIA/DEVICE pairs are multilink's other links, not alternates)."""
+        media = devices = 0
+        for b in self._index():
+            if b.kind == "MEDIA":
+                media += 1
+                if media > 1:
+                    break
+            elif b.kind == "DEVICE":
+                devices += 1
+        return devices
+
+    @property
+    def alternates(self) -> list[str]:
+        """Alternate numbers (RASENTRY.szAlternates): ``PhoneNumber=`` of the first link's
+        second and later DEVICE blocks, in file order."""
+        return [
+            self.get("PhoneNumber", "", block="DEVICE", index=i) or ""
+            for i in range(1, self._link_devices())
+        ]
+
+    @alternates.setter
+    def alternates(self, numbers: Iterable[str]) -> None:
+        """Rewrite the alternates: existing blocks get the new numbers in order, missing ones
+        are added (typed like the first DEVICE block), surplus ones removed."""
+        new = [_check_value(n) for n in numbers]
+        have = self._link_devices()
+        if new and have == 0:
+            self.device_type = self.device_type or "vpn"
+            have = 1
+        for i, number in enumerate(new[: max(0, have - 1)], 1):
+            if self.get("PhoneNumber", block="DEVICE", index=i) != number:
+                self.set("PhoneNumber", number, block="DEVICE", index=i)
+        for i in range(max(0, have - 1), len(new)):
+            kind = self._block("DEVICE", 0)
+            assert kind is not None
+            later = self._block("MEDIA", 1)
+            self.add_block(
+                "DEVICE",
+                kind.value,
+                [("PhoneNumber", new[i])],
+                before=("MEDIA", 1) if later is not None else None,
+            )
+        for i in range(have - 1, len(new), -1):
+            self.remove_block("DEVICE", i)
 
     @property
     def device_type(self) -> str | None:
@@ -291,11 +400,40 @@ class Entry:
         t = self.get("Type")
         return _DEVICE_BY_TYPE.get(t.strip()) if t is not None else None
 
+    @device_type.setter
+    def device_type(self, value: str) -> None:
+        """Retype the first link's DEVICE blocks (alternates share the type); an entry with
+        none gets one, holding its phone number so that stays what it was."""
+        text = _check_value(value)
+        n = self._link_devices()
+        if n == 0:
+            number = self.phone_number
+            self.add_block("DEVICE", text, [] if number is None else [("PhoneNumber", number)])
+        for i in range(n):
+            self.set_block_value("DEVICE", i, text)
+
     @property
     def device_name(self) -> str | None:
         """``Device=`` of the first MEDIA block, else ``PreferredDevice=``."""
         v = self.get("Device", block="MEDIA")
         return v if v is not None else self.get("PreferredDevice")
+
+    @device_name.setter
+    def device_name(self, value: str) -> None:
+        """Set ``Device=`` of the first MEDIA block and ``PreferredDevice=`` when present, as
+        Windows keeps both; an entry without a MEDIA block gets ``MEDIA=rastapi`` (with the
+        ``Port=`` Windows pairs with a known WAN miniport) ahead of its DEVICE blocks."""
+        text = _check_value(value)
+        if self.get("PreferredDevice") is not None:
+            self.set("PreferredDevice", text)
+        if self._block("MEDIA", 0) is not None:
+            self.set("Device", text, block="MEDIA")
+            return
+        items = [("Device", text)]
+        port = next((p for m, p in _PORT_BY_MINIPORT if m in text.casefold()), None)
+        if port is not None:
+            items.insert(0, ("Port", port))
+        self.add_block("MEDIA", "rastapi", items, before=("DEVICE", 0))
 
     @property
     def guid(self) -> str | None:
@@ -306,10 +444,10 @@ class Entry:
     def entry_type(self) -> int | None:
         """``Type=`` (RASET_Phone 1, Vpn 2, Direct 3, Internet 4, Broadband 5)."""
         v = self.get("Type")
-        return None if v is None else _as_int(v, 0)
+        return None if v is None else as_int(v, 0)
 
     def _int_prop(self, key: str, default: int) -> int:
-        return _as_int(self.get(key), default)
+        return as_int(self.get(key), default)
 
     @property
     def vpn_strategy(self) -> int:
@@ -405,14 +543,30 @@ class Phonebook:
     def __contains__(self, name: object) -> bool:
         return isinstance(name, str) and self.find(name) is not None
 
-    def find(self, name: str) -> Entry | None:
-        """The first entry called ``name``, compared case-insensitively as Windows does."""
+    def _index(self) -> dict[str, Entry]:
+        """Name key -> first entry of that name; built once, then kept up to date in place by
+        add/remove/rename (rebuilding it per add made bulk adds quadratic)."""
         if self._by_name is None:
             index: dict[str, Entry] = {}
             for e in self._entries:
                 index.setdefault(name_key(e.name), e)
             self._by_name = index
-        return self._by_name.get(name_key(name))
+        return self._by_name
+
+    def _unindex(self, key: str, entry: Entry) -> None:
+        """Drop ``entry`` under ``key``; a later duplicate section of that name takes over."""
+        index = self._index()
+        if index.get(key) is not entry:
+            return
+        del index[key]
+        for e in self._entries:
+            if e is not entry and name_key(e.name) == key:
+                index[key] = e
+                break
+
+    def find(self, name: str) -> Entry | None:
+        """The first entry called ``name``, compared case-insensitively as Windows does."""
+        return self._index().get(name_key(name))
 
     def __getitem__(self, name: str) -> Entry:
         e = self.find(name)
@@ -454,7 +608,7 @@ class Phonebook:
             last.append(eol)  # keep Windows' blank line between entries
         entry = Entry([b + eol for b in bodies], self)
         self._entries.append(entry)
-        self._by_name = None
+        self._index().setdefault(name_key(name), entry)
         return entry
 
     def remove_entry(self, name: str) -> Entry:
@@ -463,16 +617,17 @@ class Phonebook:
         if e is None:
             raise EntryNotFound(detail=name)
         self._entries.remove(e)
-        self._by_name = None
+        self._unindex(name_key(e.name), e)
         return e
 
     def rename_entry(self, old: str, new: str) -> Entry:
         """Rename in place (only the header line changes). 623 old missing, 123 bad new
-        name, 183 new name taken by another entry; a change of case alone is allowed."""
+        name (RasRenameEntry's looser rules), 183 new name taken by another entry; a change
+        of case alone is allowed."""
         e = self.find(old)
         if e is None:
             raise EntryNotFound(detail=old)
-        code = validate_entry_name(new)
+        code = validate_new_name(new)
         if code:
             raise RasError(code, f"entry name {new!r}")
         other = self.find(new)
@@ -481,8 +636,10 @@ class Phonebook:
         header = e._lines[0]
         body = strip_eol(header)
         indent = body[: len(body) - len(body.lstrip(_BLANKS))]
+        old_key = name_key(e.name)
         e._lines[0] = f"{indent}[{new}]" + header[len(body) :]
-        self._by_name = None
+        self._unindex(old_key, e)
+        self._index()[name_key(new)] = e  # 183 above: no other entry holds the new name
         return e
 
     # -- output -------------------------------------------------------------------------------
@@ -492,7 +649,13 @@ class Phonebook:
         parts = list(self._preamble)
         for e in self._entries:
             parts.extend(e._lines)
-        data, self.encoding = _codec.encode("".join(parts), self.encoding, self.bom)
+        try:
+            data, self.encoding = _codec.encode("".join(parts), self.encoding, self.bom)
+        except _codec.EncodingLoss as exc:
+            where = str(self.path) if self.path is not None else "<phonebook>"
+            raise PhonebookError(
+                ERROR_CANNOT_WRITE_PHONEBOOK, f"{where}:{exc.lineno}: {exc.what}"
+            ) from None
         return data
 
     def save(self, path: str | PathLike[str] | None = None) -> None:
@@ -522,6 +685,8 @@ def parse(data: bytes, path: str | PathLike[str] | None = None) -> Phonebook:
     except UnicodeDecodeError as exc:
         lineno = data.count(b"\n", 0, exc.start) + 1
         raise _corrupt(where, lineno, f"invalid {exc.encoding} text") from None
+    except ValueError as exc:  # a bad $OPENRAS_PBK_CODEPAGE
+        raise PhonebookError(ERROR_CANNOT_LOAD_PHONEBOOK, f"{where}: {exc}") from None
     try:
         check_text(text)
     except LexError as exc:
