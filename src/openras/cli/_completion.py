@@ -32,61 +32,113 @@ _BASH: Final = r"""# bash completion for openras and rasdial; load with:
 #   source <(openras completion bash)
 # or save it as ~/.local/share/bash-completion/completions/openras
 
+_openras_dequote() {
+    # A word as the shell will pass it: outer quotes and backslashes removed, ~/ expanded.
+    local w=$1
+    case $w in \"*\"|\'*\') w=${w:1:${#w}-2} ;; [\"\']*) w=${w:1} ;; esac
+    w=${w//\\/}
+    [[ $w == "~/"* ]] && w=$HOME/${w:2}
+    printf '%s' "$w"
+}
+
+_openras_reply() {
+    # Completes $2 (default $cur) from $1 (one word per line), each quoted for the shell so
+    # that a name with spaces stays one word.
+    local w prefix word=${2-$cur} quote=""
+    [[ $word == [\"\']* ]] && quote=${word:0:1}
+    prefix=$(_openras_dequote "$word")
+    COMPREPLY=()
+    while IFS= read -r w; do
+        [[ -n $w && $w == "$prefix"* ]] || continue
+        if [[ -n $quote ]]; then COMPREPLY+=("$w")  # readline closes the open quote
+        else COMPREPLY+=("$(printf '%q' "$w")"); fi
+    done <<< "$1"
+}
+
 _openras_words() {
     # $1 = kind; passes --phonebook/--socket from the command line being completed.
     local i extra=()
     for (( i = 1; i < ${#COMP_WORDS[@]} - 1; i++ )); do
         case ${COMP_WORDS[i]} in
-            --phonebook|--socket) extra+=("${COMP_WORDS[i]}" "${COMP_WORDS[i+1]}") ;;
+            --phonebook|--socket) extra+=("${COMP_WORDS[i]}" "$(_openras_dequote "${COMP_WORDS[i+1]}")") ;;
         esac
     done
     openras "${extra[@]}" __complete "$1" 2>/dev/null
 }
+
+@OPTIONS@
 
 _openras() {
     local cur=${COMP_WORDS[COMP_CWORD]} prev=${COMP_WORDS[COMP_CWORD-1]}
     local i cmd="" sub="" IFS=$'\n'
     case $prev in
         --phonebook|--socket|--state-dir|-o|--output)
-            COMPREPLY=($(compgen -f -- "$cur")); return ;;
-        --timeout|--user|--domain|--phone|--callback|--password|--set|--unset|--device|--log-level)
+            _openras_reply "$(compgen -f -- "$(_openras_dequote "$cur")")"; return ;;
+        @VALUED@)
             return ;;
     esac
     for (( i = 1; i < COMP_CWORD; i++ )); do
         case ${COMP_WORDS[i]} in
-            --phonebook|--socket|--timeout|--state-dir) (( i++ )) ;;
+            @VALUED@|--phonebook|--socket|--state-dir|-o|--output) (( i++ )) ;;
             -*) ;;
             *) if [[ -z $cmd ]]; then cmd=${COMP_WORDS[i]}
                elif [[ $cmd == entry && -z $sub ]]; then sub=${COMP_WORDS[i]}; fi ;;
         esac
     done
     if [[ $cur == -* ]]; then
-        COMPREPLY=($(compgen -W "--help --json --phonebook --socket --timeout --no-wait --version" -- "$cur"))
+        COMPREPLY=($(compgen -W "$(_openras_options "$cmd" "$sub")" -- "$cur"))  # one per line
         return
     fi
     case $cmd in
-        "") COMPREPLY=($(compgen -W "$(_openras_words commands)" -- "$cur")) ;;
-        dial) COMPREPLY=($(compgen -W "$(_openras_words entries)" -- "$cur")) ;;
-        hangup|status|stats|watch) COMPREPLY=($(compgen -W "$(_openras_words targets)" -- "$cur")) ;;
-        completion) COMPREPLY=($(compgen -W "bash zsh" -- "$cur")) ;;
+        "") _openras_reply "$(_openras_words commands)" ;;
+        dial) _openras_reply "$(_openras_words entries)" ;;
+        hangup|status|stats|watch) _openras_reply "$(_openras_words targets)" ;;
+        completion) COMPREPLY=($(compgen -W $'bash\nzsh' -- "$cur")) ;;
         entry)
             case $sub in
-                "") COMPREPLY=($(compgen -W "$(_openras_words entry-commands)" -- "$cur")) ;;
-                import) COMPREPLY=($(compgen -f -- "$cur")) ;;
+                "") _openras_reply "$(_openras_words entry-commands)" ;;
+                import) _openras_reply "$(compgen -f -- "$(_openras_dequote "$cur")")" ;;
                 add) ;;
-                *) COMPREPLY=($(compgen -W "$(_openras_words entries)" -- "$cur")) ;;
+                *) _openras_reply "$(_openras_words entries)" ;;
             esac ;;
     esac
 }
 complete -F _openras openras
 
 _rasdial() {
-    local cur=${COMP_WORDS[COMP_CWORD]} IFS=$'\n'
-    if [[ $cur == /* ]]; then
-        COMPREPLY=($(compgen -W "/DISCONNECT /DOMAIN: /PHONE: /CALLBACK: /PHONEBOOK: /PREFIXSUFFIX /?" -- "$cur"))
-    elif (( COMP_CWORD == 1 )); then
-        COMPREPLY=($(compgen -W "$(openras __complete entries 2>/dev/null)" -- "$cur"))
-    fi
+    # bash splits /PHONEBOOK:file at the colon (COMP_WORDBREAKS); glue such words back.
+    local cur=${COMP_WORDS[COMP_CWORD]} IFS=$'\n' i w logical=() last=""
+    for (( i = 1; i <= COMP_CWORD; i++ )); do
+        w=${COMP_WORDS[i]}
+        if (( ${#logical[@]} )) && { [[ $w == : ]] || [[ $last == *: && ${logical[-1]} == /* ]]; }; then
+            logical[-1]+=$w
+        else
+            logical+=("$w")
+        fi
+        last=$w
+    done
+    local word=${logical[-1]} book="" n=0
+    for w in "${logical[@]:0:${#logical[@]}-1}"; do
+        case ${w^^} in
+            /PHONEBOOK:?*) book=$(_openras_dequote "${w#*:}") ;;
+            /*) ;;
+            *) (( n++ )) ;;
+        esac
+    done
+    case ${word^^} in
+        /PHONEBOOK:*)
+            local value=${word#*:} keep
+            keep=${cur%"$value"}
+            _openras_reply "$(compgen -f -- "$(_openras_dequote "$value")")" "$value"
+            COMPREPLY=("${COMPREPLY[@]/#/$keep}") ;;
+        /*:*) ;;  # the value of /DOMAIN: /PHONE: /CALLBACK: is the user's to type
+        /*)
+            COMPREPLY=($(compgen -W $'/DISCONNECT\n/DOMAIN:\n/PHONE:\n/CALLBACK:\n/PHONEBOOK:\n/PREFIXSUFFIX\n/?' -- "${word^^}")) ;;
+        *)
+            local extra=()
+            [[ -n $book ]] && extra=(--phonebook "$book")
+            (( n == 0 )) && _openras_reply "$(openras "${extra[@]}" __complete entries 2>/dev/null)" ;;
+    esac
 }
 complete -F _rasdial rasdial
 """
@@ -101,28 +153,30 @@ _openras_words() {
     local i
     for (( i = 2; i < CURRENT; i++ )); do
         case ${words[i]} in
-            --phonebook|--socket) extra+=(${words[i]} ${words[i+1]}) ;;
+            --phonebook|--socket) extra+=(${words[i]} ${(Q)words[i+1]}) ;;
         esac
     done
     openras $extra __complete $1 2>/dev/null
 }
 
+@OPTIONS@
+
 _openras() {
     local i cmd="" sub=""
     case ${words[CURRENT-1]} in
         --phonebook|--socket|--state-dir|-o|--output) _files; return ;;
-        --timeout|--user|--domain|--phone|--callback|--password|--set|--unset|--device|--log-level) return ;;
+        @VALUED@) return ;;
     esac
     for (( i = 2; i < CURRENT; i++ )); do
         case ${words[i]} in
-            --phonebook|--socket|--timeout|--state-dir) (( i++ )) ;;
+            @VALUED@|--phonebook|--socket|--state-dir|-o|--output) (( i++ )) ;;
             -*) ;;
             *) if [[ -z $cmd ]]; then cmd=${words[i]}
                elif [[ $cmd == entry && -z $sub ]]; then sub=${words[i]}; fi ;;
         esac
     done
     if [[ ${words[CURRENT]} == -* ]]; then
-        compadd -- --help --json --phonebook --socket --timeout --no-wait --version
+        compadd -- ${(f)"$(_openras_options "$cmd" "$sub")"}
         return
     fi
     case $cmd in
@@ -141,11 +195,23 @@ _openras() {
 }
 
 _rasdial() {
-    if [[ ${words[CURRENT]} == /* ]]; then
-        compadd -- /DISCONNECT /DOMAIN: /PHONE: /CALLBACK: /PHONEBOOK: /PREFIXSUFFIX /?
-    elif (( CURRENT == 2 )); then
-        compadd -- ${(f)"$(openras __complete entries 2>/dev/null)"}
-    fi
+    local w book="" n=0 i
+    for (( i = 2; i < CURRENT; i++ )); do
+        w=${words[i]}
+        case ${(U)w} in
+            /PHONEBOOK:?*) book=${(Q)w#*:} ;;
+            /*) ;;
+            *) (( n++ )) ;;
+        esac
+    done
+    case ${(U)words[CURRENT]} in
+        /PHONEBOOK:*) compset -P '*:'; _files ;;
+        /*:*) ;;
+        /*) compadd -- /DISCONNECT /DOMAIN: /PHONE: /CALLBACK: /PHONEBOOK: /PREFIXSUFFIX '/?' ;;
+        *) if (( n == 0 )); then
+               compadd -- ${(f)"$(openras ${book:+--phonebook} ${book:+$book} __complete entries 2>/dev/null)"}
+           fi ;;
+    esac
 }
 
 if [[ $service == rasdial ]]; then _rasdial "$@"
@@ -154,9 +220,54 @@ else compdef _openras openras; compdef _rasdial rasdial
 fi
 """
 
+#: Options that take a file name: completed as files rather than left alone.
+_FILE_OPTIONS: Final = frozenset({"--phonebook", "--socket", "--state-dir", "-o", "--output"})
+
+
+def option_table() -> tuple[dict[str, list[str]], list[str]]:
+    """Each command's options (``"entry show"`` for actions; ``""`` for the top level) and
+    the options that take a value, read from the real parser so completion cannot drift."""
+    import argparse
+
+    from openras.cli.openras import build_parser
+
+    table: dict[str, list[str]] = {}
+    valued: set[str] = set()
+
+    def walk(parser: argparse.ArgumentParser, key: str) -> None:
+        opts: list[str] = []
+        for action in parser._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                for name, child in action.choices.items():
+                    if not name.startswith("_"):
+                        walk(child, f"{key} {name}".strip())
+            elif action.option_strings:
+                opts += [o for o in action.option_strings if o.startswith("--")]
+                if action.nargs != 0:
+                    valued.update(action.option_strings)
+        table[key] = opts
+
+    walk(build_parser(), "")
+    return table, sorted(valued - _FILE_OPTIONS)
+
+
+def _script(template: str, shell: str) -> str:
+    table, valued = option_table()
+    say = "printf '%s\\n'" if shell == "bash" else "print -l --"  # one option per line
+
+    def arm(key: str) -> str:
+        return f"{say} {' '.join(table[key])}"
+
+    arms = "".join(f'        "{k}") {arm(k)} ;;\n' for k in table if k)
+    fn = (
+        "_openras_options() {\n    # $1 = command, $2 = entry action: the options it takes.\n"
+        f'    case "${{1}}${{2:+ $2}}" in\n{arms}        *) {arm("")} ;;\n    esac\n}}'
+    )
+    return template.replace("@OPTIONS@", fn).replace("@VALUED@", "|".join(valued))
+
 
 def cmd_completion(args: Namespace) -> int:
-    sys.stdout.write(_BASH if args.shell == "bash" else _ZSH)
+    sys.stdout.write(_script(_BASH, "bash") if args.shell == "bash" else _script(_ZSH, "zsh"))
     return 0
 
 
