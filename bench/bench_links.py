@@ -22,7 +22,8 @@ before any timer, as a daemon would be. For each link type, N repetitions altern
 The raw procedures poll every 2 ms, so they are a best case. Targets: openras/raw median
 ratio ≤ 1.10 for the dial and ≤ 1.25 for the hang-up.
 
-Run as root: ``python bench/bench_links.py [--reps N] [--links wireguard,openvpn,ssh]``.
+Run as root: ``python bench/bench_links.py [--reps N] [--links wireguard,openvpn,ssh]``. It exits 1
+when a link type failed or a ratio missed its target (the verdict column says which).
 Everything started is stopped by pid and the namespaces are deleted, even on error.
 """
 
@@ -94,7 +95,15 @@ def ms(value: float) -> str:
     return f"{value * 1000:7.1f}"
 
 
+def target_met(s: Series) -> bool:
+    """Whether the median openras/raw ratio of ``s`` is within its target (no data: no)."""
+    if not s.raw or not s.ras:
+        return False
+    return statistics.median(s.ras) / statistics.median(s.raw) <= s.target
+
+
 def print_table(rows: list[Series], reps: int) -> bool:
+    """Print the side-by-side table; True when every row met its target."""
     print()
     print(
         f"openras vs raw program, {reps} repetitions each (ms; ratio = median openras / median raw)"
@@ -114,7 +123,7 @@ def print_table(rows: list[Series], reps: int) -> bool:
         raw_med, ras_med = statistics.median(s.raw), statistics.median(s.ras)
         ratio = ras_med / raw_med
         ratio90 = p90(s.ras) / p90(s.raw)
-        ok = ratio <= s.target
+        ok = target_met(s)
         all_ok = all_ok and ok
         print(
             f"{s.link:<10} {s.op:<9} {ms(raw_med):>8} {ms(p90(s.raw)):>8} "
@@ -363,10 +372,14 @@ def main(argv: list[str] | None = None) -> int:
                 privsep.rmdir()
     if args.samples:
         print_samples(rows)
-    print_table(rows, args.reps)
+    targets_met = print_table(rows, args.reps)
     print_timelines(rows)
     if failed:
         print(f"FAILED (see above): {', '.join(failed)}", file=sys.stderr)
+        return 1
+    if not targets_met:
+        missed = [f"{s.link} {s.op}" for s in rows if not target_met(s)]
+        print(f"TARGET MISSED: {', '.join(missed)} (see the verdict column)", file=sys.stderr)
         return 1
     return 0
 

@@ -28,6 +28,10 @@ from openras.states import RasConnState
 HERE = Path(__file__).resolve().parent
 RUNNER = HERE / "_drive_link.py"
 
+# rasman's event stream collector, shared with the daemon tests.
+sys.path.insert(0, str(HERE.parent / "daemon"))
+from rasman_helpers import Events  # noqa: E402
+
 
 class Entry:
     """A phonebook entry as a driver sees it (case-insensitive keys)."""
@@ -280,9 +284,11 @@ class NsRasman:
         return True
 
 
-def start_rasman(lab: Any, ns: str, rm: NsRasman, config_home: Path) -> NsRasman:
+def start_rasman(
+    lab: Any, ns: str, rm: NsRasman, config_home: Path, env: Mapping[str, str] | None = None
+) -> NsRasman:
     """(Re)start ``rm`` inside ``ns`` and wait (bounded) until it answers."""
-    env = {**os.environ, "XDG_CONFIG_HOME": str(config_home)}
+    env = {**os.environ, "XDG_CONFIG_HOME": str(config_home), **(env or {})}
     argv = [sys.executable, "-m", "openras.manager", "--socket", str(rm.socket),
             "--state-dir", str(rm.state_dir), "--log-level", "debug"]  # fmt: skip
     rm.proc = lab.spawn(ns, argv, log=rm.log, env=env)
@@ -306,3 +312,45 @@ def link_pids(ns_pids: Sequence[int], program: str, arg: str) -> list[int]:
         if cmd and os.path.basename(cmd[0]) == program and arg in cmd and pid_alive(pid):
             found.append(pid)
     return found
+
+
+def hang_up_all(socket_path: Path) -> None:
+    """Hang up whatever a test left dialed (fixture cleanup; the lab then kills by pid)."""
+    from openras.client import Client
+
+    try:
+        with Client(socket_path, autostart=False, timeout=20) as c:
+            for info in c.connections(include_pending=True):
+                with contextlib.suppress(Exception):
+                    c.hang_up(info.handle, wait=True, timeout=15)
+    except Exception as exc:  # the daemon may be dead (a crash test): the lab cleans up
+        print(f"could not hang up leftovers: {exc}")
+
+
+def check_redial(
+    events: Events, handle: int, *, drop: set[int], down: set[int], timeout: float
+) -> list[dict[str, Any]]:
+    """Wait until the link of ``handle`` dropped (an error in ``drop``), redialed at least
+    once into a server that is down (an error in ``down``); returns the redial events."""
+    first = events.wait_for(lambda e: e.get("handle") == handle and bool(e.get("redial")), timeout)
+    assert first["error"] in drop, f"drop reason {first['error']}, wanted one of {drop}"
+    assert first["phase"] == "dialing"
+    events.wait_for(
+        lambda e: e.get("handle") == handle and bool(e.get("redial")) and e.get("error") in down,
+        timeout,
+    )
+    return [e for e in events.of(handle) if e.get("redial")]
+
+
+def wait_reconnected(events: Events, handle: int, timeout: float) -> None:
+    """Wait for Connected after the last redial event of ``handle``."""
+    from openras.states import RasConnState
+
+    def reconnected(_: dict[str, Any]) -> bool:
+        mine = events.of(handle)
+        last = max((i for i, e in enumerate(mine) if e.get("redial")), default=None)
+        return last is not None and any(
+            e["event"] == "state" and e["state"] == RasConnState.Connected for e in mine[last + 1 :]
+        )
+
+    events.wait_for(reconnected, timeout)

@@ -9,14 +9,17 @@ a failure: per test in ``pytest_runtest_makereport`` and, for module-level skips
 from __future__ import annotations
 
 import os
+import shutil
 import sys
-from collections.abc import Generator, Iterator
+import tempfile
+from collections.abc import Callable, Generator, Iterator, Mapping
 from pathlib import Path
 
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from _linkkit import NsRasman, hang_up_all, start_rasman
 from netns import NetnsLab, NsPair, require_programs, require_root_netns
 
 HERE = Path(__file__).resolve().parent
@@ -90,3 +93,32 @@ def netns_pair(netns_lab: NetnsLab) -> NsPair:
     """Namespaces ``a``/``b`` with ``addr_a``/``addr_b`` on a veth /30."""
     require_programs("ping")
     return netns_lab.create_pair()
+
+
+@pytest.fixture
+def rasman_b(
+    netns_lab: NetnsLab, netns_pair: NsPair, tmp_path: Path
+) -> Iterator[Callable[..., NsRasman]]:
+    """Start a real rasman inside namespace B: ``rasman_b(env=None)`` -> NsRasman.
+
+    Its socket lives in a short temp dir (AF_UNIX path limit). On teardown whatever is still
+    dialed is hung up; the lab then stops rasman and anything left in B by pid.
+    """
+    sock_dir = Path(tempfile.mkdtemp(prefix="orlk-"))
+    started: list[NsRasman] = []
+
+    def start(env: Mapping[str, str] | None = None) -> NsRasman:
+        n = len(started)
+        rm = NsRasman(
+            sock_dir / f"rasman{n}.sock", tmp_path / f"state{n}", tmp_path / f"rasman{n}.log"
+        )
+        started.append(rm)
+        return start_rasman(netns_lab, netns_pair.b, rm, tmp_path / "config", env)
+
+    try:
+        yield start
+    finally:
+        for rm in started:
+            if rm.proc is not None and rm.proc.poll() is None:
+                hang_up_all(rm.socket)
+        shutil.rmtree(sock_dir, ignore_errors=True)

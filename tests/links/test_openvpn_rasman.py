@@ -15,6 +15,7 @@ from pathlib import Path
 
 import psutil
 import pytest
+from _linkkit import Events, check_redial, wait_reconnected
 from netns import NetnsLab, NsPair, pids_in_netns, require_programs, wait_until
 from ovpn_lab import PASSWORD, USER, OvpnServer, client_profile, make_pki
 
@@ -206,3 +207,48 @@ def test_rasman_crash_adopts_openvpn(
         with pytest.raises(errors.InvalidHandle):
             c.status(handle)
     assert gone(pid)
+
+
+def test_redial_after_the_server_dies(
+    daemon: Daemon, netns_lab: NetnsLab, netns_pair: NsPair, tmp_path: Path, pki: Path
+) -> None:
+    """RedialOnLinkFailure through rasman: the server is SIGKILLed (a drop, 829), the redial
+    into the dead server fails (808/809) and is retried, and once the server is back the same
+    handle is Connected again and carries a ping."""
+    d = tmp_path / "server"
+    d.mkdir()
+    server = OvpnServer(netns_pair, d, tunnel_net=f"10.232.{netns_pair.addr_a.split('.')[2]}")
+    server.start(netns_lab, pki, keepalive=(1, 3))
+    client_profile(tmp_path, server, pki)
+    pbk = write_phonebook(tmp_path, server)
+    pbk.write_text(
+        pbk.read_text().replace("OpenRasDialTimeoutMs=10000", "OpenRasDialTimeoutMs=3000")
+        + "RedialOnLinkFailure=1\nRedialAttempts=4\nRedialSeconds=0\n"
+    )
+    events = Events(daemon.socket)
+    try:
+        with daemon.client() as c:
+            conn = c.dial("Lab VPN", pbk, user=USER, password=PASSWORD)
+            assert netns_lab.ping(netns_pair.b, server.tunnel_ip)
+            [first_pid] = openvpn_pids(netns_pair.b)
+            assert server.proc is not None
+            server.proc.kill()  # by its pid: the server vanishes without a word
+            server.proc.wait(5)
+            check_redial(events, conn.handle, drop={829}, down={808, 809}, timeout=20)
+            assert gone(first_pid)
+            server.log.unlink()  # start() waits for a fresh "Initialization Sequence Completed"
+            server.start(netns_lab, pki, keepalive=(1, 3))
+            wait_reconnected(events, conn.handle, 20)
+            assert c.status(conn.handle).state is RasConnState.Connected
+            assert wait_until(lambda: netns_lab.ping(netns_pair.b, server.tunnel_ip), 5)
+            [second_pid] = openvpn_pids(netns_pair.b)
+            assert second_pid != first_pid
+            mine = events.of(conn.handle)
+            assert [e["event"] for e in mine].count("created") == 1  # one connection all along
+            history = [(r.redialing, r.error) for r in c.history() if r.handle == conn.handle]
+            assert (True, 829) in history
+            assert "link dropped: openvpn restarted: ping-restart" in daemon.log.read_text()
+            conn.hang_up(wait=True, timeout=15)
+        assert gone(second_pid)
+    finally:
+        events.close()

@@ -15,30 +15,36 @@ import os
 import pwd
 import secrets
 import shutil
+import signal
 import socket
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import psutil
 import pytest
 from _linkkit import (
+    Events,
     NsRasman,
     Recorder,
+    check_redial,
     link_pids,
     make_spec,
     pid_alive,
     run_driver,
     start_rasman,
+    wait_reconnected,
     wait_until_async,
 )
 from netns import NetnsLab, NsPair, kill_pids, pids_in_netns, wait_until
 
 from conftest import require_programs
+from openras.client import Client
+from openras.errors import InvalidHandle, RasError
 from openras.links.base import LinkDropped, LinkFailed
 from openras.links.ssh.driver import SshLink
 from openras.states import RasConnState
@@ -130,6 +136,13 @@ def start_sshd(
         "StrictModes no\nPermitTunnel yes\nAllowTcpForwarding yes\n"
         f"AllowUsers {' '.join(allow)}\nLogLevel VERBOSE\n"
     )
+    key = " ".join((d / "hostkey.pub").read_text().split()[:2])
+    server = Sshd(_launch_sshd(lab, pair, d), f"[{pair.addr_a}]:{SSH_PORT} {key}\n", d / "id",
+                  d / "sshd.log")  # fmt: skip
+    return server
+
+
+def _launch_sshd(lab: NetnsLab, pair: NsPair, d: Path) -> subprocess.Popen[bytes]:
     log = d / "sshd.log"
     proc = lab.spawn(pair.a, ["/usr/sbin/sshd", "-D", "-e", "-f", str(d / "sshd_config")], log=log)
     listening = wait_until(
@@ -139,14 +152,52 @@ def start_sshd(
         5,
     )
     assert listening, f"sshd did not listen: {log.read_text()}"
-    key = " ".join((d / "hostkey.pub").read_text().split()[:2])
-    return Sshd(proc, f"[{pair.addr_a}]:{SSH_PORT} {key}\n", d / "id", log)
+    return proc
+
+
+def restart_sshd(lab: NetnsLab, pair: NsPair, server: Sshd) -> None:
+    """The same sshd (config, host key, users) again, after it was killed."""
+    server.proc = _launch_sshd(lab, pair, server.log.parent)
+
+
+def sshd_sessions(server: Sshd) -> list[int]:
+    """The per-connection processes of ``server`` (its descendants), by pid."""
+    return [c.pid for c in psutil.Process(server.proc.pid).children(recursive=True)]
+
+
+def kill_sshd(server: Sshd, *, listener: bool = True) -> None:
+    """SIGKILL the sessions (and the listener), each by its pid: the server dies at once."""
+    pids = sshd_sessions(server)
+    assert pids, "sshd has no session to kill"
+    for pid in pids:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+    if listener:
+        server.proc.kill()
+        server.proc.wait(5)
+    assert wait_until(lambda: not any(pid_alive(p) for p in pids), 5)
 
 
 @pytest.fixture
 def ssh_pair(netns_lab: NetnsLab, netns_pair: NsPair, privsep_dir: None) -> NsPair:
     require_programs("ssh", "/usr/sbin/sshd", "ssh-keygen", "ss")
     return netns_pair
+
+
+def serve_tun(lab: NetnsLab, pair: NsPair, unit: int = 7) -> None:
+    """ssh does no addressing on the server side: the test plays the server's admin."""
+    dev = f"tun{unit}"
+    assert wait_until(lambda: dev in lab.links(pair.a), 5), f"no {dev} on the server"
+    lab.run(pair.a, ["ip", "addr", "replace", f"{TUN_NET}.1", "peer", f"{TUN_NET}.2", "dev", dev])
+    lab.run(pair.a, ["ip", "link", "set", dev, "up"])
+
+
+def write_pbk(tmp: Path, name: str, keys: dict[str, str]) -> Path:
+    """A phonebook with one ssh entry."""
+    path = tmp / "rasphone.pbk"
+    body = "".join(f"{k}={v}\n" for k, v in keys.items())
+    path.write_text(f"[{name}]\nEncoding=1\nType=2\nOpenRasDevice=ssh\n{body}")
+    return path
 
 
 def known_hosts(tmp: Path, content: str) -> Path:
@@ -197,12 +248,7 @@ async def test_tun_mode_as_root(netns_lab: NetnsLab, ssh_pair: NsPair, tmp_path:
         dev = f"tun{record['tun_unit']}"
         assert dev in netns_lab.links(ssh_pair.b)
         assert f"{TUN_NET}.2" in netns_lab.addresses(ssh_pair.b, dev)
-        # ssh does no addressing on the server side: the test plays the server's admin.
-        assert wait_until(lambda: "tun7" in netns_lab.links(ssh_pair.a), 5)
-        netns_lab.run(
-            ssh_pair.a, ["ip", "addr", "add", f"{TUN_NET}.1", "peer", f"{TUN_NET}.2", "dev", "tun7"]
-        )
-        netns_lab.run(ssh_pair.a, ["ip", "link", "set", "tun7", "up"])
+        serve_tun(netns_lab, ssh_pair)
         assert netns_lab.ping(ssh_pair.b, f"{TUN_NET}.1", count=2)
         stats = await link.statistics()
         assert stats.bytes_sent > 0
@@ -454,9 +500,6 @@ def test_through_rasman_with_a_password(
     netns_lab: NetnsLab, ssh_pair: NsPair, tmp_path: Path, user: User
 ) -> None:
     """A SOCKS link dialed through a real rasman in B with the dial's user and password."""
-    from openras.client import Client
-    from openras.errors import InvalidHandle
-
     server = start_sshd(netns_lab, ssh_pair, tmp_path, allow=(user.name,))
     kh = known_hosts(tmp_path, server.host_key_line)
     socks_port = 21000 + next(_n)
@@ -517,7 +560,6 @@ async def test_hang_up_while_connecting(
 
 async def test_files_are_read_with_the_owners_rights(tmp_path: Path, user: User) -> None:
     """A root daemon dialing for a user never reads a file the user could not read."""
-    from openras.errors import RasError
     from openras.links._owner_files import append_owner_file, read_owner_file
 
     secret = tmp_path / "root-only-key"  # tmp_path is root's, mode 0700
@@ -551,3 +593,131 @@ async def test_files_are_read_with_the_owners_rights(tmp_path: Path, user: User)
         assert not (tmp_path / "x").exists()
     finally:
         shutil.rmtree(work, ignore_errors=True)
+
+
+def test_tun_redial_through_rasman_after_sshd_dies(
+    netns_lab: NetnsLab, ssh_pair: NsPair, tmp_path: Path, rasman_b: Callable[..., NsRasman]
+) -> None:
+    """A tun link through rasman pings; sshd (listener and session) is killed by pid: the drop
+    and its reason reach events and history, the redial into the dead server is refused (678)
+    and retried, and once sshd is back the same handle is Connected and pings again."""
+    server = start_sshd(netns_lab, ssh_pair, tmp_path)
+    pbk = write_pbk(tmp_path, "Tun Host", {
+        "PhoneNumber": f"root@{ssh_pair.addr_a}:{SSH_PORT}", "OpenRasSshMode": "tun",
+        "OpenRasSshIdentity": str(server.client_key),
+        "OpenRasSshKnownHosts": str(known_hosts(tmp_path, server.host_key_line)),
+        "OpenRasSshTunLocal": f"{TUN_NET}.2/32", "OpenRasSshTunRemote": f"{TUN_NET}.1",
+        "OpenRasSshTunRemoteUnit": "7", "OpenRasDialTimeoutMs": "5000",
+        # Refused attempts are quick: enough of them to cover sshd's restart.
+        "RedialOnLinkFailure": "1", "RedialAttempts": "200", "RedialSeconds": "0",
+    })  # fmt: skip
+    rm = rasman_b()
+    events = Events(rm.socket)
+    try:
+        with Client(rm.socket, autostart=False, timeout=20) as ras:
+            conn = ras.dial("Tun Host", pbk)
+            proj = conn.projection()
+            assert proj.interface.startswith("tun")
+            assert (proj.local_address, proj.remote_address) == (f"{TUN_NET}.2", f"{TUN_NET}.1")
+            serve_tun(netns_lab, ssh_pair)
+            assert netns_lab.ping(ssh_pair.b, f"{TUN_NET}.1", count=2)
+            assert conn.statistics().frames_received >= 2
+            (first,) = link_pids(pids_in_netns(ssh_pair.b), "ssh", "-M")
+            kill_sshd(server)
+            redials = check_redial(events, conn.handle, drop={629, 829}, down={678}, timeout=15)
+            assert not pid_alive(first)
+            restart_sshd(netns_lab, ssh_pair, server)
+            wait_reconnected(events, conn.handle, 15)
+            assert ras.status(conn.handle).state == RasConnState.Connected
+            serve_tun(netns_lab, ssh_pair)
+            assert wait_until(lambda: netns_lab.ping(ssh_pair.b, f"{TUN_NET}.1"), 5)
+            (second,) = link_pids(pids_in_netns(ssh_pair.b), "ssh", "-M")
+            history = [(r.redialing, r.error) for r in ras.history() if r.handle == conn.handle]
+            assert (True, redials[0]["error"]) in history
+            assert "link dropped: " in rm.log.read_text()
+            conn.hang_up(wait=True, timeout=15)
+        assert not pid_alive(second)
+        assert proj.interface not in netns_lab.links(ssh_pair.b)
+    finally:
+        events.close()
+
+
+def test_session_killed_drops_through_rasman(
+    netns_lab: NetnsLab, ssh_pair: NsPair, tmp_path: Path, rasman_b: Callable[..., NsRasman]
+) -> None:
+    """sshd's session processes are killed (the listener lives on): a link failure with its
+    reason, no redial (the entry does not ask), and nothing of the link left."""
+    server = start_sshd(netns_lab, ssh_pair, tmp_path)
+    socks_port = 21000 + next(_n)
+    pbk = write_pbk(tmp_path, "Jump Host", {
+        "PhoneNumber": f"root@{ssh_pair.addr_a}:{SSH_PORT}",
+        "OpenRasSshSocksPort": str(socks_port), "OpenRasSshIdentity": str(server.client_key),
+        "OpenRasSshKnownHosts": str(known_hosts(tmp_path, server.host_key_line)),
+    })  # fmt: skip
+    rm = rasman_b()
+    events = Events(rm.socket)
+    try:
+        with Client(rm.socket, autostart=False, timeout=20) as ras:
+            conn = ras.dial("Jump Host", pbk)
+            (pid,) = link_pids(pids_in_netns(ssh_pair.b), "ssh", "-M")
+            kill_sshd(server, listener=False)
+            ev = events.wait_for(
+                lambda e: e.get("handle") == conn.handle and e["event"] == "disconnected", 10
+            )
+            assert ev["error"] in (629, 829), ev
+            assert not [e for e in events.of(conn.handle) if e.get("redial")]
+            [record] = [r for r in ras.history() if r.handle == conn.handle]
+            assert (record.error, record.redialing) == (ev["error"], False)
+            with pytest.raises(InvalidHandle):
+                ras.status(conn.handle)
+        assert not pid_alive(pid)
+        assert server.proc.poll() is None  # only the session died
+        logged = rm.log.read_text()
+        assert "link dropped: " in logged and "closed" in logged.lower()
+    finally:
+        events.close()
+
+
+def test_password_dials_through_rasman_then_adoption_after_a_crash(
+    netns_lab: NetnsLab,
+    ssh_pair: NsPair,
+    tmp_path: Path,
+    user: User,
+    rasman_b: Callable[..., NsRasman],
+) -> None:
+    """A wrong password is 691 through rasman with nothing left running; the right one
+    connects; rasman is SIGKILLed and restarted: the same handle is adopted Connected with
+    the dial's user name (not the owner's), and the SOCKS proxy still carries traffic."""
+    server = start_sshd(netns_lab, ssh_pair, tmp_path, allow=(user.name,))
+    socks_port = 21000 + next(_n)
+    pbk = write_pbk(tmp_path, "Jump Host", {
+        "PhoneNumber": f"{ssh_pair.addr_a}:{SSH_PORT}", "OpenRasSshSocksPort": str(socks_port),
+        "OpenRasSshKnownHosts": str(known_hosts(tmp_path, server.host_key_line)),
+    })  # fmt: skip
+    rm = rasman_b()
+    with Client(rm.socket, autostart=False, timeout=20) as ras:
+        with pytest.raises(RasError) as info:
+            ras.dial("Jump Host", pbk, user=user.name, password="not-" + user.password)
+        assert info.value.code == 691
+        ras.hang_up(info.value.handle, wait=True, timeout=15)
+        assert not link_pids(pids_in_netns(ssh_pair.b), "ssh", "-M")
+        conn = ras.dial("Jump Host", pbk, user=user.name, password=user.password)
+        assert conn.projection().extra["user"] == user.name
+    (pid,) = link_pids(pids_in_netns(ssh_pair.b), "ssh", "-M")
+    assert rm.proc is not None
+    rm.proc.kill()
+    rm.proc.wait(5)
+    assert pid_alive(pid), "the link must outlive the daemon"
+    start_rasman(netns_lab, ssh_pair.b, rm, tmp_path / "config")
+    with Client(rm.socket, autostart=False, timeout=20) as ras:
+        assert ras.status(conn.handle).state == RasConnState.Connected
+        proj = ras.projection(conn.handle)
+        assert (proj.interface, proj.extra["user"]) == ("", user.name)  # SOCKS: no interface
+        with netns_lab.inside(ssh_pair.b):
+            assert _socks_connect(socks_port, ssh_pair.addr_a, SSH_PORT).startswith(b"SSH-2.0")
+        assert ras.statistics(conn.handle).bytes_received > 0
+        assert link_pids(pids_in_netns(ssh_pair.b), "ssh", "-M") == [pid]  # the same master
+        ras.hang_up(conn.handle, wait=True, timeout=15)
+        with pytest.raises(InvalidHandle):
+            ras.status(conn.handle)
+    assert not pid_alive(pid)

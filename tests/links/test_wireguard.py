@@ -15,13 +15,16 @@ import shutil
 import subprocess
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 from _linkkit import (
+    Events,
     NsRasman,
     Recorder,
+    check_redial,
     link_pids,
     make_spec,
     pid_alive,
@@ -29,11 +32,13 @@ from _linkkit import (
     rules,
     run_driver,
     start_rasman,
+    wait_reconnected,
     wait_until_async,
 )
 from netns import NetnsLab, NsPair, pids_in_netns, wait_until
 
 from conftest import require_programs
+from openras.client import Client
 from openras.errors import RasError
 from openras.links.base import LinkDropped, LinkFailed, LinkSpec
 from openras.links.wireguard.driver import WireGuardLink, uapi_socket
@@ -65,12 +70,23 @@ class WgServer:
     ifname: str
     proc: subprocess.Popen[bytes]
     public_key: str
+    private_key: str
 
 
 def start_server(
-    lab: NetnsLab, pair: NsPair, tmp: Path, *, client_pub: str, keepalive: int | None = None
+    lab: NetnsLab,
+    pair: NsPair,
+    tmp: Path,
+    *,
+    client_pub: str,
+    keepalive: int | None = None,
+    private: str | None = None,
 ) -> WgServer:
-    private, public = keypair()
+    """wireguard-go in A (a new interface each time; ``private`` restarts the same server)."""
+    if private is None:
+        private, public = keypair()
+    else:
+        public = _wg("pubkey", data=private + "\n")
     ifname = f"orwgs{os.getpid() % 100000}{next(_n)}"
     proc = lab.spawn(pair.a, ["wireguard-go", "-f", ifname], log=tmp / f"{ifname}.log")
     sock = uapi_socket(ifname)
@@ -87,7 +103,7 @@ def start_server(
     lab.run(pair.a, args)
     lab.run(pair.a, ["ip", "address", "add", f"{SERVER_IP}/24", "dev", ifname])
     lab.run(pair.a, ["ip", "link", "set", "dev", ifname, "up"])
-    return WgServer(ifname, proc, public)
+    return WgServer(ifname, proc, public, private)
 
 
 def client_config(
@@ -375,7 +391,6 @@ def test_through_rasman_survives_a_daemon_crash(
 ) -> None:
     """Dial through a real rasman in B, SIGKILL it, restart it: the link is adopted and
     still carries traffic; the hang-up then leaves nothing and status answers 6."""
-    from openras.client import Client
     from openras.errors import InvalidHandle
 
     cpriv, cpub = keypair()
@@ -446,3 +461,56 @@ async def test_hang_up_while_dialing(netns_lab: NetnsLab, wg_pair: NsPair, tmp_p
     assert not [e for e in rec.events if isinstance(e, LinkFailed | LinkDropped)]
     assert_nothing_left(netns_lab, wg_pair.b, spec, ifname, pid)
     assert took < 1
+
+
+def test_redial_through_rasman_after_the_server_dies(
+    netns_lab: NetnsLab, wg_pair: NsPair, tmp_path: Path, rasman_b: Callable[..., NsRasman]
+) -> None:
+    """RedialOnLinkFailure: the server's wireguard-go is killed by pid, the client notices the
+    silence (829), its redial into the dead server finds no handshake (809) and is retried;
+    the server comes back with the same key and the same handle is Connected and pings."""
+    cpriv, cpub = keypair()
+    server = start_server(netns_lab, wg_pair, tmp_path, client_pub=cpub, keepalive=1)
+    conf = client_config(
+        tmp_path, cpriv, server.public_key, f"{wg_pair.addr_a}:{WG_PORT}",
+        allowed=f"{SERVER_IP}/32, {SUBNET}.0/24",
+    )  # fmt: skip
+    conf.write_text(conf.read_text() + "PersistentKeepalive = 1\n")
+    pbk = tmp_path / "rasphone.pbk"
+    pbk.write_text(
+        "[Office WG]\nEncoding=1\nType=2\nOpenRasDevice=wireguard\n"
+        f"OpenRasWireGuardConfig={conf.name}\nOpenRasDialTimeoutMs=2000\n"
+        "OpenRasWireGuardDeadPeerMs=2500\n"
+        "RedialOnLinkFailure=1\nRedialAttempts=4\nRedialSeconds=0\n"
+    )
+    rm = rasman_b()
+    events = Events(rm.socket)
+    try:
+        with Client(rm.socket, autostart=False, timeout=20) as ras:
+            conn = ras.dial("Office WG", pbk)
+            ifname = conn.projection().interface
+            # The peer's tunnel address comes from its /32 in AllowedIPs.
+            assert conn.projection().remote_address == SERVER_IP
+            assert netns_lab.ping(wg_pair.b, SERVER_IP)
+            (first_pid,) = link_pids(pids_in_netns(wg_pair.b), "wireguard-go", ifname)
+            server.proc.kill()  # by its pid
+            server.proc.wait(5)
+            check_redial(events, conn.handle, drop={829}, down={809}, timeout=20)
+            assert not pid_alive(first_pid)
+            start_server(
+                netns_lab, wg_pair, tmp_path, client_pub=cpub, keepalive=1,
+                private=server.private_key,
+            )  # fmt: skip
+            wait_reconnected(events, conn.handle, 15)
+            assert ras.status(conn.handle).state == RasConnState.Connected
+            assert wait_until(lambda: netns_lab.ping(wg_pair.b, SERVER_IP), 5)
+            (second_pid,) = link_pids(pids_in_netns(wg_pair.b), "wireguard-go", ifname)
+            assert second_pid != first_pid
+            history = [(r.redialing, r.error) for r in ras.history() if r.handle == conn.handle]
+            assert (True, 829) in history
+            assert "link dropped: peer" in rm.log.read_text()  # the reason, in rasman's log
+            conn.hang_up(wait=True, timeout=15)
+        assert not pid_alive(second_pid)
+        assert ifname not in netns_lab.links(wg_pair.b)
+    finally:
+        events.close()

@@ -212,3 +212,13 @@ def test_parse_ss() -> None:
         12,
     )
     assert parse_ss(text, 1) is None
+
+
+def test_privileged_socks_port_only_for_root() -> None:
+    from openras.links.ssh.driver import socks_port_allowed
+
+    assert socks_port_allowed(1080, 1000)
+    assert socks_port_allowed(1024, 1000)
+    assert not socks_port_allowed(1023, 1000)
+    assert not socks_port_allowed(22, 1000)
+    assert socks_port_allowed(22, 0)

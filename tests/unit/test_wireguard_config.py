@@ -336,3 +336,33 @@ def test_interface_names_fit_ifnamsiz(handle: int) -> None:
     assert all(len(n) <= 15 and n.startswith("orwg") for n in names)
     if handle < 10**11:
         assert names[0] == f"orwg{handle}"
+
+
+@pytest.mark.parametrize(
+    ("addresses", "allowed", "expected"),
+    [
+        # a host route inside our network: that is the peer's tunnel address
+        (["10.8.0.2/24"], ["10.8.0.1/32", "10.9.0.0/16"], {4: "10.8.0.1"}),
+        # only a wider route: WireGuard has no remote address to report
+        (["10.8.0.2/24"], ["10.8.0.0/24"], {}),
+        # a host route outside our network is some server behind the peer, not the peer
+        (["10.8.0.2/24"], ["192.0.2.7/32"], {}),
+        # our own address is never the peer's
+        (["10.8.0.2/24"], ["10.8.0.2/32"], {}),
+        (
+            ["10.8.0.2/24", "fd00::2/64"],
+            ["0.0.0.0/0", "fd00::1/128", "10.8.0.9/32"],
+            {4: "10.8.0.9", 6: "fd00::1"},
+        ),
+    ],
+)
+def test_peer_tunnel_address_from_allowed_ips(
+    addresses: list[str], allowed: list[str], expected: dict[int, str]
+) -> None:
+    from openras.links.wireguard.driver import peer_tunnel_addresses
+
+    got = peer_tunnel_addresses(
+        [ipaddress.ip_interface(a) for a in addresses],
+        [ipaddress.ip_network(n) for n in allowed],
+    )
+    assert got == expected

@@ -5,16 +5,38 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import shutil
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from openras.errors import ERROR_INVALID_PARAMETER, RasError
+from openras.errors import ERROR_CONNECTING_DEVICE_NOT_FOUND, ERROR_INVALID_PARAMETER, RasError
 from openras.links.base import EntryView, LinkSpec
 
 #: ``OpenRasDialTimeoutMs`` when the entry does not set it.
 DEFAULT_DIAL_TIMEOUT_MS = 15000
-HELPER_ENV = {"PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "LANG": "C"}
+SYSTEM_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+HELPER_ENV = {"PATH": SYSTEM_PATH, "LANG": "C"}
+#: Where the daemon looks for link programs (openvpn, wireguard-go, wg, ssh). Set by whoever
+#: starts the daemon (an admin with programs in /opt, or a test that hides one); never read
+#: from a phonebook, and the daemon's own PATH is not used, so a caller cannot choose them.
+PROGRAM_PATH_ENV = "OPENRAS_LINK_PATH"
+
+
+def program_path() -> str:
+    """The directories link programs are looked up in (``OPENRAS_LINK_PATH`` or the system's)."""
+    return os.environ.get(PROGRAM_PATH_ENV) or SYSTEM_PATH
+
+
+def find_program(name: str) -> str:
+    """The absolute path of link program ``name``; RasError(797) naming it when missing."""
+    found = shutil.which(name, path=program_path())
+    if found is None:
+        raise RasError(
+            ERROR_CONNECTING_DEVICE_NOT_FOUND,
+            f"{name} is not installed (looked in {program_path()})",
+        )
+    return os.path.abspath(found)
 
 
 def entry_int(

@@ -47,7 +47,7 @@ from typing import Any, ClassVar, Final
 
 from openras import errors
 from openras.errors import RasError
-from openras.links._common import dial_timeout, resolve_entry_path, tail_text
+from openras.links._common import dial_timeout, find_program, resolve_entry_path, tail_text
 from openras.links._owner_files import read_owner_file, write_private
 from openras.links.base import (
     Emit,
@@ -168,8 +168,7 @@ class OpenVpnLink(Link):
     def validate(cls, spec: LinkSpec) -> None:
         load_profile(spec)
         dial_timeout(spec.entry)
-        if shutil.which("openvpn", path=_PATH) is None:
-            raise RasError(errors.ERROR_CONNECTING_DEVICE_NOT_FOUND, "openvpn is not installed")
+        find_program("openvpn")
 
     async def start(self) -> None:
         profile = await asyncio.to_thread(load_profile, self.spec)
@@ -188,7 +187,7 @@ class OpenVpnLink(Link):
                 (self.spec.run_dir / leftover).unlink()
         write_private(self.spec.run_dir / CONFIG_FILE, profile.render(extra).encode())
         argv = [
-            "openvpn", "--config", CONFIG_FILE,
+            find_program("openvpn"), "--config", CONFIG_FILE,
             "--management", SOCKET_FILE, "unix",
             "--management-hold", "--management-query-passwords",
         ]  # fmt: skip
@@ -618,9 +617,6 @@ class OpenVpnLink(Link):
             "state": self._state.name if self._state else None,
             "push": asdict(self._push) if self._push else None,
         }
-
-
-_PATH: Final = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 
 def _iface_counters(ifname: str) -> LinkStats | None:

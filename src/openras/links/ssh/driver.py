@@ -34,12 +34,19 @@ Authenticate alone before an authentication failure), Connected once ``ssh -O ch
 port accepts (or the tun device exists and has its addresses). A failure is read from the
 log when ssh exits (status 255): 691 bad credentials, 778 unknown host key, 835 changed host
 key, 678 refused, 809 unreachable or timed out, 868 unknown host name, 633 port or tun busy.
+
+Projection: tun mode reports ``tunN`` with the entry's tunnel addresses. SOCKS mode has no
+interface at all (``interface`` is empty: nothing is routed, the proxy listens on loopback),
+so it reports local address 127.0.0.1 and the listener in ``extra["socks"]``. A SOCKS port
+below 1024 is refused unless the entry's owner is root (a user's phonebook must not make a
+root daemon bind a privileged port).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import ipaddress
 import json
 import math
@@ -66,6 +73,7 @@ from openras.links._common import (
     dial_timeout,
     entry_bool,
     entry_int,
+    find_program,
     remove_quietly,
     resolve_entry_path,
     run_cmd,
@@ -108,6 +116,7 @@ _IDENTITY: Final = "identity"
 _PASSWORD: Final = "password"  # noqa: S105 - a file name
 _ASKPASS: Final = "askpass"
 _ASKPASS_SCRIPT: Final = '#!/bin/sh\nexec cat -- "$OPENRAS_SSH_PASSFILE"\n'
+_FIRST_UNPRIVILEGED_PORT: Final = 1024
 #: ssh binds ControlPath + ".XXXXXXXXXXXXXXXX" first; sun_path holds 107 bytes.
 _MAX_CTL_PATH: Final = 88
 
@@ -156,6 +165,11 @@ def parse_destination(text: str) -> tuple[str | None, str, int]:
             raise RasError(ERROR_BAD_PHONE_NUMBER, f"{port_text!r} is not a port")
         port = int(port_text)
     return user, host, port
+
+
+def socks_port_allowed(port: int, owner_uid: int) -> bool:
+    """A user's phonebook must not make a root daemon bind a privileged port for it."""
+    return port >= _FIRST_UNPRIVILEGED_PORT or owner_uid == 0
 
 
 def _safe_name(name: str) -> str:
@@ -234,12 +248,19 @@ class _Settings:
             raise RasError(ERROR_INVALID_PARAMETER, "OpenRasSshTunRemoteUnit: a number or any")
         if mode == "tun" and tun_local is None:
             raise RasError(ERROR_INVALID_PARAMETER, "tun mode needs OpenRasSshTunLocal")
+        socks_port = entry_int(entry, "OpenRasSshSocksPort", 1080, minimum=1, maximum=65535)
+        if mode == "socks" and not socks_port_allowed(socks_port, spec.owner_uid):
+            raise RasError(
+                ERROR_INVALID_PARAMETER,
+                f"OpenRasSshSocksPort={socks_port}: ports below {_FIRST_UNPRIVILEGED_PORT} "
+                "are privileged; only root's entries may use them",
+            )
         return cls(
             user=user,
             host=host,
             port=port,
             mode=mode,
-            socks_port=entry_int(entry, "OpenRasSshSocksPort", 1080, minimum=1, maximum=65535),
+            socks_port=socks_port,
             identity=identity,
             known_hosts=known_hosts,
             accept_new=entry_bool(entry, "OpenRasSshAcceptNewHostKey"),
@@ -254,7 +275,12 @@ class _Settings:
 
 
 def build_argv(
-    settings: _Settings, run_dir: Path, *, password: bool, tun_unit: int | None
+    settings: _Settings,
+    run_dir: Path,
+    *,
+    password: bool,
+    tun_unit: int | None,
+    program: str = "ssh",
 ) -> list[str]:
     """The whole ssh command line: fixed options plus validated values, nothing else."""
     opts = {
@@ -283,7 +309,7 @@ def build_argv(
         "ForwardX11": "no",
         "LogLevel": "VERBOSE",
     }
-    argv = ["ssh", "-N", "-T", "-M", "-S", str(run_dir / _CTL), "-F", "none"]
+    argv = [program, "-N", "-T", "-M", "-S", str(run_dir / _CTL), "-F", "none"]
     for key, value in opts.items():
         argv += ["-o", f"{key}={value}"]
     if settings.mode == "tun":
@@ -341,6 +367,7 @@ class SshLink(Link):
         self._tun_unit: int | None = None
         self._known_hosts_before = b""
         self._started = 0.0
+        self._ssh = "ssh"  # the absolute path once start() or adopt() looked it up
 
     def __repr__(self) -> str:
         state = self._reached.name if self._reached is not None else "new"
@@ -353,6 +380,7 @@ class SshLink(Link):
         settings = _Settings.from_spec(spec)
         if settings.mode == "tun" and os.geteuid() != 0:
             raise RasError(ERROR_ACCESS_DENIED, "tun mode needs a root daemon; use socks")
+        find_program("ssh")
 
     def _path(self, name: str) -> Path:
         return self.spec.run_dir / name
@@ -363,6 +391,7 @@ class SshLink(Link):
         self._started = time.monotonic()
         self.validate(self.spec)
         settings = self._settings = _Settings.from_spec(self.spec)
+        self._ssh = find_program("ssh")
         if len(str(self._path(_CTL))) > _MAX_CTL_PATH:
             raise RasError(
                 ERROR_INVALID_PARAMETER, f"run dir path too long for a socket: {self.spec.run_dir}"
@@ -406,7 +435,11 @@ class SshLink(Link):
                 OPENRAS_SSH_PASSFILE=str(self._path(_PASSWORD)),
             )
         argv = build_argv(
-            settings, self.spec.run_dir, password=bool(password), tun_unit=self._tun_unit
+            settings,
+            self.spec.run_dir,
+            password=bool(password),
+            tun_unit=self._tun_unit,
+            program=self._ssh,
         )
         self._proc = LinkProcess.spawn(
             argv, marker=self.spec.marker, log_path=self._path(_LOG), env=env
@@ -510,7 +543,7 @@ class SshLink(Link):
 
     def _ctl_argv(self, command: str) -> list[str]:
         assert self._settings is not None
-        return ["ssh", "-F", "none", "-S", str(self._path(_CTL)), "-O", command,
+        return [self._ssh, "-F", "none", "-S", str(self._path(_CTL)), "-O", command,
                 "--", self._settings.host]  # fmt: skip
 
     async def _ready(self) -> bool:
@@ -664,12 +697,16 @@ class SshLink(Link):
             "tun_unit": self._tun_unit,
             "connected": self._connected,
             "created_run_dir": self._created_run_dir,
+            # The login name the dial used: adoption has no dial parameters to rebuild it.
+            "user": self._settings.user if self._settings is not None else None,
         }
 
     @classmethod
     async def adopt(cls, spec: LinkSpec, record: Mapping[str, Any], emit: Emit) -> Link | None:
         link = cls(spec, emit)
-        link._settings = _Settings.from_spec(spec)
+        link._settings = _adopted_settings(spec, record)
+        with contextlib.suppress(RasError):  # without ssh the check fails: cleaned up below
+            link._ssh = find_program("ssh")
         link._started = time.monotonic()
         unit = record.get("tun_unit")
         link._tun_unit = int(unit) if unit is not None else None
@@ -731,6 +768,7 @@ class SshLink(Link):
             return None
         extra = {"server": settings.destination, "user": settings.user, "mode": settings.mode}
         if settings.mode == "socks":
+            # No interface: SOCKS routes nothing (see the module docstring).
             extra["socks"] = f"127.0.0.1:{settings.socks_port}"
             return Projection(local_address="127.0.0.1", extra=extra)
         local = settings.tun_local
@@ -744,6 +782,16 @@ class SshLink(Link):
             remote_address_v6=str(remote) if remote is not None and remote.version == 6 else "",
             extra=extra,
         )
+
+
+def _adopted_settings(spec: LinkSpec, record: Mapping[str, Any]) -> _Settings:
+    """The settings of a link being adopted: the entry's, with the dial's recorded user
+    (the restarted daemon has no dial parameters; the owner's name would be wrong)."""
+    settings = _Settings.from_spec(spec)
+    user = record.get("user")
+    if isinstance(user, str) and _USER.match(user):
+        settings = dataclasses.replace(settings, user=user)
+    return settings
 
 
 class _Failure(Exception):

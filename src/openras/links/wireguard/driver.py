@@ -29,6 +29,11 @@ How a dial goes (each step bounded by the dial timeout):
 
 After LinkFailed/LinkDropped the driver stops the program itself; ``wait_closed`` removes
 the interface, the policy rules, a stale UAPI socket and the run-dir files.
+
+Projection: the interface, the first ``Address`` of each IP version, ``DNS``; the remote
+tunnel address only where the config states it (a host route in the peer's AllowedIPs inside
+our Address network, see :func:`peer_tunnel_addresses`), else empty. Programs are found
+through ``OPENRAS_LINK_PATH`` (``_common.find_program``); a missing one is 797 at dial time.
 """
 
 from __future__ import annotations
@@ -38,7 +43,7 @@ import contextlib
 import json
 import socket
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar, Final
@@ -54,6 +59,7 @@ from openras.links._common import (
     HELPER_ENV,
     dial_timeout,
     entry_int,
+    find_program,
     remove_quietly,
     resolve_entry_path,
     run_cmd,
@@ -73,6 +79,8 @@ from openras.links.base import (
 from openras.links.process import LinkProcess, ProcessIdentity
 from openras.links.wireguard.config import (
     ERROR_BAD_CONFIG,
+    IPInterface,
+    IPNetwork,
     WgConfig,
     parse_config,
     require_dialable,
@@ -188,6 +196,27 @@ def interface_names(handle: int) -> list[str]:
     return names
 
 
+def peer_tunnel_addresses(
+    addresses: Sequence[IPInterface], allowed_ips: Sequence[IPNetwork]
+) -> dict[int, str]:
+    """The peer's tunnel address per IP version, where the config says it: a host route
+    (/32, /128) in the peer's AllowedIPs that lies in one of our Address networks and is not
+    our own address. WireGuard has no notion of a remote address, so a peer that is reached
+    only through wider AllowedIPs (``10.0.0.0/24``) has none, and the projection leaves it empty.
+    """
+    found: dict[int, str] = {}
+    ours = {a.ip for a in addresses}
+    for net in allowed_ips:
+        if net.prefixlen != net.max_prefixlen or net.version in found:
+            continue
+        host = net.network_address
+        if host in ours:
+            continue
+        if any(a.version == net.version and host in a.network for a in addresses):
+            found[net.version] = str(host)
+    return found
+
+
 class WireGuardLink(Link):
     """A WireGuard tunnel from a wg-quick style config."""
 
@@ -219,6 +248,7 @@ class WireGuardLink(Link):
         self._setup: list[list[str]] = []
         self._teardown: list[list[str]] = []
         self._started = 0.0
+        self._wg = "wg"  # the absolute path once start() or adopt() looked it up
 
     def __repr__(self) -> str:
         state = "connected" if self._connected else "configured" if self._configured else "dialing"
@@ -230,6 +260,11 @@ class WireGuardLink(Link):
     def validate(cls, spec: LinkSpec) -> None:
         settings = _Settings.from_spec(spec)
         load_config(spec, settings)
+        find_program("wg")
+        if settings.implementation == "userspace" or (
+            settings.implementation == "auto" and not kernel_may_have_wireguard()
+        ):
+            find_program("wireguard-go")
 
     # -- start ------------------------------------------------------------------------------
 
@@ -237,6 +272,7 @@ class WireGuardLink(Link):
         self._started = time.monotonic()
         settings = self._settings = _Settings.from_spec(self.spec)
         config = self._config = await asyncio.to_thread(load_config, self.spec, settings)
+        self._wg = find_program("wg")
         self._ifname = await self._choose_ifname()
         table = POLICY_TABLE_BASE
         if (config.quick.table or "auto") == "auto" and any(
@@ -268,7 +304,7 @@ class WireGuardLink(Link):
             env = dict(HELPER_ENV)
             env["LOG_LEVEL"] = "error"
             self._proc = LinkProcess.spawn(
-                ["wireguard-go", "-f", self._ifname],
+                [find_program("wireguard-go"), "-f", self._ifname],
                 marker=self.spec.marker,
                 log_path=self.spec.run_dir / _LOG_FILE,
                 env=env,
@@ -323,9 +359,12 @@ class WireGuardLink(Link):
         v4 = [a for a in config.quick.addresses if a.version == 4]
         v6 = [a for a in config.quick.addresses if a.version == 6]
         peer = config.dial_peers[0]
+        remote = peer_tunnel_addresses(config.quick.addresses, peer.allowed_ips)
         return {
             "local": str(v4[0].ip) if v4 else "",
             "local_v6": str(v6[0].ip) if v6 else "",
+            "remote": remote.get(4, ""),
+            "remote_v6": remote.get(6, ""),
             "dns": list(config.quick.dns),
             "extra": {
                 "endpoint": peer.endpoint or "",
@@ -388,7 +427,8 @@ class WireGuardLink(Link):
         try:
             write_private(path, text.encode())
             res = await run_cmd(
-                ["wg", "setconf", self._ifname, str(path)], time_limit=max(1.0, self._remaining())
+                [self._wg, "setconf", self._ifname, str(path)],
+                time_limit=max(1.0, self._remaining()),
             )
         finally:
             remove_quietly(path)
@@ -407,7 +447,7 @@ class WireGuardLink(Link):
                 raise _Failure(ERROR_IP_CONFIGURATION, f"ip: {' '.join(res.stderr.split())}")
 
     async def _dump(self) -> WgDump | None:
-        res = await run_cmd(["wg", "show", self._ifname, "dump"], time_limit=5)
+        res = await run_cmd([self._wg, "show", self._ifname, "dump"], time_limit=5)
         if res.returncode != 0:
             return None
         try:
@@ -454,7 +494,7 @@ class WireGuardLink(Link):
                 if self._ended():
                     break
                 await run_cmd(
-                    ["wg", "set", self._ifname, "peer", key, "persistent-keepalive", "off"],
+                    [self._wg, "set", self._ifname, "peer", key, "persistent-keepalive", "off"],
                     time_limit=5,
                 )
         elif isinstance(event, DialTimedOut):
@@ -581,6 +621,8 @@ class WireGuardLink(Link):
         link = cls(spec, emit)
         link._settings = _Settings.from_spec(spec)
         link._started = time.monotonic()
+        with contextlib.suppress(RasError):  # without wg the link is not adoptable: cleaned
+            link._wg = find_program("wg")
         link._ifname = str(record.get("ifname", ""))
         link._kernel = bool(record.get("kernel", False))
         link._setup = [list(map(str, c)) for c in record.get("setup", [])]
@@ -663,6 +705,8 @@ class WireGuardLink(Link):
             interface=self._ifname,
             local_address=str(proj.get("local", "")),
             local_address_v6=str(proj.get("local_v6", "")),
+            remote_address=str(proj.get("remote", "")),
+            remote_address_v6=str(proj.get("remote_v6", "")),
             dns=tuple(proj.get("dns", ())),
             extra=extra,
         )
