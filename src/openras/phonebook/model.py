@@ -699,7 +699,9 @@ def parse(data: bytes, path: str | PathLike[str] | None = None) -> Phonebook:
     in_entry = False
     for n, line in enumerate(split_lines(text), 1):
         # Fast path for the common lines; classify() (slower, with messages) otherwise.
-        c = line.lstrip(_BLANKS)[:1]
+        c = line[:1]
+        if c == " " or c == "\t":
+            c = line.lstrip(_BLANKS)[:1]
         if c == "[":
             try:
                 classify(strip_eol(line), n)
