@@ -10,11 +10,13 @@ as one word.
 from __future__ import annotations
 
 import os
+import re
 import shlex
 import shutil
 import subprocess
 from pathlib import Path
 
+import pexpect
 import pytest
 
 from conftest import OPENRAS, TIMEOUT, Cli
@@ -120,10 +122,20 @@ def test_rasdial_completes_the_phonebook_file(cli: Cli, books: Path) -> None:
     assert ":other book.pbk" in replies
 
 
+def tab_then_run(child: pexpect.spawn, prompt: str, typed: str, completed: str) -> list[str]:
+    """Type ``typed`` and TAB; expect ``completed`` inserted; run the line behind printf
+    (Ctrl-A goes to its start) and return the words the shell really parsed."""
+    child.send(typed + "\t")
+    child.expect_exact(completed)
+    child.send("\x01printf '[%s]\\n' \x05; echo END.RUN\r")  # Ctrl-A/Ctrl-E: start, end
+    child.expect_exact("\nEND.RUN")  # the output's line, not the echoed command
+    out = str(child.before).replace("\r", "")
+    child.expect_exact(prompt)
+    return [m[1] for m in re.finditer(r"\[([^\[\]\r\n]*)\]$", out, re.MULTILINE)]
+
+
 def test_tab_in_an_interactive_bash_inserts_one_quoted_word(cli: Cli, books: Path) -> None:
     """Readline itself on a pty: TAB, then the completed line is run (behind printf)."""
-    import pexpect
-
     rc = Path(books.parent / "bashrc")
     rc.write_text(cli.openras("completion", "bash").stdout + "PS1='$ '\n")
     child = pexpect.spawn(
@@ -132,15 +144,12 @@ def test_tab_in_an_interactive_bash_inserts_one_quoted_word(cli: Cli, books: Pat
     )  # fmt: skip
     try:
         child.expect_exact("$ ")
-        child.send("openras dial Branch\\ V\t")
-        child.expect_exact("Branch\\ VPN ")  # completed, quoted, and a space after it
-        child.send("\x01printf '[%s]\\n' \r")  # Ctrl-A: run it as printf's arguments
-        child.expect_exact("[openras]\r\n[dial]\r\n[Branch VPN]\r\n")
-        child.send(f"rasdial /PHONEBOOK:{shlex.quote(str(books))} On\t")
-        child.expect_exact("Only\\ Here ")
-        child.send("\x01printf '[%s]\\n' \r")
-        child.expect_exact("[Only Here]\r\n")
-        child.send("\x15exit\r")
+        words = tab_then_run(child, "$ ", "openras dial Branch\\ V", "Branch\\ VPN ")
+        assert words == ["openras", "dial", "Branch VPN"]
+        book = shlex.quote(str(books))
+        words = tab_then_run(child, "$ ", f"rasdial /PHONEBOOK:{book} On", "Only\\ Here ")
+        assert words == ["rasdial", f"/PHONEBOOK:{books}", "Only Here"]
+        child.send("exit\r")
         child.expect(pexpect.EOF)
     finally:
         child.close(force=True)
@@ -149,33 +158,26 @@ def test_tab_in_an_interactive_bash_inserts_one_quoted_word(cli: Cli, books: Pat
 @pytest.mark.skipif(not shutil.which("zsh"), reason="zsh is not installed (scripts/test.sh)")
 def test_tab_in_an_interactive_zsh(cli: Cli, books: Path) -> None:
     """zsh's own completion system (compinit) on a pty, with the script sourced."""
-    import pexpect
-
     home = books.parent / "zhome"
     home.mkdir()
     script = home / "openras.zsh"
     script.write_text(cli.openras("completion", "zsh").stdout)
     (home / ".zshrc").write_text(
         f"autoload -U compinit; compinit -u -D\nsource {shlex.quote(str(script))}\n"
-        "PS1='%% '\nunsetopt beep\n"
+        "PS1='zsh> '\nunsetopt beep prompt_sp prompt_cr\n"
     )
     env = {**env_for(cli), "ZDOTDIR": str(home), "HOME": str(home), "TERM": "dumb"}
     child = pexpect.spawn("zsh", ["-i"], env=env, encoding="utf-8", timeout=TIMEOUT)
     try:
-        child.expect_exact("% ")
-        child.send("openras dial Branch\\ V\t")
-        child.expect_exact("Branch\\ VPN ")
-        child.send("\x01printf '[%s]\\n' \r")
-        child.expect_exact("[Branch VPN]\r\n")
-        child.expect_exact("% ")
-        child.send(f"rasdial /PHONEBOOK:{shlex.quote(str(books))} On\t")
-        child.expect_exact("Only\\ Here ")
-        child.send("\x01printf '[%s]\\n' \r")
-        child.expect_exact("[Only Here]\r\n")
-        child.expect_exact("% ")
-        child.send("openras dial --ask-p\t")
-        child.expect_exact("--ask-password ")
-        child.send("\x15exit\r")
+        child.expect_exact("zsh> ")
+        words = tab_then_run(child, "zsh> ", "openras dial Branch\\ V", "Branch\\ VPN ")
+        assert words == ["openras", "dial", "Branch VPN"]
+        book = shlex.quote(str(books))
+        words = tab_then_run(child, "zsh> ", f"rasdial /PHONEBOOK:{book} On", "Only\\ Here ")
+        assert words == ["rasdial", f"/PHONEBOOK:{books}", "Only Here"]
+        words = tab_then_run(child, "zsh> ", "openras dial --ask-p", "--ask-password ")
+        assert words == ["openras", "dial", "--ask-password"]
+        child.send("exit\r")
         child.expect(pexpect.EOF)
     finally:
         child.close(force=True)
