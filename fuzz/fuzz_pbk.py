@@ -51,6 +51,9 @@ def test_one_input(data: bytes) -> None:
             for key, _ in block.items:
                 entry.get(key, block=block.kind)
         _ = (entry.phone_number, entry.device_type, entry.device_name, entry.vpn_strategy)
+        before = pb.dumps()
+        entry.alternates = entry.alternates  # setting what is there changes nothing
+        assert pb.dumps() == before
         entry.set("OpenRasFuzz", "1")
         assert entry.get("openrasfuzz") == "1"
         again = parse(pb.dumps())

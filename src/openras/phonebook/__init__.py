@@ -3,6 +3,12 @@
 Reading then writing an unchanged book is byte-identical, an edit touches only its own line,
 and unknown keys always survive. ``configparser`` is not used: keys repeat and ``Device=`` and
 ``DEVICE=`` differ only in case.
+
+Encoding: UTF-8 (with or without BOM) and UTF-16 with a BOM are detected; anything else is the
+legacy ANSI code page, cp1252 unless ``$OPENRAS_PBK_CODEPAGE`` names another (``cp1251`` for a
+Cyrillic Windows, ``cp1250``, ``cp932``...). A legacy book that gains text its code page cannot
+hold is written as UTF-8; if it also holds a byte that code page leaves undefined, the write is
+refused (624, naming the line) rather than losing the byte or writing invalid UTF-8.
 """
 
 from __future__ import annotations

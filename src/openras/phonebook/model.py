@@ -375,7 +375,7 @@ class Entry:
             self.device_type = self.device_type or "vpn"
             have = 1
         for i, number in enumerate(new[: max(0, have - 1)], 1):
-            if self.get("PhoneNumber", block="DEVICE", index=i) != number:
+            if (self.get("PhoneNumber", block="DEVICE", index=i) or "") != number:
                 self.set("PhoneNumber", number, block="DEVICE", index=i)
         for i in range(max(0, have - 1), len(new)):
             kind = self._block("DEVICE", 0)
