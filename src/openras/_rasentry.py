@@ -166,11 +166,28 @@ def _locate(phonebook: str | None, name: str) -> tuple[Path, Any]:
     raise errors.EntryNotFound(detail=name)
 
 
+def _same_book(a: str | os.PathLike[str], b: str | os.PathLike[str]) -> bool:
+    """One file by any spelling: relative, ``./``, through a symlink or a hard link."""
+    if os.path.abspath(a) == os.path.abspath(b):
+        return True
+    try:
+        return os.path.samefile(a, b)
+    except OSError:
+        return False
+
+
+def _spellings(path: Path) -> list[str]:
+    """The absolute and the resolved path of a book (the daemon records the absolute one
+    the dialing client sent, which may be either)."""
+    absolute, real = os.path.abspath(path), os.path.realpath(path)
+    return [absolute] if absolute == real else [absolute, real]
+
+
 def _writable(path: Path) -> None:
     """Windows answers 5 when a user edits the all-users phonebook; so do we."""
     from openras.phonebook import system_phonebook_path
 
-    if os.geteuid() != 0 and os.path.abspath(path) == os.path.abspath(system_phonebook_path()):
+    if os.geteuid() != 0 and _same_book(path, system_phonebook_path()):
         raise errors.AccessDenied(detail=f"{path} is the all-users phonebook")
     target = path if path.exists() else path.parent
     if target.exists() and not os.access(target, os.W_OK):
@@ -384,12 +401,13 @@ def RasDeleteEntry(
         except errors.EntryNotFound:
             raise RasError(errors.ERROR_INVALID_NAME, entry) from None
         _writable(path)
-        # The daemon records the absolute path the client sent (client._entry_target), so a
-        # relative phonebook argument must be made absolute the same way before comparing.
-        where = os.path.abspath(path)
-        if connected(where, entry):
+        # The daemon records the absolute path the dialing client sent (client._entry_target):
+        # a relative or symlinked argument must be compared in that form.
+        names = _spellings(path)
+        if any(connected(where, entry) for where in names):
             raise RasError(errors.ERROR_CANNOT_DELETE, entry)
-        _forget_credentials(where, entry)
+        for where in names:
+            _forget_credentials(where, entry)
 
         def apply(book: Phonebook) -> None:
             book.remove_entry(entry)

@@ -52,6 +52,20 @@ def test_delete_by_relative_path_while_connected_is_817(
     assert r.RasDeleteEntry(rel, "Demo") == 0
 
 
+def test_delete_through_a_symlink_while_connected_is_817(rasman, tmp_path: Path) -> None:
+    link = tmp_path / "link.pbk"
+    link.symlink_to(rasman.phonebook)
+    code, h = r.RasDial(None, str(rasman.phonebook), r.RASDIALPARAMS(szEntryName="Demo"))
+    assert code == 0
+    try:
+        assert r.RasDeleteEntry(str(link), "Demo") == r.ERROR_CANNOT_DELETE
+    finally:
+        _hang_up(h)
+    assert r.RasDeleteEntry(str(link), "Demo") == 0
+    assert link.is_symlink()  # written through, not replaced
+    assert "Demo" not in load_names(rasman.phonebook)
+
+
 def load_names(path: Path) -> list[str]:
     from openras.phonebook import load
 
@@ -132,6 +146,7 @@ out["set_default_book"] = r.RasSetEntryProperties(None, "Shared", props)
 out["set_explicit"] = r.RasSetEntryProperties(system, "New", props)
 out["rename"] = r.RasRenameEntry(system, "Shared", "Mine now")
 out["delete"] = r.RasDeleteEntry(system, "Shared")
+out["via_symlink"] = r.RasSetEntryProperties(sys.argv[3], "Shared", props)
 dflt = r.RASCREDENTIALS(r.RASCM_DefaultCreds | r.RASCM_UserName | r.RASCM_Password, "u", "p")
 out["set_default_creds"] = r.RasSetCredentials(pb, "Demo", dflt)
 out["get_default_creds"] = r.RasGetCredentials(pb, "Demo", 0x7 | r.RASCM_DefaultCreds)[0]
@@ -145,10 +160,12 @@ print(json.dumps(out))
 def test_non_root_is_refused_the_all_users_book_and_default_creds(rasman, shared_dir: Path) -> None:
     system = shared_dir / "system.pbk"
     system.write_text("[Shared]\nType=2\nPhoneNumber=corp.example\n")
-    system.chmod(0o644)
+    system.chmod(0o666)  # even a file the user could write: the all-users book is root's
     book = shared_dir / "user.pbk"
     shutil.copyfile(rasman.phonebook, book)
     book.chmod(0o644)
+    link = shared_dir / "looks-like-mine.pbk"
+    link.symlink_to(system)
     before = system.read_bytes()
     env = {
         "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
@@ -158,7 +175,7 @@ def test_non_root_is_refused_the_all_users_book_and_default_creds(rasman, shared
         "XDG_CONFIG_HOME": str(shared_dir / "config"),
     }
     proc = subprocess.run(
-        [sys.executable, "-c", CHILD, str(book), str(system)],
+        [sys.executable, "-c", CHILD, str(book), str(system), str(link)],
         user=NOBODY,
         group=NOBODY,
         extra_groups=[],
@@ -177,6 +194,7 @@ def test_non_root_is_refused_the_all_users_book_and_default_creds(rasman, shared
         "set_explicit": denied,
         "rename": denied,
         "delete": denied,
+        "via_symlink": denied,
         "set_default_creds": denied,
         "get_default_creds": denied,
         "set_own_creds": 0,  # the control: the same caller may keep its own
