@@ -231,3 +231,19 @@ def test_pbk_enum_entries_none_merges_both_books(
     assert [n.szEntryName for n in rasapi.RasEnumEntries(None, None)[1]] == ["Corp", "Lab"]
     code, only = rasapi.RasEnumEntries(None, str(user))
     assert (code, only) == (621, [])  # an explicit missing book is an error
+
+
+def test_pbk_validate_and_rename_follow_their_own_windows_rules(tmp_path: Path) -> None:
+    """RasValidateEntryName wants a letter or digit; RasRenameEntry only length, blanks, dot."""
+    path = tmp_path / "names.pbk"
+    path.write_bytes(b"[Office]\r\nType=2\r\n")
+    pb = str(path)
+    for bad in ("---", "!!!", "\u3000", "a|b"):
+        assert x.RasValidateEntryName(pb, bad) == 123, bad
+    assert x.RasValidateEntryName(pb, "OFFICE") == 183
+    assert x.RasRenameEntry(pb, "Office", ".dot") == 123
+    assert x.RasRenameEntry(pb, "Office", "x" * 257) == 123
+    assert x.RasRenameEntry(pb, "Office", "---") == 0
+    assert x.RasRenameEntry(pb, "---", "a|b") == 0
+    assert load(path).names() == ["a|b"]
+    assert x.RasRenameEntry(pb, "nope", "Other") == 623
