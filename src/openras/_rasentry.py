@@ -130,6 +130,7 @@ _MODELLED: Final = {
         "PhoneNumber",
         "Device",
         "PreferredDevice",
+        "PreferredPort",  # follows the device name, as on Windows
     )
 }
 
@@ -274,6 +275,19 @@ def _entry_to_struct(entry: Any) -> RASENTRY:
     return rec
 
 
+def _new_main_keys(props: RASENTRY) -> list[tuple[str, str]]:
+    """The first main keys of a created entry, in the order a Windows export has them."""
+    from openras.phonebook.model import miniport_port
+
+    keys = [("Encoding", "1"), ("PBVersion", "4"), ("Type", str(int(props.dwType or RASET_Vpn)))]
+    if props.szDeviceName:
+        port = miniport_port(props.szDeviceName)
+        if port is not None:
+            keys.append(("PreferredPort", port))
+        keys.append(("PreferredDevice", props.szDeviceName))
+    return keys
+
+
 def _apply_struct(e: Any, props: RASENTRY, new: bool) -> None:
     """Write ``props`` into Entry ``e``, touching only keys whose value really changes: a
     number Windows reads the same ("010" and 10) or a field left as Get returned it keeps
@@ -350,8 +364,7 @@ def RasSetEntryProperties(
             code = validate_entry_name(entry, book)
             if code:
                 raise RasError(code, entry)
-            dtype = int(props.dwType or RASET_Vpn)
-            e = book.add_entry(entry, [("Encoding", "1"), ("PBVersion", "4"), ("Type", str(dtype))])
+            e = book.add_entry(entry, _new_main_keys(props))
         _apply_struct(e, props, created)
 
     def run() -> None:

@@ -86,6 +86,10 @@ def test_pbk_new_entry_gets_media_and_device_blocks(tmp_path: Path) -> None:
         ("DEVICE", "vpn"),
     ]
     assert entry.get("Port", block="MEDIA") == "VPN2-0"
+    assert (entry.get("PreferredPort"), entry.get("PreferredDevice")) == (
+        "VPN2-0",
+        "WAN Miniport (IKEv2)",
+    )
     assert entry.get("Device", block="MEDIA") == "WAN Miniport (IKEv2)"
     assert entry.get("PhoneNumber", block="DEVICE") == "vpn.example.com"
     assert entry.alternates == ["vpn2.example.com", "vpn3.example.com"]
@@ -130,6 +134,8 @@ def test_pbk_set_fields_on_existing_entry_edit_their_lines(tmp_path: Path) -> No
             (b"PreviewUserPw=1\r", b"PreviewUserPw=0\r"),
             (b"PreferredDevice=WAN Miniport (IKEv2)\r", b"PreferredDevice=WAN Miniport (SSTP)\r"),
             (b"Device=WAN Miniport (IKEv2)\r", b"Device=WAN Miniport (SSTP)\r"),
+            (b"PreferredPort=VPN2-0\r", b"PreferredPort=VPN1-0\r"),
+            (b"Port=VPN2-0\r", b"Port=VPN1-0\r"),
         ]
     )
     props.dwFramingProtocol = 2

@@ -36,7 +36,7 @@ from openras.phonebook._lexer import (
 )
 from openras.phonebook.names import name_key, validate_entry_name, validate_new_name
 
-__all__ = ["MAIN", "Block", "Entry", "Phonebook", "as_int", "new_guid", "parse"]
+__all__ = ["MAIN", "Block", "Entry", "Phonebook", "as_int", "miniport_port", "new_guid", "parse"]
 
 #: Name of the entry's first block (the keys before any NETCOMPONENTS=/MEDIA=/DEVICE= line).
 MAIN: Final = "main"
@@ -424,13 +424,21 @@ class Entry:
         Windows keeps both; an entry without a MEDIA block gets ``MEDIA=rastapi`` (with the
         ``Port=`` Windows pairs with a known WAN miniport) ahead of its DEVICE blocks."""
         text = _check_value(value)
+        old_port, new_port = miniport_port(self.device_name or ""), miniport_port(text)
         if self.get("PreferredDevice") is not None:
             self.set("PreferredDevice", text)
         if self._block("MEDIA", 0) is not None:
             self.set("Device", text, block="MEDIA")
+        # One miniport for another (IKEv2 -> SSTP): its port goes with it, unless hand-set.
+        if old_port is not None and new_port is not None:
+            for block in (MAIN, "MEDIA"):
+                key = "PreferredPort" if block == MAIN else "Port"
+                if self.get(key, block=block) == old_port:
+                    self.set(key, new_port, block=block)
+        if self._block("MEDIA", 0) is not None:
             return
         items = [("Device", text)]
-        port = next((p for m, p in _PORT_BY_MINIPORT if m in text.casefold()), None)
+        port = miniport_port(text)
         if port is not None:
             items.insert(0, ("Port", port))
         self.add_block("MEDIA", "rastapi", items, before=("DEVICE", 0))
@@ -663,6 +671,12 @@ class Phonebook:
         from openras.phonebook.files import save
 
         save(self, path)
+
+
+def miniport_port(device_name: str) -> str | None:
+    """The ``Port=`` Windows pairs with a WAN miniport device name, if it is one we know."""
+    folded = device_name.casefold()
+    return next((port for m, port in _PORT_BY_MINIPORT if m in folded), None)
 
 
 def new_guid() -> str:
