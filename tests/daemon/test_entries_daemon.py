@@ -204,3 +204,22 @@ def test_non_root_is_refused_the_all_users_book_and_default_creds(rasman, shared
     # Root may set the defaults of that same entry.
     dflt = r.RASCREDENTIALS(r.RASCM_DefaultCreds | r.RASCM_UserName, "u")
     assert r.RasSetCredentials(str(book), "Demo", dflt) == 0
+
+
+def test_windows_ikev2_entry_is_refused_with_its_real_type(rasman, tmp_path: Path) -> None:
+    """DEVICE=vpn sits in the device block; the daemon still sees it and says what is missing."""
+    from openras import Client, errors
+
+    book = tmp_path / "ikev2.pbk"
+    shutil.copyfile(Path(__file__).parents[1] / "unit" / "pbk_corpus" / "ikev2.pbk", book)
+    code, h = r.RasDial(None, str(book), r.RASDIALPARAMS(szEntryName="IKEv2 Office"))
+    assert code == 609
+    if h:
+        assert r.RasHangUp(h) == 0
+    with Client(rasman.socket) as c, pytest.raises(errors.RasError) as exc:
+        c.dial("IKEv2 Office", book)
+    assert exc.value.code == 609
+    assert "IKEv2 (VpnStrategy 7) needs the ikev2 driver" in str(exc.value)
+    if exc.value.handle:
+        with Client(rasman.socket) as c:
+            c.hang_up(exc.value.handle)
