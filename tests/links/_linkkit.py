@@ -15,8 +15,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from openras.errors import RasError
 from openras.links.base import (
     DialParams,
+    Link,
     LinkDropped,
     LinkEvent,
     LinkFailed,
@@ -123,6 +125,20 @@ async def wait_until_async(
         if value or time.monotonic() >= deadline:
             return value
         await asyncio.sleep(interval)
+
+
+async def stop_during_start(link: Link) -> RasError:
+    """Request a stop while ``start()`` waits at its first await (reading the entry's files,
+    as when the manager hangs up mid-dial); the RasError start() raised. The link is closed."""
+    import pytest
+
+    starting = asyncio.ensure_future(link.start())
+    await asyncio.sleep(0)
+    link.request_stop()
+    with pytest.raises(RasError) as info:
+        await asyncio.wait_for(starting, 5)
+    await asyncio.wait_for(link.wait_closed(), 2)
+    return info.value
 
 
 def pid_alive(pid: int) -> bool:

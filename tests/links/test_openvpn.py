@@ -20,7 +20,8 @@ from pathlib import Path
 
 import psutil
 import pytest
-from netns import NetnsLab, NsPair, require_programs, wait_until
+from _linkkit import stop_during_start
+from netns import NetnsLab, NsPair, pids_in_netns, require_programs, wait_until
 from ovpn_lab import PASSWORD, USER, OvpnServer, client_profile, make_pki
 
 from openras.links.base import (
@@ -399,4 +400,20 @@ async def test_adopt_of_a_dead_link_cleans_up(tmp_path: Path, pki: Path) -> None
     record = {"pid": dead.pid, "create_time": 1.0, "mgmt": str(spec.run_dir / "mgmt.sock"),
               "ifname": "orvpn-none"}  # fmt: skip
     assert await OpenVpnLink.adopt(spec, record, Events()) is None
+    assert not spec.run_dir.exists()
+
+
+async def test_hang_up_while_starting(
+    netns_lab: NetnsLab, netns_pair: NsPair, server: OvpnServer, pki: Path, tmp_path: Path,
+    inside_b: None,
+) -> None:  # fmt: skip
+    """A stop requested while start() still prepares (the manager does that on a hang-up
+    mid-dial) means openvpn is never started: nothing would be left to stop it later."""
+    spec = make_spec(tmp_path, client_profile(tmp_path, server, pki))
+    events = Events()
+    link = OpenVpnLink(spec, events)
+    assert (await stop_during_start(link)).code == 631
+    assert link.proc is None
+    assert events.items == []
+    assert not [p for p in pids_in_netns(netns_pair.b) if psutil.Process(p).name() == "openvpn"]
     assert not spec.run_dir.exists()

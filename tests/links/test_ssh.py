@@ -37,6 +37,7 @@ from _linkkit import (
     pid_alive,
     run_driver,
     start_rasman,
+    stop_during_start,
     wait_reconnected,
     wait_until_async,
 )
@@ -45,7 +46,7 @@ from netns import NetnsLab, NsPair, kill_pids, pids_in_netns, wait_until
 from conftest import require_programs
 from openras.client import Client
 from openras.errors import InvalidHandle, RasError
-from openras.links.base import LinkDropped, LinkFailed
+from openras.links.base import LinkDropped, LinkFailed, LinkSpec
 from openras.links.ssh.driver import SshLink
 from openras.states import RasConnState
 
@@ -198,6 +199,17 @@ def write_pbk(tmp: Path, name: str, keys: dict[str, str]) -> Path:
     body = "".join(f"{k}={v}\n" for k, v in keys.items())
     path.write_text(f"[{name}]\nEncoding=1\nType=2\nOpenRasDevice=ssh\n{body}")
     return path
+
+
+def unknown_host_spec(tmp: Path, host: str) -> LinkSpec:
+    """A SOCKS entry for root@host with an empty known_hosts (for dials that never finish)."""
+    entry = {
+        "OpenRasDevice": "ssh",
+        "PhoneNumber": f"root@{host}:{SSH_PORT}",
+        "OpenRasSshKnownHosts": str(known_hosts(tmp, "")),
+        "OpenRasSshSocksPort": str(21000 + next(_n)),
+    }
+    return make_spec(tmp, entry, handle=handle())
 
 
 def known_hosts(tmp: Path, content: str) -> Path:
@@ -538,13 +550,7 @@ async def test_hang_up_while_connecting(
 ) -> None:
     """Nothing answers at .3 of the /30 (SYNs go unanswered): stop the dial mid-way."""
     blackhole = ssh_pair.addr_a.rsplit(".", 1)[0] + ".3"
-    entry = {
-        "OpenRasDevice": "ssh",
-        "PhoneNumber": f"root@{blackhole}:{SSH_PORT}",
-        "OpenRasSshKnownHosts": str(known_hosts(tmp_path, "")),
-        "OpenRasSshSocksPort": str(21000 + next(_n)),
-    }
-    spec = make_spec(tmp_path, entry, handle=handle())
+    spec = unknown_host_spec(tmp_path, blackhole)
     rec = Recorder()
     with netns_lab.inside(ssh_pair.b):
         link = SshLink(spec, rec)
@@ -721,3 +727,31 @@ def test_password_dials_through_rasman_then_adoption_after_a_crash(
         with pytest.raises(InvalidHandle):
             ras.status(conn.handle)
     assert not pid_alive(pid)
+
+
+async def test_hang_up_before_ssh_started(
+    netns_lab: NetnsLab, ssh_pair: NsPair, tmp_path: Path
+) -> None:
+    """A stop while start() still reads the entry's files: ssh is never spawned (it would
+    run on with nobody to stop it) and start() says why."""
+    spec = unknown_host_spec(tmp_path, ssh_pair.addr_a)
+    rec = Recorder()
+    with netns_lab.inside(ssh_pair.b):
+        link = SshLink(spec, rec)
+        assert (await stop_during_start(link)).code == 631
+    assert link.record()["process"] is None
+    assert rec.events == []
+    assert not link_pids(pids_in_netns(ssh_pair.b), "ssh", "-M")
+    assert not spec.run_dir.exists()
+
+
+def test_privileged_socks_port_is_refused_for_a_user(tmp_path: Path) -> None:
+    """A user's entry cannot make a root daemon listen below 1024; root's entry can."""
+    entry = {"OpenRasDevice": "ssh", "PhoneNumber": "u@192.0.2.1", "OpenRasSshSocksPort": "80"}
+    with pytest.raises(RasError) as info:
+        SshLink.validate(make_spec(tmp_path, entry, handle=handle(), owner_uid=1000))
+    assert info.value.code == 87
+    assert "OpenRasSshSocksPort=80" in str(info.value.detail)
+    assert "privileged" in str(info.value.detail)
+    if shutil.which("ssh"):
+        SshLink.validate(make_spec(tmp_path, entry, handle=handle(), owner_uid=0))

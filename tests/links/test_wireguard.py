@@ -32,6 +32,7 @@ from _linkkit import (
     rules,
     run_driver,
     start_rasman,
+    stop_during_start,
     wait_reconnected,
     wait_until_async,
 )
@@ -514,3 +515,20 @@ def test_redial_through_rasman_after_the_server_dies(
         assert ifname not in netns_lab.links(wg_pair.b)
     finally:
         events.close()
+
+
+async def test_hang_up_before_wireguard_go_started(
+    netns_lab: NetnsLab, wg_pair: NsPair, tmp_path: Path
+) -> None:
+    """A stop while start() still reads the config: wireguard-go is never spawned."""
+    cpriv, _ = keypair()
+    conf = client_config(tmp_path, cpriv, keypair()[1], f"{wg_pair.addr_a}:{WG_PORT}")
+    spec = make_spec(tmp_path, entry(conf), handle=handle())
+    rec = Recorder()
+    with netns_lab.inside(wg_pair.b):
+        link = WireGuardLink(spec, rec)
+        assert (await stop_during_start(link)).code == 631
+    assert link.record()["process"] is None
+    assert rec.events == []
+    assert not link_pids(pids_in_netns(wg_pair.b), "wireguard-go", "-f")
+    assert not [n for n in netns_lab.links(wg_pair.b) if n.startswith("orwg")]

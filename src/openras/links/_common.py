@@ -10,7 +10,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from openras.errors import ERROR_CONNECTING_DEVICE_NOT_FOUND, ERROR_INVALID_PARAMETER, RasError
+from openras.errors import (
+    ERROR_CONNECTING_DEVICE_NOT_FOUND,
+    ERROR_INVALID_PARAMETER,
+    ERROR_USER_DISCONNECTION,
+    RasError,
+)
 from openras.links.base import EntryView, LinkSpec
 
 #: ``OpenRasDialTimeoutMs`` when the entry does not set it.
@@ -37,6 +42,12 @@ def find_program(name: str) -> str:
             f"{name} is not installed (looked in {program_path()})",
         )
     return os.path.abspath(found)
+
+
+def stopped_before_start(program: str) -> RasError:
+    """What ``start()`` raises when a stop came in while it prepared (before the spawn):
+    starting the program anyway would leave it running with nobody watching for a stop."""
+    return RasError(ERROR_USER_DISCONNECTION, f"hung up before {program} started")
 
 
 def entry_int(

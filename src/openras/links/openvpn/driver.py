@@ -47,7 +47,13 @@ from typing import Any, ClassVar, Final
 
 from openras import errors
 from openras.errors import RasError
-from openras.links._common import dial_timeout, find_program, resolve_entry_path, tail_text
+from openras.links._common import (
+    dial_timeout,
+    find_program,
+    resolve_entry_path,
+    stopped_before_start,
+    tail_text,
+)
 from openras.links._owner_files import read_owner_file, write_private
 from openras.links.base import (
     Emit,
@@ -191,6 +197,8 @@ class OpenVpnLink(Link):
             "--management", SOCKET_FILE, "unix",
             "--management-hold", "--management-query-passwords",
         ]  # fmt: skip
+        if self._stopping:
+            raise stopped_before_start("openvpn")
         self.proc = LinkProcess.spawn(
             argv, marker=self.spec.marker, log_path=self.spec.run_dir / LOG_FILE,
             cwd=self.spec.run_dir,

@@ -77,6 +77,7 @@ from openras.links._common import (
     remove_quietly,
     resolve_entry_path,
     run_cmd,
+    stopped_before_start,
 )
 from openras.links._owner_files import (
     append_owner_file,
@@ -441,6 +442,8 @@ class SshLink(Link):
             tun_unit=self._tun_unit,
             program=self._ssh,
         )
+        if self._stopping:
+            raise stopped_before_start("ssh")
         self._proc = LinkProcess.spawn(
             argv, marker=self.spec.marker, log_path=self._path(_LOG), env=env
         )

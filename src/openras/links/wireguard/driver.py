@@ -63,6 +63,7 @@ from openras.links._common import (
     remove_quietly,
     resolve_entry_path,
     run_cmd,
+    stopped_before_start,
     tail_text,
 )
 from openras.links._owner_files import read_owner_file, write_private
@@ -290,6 +291,8 @@ class WireGuardLink(Link):
         if not self.spec.run_dir.exists():
             self.spec.run_dir.mkdir(mode=0o700, parents=True)
             self._created_run_dir = True
+        if self._stopping:
+            raise stopped_before_start("wireguard")
         probe = settings.implementation == "kernel" or (
             settings.implementation == "auto" and kernel_may_have_wireguard()
         )
@@ -303,6 +306,8 @@ class WireGuardLink(Link):
         else:
             env = dict(HELPER_ENV)
             env["LOG_LEVEL"] = "error"
+            if self._stopping:
+                raise stopped_before_start("wireguard-go")
             self._proc = LinkProcess.spawn(
                 [find_program("wireguard-go"), "-f", self._ifname],
                 marker=self.spec.marker,
@@ -310,6 +315,8 @@ class WireGuardLink(Link):
                 env=env,
             )
             self._exit_task = asyncio.create_task(self._watch_exit())
+        if self._stopping:  # came in while the kernel interface was made: wait_closed removes it
+            raise stopped_before_start("wireguard")
         self.emit(StateReached(RasConnState.ConnectDevice))
         self._run_task = asyncio.create_task(self._run())
 
