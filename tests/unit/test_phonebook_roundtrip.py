@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import codecs
+import tempfile
+from pathlib import Path
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from openras import _rasentry
 from openras.errors import PhonebookError
 from openras.phonebook import Entry, parse
+from openras.phonebook.names import name_key
 
 Case = tuple[bytes, list[tuple[str, list[tuple[str, str]]]]]
 
@@ -35,6 +39,15 @@ KEYS = st.sampled_from(
         "Encoding",
         "OpenRasDevice",
         "X",
+        "RedialSeconds",
+        "IdleDisconnectSeconds",
+        "PreviewUserPw",
+        "LcpExtensions",
+        "CountryCode",
+        "AreaCode",
+        "PreferredDevice",
+        "PreferredPort",
+        "OpenRasOptions",
     ]
 )
 STARTERS = st.sampled_from(["MEDIA", "media", "DEVICE", "NETCOMPONENTS", "NetComponents"])
@@ -46,7 +59,7 @@ def key_line(draw: st.DrawFn) -> tuple[str, str, str]:
     key = draw(
         st.one_of(KEYS, STARTERS, st.from_regex(r"[A-Za-z_][A-Za-z0-9_]{0,12}", fullmatch=True))
     )
-    value = draw(TEXT).strip(" \t")
+    value = draw(st.one_of(TEXT, st.sampled_from(["010", "abc", "-1", "0x10", "1"]))).strip(" \t")
     body = f"{draw(WS)}{key}{draw(WS)}={draw(WS)}{value}{draw(WS)}"
     return body, key, value
 
@@ -171,3 +184,28 @@ def test_phonebook_structured_bytes_error_or_identical(parts: list[tuple[bytes, 
     except PhonebookError:
         return
     assert pb.dumps() == data
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(phonebook())
+def test_phonebook_get_then_set_entry_properties_is_identity(case: Case) -> None:
+    """RasGetEntryProperties then RasSetEntryProperties of every entry rewrites nothing, however
+    odd its values ("010", "abc", empty, repeated keys, blocks in any order)."""
+    data, _ = case
+    try:
+        names = parse(data).names()
+    except PhonebookError:
+        return
+    with tempfile.TemporaryDirectory() as d:
+        path = Path(d) / "gen.pbk"
+        path.write_bytes(data)
+        seen: set[str] = set()
+        for nm in names:
+            if name_key(nm) in seen:
+                continue
+            seen.add(name_key(nm))
+            code, props = _rasentry.RasGetEntryProperties(str(path), nm)
+            assert code == 0
+            assert props is not None
+            assert _rasentry.RasSetEntryProperties(str(path), nm, props) == 0
+            assert path.read_bytes() == data, nm
