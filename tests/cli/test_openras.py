@@ -16,6 +16,7 @@ import pytest
 
 from conftest import OPENRAS, TIMEOUT, Cli, lines
 from openras import Client, errors
+from openras.states import RasConnState
 
 CONNECTION_FIELDS = {
     "handle",
@@ -115,7 +116,11 @@ def test_dial_no_wait_returns_with_the_handle(cli: Cli) -> None:
     assert result.returncode == 0
     doc = json.loads(result.stdout)
     with Client() as client:
-        assert client.status(doc["handle"]).entry == "Plodding"
+        now = client.status(doc["handle"])
+        assert now.entry == "Plodding"
+        # The state reported is the daemon's, as a name and code, never ahead of it now.
+        assert RasConnState[doc["state"]] == doc["state_code"]
+        assert RasConnState.OpenPort <= doc["state_code"] <= now.state
         client.hang_up(doc["handle"], wait=True, timeout=TIMEOUT)
 
 

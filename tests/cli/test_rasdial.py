@@ -157,11 +157,22 @@ def test_disconnect_without_entry_refuses_when_several(cli: Cli) -> None:
 
 
 def test_disconnect_with_nothing_to_end_is_668(cli: Cli) -> None:
+    """Windows' text for this case is not recorded: the usual error block, a note on stderr."""
+    block = [
+        "",
+        f"Remote Access error 668 - {errors.message(668)}",
+        "",
+        "For more help on this error:",
+        "        Type 'hh netcfg.chm'",
+        "        In help, click Troubleshooting, then Error Messages, then 668",
+    ]
     none = cli.rasdial("/d")
-    assert lines(none.stdout) == ["No connections"]
+    assert lines(none.stdout) == block
+    assert none.stderr == "rasdial: no connection to end\n"
     assert none.returncode == 68
     named = cli.rasdial("Demo", "/d")
-    assert lines(named.stdout) == ["You are not connected to Demo."]
+    assert lines(named.stdout) == block
+    assert named.stderr == "rasdial: you are not connected to Demo\n"
     assert named.returncode == 68
 
 
@@ -201,6 +212,23 @@ def test_help(cli: Cli) -> None:
     assert out[0] == "USAGE:"
     assert "\trasdial [entryname] /DISCONNECT" in out
     assert any("Exit status" in line for line in out)
+    text = result.stdout
+    assert "3-255" not in text  # 126 and 127 never occur
+    assert "3-125 and 128-255" in text
+    assert "126 and 127 are never used" in text
+
+
+def test_help_names_the_phonebooks_actually_used(cli: Cli, tmp_path: Path) -> None:
+    """$XDG_CONFIG_HOME and $OPENRAS_SYSTEM_PHONEBOOK, not a hardcoded ~/.config."""
+    env = {
+        **cli.env,
+        "XDG_CONFIG_HOME": str(tmp_path / "xdg"),
+        "OPENRAS_SYSTEM_PHONEBOOK": str(tmp_path / "all.pbk"),
+    }
+    text = cli.rasdial("/?", env=env).stdout
+    assert f"in yours ({tmp_path / 'xdg' / 'openras' / 'rasphone.pbk'})" in text
+    assert f"all-users phonebook ({tmp_path / 'all.pbk'})" in text
+    assert "~/.config" not in text
 
 
 def test_daemon_not_running_is_711_without_traceback(cli: Cli, tmp_path: Path) -> None:

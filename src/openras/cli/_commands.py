@@ -48,9 +48,10 @@ from openras.states import RasConnState
 class _Detach(Exception):
     """``dial --no-wait``: leave once the attempt has a handle."""
 
-    def __init__(self, handle: int) -> None:
+    def __init__(self, handle: int, state: RasConnState) -> None:
         super().__init__(handle)
         self.handle = handle
+        self.state = state  # the state the attempt had reached when we left
 
 
 def _password(args: Namespace) -> str:
@@ -78,7 +79,7 @@ def cmd_dial(args: Namespace) -> int:
 
     def on_state(event: Event) -> None:
         if args.no_wait:
-            raise _Detach(event.handle)
+            raise _Detach(event.handle, event.state)
         if event.phase == "failed":
             return  # the failure itself is reported once, below
         last.append(event.state)
@@ -104,9 +105,18 @@ def cmd_dial(args: Namespace) -> int:
         )
     except _Detach as exc:
         transport.close()
+        state = exc.state
+        with contextlib.suppress(errors.RasError), open_client(args.socket) as client:
+            state = client.status(exc.handle).state  # where the attempt is now
         if args.json:
             emit_json(
-                {"handle": exc.handle, "entry": args.entry, "joined": False, "state": "OpenPort"}
+                {
+                    "handle": exc.handle,
+                    "entry": args.entry,
+                    "joined": False,
+                    "state": state.name,
+                    "state_code": int(state),
+                }
             )
         else:
             print(

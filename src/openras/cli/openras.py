@@ -46,7 +46,9 @@ exit status (the same for rasdial):
   0        success
   1        a failure without a status of its own (the message gives the error number)
   2        usage error: unknown option, missing argument, unclear target; nothing done
-  3-255    Remote Access error (status + 600), for example:
+  3-125, 128-255
+           Remote Access error status + 600 (603-725, 728-855; 126 and 127 are
+           never used, 726/727 and codes outside 603-855 exit 1), for example:
              23  623 no such phonebook entry       91  691 user name or password wrong
              68  668 no such connection            38  638 timed out
              31  631 cancelled by the user        111  711 connection manager unreachable
@@ -263,7 +265,8 @@ def build_parser() -> argparse.ArgumentParser:
         "show, add, change, remove, rename, import or export entries",
         _entry_help,
         "Changes go to --phonebook, else to your own phonebook\n"
-        "(~/.config/openras/rasphone.pbk); they are written atomically under a lock.",
+        "($XDG_CONFIG_HOME/openras/rasphone.pbk, by default under ~/.config);\n"
+        "they are written atomically under a lock.",
     )
     esub = p.add_subparsers(dest="entry_command", metavar="ACTION", title="actions")
 

@@ -12,8 +12,10 @@ Rules a script can rely on (see docs/cli.md):
   and leaves the connection as it was (rasdial gives back the reference the dial added).
 * ``/DISCONNECT`` returns only once nothing of the connection is left, so the next line of a
   script may dial again. Without an entry it ends the only connection and refuses (exit 2)
-  when there are several. Nothing to disconnect is error 668 (exit 68).
-* Exit status: 0 success, 2 usage, RAS error N as N - 600 for 603-855, 1 otherwise.
+  when there are several. Nothing to disconnect is error 668: the usual error block on
+  stdout (what Windows prints there is not recorded), a note on stderr, exit 68.
+* Exit status: 0 success, 2 usage, RAS error N as N - 600 for 603-855 except 726 and 727
+  (so 126 and 127 never occur), 1 otherwise.
 
 Imports stay within the client library so that start-up is fast; no asyncio.
 """
@@ -53,8 +55,8 @@ from openras.records import Event
 
 NOTES = """\
 On openras:
-\tThe entry is looked up in the all-users phonebook (/etc/openras/rasphone.pbk),
-\tthen in yours (~/.config/openras/rasphone.pbk), unless /PHONEBOOK: names a file.
+\tThe entry is looked up in the all-users phonebook ({system}),
+\tthen in yours ({user}), unless /PHONEBOOK: names a file.
 \tA password of * is asked for without echo.
 \t{prog} entry /DISCONNECT returns once the connection is completely gone.
 \t{prog} /DISCONNECT without an entry ends the only connection; with several it
@@ -62,9 +64,11 @@ On openras:
 \t/PREFIXSUFFIX is accepted and has no effect (there are no dialing rules).
 
 Exit status:
-\t0 success; 2 usage error (nothing was done); 3-255 Remote Access error
-\tstatus + 600 (91 = error 691, 23 = error 623); 1 any other failure.
-\tThe error number itself is always printed.
+\t0 success; 2 usage error (nothing was done); 1 any other failure.
+\t3-125 and 128-255: Remote Access error status + 600 (603-725 and 728-855;
+\t91 = error 691, 23 = error 623, 68 = error 668). 126 and 127 are never used
+\t(726 and 727 exit 1, as do codes outside 603-855). The error number itself
+\tis always printed.
 
 Examples:
 \t{prog} Office
@@ -126,7 +130,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if isinstance(request, HelpRequest):
             _write(out.usage_lines(prog))
-            _write(NOTES.format(prog=prog).splitlines())
+            from openras.phonebook.locations import system_phonebook_path, user_phonebook_path
+
+            notes = NOTES.format(
+                prog=prog, system=system_phonebook_path(), user=user_phonebook_path()
+            )
+            _write(notes.splitlines())
             return out.EXIT_SUCCESS
         if isinstance(request, ListRequest):
             return _list()
@@ -216,8 +225,8 @@ def _disconnect(req: DisconnectRequest, prog: str) -> int:
                 book = os.path.abspath(req.phonebook)
                 targets = [t for t in targets if t.phonebook == book]
             if not targets:
-                _write(["No connections"])
-                return out.exit_status(errors.ERROR_NO_CONNECTION)
+                _note("no connection to end")
+                return _fail(errors.RasError(errors.ERROR_NO_CONNECTION))
             if len(targets) > 1:
                 names = ", ".join(t.entry for t in targets)
                 _note(
@@ -228,8 +237,8 @@ def _disconnect(req: DisconnectRequest, prog: str) -> int:
         else:
             targets = connections_named(client, req.entry, req.phonebook)
             if not targets:
-                _write([f"You are not connected to {req.entry}."])
-                return out.exit_status(errors.ERROR_NO_CONNECTION)
+                _note(f"you are not connected to {req.entry}")
+                return _fail(errors.RasError(errors.ERROR_NO_CONNECTION))
         for info in targets:
             # InvalidHandle: it went away by itself meanwhile, which is what was asked.
             with contextlib.suppress(errors.InvalidHandle):
