@@ -73,3 +73,40 @@ def test_usage_without_arguments():
     p = cli()
     assert p.returncode == 2
     assert "--install-shim" in p.stdout
+
+
+DOC = Path(__file__).resolve().parents[2] / "docs" / "win32ras.md"
+
+
+def test_no_empty_package_extra_pretends_to_install_the_shim():
+    """An extra with no requirements installs nothing; the shim is documented instead."""
+    import tomllib
+
+    project = tomllib.loads((DOC.parents[1] / "pyproject.toml").read_text())["project"]
+    extras = project.get("optional-dependencies", {})
+    assert all(extras.values()), {k: v for k, v in extras.items() if not v}
+    assert "--install-shim" in DOC.read_text()
+
+
+def test_the_documented_directory_recipe_works(tmp_path: Path):
+    """docs/win32ras.md's second recipe, run as written (with this Python and a temp DIR)."""
+    text = DOC.read_text()
+    install = "python3 -m openras.win32ras --install-shim ~/lib/win32ras-shim"
+    run = "PYTHONPATH=~/lib/win32ras-shim python3 their_script.py"
+    assert install in text
+    assert run in text
+    script = tmp_path / "their_script.py"
+    script.write_text(PROBE)
+    home = tmp_path / "home"
+    env = {
+        **os.environ,
+        "HOME": str(home),
+        "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}",
+    }
+    shell = f"cd {tmp_path} && {install.replace('python3', sys.executable)} && " + run.replace(
+        "python3", sys.executable
+    )
+    p = subprocess.run(["sh", "-c", shell], capture_output=True, text=True, env=env, timeout=60)
+    assert p.returncode == 0, p.stderr
+    shim = home / "lib" / "win32ras-shim" / "win32ras.py"
+    assert p.stdout.splitlines() == [f"wrote {shim}", f"True True 32 {shim}"]
