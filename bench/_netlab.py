@@ -112,6 +112,8 @@ class Rasman:
     ns: str
     workdir: Path
     proc: subprocess.Popen[bytes] | None = None
+    #: Where rasman keeps its table (default: in the work dir, on the same disk as /tmp).
+    state_dir: Path | None = None
 
     @property
     def socket(self) -> Path:
@@ -128,7 +130,8 @@ class Rasman:
             "OPENRAS_SYSTEM_PHONEBOOK": str(self.workdir / "system.pbk"),
         }
         argv = [sys.executable, "-m", "openras.manager", "--socket", str(self.socket),
-                "--state-dir", str(self.workdir / "state"), "--log-level", log_level]  # fmt: skip
+                "--state-dir", str(self.state_dir or self.workdir / "state"),
+                "--log-level", log_level]  # fmt: skip
         self.proc = self.lab.spawn(self.ns, argv, log=self.log, env=env)
         proc = self.proc
         ok = wait_until(lambda: self._answers() or proc.poll() is not None, 30)

@@ -313,6 +313,11 @@ def main(argv: list[str] | None = None) -> int:
     )
     ap.add_argument("--samples", action="store_true", help="print every sample too")
     ap.add_argument(
+        "--state-on-tmpfs",
+        action="store_true",
+        help="keep rasman's state dir in /dev/shm (shows what the table's disk writes cost)",
+    )
+    ap.add_argument(
         "--rasman-log-level", default="info", choices=["debug", "info", "warning", "error"]
     )
     args = ap.parse_args(argv)
@@ -346,7 +351,12 @@ def main(argv: list[str] | None = None) -> int:
         if made_privsep:
             privsep.mkdir(mode=0o755)
         pair = lab.create_pair()
-        rm = Rasman(lab, pair.b, work)
+        state = (
+            Path(tempfile.mkdtemp(prefix="orbench-state-", dir="/dev/shm"))
+            if args.state_on_tmpfs
+            else None
+        )
+        rm = Rasman(lab, pair.b, work, state_dir=state)
         rm.start(args.rasman_log_level)
         print(f"namespaces {pair.a} / {pair.b}; rasman pid {rm.proc.pid if rm.proc else '?'} in B")
         with rm.client() as client:
@@ -367,6 +377,8 @@ def main(argv: list[str] | None = None) -> int:
             rm.hang_up_everything()
         lab.close()
         shutil.rmtree(work, ignore_errors=True)
+        if rm is not None and rm.state_dir is not None:
+            shutil.rmtree(rm.state_dir, ignore_errors=True)
         if made_privsep:
             with contextlib.suppress(OSError):
                 privsep.rmdir()

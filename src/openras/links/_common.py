@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import os
 import shutil
+import socket
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -42,6 +43,29 @@ def find_program(name: str) -> str:
             f"{name} is not installed (looked in {program_path()})",
         )
     return os.path.abspath(found)
+
+
+def link_exists(name: str) -> bool:
+    """Whether interface ``name`` exists, without a helper process: ``if_nametoindex`` asks
+    the calling thread's network namespace, the one the ``ip`` helpers spawned from the same
+    loop thread work in. (A subprocess per check costs milliseconds a dial can feel.)"""
+    try:
+        socket.if_nametoindex(name)
+    except OSError:
+        return False
+    return True
+
+
+def unix_socket_answers(path: Path) -> bool:
+    """Whether something accepts on the Unix socket ``path``; never blocks (a listener with a
+    full backlog counts as not answering yet), so the event loop can call it directly."""
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+        sock.setblocking(False)
+        try:
+            sock.connect(str(path))
+        except OSError:
+            return False
+    return True
 
 
 def stopped_before_start(program: str) -> RasError:

@@ -78,6 +78,9 @@ SOCKET_FILE: Final = "mgmt.sock"
 LOG_FILE: Final = "openvpn.log"
 #: How long openvpn may take to open its management socket.
 ATTACH_TIMEOUT: Final = 10.0
+#: Between two tries to connect to the management socket while openvpn starts (it listens
+#: within milliseconds; a coarse poll would be most of a fast dial).
+ATTACH_POLL: Final = 0.001
 #: After ``signal SIGTERM`` on the socket, a plain SIGTERM if openvpn has not exited.
 STOP_FALLBACK: Final = 3.0
 #: Lines of openvpn's log kept to explain a failure.
@@ -236,7 +239,7 @@ class OpenVpnLink(Link):
                         errors.ERROR_CONNECTING_DEVICE_NOT_FOUND,
                         "openvpn did not open its management socket",
                     ) from None
-                await asyncio.sleep(0.005)
+                await asyncio.sleep(ATTACH_POLL)
         self._writer = writer
         self._attached = True
         self._spawn(self._read(reader))

@@ -74,6 +74,7 @@ from openras.links._common import (
     entry_bool,
     entry_int,
     find_program,
+    link_exists,
     remove_quietly,
     resolve_entry_path,
     run_cmd,
@@ -109,7 +110,10 @@ from openras.states import RasConnState
 
 ERROR_IP_CONFIGURATION: Final = 716
 ERROR_BAD_CONFIG: Final = 872
-_POLL: Final = 0.05
+#: The dial loop reads ssh's log and its TCP state this often (cheap, in-process); ``ssh -O
+#: check`` (a helper process) runs on "Authenticated to", else every _CHECK_EVERY polls.
+_POLL: Final = 0.01
+_CHECK_EVERY: Final = 25
 _LOG: Final = "ssh.log"
 _CTL: Final = "ctl"
 _KNOWN_HOSTS: Final = "known_hosts"
@@ -397,19 +401,7 @@ class SshLink(Link):
             raise RasError(
                 ERROR_INVALID_PARAMETER, f"run dir path too long for a socket: {self.spec.run_dir}"
             )
-        owner = self.spec.owner_uid
-        known = await asyncio.to_thread(
-            read_owner_file_if_exists,
-            settings.known_hosts,
-            owner,
-            code=ERROR_BAD_CONFIG,
-            what="known_hosts",
-        )
-        identity = None
-        if settings.identity is not None:
-            identity = await asyncio.to_thread(
-                read_owner_file, settings.identity, owner, code=ERROR_BAD_CONFIG, what="identity"
-            )
+        known, identity = await asyncio.to_thread(_read_entry_files, settings, self.spec.owner_uid)
         password = self.spec.params.password
         if settings.mode == "tun":
             self._tun_unit = await self._choose_tun_unit()
@@ -455,8 +447,7 @@ class SshLink(Link):
         base = 100 + self.spec.handle % 100
         for k in range(200):
             unit = 100 + (base - 100 + k) % 200
-            res = await run_cmd(["ip", "link", "show", "dev", f"tun{unit}"], time_limit=5)
-            if res.returncode != 0:
+            if not link_exists(f"tun{unit}"):
                 return unit
         raise RasError(633, "no free tun unit")
 
@@ -510,9 +501,10 @@ class SshLink(Link):
                 # not visible at LogLevel VERBOSE: it is implied by "Authenticated to" or
                 # by an authentication failure.
                 self._reach(RasConnState.DeviceConnected)
-            if (self._reached == RasConnState.Authenticated or tick % 5 == 4) and (
-                await self._check() and await self._ready()
-            ):
+            if (
+                self._reached == RasConnState.Authenticated
+                or tick % _CHECK_EVERY == _CHECK_EVERY - 1
+            ) and (await self._check() and await self._ready()):
                 if self._ended():
                     return
                 try:
@@ -552,8 +544,7 @@ class SshLink(Link):
     async def _ready(self) -> bool:
         assert self._settings is not None
         if self._settings.mode == "tun":
-            res = await run_cmd(["ip", "link", "show", "dev", f"tun{self._tun_unit}"], time_limit=5)
-            return res.returncode == 0
+            return link_exists(f"tun{self._tun_unit}")
         try:
             _, writer = await asyncio.wait_for(
                 asyncio.open_connection("127.0.0.1", self._settings.socks_port), 2
@@ -684,7 +675,7 @@ class SshLink(Link):
     async def _cleanup(self) -> None:
         if self._tun_unit is not None:
             dev = f"tun{self._tun_unit}"
-            if (await run_cmd(["ip", "link", "show", "dev", dev], time_limit=5)).returncode == 0:
+            if link_exists(dev):
                 await run_cmd(["ip", "link", "del", "dev", dev], time_limit=5)
         names = (_CTL, _KNOWN_HOSTS, _IDENTITY, _PASSWORD, _ASKPASS, _LOG)
         remove_quietly(*(self._path(n) for n in names))
@@ -785,6 +776,17 @@ class SshLink(Link):
             remote_address_v6=str(remote) if remote is not None and remote.version == 6 else "",
             extra=extra,
         )
+
+
+def _read_entry_files(settings: _Settings, owner: int) -> tuple[bytes | None, bytes | None]:
+    """known_hosts and the identity, read with the owner's rights (one trip off the loop)."""
+    known = read_owner_file_if_exists(
+        settings.known_hosts, owner, code=ERROR_BAD_CONFIG, what="known_hosts"
+    )
+    identity = None
+    if settings.identity is not None:
+        identity = read_owner_file(settings.identity, owner, code=ERROR_BAD_CONFIG, what="identity")
+    return known, identity
 
 
 def _adopted_settings(spec: LinkSpec, record: Mapping[str, Any]) -> _Settings:

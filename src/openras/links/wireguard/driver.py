@@ -41,7 +41,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import socket
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -60,11 +59,13 @@ from openras.links._common import (
     dial_timeout,
     entry_int,
     find_program,
+    link_exists,
     remove_quietly,
     resolve_entry_path,
     run_cmd,
     stopped_before_start,
     tail_text,
+    unix_socket_answers,
 )
 from openras.links._owner_files import read_owner_file, write_private
 from openras.links.base import (
@@ -104,9 +105,9 @@ UAPI_DIR: Final = Path("/var/run/wireguard")
 _DIAL_POLL: Final = 0.05
 #: Faster polls during the first second after the interface is up, where a handshake with a
 #: reachable peer lands (a round trip): the dial is not held up by a coarse poll.
-_DIAL_POLL_FAST: Final = 0.01
+_DIAL_POLL_FAST: Final = 0.003
 _DIAL_FAST_FOR: Final = 1.0
-_UAPI_POLL: Final = 0.005
+_UAPI_POLL: Final = 0.002
 _SETCONF_FILE: Final = "wg-setconf.conf"
 _LOG_FILE: Final = "wireguard-go.log"
 _MAX_IFNAME: Final = 15
@@ -158,16 +159,6 @@ def load_config(spec: LinkSpec, settings: _Settings) -> WgConfig:
 
 def uapi_socket(ifname: str) -> Path:
     return UAPI_DIR / f"{ifname}.sock"
-
-
-def _uapi_answers(path: Path) -> bool:
-    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
-        sock.settimeout(0.5)
-        try:
-            sock.connect(str(path))
-        except OSError:
-            return False
-    return True
 
 
 #: Set once ``ip link add ... type wireguard`` said "Unknown device type" on a kernel that
@@ -322,9 +313,7 @@ class WireGuardLink(Link):
 
     async def _choose_ifname(self) -> str:
         for name in interface_names(self.spec.handle):
-            if uapi_socket(name).exists() and await asyncio.to_thread(
-                _uapi_answers, uapi_socket(name)
-            ):
+            if uapi_socket(name).exists() and unix_socket_answers(uapi_socket(name)):
                 continue
             if await self._link_exists(name):
                 continue
@@ -352,14 +341,7 @@ class WireGuardLink(Link):
         return res.returncode == 0
 
     async def _link_exists(self, name: str) -> bool:
-        """Whether ``name`` exists, without a subprocess: ``if_nametoindex`` asks the calling
-        thread's network namespace, which is the one the ``ip`` helpers (spawned from this
-        same loop thread) work in."""
-        try:
-            socket.if_nametoindex(name)
-        except OSError:
-            return False
-        return True
+        return link_exists(name)
 
     @staticmethod
     def _make_projection(config: WgConfig, plan: NetPlan) -> dict[str, Any]:
@@ -418,7 +400,7 @@ class WireGuardLink(Link):
         while True:
             if self._proc.exited:
                 raise _Failure(ERROR_CONNECTING_DEVICE_NOT_FOUND, "wireguard-go exited")
-            if sock.exists() and await asyncio.to_thread(_uapi_answers, sock):
+            if sock.exists() and unix_socket_answers(sock):
                 return
             if self._remaining() <= 0:
                 raise _Failure(ERROR_VPN_TIMEOUT, "wireguard-go did not open its UAPI socket")
@@ -595,7 +577,7 @@ class WireGuardLink(Link):
             await run_cmd(["ip", "link", "del", "dev", self._ifname], time_limit=5)
         if self._ifname and not self._kernel:
             sock = uapi_socket(self._ifname)
-            if sock.exists() and not await asyncio.to_thread(_uapi_answers, sock):
+            if sock.exists() and not unix_socket_answers(sock):
                 remove_quietly(sock)
         remove_quietly(self.spec.run_dir / _SETCONF_FILE, self.spec.run_dir / _LOG_FILE)
         if self._created_run_dir:
