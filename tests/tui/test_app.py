@@ -10,10 +10,12 @@ import pytest
 from tui_support import (
     Rasman,
     cells,
+    client_of,
     daemon,
     make_app,
     online,
     other_dial,
+    other_process,
     screen_text,
     shows,
     state_of,
@@ -22,7 +24,7 @@ from tui_support import (
 
 from openras import errors
 from openras.states import RasConnState
-from openras.tui.app import MainScreen
+from openras.tui.app import ConnectionTable, MainScreen
 from openras.tui.screens import (
     ConfirmHangUp,
     CredentialsScreen,
@@ -36,11 +38,12 @@ from openras.tui.view import owner_name
 DIALING_NAMES = {s.name for s in RasConnState if not s.is_done}
 
 
-async def test_rows_follow_another_client(rasman: Rasman, book: Path) -> None:
+async def test_rows_follow_another_process(rasman: Rasman, book: Path) -> None:
+    """Another program (a separate process) dials and hangs up; the rows follow live."""
     app = make_app(rasman, book)
     async with app.run_test() as pilot:
         await online(pilot, app)
-        dial = asyncio.ensure_future(other_dial(rasman, "Crawl", book))
+        dial = asyncio.ensure_future(other_process(rasman, "dial", "Crawl", str(book)))
         seen: list[str] = []
 
         def progress() -> bool:
@@ -51,7 +54,7 @@ async def test_rows_follow_another_client(rasman: Rasman, book: Path) -> None:
             return "Connected" in seen
 
         await until(pilot, progress, "the row to walk to Connected")
-        handle = await dial
+        handle = int(await dial)
         dialing = [s for s in seen if s in DIALING_NAMES]
         assert len(dialing) >= 3, seen  # the states showed as they changed
         row = cells(app, handle)
@@ -66,7 +69,7 @@ async def test_rows_follow_another_client(rasman: Rasman, book: Path) -> None:
         )
         await until(pilot, lambda: cells(app, handle).get("in", "").endswith("B"), "bytes in")
 
-        await daemon(rasman, "hang_up", handle)
+        await other_process(rasman, "hangup", str(handle))
         await until(
             pilot, lambda: handle not in app.rows and not cells(app, handle), "the row to leave"
         )
@@ -393,3 +396,81 @@ async def test_entry_key_on_the_table(rasman: Rasman, book: Path) -> None:
         await pilot.press("e")
         await until(pilot, lambda: isinstance(app.screen, EntryScreen), "the entry")
         await shows(pilot, "[Demo]", "OpenRasLoopbackStepMs = 10")
+
+
+async def test_mouse_click_selects_a_row_and_a_second_click_opens_it(
+    rasman: Rasman, book: Path
+) -> None:
+    app = make_app(rasman, book)
+    async with app.run_test() as pilot:
+        await online(pilot, app)
+        demo = await other_dial(rasman, "Demo", book)
+        slow = await other_dial(rasman, "Slow", book)
+        await until(
+            pilot, lambda: state_of(app, demo) == state_of(app, slow) == "Connected", "two rows"
+        )
+        assert app.selected_handle() == demo
+        # Row 0 of the table is its header; Slow is on the second row below it.
+        assert await pilot.click(ConnectionTable, offset=(3, 2))
+        await until(pilot, lambda: app.selected_handle() == slow, "the click to select Slow")
+        assert isinstance(app.screen, MainScreen)  # a first click only selects
+        await pilot.press("h")
+        await until(pilot, lambda: isinstance(app.screen, ConfirmHangUp), "the confirmation")
+        await shows(pilot, "Hang up Slow?")
+        await pilot.press("n")
+        await until(pilot, lambda: isinstance(app.screen, MainScreen), "the dialog to close")
+        await pilot.click(ConnectionTable, offset=(3, 1))
+        await until(pilot, lambda: app.selected_handle() == demo, "the click to select Demo")
+        await pilot.click(ConnectionTable, offset=(3, 1))  # again on the selected row: open it
+        await until(pilot, lambda: isinstance(app.screen, DetailsScreen), "the details")
+        assert app.screen.handle == demo
+
+
+async def save_credentials(ras: Rasman, entry: str, book: Path, user: str, password: str) -> None:
+    def run() -> None:
+        with client_of(ras) as c:
+            c.save_credentials(entry, book, user=user, password=password)
+
+    await asyncio.to_thread(run)
+
+
+async def test_saved_credentials_dial_without_the_form(rasman: Rasman, book: Path) -> None:
+    """Secret asks for a password, but one is saved: no form, the daemon uses the saved one."""
+    await save_credentials(rasman, "Secret", book, "bob", "secret")
+    app = make_app(rasman, book)
+    async with app.run_test() as pilot:
+        await online(pilot, app)
+        await pilot.press("d")
+        await until(pilot, lambda: isinstance(app.screen, EntryPicker), "the entry list")
+        await pilot.press("down", "down", "enter")  # Secret
+        await until(
+            pilot, lambda: ("information", "Connected to Secret.") in app.notices, "the dial"
+        )
+        assert not any(isinstance(s, CredentialsScreen) for s in app.screen_stack)
+        [info] = await daemon(rasman, "connections")
+        assert info.entry == "Secret"
+
+
+async def test_wrong_saved_password_fails_then_the_form_asks(rasman: Rasman, book: Path) -> None:
+    await save_credentials(rasman, "Secret", book, "bob", "stale")
+    app = make_app(rasman, book)
+    async with app.run_test() as pilot:
+        await online(pilot, app)
+        await pilot.press("d")
+        await until(pilot, lambda: isinstance(app.screen, EntryPicker), "the entry list")
+        await pilot.press("down", "down", "enter")
+        await until(
+            pilot,
+            lambda: isinstance(app.screen, DialScreen) and app.screen.outcome == "failed",
+            "the saved password to fail",
+        )
+        await shows(pilot, "Error 691")
+        await pilot.press("r")
+        await until(pilot, lambda: isinstance(app.screen, CredentialsScreen), "the form")
+        form = app.screen
+        assert isinstance(form, CredentialsScreen)
+        assert form.user == "bob"  # the saved user name, never the password
+        await pilot.press(*"secret", "enter")
+        await until(
+            pilot, lambda: ("information", "Connected to Secret.") in app.notices, "the dial"
+        )

@@ -80,7 +80,7 @@ def test_rasphone_runs_in_a_terminal(
     assert r.returncode == 0, r.stderr
 
     text = pane.wait(lambda t: "no connections" in t and "Quit" in t, "the main screen")
-    assert "Entry" in text and "State" in text and "Address" in text
+    assert "Entry" in text and "Device" in text and "State" in text and "Out" in text
     assert len(text.splitlines()) <= 24 and all(len(x) <= 80 for x in text.splitlines())
 
     with client_of(rasman) as c:

@@ -93,6 +93,9 @@ def _entry(text: str):  # type: ignore[no-untyped-def]
         ("OpenRasDevice=loopback\nOpenRasLoopbackPassword=x\n", True),
         ("OpenRasDevice=wireguard\n", False),
         ("OpenRasDevice=openvpn\n", True),
+        ("OpenRasDevice=ssh\nPhoneNumber=alice@host\n", True),  # password authentication
+        ("OpenRasDevice=ssh\nOpenRasSshIdentity=id_ed25519\n", False),  # a key: no prompt
+        ("OpenRasDevice=ssh\nOpenRasSshIdentity=\n", True),
     ],
 )
 def test_needs_credentials(body: str, asks: bool) -> None:

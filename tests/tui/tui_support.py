@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import html
 import re
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Protocol
@@ -150,3 +151,38 @@ async def daemon(ras: Rasman, fn: str, *args: Any) -> Any:
             return getattr(c, fn)(*args)
 
     return await asyncio.to_thread(run)
+
+
+#: A separate program dialing or hanging up, as another user's script would.
+_OTHER_PROGRAM = """\
+import sys
+from openras import Client
+
+socket, what, *args = sys.argv[1:]
+with Client(socket, autostart=False, timeout=60) as client:
+    if what == "dial":
+        print(client.dial(args[0], args[1]).handle)
+    else:
+        client.hang_up(int(args[0]), wait=True)
+"""
+
+
+async def other_process(ras: Rasman, *args: str) -> str:
+    """Run ``dial ENTRY BOOK`` or ``hangup HANDLE`` in another Python process; its stdout."""
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-c",
+        _OTHER_PROGRAM,
+        str(ras.socket),
+        *args,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    try:
+        out, err = await asyncio.wait_for(proc.communicate(), 60)
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+            await proc.wait()
+    assert proc.returncode == 0, err.decode()
+    return out.decode().strip()

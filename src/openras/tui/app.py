@@ -27,9 +27,10 @@ from textual.widgets.data_table import CellDoesNotExist
 
 from openras import errors
 from openras.aclient import AsyncClient
+from openras.client import Client, SavedCredentials
 from openras.records import ConnectionInfo, Event
 from openras.tui.feed import Subscription
-from openras.tui.view import COLUMNS, Row, error_line, state_name
+from openras.tui.view import COLUMNS, EntryChoice, Row, error_line, state_name
 
 log = logging.getLogger("openras.rasphone")
 
@@ -480,15 +481,38 @@ class RasphoneApp(App[int]):
                 self.tell(f"{choice.name} is already connected.", severity="warning")
                 return
         user = password = ""
+        saved = await self.saved_credentials(choice) if choice.needs_credentials else None
+        if saved is not None:
+            user = saved.user
+        # Saved credentials are used as they are (an empty user and password tell the daemon
+        # so); a retry after a failure always asks, since what is saved may be what failed.
+        ask = choice.needs_credentials and not (saved is not None and saved.has_password)
         while True:
-            if choice.needs_credentials:
+            if ask:
                 creds = await self.push_screen_wait(CredentialsScreen(choice.name, user))
                 if creds is None:
                     return
                 user, password = creds
-            outcome = await self.push_screen_wait(DialScreen(choice, user, password))
+            dial_user = user if ask else ""
+            outcome = await self.push_screen_wait(DialScreen(choice, dial_user, password))
             if outcome != "retry":
                 return
+            ask = True
+
+    async def saved_credentials(self, choice: EntryChoice) -> SavedCredentials | None:
+        """What the daemon has saved for the entry (never the password), or None when it
+        has nothing or cannot say (then the form asks, as without saved credentials)."""
+
+        def lookup() -> SavedCredentials:
+            with Client(self.socket_path, autostart=False, timeout=CALL_TIMEOUT) as client:
+                return client.credentials(choice.name, choice.dial_phonebook)
+
+        try:
+            saved = await asyncio.to_thread(lookup)
+        except (errors.RasError, OSError) as exc:
+            log.info("saved credentials of %s unknown: %s", choice.name, describe(exc))
+            return None
+        return saved if saved.user or saved.has_password else None
 
     def open_details(self, handle: int) -> None:
         from openras.tui.screens import DetailsScreen

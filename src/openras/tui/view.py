@@ -36,8 +36,9 @@ __all__ = [
 #: Keys whose values are secrets: shown masked on the entry screen (the file should hold none,
 #: but test and hand-written books do).
 _SECRET_HINTS: Final = ("password", "presharedkey", "secret", "psk")
-#: openras devices that authenticate with a user name and password (Windows types always may).
-_CREDENTIAL_DEVICES: Final = frozenset({"openvpn"})
+#: openras devices that may authenticate with a user name and password (Windows types always
+#: may). ssh does unless the entry names a key (``OpenRasSshIdentity``); see needs_credentials.
+_CREDENTIAL_DEVICES: Final = frozenset({"openvpn", "ssh"})
 MASK: Final = "********"
 
 
@@ -103,11 +104,13 @@ def device_of(entry: Entry) -> str:
 
 
 def needs_credentials(entry: Entry) -> bool:
-    """Whether to ask for a user name and password before dialing.
+    """Whether the entry may want a user name and password before dialing.
 
     ``PreviewUserPw`` decides when present (as on Windows). Without it, Windows device types
     ask, openras devices ask only if they authenticate with a password (a loopback entry only
-    when it sets ``OpenRasLoopbackPassword``), so keys-only links dial straight away.
+    when it sets ``OpenRasLoopbackPassword``, an ssh entry only without an
+    ``OpenRasSshIdentity`` key), so keys-only links dial straight away. Whether credentials
+    are already saved for the entry is the daemon's to say; the app asks it before prompting.
     """
     preview = entry.get("PreviewUserPw")
     if preview is not None and preview.strip():
@@ -117,6 +120,8 @@ def needs_credentials(entry: Entry) -> bool:
     device = device_of(entry)
     if device == "loopback":
         return entry.openras("LoopbackPassword") is not None
+    if device == "ssh":
+        return not (entry.openras("SshIdentity") or "").strip()
     return device in _CREDENTIAL_DEVICES
 
 
@@ -261,20 +266,23 @@ class Row:
             "out": fmt_bytes(stats.bytes_sent) if stats else "",
             "address": self.address,
             "owner": owner_name(self.info.owner),
-            "device": self.device,
+            "device": self.info.device_type or self.info.device_name,  # in full on Details
         }
 
 
 #: Columns of the connections table: (key, label, fixed width or None for the content's),
 #: most useful first; fixed widths keep columns from jumping as states and counters change.
+#: Entry to Out fit an 80-column terminal whatever the names (each cell has one space of
+#: padding either side: 18+11+16+10+11+11 = 77, plus the scroll bar); Address and Owner
+#: follow, reachable by scrolling right, and everything is on the Details screen.
 COLUMNS: Final[tuple[tuple[str, str, int | None], ...]] = (
-    ("entry", "Entry", None),
+    ("entry", "Entry", 16),
+    ("device", "Device", 9),
     ("state", "State", 14),
     ("time", "Time", 8),
     ("in", "In", 9),
     ("out", "Out", 9),
     ("address", "Address", 15),
     ("owner", "Owner", None),
-    ("device", "Device", None),
 )
 RATE_SAMPLES: Final = 60
