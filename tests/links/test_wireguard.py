@@ -496,6 +496,7 @@ def test_redial_through_rasman_after_the_server_dies(
             (first_pid,) = link_pids(pids_in_netns(wg_pair.b), "wireguard-go", ifname)
             server.proc.kill()  # by its pid
             server.proc.wait(5)
+            uapi_socket(server.ifname).unlink()  # SIGKILL leaves wireguard-go's socket behind
             check_redial(events, conn.handle, drop={829}, down={809}, timeout=20)
             assert not pid_alive(first_pid)
             start_server(
