@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import itertools
 import os
 import pwd
@@ -46,7 +47,7 @@ from netns import NetnsLab, NsPair, kill_pids, pids_in_netns, wait_until
 from conftest import require_programs
 from openras.client import Client
 from openras.errors import InvalidHandle, RasError
-from openras.links.base import LinkDropped, LinkFailed, LinkSpec
+from openras.links.base import DialParams, LinkDropped, LinkFailed, LinkSpec
 from openras.links.ssh.driver import SshLink
 from openras.states import RasConnState
 
@@ -755,3 +756,32 @@ def test_privileged_socks_port_is_refused_for_a_user(tmp_path: Path) -> None:
     assert "privileged" in str(info.value.detail)
     if shutil.which("ssh"):
         SshLink.validate(make_spec(tmp_path, entry, handle=handle(), owner_uid=0))
+
+
+async def test_adopt_keeps_the_dial_user_without_dial_params(
+    netns_lab: NetnsLab, ssh_pair: NsPair, tmp_path: Path, user: User
+) -> None:
+    """A restarted daemon adopts with no dial parameters: the login name the dial used (not
+    the owner's, root here) comes from the link's record."""
+    server = start_sshd(netns_lab, ssh_pair, tmp_path, allow=(user.name,))
+    socks_port = 21000 + next(_n)
+    entry = {
+        "OpenRasDevice": "ssh",
+        "PhoneNumber": f"{ssh_pair.addr_a}:{SSH_PORT}",
+        "OpenRasSshKnownHosts": str(known_hosts(tmp_path, server.host_key_line)),
+        "OpenRasSshSocksPort": str(socks_port),
+    }
+    spec = make_spec(tmp_path, entry, handle=handle(), user=user.name, password=user.password)
+    with run_driver(DRIVER, spec, ns=ssh_pair.b) as runner:
+        runner.read_until(lambda e: e.get("name") == "Connected" or e["event"] == "failed", 10)
+        record = runner.read_until(lambda e: e["event"] == "started", 1)["record"]
+        runner.proc.kill()
+        runner.proc.wait(5)
+    bare = dataclasses.replace(spec, params=DialParams(entry_name=spec.params.entry_name))
+    with netns_lab.inside(ssh_pair.b):
+        link = await SshLink.adopt(bare, record, Recorder())
+        assert isinstance(link, SshLink)
+        proj = await link.projection()
+        assert proj is not None and proj.extra["user"] == user.name
+        await close(link)
+    assert not pid_alive(record["process"]["pid"])
