@@ -235,16 +235,23 @@ def cmd_entry_export(args: Namespace) -> int:
         raise CliError(
             "no entries to export", exit_status(errors.ERROR_CANNOT_FIND_PHONEBOOK_ENTRY)
         )
+    # A new .pbk in Windows' own form: CRLF lines, a blank line between entries; stdout gets
+    # the same bytes, so `> file` and `-o file` make the same file.
+    data = "\r\n".join(_text(e, "\r\n") for e in chosen).encode("utf-8")
     if args.output in (None, "-"):
-        sys.stdout.write("\n".join(_text(e) for e in chosen))
+        binary = getattr(sys.stdout, "buffer", None)
+        if binary is None:  # a text-only stream (embedded use): CRLF as text
+            sys.stdout.write(data.decode("utf-8"))
+        else:
+            sys.stdout.flush()
+            binary.write(data)
+            binary.flush()
         return EXIT_SUCCESS
     out = Path(args.output)
     if out.exists() and not args.force:
         raise errors.RasError(
             errors.ERROR_ALREADY_EXISTS, f"{out} exists (use --force to overwrite)"
         )
-    # A new .pbk in Windows' own form: CRLF lines, a blank line between entries.
-    data = "\r\n".join(_text(e, "\r\n") for e in chosen).encode("utf-8")
     Phonebook.loads(data, out)  # what we write must read back
     from openras.phonebook import atomic_write, locked
 
