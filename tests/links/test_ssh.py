@@ -42,9 +42,8 @@ from _linkkit import (
     wait_reconnected,
     wait_until_async,
 )
-from netns import NetnsLab, NsPair, kill_pids, pids_in_netns, wait_until
+from netns import NetnsLab, NsPair, kill_pids, pids_in_netns, require_programs, wait_until
 
-from conftest import require_programs
 from openras.client import Client
 from openras.errors import InvalidHandle, RasError
 from openras.links.base import DialParams, LinkDropped, LinkFailed, LinkSpec

@@ -36,9 +36,8 @@ from _linkkit import (
     wait_reconnected,
     wait_until_async,
 )
-from netns import NetnsLab, NsPair, pids_in_netns, wait_until
+from netns import NetnsLab, NsPair, pids_in_netns, require_programs, wait_until
 
-from conftest import require_programs
 from openras.client import Client
 from openras.errors import RasError
 from openras.links.base import LinkDropped, LinkFailed, LinkSpec
