@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from types import TracebackType
 from typing import Any
 
+from openras import errors
 from openras.client import dial_outcome, dial_parameters
 from openras.records import ConnectionInfo, Disconnect, Event, ProjectionInfo, Statistics
 from openras.states import RasConnState
@@ -114,15 +116,37 @@ class AsyncClient:
             Disconnect.from_wire(d) for d in (await self.transport.call(P.HISTORY))["disconnects"]
         ]
 
-    async def hang_up(self, handle: int, *, wait: bool = True) -> None:
+    async def hang_up(
+        self,
+        handle: int,
+        *,
+        wait: bool = True,
+        timeout: float | None = 30.0,  # noqa: ASYNC109 - the issue's API: hang_up(timeout=)
+    ) -> None:
+        """Request the hang-up; with ``wait``, return once the handle is invalid (all gone)."""
         await self.transport.call(P.HANG_UP, {"handle": handle})
         if wait:
-            await self.wait_gone(handle)
+            await self.wait_gone(handle, timeout)
 
-    async def wait_gone(self, handle: int) -> None:
+    async def wait_gone(
+        self,
+        handle: int,
+        timeout: float | None = None,  # noqa: ASYNC109 - same shape as Client.wait_gone
+    ) -> None:
+        """Wait until ``handle`` answers ERROR_INVALID_HANDLE; RasError(638) after ``timeout``.
+
+        Another reference (a second dial of the entry) keeps the connection up, so without a
+        timeout this waits as long as that holder wants (callers with their own
+        ``asyncio.timeout`` rely on that); ``hang_up`` passes 30 s unless told otherwise.
+        """
         t = await self._extra()
         try:
-            await t.call(P.WAIT_DELETED, {"handle": handle})
+            async with asyncio.timeout(timeout):
+                await t.call(P.WAIT_DELETED, {"handle": handle})
+        except TimeoutError:
+            raise errors.RasError(
+                errors.ERROR_REQUEST_TIMEOUT, f"handle {handle} still tearing down"
+            ) from None
         finally:
             await t.close()
 
@@ -154,5 +178,10 @@ class AsyncConnection:
     async def projection(self) -> ProjectionInfo:
         return await self.client.projection(self.handle)
 
-    async def hang_up(self, *, wait: bool = True) -> None:
-        await self.client.hang_up(self.handle, wait=wait)
+    async def hang_up(
+        self,
+        *,
+        wait: bool = True,
+        timeout: float | None = 30.0,  # noqa: ASYNC109 - the issue's API: hang_up(timeout=)
+    ) -> None:
+        await self.client.hang_up(self.handle, wait=wait, timeout=timeout)

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 import socket
 import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
@@ -232,3 +233,23 @@ def python_for(uid: int, gid: int) -> str | None:
         if probe.returncode == 0 and probe.stdout.strip() == "1":
             return candidate
     return None
+
+
+@contextlib.asynccontextmanager
+async def in_process_daemon(state_dir: Path, tag: str) -> AsyncIterator[tuple[Any, Any, Path]]:
+    """A Manager and Server in this event loop on a short temp socket: (manager, server, sock)."""
+    import os
+
+    from openras.manager.server import Server
+    from openras.manager.service import Manager
+
+    sock = Path(f"/tmp/oras-{tag}-{os.getpid()}-{time.monotonic_ns()}.sock")
+    manager = Manager(state_dir)
+    await manager.start()
+    server = Server(manager, sock)
+    await server.start()
+    try:
+        yield manager, server, sock
+    finally:
+        await server.close()
+        await manager.shutdown()

@@ -9,16 +9,14 @@ this process would count as the dialer coming back and stop the clock).
 from __future__ import annotations
 
 import asyncio
-import os
 import time
 from pathlib import Path
 
 import pytest
+from rasman_helpers import in_process_daemon
 
 from openras import AsyncClient, errors
 from openras.manager import table as table_module
-from openras.manager.server import Server
-from openras.manager.service import Manager
 from openras.manager.table import Phase
 
 
@@ -35,12 +33,7 @@ async def test_abandoned_failed_handle_is_reaped_after_grace(
 ):
     monkeypatch.setattr(table_module, "REAP_GRACE", 0.4)
     monkeypatch.setenv("OPENRAS_SYSTEM_PHONEBOOK", str(tmp_path / "none.pbk"))
-    sock = Path(f"/tmp/oras-reap-{os.getpid()}-{time.monotonic_ns()}.sock")
-    manager = Manager(tmp_path / "state")
-    await manager.start()
-    server = Server(manager, sock)
-    await server.start()
-    try:
+    async with in_process_daemon(tmp_path / "state", "reap") as (manager, server, sock):
         c = AsyncClient(sock, autostart=False)
         await c.connect()
         with pytest.raises(errors.AuthenticationFailure) as exc:
@@ -58,6 +51,3 @@ async def test_abandoned_failed_handle_is_reaped_after_grace(
         assert time.monotonic() - t0 >= 0.3
         assert manager.table.history[-1]["handle"] == h
         assert manager.store.load()["table"]["rows"] == []  # persisted too
-    finally:
-        await server.close()
-        await manager.shutdown()

@@ -1,16 +1,48 @@
-"""Crash-safe storage of the connection table (temp file, fsync, rename, fsync dir)."""
+"""Crash-safe storage of the connection table (temp file, fsync, rename, fsync dir).
+
+The handle counter and the instance id (the prefix of every link's marker) are also kept in a
+small file of their own, written before the table whenever they change: if the table file is
+ever unreadable, handles still never go back and the old links can still be found.
+"""
 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import os
+import re
 import secrets
 from pathlib import Path
 from typing import Any
 
 import msgspec
 
+from openras.links.base import DialParams
+
 STATE_FILE = "connections.json"
+IDS_FILE = "ids.json"
+_HANDLE_RE = re.compile(rb'"(?:next_)?handle"\s*:\s*(\d{1,18})')
+_INSTANCE_RE = re.compile(rb'"instance"\s*:\s*"([0-9a-f]{1,64})"')
+_RUN_DIR_RE = re.compile(r"link-(\d{1,18})")
+
+
+def handle_floor(*, ids: dict[str, Any], corrupt: bytes, run_dirs: list[str]) -> int:
+    """The lowest next handle that cannot reuse one ever handed out (pure, for recovery).
+
+    Sources: the ids file, any handle number still legible in a corrupt table file, and the
+    link run directories (``link-N``) on disk.
+    """
+    seen = [int(ids.get("next_handle") or 1)]
+    seen += [int(m) + 1 for m in _HANDLE_RE.findall(corrupt)]
+    seen += [int(m.group(1)) + 1 for d in run_dirs if (m := _RUN_DIR_RE.fullmatch(d))]
+    return max(seen)
+
+
+def instances_in(*, ids: dict[str, Any], corrupt: bytes) -> list[str]:
+    """Instance ids the previous daemon may have marked its links with."""
+    found = [str(ids["instance"])] if ids.get("instance") else []
+    found += [m.decode() for m in _INSTANCE_RE.findall(corrupt)]
+    return list(dict.fromkeys(found))
 
 
 def boot_id() -> str:
@@ -43,6 +75,10 @@ def atomic_write(path: Path, data: bytes, mode: int = 0o600) -> None:
 class StateStore:
     def __init__(self, state_dir: Path) -> None:
         self.path = state_dir / STATE_FILE
+        self.ids_path = state_dir / IDS_FILE
+        #: The bytes of a table file that could not be decoded (kept aside as ``.corrupt``).
+        self.corrupt = b""
+        self._ids_written: tuple[str, int] | None = None
 
     def load(self) -> dict[str, Any] | None:
         try:
@@ -52,11 +88,67 @@ class StateStore:
         try:
             data = msgspec.json.decode(raw)
         except msgspec.DecodeError:
-            # Never happens with atomic writes; keep the evidence and start clean.
-            with contextlib.suppress(OSError):
-                os.replace(self.path, self.path.with_suffix(".corrupt"))
-            return None
-        return data if isinstance(data, dict) else None
+            data = None
+        if isinstance(data, dict) and isinstance(data.get("table", {}), dict):
+            return data
+        # Never happens with atomic writes (a disk or a hand did it): keep the evidence; the
+        # caller recovers the counter and the links' instance from ids.json and these bytes.
+        self.corrupt = raw
+        with contextlib.suppress(OSError):
+            os.replace(self.path, self.path.with_suffix(".corrupt"))
+        return None
+
+    def load_ids(self) -> dict[str, Any]:
+        try:
+            data = msgspec.json.decode(self.ids_path.read_bytes())
+        except (OSError, msgspec.DecodeError):
+            return {}
+        return data if isinstance(data, dict) else {}
 
     def save(self, record: dict[str, Any]) -> None:
+        ids = (str(record.get("instance", "")), int(record["table"]["next_handle"]))
+        if ids != self._ids_written:
+            # First, so the counter on disk is never behind a handle in the table file.
+            payload = {"instance": ids[0], "next_handle": ids[1]}
+            atomic_write(self.ids_path, msgspec.json.encode(payload))
+            self._ids_written = ids
         atomic_write(self.path, msgspec.json.encode(record))
+
+
+class ParamStore:
+    """The dial parameters of live connections, for a redial after a daemon restart.
+
+    A redial (RedialOnLinkFailure) of an adopted link needs the password the caller dialed
+    with. It is kept here, one 0600 file per handle in a 0700 directory of the (root-only)
+    state dir, never in the table file or a log; the file goes when the row does.
+    """
+
+    def __init__(self, state_dir: Path) -> None:
+        self.root = state_dir / "params"
+
+    def _path(self, handle: int) -> Path:
+        return self.root / f"{handle}.json"
+
+    def save(self, handle: int, params: DialParams) -> None:
+        if not (params.user or params.password or params.domain or params.phone_number):
+            return
+        self.root.mkdir(mode=0o700, exist_ok=True)
+        atomic_write(self._path(handle), msgspec.json.encode(dataclasses.asdict(params)))
+
+    def load(self, handle: int) -> DialParams | None:
+        try:
+            data = msgspec.json.decode(self._path(handle).read_bytes())
+            return DialParams(**{k: str(v) for k, v in data.items()})
+        except (OSError, msgspec.DecodeError, TypeError, AttributeError):
+            return None
+
+    def delete(self, handle: int) -> None:
+        with contextlib.suppress(FileNotFoundError):
+            self._path(handle).unlink()
+
+    def handles(self) -> list[int]:
+        try:
+            names = [p.stem for p in self.root.glob("*.json")]
+        except OSError:
+            return []
+        return [int(n) for n in names if n.isdigit()]

@@ -11,12 +11,16 @@ import asyncio
 import contextlib
 import logging
 import os
+import re
 import shutil
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+import msgspec
+import psutil
 
 from openras import errors
 from openras.links.base import (
@@ -30,8 +34,10 @@ from openras.links.base import (
 )
 from openras.links.process import find_marked
 from openras.links.registry import driver_name, load_driver
+from openras.manager import persist
+from openras.manager.credentials import CredentialStore
 from openras.manager.entries import EntrySnapshot
-from openras.manager.persist import StateStore, boot_id, new_instance_id
+from openras.manager.persist import ParamStore, StateStore, boot_id, new_instance_id
 from openras.manager.table import (
     Action,
     Conn,
@@ -51,6 +57,22 @@ log = logging.getLogger("openras.rasman")
 
 #: How long a dial waits for the same entry's previous connection to finish tearing down.
 TEARDOWN_WAIT = 30.0
+_RUN_DIR = re.compile(r"link-\d{1,18}")
+
+
+def _table_of(record: dict[str, Any] | None) -> Table | None:
+    """The table in a state record, or None if the record does not hold a readable one."""
+    if record is None:
+        return None
+    try:
+        return Table.from_record(record.get("table", {}))
+    except (KeyError, TypeError, ValueError, AttributeError):
+        return None
+
+
+def _wait_exit(pid: int, timeout: float) -> None:
+    with contextlib.suppress(psutil.Error):
+        psutil.Process(pid).wait(timeout)
 
 
 @dataclass(eq=False)
@@ -73,6 +95,9 @@ class Manager:
         self.links_dir = state_dir / "links"
         self.clock = clock
         self.store = StateStore(state_dir)
+        self.param_store = ParamStore(state_dir)
+        self.credentials = CredentialStore(state_dir)
+        self.prior_instances: list[str] = []
         self.table = Table()
         self.instance = new_instance_id()
         self.boot = boot_id()
@@ -92,12 +117,31 @@ class Manager:
         self.state_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
         self.links_dir.mkdir(exist_ok=True, mode=0o700)
         record = self.store.load()
-        if record is not None:
+        table = _table_of(record)
+        if record is not None and table is None:
+            self.store.corrupt = msgspec.json.encode(record)  # decodable, but not a table
+        ids = self.store.load_ids()
+        #: Instances whose link markers may be out there: ours, and any a corrupt file names.
+        self.prior_instances = persist.instances_in(ids=ids, corrupt=self.store.corrupt)
+        if table is not None and record is not None:
             self.instance = str(record.get("instance") or self.instance)
-            self.table = Table.from_record(record.get("table", {}))
+            self.table = table
             if record.get("boot_id") != self.boot:
                 # Nothing of a previous boot survives; the handle counter does.
                 self.table.rows.clear()
+        else:
+            if record is not None or self.store.corrupt:
+                log.error(
+                    "state file %s was unreadable; kept as .corrupt, links it knew are stopped",
+                    self.store.path,
+                )
+            if self.prior_instances:
+                self.instance = self.prior_instances[0]
+        run_dirs = [d.name for d in self.links_dir.iterdir()] if self.links_dir.is_dir() else []
+        self.table.next_handle = max(
+            self.table.next_handle,
+            persist.handle_floor(ids=ids, corrupt=self.store.corrupt, run_dirs=run_dirs),
+        )
         self.table.restored(self.clock())
         self._persist()
         await self._recover()
@@ -106,31 +150,22 @@ class Manager:
     async def _recover(self) -> None:
         """Adopt the links a crashed daemon left, clean up the dead ones, kill strays."""
         adopted: set[int] = set()
+        dead: list[int] = []
         for conn in list(self.table.rows.values()):
             info = conn.link or {}
             entry = EntrySnapshot.from_record(info.get("entry", {"name": conn.entry_name}))
             self.entries[conn.handle] = entry
+            self.params[conn.handle] = self._saved_params(conn)
             link: Link | None = None
             if info.get("record") is not None:
                 try:
                     cls = load_driver(conn.driver)
-                    spec = self._spec(conn, entry, DialParams(entry_name=conn.entry_name))
+                    spec = self._spec(conn, entry, self.params[conn.handle])
                     link = await cls.adopt(spec, info["record"], self._emitter(conn.handle))
                 except errors.RasError as exc:
                     log.warning("handle %d: cannot adopt its link: %s", conn.handle, exc)
             if link is None:
-                log.info(
-                    "handle %d %s: link gone while the manager was down",
-                    conn.handle,
-                    conn.display_name,
-                )
-                if conn.phase is Phase.CONNECTED:
-                    self._apply(
-                        self.table.link_dropped(
-                            conn.handle, errors.ERROR_DISCONNECTION, self.clock()
-                        )
-                    )
-                self._apply(self.table.link_gone(conn.handle, self.clock()))
+                dead.append(conn.handle)
                 continue
             adopted.add(conn.handle)
             self.links[conn.handle] = link
@@ -138,15 +173,73 @@ class Manager:
             self._spawn(self._supervise(conn.handle, link, started=True))
             if conn.phase is Phase.DISCONNECTING or conn.phase is Phase.FAILED:
                 self._stop_link(conn.handle)
-        # Links spawned but never recorded (a crash between spawn and save): stop them.
-        for ident in find_marked(f"{self.instance}:"):
-            handle = self._handle_of_marker(ident.pid)
-            if handle in adopted:
-                continue
-            log.warning("killing unrecorded link process %d", ident.pid)
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(ident.pid, 9)
+        # Links spawned but never recorded (a crash between spawn and save), or known only to an
+        # unreadable table: stop them and clean up after them before their rows go.
+        await self._stop_unrecorded(adopted)
+        for handle in dead:
+            conn = self.table.rows[handle]
+            log.info(
+                "handle %d %s: link gone while the manager was down", handle, conn.display_name
+            )
+            if conn.phase is Phase.CONNECTED:
+                self._apply(
+                    self.table.link_dropped(handle, errors.ERROR_DISCONNECTION, self.clock())
+                )
+            self._apply(self.table.link_gone(handle, self.clock()))
+        for orphan in self.links_dir.iterdir():
+            if _RUN_DIR.fullmatch(orphan.name) and int(orphan.name[5:]) not in self.table.rows:
+                shutil.rmtree(orphan, ignore_errors=True)
+        for handle in self.param_store.handles():
+            if handle not in self.table.rows:
+                self.param_store.delete(handle)
         self._persist()
+
+    def _saved_params(self, conn: Conn) -> DialParams:
+        """What the dial was made with (for a redial): kept params, else saved credentials."""
+        kept = self.param_store.load(conn.handle)
+        if kept is not None:
+            return kept
+        try:
+            saved = self.credentials.lookup(conn.owner, conn.phonebook, conn.entry_name)
+        except Exception:  # an unreadable credentials file is no reason to lose a link
+            log.warning("handle %d: saved credentials unreadable", conn.handle)
+            saved = None
+        if saved is None:
+            return DialParams(entry_name=conn.entry_name, phone_number=conn.phone_number)
+        return DialParams(
+            entry_name=conn.entry_name,
+            phone_number=conn.phone_number,
+            user=saved.user,
+            password=saved.password or "",
+            domain=saved.domain,
+        )
+
+    async def _stop_unrecorded(self, adopted: set[int]) -> None:
+        for prefix in dict.fromkeys([self.instance, *self.prior_instances]):
+            for ident in find_marked(f"{prefix}:"):
+                handle = self._handle_of_marker(ident.pid)
+                if prefix == self.instance and handle in adopted:
+                    continue
+                log.warning("killing unrecorded link process %d (handle %s)", ident.pid, handle)
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(ident.pid, 9)
+                await asyncio.to_thread(_wait_exit, ident.pid, 5.0)
+                if handle is not None and prefix == self.instance:
+                    await self._cleanup_orphan(handle)
+
+    async def _cleanup_orphan(self, handle: int) -> None:
+        """What a driver left of a link it never recorded: its hook (if any), the run dir."""
+        conn = self.table.rows.get(handle)
+        if conn is not None:
+            try:
+                cls = load_driver(conn.driver)
+                hook = getattr(cls, "cleanup_orphan", None)
+                if hook is not None:
+                    spec = self._spec(conn, self.entries[handle], DialParams())
+                    await asyncio.wait_for(hook(spec), 30)
+            except Exception:
+                log.exception("handle %d: cleanup of its unrecorded link failed", handle)
+        shutil.rmtree(self.links_dir / f"link-{handle}", ignore_errors=True)
 
     def _handle_of_marker(self, pid: int) -> int | None:
         try:
@@ -219,6 +312,7 @@ class Manager:
             if not result.joined:
                 self.entries[result.conn.handle] = entry
                 self.params[result.conn.handle] = params
+                self.param_store.save(result.conn.handle, params)
             if subscriber is not None:
                 subscriber.handle = result.conn.handle
                 self.subscribers.add(subscriber)
@@ -289,7 +383,12 @@ class Manager:
             self._schedule_tick()
 
     def session_opened(self, session: int) -> None:
+        reprieved = any(
+            c.session == session and c.reap_at is not None for c in self.table.rows.values()
+        )
         self.table.session_opened(session)
+        if reprieved:
+            self._persist()  # their reap_at is cleared, and no action says so
         self._schedule_tick()
 
     # ------------------------------------------------------------------ actions
@@ -335,6 +434,7 @@ class Manager:
     def _forget(self, handle: int) -> None:
         self.entries.pop(handle, None)
         self.params.pop(handle, None)
+        self.param_store.delete(handle)
         timer = self._kill_timers.pop(handle, None)
         if timer is not None:
             timer.cancel()
@@ -410,6 +510,10 @@ class Manager:
         spec.run_dir.mkdir(mode=0o700, parents=True)
         link = load_driver(conn.driver)(spec, self._emitter(handle))
         self.links[handle] = link
+        # The entry goes to disk before the program starts: a restart that finds the program
+        # but no record can still run the driver's cleanup for it.
+        conn.link = {"record": None, "entry": entry.to_record()}
+        self._persist()
         try:
             await link.start()
         except errors.RasError as exc:
@@ -440,7 +544,10 @@ class Manager:
             timer = self._kill_timers.pop(handle, None)
             if timer is not None:
                 timer.cancel()
-        self._apply(self.table.link_gone(handle, self.clock()))
+        actions = self.table.link_gone(handle, self.clock())
+        self._apply(actions)
+        if not actions:
+            self._persist()  # a failed row's link_running/link changed, and no action says so
 
     # ------------------------------------------------------------------ housekeeping
 
