@@ -209,12 +209,16 @@ def test_rasman_crash_adopts_openvpn(
     assert gone(pid)
 
 
+@pytest.mark.parametrize("crash_first", [False, True], ids=["same-daemon", "after-adoption"])
 def test_redial_after_the_server_dies(
-    daemon: Daemon, netns_lab: NetnsLab, netns_pair: NsPair, tmp_path: Path, pki: Path
-) -> None:
+    daemon: Daemon, netns_lab: NetnsLab, netns_pair: NsPair, tmp_path: Path, pki: Path,
+    crash_first: bool,
+) -> None:  # fmt: skip
     """RedialOnLinkFailure through rasman: the server is SIGKILLed (a drop, 829), the redial
     into the dead server fails (808/809) and is retried, and once the server is back the same
-    handle is Connected again and carries a ping."""
+    handle is Connected again and carries a ping. After adoption (the daemon was SIGKILLed
+    and restarted in between) the redial still answers openvpn's password request with the
+    dial's credentials, which the restarted daemon kept."""
     d = tmp_path / "server"
     d.mkdir()
     server = OvpnServer(netns_pair, d, tunnel_net=f"10.232.{netns_pair.addr_a.split('.')[2]}")
@@ -225,30 +229,36 @@ def test_redial_after_the_server_dies(
         pbk.read_text().replace("OpenRasDialTimeoutMs=10000", "OpenRasDialTimeoutMs=3000")
         + "RedialOnLinkFailure=1\nRedialAttempts=4\nRedialSeconds=0\n"
     )
+    with daemon.client() as c:
+        handle = c.dial("Lab VPN", pbk, user=USER, password=PASSWORD).handle
+    [first_pid] = openvpn_pids(netns_pair.b)
+    if crash_first:
+        assert daemon.proc is not None
+        daemon.proc.kill()
+        daemon.proc.wait(5)
+        daemon.start()
     events = Events(daemon.socket)
     try:
         with daemon.client() as c:
-            conn = c.dial("Lab VPN", pbk, user=USER, password=PASSWORD)
+            assert c.status(handle).state is RasConnState.Connected
             assert netns_lab.ping(netns_pair.b, server.tunnel_ip)
-            [first_pid] = openvpn_pids(netns_pair.b)
             assert server.proc is not None
             server.proc.kill()  # by its pid: the server vanishes without a word
             server.proc.wait(5)
-            check_redial(events, conn.handle, drop={829}, down={808, 809}, timeout=20)
+            check_redial(events, handle, drop={829}, down={808, 809}, timeout=20)
             assert gone(first_pid)
             server.log.unlink()  # start() waits for a fresh "Initialization Sequence Completed"
             server.start(netns_lab, pki, keepalive=(1, 3))
-            wait_reconnected(events, conn.handle, 20)
-            assert c.status(conn.handle).state is RasConnState.Connected
+            wait_reconnected(events, handle, 20)
+            assert c.status(handle).state is RasConnState.Connected
             assert wait_until(lambda: netns_lab.ping(netns_pair.b, server.tunnel_ip), 5)
             [second_pid] = openvpn_pids(netns_pair.b)
             assert second_pid != first_pid
-            mine = events.of(conn.handle)
-            assert [e["event"] for e in mine].count("created") == 1  # one connection all along
-            history = [(r.redialing, r.error) for r in c.history() if r.handle == conn.handle]
+            assert not [e for e in events.items if e["event"] == "created"]  # the same connection
+            history = [(r.redialing, r.error) for r in c.history() if r.handle == handle]
             assert (True, 829) in history
             assert "link dropped: openvpn restarted: ping-restart" in daemon.log.read_text()
-            conn.hang_up(wait=True, timeout=15)
+            c.hang_up(handle, wait=True, timeout=15)
         assert gone(second_pid)
     finally:
         events.close()
