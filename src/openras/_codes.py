@@ -975,4 +975,7 @@ CODES: Final[dict[int, tuple[str, str]]] = {
         "ERROR_DEVICE_COMPLIANCE",
         "Couldn't connect because there was a problem with device compliance.",
     ),
+    # Win32 codes past the RAS range that ras-api.md §5.2 lists (FormatMessage texts).
+    1462: ("ERROR_INCORRECT_SIZE", "Incorrect size argument."),
+    0x80070057: ("E_INVALIDARG", "The parameter is incorrect."),
 }

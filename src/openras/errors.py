@@ -20,6 +20,10 @@ ERROR_INVALID_PARAMETER: Final = 87
 ERROR_INSUFFICIENT_BUFFER: Final = 122
 ERROR_INVALID_NAME: Final = 123
 ERROR_ALREADY_EXISTS: Final = 183
+#: Not what RAS uses for a bad struct size (that is 632); listed for completeness (§5.2).
+ERROR_INCORRECT_SIZE: Final = 1462
+#: HRESULT_FROM_WIN32(87), which RasGetConnectionStatistics returns for bad arguments.
+E_INVALIDARG: Final = 0x80070057
 PENDING: Final = 600
 ERROR_BUFFER_TOO_SMALL: Final = 603
 ERROR_CANNOT_OPEN_PHONEBOOK: Final = 621

@@ -79,6 +79,12 @@ from openras.errors import (
     ERROR_INVALID_PARAMETER as ERROR_INVALID_PARAMETER,
 )
 from openras.errors import (
+    E_INVALIDARG as E_INVALIDARG,
+)
+from openras.errors import (
+    ERROR_INCORRECT_SIZE as ERROR_INCORRECT_SIZE,
+)
+from openras.errors import (
     ERROR_INVALID_SIZE as ERROR_INVALID_SIZE,
 )
 from openras.errors import (
@@ -445,7 +451,12 @@ def RasEnumEntries(
 
 
 def RasGetErrorString(code: int) -> tuple[int, str]:
-    if not isinstance(code, int) or not errors.is_known(code):
+    """The text of ``code`` (RAS or Win32; an HRESULT also as a negative 32-bit value)."""
+    if isinstance(code, bool) or not isinstance(code, int):
+        return errors.ERROR_INVALID_PARAMETER, ""
+    if -(2**31) <= code < 0:
+        code &= 0xFFFFFFFF  # E_INVALIDARG as a signed HRESULT: -2147024809
+    if not errors.is_known(code):
         return errors.ERROR_INVALID_PARAMETER, ""
     return 0, errors.message(code)
 
@@ -529,7 +540,10 @@ __all__ = [
     name
     for name in list(globals())
     if name.startswith(
-        ("Ras", "RAS", "ERROR_", "WM_", "REN_", "RDEOPT", "INVALID", "UNLEN", "PWLEN", "DNLEN")
+        (
+            *("Ras", "RAS", "ERROR_", "E_", "WM_", "REN_", "RDEOPT", "INVALID"),
+            *("UNLEN", "PWLEN", "DNLEN", "PENDING"),
+        )
     )
 ]
 
