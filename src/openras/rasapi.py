@@ -55,6 +55,9 @@ from openras._rasentry import get_credentials as _get_credentials
 from openras._rasentry import set_credentials as _set_credentials
 from openras.client import dial_parameters
 from openras.errors import (
+    E_INVALIDARG as E_INVALIDARG,
+)
+from openras.errors import (
     ERROR_ACCESS_DENIED as ERROR_ACCESS_DENIED,
 )
 from openras.errors import (
@@ -73,16 +76,13 @@ from openras.errors import (
     ERROR_DISCONNECTION as ERROR_DISCONNECTION,
 )
 from openras.errors import (
+    ERROR_INCORRECT_SIZE as ERROR_INCORRECT_SIZE,
+)
+from openras.errors import (
     ERROR_INVALID_HANDLE as ERROR_INVALID_HANDLE,
 )
 from openras.errors import (
     ERROR_INVALID_PARAMETER as ERROR_INVALID_PARAMETER,
-)
-from openras.errors import (
-    E_INVALIDARG as E_INVALIDARG,
-)
-from openras.errors import (
-    ERROR_INCORRECT_SIZE as ERROR_INCORRECT_SIZE,
 )
 from openras.errors import (
     ERROR_INVALID_SIZE as ERROR_INVALID_SIZE,
@@ -338,6 +338,11 @@ def RasDial(
     return 0, handle
 
 
+#: Async dials of this process still notifying, by handle; RasHangUp sets the event, which
+#: stops their notifications (ras-api.md §1 item 3 (c)).
+_notifying: dict[int, threading.Event] = {}
+
+
 def _notify_loop(
     t: Transport,
     stream: Iterator[dict[str, Any]],
@@ -347,22 +352,34 @@ def _notify_loop(
     notifier: Notifier,
     callback_id: int,
 ) -> None:
+    """Deliver a dial's notifications until Connected, an error, a hang-up, or RasDialFunc2's 0.
+
+    If the stream breaks first (rasman died mid-dial), the notifier still gets a last call
+    with an error: a script waiting for "Connected or an error" must never wait forever.
+    """
+    with _lock:
+        hung_up = _notifying.setdefault(handle, threading.Event())
+
     def notify(state: int, error: int) -> bool:
+        """Call the notifier unless hung up; False once notifications must stop."""
+        if hung_up.is_set():
+            return False
         if kind == 0:
             notifier(WM_RASDIALEVENT, state, error)
         elif kind == 1:
             notifier(handle, WM_RASDIALEVENT, state, error, 0)
         else:
             return bool(notifier(callback_id, 1, handle, WM_RASDIALEVENT, state, error, 0))
-        return True
+        return not hung_up.is_set()
 
+    last_state = int(first.get("state", 0))
+    failure = errors.ERROR_DISCONNECTION  # the stream ended before the attempt did
     try:
         if first.get("joined") or first.get("phase") == "connected":
             notify(RasConnState.Connected, 0)
             return
-        if not notify(int(first["state"]), 0):
+        if not notify(last_state, 0):
             return
-        last_state = int(first["state"])
         for msg in stream:
             if msg.get("event") != "state":
                 continue
@@ -377,15 +394,25 @@ def _notify_loop(
             last_state = state
             if phase != "dialing":
                 return
-    except RasError:
-        pass
+    except RasError as exc:
+        failure = exc.code or errors.ERROR_NO_CONNECTION
+    except (OSError, ValueError):
+        failure = errors.ERROR_NO_CONNECTION
     finally:
         t.close()
+        with _lock:
+            _notifying.pop(handle, None)
+    notify(last_state, failure)
 
 
 def RasHangUp(hrasconn: int) -> int:
+    """Start ending the connection; returns at once. A running async dial stops notifying."""
     if not _handle_ok(hrasconn):
         return errors.ERROR_INVALID_HANDLE
+    with _lock:
+        notifying = _notifying.get(hrasconn)
+    if notifying is not None:
+        notifying.set()  # before the request, so no notification slips in after it
     code, _ = _code(lambda: _call(P.HANG_UP, {"handle": hrasconn}))
     return code
 
@@ -518,21 +545,24 @@ def RasConnectionNotification(hrasconn: int, event: Any, flags: int) -> int:
         return exc.code
 
     def watch() -> None:
+        """Set the event per the flags; a one-handle watch ends when its handle is gone."""
         try:
             for msg in stream:
                 kind, phase = msg.get("event"), msg.get("phase")
                 if kind == "state" and phase == "connected" and flags & RASCN_Connection:
                     event.set()
-                elif kind == "disconnected" and flags & RASCN_Disconnection:
-                    event.set()
+                elif kind == "disconnected":
+                    if flags & RASCN_Disconnection:
+                        event.set()
                     if not all_conns:
-                        return
-        except RasError:
+                        return  # nothing more can happen to this handle
+        except (RasError, OSError, ValueError):
             pass
         finally:
             t.close()
 
-    threading.Thread(target=watch, name="RasConnectionNotification", daemon=True).start()
+    name = "RasConnectionNotification" + ("" if all_conns else f"-{hrasconn}")
+    threading.Thread(target=watch, name=name, daemon=True).start()
     return 0
 
 

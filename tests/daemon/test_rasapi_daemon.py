@@ -137,30 +137,72 @@ def test_notifier2_returning_zero_stops_notifications(rasman):
 
 
 def test_handler_may_hang_up_and_read_status(rasman, extra_pbk):
+    """RasHangUp inside the handler works, and notifications stop there (ras-api.md §1.3 (c))."""
     seen: dict[str, Any] = {}
-    finished = threading.Event()
+    calls: list[tuple[int, int]] = []
 
     def handler(hconn: int, msg: int, state: int, error: int, ext: int) -> None:
+        calls.append((state, error))
         if state == r.RASCS_PortOpened and not error and "hangup" not in seen:
             seen["status_before"] = r.RasGetConnectStatus(hconn)
             seen["hangup"] = r.RasHangUp(hconn)
             seen["status_after"] = r.RasGetConnectStatus(hconn)
-        if error:
-            seen["final"] = (state, error)
-            finished.set()
 
     code, h = r.RasDial(None, str(extra_pbk), r.RASDIALPARAMS("SlowDial"), 1, handler)
     assert code == 0
-    assert finished.wait(10)
+    wait_until(lambda: gone(h), what="6")
+    wait_until(lambda: not notifier_threads(h), what="the notifier thread to end")
     assert (
         seen["status_before"][0] == 0
         and seen["status_before"][1].rasconnstate == r.RASCS_PortOpened
     )
     assert seen["hangup"] == 0
     assert seen["status_after"][1].rasconnstate == r.RASCS_Disconnected
-    assert seen["final"] == (r.RASCS_PortOpened, r.ERROR_USER_DISCONNECTION)
-    wait_until(lambda: gone(h), what="6")
+    assert calls == [(r.RASCS_OpenPort, 0), (r.RASCS_PortOpened, 0)]  # nothing after the hang-up
     assert rasman.link_pids() == []
+
+
+def notifier_threads(h: int) -> list[threading.Thread]:
+    return [t for t in threading.enumerate() if t.name == f"RasDial-{h}" and t.is_alive()]
+
+
+def test_rasman_dying_mid_dial_still_ends_the_notifications(rasman, extra_pbk):
+    """The stream breaks (rasman killed): the notifier gets a last call with an error."""
+    rec = Recorder(1)
+    code, h = r.RasDial(None, str(extra_pbk), r.RASDIALPARAMS("SlowDial"), 1, rec)
+    assert code == 0
+    wait_until(lambda: len(rec.calls) >= 2, what="the first states")
+    rasman.kill9()
+    assert rec.done.wait(10), "no final notification after the daemon died"
+    state, error = rec.calls[-1][2:4]
+    assert error != 0 and state == rec.calls[-2][2]  # the state it was in, with an error
+    assert all(c[3] == 0 for c in rec.calls[:-1])
+    rasman.start()  # adopts the link; hang it up so nothing is left
+    assert r.RasHangUp(h) == 0
+    wait_until(lambda: gone(h), what="6")
+
+
+def test_win32ras_script_waiting_on_an_event_is_woken_when_rasman_dies(rasman, extra_pbk):
+    """The classic pywin32 script: Dial with a callback, Event.wait() for Connected or error."""
+    from openras import win32ras
+
+    finished = threading.Event()
+    last: list[tuple[int, int]] = []
+
+    def callback(hras: int, msg: int, state: int, error: int, exterror: int) -> None:
+        last.append((state, error))
+        if error or state == win32ras.RASCS_Connected:
+            finished.set()
+
+    handle, rc = win32ras.Dial(None, str(extra_pbk), ("SlowDial",), callback)
+    assert rc == 0 and handle
+    wait_until(lambda: last, what="a first state")
+    rasman.kill9()
+    assert finished.wait(10)
+    assert last[-1][1] != 0
+    rasman.start()
+    win32ras.HangUp(handle)
+    wait_until(lambda: gone(handle), what="6")
 
 
 def test_connection_notification_with_events(rasman):
@@ -182,6 +224,23 @@ def test_connection_notification_with_events(rasman):
     )
     assert r.RasConnectionNotification(r.INVALID_HANDLE_VALUE, object(), r.RASCN_Connection) == 87
     assert r.RasConnectionNotification(r.INVALID_HANDLE_VALUE, threading.Event(), 0) == 87
+
+
+def test_one_handle_notification_ends_with_its_handle(rasman):
+    """Without RASCN_Disconnection the watch of one handle still ends when the handle does."""
+    code, h = r.RasDial(None, str(rasman.phonebook), r.RASDIALPARAMS("Demo"))
+    assert code == 0
+    event = threading.Event()
+    assert r.RasConnectionNotification(h, event, r.RASCN_Connection) == 0
+    name = f"RasConnectionNotification-{h}"
+    assert [t for t in threading.enumerate() if t.name == name]
+    assert r.RasHangUp(h) == 0
+    wait_until(lambda: gone(h), what="6")
+    wait_until(
+        lambda: not [t for t in threading.enumerate() if t.name == name],
+        what="the watch thread (and its socket) to end",
+    )
+    assert not event.is_set()  # it was a connection already: no RASCN_Connection for it
 
 
 def test_all_users_phonebook_flag(rasman, monkeypatch):
