@@ -103,10 +103,12 @@ from openras.states import RasConnState
 ERROR_IP_CONFIGURATION: Final = 716
 UAPI_DIR: Final = Path("/var/run/wireguard")
 _DIAL_POLL: Final = 0.05
-#: Faster polls during the first second after the interface is up, where a handshake with a
-#: reachable peer lands (a round trip): the dial is not held up by a coarse poll.
+#: Finer polls right after the interface is up, where a handshake with a reachable peer lands
+#: (a round trip): the dial is not held up by a coarse poll (see dial_poll_interval).
 _DIAL_POLL_FAST: Final = 0.003
-_DIAL_FAST_FOR: Final = 1.0
+_DIAL_FAST_FOR: Final = 0.2
+_DIAL_POLL_MEDIUM: Final = 0.01
+_DIAL_MEDIUM_FOR: Final = 1.0
 _UAPI_POLL: Final = 0.002
 _SETCONF_FILE: Final = "wg-setconf.conf"
 _LOG_FILE: Final = "wireguard-go.log"
@@ -174,6 +176,15 @@ def kernel_may_have_wireguard() -> bool:
     """False once this kernel proved it has no WireGuard and cannot load it; then ``auto``
     skips the ``ip link add ... type wireguard`` probe (a helper process per dial)."""
     return not _kernel_lacks_wireguard
+
+
+def dial_poll_interval(now: float, fast_until: float, medium_until: float) -> float:
+    """How long to wait before the next ``wg show`` while no handshake came: a reachable
+    peer answers within a round trip, so poll finely at first, then back off (each poll is
+    a helper process; a peer that never answers must not cost hundreds of them a second)."""
+    if now < fast_until:
+        return _DIAL_POLL_FAST
+    return _DIAL_POLL_MEDIUM if now < medium_until else _DIAL_POLL
 
 
 def interface_names(handle: int) -> list[str]:
@@ -448,6 +459,7 @@ class WireGuardLink(Link):
         assert self._settings is not None
         missing_since: float | None = None
         fast_until = time.monotonic() + _DIAL_FAST_FOR
+        medium_until = time.monotonic() + _DIAL_MEDIUM_FOR
         while not self._ended():
             dump = await self._dump()
             now = time.monotonic()
@@ -467,7 +479,7 @@ class WireGuardLink(Link):
             if monitor.connected:
                 interval = min(1.0, max(_DIAL_POLL, self._settings.dead_after / 5))
             else:
-                interval = _DIAL_POLL_FAST if now < fast_until else _DIAL_POLL
+                interval = dial_poll_interval(now, fast_until, medium_until)
             await asyncio.sleep(interval)
 
     async def _on_monitor_event(self, event: HandshakeDone | DialTimedOut | PeerSilent) -> None:
