@@ -224,7 +224,8 @@ async def m_dial(s: Session, p: dict[str, Any], more: bool) -> dict[str, Any] | 
             errors.ERROR_CONNECTING_DEVICE_NOT_FOUND,
             "dialing a number without an entry needs a modem (PPP is not available)",
         )
-    entry = entries.resolve(s.uid, name, phonebook, user_pb)
+    # Reading phonebooks (as the caller) blocks; keep the event loop serving everyone else.
+    entry = await asyncio.to_thread(entries.resolve, s.uid, name, phonebook, user_pb)
     dial_params = _with_saved_credentials(s, entry, dial_params)
     sub = Subscriber(s.uid)
     conn, joined = await s.manager.dial(

@@ -277,7 +277,9 @@ class Manager:
         cls = load_driver(driver)
         key = f"{entry.phonebook}\0{entry.name.lower()}"
         provisional = Conn(0, uid, key, entry.name, entry.phonebook, "", "", "", driver)
-        cls.validate(self._spec(provisional, entry, params))
+        # Off the event loop: a driver may read profiles or run a helper as the owner (seconds
+        # at worst), and every other client would wait. No table decision has been made yet.
+        await asyncio.to_thread(cls.validate, self._spec(provisional, entry, params))
         deadline = time.monotonic() + TEARDOWN_WAIT
         while True:
             req = DialRequest(
