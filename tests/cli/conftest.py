@@ -99,6 +99,22 @@ def cli(rasman: Any) -> Cli:
     return Cli(rasman)
 
 
+def on_pty(cli: Cli, *args: str, env: dict[str, str] | None = None) -> tuple[int | None, str]:
+    """Run ``openras ARGS`` on a pseudo-terminal to the end: (exit status, all it wrote)."""
+    import io
+
+    import pexpect
+
+    transcript = io.StringIO()
+    child = pexpect.spawn(
+        OPENRAS[0], [*OPENRAS[1:], *args], env=env or cli.env, encoding="utf-8", timeout=TIMEOUT
+    )
+    child.logfile_read = transcript
+    child.expect(pexpect.EOF)
+    child.close()
+    return child.exitstatus, transcript.getvalue()
+
+
 def lines(text: str) -> list[str]:
     """Output split into lines without terminators."""
     return text.splitlines()

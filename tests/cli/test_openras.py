@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import io
 import json
 import os
 import re
@@ -14,7 +13,7 @@ from pathlib import Path
 import pexpect
 import pytest
 
-from conftest import OPENRAS, TIMEOUT, Cli, lines
+from conftest import OPENRAS, TIMEOUT, Cli, lines, on_pty
 from openras import Client, errors
 from openras.states import RasConnState
 
@@ -353,19 +352,8 @@ def test_colour_only_on_a_terminal_and_never_with_no_color(cli: Cli) -> None:
 
 
 def test_dial_on_a_terminal_animates_one_line(cli: Cli) -> None:
-    transcript = io.StringIO()
-    child = pexpect.spawn(
-        OPENRAS[0],
-        [*OPENRAS[1:], "dial", "Plodding"],
-        env=cli.env,
-        encoding="utf-8",
-        timeout=TIMEOUT,
-    )
-    child.logfile_read = transcript
-    child.expect(pexpect.EOF)
-    child.close()
-    assert child.exitstatus == 0
-    text = transcript.getvalue()
+    status, text = on_pty(cli, "dial", "Plodding")
+    assert status == 0
     # Each state redraws the same line (carriage return, erase line); the result stays.
     assert text.count("\r\x1b[2K") >= len(["OpenPort", "Authenticate", "Projected", "Connected"])
     assert "Plodding: \x1b[36mAuthenticate\x1b[0m" in text

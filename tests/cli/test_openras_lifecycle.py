@@ -3,7 +3,6 @@ and the per-user manager that ``rasdial`` starts when none is running."""
 
 from __future__ import annotations
 
-import io
 import json
 import os
 import re
@@ -14,11 +13,10 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import pexpect
 import psutil
 import pytest
 
-from conftest import OPENRAS, RASDIAL, TIMEOUT, Cli, lines
+from conftest import OPENRAS, RASDIAL, TIMEOUT, Cli, lines, on_pty
 from openras import errors
 from openras.phonebook import load
 
@@ -120,19 +118,9 @@ def test_entry_export_to_stdout(cli: Cli, tmp_path: Path) -> None:
 
 def test_dial_spinner_obeys_no_color(cli: Cli) -> None:
     """On a terminal the spinner still redraws its line, but without a single colour code."""
-    transcript = io.StringIO()
-    child = pexpect.spawn(
-        OPENRAS[0],
-        [*OPENRAS[1:], "dial", "Plodding"],
-        env={**cli.env, "NO_COLOR": "1", "TERM": "xterm-256color"},
-        encoding="utf-8",
-        timeout=TIMEOUT,
-    )
-    child.logfile_read = transcript
-    child.expect(pexpect.EOF)
-    child.close()
-    assert child.exitstatus == 0
-    text = transcript.getvalue()
+    env = {**cli.env, "NO_COLOR": "1", "TERM": "xterm-256color"}
+    status, text = on_pty(cli, "dial", "Plodding", env=env)
+    assert status == 0
     assert text.count("\r\x1b[2K") >= 4  # animated: one line redrawn per state
     assert "Plodding: Authenticate" in text
     assert not SGR.search(text), SGR.findall(text)

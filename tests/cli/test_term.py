@@ -5,10 +5,9 @@ from __future__ import annotations
 import io
 import re
 
-import pexpect
 import pytest
 
-from conftest import OPENRAS, TIMEOUT, Cli
+from conftest import Cli, on_pty
 from openras.cli import _term
 
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
@@ -60,14 +59,8 @@ def test_no_color_and_pipes_stay_plain(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_list_on_a_terminal_lines_up_under_its_header(cli: Cli) -> None:
     """The audit's bug: on a pty the header after STATE sat 9 columns right of the rows."""
     assert cli.openras("dial", "Demo").returncode == 0
-    env = {**cli.env, "TERM": "xterm"}
-    child = pexpect.spawn(
-        OPENRAS[0], [*OPENRAS[1:], "list"], env=env, encoding="utf-8", timeout=TIMEOUT
-    )
-    child.expect(pexpect.EOF)
-    child.close()
-    assert child.exitstatus == 0
-    out = str(child.before)
+    status, out = on_pty(cli, "list", env={**cli.env, "TERM": "xterm"})
+    assert status == 0
     assert "\x1b[32mConnected" in out  # coloured on the terminal
     header, row = [ANSI.sub("", ln) for ln in out.splitlines()[:2]]
     assert header.split() == ["HANDLE", "ENTRY", "STATE", "DEVICE", "PHONE", "CONNECTED"]

@@ -5,8 +5,10 @@ from __future__ import annotations
 import asyncio
 import os
 from pathlib import Path
+from typing import Any
 
 import pytest
+from textual.pilot import Pilot
 from tui_support import (
     Rasman,
     cells,
@@ -24,7 +26,7 @@ from tui_support import (
 
 from openras import errors
 from openras.states import RasConnState
-from openras.tui.app import ConnectionTable, MainScreen
+from openras.tui.app import ConnectionTable, MainScreen, RasphoneApp
 from openras.tui.screens import (
     ConfirmHangUp,
     CredentialsScreen,
@@ -175,9 +177,7 @@ async def test_dial_without_credentials(rasman: Rasman, book: Path) -> None:
     app = make_app(rasman, book)
     async with app.run_test() as pilot:
         await online(pilot, app)
-        await pilot.press("d")
-        await until(pilot, lambda: isinstance(app.screen, EntryPicker), "the entry list")
-        await pilot.press("enter")  # Demo needs no credentials: straight to dialing
+        await pick_entry(pilot, app, "enter")  # Demo needs no credentials: straight to dialing
         await until(
             pilot, lambda: ("information", "Connected to Demo.") in app.notices, "the connection"
         )
@@ -207,9 +207,7 @@ async def test_dial_from_default_phonebooks(rasman: Rasman) -> None:
         await shows(pilot, "all users")
         await pilot.press("enter")
         await until(pilot, lambda: ("information", "Connected to Corp.") in app.notices, "Corp")
-        await pilot.press("d")
-        await until(pilot, lambda: isinstance(app.screen, EntryPicker), "the entry list")
-        await pilot.press("down", "enter")
+        await pick_entry(pilot, app, "down", "enter")
         await until(pilot, lambda: ("information", "Connected to Mine.") in app.notices, "Mine")
         conns = {c.entry: c for c in await daemon(rasman, "connections")}
         assert conns["Corp"].all_users
@@ -220,9 +218,7 @@ async def test_cancel_while_dialing_hangs_up(rasman: Rasman, book: Path) -> None
     app = make_app(rasman, book)
     async with app.run_test() as pilot:
         await online(pilot, app)
-        await pilot.press("d")
-        await until(pilot, lambda: isinstance(app.screen, EntryPicker), "the entry list")
-        await pilot.press("down", "down", "down", "down", "enter")  # Crawl: slow enough to cancel
+        await pick_entry(pilot, app, "down", "down", "down", "down", "enter")  # Crawl: slow
         await until(
             pilot, lambda: isinstance(app.screen, DialScreen) and app.screen.handle, "an attempt"
         )
@@ -320,9 +316,7 @@ async def test_daemon_absent_at_start(rasman: Rasman, book: Path) -> None:
     app = make_app(rasman, book)
     async with app.run_test() as pilot:
         await until(pilot, lambda: "not reachable" in app.banner, "the banner")
-        await pilot.press("d")
-        await until(pilot, lambda: isinstance(app.screen, EntryPicker), "the entry list")
-        await pilot.press("enter")
+        await pick_entry(pilot, app, "enter")
         await until(
             pilot,
             lambda: isinstance(app.screen, DialScreen) and app.screen.outcome == "failed",
@@ -426,6 +420,13 @@ async def test_mouse_click_selects_a_row_and_a_second_click_opens_it(
         assert app.screen.handle == demo
 
 
+async def pick_entry(pilot: Pilot[Any], app: RasphoneApp, *keys: str) -> None:
+    """``d``, wait for the entry list, then ``keys`` (moves and Enter) in it."""
+    await pilot.press("d")
+    await until(pilot, lambda: isinstance(app.screen, EntryPicker), "the entry list")
+    await pilot.press(*keys)
+
+
 async def save_credentials(ras: Rasman, entry: str, book: Path, user: str, password: str) -> None:
     def run() -> None:
         with client_of(ras) as c:
@@ -440,9 +441,7 @@ async def test_saved_credentials_dial_without_the_form(rasman: Rasman, book: Pat
     app = make_app(rasman, book)
     async with app.run_test() as pilot:
         await online(pilot, app)
-        await pilot.press("d")
-        await until(pilot, lambda: isinstance(app.screen, EntryPicker), "the entry list")
-        await pilot.press("down", "down", "enter")  # Secret
+        await pick_entry(pilot, app, "down", "down", "enter")  # Secret
         await until(
             pilot, lambda: ("information", "Connected to Secret.") in app.notices, "the dial"
         )
@@ -456,9 +455,7 @@ async def test_wrong_saved_password_fails_then_the_form_asks(rasman: Rasman, boo
     app = make_app(rasman, book)
     async with app.run_test() as pilot:
         await online(pilot, app)
-        await pilot.press("d")
-        await until(pilot, lambda: isinstance(app.screen, EntryPicker), "the entry list")
-        await pilot.press("down", "down", "enter")
+        await pick_entry(pilot, app, "down", "down", "enter")
         await until(
             pilot,
             lambda: isinstance(app.screen, DialScreen) and app.screen.outcome == "failed",
