@@ -117,3 +117,33 @@ def test_dial_prompts_for_credentials(rasman: Rasman, book: Path) -> None:
     assert cli.hang_up("Secret", book, rasman.socket, out=out, err=err) == 0
     assert cli.hang_up("Demo", None, rasman.socket, out=out, err=err) == 0
     wait_no_connections(rasman)
+
+
+def test_dial_uses_saved_credentials_without_asking(rasman: Rasman, book: Path) -> None:
+    """``rasphone -d`` asks the daemon first: with a saved password nobody is prompted."""
+    with client_of(rasman) as c:
+        c.save_credentials("Secret", book, user="bob", password="secret")
+
+    def prompt(entry: str) -> tuple[str, str]:
+        raise AssertionError(f"asked for {entry}'s credentials although they are saved")
+
+    out, err = io.StringIO(), io.StringIO()
+    assert cli.dial("Secret", book, rasman.socket, out=out, err=err, prompt=prompt) == 0, (
+        err.getvalue()
+    )
+    assert out.getvalue().endswith("Connected to Secret.\n")
+    # Only the user name saved: the prompt is still needed for the password.
+    with client_of(rasman) as c:
+        c.hang_up(c.connections()[0].handle, wait=True)
+        c.forget_credentials("Secret", book)
+        c.save_credentials("Secret", book, user="bob")
+    asked: list[str] = []
+
+    def ask(entry: str) -> tuple[str, str]:
+        asked.append(entry)
+        return "bob", "secret"
+
+    assert cli.dial("Secret", book, rasman.socket, out=out, err=err, prompt=ask) == 0
+    assert asked == ["Secret"]
+    assert cli.hang_up("Secret", book, rasman.socket, out=out, err=err) == 0
+    wait_no_connections(rasman)

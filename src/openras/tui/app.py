@@ -503,16 +503,17 @@ class RasphoneApp(App[int]):
         """What the daemon has saved for the entry (never the password), or None when it
         has nothing or cannot say (then the form asks, as without saved credentials)."""
 
-        def lookup() -> SavedCredentials:
+        from openras.tui.cli import saved_credentials
+
+        def lookup() -> SavedCredentials | None:
             with Client(self.socket_path, autostart=False, timeout=CALL_TIMEOUT) as client:
-                return client.credentials(choice.name, choice.dial_phonebook)
+                return saved_credentials(client, choice.name, choice.dial_phonebook)
 
         try:
-            saved = await asyncio.to_thread(lookup)
+            return await asyncio.to_thread(lookup)
         except (errors.RasError, OSError) as exc:
             log.info("saved credentials of %s unknown: %s", choice.name, describe(exc))
             return None
-        return saved if saved.user or saved.has_password else None
 
     def open_details(self, handle: int) -> None:
         from openras.tui.screens import DetailsScreen

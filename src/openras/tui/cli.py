@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import TextIO
 
 from openras import errors
-from openras.client import Client
+from openras.client import Client, SavedCredentials
 from openras.records import Event
 from openras.tui.view import error_line, find_entry, state_name
 
@@ -57,10 +57,6 @@ def dial(
     """``rasphone -d ENTRY``: dial, print each state, hang up a failed attempt."""
     choice, _problems = find_entry(entry, phonebook)
     user = password = ""
-    if choice is not None and choice.needs_credentials:
-        creds = prompt(entry)
-        if creds is not None:
-            user, password = creds
     dial_book = phonebook if phonebook is not None else (choice.dial_phonebook if choice else None)
     handle = 0
 
@@ -72,6 +68,12 @@ def dial(
 
     try:
         with Client(socket) as client:
+            if choice is not None and choice.needs_credentials:
+                saved = saved_credentials(client, choice.name, dial_book)
+                if saved is None or not saved.has_password:  # else the daemon uses the saved ones
+                    creds = prompt(entry)
+                    if creds is not None:
+                        user, password = creds
             out.write(f"Dialing {entry}...\n")
             out.flush()
             try:
@@ -89,6 +91,18 @@ def dial(
         return _fail(err, entry, exc)
     out.write(f"Connected to {entry}.\n")
     return EXIT_OK
+
+
+def saved_credentials(
+    client: Client, entry: str, phonebook: Path | None
+) -> SavedCredentials | None:
+    """What the daemon has saved for ``entry`` (never the password itself), or None when
+    nothing is saved or the daemon cannot say; the caller then asks the user."""
+    try:
+        saved = client.credentials(entry, phonebook)
+    except errors.RasError:
+        return None
+    return saved if saved.user or saved.has_password else None
 
 
 def _quiet_hang_up(client: Client, handle: int) -> None:
