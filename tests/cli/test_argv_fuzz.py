@@ -119,6 +119,9 @@ def test_rasdial_never_raises(
 
 # Found by the audit and by the fuzzing above; each must fail cleanly with a non-zero status.
 BAD_OPENRAS = [
+    ["--timeout", "inf", "list"],  # a socket timeout past time_t raised OverflowError
+    ["--timeout", "1e300", "list"],
+    ["list", "--timeout", "1000001"],
     ["error", "--", "--5"],
     ["error", "²"],
     ["error", "٣"],
@@ -201,18 +204,29 @@ ONLINE_TARGETS = [
 ]  # fmt: skip
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck))
+TIMEOUTS = ["0.5", "30", "1e-9", "inf", "1e300", "nan", "-1", "0", "1e6", "1000001"]
+
+
+@settings(max_examples=80, deadline=None, suppress_health_check=list(HealthCheck))
 @given(
     command=st.sampled_from(ONLINE_COMMANDS),
     target=st.one_of(st.sampled_from(ONLINE_TARGETS), st.text(max_size=8)),
     json=st.booleans(),
+    timeout=st.none() | st.sampled_from(TIMEOUTS),
 )
 def test_openras_targets_against_a_manager(
-    cli: Cli, command: str, target: str, json: bool, capsys: pytest.CaptureFixture[str]
+    cli: Cli,
+    command: str,
+    target: str,
+    json: bool,
+    timeout: str | None,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     argv = [command, "--", target] if command not in ("list", "history", "entries") else [command]
     if json:
         argv.insert(0, "--json")
+    if timeout is not None:
+        argv[:0] = ["--timeout", timeout]
     status = run(openras_cli.main, argv)
     err = capsys.readouterr().err
     assert "Traceback" not in err

@@ -119,6 +119,11 @@ def _common_options(defaults: bool) -> argparse.ArgumentParser:
     return p
 
 
+#: The longest --timeout: sockets refuse timeouts past time_t (inf, 1e300); a million
+#: seconds (11.5 days) is longer than any dial or reply is worth waiting for.
+MAX_TIMEOUT: Final = 1e6
+
+
 def _seconds(text: str) -> float:
     try:
         value = float(text)
@@ -126,6 +131,8 @@ def _seconds(text: str) -> float:
         raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
     if not value > 0:
         raise argparse.ArgumentTypeError("must be more than 0 seconds")
+    if not value <= MAX_TIMEOUT:
+        raise argparse.ArgumentTypeError(f"must be at most {MAX_TIMEOUT:g} seconds")
     return value
 
 
