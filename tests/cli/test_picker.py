@@ -158,3 +158,15 @@ def test_picker_typed_number_moves_the_marker_and_esc_cancels(cli: Cli) -> None:
     child.close()
     assert child.exitstatus == 0
     assert sorted(handles(cli)) == ["Demo", "Slow"]
+
+
+def test_picker_ctrl_c_interrupts_and_hangs_up_nothing(cli: Cli) -> None:
+    assert cli.openras("dial", "Demo").returncode == 0
+    child, _ = spawn(cli, "hangup")
+    child.expect(r"\[1, q to cancel\]: ")
+    child.sendintr()  # Ctrl-C still works in the picker's key-at-a-time mode
+    child.expect("openras: interrupted")
+    child.expect(pexpect.EOF)
+    child.close()
+    assert child.exitstatus == 31
+    assert list(handles(cli)) == ["Demo"]
