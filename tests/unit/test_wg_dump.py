@@ -242,3 +242,52 @@ def test_dial_poll_backs_off() -> None:
     assert dial_poll_interval(10.05, fast, medium) == 0.003
     assert dial_poll_interval(10.5, fast, medium) == 0.01
     assert dial_poll_interval(12.0, fast, medium) == 0.05
+
+
+#: wireguard-go 0.0.20220316's answer to get=1 (recorded; the private key replaced).
+UAPI_ANSWER = (
+    "private_key=" + "11" * 32 + "\n"
+    "listen_port=51999\n"
+    "public_key=6e6826db39b2d5d0558510afb4e23fbf641f76e294c2bdac229b493d69832445\n"
+    "preshared_key=" + "00" * 32 + "\n"
+    "protocol_version=1\n"
+    "endpoint=127.0.0.1:5\n"
+    "last_handshake_time_sec=0\n"
+    "last_handshake_time_nsec=0\n"
+    "tx_bytes=0\n"
+    "rx_bytes=0\n"
+    "persistent_keepalive_interval=25\n"
+    "allowed_ip=10.9.0.1/32\n"
+    "allowed_ip=10.9.1.0/24\n"
+    "errno=0\n\n"
+)
+#: What ``wg show orprobe0 dump`` printed for the same interface (private key replaced).
+DUMP_OF_SAME = (
+    "ERERERERERERERERERERERERERERERERERERERERERE=\t(none)\t51999\toff\n"
+    "bmgm2zmy1dBVhRCvtOI/v2QfduKUwr2sIptJPWmDJEU=\t(none)\t127.0.0.1:5\t"
+    "10.9.0.1/32,10.9.1.0/24\t0\t0\t0\t25\n"
+)
+
+
+def test_uapi_answer_reads_like_the_dump() -> None:
+    from openras.links.wireguard.dump import parse_uapi
+
+    got = parse_uapi(UAPI_ANSWER)
+    want = parse_dump(DUMP_OF_SAME)
+    assert got.peers == want.peers
+    assert got.interface is not None and want.interface is not None
+    assert (got.interface.listen_port, got.interface.has_private_key) == (51999, True)
+    assert "11" * 32 not in repr(got)  # the private key is dropped
+
+
+def test_uapi_handshake_and_errors() -> None:
+    from openras.links.wireguard.dump import parse_uapi
+
+    later = UAPI_ANSWER.replace("last_handshake_time_sec=0", "last_handshake_time_sec=1700000000")
+    later = later.replace("rx_bytes=0", "rx_bytes=92")
+    dump = parse_uapi(later)
+    assert (dump.latest_handshake, dump.rx_bytes) == (1700000000, 92)
+    for bad in ("errno=1\n\n", UAPI_ANSWER.replace("errno=0\n", ""),
+                UAPI_ANSWER.replace("public_key=6e", "public_key=zz"), "garbage\nerrno=0\n"):  # fmt: skip
+        with pytest.raises(DumpError):
+            parse_uapi(bad)

@@ -20,7 +20,8 @@ How a dial goes (each step bounded by the dial timeout):
    addresses, MTU, routes and the policy rules of a default route (DeviceConnected).
    Dialable peers without PersistentKeepalive get one for the dial only, so that the first
    handshake starts at once; it is switched back off right after Connected is reported.
-4. ``wg show IF dump`` is polled (every 10 ms for the first second, then every 50 ms)
+4. The peers are polled (wireguard-go: a UAPI ``get`` on its socket, in-process; kernel:
+   ``wg show IF dump``) every 3 ms for 0.2 s, every 10 ms up to 1 s, then every 50 ms,
    until a handshake (Connected) or the deadline (LinkFailed 809 — a wrong key, a wrong
    endpoint and a dead server look the same to WireGuard, which never answers an
    unauthenticated packet). Then it is polled about once a second: a peer silent while we
@@ -96,6 +97,7 @@ from openras.links.wireguard.dump import (
     PeerSilent,
     WgDump,
     parse_dump,
+    parse_uapi,
 )
 from openras.links.wireguard.netplan import POLICY_TABLE_BASE, NetPlan, batches, plan_network
 from openras.states import RasConnState
@@ -110,6 +112,9 @@ _DIAL_FAST_FOR: Final = 0.2
 _DIAL_POLL_MEDIUM: Final = 0.01
 _DIAL_MEDIUM_FOR: Final = 1.0
 _UAPI_POLL: Final = 0.002
+#: One UAPI ``get`` (a few lines per peer) must come back within this, and fit in this.
+_UAPI_TIMEOUT: Final = 2.0
+_UAPI_LIMIT: Final = 1 << 20
 _SETCONF_FILE: Final = "wg-setconf.conf"
 _LOG_FILE: Final = "wireguard-go.log"
 _MAX_IFNAME: Final = 15
@@ -447,11 +452,36 @@ class WireGuardLink(Link):
                 raise _Failure(ERROR_IP_CONFIGURATION, f"ip: {' '.join(res.stderr.split())}")
 
     async def _dump(self) -> WgDump | None:
+        """The interface's peers: asked on wireguard-go's UAPI socket in-process (a poll
+        every few milliseconds while dialing must not be a helper process each), or from
+        ``wg show IF dump`` for the kernel module."""
+        if not self._kernel:
+            return await self._uapi_dump()
         res = await run_cmd([self._wg, "show", self._ifname, "dump"], time_limit=5)
         if res.returncode != 0:
             return None
         try:
             return parse_dump(res.stdout)
+        except DumpError:
+            return None
+
+    async def _uapi_dump(self) -> WgDump | None:
+        path = str(uapi_socket(self._ifname))
+        try:
+            reader, writer = await asyncio.wait_for(
+                asyncio.open_unix_connection(path, limit=_UAPI_LIMIT), _UAPI_TIMEOUT
+            )
+        except (OSError, TimeoutError):
+            return None
+        try:
+            writer.write(b"get=1\n\n")
+            data = await asyncio.wait_for(reader.readuntil(b"\n\n"), _UAPI_TIMEOUT)
+        except (OSError, TimeoutError, asyncio.IncompleteReadError, asyncio.LimitOverrunError):
+            return None
+        finally:
+            writer.close()
+        try:
+            return parse_uapi(data.decode("ascii", "replace"))
         except DumpError:
             return None
 

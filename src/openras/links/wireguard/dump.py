@@ -16,6 +16,7 @@ handshake, no received byte) for longer than ``dead_after``.
 
 from __future__ import annotations
 
+import base64
 from dataclasses import dataclass
 from typing import Final
 
@@ -132,6 +133,74 @@ def parse_dump(text: str) -> WgDump:
     if interface is None and not peers:
         raise DumpError("empty dump")
     return WgDump(interface, tuple(peers))
+
+
+def _hex_key(text: str, lineno: int) -> str:
+    """A UAPI key (64 hex digits) as wg prints it (base64)."""
+    try:
+        raw = bytes.fromhex(text)
+    except ValueError:
+        raw = b""
+    if len(raw) != 32:
+        raise DumpError(f"line {lineno}: a key that is not 32 bytes of hex")
+    return base64.b64encode(raw).decode()
+
+
+def parse_uapi(text: str) -> WgDump:
+    """Parse a userspace implementation's answer to ``get=1`` (the UAPI socket protocol:
+    ``key=value`` lines, interface keys first, each ``public_key`` starting a peer, ``errno``
+    last) into the same :class:`WgDump` as ``wg show IF dump``. The private key is dropped
+    like there; the interface's public key is not in the answer (left empty)."""
+    iface: dict[str, str] = {}
+    peers: list[dict[str, list[str]]] = []
+    errno: str | None = None
+    for lineno, line in enumerate(text.splitlines(), start=1):
+        if not line:
+            continue
+        key, sep, value = line.partition("=")
+        if not sep:
+            raise DumpError(f"line {lineno}: not key=value")
+        if key == "errno":
+            errno = value
+        elif key == "public_key":
+            peers.append({"public_key": [_hex_key(value, lineno)], "line": [str(lineno)]})
+        elif peers:
+            peers[-1].setdefault(key, []).append(value)
+        else:
+            iface[key] = value
+    if errno is None:
+        raise DumpError("no errno line: not a complete UAPI answer")
+    if errno != "0":
+        raise DumpError(f"UAPI errno={errno}")
+
+    def one(peer: dict[str, list[str]], key: str, default: str = "0") -> str:
+        return peer.get(key, [default])[-1]
+
+    out: list[DumpPeer] = []
+    for peer in peers:
+        lineno = int(peer["line"][0])
+        keepalive = _int(one(peer, "persistent_keepalive_interval"), "keepalive", lineno)
+        psk = one(peer, "preshared_key", "")
+        out.append(
+            DumpPeer(
+                public_key=peer["public_key"][0],
+                has_preshared_key=bool(psk.strip("0")),
+                endpoint=one(peer, "endpoint", "") or None,
+                allowed_ips=tuple(peer.get("allowed_ip", [])),
+                latest_handshake=_int(one(peer, "last_handshake_time_sec"), "handshake", lineno),
+                rx_bytes=_int(one(peer, "rx_bytes"), "rx_bytes", lineno),
+                tx_bytes=_int(one(peer, "tx_bytes"), "tx_bytes", lineno),
+                persistent_keepalive=keepalive or None,
+            )
+        )
+    mark = iface.get("fwmark")
+    interface = DumpInterface(
+        public_key="",
+        listen_port=_int(iface.get("listen_port", "0"), "listen_port", 1),
+        fwmark=int(mark) if mark and mark.isdigit() and int(mark) else None,
+        has_private_key=bool(iface.get("private_key", "").strip("0")),
+    )
+    return WgDump(interface, tuple(out))
 
 
 def parse_dump_all(text: str) -> dict[str, WgDump]:
