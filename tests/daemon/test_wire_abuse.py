@@ -94,9 +94,16 @@ def test_truncated_frame_closes_that_client_only(rasman, bystanders):
     assert c.status(h).state is RasConnState.Connected
 
 
+def counts(c: Client) -> tuple[int, int]:
+    """(sessions, subscribers) the daemon holds right now."""
+    ping = c.call(P.PING)
+    return ping["sessions"], ping["subscribers"]
+
+
 def test_client_killed_mid_dial(rasman, bystanders, extra_pbk):
     """The dialer dies mid-call; its attempt goes on and stays the daemon's to manage."""
     c, _, _ = bystanders
+    baseline = counts(c)
     script = "import sys\nfrom openras import Client\nClient(sys.argv[1], autostart=False).dial('SlowDial', sys.argv[2])\n"
     proc = subprocess.Popen(
         [sys.executable, "-c", script, str(rasman.socket), str(extra_pbk)], env=rasman.env
@@ -113,10 +120,12 @@ def test_client_killed_mid_dial(rasman, bystanders, extra_pbk):
     )
     c.hang_up(h, wait=True)
     assert is_gone(c, h)
+    wait_until(lambda: counts(c) == baseline, what="the dead dialer's session to go")
 
 
 def test_client_killed_while_subscribed(rasman, bystanders):
     c, _, _ = bystanders
+    baseline = counts(c)
     script = (
         "import sys\nfrom pathlib import Path\nfrom openras.wire.transport import Transport\n"
         "t = Transport(Path(sys.argv[1]))\n"
@@ -139,8 +148,27 @@ def test_client_killed_while_subscribed(rasman, bystanders):
         proc.wait(10)
         c.hang_up(conn.handle, wait=True)
         events.wait_for(lambda e: e.get("event") == "disconnected" and e["handle"] == conn.handle)
+        # the dead subscriber's session and queue are gone; only our Events remain
+        wait_until(
+            lambda: counts(c) == (baseline[0] + 1, baseline[1] + 1), what="no leak after kill"
+        )
     finally:
         events.close()
+    wait_until(lambda: counts(c) == baseline, what="the closed Events to go too")
+
+
+def test_client_killed_mid_sync_dial_leaks_nothing(rasman, bystanders, extra_pbk):
+    """A synchronous Dial (no ``more``) of a killed client frees its session at once."""
+    c, _, _ = bystanders
+    baseline = counts(c)
+    raw = Raw(rasman.socket)
+    raw.send(encode(P.call(P.DIAL, {"entry": "SlowDial", "phonebook": str(extra_pbk)})))
+    h = wait_until(lambda: pending(c, "SlowDial"), 15, what="the attempt")
+    assert counts(c) == (baseline[0] + 1, baseline[1] + 1)
+    raw.close()
+    wait_until(lambda: counts(c) == baseline, 5, what="the session and its subscriber to go")
+    assert c.status(h).phase == "dialing"  # the attempt itself goes on
+    c.hang_up(h, wait=True)
 
 
 STRING_PARAMS = [

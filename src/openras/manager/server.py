@@ -121,6 +121,15 @@ class Session:
         self.writer.write(encode(msg))
         await self.writer.drain()
 
+    def subscriber(self, handle: int | None = None) -> Subscriber:
+        """An event queue for this session; if the client stops reading, it is cut off."""
+        return Subscriber(self.uid, handle=handle, on_overflow=self.abort)
+
+    def abort(self) -> None:
+        """Disconnect this client now (it stopped reading; its events are dropped)."""
+        self.closed.set()
+        self.writer.transport.abort()
+
     async def run(self) -> None:
         reader = asyncio.get_running_loop().create_task(self._read_loop())
         try:
@@ -171,28 +180,36 @@ class Session:
         if result is not None:
             await self.send(P.reply(result))
 
+    async def next_event(self, sub: Subscriber) -> dict[str, Any] | None:
+        """The subscriber's next event; None once the client left or was cut off."""
+        if sub.dropped or self.closed.is_set():
+            return None
+        get = asyncio.ensure_future(sub.queue.get())
+        eof = asyncio.ensure_future(self.closed.wait())
+        try:
+            done, _ = await asyncio.wait({get, eof}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            eof.cancel()
+            if not get.done():
+                get.cancel()
+        if get not in done or sub.dropped:
+            return None
+        return get.result()
+
     async def stream(
         self, sub: Subscriber, first: dict[str, Any] | None, until: Callable[[dict[str, Any]], bool]
     ) -> None:
         """Send ``first`` then events until ``until(event)`` or the client leaves."""
-        eof = asyncio.ensure_future(self.closed.wait())
         try:
             if first is not None:
                 await self.send(P.reply(first, continues=True))
-            while True:
-                get = asyncio.ensure_future(sub.queue.get())
-                done, _ = await asyncio.wait({get, eof}, return_when=asyncio.FIRST_COMPLETED)
-                if get not in done:
-                    get.cancel()
-                    return
-                event = get.result()
+            while (event := await self.next_event(sub)) is not None:
                 last = until(event)
                 await self.send(P.reply(event, continues=not last))
                 if last:
                     return
         finally:
             self.manager.subscribers.discard(sub)
-            eof.cancel()
 
 
 # ------------------------------------------------------------------------------------- methods
@@ -201,7 +218,14 @@ Handler = Callable[[Session, dict[str, Any], bool], Awaitable[dict[str, Any] | N
 
 
 async def m_ping(s: Session, p: dict[str, Any], more: bool) -> dict[str, Any]:
-    return {"version": __version__, "uid": s.uid, "pid": os.getpid()}
+    """Liveness, plus open sessions and event subscribers (a leak shows as a growing count)."""
+    return {
+        "version": __version__,
+        "uid": s.uid,
+        "pid": os.getpid(),
+        "sessions": len(s.server._sessions),
+        "subscribers": len(s.manager.subscribers),
+    }
 
 
 async def m_dial(s: Session, p: dict[str, Any], more: bool) -> dict[str, Any] | None:
@@ -227,7 +251,7 @@ async def m_dial(s: Session, p: dict[str, Any], more: bool) -> dict[str, Any] | 
     # Reading phonebooks (as the caller) blocks; keep the event loop serving everyone else.
     entry = await asyncio.to_thread(entries.resolve, s.uid, name, phonebook, user_pb)
     dial_params = _with_saved_credentials(s, entry, dial_params)
-    sub = Subscriber(s.uid)
+    sub = s.subscriber()
     conn, joined = await s.manager.dial(
         uid=s.uid, session=s.pid, entry=entry, params=dial_params, subscriber=sub
     )
@@ -252,7 +276,9 @@ async def m_dial(s: Session, p: dict[str, Any], more: bool) -> dict[str, Any] | 
     last: dict[str, Any] = first
     try:
         while True:
-            ev = await sub.queue.get()
+            ev = await s.next_event(sub)
+            if ev is None:
+                return None  # the dialer left; the attempt goes on without it
             last = ev
             if terminal(ev):
                 break
@@ -372,7 +398,7 @@ async def m_wait_deleted(s: Session, p: dict[str, Any], more: bool) -> dict[str,
 
 async def m_subscribe(s: Session, p: dict[str, Any], more: bool) -> dict[str, Any] | None:
     handle = p.get("handle")
-    sub = Subscriber(s.uid, handle=handle if isinstance(handle, int) else None)
+    sub = s.subscriber(handle if isinstance(handle, int) else None)
     s.manager.subscribers.add(sub)
     if not more:
         s.manager.subscribers.discard(sub)
@@ -424,7 +450,7 @@ method GetCredentials(entry: string, phonebook: ?string, default: ?bool)
   -> (user: string, domain: string, has_password: bool, password: string)
 method SetCredentials(entry: string, phonebook: ?string, user: ?string, password: ?string,
   domain: ?string, mask: object, clear: ?bool, default: ?bool) -> ()
-method Ping() -> (version: string, uid: int, pid: int)
+method Ping() -> (version: string, uid: int, pid: int, sessions: int, subscribers: int)
 
 error RasError (code: int, message: string, detail: ?string, handle: ?int)
 """

@@ -75,13 +75,25 @@ def _wait_exit(pid: int, timeout: float) -> None:
         psutil.Process(pid).wait(timeout)
 
 
+#: Events a subscriber may have waiting. One that falls this far behind (its client stopped
+#: reading) is dropped and its client disconnected, instead of the daemon's memory growing.
+SUBSCRIBER_QUEUE = 4096
+
+
+def _bounded_queue() -> asyncio.Queue[dict[str, Any]]:
+    return asyncio.Queue(SUBSCRIBER_QUEUE)
+
+
 @dataclass(eq=False)
 class Subscriber:
     """A stream of events for one client call (filtered by the caller's uid)."""
 
     uid: int
-    queue: asyncio.Queue[dict[str, Any]] = field(default_factory=asyncio.Queue)
+    queue: asyncio.Queue[dict[str, Any]] = field(default_factory=_bounded_queue)
     handle: int | None = None
+    #: Called once when the queue overflows (the server disconnects that client).
+    on_overflow: Callable[[], None] | None = None
+    dropped: bool = False
 
     def wants(self, event: dict[str, Any]) -> bool:
         if self.uid != 0 and event.get("owner") != self.uid:
@@ -431,7 +443,21 @@ class Manager:
             )
         for sub in list(self.subscribers):
             if sub.wants(event):
-                sub.queue.put_nowait(event)
+                try:
+                    sub.queue.put_nowait(event)
+                except asyncio.QueueFull:
+                    self._drop_subscriber(sub)
+
+    def _drop_subscriber(self, sub: Subscriber) -> None:
+        log.warning(
+            "dropping a subscriber of uid %d: %d events unread", sub.uid, sub.queue.qsize()
+        )
+        self.subscribers.discard(sub)
+        sub.dropped = True
+        while not sub.queue.empty():
+            sub.queue.get_nowait()
+        if sub.on_overflow is not None:
+            sub.on_overflow()
 
     def _forget(self, handle: int) -> None:
         self.entries.pop(handle, None)
