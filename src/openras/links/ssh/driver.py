@@ -524,6 +524,8 @@ class SshLink(Link):
                 detail = f"not connected within {settings.dial_timeout:g} s"
                 if self._parser.worst is not None:
                     detail += f" (last: {self._parser.worst.line})"
+                elif self._parser.last_line:
+                    detail += f" (ssh said: {self._parser.last_line})"
                 self._finish(ERROR_VPN_TIMEOUT, detail)
                 return
             tick += 1
