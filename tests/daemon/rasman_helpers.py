@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import os
 import shutil
 import socket
 import subprocess
@@ -190,14 +191,17 @@ def rasman_pids(state_dir: Path) -> list[int]:
     return found
 
 
+def state_dir_of(root: Path) -> Path:
+    """The default state dir inside a :func:`default_env` root (root's or a user's)."""
+    return root / "state" if os.geteuid() == 0 else root / "xdg-state" / "openras"
+
+
 def default_env(root: Path) -> dict[str, str]:
     """An environment whose *default* socket and state dir live under ``root`` (no override).
 
     As root the defaults come from RUNTIME_DIRECTORY/STATE_DIRECTORY (systemd's names), as a
     user from the XDG variables; both are set so the test means the same either way.
     """
-    import os
-
     env = {k: v for k, v in os.environ.items() if k != "OPENRAS_SOCKET"}
     env.update(
         RUNTIME_DIRECTORY=str(root / "run"),
@@ -238,8 +242,6 @@ def python_for(uid: int, gid: int) -> str | None:
 @contextlib.asynccontextmanager
 async def in_process_daemon(state_dir: Path, tag: str) -> AsyncIterator[tuple[Any, Any, Path]]:
     """A Manager and Server in this event loop on a short temp socket: (manager, server, sock)."""
-    import os
-
     from openras.manager.server import Server
     from openras.manager.service import Manager
 

@@ -7,17 +7,11 @@ or socket in use refuses (non-zero, clear message) and touches nothing of the fi
 from __future__ import annotations
 
 import os
-import shutil
-import signal
 import subprocess
 import sys
-import time
-from collections.abc import Iterator
 from pathlib import Path
 
-import psutil
-import pytest
-from rasman_helpers import alive, default_env, rasman_pids
+from rasman_helpers import alive, default_env, rasman_pids, state_dir_of
 
 from openras import Client
 from openras.states import RasConnState
@@ -27,49 +21,6 @@ from openras import Client
 with Client() as c:
     print(c.call("org.openras.Manager.Ping")["pid"])
 """
-
-
-@pytest.fixture
-def default_root() -> Iterator[Path]:
-    """A short temp root (AF_UNIX path limit) for a default-path daemon; kills it at the end."""
-    root = Path(f"/tmp/orasd-{os.getpid()}-{time.monotonic_ns()}")
-    root.mkdir(mode=0o700)
-    try:
-        yield root
-    finally:
-        for pid in rasman_pids(state_dir_of(root)):
-            os.kill(pid, signal.SIGTERM)
-            with_deadline_wait(pid)
-        stray = stray_links(root)
-        for pid in stray:
-            os.kill(pid, signal.SIGKILL)
-        shutil.rmtree(root, ignore_errors=True)
-        assert not stray, f"link processes left behind: {stray}"
-
-
-def stray_links(root: Path) -> list[int]:
-    found = []
-    for proc in psutil.process_iter(["pid", "cmdline"]):
-        try:
-            ours = any(str(root) in part for part in proc.info["cmdline"] or [])
-            if ours and proc.status() != psutil.STATUS_ZOMBIE:
-                found.append(proc.pid)
-        except psutil.Error:
-            continue
-    return found
-
-
-def with_deadline_wait(pid: int) -> None:
-    try:
-        psutil.Process(pid).wait(10)
-    except psutil.TimeoutExpired:
-        os.kill(pid, signal.SIGKILL)
-    except psutil.NoSuchProcess:
-        pass
-
-
-def state_dir_of(root: Path) -> Path:
-    return root / "state" if os.geteuid() == 0 else root / "xdg-state" / "openras"
 
 
 def test_concurrent_first_clients_start_exactly_one_daemon(default_root: Path) -> None:
