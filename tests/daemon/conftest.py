@@ -11,12 +11,11 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import psutil
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from rasman_helpers import EXTRA_PBK, rasman_pids, state_dir_of
+from rasman_helpers import EXTRA_PBK, pids_matching, rasman_pids, state_dir_of, terminate
 
 
 @pytest.fixture
@@ -71,31 +70,9 @@ def default_root() -> Iterator[Path]:
         yield root
     finally:
         for pid in rasman_pids(state_dir_of(root)):
-            os.kill(pid, signal.SIGTERM)
-            with_deadline_wait(pid)
-        stray = stray_links(root)
+            terminate(pid)
+        stray = pids_matching(lambda cmd: any(str(root) in part for part in cmd))
         for pid in stray:
             os.kill(pid, signal.SIGKILL)
         shutil.rmtree(root, ignore_errors=True)
         assert not stray, f"link processes left behind: {stray}"
-
-
-def stray_links(root: Path) -> list[int]:
-    found = []
-    for proc in psutil.process_iter(["pid", "cmdline"]):
-        try:
-            ours = any(str(root) in part for part in proc.info["cmdline"] or [])
-            if ours and proc.status() != psutil.STATUS_ZOMBIE:
-                found.append(proc.pid)
-        except psutil.Error:
-            continue
-    return found
-
-
-def with_deadline_wait(pid: int) -> None:
-    try:
-        psutil.Process(pid).wait(10)
-    except psutil.TimeoutExpired:
-        os.kill(pid, signal.SIGKILL)
-    except psutil.NoSuchProcess:
-        pass

@@ -177,18 +177,35 @@ class Events:
         self.thread.join(5)
 
 
-def rasman_pids(state_dir: Path) -> list[int]:
-    """Live rasman processes serving ``state_dir`` (found by their command line)."""
+def pids_matching(pred: Callable[[list[str]], bool]) -> list[int]:
+    """Live (not zombie) processes whose command line satisfies ``pred``."""
     found = []
     for proc in psutil.process_iter(["pid", "cmdline"]):
         try:
-            cmd = proc.info["cmdline"] or []
-            ours = "openras.manager" in cmd and str(state_dir) in cmd
-            if ours and proc.status() != psutil.STATUS_ZOMBIE:
+            if pred(proc.info["cmdline"] or []) and proc.status() != psutil.STATUS_ZOMBIE:
                 found.append(proc.pid)
         except psutil.Error:
             continue
     return found
+
+
+def rasman_pids(state_dir: Path) -> list[int]:
+    """Live rasman processes serving ``state_dir`` (found by their command line)."""
+    return pids_matching(lambda cmd: "openras.manager" in cmd and str(state_dir) in cmd)
+
+
+def terminate(pid: int, timeout: float = 10.0) -> None:
+    """SIGTERM ``pid``, SIGKILL it if it is still there after ``timeout``."""
+    import signal
+
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, signal.SIGTERM)
+    try:
+        psutil.Process(pid).wait(timeout)
+    except psutil.TimeoutExpired:
+        os.kill(pid, signal.SIGKILL)
+    except psutil.NoSuchProcess:
+        pass
 
 
 def state_dir_of(root: Path) -> Path:
