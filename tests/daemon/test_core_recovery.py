@@ -10,6 +10,7 @@ import json
 import stat
 from pathlib import Path
 
+import pytest
 from rasman_helpers import alive, is_gone, wait_until
 
 from openras import Client
@@ -45,16 +46,21 @@ def _after_restart_no_link_and_handles_grow(rasman, handles: list[int]) -> None:
     assert run_dirs == [], f"run dirs left: {run_dirs}"
 
 
-def test_garbage_state_file_keeps_the_counter_and_stops_the_links(rasman):
+@pytest.mark.parametrize(
+    "garbage",
+    [b"\x00\x17 not json at all", b'{"boot_id": 7, "table": {"rows": [{"handle": "x"}]}}'],
+    ids=["not-json", "json-but-no-table"],
+)
+def test_unreadable_state_file_keeps_the_counter_and_stops_the_links(rasman, garbage):
     handles, pids = _dial_two(rasman)
     assert len(pids) == 2
     rasman.kill9()
     state = rasman.state_dir / "connections.json"
-    state.write_bytes(b"\x00\x17 not json at all")
+    state.write_bytes(garbage)
     rasman.start()
     for pid in pids:
         wait_until(lambda pid=pid: not alive(pid), what=f"link {pid} to be stopped")
-    assert (rasman.state_dir / "connections.corrupt").read_bytes().startswith(b"\x00\x17")
+    assert (rasman.state_dir / "connections.corrupt").read_bytes()[:8] == garbage[:8]
     _after_restart_no_link_and_handles_grow(rasman, handles)
 
 

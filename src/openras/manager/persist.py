@@ -21,7 +21,7 @@ from openras.links.base import DialParams
 
 STATE_FILE = "connections.json"
 IDS_FILE = "ids.json"
-_HANDLE_RE = re.compile(rb'"(?:next_)?handle"\s*:\s*(\d{1,18})')
+_HANDLE_RE = re.compile(rb'"(next_)?handle"\s*:\s*(\d{1,18})')
 _INSTANCE_RE = re.compile(rb'"instance"\s*:\s*"([0-9a-f]{1,64})"')
 _RUN_DIR_RE = re.compile(r"link-(\d{1,18})")
 
@@ -33,7 +33,7 @@ def handle_floor(*, ids: dict[str, Any], corrupt: bytes, run_dirs: list[str]) ->
     link run directories (``link-N``) on disk.
     """
     seen = [int(ids.get("next_handle") or 1)]
-    seen += [int(m) + 1 for m in _HANDLE_RE.findall(corrupt)]
+    seen += [int(n) + (0 if nxt else 1) for nxt, n in _HANDLE_RE.findall(corrupt)]
     seen += [int(m.group(1)) + 1 for d in run_dirs if (m := _RUN_DIR_RE.fullmatch(d))]
     return max(seen)
 
@@ -91,12 +91,18 @@ class StateStore:
             data = None
         if isinstance(data, dict) and isinstance(data.get("table", {}), dict):
             return data
-        # Never happens with atomic writes (a disk or a hand did it): keep the evidence; the
-        # caller recovers the counter and the links' instance from ids.json and these bytes.
+        self.set_aside(raw)
+        return None
+
+    def set_aside(self, raw: bytes) -> None:
+        """Keep an unusable table file as ``.corrupt`` and remember its bytes.
+
+        Never happens with atomic writes (a disk or a hand did it). The caller recovers the
+        counter and the links' instance from ids.json and these bytes.
+        """
         self.corrupt = raw
         with contextlib.suppress(OSError):
             os.replace(self.path, self.path.with_suffix(".corrupt"))
-        return None
 
     def load_ids(self) -> dict[str, Any]:
         try:

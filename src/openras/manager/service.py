@@ -131,7 +131,7 @@ class Manager:
         record = self.store.load()
         table = _table_of(record)
         if record is not None and table is None:
-            self.store.corrupt = msgspec.json.encode(record)  # decodable, but not a table
+            self.store.set_aside(msgspec.json.encode(record))  # decodable, but not a table
         ids = self.store.load_ids()
         #: Instances whose link markers may be out there: ours, and any a corrupt file names.
         self.prior_instances = persist.instances_in(ids=ids, corrupt=self.store.corrupt)
