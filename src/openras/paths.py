@@ -37,7 +37,7 @@ def private_problem(st: os.stat_result, uid: int) -> str | None:
         return "is not a directory"
     if st.st_uid != uid:
         return f"is owned by uid {st.st_uid}, not {uid}"
-    if stat.S_IMODE(st.st_mode) != 0o700:
+    if stat.S_IMODE(st.st_mode) & 0o077:
         return f"has mode {stat.S_IMODE(st.st_mode):04o}, not 0700"
     return None
 
@@ -50,6 +50,7 @@ def private_dir(path: Path) -> Path:
     """
     try:
         os.mkdir(path, 0o700)
+        os.chmod(path, 0o700)  # whatever the umask; in sticky /tmp nobody can swap it meanwhile
     except FileExistsError:
         pass
     except OSError as exc:
