@@ -224,6 +224,10 @@ class RAS_PROJECTION_INFO:
 _lock = threading.RLock()
 _session: Transport | None = None
 
+#: Async dials of this process still notifying, by handle; RasHangUp sets the event, which
+#: stops their notifications (ras-api.md §1 item 3 (c)).
+_notifying: dict[int, threading.Event] = {}
+
 
 def _call(method: str, params: dict[str, Any] | None = None) -> dict[str, Any]:
     """One request on the process's session; reconnects once if the daemon restarted."""
@@ -328,6 +332,8 @@ def RasDial(
         if error == 0 and int(final.get("state", 0)) != RasConnState.Connected:
             error = errors.ERROR_DISCONNECTION
         return error, handle
+    with _lock:  # before RasDial returns: a RasHangUp right after it must silence the thread
+        _notifying.setdefault(handle, threading.Event())
     thread = threading.Thread(
         target=_notify_loop,
         args=(t, stream, first, handle, notifier_type, notifier, params.dwCallbackId),
@@ -336,11 +342,6 @@ def RasDial(
     )
     thread.start()
     return 0, handle
-
-
-#: Async dials of this process still notifying, by handle; RasHangUp sets the event, which
-#: stops their notifications (ras-api.md §1 item 3 (c)).
-_notifying: dict[int, threading.Event] = {}
 
 
 def _notify_loop(
