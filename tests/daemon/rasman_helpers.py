@@ -271,4 +271,8 @@ async def in_process_daemon(state_dir: Path, tag: str) -> AsyncIterator[tuple[An
         yield manager, server, sock
     finally:
         await server.close()
-        await manager.shutdown()
+        await manager.shutdown()  # links outlive the daemon by design: none may be left
+        stray = pids_matching(lambda cmd: any(str(state_dir) in part for part in cmd))
+        for pid in stray:
+            os.kill(pid, 9)
+        assert not stray, f"link processes left behind: {stray}"
