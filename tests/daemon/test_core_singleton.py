@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 from rasman_helpers import alive, default_env, rasman_pids, state_dir_of
@@ -130,3 +131,43 @@ def test_stale_socket_is_replaced(tmp_path: Path) -> None:
         assert not path.exists()
     finally:
         path.unlink(missing_ok=True)
+
+
+def test_autostart_reports_a_daemon_that_refuses_to_start(default_root: Path) -> None:
+    """The default state dir is another rasman's: the client says so at once, no 10 s wait."""
+    env = default_env(default_root)
+    state = state_dir_of(default_root)
+    other = default_root / "other.sock"
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "openras.manager",
+            "--socket",
+            str(other),
+            "--state-dir",
+            str(state),
+        ],
+        env=env,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 15
+        while not other.exists():
+            assert holder.poll() is None and time.monotonic() < deadline, "holder did not start"
+            time.sleep(0.01)
+        t0 = time.monotonic()
+        out = subprocess.run(
+            [sys.executable, "-c", PING], env=env, capture_output=True, text=True, timeout=60
+        )
+        took = time.monotonic() - t0
+        assert out.returncode != 0
+        assert "rasman exited with status 3" in out.stderr, out.stderr
+        assert took < 8, f"the client waited {took:.1f}s for a daemon that had exited"
+        assert "another rasman" in (state / "rasman.log").read_text()
+        assert rasman_pids(state) == [holder.pid]  # the holder is untouched
+    finally:
+        holder.terminate()
+        holder.wait(10)

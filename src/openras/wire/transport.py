@@ -149,8 +149,13 @@ def ensure_daemon(target: Path) -> None:
                 time.sleep(0.01)
         if _answers(target):
             return
-        start_user_daemon(target)
+        daemon = start_user_daemon(target)
         while not _answers(target):
+            if daemon.poll() is not None:
+                log = paths.default_state_dir() / "rasman.log"
+                raise errors.ManagerUnavailable(
+                    detail=f"rasman exited with status {daemon.returncode} (see {log})"
+                )
             if time.monotonic() > deadline:
                 raise errors.ManagerUnavailable(
                     detail=f"started rasman, but {target} never answered"
@@ -160,13 +165,13 @@ def ensure_daemon(target: Path) -> None:
         os.close(fd)  # releases the lock
 
 
-def start_user_daemon(socket_path: Path) -> None:
+def start_user_daemon(socket_path: Path) -> subprocess.Popen[bytes]:
     """Start a detached per-user rasman that outlives this process."""
     state = paths.default_state_dir()
     state.mkdir(parents=True, exist_ok=True, mode=0o700)
     log = os.open(state / "rasman.log", os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
     try:
-        subprocess.Popen(
+        return subprocess.Popen(
             [
                 sys.executable,
                 "-m",
