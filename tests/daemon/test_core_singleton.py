@@ -7,6 +7,7 @@ or socket in use refuses (non-zero, clear message) and touches nothing of the fi
 from __future__ import annotations
 
 import os
+import stat
 import subprocess
 import sys
 import time
@@ -64,6 +65,8 @@ def test_autostarted_daemon_serves_the_default_path_and_outlives_the_client(
     assert out.returncode == 0, out.stderr
     handle = int(out.stdout)
     sock = default_root / "run" if os.geteuid() == 0 else default_root / "xdg-run" / "openras"
+    want = 0o755 if os.geteuid() == 0 else 0o700  # root's daemon serves every user
+    assert stat.S_IMODE(sock.stat().st_mode) == want
     sock = sock / "rasman.sock"
     assert sock.is_socket()
     [daemon] = rasman_pids(state_dir_of(default_root))
