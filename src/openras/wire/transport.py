@@ -132,7 +132,9 @@ def ensure_daemon(target: Path) -> None:
     The start lock beside the socket is held across start-and-wait, so a client that comes
     second finds the first one's daemon answering instead of starting its own.
     """
-    target.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    # Root's instance is the system daemon every user talks to (SO_PEERCRED decides what each
+    # may see), so its directory must be traversable, as systemd's RuntimeDirectory= makes it.
+    target.parent.mkdir(parents=True, exist_ok=True, mode=0o755 if os.geteuid() == 0 else 0o700)
     paths.check_runtime_dir(target)
     deadline = time.monotonic() + START_TIMEOUT
     fd = os.open(target.parent / START_LOCK, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
