@@ -8,6 +8,7 @@ the 16-asterisk password handle.
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -394,6 +395,7 @@ def RasRenameEntry(phonebook: str | None, old: str, new: str) -> int:
             book.rename_entry(old, new)
 
         edit(path, apply, create=False)
+        _tell_daemon(path, P.ENTRY_RENAMED, {"old": old, "new": new})
 
     return _codeof(run)[0]
 
@@ -403,8 +405,8 @@ def RasDeleteEntry(
 ) -> int:
     """Delete ``entry``; 817 while it has a live connection, 123 when there is no such entry.
 
-    The entry's saved credentials go with it (the caller's own, and the default ones when
-    root), so a later entry of the same name does not dial with them.
+    The entry's saved credentials go with it (the caller's own; every user's and the
+    default ones when root), so a later entry of the same name does not dial with them.
     """
     from openras.phonebook import Phonebook, edit
 
@@ -419,13 +421,12 @@ def RasDeleteEntry(
         names = _spellings(path)
         if any(connected(where, entry) for where in names):
             raise RasError(errors.ERROR_CANNOT_DELETE, entry)
-        for where in names:
-            _forget_credentials(where, entry)
 
         def apply(book: Phonebook) -> None:
             book.remove_entry(entry)
 
         edit(path, apply, create=False)
+        _tell_daemon(path, P.ENTRY_DELETED, {"entry": entry})
 
     return _codeof(run)[0]
 
@@ -443,17 +444,16 @@ def _cred_params(phonebook: str | None, entry: str) -> dict[str, Any]:
     }
 
 
-def _forget_credentials(phonebook: str, entry: str) -> None:
-    """Clear the saved credentials of an entry about to go (the daemon must still find it).
-
-    Best effort: a daemon that cannot be reached has nothing to forget for this caller.
-    """
+def _tell_daemon(path: Path, method: str, params: dict[str, Any]) -> None:
+    """After a rename or delete in ``path``: the daemon re-files or drops the entry's saved
+    credentials (it checks the edit happened). Once per spelling the credentials may be kept
+    under. Best effort: the phonebook edit stands, and a daemon that cannot be reached keeps
+    nothing it could re-file now."""
     from openras import rasapi
 
-    everything = RASCM_UserName | RASCM_Password | RASCM_Domain
-    masks = [everything, everything | RASCM_DefaultCreds] if os.geteuid() == 0 else [everything]
-    for mask in masks:
-        rasapi.RasSetCredentials(phonebook, entry, RASCREDENTIALS(mask), clear=True)
+    for where in _spellings(path):
+        with contextlib.suppress(RasError):
+            rasapi._call(method, {**params, "phonebook": where})
 
 
 def get_credentials(

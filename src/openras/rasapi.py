@@ -8,6 +8,7 @@ Windows; a dial with a notifier runs on its own connection and thread.
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -583,9 +584,14 @@ __all__ = [
 
 
 def _entry_connected(phonebook: str, entry: str) -> bool:
+    """Whether ``entry`` of ``phonebook`` has a connection, however either path was spelled
+    (an entry dialed through a symlink and deleted by its real path is still connected)."""
     conns = _call(P.ENUM, {"include_pending": True})["connections"]
+    book = os.path.realpath(phonebook)
     return any(
-        c["phonebook"] == phonebook and c["entry_name"].casefold() == entry.casefold()
+        c["phonebook"]
+        and os.path.realpath(c["phonebook"]) == book
+        and c["entry_name"].casefold() == entry.casefold()
         for c in conns
     )
 

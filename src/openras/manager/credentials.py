@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -81,23 +82,29 @@ class CredentialStore:
             return []
         return [None if n == "default" else int(n) for n in names if n == "default" or n.isdigit()]
 
-    def forget_entry(self, phonebook: str, entry: str) -> int:
-        """Drop every owner's credentials of a deleted entry; how many went.
+    def forget_entry(
+        self, phonebook: str, entry: str, owners: Iterable[int | None] | None = None
+    ) -> int:
+        """Drop the credentials of a deleted entry (every owner's, or those of ``owners``);
+        how many went.
 
         For the daemon once it has checked the entry is really gone from ``phonebook``.
         """
         n = 0
-        for owner in self.owners():
+        for owner in self.owners() if owners is None else owners:
             path = self._path(owner, phonebook, entry)
             with contextlib.suppress(FileNotFoundError):
                 path.unlink()
                 n += 1
         return n
 
-    def move_entry(self, phonebook: str, old: str, new: str) -> int:
-        """Re-file every owner's credentials of a renamed entry under its new name."""
+    def move_entry(
+        self, phonebook: str, old: str, new: str, owners: Iterable[int | None] | None = None
+    ) -> int:
+        """Re-file the credentials of a renamed entry (every owner's, or those of ``owners``)
+        under its new name; how many moved."""
         n = 0
-        for owner in self.owners():
+        for owner in self.owners() if owners is None else owners:
             saved = self.get(owner, phonebook, old)
             if saved is None:
                 continue

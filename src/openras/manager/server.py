@@ -34,6 +34,8 @@ log = logging.getLogger("openras.rasman")
 #: Windows' field limits (RAS_MaxEntryName etc.).
 LIMITS = {
     "entry": 256,
+    "old": 256,
+    "new": 256,
     "phone_number": 128,
     "callback_number": 128,
     "user": 256,
@@ -360,6 +362,53 @@ async def m_set_credentials(s: Session, p: dict[str, Any], more: bool) -> dict[s
     return {}
 
 
+def _edited_book(p: dict[str, Any]) -> str:
+    """The phonebook an entry edit happened in: a path is needed (no search order here)."""
+    phonebook = _str_param(p, "phonebook")
+    if not phonebook:
+        raise errors.InvalidParameter(detail="the phonebook the entry was edited in is needed")
+    return phonebook
+
+
+def _must_be_gone(uid: int, name: str, phonebook: str) -> None:
+    """ERROR_ALREADY_EXISTS while ``name`` is still in ``phonebook`` (the edit did not happen)."""
+    try:
+        entries.resolve(uid, name, phonebook, None)
+    except errors.EntryNotFound:
+        return
+    raise errors.RasError(errors.ERROR_ALREADY_EXISTS, f"{name!r} is still in {phonebook}")
+
+
+def _cred_owners(s: Session) -> list[int | None] | None:
+    """Whose saved credentials an entry edit carries: root's edit carries everyone's (the
+    default ones and every user's, as only root edits the all-users phonebook); a user's
+    edit carries only that user's own."""
+    return None if s.uid == 0 else [s.uid]
+
+
+async def m_entry_renamed(s: Session, p: dict[str, Any], more: bool) -> dict[str, Any]:
+    """Re-file saved credentials under an entry's new name, once the rename is a fact: the new
+    name must resolve in that phonebook (as the caller reads it) and the old one must not."""
+    phonebook, old, new = _edited_book(p), _str_param(p, "old"), _str_param(p, "new")
+    if not old or not new:
+        raise errors.InvalidParameter(detail="the old and the new entry name are needed")
+    entry = await asyncio.to_thread(entries.resolve, s.uid, new, phonebook, None)
+    if old.casefold() != new.casefold():
+        await asyncio.to_thread(_must_be_gone, s.uid, old, phonebook)
+    moved = s.server.credentials.move_entry(entry.phonebook, old, entry.name, _cred_owners(s))
+    return {"moved": moved}
+
+
+async def m_entry_deleted(s: Session, p: dict[str, Any], more: bool) -> dict[str, Any]:
+    """Drop a deleted entry's saved credentials, once it no longer resolves in that phonebook."""
+    phonebook, name = _edited_book(p), _str_param(p, "entry")
+    if not name:
+        raise errors.InvalidParameter(detail="an entry name is needed")
+    await asyncio.to_thread(_must_be_gone, s.uid, name, phonebook)
+    forgotten = s.server.credentials.forget_entry(phonebook, name, _cred_owners(s))
+    return {"forgotten": forgotten}
+
+
 async def m_hang_up(s: Session, p: dict[str, Any], more: bool) -> dict[str, Any]:
     s.manager.hang_up(s.uid, _handle_param(p))
     return {}
@@ -450,6 +499,9 @@ method GetCredentials(entry: string, phonebook: ?string, default: ?bool)
   -> (user: string, domain: string, has_password: bool, password: string)
 method SetCredentials(entry: string, phonebook: ?string, user: ?string, password: ?string,
   domain: ?string, mask: object, clear: ?bool, default: ?bool) -> ()
+# Saved credentials follow an entry a client renamed or deleted in ``phonebook``.
+method EntryRenamed(phonebook: string, old: string, new: string) -> (moved: int)
+method EntryDeleted(phonebook: string, entry: string) -> (forgotten: int)
 method Ping() -> (version: string, uid: int, pid: int, sessions: int, subscribers: int)
 
 error RasError (code: int, message: string, detail: ?string, handle: ?int)
@@ -475,6 +527,8 @@ METHODS: dict[str, Handler] = {
     P.WAIT_DELETED: m_wait_deleted,
     P.GET_CREDENTIALS: m_get_credentials,
     P.SET_CREDENTIALS: m_set_credentials,
+    P.ENTRY_RENAMED: m_entry_renamed,
+    P.ENTRY_DELETED: m_entry_deleted,
     "org.varlink.service.GetInfo": m_get_info,
     "org.varlink.service.GetInterfaceDescription": m_get_interface_description,
 }

@@ -27,6 +27,9 @@ GET_CREDENTIALS: Final = f"{INTERFACE}.GetCredentials"
 SET_CREDENTIALS: Final = f"{INTERFACE}.SetCredentials"
 PING: Final = f"{INTERFACE}.Ping"
 WAIT_DELETED: Final = f"{INTERFACE}.WaitDeleted"
+#: A client renamed / deleted an entry in a phonebook: saved credentials follow it.
+ENTRY_RENAMED: Final = f"{INTERFACE}.EntryRenamed"
+ENTRY_DELETED: Final = f"{INTERFACE}.EntryDeleted"
 
 
 def call(
