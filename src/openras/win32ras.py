@@ -468,7 +468,11 @@ def _editor(funcname: str, path: Path) -> list[str]:
 
 
 def _codec_errors(book: Phonebook) -> str:
-    return "surrogateescape" if book.encoding == "cp1252" else "strict"
+    """The error handler the phonebook layer read ``book`` with (a legacy code page, cp1252 or
+    $OPENRAS_PBK_CODEPAGE's, keeps undefined bytes as escapes), so its bytes decode alike."""
+    from openras.phonebook._codec import errors_for
+
+    return errors_for(book.encoding)
 
 
 def _header_line(book: Phonebook, data: bytes, entry: str) -> int:

@@ -41,12 +41,15 @@ def editor(tmp_path: Path) -> Path:
     return path
 
 
-def on_terminal(tmp_path: Path, editor: Path, *args: str, edits=(), exit_code: int = 0):
+def on_terminal(
+    tmp_path: Path, editor: Path, *args: str, edits=(), exit_code: int = 0, env_extra=None
+):
     """Run CHILD with a pty as stdin; returns (CompletedProcess, the editor's log records)."""
     log = tmp_path / "editor.log"
     log.unlink(missing_ok=True)
     env = {
         **os.environ,
+        **(env_extra or {}),
         "EDITOR": str(editor),
         "FAKE_EDIT_LOG": str(log),
         "FAKE_EDITS": json.dumps(list(edits)),
@@ -152,3 +155,33 @@ def test_create_cancelled_and_create_in_a_new_phonebook(tmp_path, phonebook, edi
     assert p.returncode == 0, p.stdout + p.stderr
     assert rec["argv"][0] == "+1"
     assert w.EnumEntries(None, str(new)) == ("First",)
+
+
+def test_edit_and_create_in_a_book_of_the_configured_code_page(tmp_path, editor):
+    """A cp1251 book (OPENRAS_PBK_CODEPAGE) with a byte cp1251 leaves undefined: the entry is
+    found by its Cyrillic name, the editor opens at its line, and every byte survives."""
+    book = tmp_path / "cyrillic.pbk"
+    before = (
+        "[Демо]\r\nOpenRasDevice=loopback\r\nNote=".encode("cp1251")
+        + b"\x98"
+        + "\r\n\r\n[Офис]\r\nOpenRasDevice=loopback\r\nOpenRasLoopbackStepMs=5\r\n".encode("cp1251")
+    )
+    book.write_bytes(before)
+    cp = {"OPENRAS_PBK_CODEPAGE": "cp1251"}
+    p, (rec,) = on_terminal(
+        tmp_path,
+        editor,
+        "edit",
+        str(book),
+        "Офис",
+        edits=[("StepMs=5", "StepMs=7")],
+        env_extra=cp,
+    )
+    assert (p.returncode, p.stdout.strip()) == (0, "ok"), p.stdout + p.stderr
+    assert rec["argv"][0] == "+5"
+    assert book.read_bytes() == before.replace(b"StepMs=5", b"StepMs=7")
+    after = book.read_bytes()
+    p, (rec,) = on_terminal(tmp_path, editor, "create", str(book), env_extra=cp)
+    assert (p.returncode, p.stdout.strip()) == (0, "ok"), p.stdout + p.stderr
+    assert "[New Connection]" in rec["text"]
+    assert book.read_bytes() == after  # unchanged template: cancelled
