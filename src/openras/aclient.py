@@ -10,7 +10,7 @@ from types import TracebackType
 from typing import Any
 
 from openras import errors
-from openras.client import dial_outcome, dial_parameters
+from openras.client import SavedCredentials, _entry_target, dial_outcome, dial_parameters
 from openras.records import ConnectionInfo, Disconnect, Event, ProjectionInfo, Statistics
 from openras.states import RasConnState
 from openras.wire import protocol as P
@@ -115,6 +115,16 @@ class AsyncClient:
         return [
             Disconnect.from_wire(d) for d in (await self.transport.call(P.HISTORY))["disconnects"]
         ]
+
+    async def credentials(
+        self, entry: str, phonebook: str | os.PathLike[str] | None = None
+    ) -> SavedCredentials:
+        """What the daemon keeps for ``entry`` (never the password itself), as
+        :meth:`Client.credentials <openras.Client.credentials>`."""
+        d = await self.transport.call(P.GET_CREDENTIALS, _entry_target(entry, phonebook))
+        return SavedCredentials(
+            user=d["user"], domain=d["domain"], has_password=bool(d["has_password"])
+        )
 
     async def hang_up(
         self,

@@ -309,3 +309,19 @@ def test_delete_by_real_path_of_an_entry_dialed_through_a_symlink(rasman, tmp_pa
     finally:
         assert r.RasHangUp(h) == 0
     assert r.RasGetEntryProperties(str(rasman.phonebook), "Demo")[0] == 0  # still there
+
+
+async def test_async_client_reads_saved_credentials(rasman):
+    """AsyncClient.credentials answers as Client.credentials does, without the password."""
+    from openras import AsyncClient, Client
+    from openras.client import SavedCredentials
+
+    with Client(rasman.socket) as c:
+        c.save_credentials("Secret", rasman.phonebook, user="bob", password="s3cret", domain="LAB")
+    async with AsyncClient(rasman.socket) as ac:
+        saved = await ac.credentials("Secret", rasman.phonebook)
+        assert saved == SavedCredentials(user="bob", domain="LAB", has_password=True)
+        assert await ac.credentials("Demo", rasman.phonebook) == SavedCredentials("", "", False)
+        with pytest.raises(RasError) as info:
+            await ac.credentials("Nope", rasman.phonebook)
+        assert info.value.code == r.ERROR_CANNOT_FIND_PHONEBOOK_ENTRY

@@ -27,7 +27,7 @@ from textual.widgets.data_table import CellDoesNotExist
 
 from openras import errors
 from openras.aclient import AsyncClient
-from openras.client import Client, SavedCredentials
+from openras.client import SavedCredentials
 from openras.records import ConnectionInfo, Event
 from openras.tui.feed import Subscription
 from openras.tui.view import COLUMNS, EntryChoice, Row, error_line, state_name
@@ -502,18 +502,16 @@ class RasphoneApp(App[int]):
     async def saved_credentials(self, choice: EntryChoice) -> SavedCredentials | None:
         """What the daemon has saved for the entry (never the password), or None when it
         has nothing or cannot say (then the form asks, as without saved credentials)."""
-
-        from openras.tui.cli import saved_credentials
-
-        def lookup() -> SavedCredentials | None:
-            with Client(self.socket_path, autostart=False, timeout=CALL_TIMEOUT) as client:
-                return saved_credentials(client, choice.name, choice.dial_phonebook)
-
+        client = self.client
+        if client is None:
+            return None
         try:
-            return await asyncio.to_thread(lookup)
-        except (errors.RasError, OSError) as exc:
+            async with asyncio.timeout(CALL_TIMEOUT):
+                saved = await client.credentials(choice.name, choice.dial_phonebook)
+        except (errors.RasError, OSError) as exc:  # TimeoutError is an OSError
             log.info("saved credentials of %s unknown: %s", choice.name, describe(exc))
             return None
+        return saved if saved.user or saved.has_password else None
 
     def open_details(self, handle: int) -> None:
         from openras.tui.screens import DetailsScreen
