@@ -18,7 +18,9 @@ Linux counterpart: the first is refused, the dialogs open ``$VISUAL``/``$EDITOR`
 phonebook when stdin is a terminal.
 
 ``python -m openras.win32ras --install-shim [DIR]`` writes a ``win32ras.py`` that re-exports
-this module into DIR (default: the user site-packages), so ``import win32ras`` finds it.
+this module, and a ``pywintypes.py`` that re-exports :mod:`openras.pywintypes` (its ``error``
+is this module's), into DIR (default: the user site-packages), so ``import win32ras`` and
+``import pywintypes`` find them.
 """
 
 from __future__ import annotations
@@ -578,41 +580,57 @@ def EditPhonebookEntry(hWnd: int | None, fileName: str | None, entryName: str) -
 # ------------------------------------------------------------------------------- the shim
 
 _SHIM_MARK: Final = "# openras win32ras shim"
-_SHIM: Final = f'''{_SHIM_MARK}: written by `python -m openras.win32ras --install-shim`.
-"""pywin32's win32ras on Linux: re-exports :mod:`openras.win32ras`."""
+#: The modules a Windows RAS script imports, each re-exporting its openras counterpart.
+_SHIMMED: Final = ("win32ras", "pywintypes")
 
-from openras.win32ras import *  # noqa: F403
-from openras.win32ras import __all__, __doc__  # noqa: F401
+
+def _shim_text(module: str) -> str:
+    return f'''{_SHIM_MARK}: written by `python -m openras.win32ras --install-shim`.
+"""pywin32's {module} on Linux: re-exports :mod:`openras.{module}`."""
+
+from openras.{module} import *  # noqa: F403
+from openras.{module} import __all__, __doc__  # noqa: F401
 '''
 
 
-def install_shim(directory: str | os.PathLike[str] | None = None, *, force: bool = False) -> Path:
-    """Write ``win32ras.py`` (``from openras.win32ras import *``) into ``directory``.
+def _is_ours(path: Path) -> bool:
+    try:
+        return path.read_text(encoding="utf-8", errors="replace").startswith(_SHIM_MARK)
+    except OSError:
+        return False
 
-    The default is the user site-packages. A ``win32ras.py`` that is not a shim of ours is
-    kept (FileExistsError) unless ``force``.
+
+def install_shim(
+    directory: str | os.PathLike[str] | None = None, *, force: bool = False
+) -> list[Path]:
+    """Write ``win32ras.py`` and ``pywintypes.py`` (``from openras.<module> import *``) into
+    ``directory``; the paths written.
+
+    The default is the user site-packages. If either file exists and is not a shim of ours,
+    nothing is written (FileExistsError) unless ``force``.
     """
     target_dir = Path(directory) if directory is not None else Path(site.getusersitepackages())
-    target = target_dir / "win32ras.py"
-    if target.exists() and not force:
-        try:
-            ours = target.read_text(encoding="utf-8", errors="replace").startswith(_SHIM_MARK)
-        except OSError:
-            ours = False
-        if not ours:
-            raise FileExistsError(f"{target} exists and is not an openras shim (use --force)")
+    targets = [target_dir / f"{module}.py" for module in _SHIMMED]
+    if not force:
+        foreign = [str(t) for t in targets if t.exists() and not _is_ours(t)]
+        if foreign:
+            raise FileExistsError(
+                f"{' and '.join(foreign)} exist{'s' if len(foreign) == 1 else ''} and "
+                f"{'is' if len(foreign) == 1 else 'are'} not an openras shim (use --force)"
+            )
     target_dir.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".win32ras.", suffix=".tmp", dir=target_dir)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(_SHIM)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, target)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
-    return target
+    for module, target in zip(_SHIMMED, targets, strict=True):
+        fd, tmp = tempfile.mkstemp(prefix=f".{module}.", suffix=".tmp", dir=target_dir)
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as f:
+                f.write(_shim_text(module))
+            os.chmod(tmp, 0o644)
+            os.replace(tmp, target)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+            raise
+    return targets
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -620,26 +638,29 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m openras.win32ras",
         description="pywin32's win32ras on Linux. --install-shim makes `import win32ras` "
-        "load openras.win32ras.",
+        "and `import pywintypes` load openras.win32ras and openras.pywintypes.",
     )
     parser.add_argument(
         "--install-shim",
         nargs="?",
         const="",
         metavar="DIR",
-        help="write win32ras.py into DIR (default: the user site-packages)",
+        help="write win32ras.py and pywintypes.py into DIR (default: the user site-packages)",
     )
-    parser.add_argument("--force", action="store_true", help="replace an existing win32ras.py")
+    parser.add_argument(
+        "--force", action="store_true", help="replace an existing win32ras.py or pywintypes.py"
+    )
     args = parser.parse_args(argv)
     if args.install_shim is None:
         parser.print_help()
         return 2
     try:
-        target = install_shim(args.install_shim or None, force=args.force)
+        targets = install_shim(args.install_shim or None, force=args.force)
     except (OSError, FileExistsError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
-    print(f"wrote {target}")
+    for target in targets:
+        print(f"wrote {target}")
     if not args.install_shim and not site.ENABLE_USER_SITE:
         print(
             "note: this Python does not read the user site-packages (a venv?); "

@@ -11,10 +11,18 @@ from pathlib import Path
 import pytest
 
 PROBE = (
-    "import win32ras, openras.win32ras as o\n"
-    "print(win32ras.Dial is o.Dial, win32ras.error is o.error,\n"
+    "import win32ras, pywintypes, openras.win32ras as o\n"
+    "from openras import pywintypes as op\n"
+    "print(win32ras.Dial is o.Dial, win32ras.error is o.error is pywintypes.error is op.error,\n"
+    "      pywintypes.com_error is op.com_error, sorted(pywintypes.__all__),\n"
     "      sum(n.startswith('RASCS_') for n in dir(win32ras)), win32ras.__file__)\n"
 )
+PROBED = "True True True ['com_error', 'error'] 32"
+
+
+def wrote(directory: Path) -> list[str]:
+    """What --install-shim prints for ``directory``: both shims, win32ras first."""
+    return [f"wrote {directory / name}" for name in ("win32ras.py", "pywintypes.py")]
 
 
 def cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
@@ -39,10 +47,11 @@ def test_install_into_a_directory(tmp_path: Path):
     p = cli("--install-shim", str(tmp_path))
     assert p.returncode == 0, p.stderr
     shim = tmp_path / "win32ras.py"
-    assert p.stdout.strip() == f"wrote {shim}"
+    assert p.stdout.splitlines() == wrote(tmp_path)
     assert "from openras.win32ras import *" in shim.read_text()
+    assert "from openras.pywintypes import *" in (tmp_path / "pywintypes.py").read_text()
     out = probe({**os.environ, "PYTHONPATH": str(tmp_path)})
-    assert out == f"True True 32 {shim}"
+    assert out == f"{PROBED} {shim}"
     assert cli("--install-shim", str(tmp_path)).returncode == 0  # ours: replaced quietly
 
 
@@ -53,9 +62,10 @@ def test_install_into_user_site_packages(tmp_path: Path):
     env.pop("PYTHONNOUSERSITE", None)
     p = cli("--install-shim", env=env)
     assert p.returncode == 0, p.stderr
-    target = Path(p.stdout.split(" ", 1)[1].strip())
+    target = Path(p.stdout.splitlines()[0].split(" ", 1)[1])
     assert target.is_relative_to(tmp_path / "userbase")
-    assert probe(env) == f"True True 32 {target}"
+    assert p.stdout.splitlines() == wrote(target.parent)
+    assert probe(env) == f"{PROBED} {target}"
 
 
 def test_a_foreign_win32ras_is_kept_unless_forced(tmp_path: Path):
@@ -67,6 +77,21 @@ def test_a_foreign_win32ras_is_kept_unless_forced(tmp_path: Path):
     assert foreign.read_text() == "# somebody else's module\n"
     assert cli("--install-shim", str(tmp_path), "--force").returncode == 0
     assert "from openras.win32ras import *" in foreign.read_text()
+
+
+def test_a_foreign_pywintypes_is_kept_and_nothing_is_written(tmp_path: Path):
+    """Either file foreign: neither is written (no half-installed pair) unless forced."""
+    foreign = tmp_path / "pywintypes.py"
+    foreign.write_text("# the real pywin32's, say\n")
+    p = cli("--install-shim", str(tmp_path))
+    assert p.returncode == 1
+    assert f"{foreign} exists and is not an openras shim" in p.stderr
+    assert foreign.read_text() == "# the real pywin32's, say\n"
+    assert not (tmp_path / "win32ras.py").exists()
+    p = cli("--install-shim", str(tmp_path), "--force")
+    assert p.returncode == 0, p.stderr
+    assert p.stdout.splitlines() == wrote(tmp_path)
+    assert "from openras.pywintypes import *" in foreign.read_text()
 
 
 def test_usage_without_arguments():
@@ -109,4 +134,4 @@ def test_the_documented_directory_recipe_works(tmp_path: Path):
     p = subprocess.run(["sh", "-c", shell], capture_output=True, text=True, env=env, timeout=60)
     assert p.returncode == 0, p.stderr
     shim = home / "lib" / "win32ras-shim" / "win32ras.py"
-    assert p.stdout.splitlines() == [f"wrote {shim}", f"True True 32 {shim}"]
+    assert p.stdout.splitlines() == [*wrote(shim.parent), f"{PROBED} {shim}"]

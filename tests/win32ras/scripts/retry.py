@@ -1,4 +1,5 @@
-"""rasutil.Connect's retry loop: dial until IsHandleValid(handle), then raise on an error.
+"""rasutil.Connect's retry loop: dial until IsHandleValid(handle), then raise on an error
+(caught as ``pywintypes.error``, the way Windows scripts do).
 
 usage: retry.py ENTRY
 """
@@ -7,6 +8,8 @@ usage: retry.py ENTRY
 
 import sys
 import time
+
+import pywintypes
 
 import win32ras
 
@@ -34,7 +37,7 @@ deadline = time.monotonic() + 30
 while time.monotonic() < deadline:
     try:
         win32ras.GetConnectStatus(handle)
-    except win32ras.error as exc:
+    except pywintypes.error as exc:
         if exc.winerror == 6:
             print("hung up")
             break
