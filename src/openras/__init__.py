@@ -8,34 +8,63 @@ The Pythonic face::
         ...
         conn.hang_up()          # returns once nothing of the link is left
 
-``AsyncClient`` is the same over asyncio (imported lazily, so blocking users never load
-asyncio). Win32 shapes live in :mod:`openras.rasapi` and :mod:`openras.win32ras`.
+``AsyncClient`` is the same over asyncio. Win32 shapes live in :mod:`openras.rasapi` and
+:mod:`openras.win32ras`.
+
+The names below load on first use (a module ``__getattr__``): ``import openras.errors`` or
+a CLI's ``--help`` does not pay for the client, the wire codec (msgspec) or asyncio.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
-
-from openras.client import Client, Connection
-from openras.errors import (
-    AccessDenied,
-    AuthenticationFailure,
-    DialInProgress,
-    EntryNotFound,
-    InvalidHandle,
-    InvalidParameter,
-    LinkDropped,
-    ManagerUnavailable,
-    PhonebookError,
-    RasError,
-)
-from openras.records import ConnectionInfo, Disconnect, Event, ProjectionInfo, Statistics
-from openras.states import RasConnState
+import importlib
+from typing import TYPE_CHECKING, Any, Final
 
 if TYPE_CHECKING:
     from openras.aclient import AsyncClient, AsyncConnection
+    from openras.client import Client, Connection
+    from openras.errors import (
+        AccessDenied,
+        AuthenticationFailure,
+        DialInProgress,
+        EntryNotFound,
+        InvalidHandle,
+        InvalidParameter,
+        LinkDropped,
+        ManagerUnavailable,
+        PhonebookError,
+        RasError,
+    )
+    from openras.records import ConnectionInfo, Disconnect, Event, ProjectionInfo, Statistics
+    from openras.states import RasConnState
 
 __version__ = "0.1.0"
+
+#: Each lazily loaded name and the module it lives in.
+_LAZY: Final = {
+    **dict.fromkeys(("AsyncClient", "AsyncConnection"), "openras.aclient"),
+    **dict.fromkeys(("Client", "Connection"), "openras.client"),
+    **dict.fromkeys(
+        (
+            "AccessDenied",
+            "AuthenticationFailure",
+            "DialInProgress",
+            "EntryNotFound",
+            "InvalidHandle",
+            "InvalidParameter",
+            "LinkDropped",
+            "ManagerUnavailable",
+            "PhonebookError",
+            "RasError",
+        ),
+        "openras.errors",
+    ),
+    **dict.fromkeys(
+        ("ConnectionInfo", "Disconnect", "Event", "ProjectionInfo", "Statistics"),
+        "openras.records",
+    ),
+    "RasConnState": "openras.states",
+}
 
 __all__ = [
     "AccessDenied",
@@ -65,12 +94,22 @@ __all__ = [
 
 def connect(entry: str, phonebook: str | None = None, **kwargs: Any) -> Connection:
     """Dial ``entry`` with a new client session and return the connection."""
+    from openras.client import Client
+
     return Client().dial(entry, phonebook, **kwargs)
 
 
-def __getattr__(name: str) -> Any:
-    if name in ("AsyncClient", "AsyncConnection"):
-        from openras import aclient
+# Hidden from type checkers: they see the imports above, so a misspelt name stays an error
+# instead of becoming Any.
+if not TYPE_CHECKING:
 
-        return getattr(aclient, name)
-    raise AttributeError(name)
+    def __getattr__(name: str) -> Any:
+        module = _LAZY.get(name)
+        if module is None:
+            raise AttributeError(f"module 'openras' has no attribute {name!r}")
+        value = getattr(importlib.import_module(module), name)
+        globals()[name] = value  # once loaded, a plain attribute
+        return value
+
+    def __dir__() -> list[str]:
+        return sorted({*globals(), *_LAZY})
