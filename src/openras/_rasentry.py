@@ -395,7 +395,7 @@ def RasRenameEntry(phonebook: str | None, old: str, new: str) -> int:
             book.rename_entry(old, new)
 
         edit(path, apply, create=False)
-        _tell_daemon(path, P.ENTRY_RENAMED, {"old": old, "new": new})
+        credentials_follow_rename(path, old, new)
 
     return _codeof(run)[0]
 
@@ -426,7 +426,7 @@ def RasDeleteEntry(
             book.remove_entry(entry)
 
         edit(path, apply, create=False)
-        _tell_daemon(path, P.ENTRY_DELETED, {"entry": entry})
+        credentials_follow_delete(path, entry)
 
     return _codeof(run)[0]
 
@@ -444,14 +444,24 @@ def _cred_params(phonebook: str | None, entry: str) -> dict[str, Any]:
     }
 
 
-def _tell_daemon(path: Path, method: str, params: dict[str, Any]) -> None:
-    """After a rename or delete in ``path``: the daemon re-files or drops the entry's saved
-    credentials (it checks the edit happened). Once per spelling the credentials may be kept
-    under. Best effort: the phonebook edit stands, and a daemon that cannot be reached keeps
-    nothing it could re-file now."""
+def credentials_follow_rename(path: str | os.PathLike[str], old: str, new: str) -> None:
+    """After ``old`` was renamed ``new`` in ``path``: its saved credentials are re-filed."""
+    _tell_daemon(path, P.ENTRY_RENAMED, {"old": old, "new": new})
+
+
+def credentials_follow_delete(path: str | os.PathLike[str], entry: str) -> None:
+    """After ``entry`` was deleted from ``path``: its saved credentials are dropped."""
+    _tell_daemon(path, P.ENTRY_DELETED, {"entry": entry})
+
+
+def _tell_daemon(path: str | os.PathLike[str], method: str, params: dict[str, Any]) -> None:
+    """The daemon re-files or drops an edited entry's saved credentials (it checks that the
+    edit happened: only root's edit carries other users' credentials). Once per spelling the
+    credentials may be kept under. Best effort: the phonebook edit stands, and a daemon that
+    cannot be reached now keeps them under the old name."""
     from openras import rasapi
 
-    for where in _spellings(path):
+    for where in _spellings(Path(path)):
         with contextlib.suppress(RasError):
             rasapi._call(method, {**params, "phonebook": where})
 
