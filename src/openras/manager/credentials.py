@@ -3,7 +3,9 @@
 One 0600 JSON file per (user, phonebook, entry) under ``<state>/credentials/<uid>/``; the
 all-users default credentials (``RASCM_DefaultCreds``) live under ``default/`` and only root
 may set them. A saved password never leaves the daemon: readers get the 16-asterisk handle,
-and a caller passing that handle back means "keep the saved one".
+and a caller passing that handle back means "keep the saved one". They follow an entry a
+client renames or deletes (``EntryRenamed``/``EntryDeleted``): :meth:`CredentialStore.move_entry`
+and :meth:`CredentialStore.forget_entry`.
 """
 
 from __future__ import annotations
