@@ -15,10 +15,10 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import pytest
+from cli_support import Cli
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from conftest import Cli
 from openras.cli import openras as openras_cli
 from openras.cli import rasdial as rasdial_cli
 

@@ -18,8 +18,7 @@ from pathlib import Path
 
 import pexpect
 import pytest
-
-from conftest import OPENRAS, TIMEOUT, Cli
+from cli_support import OPENRAS, TIMEOUT, Cli
 
 EXTRA = "\n[Branch VPN]\nOpenRasDevice=loopback\n\n[Branch Office]\nOpenRasDevice=loopback\n"
 

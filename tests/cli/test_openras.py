@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pexpect
 import pytest
+from cli_support import OPENRAS, TIMEOUT, Cli, lines, on_pty
 
-from conftest import OPENRAS, TIMEOUT, Cli, lines, on_pty
 from openras import Client, errors
 from openras.states import RasConnState
 
@@ -241,6 +241,10 @@ def test_entries_and_entry_editing(cli: Cli, tmp_path: Path, phonebook: Path) ->
     assert "OpenRasLoopbackStepMs=7" in cli.openras("entry", "show", "Lab").stdout
     assert cli.openras("entry", "rename", "Lab", "Lab2").returncode == 0
     assert lines(cli.rasdial("Lab2").stdout)[-1] == "Command completed successfully."
+    busy = cli.openras("entry", "rm", "Lab2")  # RasDeleteEntry's rule: not while connected
+    assert busy.returncode == 817 - 600
+    assert "817" in busy.stderr
+    assert "[Lab2]" in phonebook.read_text()
     assert cli.openras("hangup", "Lab2").returncode == 0
     exported = tmp_path / "out.pbk"
     assert cli.openras("entry", "export", "Lab2", "-o", str(exported)).returncode == 0

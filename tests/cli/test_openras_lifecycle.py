@@ -15,8 +15,8 @@ from pathlib import Path
 
 import psutil
 import pytest
+from cli_support import OPENRAS, RASDIAL, TIMEOUT, Cli, lines, on_pty
 
-from conftest import OPENRAS, RASDIAL, TIMEOUT, Cli, lines, on_pty
 from openras import errors
 from openras.phonebook import load
 

@@ -8,8 +8,8 @@ import re
 
 import pexpect
 import pytest
+from cli_support import OPENRAS, TIMEOUT, Cli
 
-from conftest import OPENRAS, TIMEOUT, Cli
 from openras import Client, errors
 
 ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pexpect
 import pytest
+from cli_support import RASDIAL, TIMEOUT, Cli, lines
 
-from conftest import RASDIAL, TIMEOUT, Cli, lines
 from openras import Client, errors
 
 OK = "Command completed successfully."

@@ -6,8 +6,8 @@ import io
 import re
 
 import pytest
+from cli_support import Cli, on_pty
 
-from conftest import Cli, on_pty
 from openras.cli import _term
 
 ANSI = re.compile(r"\x1b\[[0-9;]*m")

@@ -11,8 +11,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-
-SCRIPTS = Path(__file__).resolve().parent / "scripts"
+from w32_support import SCRIPTS
 
 Run = Callable[..., subprocess.CompletedProcess[str]]
 
@@ -80,6 +79,3 @@ def fresh_session() -> Iterator[None]:
     yield
     reset()
 
-
-def lines(out: str) -> list[str]:
-    return [line.rstrip() for line in out.splitlines()]

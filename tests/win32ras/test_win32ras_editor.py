@@ -11,8 +11,8 @@ import time
 from pathlib import Path
 
 import pytest
+from w32_support import SCRIPTS
 
-from conftest import SCRIPTS
 from openras import errors
 from openras import win32ras as w
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import stat
 
-from conftest import lines
+from w32_support import lines
+
 from openras import Client, errors
 
 

@@ -171,16 +171,29 @@ def cmd_entry_edit(args: Namespace) -> int:
     return EXIT_SUCCESS
 
 
+def _entry_api(code: int, what: str) -> None:
+    """Raise the entry API's code as the RasError the commands print (0 passes)."""
+    if code:
+        raise errors.RasError(code, what)
+
+
 def cmd_entry_rm(args: Namespace) -> int:
+    """Through RasDeleteEntry, so its rules hold here too: 817 while the entry is connected,
+    5 for a book the caller may not write, and its saved credentials go with it."""
+    from openras import rasapi
+
     book = _target_book(args)
-    edit(book, lambda pb: pb.remove_entry(args.name), create=False)
+    _entry_api(rasapi.RasDeleteEntry(str(book), args.name), f"{args.name} in {book}")
     print(f"Removed {args.name} from {book}.")
     return EXIT_SUCCESS
 
 
 def cmd_entry_rename(args: Namespace) -> int:
+    """Through RasRenameEntry: Windows' name rules, and the saved credentials follow."""
+    from openras import rasapi
+
     book = _target_book(args)
-    edit(book, lambda pb: pb.rename_entry(args.old, args.new), create=False)
+    _entry_api(rasapi.RasRenameEntry(str(book), args.old, args.new), f"{args.old} in {book}")
     print(f"Renamed {args.old} to {args.new} in {book}.")
     return EXIT_SUCCESS
 
