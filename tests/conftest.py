@@ -14,6 +14,54 @@ from pathlib import Path
 import psutil
 import pytest
 
+#: This run's stand-in for the machine's defaults (never the real /run/openras,
+#: /var/lib/openras, /etc/openras or the user's own phonebook): see pytest_configure.
+_SANDBOX = pytest.StashKey[Path]()
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Point every default location at a private directory for the whole run.
+
+    A test that forgets to isolate itself (a unit test whose rename tells the daemon about
+    saved credentials, say) then talks to a socket nobody serves instead of starting, or
+    editing through, the machine's real rasman. Tests that need a daemon get one from the
+    ``rasman`` fixture; tests of auto-start build their own environment on top of this one.
+    """
+    import tempfile
+
+    root = Path(tempfile.mkdtemp(prefix="oras-run-"))
+    root.chmod(0o755)
+    config.stash[_SANDBOX] = root
+    os.environ.update(
+        OPENRAS_SOCKET=str(root / "nobody-serves-this.sock"),
+        RUNTIME_DIRECTORY=str(root / "run"),
+        STATE_DIRECTORY=str(root / "state"),
+        XDG_RUNTIME_DIR=str(root / "xdg-run"),
+        XDG_STATE_HOME=str(root / "xdg-state"),
+        XDG_CONFIG_HOME=str(root / "xdg-config"),
+        OPENRAS_SYSTEM_PHONEBOOK=str(root / "system.pbk"),
+    )
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    """Stop any daemon a test started in the sandbox without stopping it (by its PID), then
+    remove the sandbox."""
+    import shutil
+
+    root = config.stash.get(_SANDBOX, None)
+    if root is None:
+        return
+    for proc in psutil.process_iter(["pid", "cmdline"]):
+        try:
+            cmd = proc.info["cmdline"] or []
+            if "openras.manager" in cmd and any(str(root) in part for part in cmd):
+                print(f"\nstopping rasman {proc.pid} a test left running in {root}")
+                proc.kill()
+        except psutil.Error:
+            continue
+    shutil.rmtree(root, ignore_errors=True)
+
+
 LOOPBACK_PBK = """\
 [Demo]
 Encoding=1
