@@ -38,6 +38,15 @@ RedialOnLinkFailure=1
 RedialAttempts=1
 RedialSeconds=0
 
+[PatientRedialer]
+OpenRasDevice=loopback
+OpenRasLoopbackStepMs=5
+OpenRasLoopbackDropAfterMs=250
+OpenRasLoopbackHangUpMs=20
+RedialOnLinkFailure=1
+RedialAttempts=1
+RedialSeconds=1
+
 [Other]
 OpenRasDevice=loopback
 OpenRasLoopbackStepMs=5

@@ -239,6 +239,27 @@ def test_redial_on_link_failure(rasman, extra_pbk):
         events.close()
 
 
+def test_redial_waits_redial_seconds_after_the_old_link_is_gone(rasman, extra_pbk):
+    """RedialSeconds=1: the old program is gone well before the second is up, and nothing
+    else happens meanwhile; the redial must still start when its time comes."""
+    events = Events(rasman.socket)
+    try:
+        with Client(rasman.socket) as c:
+            conn = c.dial("PatientRedialer", extra_pbk)
+            events.wait_for(
+                lambda e: e.get("handle") == conn.handle and e.get("event") == "disconnected", 20
+            )
+            mine = events.of(conn.handle)
+            connected = [
+                e for e in mine if e["event"] == "state" and e["state"] == RasConnState.Connected
+            ]
+            assert len(connected) == 2  # the dial and the redial
+            assert [d.redialing for d in c.history() if d.handle == conn.handle] == [True, False]
+            assert is_gone(c, conn.handle)
+    finally:
+        events.close()
+
+
 def test_event_stream_created_states_disconnected(rasman):
     events = Events(rasman.socket)
     try:

@@ -409,6 +409,9 @@ class Manager:
 
     def _apply(self, actions: list[Action]) -> None:
         if not actions:
+            # Nothing to do now, but a deadline may have moved (a redial that must wait
+            # RedialSeconds once its old program is gone): the one timer is re-armed.
+            self._schedule_tick()
             return
         for action in actions:
             if isinstance(action, StartLink):
