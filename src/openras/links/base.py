@@ -168,6 +168,18 @@ class Link(abc.ABC):
         An adopted link re-derives its state from the program and emits it.
         """
 
+    @classmethod
+    async def cleanup_orphan(cls, spec: LinkSpec) -> None:
+        """Remove what a link that was started but never recorded left behind.
+
+        rasman awaits this on a restart after a crash, once it has killed (and waited for)
+        a link process marked with its instance whose handle had no record: the program is
+        dead, only ``spec`` (handle, entry snapshot, run dir; no params) is known, so only
+        names derived from the handle or files in the run dir can be found. rasman removes
+        the run dir afterwards. Must not raise for something already gone. Default: nothing.
+        """
+        return None
+
     async def statistics(self) -> LinkStats:
         return LinkStats()
 

@@ -500,11 +500,16 @@ class OpenVpnLink(Link):
 
     def _cleanup(self) -> None:
         """What an exited openvpn may leave: its tun (only after SIGKILL) and our files."""
-        _delete_link(self.ifname)
         if self._dirfd is not None:
             os.close(self._dirfd)
             self._dirfd = None
-        shutil.rmtree(self.spec.run_dir, ignore_errors=True)
+        _remove_leftovers(self.ifname, self.spec.run_dir)
+
+    @classmethod
+    async def cleanup_orphan(cls, spec: LinkSpec) -> None:
+        """The tun (named from the handle, so found without a record) and the run dir's
+        files: the profile copy, the management socket, the log."""
+        _remove_leftovers(interface_name(spec.handle), spec.run_dir)
 
     # ------------------------------------------------------------------ adoption
 
@@ -649,6 +654,11 @@ def _iface_counters(ifname: str) -> LinkStats | None:
             errors=f[2] + f[10],
         )  # fmt: skip
     return None
+
+
+def _remove_leftovers(ifname: str, run_dir: Path) -> None:
+    _delete_link(ifname)
+    shutil.rmtree(run_dir, ignore_errors=True)
 
 
 def _delete_link(ifname: str) -> None:

@@ -345,6 +345,12 @@ def parse_ss(text: str, pid: int) -> LinkStats | None:
     return None
 
 
+def _remove_run_files(run_dir: Path) -> None:
+    """Every file the link writes to its run dir (secrets among them)."""
+    names = (_CTL, _KNOWN_HOSTS, _IDENTITY, _PASSWORD, _ASKPASS, _LOG)
+    remove_quietly(*(run_dir / n for n in names))
+
+
 class SshLink(Link):
     """An SSH connection as a RAS link: SOCKS proxy or a layer-3 tun."""
 
@@ -679,11 +685,19 @@ class SshLink(Link):
             dev = f"tun{self._tun_unit}"
             if link_exists(dev):
                 await run_cmd(["ip", "link", "del", "dev", dev], time_limit=5)
-        names = (_CTL, _KNOWN_HOSTS, _IDENTITY, _PASSWORD, _ASKPASS, _LOG)
-        remove_quietly(*(self._path(n) for n in names))
+        _remove_run_files(self.spec.run_dir)
         if self._created_run_dir:
             with contextlib.suppress(OSError):
                 self.spec.run_dir.rmdir()
+
+    @classmethod
+    async def cleanup_orphan(cls, spec: LinkSpec) -> None:
+        """The run dir's files (password, askpass, identity, known_hosts, control socket).
+
+        The tun unit is not derivable from the spec (the first free one from
+        ``100 + handle % 100``), so it is not looked for: ssh opens it non-persistent, and
+        the kernel deletes it when the killed ssh's descriptor closes."""
+        _remove_run_files(spec.run_dir)
 
     # -- persistence ------------------------------------------------------------------------
 

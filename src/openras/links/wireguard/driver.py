@@ -117,6 +117,9 @@ _UAPI_TIMEOUT: Final = 2.0
 _UAPI_LIMIT: Final = 1 << 20
 _SETCONF_FILE: Final = "wg-setconf.conf"
 _LOG_FILE: Final = "wireguard-go.log"
+#: The policy-rule teardown, written before any rule is added: a link that was started but
+#: never recorded (the daemon crashed) has only its run dir to say which rules are its own.
+_TEARDOWN_FILE: Final = "teardown.json"
 _MAX_IFNAME: Final = 15
 
 
@@ -202,6 +205,37 @@ def interface_names(handle: int) -> list[str]:
         name = f"{base[: _MAX_IFNAME - 2]}x{n}"
         names.append(name)
     return names
+
+
+async def _ip_force(commands: Sequence[Sequence[str]]) -> None:
+    """Run ``ip`` commands in ``-force`` batches (past ones already done or already undone)."""
+    for fam, lines in batches([tuple(c) for c in commands]):
+        argv = ["ip", *([fam] if fam else []), "-force", "-batch", "-"]
+        await run_cmd(argv, input_data=("\n".join(lines) + "\n").encode(), time_limit=5)
+
+
+async def _remove_interface(ifname: str, *, kernel: bool) -> None:
+    """Delete ``ifname`` if it exists and, for wireguard-go, its UAPI socket once nothing
+    answers on it (a live socket belongs to a running wireguard-go, never ours to remove)."""
+    if link_exists(ifname):
+        await run_cmd(["ip", "link", "del", "dev", ifname], time_limit=5)
+    if not kernel:
+        sock = uapi_socket(ifname)
+        if sock.exists() and not unix_socket_answers(sock):
+            remove_quietly(sock)
+
+
+def _remove_run_files(run_dir: Path) -> None:
+    remove_quietly(*(run_dir / name for name in (_SETCONF_FILE, _LOG_FILE, _TEARDOWN_FILE)))
+
+
+def _read_teardown(run_dir: Path) -> list[list[str]]:
+    """The teardown a link wrote to its run dir ([] if none or unreadable)."""
+    try:
+        data = json.loads((run_dir / _TEARDOWN_FILE).read_text())
+        return [list(map(str, cmd)) for cmd in data]
+    except (OSError, ValueError, TypeError):
+        return []
 
 
 def peer_tunnel_addresses(
@@ -298,6 +332,8 @@ class WireGuardLink(Link):
         if not self.spec.run_dir.exists():
             self.spec.run_dir.mkdir(mode=0o700, parents=True)
             self._created_run_dir = True
+        if self._teardown:
+            write_private(self.spec.run_dir / _TEARDOWN_FILE, json.dumps(self._teardown).encode())
         if self._stopping:
             raise stopped_before_start("wireguard")
         probe = settings.implementation == "kernel" or (
@@ -612,16 +648,10 @@ class WireGuardLink(Link):
     async def _cleanup(self) -> None:
         """Remove whatever is left: rules, the interface, a stale socket, run-dir files."""
         if self._teardown:
-            for fam, lines in batches([tuple(c) for c in self._teardown]):
-                argv = ["ip", *([fam] if fam else []), "-force", "-batch", "-"]
-                await run_cmd(argv, input_data=("\n".join(lines) + "\n").encode(), time_limit=5)
-        if self._ifname and await self._link_exists(self._ifname):
-            await run_cmd(["ip", "link", "del", "dev", self._ifname], time_limit=5)
-        if self._ifname and not self._kernel:
-            sock = uapi_socket(self._ifname)
-            if sock.exists() and not unix_socket_answers(sock):
-                remove_quietly(sock)
-        remove_quietly(self.spec.run_dir / _SETCONF_FILE, self.spec.run_dir / _LOG_FILE)
+            await _ip_force(self._teardown)
+        if self._ifname:
+            await _remove_interface(self._ifname, kernel=self._kernel)
+        _remove_run_files(self.spec.run_dir)
         if self._created_run_dir:
             with contextlib.suppress(OSError):
                 self.spec.run_dir.rmdir()
@@ -667,9 +697,7 @@ class WireGuardLink(Link):
         usable = bool(link._ifname) and (link._kernel or link._proc is not None)
         dump = await link._dump() if usable else None
         if dump is not None and dump.peers:
-            for fam, lines in batches([tuple(c) for c in link._setup]):
-                argv = ["ip", *([fam] if fam else []), "-force", "-batch", "-"]
-                await run_cmd(argv, input_data=("\n".join(lines) + "\n").encode(), time_limit=5)
+            await _ip_force(link._setup)
         else:
             # Gone, or caught before its peers were loaded: nothing worth keeping.
             link._stopping = True
@@ -697,6 +725,21 @@ class WireGuardLink(Link):
             emit(StateReached(RasConnState.DeviceConnected))
         link._run_task = asyncio.create_task(link._adopted_watch(monitor))
         return link
+
+    @classmethod
+    async def cleanup_orphan(cls, spec: LinkSpec) -> None:
+        """The policy rules (from the run dir's teardown file), then every candidate name of
+        the handle: a kernel interface, or wireguard-go's stale UAPI socket (its tun went
+        with the process). A name whose socket still answers is a live link's and is kept."""
+        teardown = _read_teardown(spec.run_dir)
+        if teardown:
+            await _ip_force(teardown)
+        for name in interface_names(spec.handle):
+            sock = uapi_socket(name)
+            if sock.exists() and unix_socket_answers(sock):
+                continue
+            await _remove_interface(name, kernel=False)
+        _remove_run_files(spec.run_dir)
 
     async def _adopted_watch(self, monitor: PeerMonitor) -> None:
         try:
