@@ -14,6 +14,9 @@ from pathlib import Path
 import pytest
 from _linkkit import make_spec, pid_alive, rules, run_driver
 from netns import NetnsLab, NsPair, wait_until
+from ovpn_lab import OvpnServer, client_profile
+from test_openvpn import dial_in_crashing_daemon, pki, server
+from test_openvpn import make_spec as ovpn_spec
 from test_wireguard import (
     DRIVER,
     WG_PORT,
@@ -27,10 +30,11 @@ from test_wireguard import (
 
 from openras.links._common import remove_quietly, unix_socket_answers
 from openras.links.base import LinkSpec
+from openras.links.openvpn.driver import OpenVpnLink, interface_name
 from openras.links.wireguard.driver import WireGuardLink, interface_names, uapi_socket
 
 pytestmark = [pytest.mark.netns, pytest.mark.root]
-__all__ = ["wg_pair"]  # the fixture, used by name
+__all__ = ["pki", "server", "wg_pair"]  # fixtures, used by name
 
 
 @pytest.fixture
@@ -100,3 +104,21 @@ async def test_wireguard_orphan_keeps_a_live_interface_of_its_names(
     assert proc.poll() is None
     proc.terminate()
     proc.wait(5)
+
+
+async def test_openvpn_orphan_loses_its_tun_and_run_dir(
+    netns_lab: NetnsLab, netns_pair: NsPair, server: OvpnServer, pki: Path, tmp_path: Path
+) -> None:
+    server.start(netns_lab, pki)
+    spec = ovpn_spec(tmp_path, client_profile(tmp_path, server, pki))
+    record = dial_in_crashing_daemon(netns_lab, netns_pair, spec)
+    pid = int(record["pid"])  # type: ignore[call-overload]
+    ifname = interface_name(spec.handle)
+    assert record["ifname"] == ifname  # derivable from the handle alone
+    os.kill(pid, 9)
+    assert wait_until(lambda: not pid_alive(pid), 5), "openvpn survived SIGKILL"
+    assert (spec.run_dir / "mgmt.sock").exists()
+    with netns_lab.inside(netns_pair.b):
+        await OpenVpnLink.cleanup_orphan(spec)
+    assert ifname not in netns_lab.links(netns_pair.b)
+    assert not spec.run_dir.exists()

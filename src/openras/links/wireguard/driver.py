@@ -120,6 +120,8 @@ _LOG_FILE: Final = "wireguard-go.log"
 #: The policy-rule teardown, written before any rule is added: a link that was started but
 #: never recorded (the daemon crashed) has only its run dir to say which rules are its own.
 _TEARDOWN_FILE: Final = "teardown.json"
+#: How long an orphan's UAPI socket may go on answering after its wireguard-go was killed.
+_ORPHAN_SOCKET_GRACE: Final = 1.0
 _MAX_IFNAME: Final = 15
 
 
@@ -212,6 +214,17 @@ async def _ip_force(commands: Sequence[Sequence[str]]) -> None:
     for fam, lines in batches([tuple(c) for c in commands]):
         argv = ["ip", *([fam] if fam else []), "-force", "-batch", "-"]
         await run_cmd(argv, input_data=("\n".join(lines) + "\n").encode(), time_limit=5)
+
+
+async def _socket_stays(sock: Path, grace: float) -> bool:
+    """Whether ``sock`` still answers after ``grace`` seconds (polled; False at once when
+    it does not exist or does not answer)."""
+    deadline = time.monotonic() + grace
+    while unix_socket_answers(sock):
+        if time.monotonic() >= deadline:
+            return True
+        await asyncio.sleep(_UAPI_POLL * 5)
+    return False
 
 
 async def _remove_interface(ifname: str, *, kernel: bool) -> None:
@@ -730,13 +743,14 @@ class WireGuardLink(Link):
     async def cleanup_orphan(cls, spec: LinkSpec) -> None:
         """The policy rules (from the run dir's teardown file), then every candidate name of
         the handle: a kernel interface, or wireguard-go's stale UAPI socket (its tun went
-        with the process). A name whose socket still answers is a live link's and is kept."""
+        with the process). A name whose socket still answers after a grace (a killed
+        wireguard-go shows as a zombie while its last threads still hold the socket) is a
+        live link's and is kept."""
         teardown = _read_teardown(spec.run_dir)
         if teardown:
             await _ip_force(teardown)
         for name in interface_names(spec.handle):
-            sock = uapi_socket(name)
-            if sock.exists() and unix_socket_answers(sock):
+            if await _socket_stays(uapi_socket(name), _ORPHAN_SOCKET_GRACE):
                 continue
             await _remove_interface(name, kernel=False)
         _remove_run_files(spec.run_dir)
