@@ -6,7 +6,14 @@ import stat
 from pathlib import Path
 
 from openras.links.base import DialParams
-from openras.manager.persist import ParamStore, StateStore, handle_floor, instances_in
+from openras.manager.persist import (
+    HANDLE_BLOCK,
+    ParamStore,
+    StateStore,
+    atomic_write,
+    handle_floor,
+    instances_in,
+)
 
 
 def test_handle_floor_takes_the_highest_source() -> None:
@@ -25,15 +32,35 @@ def test_instances_in_prefers_the_ids_file_and_dedups() -> None:
     assert instances_in(ids={}, corrupt=b"") == []
 
 
-def test_ids_file_is_written_before_the_table_and_only_on_change(tmp_path: Path) -> None:
+def test_ids_file_reserves_a_block_of_handles_ahead_of_the_table(tmp_path: Path) -> None:
     store = StateStore(tmp_path)
-    record = {"instance": "ab12", "table": {"next_handle": 5, "rows": [], "history": []}}
-    store.save(record)
-    assert store.load_ids() == {"instance": "ab12", "next_handle": 5}
+
+    def save(next_handle: int, instance: str = "ab12") -> None:
+        table = {"next_handle": next_handle, "rows": [], "history": []}
+        store.save({"instance": instance, "table": table})
+
+    save(5)
+    assert store.load_ids() == {"instance": "ab12", "next_handle": 5 + HANDLE_BLOCK}
     first = store.ids_path.stat().st_mtime_ns
-    store.save(record)
-    assert store.ids_path.stat().st_mtime_ns == first  # unchanged counter: no extra write
+    save(5 + HANDLE_BLOCK)  # within the reserved block: no durable write
+    assert store.ids_path.stat().st_mtime_ns == first
+    assert store.load_ids()["next_handle"] >= 5 + HANDLE_BLOCK
+    save(6 + HANDLE_BLOCK)  # past it: the next block, before the table says so
+    assert store.load_ids()["next_handle"] == 6 + 2 * HANDLE_BLOCK
+    save(6 + HANDLE_BLOCK, instance="cd34")  # a new instance is written at once
+    assert store.load_ids()["instance"] == "cd34"
     assert stat.S_IMODE(store.ids_path.stat().st_mode) == 0o600
+    # A later daemon starts past every handle the ids file may have let out.
+    floor = handle_floor(ids=store.load_ids(), corrupt=b"", run_dirs=[])
+    assert floor > 6 + HANDLE_BLOCK
+
+
+def test_atomic_write_replaces_whole_files_durable_or_not(tmp_path: Path) -> None:
+    target = tmp_path / "f.json"
+    for durable in (True, False):
+        atomic_write(target, b"x" * 200_000, durable=durable)
+        assert target.read_bytes() == b"x" * 200_000
+        assert [p.name for p in tmp_path.iterdir()] == ["f.json"]  # no temp file left
 
 
 def test_param_store_keeps_secrets_private_and_forgets_them(tmp_path: Path) -> None:
