@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import abc
 import asyncio
 import contextlib
 import os
 import shutil
 import socket
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import ClassVar
 
 from openras.errors import (
     ERROR_CONNECTING_DEVICE_NOT_FOUND,
@@ -17,7 +19,8 @@ from openras.errors import (
     ERROR_USER_DISCONNECTION,
     RasError,
 )
-from openras.links.base import EntryView, LinkSpec
+from openras.links.base import Emit, EntryView, Link, LinkDropped, LinkFailed, LinkSpec
+from openras.links.process import LinkProcess
 
 #: ``OpenRasDialTimeoutMs`` when the entry does not set it.
 DEFAULT_DIAL_TIMEOUT_MS = 15000
@@ -176,3 +179,81 @@ def remove_quietly(*paths: Path) -> None:
     for path in paths:
         with contextlib.suppress(FileNotFoundError):
             path.unlink()
+
+
+async def cancel_and_wait(tasks: Iterable[asyncio.Task[None] | None]) -> None:
+    """Cancel each task (but the calling one) and wait until it has ended."""
+    for task in tasks:
+        if task is not None and task is not asyncio.current_task():
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+
+class SupervisedLink(Link):
+    """A link stopped through ``_stop_program`` and ended by ``_close``, run once however
+    many callers wait (shielded: a cancelled waiter does not abandon the cleanup)."""
+
+    default_kill_deadline: ClassVar[float] = 5.0
+
+    def __init__(self, spec: LinkSpec, emit: Emit) -> None:
+        super().__init__(spec, emit)
+        self._stopping = False  # a stop was asked for
+        self._terminal = False  # the link reported its own end
+        self._connected = False
+        self._proc: LinkProcess | None = None
+        #: Set once the program is gone (or was never started).
+        self._gone = asyncio.Event()
+        self._run_task: asyncio.Task[None] | None = None
+        self._exit_task: asyncio.Task[None] | None = None
+        self._stop_task: asyncio.Task[None] | None = None
+        self._close_task: asyncio.Task[None] | None = None
+        self._created_run_dir = False
+
+    def _ended(self) -> bool:
+        return self._terminal or self._stopping
+
+    def _finish(self, code: int, detail: str) -> None:
+        """Report the end of the attempt or of the link (once) and stop the program."""
+        if self._ended():
+            return
+        self._terminal = True
+        if self._connected:
+            self.emit(LinkDropped(code, detail))
+        else:
+            self.emit(LinkFailed(code, detail))
+        self._stop_program()
+
+    @abc.abstractmethod
+    def _stop_program(self, *, force: bool = False) -> None:
+        """Stop the program gracefully, or with SIGKILL when ``force``. Returns at once."""
+
+    @abc.abstractmethod
+    async def _close(self) -> None:
+        """Wait for the program's end, then remove every leftover."""
+
+    async def _end_program(self) -> None:
+        """Stop the program and wait for its exit: SIGTERM, SIGKILL after the kill deadline
+        (an adopted link found not worth keeping)."""
+        self._stopping = True
+        if self._proc is None:
+            return
+        self._proc.terminate()
+        try:
+            await asyncio.wait_for(self._proc.wait(), self.kill_deadline)
+        except TimeoutError:
+            self._proc.kill()
+            await self._proc.wait()
+
+    def request_stop(self) -> None:
+        self._stopping = True
+        self._stop_program()
+
+    def kill(self) -> None:
+        self._stopping = True
+        self._stop_program(force=True)
+
+    async def wait_closed(self) -> None:
+        if self._close_task is None:
+            self._close_task = asyncio.get_running_loop().create_task(self._close())
+        await asyncio.shield(self._close_task)

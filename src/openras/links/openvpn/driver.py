@@ -129,7 +129,6 @@ class OpenVpnLink(Link):
     """One openvpn client process and its management connection."""
 
     driver: ClassVar[str] = "openvpn"
-    device_type: ClassVar[str] = "vpn"
     device_name: ClassVar[str] = "OpenVPN"
     default_kill_deadline: ClassVar[float] = 5.0
 

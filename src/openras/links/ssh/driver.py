@@ -70,6 +70,8 @@ from openras.errors import (
 )
 from openras.links._common import (
     HELPER_ENV,
+    SupervisedLink,
+    cancel_and_wait,
     dial_timeout,
     entry_bool,
     entry_int,
@@ -90,8 +92,6 @@ from openras.links._owner_files import (
 from openras.links.base import (
     Emit,
     Link,
-    LinkDropped,
-    LinkFailed,
     LinkSpec,
     LinkStats,
     Projection,
@@ -351,30 +351,18 @@ def _remove_run_files(run_dir: Path) -> None:
     remove_quietly(*(run_dir / n for n in names))
 
 
-class SshLink(Link):
+class SshLink(SupervisedLink):
     """An SSH connection as a RAS link: SOCKS proxy or a layer-3 tun."""
 
     driver: ClassVar[str] = "ssh"
-    device_type: ClassVar[str] = "vpn"
     device_name: ClassVar[str] = "OpenSSH"
-    default_kill_deadline: ClassVar[float] = 5.0
 
     def __init__(self, spec: LinkSpec, emit: Emit) -> None:
         super().__init__(spec, emit)
         self._settings: _Settings | None = None
-        self._proc: LinkProcess | None = None
         self._parser = SshLogParser()
         self._log_offset = 0
         self._reached: RasConnState | None = None
-        self._run_task: asyncio.Task[None] | None = None
-        self._exit_task: asyncio.Task[None] | None = None
-        self._close_task: asyncio.Task[None] | None = None
-        self._stop_task: asyncio.Task[None] | None = None
-        self._gone = asyncio.Event()
-        self._stopping = False
-        self._terminal = False
-        self._connected = False
-        self._created_run_dir = False
         self._tun_unit: int | None = None
         self._known_hosts_before = b""
         self._started = 0.0
@@ -465,9 +453,6 @@ class SshLink(Link):
         for step in _ORDER[current + 1 : _ORDER.index(state) + 1]:
             self._reached = step
             self.emit(StateReached(step))
-
-    def _ended(self) -> bool:
-        return self._terminal or self._stopping
 
     def _read_log(self) -> None:
         try:
@@ -620,16 +605,6 @@ class SshLink(Link):
             code = ERROR_LINK_FAILURE
         self._finish(code, detail)
 
-    def _finish(self, code: int, detail: str) -> None:
-        if self._ended():
-            return
-        self._terminal = True
-        if self._connected:
-            self.emit(LinkDropped(code, detail))
-        else:
-            self.emit(LinkFailed(code, detail))
-        self._stop_program()
-
     # -- stop -------------------------------------------------------------------------------
 
     def _stop_program(self, *, force: bool = False) -> None:
@@ -656,28 +631,11 @@ class SshLink(Link):
         except TimeoutError:
             self._proc.terminate()
 
-    def request_stop(self) -> None:
-        self._stopping = True
-        self._stop_program()
-
-    def kill(self) -> None:
-        self._stopping = True
-        self._stop_program(force=True)
-
-    async def wait_closed(self) -> None:
-        if self._close_task is None:
-            self._close_task = asyncio.get_running_loop().create_task(self._close())
-        await asyncio.shield(self._close_task)
-
     async def _close(self) -> None:
         if self._proc is None:
             self._gone.set()
         await self._gone.wait()
-        for task in (self._run_task, self._exit_task, self._stop_task):
-            if task is not None and task is not asyncio.current_task():
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
+        await cancel_and_wait((self._run_task, self._exit_task, self._stop_task))
         await self._cleanup()
 
     async def _cleanup(self) -> None:
@@ -732,14 +690,7 @@ class SshLink(Link):
             except _Failure:
                 ok = False
         if not ok:
-            link._stopping = True
-            if link._proc is not None:
-                link._proc.terminate()
-                try:
-                    await asyncio.wait_for(link._proc.wait(), link.kill_deadline)
-                except TimeoutError:
-                    link._proc.kill()
-                    await link._proc.wait()
+            await link._end_program()
             await link._cleanup()
             return None
         remove_quietly(link._path(_PASSWORD), link._path(_ASKPASS))

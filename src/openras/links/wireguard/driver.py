@@ -57,6 +57,8 @@ from openras.errors import (
 )
 from openras.links._common import (
     HELPER_ENV,
+    SupervisedLink,
+    cancel_and_wait,
     dial_timeout,
     entry_int,
     find_program,
@@ -72,8 +74,6 @@ from openras.links._owner_files import read_owner_file, write_private
 from openras.links.base import (
     Emit,
     Link,
-    LinkDropped,
-    LinkFailed,
     LinkSpec,
     LinkStats,
     Projection,
@@ -272,13 +272,11 @@ def peer_tunnel_addresses(
     return found
 
 
-class WireGuardLink(Link):
+class WireGuardLink(SupervisedLink):
     """A WireGuard tunnel from a wg-quick style config."""
 
     driver: ClassVar[str] = "wireguard"
-    device_type: ClassVar[str] = "vpn"
     device_name: ClassVar[str] = "WireGuard"
-    default_kill_deadline: ClassVar[float] = 5.0
 
     def __init__(self, spec: LinkSpec, emit: Emit) -> None:
         super().__init__(spec, emit)
@@ -287,17 +285,7 @@ class WireGuardLink(Link):
         self._plan: NetPlan | None = None
         self._ifname = ""
         self._kernel = False
-        self._proc: LinkProcess | None = None
-        self._run_task: asyncio.Task[None] | None = None
-        self._exit_task: asyncio.Task[None] | None = None
-        self._close_task: asyncio.Task[None] | None = None
-        self._stop_task: asyncio.Task[None] | None = None
-        self._gone = asyncio.Event()
-        self._stopping = False
-        self._terminal = False
         self._configured = False
-        self._connected = False
-        self._created_run_dir = False
         self._keepalive_overridden: tuple[str, ...] = ()
         self._projection: dict[str, Any] = {}
         self._setup: list[list[str]] = []
@@ -601,20 +589,6 @@ class WireGuardLink(Link):
         code = ERROR_LINK_FAILURE if self._connected else ERROR_CONNECTING_DEVICE_NOT_FOUND
         self._finish(code, why)
 
-    def _ended(self) -> bool:
-        return self._terminal or self._stopping
-
-    def _finish(self, code: int, detail: str) -> None:
-        """Report the end of the attempt or of the link (once) and stop the program."""
-        if self._terminal or self._stopping:
-            return
-        self._terminal = True
-        if self._connected:
-            self.emit(LinkDropped(code, detail))
-        else:
-            self.emit(LinkFailed(code, detail))
-        self._stop_program()
-
     # -- stop -------------------------------------------------------------------------------
 
     def _stop_program(self, *, force: bool = False) -> None:
@@ -634,28 +608,11 @@ class WireGuardLink(Link):
         await run_cmd(["ip", "link", "del", "dev", self._ifname], time_limit=5)
         self._gone.set()
 
-    def request_stop(self) -> None:
-        self._stopping = True
-        self._stop_program()
-
-    def kill(self) -> None:
-        self._stopping = True
-        self._stop_program(force=True)
-
-    async def wait_closed(self) -> None:
-        if self._close_task is None:
-            self._close_task = asyncio.get_running_loop().create_task(self._close())
-        await asyncio.shield(self._close_task)
-
     async def _close(self) -> None:
         if self._proc is None and not self._kernel:
             self._gone.set()  # nothing was ever started
         await self._gone.wait()
-        for task in (self._run_task, self._exit_task):
-            if task is not None and task is not asyncio.current_task():
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
+        await cancel_and_wait((self._run_task, self._exit_task))
         await self._cleanup()
 
     async def _cleanup(self) -> None:
@@ -713,14 +670,7 @@ class WireGuardLink(Link):
             await _ip_force(link._setup)
         else:
             # Gone, or caught before its peers were loaded: nothing worth keeping.
-            link._stopping = True
-            if link._proc is not None:
-                link._proc.terminate()
-                try:
-                    await asyncio.wait_for(link._proc.wait(), link.kill_deadline)
-                except TimeoutError:
-                    link._proc.kill()
-                    await link._proc.wait()
+            await link._end_program()
             await link._cleanup()
             return None
         link._configured = True
