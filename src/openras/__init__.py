@@ -17,7 +17,6 @@ a CLI's ``--help`` does not pay for the client, the wire codec (msgspec) or asyn
 
 from __future__ import annotations
 
-import importlib
 from typing import TYPE_CHECKING, Any, Final
 
 if TYPE_CHECKING:
@@ -102,14 +101,6 @@ def connect(entry: str, phonebook: str | None = None, **kwargs: Any) -> Connecti
 # Hidden from type checkers: they see the imports above, so a misspelt name stays an error
 # instead of becoming Any.
 if not TYPE_CHECKING:
+    from openras._lazy import lazy_exports
 
-    def __getattr__(name: str) -> Any:
-        module = _LAZY.get(name)
-        if module is None:
-            raise AttributeError(f"module 'openras' has no attribute {name!r}")
-        value = getattr(importlib.import_module(module), name)
-        globals()[name] = value  # once loaded, a plain attribute
-        return value
-
-    def __dir__() -> list[str]:
-        return sorted({*globals(), *_LAZY})
+    __getattr__, __dir__ = lazy_exports(__name__, globals(), _LAZY)

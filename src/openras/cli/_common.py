@@ -10,12 +10,14 @@ import re
 import sys
 import time
 from argparse import Namespace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from openras.cli.rasdial_output import EXIT_USAGE, exit_status
-from openras.client import Client
 from openras.errors import ERROR_NO_CONNECTION, message, symbol
 from openras.records import ConnectionInfo, Disconnect, Event, ProjectionInfo, Statistics
+
+if TYPE_CHECKING:  # `openras --help` and usage errors need no client
+    from openras.client import Client
 
 _INTEGER = re.compile(r"-?[0-9]{1,19}")  # handles and codes are 32-bit; 19 digits fit int64
 

@@ -19,14 +19,16 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from openras import errors
-from openras.client import Client, dial_outcome, dial_parameters
 from openras.records import ConnectionInfo, Event
 from openras.states import RasConnState
 from openras.wire import protocol as P
-from openras.wire.transport import Transport, connect
+
+if TYPE_CHECKING:  # imported where used: `rasdial /?` and usage errors need no wire codec
+    from openras.client import Client
+    from openras.wire.transport import Transport
 
 #: How long a hang-up may take before we give up waiting (the daemon kills stuck links
 #: well before this).
@@ -51,6 +53,8 @@ class DialResult:
 
 def open_transport(socket: str | None) -> Transport:
     """A session with rasman; ``None`` means the default socket (the per-user one autostarts)."""
+    from openras.wire.transport import connect
+
     try:
         return connect(Path(socket) if socket else None)
     except OSError as exc:  # e.g. permission denied on the socket
@@ -61,6 +65,8 @@ def open_transport(socket: str | None) -> Transport:
 
 def open_client(socket: str | None, timeout: float | None = None) -> Client:
     """A :class:`Client`, with socket errors other than "absent" turned into RasError 711."""
+    from openras.client import Client
+
     try:
         return Client(socket, timeout=timeout)
     except OSError as exc:
@@ -102,6 +108,8 @@ def follow_dial(
     (the caller must hang it up); passing ``deadline`` (``time.monotonic()`` value) raises
     RasError 638 with the handle. Ctrl-C raises :class:`DialInterrupted` carrying the handle.
     """
+    from openras.client import dial_outcome, dial_parameters
+
     params = dial_parameters(
         entry,
         phonebook,

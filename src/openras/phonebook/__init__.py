@@ -13,24 +13,55 @@ refused (624, naming the line) rather than losing the byte or writing invalid UT
 
 from __future__ import annotations
 
-from openras.phonebook._lexer import LexError, Token, tokenize
-from openras.phonebook.files import (
-    MAX_PHONEBOOK_BYTES,
-    atomic_write,
-    edit,
-    load,
-    lock_path,
-    locked,
-    read_bytes,
-    save,
-)
-from openras.phonebook.locations import (
-    phonebooks_for,
-    system_phonebook_path,
-    user_phonebook_path,
-)
-from openras.phonebook.model import MAIN, Block, Entry, Phonebook, new_guid, parse
-from openras.phonebook.names import MAX_ENTRY_NAME, names_equal, validate_entry_name
+from typing import TYPE_CHECKING, Final
+
+if TYPE_CHECKING:
+    from openras.phonebook._lexer import LexError, Token, tokenize
+    from openras.phonebook.files import (
+        MAX_PHONEBOOK_BYTES,
+        atomic_write,
+        edit,
+        load,
+        lock_path,
+        locked,
+        read_bytes,
+        save,
+    )
+    from openras.phonebook.locations import (
+        phonebooks_for,
+        system_phonebook_path,
+        user_phonebook_path,
+    )
+    from openras.phonebook.model import MAIN, Block, Entry, Phonebook, new_guid, parse
+    from openras.phonebook.names import MAX_ENTRY_NAME, names_equal, validate_entry_name
+
+#: Each name and the module it lives in: loaded on first use, so that finding the books
+#: (``locations``) does not pay for the parser.
+_LAZY: Final = {
+    "LexError": "openras.phonebook._lexer",
+    "Token": "openras.phonebook._lexer",
+    "tokenize": "openras.phonebook._lexer",
+    "MAX_PHONEBOOK_BYTES": "openras.phonebook.files",
+    "atomic_write": "openras.phonebook.files",
+    "edit": "openras.phonebook.files",
+    "load": "openras.phonebook.files",
+    "lock_path": "openras.phonebook.files",
+    "locked": "openras.phonebook.files",
+    "read_bytes": "openras.phonebook.files",
+    "save": "openras.phonebook.files",
+    "phonebooks_for": "openras.phonebook.locations",
+    "system_phonebook_path": "openras.phonebook.locations",
+    "user_phonebook_path": "openras.phonebook.locations",
+    "MAIN": "openras.phonebook.model",
+    "Block": "openras.phonebook.model",
+    "Entry": "openras.phonebook.model",
+    "Phonebook": "openras.phonebook.model",
+    "new_guid": "openras.phonebook.model",
+    "parse": "openras.phonebook.model",
+    "MAX_ENTRY_NAME": "openras.phonebook.names",
+    "names_equal": "openras.phonebook.names",
+    "validate_entry_name": "openras.phonebook.names",
+}
 
 __all__ = [
     "MAIN",
@@ -57,3 +88,8 @@ __all__ = [
     "user_phonebook_path",
     "validate_entry_name",
 ]
+
+if not TYPE_CHECKING:
+    from openras._lazy import lazy_exports
+
+    __getattr__, __dir__ = lazy_exports(__name__, globals(), _LAZY)
