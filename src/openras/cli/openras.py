@@ -136,6 +136,29 @@ def _seconds(text: str) -> float:
     return value
 
 
+def _add_command(
+    sub: argparse._SubParsersAction[argparse.ArgumentParser],
+    common: argparse.ArgumentParser,
+    name: str,
+    help: str,
+    handler: Handler,
+    epilog: str = "",
+    **kw: object,
+) -> argparse.ArgumentParser:
+    """A command (or an ``entry`` action): its one-line help, made a sentence, describes it."""
+    p = sub.add_parser(
+        name,
+        help=help,
+        description=help[0].upper() + help[1:] + ".",
+        epilog=epilog,
+        formatter_class=_Formatter,
+        parents=[common],
+        **kw,  # type: ignore[arg-type]
+    )
+    p.set_defaults(handler=handler)
+    return p
+
+
 def build_parser() -> argparse.ArgumentParser:
     common = _common_options(False)
     parser = argparse.ArgumentParser(
@@ -151,17 +174,7 @@ def build_parser() -> argparse.ArgumentParser:
     def command(
         name: str, help: str, handler: Handler, epilog: str = "", **kw: object
     ) -> argparse.ArgumentParser:
-        p = sub.add_parser(
-            name,
-            help=help,
-            description=help[0].upper() + help[1:] + ".",
-            epilog=epilog,
-            formatter_class=_Formatter,
-            parents=[common],
-            **kw,  # type: ignore[arg-type]
-        )
-        p.set_defaults(handler=handler)
-        return p
+        return _add_command(sub, common, name, help, handler, epilog, **kw)
 
     class c:  # a namespace of lazy handlers
         cmd_dial = _lazy("openras.cli._commands", "cmd_dial")
@@ -278,16 +291,7 @@ def build_parser() -> argparse.ArgumentParser:
     esub = p.add_subparsers(dest="entry_command", metavar="ACTION", title="actions")
 
     def action(name: str, help: str, handler: Handler, epilog: str = "") -> argparse.ArgumentParser:
-        a = esub.add_parser(
-            name,
-            help=help,
-            description=help[0].upper() + help[1:] + ".",
-            epilog=epilog,
-            formatter_class=_Formatter,
-            parents=[common],
-        )
-        a.set_defaults(handler=handler)
-        return a
+        return _add_command(esub, common, name, help, handler, epilog)
 
     a = action("show", "print an entry's lines", e.cmd_entry_show)
     a.add_argument("name", metavar="NAME")
