@@ -435,18 +435,21 @@ def RasGetConnectStatus(hrasconn: int) -> tuple[int, RASCONNSTATUS | None]:
 
 
 def _rasconn(d: dict[str, Any], uid: int) -> RASCONN:
-    flags = RASCF_OwnerKnown | (RASCF_OwnerMatch if d.get("owner") == uid else 0)
-    if d.get("all_users"):
+    """One RASCONN from the wire. Positional, no conversions: the daemon's JSON already has
+    these types, and an enumeration builds a thousand of these at once."""
+    get = d.get
+    flags = RASCF_OwnerKnown | (RASCF_OwnerMatch if get("owner") == uid else 0)
+    if get("all_users"):
         flags |= RASCF_AllUsers
     return RASCONN(
-        hrasconn=int(d["handle"]),
-        szEntryName=str(d["entry"]),
-        szDeviceType=str(d["device_type"]),
-        szDeviceName=str(d["device_name"]),
-        szPhonebook=str(d["phonebook"]),
-        dwSubEntry=1,
-        guidEntry=str(d.get("guid", "")),
-        dwFlags=flags,
+        d["handle"],
+        d["entry"],
+        d["device_type"],
+        d["device_name"],
+        d["phonebook"],
+        1,
+        get("guid", ""),
+        flags,
     )
 
 
@@ -457,7 +460,8 @@ def RasEnumConnections() -> tuple[int, list[RASCONN]]:
     code, d = _code(lambda: _call(P.ENUM, {"include_pending": False}))
     if code:
         return code, []
-    return 0, [_rasconn(c, os.geteuid()) for c in d["connections"]]
+    uid = os.geteuid()
+    return 0, [_rasconn(c, uid) for c in d["connections"]]
 
 
 def RasEnumEntries(
