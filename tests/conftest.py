@@ -195,6 +195,23 @@ class Rasman:
 
 
 @pytest.fixture
+def fresh_rasapi() -> Iterator[None]:
+    """rasapi keeps one session per process: start and end each in-process test without one,
+    so it never talks to an earlier test's daemon."""
+    from openras import rasapi
+
+    def reset() -> None:
+        with rasapi._lock:
+            if rasapi._session is not None:
+                rasapi._session.close()
+            rasapi._session = None
+
+    reset()
+    yield
+    reset()
+
+
+@pytest.fixture
 def phonebook(tmp_path: Path) -> Path:
     path = tmp_path / "rasphone.pbk"
     path.write_text(LOOPBACK_PBK)

@@ -27,22 +27,6 @@ def extra_pbk(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def fresh_rasapi() -> Iterator[None]:
-    """rasapi keeps one session per process: start and end each test without one."""
-    from openras import rasapi
-
-    def reset() -> None:
-        with rasapi._lock:
-            if rasapi._session is not None:
-                rasapi._session.close()
-            rasapi._session = None
-
-    reset()
-    yield
-    reset()
-
-
-@pytest.fixture
 def other_user() -> Iterator[tuple[int, int]]:
     if os.geteuid() != 0 or not shutil.which("useradd") or not shutil.which("setpriv"):
         pytest.skip("needs root, useradd and setpriv")

@@ -7,7 +7,7 @@ import os
 import shutil
 import subprocess
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -62,20 +62,3 @@ def run(script_env: dict[str, str]) -> Run:
         )
 
     return run
-
-
-@pytest.fixture
-def fresh_session() -> Iterator[None]:
-    """In-process tests: rasapi's per-process session must not point at an earlier daemon."""
-    from openras import rasapi
-
-    def reset() -> None:
-        with rasapi._lock:
-            if rasapi._session is not None:
-                rasapi._session.close()
-            rasapi._session = None
-
-    reset()
-    yield
-    reset()
-

@@ -143,7 +143,7 @@ def test_get_error_string():
         w.GetErrorString("691")  # type: ignore[arg-type]
 
 
-def test_raised_errors_carry_code_function_and_text(rasman, fresh_session):
+def test_raised_errors_carry_code_function_and_text(rasman, fresh_rasapi):
     with pytest.raises(w.error) as info:
         w.GetConnectStatus(987654)
     assert info.value.args == (6, "RasGetConnectStatus", "The handle is invalid.")
@@ -164,7 +164,7 @@ def test_raised_errors_carry_code_function_and_text(rasman, fresh_session):
     assert info.value.args[:2] == (errors.ERROR_INVALID_FUNCTION_FOR_ENTRY, "RasGetEapUserIdentity")
 
 
-def test_dial_returns_the_code(rasman, fresh_session):
+def test_dial_returns_the_code(rasman, fresh_rasapi):
     pb = str(rasman.phonebook)
     assert w.Dial(None, pb, ("Nope",), None) == (0, errors.ERROR_CANNOT_FIND_PHONEBOOK_ENTRY)
     ext = w.RASDIALEXTENSIONS()
@@ -180,13 +180,13 @@ def test_dial_returns_the_code(rasman, fresh_session):
     assert w.EnumConnections() == []
 
 
-def test_enum_entries_is_a_tuple_of_names(rasman, fresh_session):
+def test_enum_entries_is_a_tuple_of_names(rasman, fresh_rasapi):
     names = w.EnumEntries(None, str(rasman.phonebook))
     assert names == ("Demo", "Secret", "Dropper", "Slow", "Stubborn", "NoCarrier")
     assert w.EnumEntries() == ()  # no default phonebook exists in this test
 
 
-def test_entry_dial_params_follow_pywin32(rasman, fresh_session):
+def test_entry_dial_params_follow_pywin32(rasman, fresh_rasapi):
     pb = str(rasman.phonebook)
     assert w.GetEntryDialParams(pb, "Secret") == (("Secret", "", "", "", "", ""), False)
     w.SetEntryDialParams(pb, ("Secret", "", "", "bob", "s3cret", "CORP"), 0)
@@ -212,7 +212,7 @@ def test_entry_dial_params_follow_pywin32(rasman, fresh_session):
     assert info.value.args[:2] == (623, "SetEntryDialParams")
 
 
-def test_hang_up_inside_the_callback_ends_notifications(rasman, fresh_session):
+def test_hang_up_inside_the_callback_ends_notifications(rasman, fresh_rasapi):
     seen: list[tuple[int, int]] = []
     done = threading.Event()
 
@@ -231,7 +231,7 @@ def test_hang_up_inside_the_callback_ends_notifications(rasman, fresh_session):
     assert seen == [(w.RASCS_OpenPort, 0), (w.RASCS_PortOpened, 0)]
 
 
-def test_editor_dialogs_need_a_terminal(rasman, fresh_session, monkeypatch):
+def test_editor_dialogs_need_a_terminal(rasman, fresh_rasapi, monkeypatch):
     monkeypatch.setattr("sys.stdin", io.StringIO(""))
     pb = str(rasman.phonebook)
     with pytest.raises(w.error) as info:

@@ -117,7 +117,7 @@ def test_editor_failure_is_an_error(tmp_path, phonebook, editor):
     assert phonebook.read_bytes() == before
 
 
-def test_create_appends_a_new_entry(tmp_path, phonebook, editor, rasman, fresh_session):
+def test_create_appends_a_new_entry(tmp_path, phonebook, editor, rasman, fresh_rasapi):
     before = phonebook.read_bytes()
     p, (rec,) = on_terminal(
         tmp_path,
