@@ -201,12 +201,15 @@ class Session:
     async def stream(
         self, sub: Subscriber, first: dict[str, Any] | None, until: Callable[[dict[str, Any]], bool]
     ) -> None:
-        """Send ``first`` then events until ``until(event)`` or the client leaves."""
+        """Send ``first`` then events until ``until(event)`` (sent once the table is on
+        disk) or the client leaves."""
         try:
             if first is not None:
                 await self.send(P.reply(first, continues=True))
             while (event := await self.next_event(sub)) is not None:
                 last = until(event)
+                if last:
+                    await self.manager.flush()  # what ends the call is on disk first
                 await self.send(P.reply(event, continues=not last))
                 if last:
                     return
@@ -257,6 +260,9 @@ async def m_dial(s: Session, p: dict[str, Any], more: bool) -> dict[str, Any] | 
     conn, joined = await s.manager.dial(
         uid=s.uid, session=s.pid, entry=entry, params=dial_params, subscriber=sub
     )
+    # The handle goes out only once its row is on disk: a daemon that dies right after
+    # still knows it when it comes back (a failed one, to be hung up, as RasDial's are).
+    await s.manager.flush()
     first = {
         "handle": conn.handle,
         "state": int(conn.state),
@@ -286,6 +292,8 @@ async def m_dial(s: Session, p: dict[str, Any], more: bool) -> dict[str, Any] | 
                 break
     finally:
         s.manager.subscribers.discard(sub)
+    # A client told how its dial ended must find it so after a daemon crash: on disk first.
+    await s.manager.flush()
     return {
         "handle": conn.handle,
         "state": last["state"],
@@ -411,6 +419,9 @@ async def m_entry_deleted(s: Session, p: dict[str, Any], more: bool) -> dict[str
 
 async def m_hang_up(s: Session, p: dict[str, Any], more: bool) -> dict[str, Any]:
     s.manager.hang_up(s.uid, _handle_param(p))
+    # The reply says the hang-up is under way; a daemon that died right after must not
+    # adopt the link as still wanted. The link is already being stopped meanwhile.
+    await s.manager.flush()
     return {}
 
 
@@ -442,6 +453,7 @@ async def m_wait_deleted(s: Session, p: dict[str, Any], more: bool) -> dict[str,
         finally:
             waiter.cancel()
             eof.cancel()
+        await s.manager.flush()  # gone from the table on disk too
     return {}
 
 

@@ -37,7 +37,13 @@ from openras.links.registry import driver_name, load_driver
 from openras.manager import persist
 from openras.manager.credentials import CredentialStore
 from openras.manager.entries import EntrySnapshot
-from openras.manager.persist import ParamStore, StateStore, boot_id, new_instance_id
+from openras.manager.persist import (
+    ParamStore,
+    StateStore,
+    TableWriter,
+    boot_id,
+    new_instance_id,
+)
 from openras.manager.table import (
     Action,
     Conn,
@@ -107,6 +113,8 @@ class Manager:
         self.links_dir = state_dir / "links"
         self.clock = clock
         self.store = StateStore(state_dir)
+        self.writer = TableWriter(self.store)
+        self._dirty = False
         self.param_store = ParamStore(state_dir)
         self.credentials = CredentialStore(state_dir)
         self.prior_instances: list[str] = []
@@ -157,6 +165,7 @@ class Manager:
         self.table.restored(self.clock())
         self._persist()
         await self._recover()
+        await self.flush()
         self._schedule_tick()
 
     async def _recover(self) -> None:
@@ -272,6 +281,8 @@ class Manager:
             with contextlib.suppress(BaseException):
                 await task
         self._persist()
+        await self.flush()
+        self.writer.close()
 
     # ------------------------------------------------------------------ requests
 
@@ -545,6 +556,7 @@ class Manager:
         # but no record can still run the driver's cleanup for it.
         conn.link = {"record": None, "entry": entry.to_record()}
         self._persist()
+        await self.flush()
         try:
             await link.start()
         except errors.RasError as exc:
@@ -593,9 +605,32 @@ class Manager:
             log.error("internal task failed", exc_info=task.exception())
 
     def _persist(self) -> None:
-        self.store.save(
-            {"boot_id": self.boot, "instance": self.instance, "table": self.table.to_record()}
-        )
+        """Note that the table changed; it is written once the current callbacks are done.
+
+        Deferred (``call_soon``) so that a burst of changes is encoded once, after the
+        replies and events it caused were sent; written by :attr:`writer`'s thread.
+        """
+        if not self._dirty:
+            self._dirty = True
+            asyncio.get_running_loop().call_soon(self._write_table)
+
+    def _write_table(self) -> None:
+        if not self._dirty:
+            return
+        self._dirty = False
+        record = {"boot_id": self.boot, "instance": self.instance, "table": self.table.to_record()}
+        self.store.reserve(record)  # at once, on this thread: a handle must never go back
+        self.writer.submit(msgspec.json.encode(record))
+
+    @property
+    def persist_pending(self) -> bool:
+        """Whether a change to the table is not on disk yet (it is on its way)."""
+        return self._dirty or self.writer.pending
+
+    async def flush(self) -> None:
+        """Return once the table on disk is the table in memory as of this call."""
+        self._write_table()
+        await self.writer.wait()
 
     def _schedule_tick(self) -> None:
         deadline = self.table.next_deadline()
