@@ -130,7 +130,7 @@ async def _random_run(
         watcher.assert_equal()
         assert watcher.checks > 100  # it really looked, many times
         assert watcher.pending_seen > 0  # and saw writes on their way
-        await manager.flush()
+        manager.flush()
         assert not manager.persist_pending
         assert persisted(manager) == in_memory(manager)
     finally:
@@ -154,12 +154,12 @@ async def test_reconnect_of_a_dialer_persists_its_reprieve(
         while manager.table.rows[h].reap_at is None:
             assert time.monotonic() < deadline, "the reaper clock never started"
             await asyncio.sleep(0.01)
-        await manager.flush()
+        manager.flush()
         assert persisted(manager)["rows"][0]["reap_at"] is not None
         c = await AsyncClient(sock, autostart=False).connect()
         await c.status(h)  # the server has seen the session by now
         assert manager.table.rows[h].reap_at is None
-        await manager.flush()
+        manager.flush()
         assert persisted(manager)["rows"][0]["reap_at"] is None
         await c.hang_up(h, wait=True)
         await c.close()

@@ -50,5 +50,5 @@ async def test_abandoned_failed_handle_is_reaped_after_grace(
         await wait_for(lambda: h not in manager.table.rows, 5, what="the reaper")
         assert time.monotonic() - t0 >= 0.3
         assert manager.table.history[-1]["handle"] == h
-        await manager.flush()
+        manager.flush()
         assert manager.store.load()["table"]["rows"] == []  # persisted too

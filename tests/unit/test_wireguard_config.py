@@ -14,8 +14,11 @@ from openras.links.wireguard.config import (
     WgConfig,
     check_endpoint,
     check_key,
+    endpoint_literal,
+    key_hex,
     parse_config,
     require_dialable,
+    split_endpoint,
 )
 from openras.links.wireguard.netplan import batches, plan_network, rule_priorities
 
@@ -91,6 +94,42 @@ def test_setconf_overrides() -> None:
     text = cfg.to_setconf(fwmark=51820, keepalive_override=1)
     assert "FwMark = 51820" in text
     assert "PersistentKeepalive = 1" in text
+
+
+def test_uapi_request_carries_what_setconf_would_in_hex() -> None:
+    cfg = parse(GOOD.replace("PersistentKeepalive = 25\n", ""))
+    text = cfg.to_uapi(
+        endpoints={"vpn.example.org:51820": "192.0.2.7:51820"}, fwmark=51820, keepalive_override=1
+    )
+    assert text == (
+        "set=1\n"
+        f"private_key={bytes(range(32)).hex()}\n"
+        "listen_port=51000\n"
+        "fwmark=51820\n"
+        "replace_peers=true\n"
+        f"public_key={bytes(range(1, 33)).hex()}\n"
+        f"preshared_key={bytes(range(3, 35)).hex()}\n"
+        "endpoint=192.0.2.7:51820\n"
+        "persistent_keepalive_interval=1\n"
+        "replace_allowed_ips=true\n"
+        "allowed_ip=10.0.0.0/24\n"
+        "allowed_ip=192.168.7.0/24\n"
+        "\n"
+    )
+    # without overrides: the config's own keepalive, no fwmark, no endpoint-less keepalive
+    plain = parse(GOOD).to_uapi(endpoints={"vpn.example.org:51820": "[2001:db8::1]:51820"})
+    assert "fwmark=" not in plain
+    assert "persistent_keepalive_interval=25\n" in plain
+    assert "endpoint=[2001:db8::1]:51820\n" in plain
+    assert key_hex(PUB) == bytes(range(1, 33)).hex()
+
+
+def test_endpoint_literals_for_uapi() -> None:
+    assert split_endpoint("vpn.example.org:51820") == ("vpn.example.org", 51820)
+    assert split_endpoint("[fd00::1]:443") == ("fd00::1", 443)
+    assert endpoint_literal("10.0.0.1:51820") == "10.0.0.1:51820"
+    assert endpoint_literal("[fd00:0::1]:443") == "[fd00::1]:443"
+    assert endpoint_literal("vpn.example.org:51820") is None  # a name: resolved at dial time
 
 
 def test_secrets_stay_out_of_repr_and_errors() -> None:

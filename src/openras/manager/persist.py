@@ -4,8 +4,7 @@ The table is rewritten after every change, atomically (temp file, rename) but wi
 it must survive the daemon's death, and the page cache does; after a machine crash its rows
 are of another boot and are dropped on load anyway, since no link survives a reboot. Two
 fsyncs per state change cost ~9 ms under load, as much as a whole WireGuard handshake. The
-writes themselves happen on a worker thread (:class:`TableWriter`), so no client waits for
-the disk unless its reply depends on what is on it.
+manager also coalesces the writes of a burst of changes into one (``Manager._persist``).
 
 What must survive a machine crash is that handles never go back. The counter and the
 instance id (the prefix of every link's marker) live in a small file of their own, written
@@ -16,22 +15,17 @@ from there, and the old links can still be found.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import dataclasses
-import logging
 import os
 import re
 import secrets
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
 import msgspec
 
 from openras.links.base import DialParams
-
-log = logging.getLogger("openras.rasman")
 
 STATE_FILE = "connections.json"
 IDS_FILE = "ids.json"
@@ -159,72 +153,6 @@ class StateStore:
 
     def write_table(self, data: bytes) -> None:
         atomic_write(self.path, data, durable=False)
-
-
-class TableWriter:
-    """Writes the table file off the event loop, newest bytes first, bursts coalesced.
-
-    A dial changes the table half a dozen times in a few milliseconds; a write on the loop
-    costs 0.1-0.8 ms under load, and every client waited for it. The loop hands the encoded
-    table here; one worker thread writes the newest bytes it has, so writes never reorder
-    and a burst costs one or two. :meth:`wait` is for the few places where the file must be
-    current before going on (a link's entry before its program starts, a hang-up's reply).
-    """
-
-    def __init__(self, store: StateStore) -> None:
-        self._store = store
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="rasman-table")
-        self._latest = b""
-        self._version = 0  # of the newest bytes handed in
-        self._written = 0  # of the newest bytes on disk
-        self._busy = False
-        self._waiters: list[tuple[int, asyncio.Future[None]]] = []
-
-    @property
-    def pending(self) -> bool:
-        """Whether bytes handed in are not on disk yet."""
-        return self._written < self._version
-
-    def submit(self, data: bytes) -> None:
-        """Hand in the newest table (call on the loop); it is written soon, in order."""
-        self._latest = data
-        self._version += 1
-        if not self._busy:
-            self._start()
-
-    def _start(self) -> None:
-        self._busy = True
-        version, data = self._version, self._latest
-        fut = asyncio.get_running_loop().run_in_executor(
-            self._executor, self._store.write_table, data
-        )
-        fut.add_done_callback(lambda f: self._done(f, version))
-
-    def _done(self, fut: asyncio.Future[None], version: int) -> None:
-        self._busy = False
-        exc = fut.exception()
-        if exc is not None:
-            log.error("cannot write %s: %s", self._store.path, exc)
-        self._written = version
-        ready = [w for w in self._waiters if w[0] <= version]
-        self._waiters = [w for w in self._waiters if w[0] > version]
-        for _, waiter in ready:
-            if not waiter.done():
-                waiter.set_result(None)
-        if self._version > self._written:
-            self._start()
-
-    async def wait(self) -> None:
-        """Return once everything handed in so far is on disk."""
-        if not self.pending:
-            return
-        waiter = asyncio.get_running_loop().create_future()
-        self._waiters.append((self._version, waiter))
-        await waiter
-
-    def close(self) -> None:
-        """Stop the worker (after :meth:`wait`; a write still running is finished first)."""
-        self._executor.shutdown(wait=True)
 
 
 class ParamStore:

@@ -209,7 +209,7 @@ class Session:
             while (event := await self.next_event(sub)) is not None:
                 last = until(event)
                 if last:
-                    await self.manager.flush()  # what ends the call is on disk first
+                    self.manager.flush()  # what ends the call is on disk first
                 await self.send(P.reply(event, continues=not last))
                 if last:
                     return
@@ -262,7 +262,7 @@ async def m_dial(s: Session, p: dict[str, Any], more: bool) -> dict[str, Any] | 
     )
     # The handle goes out only once its row is on disk: a daemon that dies right after
     # still knows it when it comes back (a failed one, to be hung up, as RasDial's are).
-    await s.manager.flush()
+    s.manager.flush()
     first = {
         "handle": conn.handle,
         "state": int(conn.state),
@@ -293,7 +293,7 @@ async def m_dial(s: Session, p: dict[str, Any], more: bool) -> dict[str, Any] | 
     finally:
         s.manager.subscribers.discard(sub)
     # A client told how its dial ended must find it so after a daemon crash: on disk first.
-    await s.manager.flush()
+    s.manager.flush()
     return {
         "handle": conn.handle,
         "state": last["state"],
@@ -421,7 +421,7 @@ async def m_hang_up(s: Session, p: dict[str, Any], more: bool) -> dict[str, Any]
     s.manager.hang_up(s.uid, _handle_param(p))
     # The reply says the hang-up is under way; a daemon that died right after must not
     # adopt the link as still wanted. The link is already being stopped meanwhile.
-    await s.manager.flush()
+    s.manager.flush()
     return {}
 
 
@@ -453,7 +453,7 @@ async def m_wait_deleted(s: Session, p: dict[str, Any], more: bool) -> dict[str,
         finally:
             waiter.cancel()
             eof.cancel()
-        await s.manager.flush()  # gone from the table on disk too
+        s.manager.flush()  # gone from the table on disk too
     return {}
 
 

@@ -21,6 +21,7 @@ import base64
 import binascii
 import ipaddress
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Final
 
@@ -135,6 +136,63 @@ class WgConfig:
             if keepalive:
                 out.append(f"PersistentKeepalive = {keepalive}")
         return "\n".join(out) + "\n"
+
+    def to_uapi(
+        self,
+        *,
+        endpoints: Mapping[str, str],
+        fwmark: int | None = None,
+        keepalive_override: int | None = None,
+    ) -> str:
+        """The same configuration as :meth:`to_setconf`, as a UAPI ``set`` request.
+
+        wireguard-go takes it on its control socket, where ``wg setconf`` would send it: no
+        helper process (2 ms a dial) and the private key in no file at all. ``endpoints``
+        maps each peer's Endpoint to ``ip:port`` (UAPI takes no host names; the caller
+        resolves them, as ``wg`` does). Keys go as hex, as the protocol wants.
+        """
+        out = ["set=1", f"private_key={key_hex(self.interface.private_key)}"]
+        if self.interface.listen_port is not None:
+            out.append(f"listen_port={self.interface.listen_port}")
+        mark = fwmark if fwmark is not None else self.interface.fwmark
+        if mark is not None:
+            out.append(f"fwmark={mark}")
+        out.append("replace_peers=true")
+        for peer in self.peers:
+            out.append(f"public_key={key_hex(peer.public_key)}")
+            if peer.preshared_key:
+                out.append(f"preshared_key={key_hex(peer.preshared_key)}")
+            if peer.endpoint:
+                out.append(f"endpoint={endpoints[peer.endpoint]}")
+            keepalive = peer.persistent_keepalive
+            if keepalive is None and keepalive_override is not None and peer.endpoint:
+                keepalive = keepalive_override
+            if keepalive:
+                out.append(f"persistent_keepalive_interval={keepalive}")
+            out.append("replace_allowed_ips=true")
+            out += [f"allowed_ip={net}" for net in peer.allowed_ips]
+        return "\n".join(out) + "\n\n"
+
+
+def key_hex(key: str) -> str:
+    """A (checked, base64) WireGuard key as UAPI's 64 hex digits."""
+    return base64.b64decode(key).hex()
+
+
+def split_endpoint(endpoint: str) -> tuple[str, int]:
+    """(host, port) of a checked ``host:port`` or ``[v6]:port``."""
+    host, _, port = endpoint.rpartition(":")
+    return host.strip("[]"), int(port)
+
+
+def endpoint_literal(endpoint: str) -> str | None:
+    """``ip:port`` for UAPI when the endpoint's host is an address already, else None."""
+    host, port = split_endpoint(endpoint)
+    try:
+        ip = ipaddress.ip_address(host)
+    except ValueError:
+        return None
+    return f"[{ip}]:{port}" if ip.version == 6 else f"{ip}:{port}"
 
 
 # -- validation helpers (each raises ValueError with a message that quotes no secret) --------

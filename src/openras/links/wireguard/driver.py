@@ -15,13 +15,15 @@ How a dial goes (each step bounded by the dial timeout):
 2. An interface name unique across namespaces (``/var/run/wireguard`` is shared) is chosen:
    ``orwg<handle>``. With the kernel module it is ``ip link add ... type wireguard``;
    otherwise ``wireguard-go -f IF`` is spawned as a supervised child (ConnectDevice).
-3. Once the UAPI socket answers, ``wg setconf IF FILE`` loads the config from a 0600 file in
-   the run dir (deleted right after: the private key is never in argv), then ``ip`` adds
+3. Once the UAPI socket answers (polled every 0.5 ms), the config goes to wireguard-go as a
+   UAPI ``set`` on that socket, in-process (endpoint names resolved first, 868 if they do
+   not); for the kernel module, ``wg setconf IF FILE`` loads it from a 0600 file in the run
+   dir, deleted right after. The private key is never in argv. Then ``ip`` adds
    addresses, MTU, routes and the policy rules of a default route (DeviceConnected).
    Dialable peers without PersistentKeepalive get one for the dial only, so that the first
    handshake starts at once; it is switched back off right after Connected is reported.
 4. The peers are polled (wireguard-go: a UAPI ``get`` on its socket, in-process; kernel:
-   ``wg show IF dump``) every 3 ms for 0.2 s, every 10 ms up to 1 s, then every 50 ms,
+   ``wg show IF dump``) every 1 ms for 0.2 s, every 10 ms up to 1 s, then every 50 ms,
    until a handshake (Connected) or the deadline (LinkFailed 809 — a wrong key, a wrong
    endpoint and a dead server look the same to WireGuard, which never answers an
    unauthenticated packet). Then it is polled about once a second: a peer silent while we
@@ -42,6 +44,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import socket
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -85,8 +88,11 @@ from openras.links.wireguard.config import (
     IPInterface,
     IPNetwork,
     WgConfig,
+    endpoint_literal,
+    key_hex,
     parse_config,
     require_dialable,
+    split_endpoint,
 )
 from openras.links.wireguard.dump import (
     REJECT_AFTER_TIME,
@@ -103,15 +109,18 @@ from openras.links.wireguard.netplan import POLICY_TABLE_BASE, NetPlan, batches,
 from openras.states import RasConnState
 
 ERROR_IP_CONFIGURATION: Final = 716
+#: "The remote connection was not made because the name of the remote access server did
+#: not resolve."
+ERROR_DNSNAME_NOT_RESOLVABLE: Final = 868
 UAPI_DIR: Final = Path("/var/run/wireguard")
 _DIAL_POLL: Final = 0.05
 #: Finer polls right after the interface is up, where a handshake with a reachable peer lands
 #: (a round trip): the dial is not held up by a coarse poll (see dial_poll_interval).
-_DIAL_POLL_FAST: Final = 0.003
+_DIAL_POLL_FAST: Final = 0.001
 _DIAL_FAST_FOR: Final = 0.2
 _DIAL_POLL_MEDIUM: Final = 0.01
 _DIAL_MEDIUM_FOR: Final = 1.0
-_UAPI_POLL: Final = 0.002
+_UAPI_POLL: Final = 0.0005
 #: One UAPI ``get`` (a few lines per peer) must come back within this, and fit in this.
 _UAPI_TIMEOUT: Final = 2.0
 _UAPI_LIMIT: Final = 1 << 20
@@ -463,6 +472,31 @@ class WireGuardLink(SupervisedLink):
         assert self._config is not None
         assert self._plan is not None
         keepalive = 1 if self._keepalive_overridden else None
+        if self._kernel:
+            await self._setconf(keepalive)
+        else:
+            request = self._config.to_uapi(
+                endpoints=await self._resolve_endpoints(),
+                fwmark=self._plan.fwmark,
+                keepalive_override=keepalive,
+            )
+            await self._uapi_set(request, "the configuration")
+        if self._plan.src_valid_mark:
+            await run_cmd(["sysctl", "-q", "net.ipv4.conf.all.src_valid_mark=1"], time_limit=5)
+        for fam, lines in batches(self._plan.setup):
+            argv = ["ip", *([fam] if fam else []), "-batch", "-"]
+            res = await run_cmd(
+                argv,
+                input_data=("\n".join(lines) + "\n").encode(),
+                time_limit=max(1.0, self._remaining()),
+            )
+            if res.returncode != 0:
+                raise _Failure(ERROR_IP_CONFIGURATION, f"ip: {' '.join(res.stderr.split())}")
+
+    async def _setconf(self, keepalive: int | None) -> None:
+        """``wg setconf`` for the kernel module, from a 0600 file deleted right after."""
+        assert self._config is not None
+        assert self._plan is not None
         text = self._config.to_setconf(fwmark=self._plan.fwmark, keepalive_override=keepalive)
         path = self.spec.run_dir / _SETCONF_FILE
         remove_quietly(path)
@@ -476,17 +510,32 @@ class WireGuardLink(SupervisedLink):
             remove_quietly(path)
         if res.returncode != 0:
             raise _Failure(ERROR_BAD_CONFIG, f"wg setconf: {res.stderr.strip()}")
-        if self._plan.src_valid_mark:
-            await run_cmd(["sysctl", "-q", "net.ipv4.conf.all.src_valid_mark=1"], time_limit=5)
-        for fam, lines in batches(self._plan.setup):
-            argv = ["ip", *([fam] if fam else []), "-batch", "-"]
-            res = await run_cmd(
-                argv,
-                input_data=("\n".join(lines) + "\n").encode(),
-                time_limit=max(1.0, self._remaining()),
-            )
-            if res.returncode != 0:
-                raise _Failure(ERROR_IP_CONFIGURATION, f"ip: {' '.join(res.stderr.split())}")
+
+    async def _resolve_endpoints(self) -> dict[str, str]:
+        """Each peer Endpoint as ``ip:port`` (UAPI takes no names): a name is resolved as
+        ``wg`` would, first address, within the dial timeout; 868 if it does not resolve."""
+        assert self._config is not None
+        found: dict[str, str] = {}
+        loop = asyncio.get_running_loop()
+        for peer in self._config.peers:
+            if not peer.endpoint or peer.endpoint in found:
+                continue
+            literal = endpoint_literal(peer.endpoint)
+            if literal is None:
+                host, port = split_endpoint(peer.endpoint)
+                try:
+                    infos = await asyncio.wait_for(
+                        loop.getaddrinfo(host, port, type=socket.SOCK_DGRAM),
+                        max(0.1, self._remaining()),
+                    )
+                except (OSError, TimeoutError) as exc:
+                    raise _Failure(
+                        ERROR_DNSNAME_NOT_RESOLVABLE, f"endpoint {host}: {exc or 'timed out'}"
+                    ) from None
+                literal = endpoint_literal(f"[{infos[0][4][0]}]:{port}")
+                assert literal is not None
+            found[peer.endpoint] = literal
+        return found
 
     async def _dump(self) -> WgDump | None:
         """The interface's peers: asked on wireguard-go's UAPI socket in-process (a poll
@@ -502,7 +551,9 @@ class WireGuardLink(SupervisedLink):
         except DumpError:
             return None
 
-    async def _uapi_dump(self) -> WgDump | None:
+    async def _uapi(self, request: bytes) -> bytes | None:
+        """One request on wireguard-go's UAPI socket; its answer (through the blank line that
+        ends it), or None when the socket does not answer in time."""
         path = str(uapi_socket(self._ifname))
         try:
             reader, writer = await asyncio.wait_for(
@@ -511,12 +562,26 @@ class WireGuardLink(SupervisedLink):
         except (OSError, TimeoutError):
             return None
         try:
-            writer.write(b"get=1\n\n")
-            data = await asyncio.wait_for(reader.readuntil(b"\n\n"), _UAPI_TIMEOUT)
+            writer.write(request)
+            return await asyncio.wait_for(reader.readuntil(b"\n\n"), _UAPI_TIMEOUT)
         except (OSError, TimeoutError, asyncio.IncompleteReadError, asyncio.LimitOverrunError):
             return None
         finally:
             writer.close()
+
+    async def _uapi_set(self, request: str, what: str) -> None:
+        """A UAPI ``set``; _Failure unless wireguard-go answers ``errno=0``."""
+        answer = await self._uapi(request.encode())
+        if answer is None:
+            raise _Failure(ERROR_CONNECTING_DEVICE_NOT_FOUND, f"wireguard-go did not answer {what}")
+        text = answer.decode("ascii", "replace").strip()
+        if text != "errno=0":
+            raise _Failure(ERROR_BAD_CONFIG, f"wireguard-go refused {what} ({text})")
+
+    async def _uapi_dump(self) -> WgDump | None:
+        data = await self._uapi(b"get=1\n\n")
+        if data is None:
+            return None
         try:
             return parse_uapi(data.decode("ascii", "replace"))
         except DumpError:
@@ -549,6 +614,15 @@ class WireGuardLink(SupervisedLink):
                 interval = dial_poll_interval(now, fast_until, medium_until)
             await asyncio.sleep(interval)
 
+    async def _keepalive_off(self, public_key: str) -> None:
+        if self._kernel:
+            cmd = [self._wg, "set", self._ifname, "peer", public_key, "persistent-keepalive", "off"]
+            await run_cmd(cmd, time_limit=5)
+            return
+        request = f"set=1\npublic_key={key_hex(public_key)}\npersistent_keepalive_interval=0\n\n"
+        with contextlib.suppress(_Failure):  # housekeeping: a refusal changes nothing else
+            await self._uapi_set(request, "the keepalive")
+
     async def _on_monitor_event(self, event: HandshakeDone | DialTimedOut | PeerSilent) -> None:
         assert self._settings is not None
         endpoint = self._projection.get("extra", {}).get("endpoint", "?")
@@ -561,10 +635,7 @@ class WireGuardLink(SupervisedLink):
             for key in overridden:
                 if self._ended():
                     break
-                await run_cmd(
-                    [self._wg, "set", self._ifname, "peer", key, "persistent-keepalive", "off"],
-                    time_limit=5,
-                )
+                await self._keepalive_off(key)
         elif isinstance(event, DialTimedOut):
             raise _Failure(
                 ERROR_VPN_TIMEOUT,
