@@ -1,4 +1,4 @@
-"""What the driver does with ``ip`` for a config's wg-quick keys (pure: a list of commands).
+"""What the driver does for a config's wg-quick keys (pure: a list of operations).
 
 It follows ``wg-quick`` (``Address``, ``MTU``, routes for every peer's ``AllowedIPs``,
 ``Table``) with two deliberate differences:
@@ -10,9 +10,10 @@ It follows ``wg-quick`` (``Address``, ``MTU``, routes for every peer's ``Allowed
 * nothing is done for ``DNS`` (the driver reports it in the projection; the resolver
   belongs to the system) and no nftables anti-spoofing rules are added.
 
-Commands are argument tuples for ``ip`` (without the leading ``ip``); a leading ``-4``/``-6``
-is a family option. Teardown lists only what deleting the interface does not remove by
-itself (the policy rules).
+Set-up is a list of netlink operations (``openras.links.rtnl``), also given as the argument
+tuples ``ip`` would get (without the leading ``ip``; a leading ``-4``/``-6`` is a family
+option), for the record. Teardown, as ``ip`` arguments, lists only what deleting the
+interface does not remove by itself (the policy rules).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Final
 
+from openras.links.rtnl import RT_TABLE_MAIN, AddAddress, AddRoute, AddRule, LinkUp, Op
 from openras.links.wireguard.config import IPNetwork, WgConfig
 
 DEFAULT_MTU: Final = 1420
@@ -40,6 +42,8 @@ class NetPlan:
     src_valid_mark: bool
     #: "NET table T" strings of every route added (for the record and the projection).
     routes: tuple[str, ...]
+    #: ``setup`` as netlink operations (what the driver performs; ``setup`` is for records).
+    ops: tuple[Op, ...] = ()
 
 
 def rule_priorities(table: int) -> tuple[int, int]:
@@ -55,12 +59,12 @@ def _covered(net: IPNetwork, by: list[IPNetwork]) -> bool:
 def plan_network(
     config: WgConfig, ifname: str, *, policy_table: int = POLICY_TABLE_BASE
 ) -> NetPlan:
-    """The ``ip`` commands that bring ``ifname`` up as ``config`` says."""
+    """What brings ``ifname`` up as ``config`` says (netlink operations, and as ``ip``)."""
     quick = config.quick
-    setup: list[IpArgs] = [("address", "add", str(a), "dev", ifname) for a in quick.addresses]
+    ops: list[Op] = [AddAddress(ifname, a) for a in quick.addresses]
     teardown: list[IpArgs] = []
     routes: list[str] = []
-    setup.append(("link", "set", "dev", ifname, "mtu", str(quick.mtu or DEFAULT_MTU), "up"))
+    ops.append(LinkUp(ifname, quick.mtu or DEFAULT_MTU))
 
     table = quick.table or "auto"
     fwmark: int | None = None
@@ -74,18 +78,18 @@ def plan_network(
         routed_main: list[IPNetwork] = []
         for net in nets:
             if table not in ("auto", "main"):
-                setup.append(("route", "add", str(net), "dev", ifname, "table", table))
+                ops.append(AddRoute(ifname, net, int(table)))
                 routes.append(f"{net} table {table}")
             elif net.prefixlen == 0 and table == "auto":
                 fam = "-4" if net.version == 4 else "-6"
                 mark = config.interface.fwmark or policy_table
                 fwmark = mark
                 suppress_pri, mark_pri = rule_priorities(mark)
-                setup.append(("route", "add", str(net), "dev", ifname, "table", str(mark)))
-                rule_mark = ("rule", "add", "not", "fwmark", str(mark), "table", str(mark))
-                rule_sup = ("rule", "add", "table", "main", "suppress_prefixlength", "0")
-                setup.append((fam, *rule_mark, "priority", str(mark_pri)))
-                setup.append((fam, *rule_sup, "priority", str(suppress_pri)))
+                ops.append(AddRoute(ifname, net, mark))
+                ops.append(AddRule(net.version, mark_pri, mark, not_fwmark=mark))
+                ops.append(
+                    AddRule(net.version, suppress_pri, RT_TABLE_MAIN, suppress_prefixlength=0)
+                )
                 teardown.append((fam, "rule", "del", "priority", str(mark_pri)))
                 teardown.append((fam, "rule", "del", "priority", str(suppress_pri)))
                 routes.append(f"{net} table {mark}")
@@ -93,10 +97,11 @@ def plan_network(
             elif _covered(net, connected) or _covered(net, routed_main):
                 continue
             else:
-                setup.append(("route", "add", str(net), "dev", ifname))
+                ops.append(AddRoute(ifname, net))
                 routed_main.append(net)
                 routes.append(f"{net} table main")
-    return NetPlan(tuple(setup), tuple(teardown), fwmark, src_valid_mark, tuple(routes))
+    setup = tuple(op.ip_args() for op in ops)
+    return NetPlan(setup, tuple(teardown), fwmark, src_valid_mark, tuple(routes), tuple(ops))
 
 
 def batches(commands: tuple[IpArgs, ...] | list[IpArgs]) -> list[tuple[str | None, list[str]]]:
