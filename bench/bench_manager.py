@@ -38,6 +38,7 @@ from typing import Any
 import psutil
 
 from openras import Client, rasapi
+from openras.manager.persist import StateStore
 from openras.wire import protocol as P
 from openras.wire.transport import Transport
 
@@ -256,7 +257,7 @@ def bench_dial_hang_up(d: Daemon, pb: Path, root: Path, rounds: int) -> dict[str
 
 def link_pids(d: Daemon) -> dict[int, int]:
     """handle -> link pid, from the daemon's persisted table (what adoption would use)."""
-    rec = json.loads((d.state / "connections.json").read_bytes())
+    rec = StateStore(d.state).load() or {"table": {"rows": []}}
     out = {}
     for row in rec["table"]["rows"]:
         link = row.get("link") or {}
@@ -384,7 +385,8 @@ def measure_at(d: Daemon, c: Client, n: int, dial_times: list[float]) -> dict[st
     finally:
         t.close()
     rss, uss = d.rss()
-    state = d.state / "connections.json"
+    state = StateStore(d.state)
+    state.load()  # finds the newest slot
     recent = dial_times[-min(25, len(dial_times)) :]
     return {
         "n": n,
@@ -395,7 +397,7 @@ def measure_at(d: Daemon, c: Client, n: int, dial_times: list[float]) -> dict[st
         "rss_mb": rss,
         "uss_mb": uss,
         "dial_recent_p50": statistics.median(recent),
-        "state_kb": state.stat().st_size / 1024 if state.exists() else 0.0,
+        "state_kb": state.path.stat().st_size / 1024 if state.path.exists() else 0.0,
         "free_gb": psutil.virtual_memory().available / 2**30,
     }
 

@@ -196,6 +196,6 @@ def test_socket_created_for_all_when_root(rasman):
     mode = stat.S_IMODE(os.stat(rasman.socket).st_mode)
     assert mode == 0o666
     assert stat.S_IMODE(rasman.state_dir.stat().st_mode) == 0o700
-    state_file = rasman.state_dir / "connections.json"
+    state_file = rasman.state_dir / "connections.1"  # the first table written
     wait_until(state_file.exists, what="the state file")
     assert stat.S_IMODE(state_file.stat().st_mode) == 0o600

@@ -2,10 +2,11 @@
 
 DESIGN.md §7 asks for "persisted table equals memory"; tests/unit/test_table_machine.py checks
 the pure Table's round trip. Here the real Manager runs in this process with real loopback
-links, a watcher compares ``connections.json`` with ``table.to_record()`` between every pair of
+links, a watcher compares the table on disk with ``table.to_record()`` between every pair of
 callbacks, and a random sequence of dials, hang-ups, session opens/closes and link drops runs.
-The table is written off the loop, so between a change and its write the two may differ, but
-only while the manager says a write is pending. Any change that skips persisting (a reaper
+The table is written once the callbacks that changed it are done (a burst is one write), so
+between a change and its write the two may differ, but only while the manager says a write
+is pending. Any change that skips persisting (a reaper
 clock cleared on reconnect, a link exit noted in memory only) shows up as a difference with
 nothing pending.
 """
@@ -26,13 +27,16 @@ from rasman_helpers import in_process_daemon
 
 from openras import AsyncClient, errors
 from openras.manager import table as table_module
+from openras.manager.persist import StateStore
 from openras.manager.service import Manager
 
 ENTRIES = ("Demo", "Dropper", "NoCarrier", "Slow")
 
 
 def persisted(manager: Manager) -> Any:
-    return json.loads(manager.store.path.read_bytes())["table"]
+    record = StateStore(manager.state_dir).load()  # read afresh, as a restart would
+    assert record is not None
+    return record["table"]
 
 
 def in_memory(manager: Manager) -> Any:

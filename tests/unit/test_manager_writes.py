@@ -5,11 +5,18 @@ from __future__ import annotations
 import asyncio
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from openras.manager.persist import StateStore
 from openras.manager.service import Manager
+
+
+def _on_disk(manager: Manager) -> dict[str, Any]:
+    record = StateStore(manager.state_dir).load()
+    assert record is not None
+    return record
 
 
 async def test_a_burst_of_changes_is_one_write_after_the_callback(
@@ -35,7 +42,7 @@ async def test_a_burst_of_changes_is_one_write_after_the_callback(
         await asyncio.sleep(0)
         assert len(writes) == 1
         assert not manager.persist_pending
-        on_disk = json.loads(manager.store.path.read_bytes())["table"]
+        on_disk = _on_disk(manager)["table"]
         assert on_disk["next_handle"] == manager.table.next_handle
     finally:
         await manager.shutdown()
@@ -61,7 +68,7 @@ async def test_flush_writes_at_once_and_only_what_changed(
         manager._persist()
         manager.flush()
         assert len(writes) == 1
-        assert json.loads(manager.store.path.read_bytes())["table"]["next_handle"] == (
+        assert _on_disk(manager)["table"]["next_handle"] == (
             manager.table.next_handle
         )
         # the ids file is ahead of the table before the table names a new handle

@@ -239,7 +239,7 @@ def test_dial_poll_backs_off() -> None:
     from openras.links.wireguard.driver import dial_poll_interval
 
     fast, medium = 10.2, 11.0  # the dial's interface came up at 10.0
-    assert dial_poll_interval(10.05, fast, medium) == 0.003
+    assert dial_poll_interval(10.05, fast, medium) == 0.001
     assert dial_poll_interval(10.5, fast, medium) == 0.01
     assert dial_poll_interval(12.0, fast, medium) == 0.05
 

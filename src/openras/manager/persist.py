@@ -1,7 +1,8 @@
 """Crash-safe storage of the connection table (temp file, rename; fsync where it matters).
 
-The table is rewritten after every change, atomically (temp file, rename) but without fsync:
-it must survive the daemon's death, and the page cache does; after a machine crash its rows
+The table is rewritten after every change, crash-safely (two slot files written by turns,
+see :class:`StateStore`) but without fsync: it must survive the daemon's death, and the
+page cache does; after a machine crash its rows
 are of another boot and are dropped on load anyway, since no link survives a reboot. Two
 fsyncs per state change cost ~9 ms under load, as much as a whole WireGuard handshake. The
 manager also coalesces the writes of a burst of changes into one (``Manager._persist``).
@@ -20,6 +21,7 @@ import dataclasses
 import os
 import re
 import secrets
+import zlib
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +29,10 @@ import msgspec
 
 from openras.links.base import DialParams
 
-STATE_FILE = "connections.json"
+#: The table's two slot files (see StateStore) and the one file of earlier versions.
+SLOT_FILES = ("connections.0", "connections.1")
+LEGACY_STATE_FILE = "connections.json"
+_SLOT_HEADER = re.compile(rb"openras-table seq=(\d{1,19}) len=(\d{1,12}) crc=([0-9a-f]{8})\n")
 IDS_FILE = "ids.json"
 _HANDLE_RE = re.compile(rb'"(next_)?handle"\s*:\s*(\d{1,18})')
 _INSTANCE_RE = re.compile(rb'"instance"\s*:\s*"([0-9a-f]{1,64})"')
@@ -93,36 +98,76 @@ def atomic_write(path: Path, data: bytes, mode: int = 0o600, *, durable: bool = 
 
 
 class StateStore:
+    """The table in two slot files, overwritten in place by turns, and the ids file.
+
+    A table write was a new temp file and a rename: 0.1 ms idle, up to 0.9 ms under load on
+    this kind of disk (journalled metadata), several times per dial, on the event loop. An
+    in-place ``pwrite`` to an open file costs microseconds. In place alone could leave a
+    torn file (a SIGKILL can stop a write between pages), so there are two slots: each
+    write goes to the slot *not* holding the newest table, behind a header with a sequence
+    number, the length and a CRC. Loading takes the valid slot with the highest sequence;
+    a torn one is ignored (the other holds the table as it was one change earlier).
+    """
+
     def __init__(self, state_dir: Path) -> None:
-        self.path = state_dir / STATE_FILE
+        self.slots = (state_dir / SLOT_FILES[0], state_dir / SLOT_FILES[1])
+        #: The single-file table of earlier versions, read if no slot is (then removed).
+        self.legacy = state_dir / LEGACY_STATE_FILE
         self.ids_path = state_dir / IDS_FILE
-        #: The bytes of a table file that could not be decoded (kept aside as ``.corrupt``).
+        #: The bytes of table files that could not be decoded (kept aside as ``.corrupt``).
         self.corrupt = b""
         self._ids_written: tuple[str, int] | None = None
+        self._seq = 0
+        self._fds: list[int | None] = [None, None]
+
+    @property
+    def path(self) -> Path:
+        """The slot that holds the newest table written or loaded."""
+        return self.slots[self._seq % 2]
 
     def load(self) -> dict[str, Any] | None:
-        try:
-            raw = self.path.read_bytes()
-        except FileNotFoundError:
-            return None
-        try:
-            data = msgspec.json.decode(raw)
-        except msgspec.DecodeError:
-            data = None
-        if isinstance(data, dict) and isinstance(data.get("table", {}), dict):
-            return data
-        self.set_aside(raw)
+        """The newest readable table record, or None (unreadable files are set aside)."""
+        found: list[tuple[int, dict[str, Any]]] = []
+        unusable: list[bytes] = []
+        for slot in self.slots:
+            raw = _read_if_exists(slot)
+            if raw is None:
+                continue
+            parsed = parse_slot(raw)
+            if parsed is not None and _is_table_record(parsed[1]):
+                found.append(parsed)
+            else:
+                unusable.append(raw)
+        if found:
+            self._seq, record = max(found, key=lambda item: item[0])
+            return record
+        raw = _read_if_exists(self.legacy)
+        if raw is not None:
+            try:
+                data = msgspec.json.decode(raw)
+            except msgspec.DecodeError:
+                data = None
+            if _is_table_record(data):
+                return data  # type: ignore[no-any-return]
+            unusable.append(raw)
+        if unusable:
+            self.set_aside(b"".join(unusable))
         return None
 
     def set_aside(self, raw: bytes) -> None:
-        """Keep an unusable table file as ``.corrupt`` and remember its bytes.
+        """Keep unusable table bytes as ``connections.corrupt``; remove the files they were.
 
-        Never happens with atomic writes (a disk or a hand did it). The caller recovers the
+        Never happens by our writes (a disk or a hand did it). The caller recovers the
         counter and the links' instance from ids.json and these bytes.
         """
         self.corrupt = raw
         with contextlib.suppress(OSError):
-            os.replace(self.path, self.path.with_suffix(".corrupt"))
+            atomic_write(self.legacy.with_suffix(".corrupt"), raw)
+        self.close()
+        for path in (*self.slots, self.legacy):
+            with contextlib.suppress(FileNotFoundError):
+                path.unlink()
+        self._seq = 0
 
     def load_ids(self) -> dict[str, Any]:
         try:
@@ -152,7 +197,61 @@ class StateStore:
             self._ids_written = (instance, reserved)
 
     def write_table(self, data: bytes) -> None:
-        atomic_write(self.path, data, durable=False)
+        """Write the encoded table to the older slot, in place (see the class docstring)."""
+        seq = self._seq + 1
+        index = seq % 2
+        fd = self._fds[index]
+        if fd is None:
+            fd = self._fds[index] = os.open(
+                self.slots[index], os.O_RDWR | os.O_CREAT | os.O_CLOEXEC | os.O_NOFOLLOW, 0o600
+            )
+        blob = slot_bytes(seq, data)
+        view = memoryview(blob)
+        offset = 0
+        while offset < len(blob):
+            offset += os.pwrite(fd, view[offset:], offset)
+        os.ftruncate(fd, len(blob))
+        self._seq = seq
+        if seq <= 2:
+            with contextlib.suppress(FileNotFoundError):
+                self.legacy.unlink()  # superseded by the slots
+
+    def close(self) -> None:
+        for i, fd in enumerate(self._fds):
+            if fd is not None:
+                os.close(fd)
+                self._fds[i] = None
+
+
+def slot_bytes(seq: int, data: bytes) -> bytes:
+    """A slot file: ``openras-table seq=N len=L crc=C`` and a newline, then the JSON."""
+    return b"openras-table seq=%d len=%d crc=%08x\n" % (seq, len(data), zlib.crc32(data)) + data
+
+
+def parse_slot(raw: bytes) -> tuple[int, dict[str, Any]] | None:
+    """(sequence, record) of a slot file, or None if it is torn, garbled or not ours."""
+    m = _SLOT_HEADER.match(raw)
+    if m is None:
+        return None
+    body = raw[m.end() : m.end() + int(m.group(2))]
+    if len(body) != int(m.group(2)) or zlib.crc32(body) != int(m.group(3), 16):
+        return None
+    try:
+        record = msgspec.json.decode(body)
+    except msgspec.DecodeError:
+        return None
+    return (int(m.group(1)), record) if isinstance(record, dict) else None
+
+
+def _is_table_record(data: object) -> bool:
+    return isinstance(data, dict) and isinstance(data.get("table", {}), dict)
+
+
+def _read_if_exists(path: Path) -> bytes | None:
+    try:
+        return path.read_bytes()
+    except FileNotFoundError:
+        return None
 
 
 class ParamStore:
@@ -174,10 +273,18 @@ class ParamStore:
             return
         self.root.mkdir(mode=0o700, exist_ok=True)
         # Like the table, they must outlive the daemon, not the machine (no link survives a
-        # reboot): no fsync, which cost every dial with a password about a millisecond.
-        atomic_write(
-            self._path(handle), msgspec.json.encode(dataclasses.asdict(params)), durable=False
-        )
+        # reboot): no fsync, which cost every dial with a password about a millisecond. A
+        # handle is never reused, so the file is new and written in place (no temp file and
+        # rename, 0.3 ms under load); a torn one reads as missing (load gives None).
+        data = msgspec.json.encode(dataclasses.asdict(params))
+        flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW | os.O_CLOEXEC
+        fd = os.open(self._path(handle), flags, 0o600)
+        try:
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view) :]
+        finally:
+            os.close(fd)
 
     def load(self, handle: int) -> DialParams | None:
         try:

@@ -279,6 +279,7 @@ class Manager:
             with contextlib.suppress(BaseException):
                 await task
         self.flush()
+        self.store.close()
 
     # ------------------------------------------------------------------ requests
 
