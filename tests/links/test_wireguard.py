@@ -16,7 +16,7 @@ import subprocess
 import tempfile
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import pytest
@@ -178,8 +178,11 @@ async def test_dial_ping_stats_projection_hangup(
     spec = make_spec(tmp_path, entry(conf), handle=handle())
     rec = Recorder()
     with netns_lab.inside(wg_pair.b):
-        WireGuardLink.validate(spec)
-        link = WireGuardLink(spec, rec)
+        # What validate read is what start uses (the manager hands it over): the config is
+        # read once a dial, so the file may even be gone by the time the link starts.
+        prepared = WireGuardLink.validate(spec)
+        conf.unlink()
+        link = WireGuardLink(replace(spec, prepared=prepared), rec)
         t0 = time.monotonic()
         await link.start()
         await rec.connected(5)

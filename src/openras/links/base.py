@@ -60,6 +60,10 @@ class LinkSpec:
     marker: str
     #: Path of the phonebook the entry came from (for relative paths in the entry).
     phonebook: Path | None = None
+    #: What the driver's ``validate`` returned for this dial (the profile or config it read
+    #: as the owner), for the first ``start`` to use instead of reading it again. None on a
+    #: redial or adoption: the driver reads afresh. Never shown (it may hold keys).
+    prepared: object | None = field(default=None, repr=False, compare=False)
 
 
 @dataclass(frozen=True)
@@ -129,8 +133,12 @@ class Link(abc.ABC):
         self.emit = emit
 
     @classmethod
-    def validate(cls, spec: LinkSpec) -> None:
-        """Check the entry before anything starts; raise RasError (handle 0) if unusable."""
+    def validate(cls, spec: LinkSpec) -> object | None:
+        """Check the entry before anything starts; raise RasError (handle 0) if unusable.
+
+        Runs in a worker thread. What it returns (what it read, checked) reaches ``start``
+        as ``spec.prepared``, so a dial reads its files once.
+        """
         return None
 
     @property

@@ -24,7 +24,7 @@ from openras import __version__, errors, paths
 from openras.links.base import DialParams
 from openras.manager import entries
 from openras.manager.credentials import PASSWORD_HANDLE, CredentialStore, Saved, apply_update
-from openras.manager.service import Manager, Subscriber
+from openras.manager.service import Manager, Prepared, Subscriber
 from openras.manager.table import Conn, Phase
 from openras.wire import protocol as P
 from openras.wire.codec import FrameDecoder, encode
@@ -253,12 +253,22 @@ async def m_dial(s: Session, p: dict[str, Any], more: bool) -> dict[str, Any] | 
             errors.ERROR_CONNECTING_DEVICE_NOT_FOUND,
             "dialing a number without an entry needs a modem (PPP is not available)",
         )
-    # Reading phonebooks (as the caller) blocks; keep the event loop serving everyone else.
-    entry = await asyncio.to_thread(entries.resolve, s.uid, name, phonebook, user_pb)
-    dial_params = _with_saved_credentials(s, entry, dial_params)
+    def prepare() -> tuple[entries.EntrySnapshot, DialParams, Prepared]:
+        entry = entries.resolve(s.uid, name, phonebook, user_pb)
+        params = _with_saved_credentials(s, entry, dial_params)
+        return entry, params, s.manager.validate(s.uid, entry, params)
+
+    # Reading the phonebook, the saved credentials and the files the entry names (as the
+    # caller) blocks: one trip to a worker thread, and the loop serves everyone else.
+    entry, dial_params, prepared = await asyncio.to_thread(prepare)
     sub = s.subscriber()
     conn, joined = await s.manager.dial(
-        uid=s.uid, session=s.pid, entry=entry, params=dial_params, subscriber=sub
+        uid=s.uid,
+        session=s.pid,
+        entry=entry,
+        params=dial_params,
+        subscriber=sub,
+        prepared=prepared,
     )
     # The handle goes out only once its row is on disk: a daemon that dies right after
     # still knows it when it comes back (a failed one, to be hung up, as RasDial's are).

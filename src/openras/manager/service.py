@@ -15,7 +15,7 @@ import re
 import shutil
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -106,6 +106,13 @@ class Subscriber:
         return self.handle is None or event.get("handle") == self.handle
 
 
+@dataclass(frozen=True)
+class Prepared:
+    """What a driver's validate returned for one dial (None for most drivers)."""
+
+    value: object | None = field(default=None, repr=False)
+
+
 class Manager:
     def __init__(self, state_dir: Path, clock: Callable[[], float] = time.time) -> None:
         self.state_dir = state_dir
@@ -122,6 +129,8 @@ class Manager:
         self.links: dict[int, Link] = {}
         self.entries: dict[int, EntrySnapshot] = {}
         self.params: dict[int, DialParams] = {}
+        #: What validate read for a dial, until its link's first start takes it.
+        self._prepared: dict[int, object | None] = {}
         self.subscribers: set[Subscriber] = set()
         self.deleted: dict[int, asyncio.Event] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
@@ -283,6 +292,14 @@ class Manager:
 
     # ------------------------------------------------------------------ requests
 
+    def validate(self, uid: int, entry: EntrySnapshot, params: DialParams) -> Prepared:
+        """The driver's checks of ``entry`` (blocking: call it in a worker thread). No table
+        decision depends on it; what the driver read goes to the link's first start."""
+        driver = driver_name(entry)
+        key = f"{entry.phonebook}\0{entry.name.lower()}"
+        provisional = Conn(0, uid, key, entry.name, entry.phonebook, "", "", "", driver)
+        return Prepared(load_driver(driver).validate(self._spec(provisional, entry, params)))
+
     async def dial(
         self,
         *,
@@ -291,15 +308,20 @@ class Manager:
         entry: EntrySnapshot,
         params: DialParams,
         subscriber: Subscriber | None = None,
+        prepared: Prepared | None = None,
     ) -> tuple[Conn, bool]:
-        """Start (or join) a connection. Returns the row and whether it was joined."""
+        """Start (or join) a connection. Returns the row and whether it was joined.
+
+        ``prepared`` is what :meth:`validate` returned for this entry (the caller ran it in
+        a worker thread); without it, it is run here, off the loop.
+        """
         driver = driver_name(entry)
         cls = load_driver(driver)
         key = f"{entry.phonebook}\0{entry.name.lower()}"
-        provisional = Conn(0, uid, key, entry.name, entry.phonebook, "", "", "", driver)
-        # Off the event loop: a driver may read profiles or run a helper as the owner (seconds
-        # at worst), and every other client would wait. No table decision has been made yet.
-        await asyncio.to_thread(cls.validate, self._spec(provisional, entry, params))
+        if prepared is None:
+            # Off the event loop: a driver may read profiles or run a helper as the owner
+            # (seconds at worst), and every other client would wait.
+            prepared = await asyncio.to_thread(self.validate, uid, entry, params)
         deadline = time.monotonic() + TEARDOWN_WAIT
         while True:
             req = DialRequest(
@@ -332,9 +354,12 @@ class Manager:
                 continue
             assert isinstance(result, DialStarted)
             if not result.joined:
-                self.entries[result.conn.handle] = entry
-                self.params[result.conn.handle] = params
-                self.param_store.save(result.conn.handle, params)
+                handle = result.conn.handle
+                self.entries[handle] = entry
+                self.params[handle] = params
+                self._prepared[handle] = prepared.value
+                # After the reply: only a redial after a daemon restart reads it.
+                asyncio.get_running_loop().call_soon(self._save_params, handle)
             if subscriber is not None:
                 subscriber.handle = result.conn.handle
                 self.subscribers.add(subscriber)
@@ -342,6 +367,11 @@ class Manager:
             if result.joined:
                 self._persist()
             return result.conn, result.joined
+
+    def _save_params(self, handle: int) -> None:
+        params = self.params.get(handle)
+        if params is not None and handle in self.table.rows:
+            self.param_store.save(handle, params)
 
     def hang_up(self, uid: int, handle: int) -> None:
         actions = self.table.hang_up(handle, uid, self.clock())
@@ -473,6 +503,7 @@ class Manager:
     def _forget(self, handle: int) -> None:
         self.entries.pop(handle, None)
         self.params.pop(handle, None)
+        self._prepared.pop(handle, None)
         self.param_store.delete(handle)
         timer = self._kill_timers.pop(handle, None)
         if timer is not None:
@@ -546,7 +577,7 @@ class Manager:
             return
         entry = self.entries[handle]
         params = self.params.get(handle, DialParams(entry_name=conn.entry_name))
-        spec = self._spec(conn, entry, params)
+        spec = replace(self._spec(conn, entry, params), prepared=self._prepared.pop(handle, None))
         shutil.rmtree(spec.run_dir, ignore_errors=True)
         spec.run_dir.mkdir(mode=0o700, parents=True)
         link = load_driver(conn.driver)(spec, self._emitter(handle))

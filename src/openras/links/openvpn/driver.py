@@ -173,13 +173,18 @@ class OpenVpnLink(Link):
     # ------------------------------------------------------------------ start
 
     @classmethod
-    def validate(cls, spec: LinkSpec) -> None:
-        load_profile(spec)
+    def validate(cls, spec: LinkSpec) -> pf.SanitizedProfile:
+        profile = load_profile(spec)
         dial_timeout(spec.entry)
         find_program("openvpn")
+        return profile
 
     async def start(self) -> None:
-        profile = await asyncio.to_thread(load_profile, self.spec)
+        prepared = self.spec.prepared
+        if isinstance(prepared, pf.SanitizedProfile):
+            profile = prepared
+        else:
+            profile = await asyncio.to_thread(load_profile, self.spec)
         timeout = dial_timeout(self.spec.entry)
         extra = [
             pf.Option("dev", (self.ifname,)),

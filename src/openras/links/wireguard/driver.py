@@ -311,21 +311,26 @@ class WireGuardLink(SupervisedLink):
     # -- checks -----------------------------------------------------------------------------
 
     @classmethod
-    def validate(cls, spec: LinkSpec) -> None:
+    def validate(cls, spec: LinkSpec) -> WgConfig:
         settings = _Settings.from_spec(spec)
-        load_config(spec, settings)
+        config = load_config(spec, settings)
         find_program("wg")
         if settings.implementation == "userspace" or (
             settings.implementation == "auto" and not kernel_may_have_wireguard()
         ):
             find_program("wireguard-go")
+        return config
 
     # -- start ------------------------------------------------------------------------------
 
     async def start(self) -> None:
         self._started = time.monotonic()
         settings = self._settings = _Settings.from_spec(self.spec)
-        config = self._config = await asyncio.to_thread(load_config, self.spec, settings)
+        prepared = self.spec.prepared
+        if isinstance(prepared, WgConfig):
+            config = self._config = prepared
+        else:
+            config = self._config = await asyncio.to_thread(load_config, self.spec, settings)
         self._wg = find_program("wg")
         self._ifname = await self._choose_ifname()
         table = POLICY_TABLE_BASE
