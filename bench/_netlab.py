@@ -21,7 +21,7 @@ import socket
 import subprocess
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -465,6 +465,11 @@ class RawOpenVpn:
     log: Path
     proc: subprocess.Popen[bytes] | None = None
     mgmt: _Mgmt | None = None
+    #: Seconds from the start to the management socket and to each state, per dial.
+    timeline: dict[str, list[float]] = field(default_factory=dict)
+
+    def _mark(self, name: str, t0: float) -> None:
+        self.timeline.setdefault(name, []).append(time.perf_counter() - t0)
 
     def dial(self, timeout: float = 15.0) -> float:
         with contextlib.suppress(FileNotFoundError):
@@ -492,6 +497,7 @@ class RawOpenVpn:
                         sock.close()
                         raise BenchError("raw openvpn did not open its management socket") from None
                     time.sleep(RAW_POLL)
+            self._mark("mgmt", t0)
             self.mgmt = m = _Mgmt(sock)
             m.send("state on", "hold release")
             while True:
@@ -499,7 +505,9 @@ class RawOpenVpn:
                     if line.startswith(">PASSWORD:Need 'Auth'"):
                         m.send(f'username "Auth" {_mquote(OVPN_USER)}',
                                f'password "Auth" {_mquote(OVPN_PASSWORD)}')  # fmt: skip
-                    elif line.startswith(">STATE:") and ",CONNECTED," in line:
+                    elif line.startswith(">STATE:"):
+                        self._mark(line.split(",")[1], t0)
+                    if line.startswith(">STATE:") and ",CONNECTED," in line:
                         return time.perf_counter() - t0
                     elif line.startswith((">FATAL:", ">PASSWORD:Verification")) or (
                         line.startswith(">STATE:") and ",EXITING," in line

@@ -84,6 +84,8 @@ class Series:
     ras: list[float] = field(default_factory=list)
     #: openras dial only: seconds from the dial call to each state event the client saw.
     timeline: dict[str, list[float]] = field(default_factory=dict)
+    #: raw dial, where the raw procedure can tell (openvpn's states on its socket).
+    raw_timeline: dict[str, list[float]] = field(default_factory=dict)
 
 
 def p90(values: list[float]) -> float:
@@ -145,6 +147,10 @@ def print_timelines(rows: list[Series]) -> None:
         marks = sorted((statistics.median(v), k) for k, v in s.timeline.items())
         steps = "  ".join(f"{name} {at * 1000:.1f}" for at, name in marks)
         print(f"  {s.link:<9} {steps}  returned {statistics.median(s.ras) * 1000:.1f}")
+        if s.raw_timeline:
+            marks = sorted((statistics.median(v), k) for k, v in s.raw_timeline.items())
+            steps = "  ".join(f"{name} {at * 1000:.1f}" for at, name in marks)
+            print(f"  {'(raw)':<9} {steps}")
 
 
 def print_samples(rows: list[Series]) -> None:
@@ -204,7 +210,9 @@ def measure(link: str, raw: Side, ras: Side, reps: int) -> list[Series]:
         side.hang_up()
         time.sleep(PAUSE)
     ras.timeline.clear()
+    raw.timeline.clear()
     dial.timeline = ras.timeline
+    dial.raw_timeline = raw.timeline
     for i in range(reps):
         order = ((raw, dial.raw, hang.raw), (ras, dial.ras, hang.ras))
         for side, dials, hangs in order if i % 2 == 0 else reversed(order):
@@ -264,7 +272,7 @@ def bench_openvpn(
     try:
         return measure(
             "openvpn",
-            Side(raw.dial, raw.hang_up),
+            Side(raw.dial, raw.hang_up, raw.timeline),
             openras_side(client, "Bench VPN", pbk, OVPN_USER, OVPN_PASSWORD),
             reps,
         )

@@ -7,7 +7,9 @@ import asyncio
 import contextlib
 import fcntl
 import logging
+import logging.handlers
 import os
+import queue
 import signal
 import sys
 from pathlib import Path
@@ -104,13 +106,26 @@ def _notify_ready() -> None:
         sock.sendall(b"READY=1")
 
 
+def _log_off_the_loop(level: str) -> logging.handlers.QueueListener:
+    """Log through a queue: the event loop only enqueues a record, and a thread formats and
+    writes it to stderr (a pipe or the journal). A dial logs each state change, and a write
+    per line in the loop held up the very replies it was logging."""
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(
+        logging.Formatter("%(asctime)s rasman[%(process)d] %(levelname)s %(message)s")
+    )
+    records: queue.SimpleQueue[logging.LogRecord] = queue.SimpleQueue()
+    root = logging.getLogger()
+    root.setLevel(level.upper())
+    root.addHandler(logging.handlers.QueueHandler(records))
+    listener = logging.handlers.QueueListener(records, handler)
+    listener.start()
+    return listener
+
+
 def main(argv: list[str] | None = None) -> None:
     args = build_parser().parse_args(argv)
-    logging.basicConfig(
-        level=args.log_level.upper(),
-        format="%(asctime)s rasman[%(process)d] %(levelname)s %(message)s",
-        stream=sys.stderr,
-    )
+    listener = _log_off_the_loop(args.log_level)
     socket_path = args.socket or paths.default_socket()
     state_dir = args.state_dir or paths.default_state_dir()
     signal.signal(signal.SIGPIPE, signal.SIG_IGN)
@@ -123,6 +138,8 @@ def main(argv: list[str] | None = None) -> None:
     except errors.RasError as exc:
         print(f"rasman: {exc}", file=sys.stderr)
         sys.exit(1)
+    finally:
+        listener.stop()  # everything logged is written before the process ends
 
 
 if __name__ == "__main__":

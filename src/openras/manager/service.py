@@ -131,6 +131,7 @@ class Manager:
         self.params: dict[int, DialParams] = {}
         #: What validate read for a dial, until its link's first start takes it.
         self._prepared: dict[int, object | None] = {}
+        self._params_saved: set[int] = set()
         self.subscribers: set[Subscriber] = set()
         self.deleted: dict[int, asyncio.Event] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
@@ -358,8 +359,6 @@ class Manager:
                 self.entries[handle] = entry
                 self.params[handle] = params
                 self._prepared[handle] = prepared.value
-                # After the reply: only a redial after a daemon restart reads it.
-                asyncio.get_running_loop().call_soon(self._save_params, handle)
             if subscriber is not None:
                 subscriber.handle = result.conn.handle
                 self.subscribers.add(subscriber)
@@ -370,8 +369,9 @@ class Manager:
 
     def _save_params(self, handle: int) -> None:
         params = self.params.get(handle)
-        if params is not None and handle in self.table.rows:
+        if params is not None and handle in self.table.rows and handle not in self._params_saved:
             self.param_store.save(handle, params)
+            self._params_saved.add(handle)
 
     def hang_up(self, uid: int, handle: int) -> None:
         actions = self.table.hang_up(handle, uid, self.clock())
@@ -504,6 +504,7 @@ class Manager:
         self.entries.pop(handle, None)
         self.params.pop(handle, None)
         self._prepared.pop(handle, None)
+        self._params_saved.discard(handle)
         self.param_store.delete(handle)
         timer = self._kill_timers.pop(handle, None)
         if timer is not None:
@@ -604,6 +605,8 @@ class Manager:
             if row is not None:
                 row.link = {"record": link.record(), "entry": entry.to_record()}
                 self._persist()
+        # Once the program runs, not before: only a redial after a daemon restart reads them.
+        self._save_params(handle)
         await self._supervise(handle, link, started=False)
 
     async def _supervise(self, handle: int, link: Link, *, started: bool) -> None:

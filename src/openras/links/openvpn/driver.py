@@ -13,16 +13,19 @@ How a dial goes:
 1. The profile and every file it names are read with the owner's rights and rebuilt from an
    allow-list (``profile.py``); the result, with every key inlined, is written 0600 to the
    run dir. The driver sets the device (``orvpn<handle>``, tun), ``auth-retry none``,
-   ``auth-nocache`` and at least ``verb 3`` (so the pushed options reach the log stream).
+   ``auth-nocache`` and at least ``verb 3`` (so the pushed options reach the log).
 2. ``openvpn --config F --management SOCK unix --management-hold
    --management-query-passwords`` is spawned as a supervised child; nothing but the
    management socket connects us (the password goes there, never into argv or a file).
-3. On the socket: ``state on``, ``bytecount 1``, ``log on``, ``hold release``; each
+3. On the socket: ``state on``, ``bytecount 1``, ``hold release``; each
    ``>STATE:`` becomes a RAS state (``parser.ras_state``), ``>PASSWORD:Need 'Auth'`` is
    answered from the dial parameters (``DOMAIN\\user`` when a domain is given), and
    failures come from ``>PASSWORD:Verification Failed`` (691), ``EXITING,<reason>``,
    ``>FATAL:`` and the log, never from the exit status
-   (an auth failure exits 0). Restarts while dialing (``>HOLD:`` again) are released until
+   (an auth failure exits 0). The log is openvpn's own output in the run dir, read when a
+   failure needs explaining and once at Connected (the pushed options); it is not streamed
+   over the socket (``log on``), which woke the daemon for every line of a handshake that
+   competes with the daemon for the CPU. Restarts while dialing (``>HOLD:`` again) are released until
    the dial timeout; a restart once connected is a drop (the manager decides about redial).
 4. After LinkFailed/LinkDropped the driver stops openvpn itself. ``request_stop`` sends
    ``signal SIGTERM`` over the socket (SIGTERM to the pid if that fails or is not heard);
@@ -38,6 +41,7 @@ import logging
 import os
 import shutil
 import signal
+import socket
 import time
 from collections import deque
 from collections.abc import Mapping
@@ -78,13 +82,18 @@ SOCKET_FILE: Final = "mgmt.sock"
 LOG_FILE: Final = "openvpn.log"
 #: How long openvpn may take to open its management socket.
 ATTACH_TIMEOUT: Final = 10.0
-#: Between two tries to connect to the management socket while openvpn starts (it listens
-#: within milliseconds; a coarse poll would be most of a fast dial).
-ATTACH_POLL: Final = 0.001
+#: Between two tries to connect to the management socket while openvpn starts: it listens
+#: after 7-9 ms here, so finely at first (a try is a failed connect(), microseconds), then
+#: coarser for a program that is slow to start.
+ATTACH_POLL: Final = 0.00025
+ATTACH_POLL_FOR: Final = 0.1
+ATTACH_POLL_SLOW: Final = 0.005
 #: After ``signal SIGTERM`` on the socket, a plain SIGTERM if openvpn has not exited.
 STOP_FALLBACK: Final = 3.0
 #: Lines of openvpn's log kept to explain a failure.
 LOG_KEEP: Final = 80
+#: How much of the end of openvpn's log file explains a failure (or holds PUSH_REPLY).
+LOG_TAIL_BYTES: Final = 16384
 _AF_UNIX_MAX: Final = 107
 
 
@@ -215,7 +224,7 @@ class OpenVpnLink(Link):
         self._dial_timer = loop.call_later(timeout, self._dial_timed_out)
         try:
             await self._attach(ATTACH_TIMEOUT)
-            for cmd in ("state on", "bytecount 1", "log on", "hold release"):
+            for cmd in ("state on", "bytecount 1", "hold release"):
                 self._send(cmd)
         except RasError:
             self._terminal = True  # start() reports this failure; nothing more is emitted
@@ -228,13 +237,18 @@ class OpenVpnLink(Link):
     async def _attach(self, limit: float) -> None:
         """Connect to the management socket (retrying until openvpn listens) and read it."""
         assert self.proc is not None
-        deadline = time.monotonic() + limit
+        started = time.monotonic()
+        deadline = started + limit
         path = self._socket_path()
         while True:
+            # A plain non-blocking connect per try (microseconds): the poll must not take
+            # the CPU from the openvpn it waits for. The connected socket becomes the stream.
+            sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM | socket.SOCK_CLOEXEC)
+            sock.setblocking(False)
             try:
-                reader, writer = await asyncio.open_unix_connection(path)
-                break
-            except (FileNotFoundError, ConnectionRefusedError):
+                sock.connect(path)
+            except (FileNotFoundError, ConnectionRefusedError, BlockingIOError):
+                sock.close()
                 if self.proc.exited:
                     code, detail = self._failure_code()
                     raise RasError(code, detail) from None
@@ -243,7 +257,14 @@ class OpenVpnLink(Link):
                         errors.ERROR_CONNECTING_DEVICE_NOT_FOUND,
                         "openvpn did not open its management socket",
                     ) from None
-                await asyncio.sleep(ATTACH_POLL)
+                fast = time.monotonic() - started < ATTACH_POLL_FOR
+                await asyncio.sleep(ATTACH_POLL if fast else ATTACH_POLL_SLOW)
+                continue
+            except BaseException:
+                sock.close()
+                raise
+            break
+        reader, writer = await asyncio.open_unix_connection(sock=sock)
         self._writer = writer
         self._attached = True
         self._spawn(self._read(reader))
@@ -322,6 +343,22 @@ class OpenVpnLink(Link):
         elif isinstance(ev, mp.Notification):
             self._on_notification(ev)
 
+    def _recent_log(self) -> list[str]:
+        """openvpn's latest log lines (its log file; the socket streams none, see start())
+        and what came over the socket that explains a failure (FATAL, NOTIFY, resync)."""
+        text = tail_text(self.spec.run_dir / LOG_FILE, LOG_TAIL_BYTES)
+        return [*text.splitlines()[1:], *self._log]  # the first line may be cut
+
+    def _read_push(self) -> None:
+        """The options the server pushed (for the projection), from the log once connected:
+        the PUSH_REPLY line is written before openvpn reports CONNECTED."""
+        if self._push is not None:
+            return
+        for line in reversed(tail_text(self.spec.run_dir / LOG_FILE, LOG_TAIL_BYTES).splitlines()):
+            if "PUSH_REPLY" in line and (push := mp.parse_push_reply(line)) is not None:
+                self._push = push
+                return
+
     def _on_log(self, text: str) -> None:
         self._log.append(text)
         if "PUSH_REPLY" in text:
@@ -340,7 +377,7 @@ class OpenVpnLink(Link):
                 self._finish(errors.ERROR_AUTHENTICATION_FAILURE, "openvpn: auth-failure")
             else:
                 # Retrying cannot fix a rejected certificate or key: fail now, not at timeout.
-                found = mp.classify_text(self._log)
+                found = mp.classify_text(self._recent_log())
                 if found is not None and found[0] in mp.DEFINITIVE:
                     self._finish(*found)
             return
@@ -358,6 +395,7 @@ class OpenVpnLink(Link):
         if state is RasConnState.Connected:
             self._connected_line = st
             self._connected = True
+            asyncio.get_running_loop().call_soon(self._read_push)  # after the news is out
             self.connected_at = time.time()
             if self._dial_timer is not None:
                 self._dial_timer.cancel()
@@ -414,8 +452,7 @@ class OpenVpnLink(Link):
             if reason:
                 return mp.reason_error(reason, connected=True), f"openvpn: {reason}"
             return errors.ERROR_DISCONNECTION, "openvpn exited"
-        lines = list(self._log) or tail_text(self.spec.run_dir / LOG_FILE).splitlines()
-        found = mp.classify_text([*lines, self._fatal])
+        found = mp.classify_text([*self._recent_log(), self._fatal])
         if found is not None:
             return found
         if reason:
@@ -440,7 +477,7 @@ class OpenVpnLink(Link):
         self._dial_timer = None
         if self._connected or self._terminal or self._stopping:
             return
-        found = mp.classify_text(self._log)
+        found = mp.classify_text(self._recent_log())
         if found is not None and found[0] != errors.ERROR_VPN_TIMEOUT:
             self._finish(*found)
         elif self._answered_server:
@@ -558,7 +595,7 @@ class OpenVpnLink(Link):
     async def _resync(self, record: Mapping[str, Any]) -> None:
         """Re-derive state (``state all``: the current one, and whether it was connected),
         counters, and the pushed options (``log all``)."""
-        for cmd in ("state on", "bytecount 1", "log on"):
+        for cmd in ("state on", "bytecount 1"):
             self._send(cmd)
         logs = await asyncio.wait_for(self._send("log all"), 5.0)
         if isinstance(logs, mp.Block):
