@@ -133,10 +133,15 @@ class AsyncClient:
         wait: bool = True,
         timeout: float | None = 30.0,  # noqa: ASYNC109 - the issue's API: hang_up(timeout=)
     ) -> None:
-        """Request the hang-up; with ``wait``, return once the handle is invalid (all gone)."""
-        await self.transport.call(P.HANG_UP, {"handle": handle})
-        if wait:
-            await self.wait_gone(handle, timeout)
+        """Request the hang-up; with ``wait``, return once the handle is invalid (all gone).
+
+        The wait is the same call (``HangUp`` with ``wait``) on a connection of its own, so
+        the main one stays free and a timeout (RasError 638) leaves nothing behind.
+        """
+        if not wait:
+            await self.transport.call(P.HANG_UP, {"handle": handle})
+            return
+        await self._until_gone(P.HANG_UP, {"handle": handle, "wait": True}, timeout)
 
     async def wait_gone(
         self,
@@ -149,13 +154,22 @@ class AsyncClient:
         timeout this waits as long as that holder wants (callers with their own
         ``asyncio.timeout`` rely on that); ``hang_up`` passes 30 s unless told otherwise.
         """
+        await self._until_gone(P.WAIT_DELETED, {"handle": handle}, timeout)
+
+    async def _until_gone(
+        self,
+        method: str,
+        params: dict[str, Any],
+        timeout: float | None,  # noqa: ASYNC109 - bounds the one call, as wait_gone's
+    ) -> None:
+        """A call that returns once ``params["handle"]`` is deleted, on its own connection."""
         t = await self._extra()
         try:
             async with asyncio.timeout(timeout):
-                await t.call(P.WAIT_DELETED, {"handle": handle})
+                await t.call(method, params)
         except TimeoutError:
             raise errors.RasError(
-                errors.ERROR_REQUEST_TIMEOUT, f"handle {handle} still tearing down"
+                errors.ERROR_REQUEST_TIMEOUT, f"handle {params['handle']} still tearing down"
             ) from None
         finally:
             await t.close()

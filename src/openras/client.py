@@ -202,10 +202,28 @@ class Client:
 
     # -------------------------------------------------------------- ending
     def hang_up(self, handle: int, *, wait: bool = True, timeout: float | None = 30.0) -> None:
-        """Request the hang-up; with ``wait``, return once the handle is invalid (all gone)."""
-        self._t.call(P.HANG_UP, {"handle": handle})
-        if wait:
-            self.wait_gone(handle, timeout)
+        """Request the hang-up; with ``wait``, return once the handle is invalid (all gone).
+
+        The wait is the same call (``HangUp`` with ``wait``): one round trip. If it times
+        out (RasError 638) the session is replaced by a fresh one, since the late reply
+        would otherwise answer the next call.
+        """
+        if not wait:
+            self._t.call(P.HANG_UP, {"handle": handle})
+            return
+        sock = self._t.sock
+        before = sock.gettimeout()
+        sock.settimeout(timeout)
+        try:
+            self._t.call(P.HANG_UP, {"handle": handle, "wait": True})
+        except TimeoutError:
+            self._t.close()
+            self._t = connect(self._path or self._t.path, autostart=False, timeout=self._timeout)
+            raise errors.RasError(
+                errors.ERROR_REQUEST_TIMEOUT, f"handle {handle} still tearing down"
+            ) from None
+        finally:
+            sock.settimeout(before)
 
     def wait_gone(self, handle: int, timeout: float | None = 30.0) -> None:
         """Block until ``handle`` answers ERROR_INVALID_HANDLE; RasError(638) on timeout."""

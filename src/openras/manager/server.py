@@ -428,10 +428,15 @@ async def m_entry_deleted(s: Session, p: dict[str, Any], more: bool) -> dict[str
 
 
 async def m_hang_up(s: Session, p: dict[str, Any], more: bool) -> dict[str, Any]:
-    s.manager.hang_up(s.uid, _handle_param(p))
+    """Hang up; with ``wait``, reply once the handle is deleted (one round trip for what
+    ``HangUp`` then ``WaitDeleted`` do in two)."""
+    handle = _handle_param(p)
+    s.manager.hang_up(s.uid, handle)
     # The reply says the hang-up is under way; a daemon that died right after must not
     # adopt the link as still wanted. The link is already being stopped meanwhile.
     s.manager.flush()
+    if p.get("wait") is True:
+        await _wait_deleted(s, handle)
     return {}
 
 
@@ -454,7 +459,11 @@ async def m_projection(s: Session, p: dict[str, Any], more: bool) -> dict[str, A
 
 async def m_wait_deleted(s: Session, p: dict[str, Any], more: bool) -> dict[str, Any]:
     """Return once ``handle`` is deleted (or at once if it is unknown to the caller)."""
-    handle = _handle_param(p)
+    await _wait_deleted(s, _handle_param(p))
+    return {}
+
+
+async def _wait_deleted(s: Session, handle: int) -> None:
     if s.manager.table.visible(handle, s.uid) is not None:
         waiter = asyncio.ensure_future(s.manager.wait_deleted(handle))
         eof = asyncio.ensure_future(s.closed.wait())
@@ -464,7 +473,6 @@ async def m_wait_deleted(s: Session, p: dict[str, Any], more: bool) -> dict[str,
             waiter.cancel()
             eof.cancel()
         s.manager.flush()  # gone from the table on disk too
-    return {}
 
 
 async def m_subscribe(s: Session, p: dict[str, Any], more: bool) -> dict[str, Any] | None:
@@ -507,7 +515,7 @@ type Connection (handle: int, entry: string, entry_name: string, phonebook: stri
 method Dial(entry: string, phonebook: ?string, user_phonebook: ?string, user: ?string,
   password: ?string, domain: ?string, phone_number: ?string, callback_number: ?string)
   -> (handle: int, state: int, error: int, phase: string, joined: ?bool)
-method HangUp(handle: int) -> ()
+method HangUp(handle: int, wait: ?bool) -> ()
 method WaitDeleted(handle: int) -> ()
 method GetConnectStatus(handle: int) -> (connection: Connection)
 method EnumConnections(include_pending: ?bool) -> (connections: []Connection)
