@@ -259,8 +259,12 @@ async def m_dial(s: Session, p: dict[str, Any], more: bool) -> dict[str, Any] | 
         return entry, params, s.manager.validate(s.uid, entry, params)
 
     # Reading the phonebook, the saved credentials and the files the entry names (as the
-    # caller) blocks: one trip to a worker thread, and the loop serves everyone else.
-    entry, dial_params, prepared = await asyncio.to_thread(prepare)
+    # caller) may block: one trip to a worker thread, and the loop serves everyone else;
+    # unless they are direct reads of small files, cheaper than the trip (entries.py).
+    if entries.cheap_to_read(s.uid, phonebook, user_pb):
+        entry, dial_params, prepared = prepare()
+    else:
+        entry, dial_params, prepared = await asyncio.to_thread(prepare)
     sub = s.subscriber()
     conn, joined = await s.manager.dial(
         uid=s.uid,

@@ -465,8 +465,16 @@ class Manager:
 
     def _publish(self, event: dict[str, Any]) -> None:
         kind = event["event"]
-        if kind == "state":
-            log.info(
+        # A dial passes half a dozen states in milliseconds; at INFO only how it ends (the
+        # intermediate ones at DEBUG): a log record per state cost a dial about a millisecond.
+        level = (
+            logging.INFO
+            if kind != "state" or event.get("error") or event["state"] == RasConnState.Connected
+            else logging.DEBUG
+        )
+        if kind == "state" and log.isEnabledFor(level):
+            log.log(
+                level,
                 "%d %s %s -> %s%s",
                 event["handle"],
                 event["entry"],
