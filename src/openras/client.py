@@ -223,7 +223,8 @@ class Client:
                 errors.ERROR_REQUEST_TIMEOUT, f"handle {handle} still tearing down"
             ) from None
         finally:
-            sock.settimeout(before)
+            if self._t.sock is sock:  # not replaced: as it was before this call
+                sock.settimeout(before)
 
     def wait_gone(self, handle: int, timeout: float | None = 30.0) -> None:
         """Block until ``handle`` answers ERROR_INVALID_HANDLE; RasError(638) on timeout."""

@@ -85,6 +85,25 @@ async def test_async_events_and_hang_up_timeout(rasman) -> None:
         assert all(e.handle == first.handle for e in events)
 
 
+def test_blocking_hang_up_timeout_leaves_the_session_usable(rasman) -> None:
+    """The wait is one call on the client's own session; a timed-out one must not leave its
+    late reply to answer the next call."""
+    with Client(rasman.socket, autostart=False) as c:
+        first = c.dial("Demo", rasman.phonebook)
+        second = c.dial("Demo", rasman.phonebook)  # joins: two references
+        assert second.handle == first.handle
+        with pytest.raises(errors.RasError) as info:
+            first.hang_up(wait=True, timeout=0.5)  # the other reference keeps it up
+        assert info.value.code == errors.ERROR_REQUEST_TIMEOUT
+        status = c.status(first.handle)  # answered by its own reply, not the late one
+        assert status.state is RasConnState.Connected
+        assert status.refs == 1  # the timed-out hang-up did take one reference
+        second.hang_up(wait=True, timeout=15)
+        with pytest.raises(errors.InvalidHandle):
+            c.status(first.handle)
+        assert c.connections(include_pending=True) == []
+
+
 @pytest.mark.parametrize(
     "statement", ["import openras.client", "from openras import Client", "import openras.rasapi"]
 )
