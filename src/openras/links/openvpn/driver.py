@@ -167,6 +167,7 @@ class OpenVpnLink(Link):
         self._fatal = ""
         self._auth_failed = ""
         self._log: deque[str] = deque(maxlen=LOG_KEEP)
+        self._outbox: list[bytes] = []
         self._bytes = (0, 0)
         self._connected_line: mp.State | None = None
         self._push: mp.PushInfo | None = None
@@ -293,10 +294,19 @@ class OpenVpnLink(Link):
             fut.exception()  # mark retrieved
             return fut
         self._replies.append(fut)
-        self._writer.write(command.encode() + b"\n")
+        # Commands sent in one go (``state on`` ... ``hold release``; username, password)
+        # leave in one write: openvpn reads them at once instead of waking per line.
+        if not self._outbox:
+            asyncio.get_running_loop().call_soon(self._write_out)
+        self._outbox.append(command.encode() + b"\n")
         if not secret:
             log.debug("%r >> %s", self, command)
         return fut
+
+    def _write_out(self) -> None:
+        data, self._outbox = b"".join(self._outbox), []
+        if self._writer is not None and not self._writer.is_closing():
+            self._writer.write(data)
 
     async def _read(self, reader: asyncio.StreamReader) -> None:
         try:
