@@ -56,7 +56,9 @@ async def test_stalled_subscriber_is_dropped_and_disconnected(daemon) -> None:
         manager._publish(_event(i))
     assert sub.queue.qsize() == 8 and sub in manager.subscribers
     manager._publish(_event(8))
-    assert sub.dropped and sub not in manager.subscribers and sub.queue.qsize() == 0
+    assert sub.dropped and sub not in manager.subscribers
+    left = [sub.queue.get_nowait() for _ in range(sub.queue.qsize())]
+    assert left in ([], [None])  # no event kept: at most the wake-up of its reader
 
     # ... and its client is disconnected, not left hanging on a dead stream
     def eof() -> bool:

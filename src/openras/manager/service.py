@@ -85,7 +85,7 @@ def _wait_exit(pid: int, timeout: float) -> None:
 SUBSCRIBER_QUEUE = 4096
 
 
-def _bounded_queue() -> asyncio.Queue[dict[str, Any]]:
+def _bounded_queue() -> asyncio.Queue[dict[str, Any] | None]:
     return asyncio.Queue(SUBSCRIBER_QUEUE)
 
 
@@ -94,7 +94,8 @@ class Subscriber:
     """A stream of events for one client call (filtered by the caller's uid)."""
 
     uid: int
-    queue: asyncio.Queue[dict[str, Any]] = field(default_factory=_bounded_queue)
+    #: Events; None (put by the session) wakes a reader when its client went away.
+    queue: asyncio.Queue[dict[str, Any] | None] = field(default_factory=_bounded_queue)
     handle: int | None = None
     #: Called once when the queue overflows (the server disconnects that client).
     on_overflow: Callable[[], None] | None = None
