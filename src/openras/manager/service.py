@@ -614,8 +614,9 @@ class Manager:
             if row is not None:
                 row.link = {"record": link.record(), "entry": entry.to_record()}
                 self._persist()
-        # Once the program runs, not before: only a redial after a daemon restart reads them.
-        self._save_params(handle)
+        # Once the program runs, and after what start() left to do (the program's first
+        # words): only a redial after a daemon restart reads them.
+        asyncio.get_running_loop().call_soon(self._save_params, handle)
         await self._supervise(handle, link, started=False)
 
     async def _supervise(self, handle: int, link: Link, *, started: bool) -> None:

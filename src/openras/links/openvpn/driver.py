@@ -167,7 +167,6 @@ class OpenVpnLink(Link):
         self._fatal = ""
         self._auth_failed = ""
         self._log: deque[str] = deque(maxlen=LOG_KEEP)
-        self._outbox: list[bytes] = []
         self._bytes = (0, 0)
         self._connected_line: mp.State | None = None
         self._push: mp.PushInfo | None = None
@@ -225,8 +224,7 @@ class OpenVpnLink(Link):
         self._dial_timer = loop.call_later(timeout, self._dial_timed_out)
         try:
             await self._attach(ATTACH_TIMEOUT)
-            for cmd in ("state on", "bytecount 1", "hold release"):
-                self._send(cmd)
+            self._send_all(["state on", "bytecount 1", "hold release"])
         except RasError:
             self._terminal = True  # start() reports this failure; nothing more is emitted
             if self._dial_timer is not None:
@@ -288,25 +286,25 @@ class OpenVpnLink(Link):
 
     def _send(self, command: str, *, secret: bool = False) -> asyncio.Future[mp.Event]:
         """Write one command; the future gets its reply (SUCCESS/ERROR/block)."""
-        fut: asyncio.Future[mp.Event] = asyncio.get_running_loop().create_future()
-        if self._writer is None or self._writer.is_closing():
-            fut.set_exception(ConnectionError("management socket closed"))
-            fut.exception()  # mark retrieved
-            return fut
-        self._replies.append(fut)
-        # Commands sent in one go (``state on`` ... ``hold release``; username, password)
-        # leave in one write: openvpn reads them at once instead of waking per line.
-        if not self._outbox:
-            asyncio.get_running_loop().call_soon(self._write_out)
-        self._outbox.append(command.encode() + b"\n")
-        if not secret:
-            log.debug("%r >> %s", self, command)
-        return fut
+        return self._send_all([command], secret=secret)[0]
 
-    def _write_out(self) -> None:
-        data, self._outbox = b"".join(self._outbox), []
-        if self._writer is not None and not self._writer.is_closing():
-            self._writer.write(data)
+    def _send_all(
+        self, commands: list[str], *, secret: bool = False
+    ) -> list[asyncio.Future[mp.Event]]:
+        """Write commands in one write, at once (openvpn reads them together instead of
+        waking per line); a future per command gets its reply."""
+        loop = asyncio.get_running_loop()
+        futures: list[asyncio.Future[mp.Event]] = [loop.create_future() for _ in commands]
+        if self._writer is None or self._writer.is_closing():
+            for fut in futures:
+                fut.set_exception(ConnectionError("management socket closed"))
+                fut.exception()  # mark retrieved
+            return futures
+        self._replies.extend(futures)
+        self._writer.write(b"".join(c.encode() + b"\n" for c in commands))
+        if not secret:
+            log.debug("%r >> %s", self, " | ".join(commands))
+        return futures
 
     async def _read(self, reader: asyncio.StreamReader) -> None:
         try:
@@ -430,8 +428,13 @@ class OpenVpnLink(Link):
             if "\n" in user or "\n" in params.password or "\r" in user + params.password:
                 self._finish(errors.ERROR_AUTHENTICATION_FAILURE, "line break in credentials")
                 return
-            self._send(f"username {mp.quote('Auth')} {mp.quote(user)}")
-            self._send(f"password {mp.quote('Auth')} {mp.quote(params.password)}", secret=True)
+            self._send_all(
+                [
+                    f"username {mp.quote('Auth')} {mp.quote(user)}",
+                    f"password {mp.quote('Auth')} {mp.quote(params.password)}",
+                ],
+                secret=True,
+            )
         elif req.realm == "Private Key":
             self._finish(869, "the private key needs a passphrase; use an unencrypted key")
         else:
