@@ -21,6 +21,7 @@ from openras.links.rtnl import (
     AddRule,
     LinkUp,
     NetlinkError,
+    NoLinkLocal,
     Op,
     Rtnl,
 )
@@ -33,7 +34,7 @@ def _show(lab: NetnsLab, ns: str) -> dict[str, str]:
     out = {}
     for name, argv in {
         "addr": ["ip", "-o", "addr", "show", "dev", IF],
-        "link": ["ip", "-o", "link", "show", "dev", IF],
+        "link": ["ip", "-d", "-o", "link", "show", "dev", IF],
         "routes": ["ip", "-o", "route", "show", "table", "all"],
         "routes6": ["ip", "-o", "-6", "route", "show", "table", "all"],
         "rules": ["ip", "rule", "show"],
@@ -68,6 +69,7 @@ net = ipaddress.ip_network
                 AddAddress(IF, v4("10.77.0.2/24")),
                 AddAddress(IF, v4("10.77.1.2/32")),
                 AddAddress(IF, v4("fd77::2/64")),
+                NoLinkLocal(IF),
                 LinkUp(IF, 1380),
                 AddRoute(IF, net("10.78.0.0/16")),
                 AddRoute(IF, net("fd78::/48")),
@@ -95,6 +97,8 @@ def test_netlink_does_what_ip_does(netns_lab: NetnsLab, netns_pair: NsPair, ops:
     assert by_netlink == by_ip
     assert "10.77.0.2/24" in by_netlink["addr"]  # it did something at all
     assert re.search(r"[<,]UP[,>]", by_netlink["link"])
+    no_link_local = any(isinstance(op, NoLinkLocal) for op in ops)
+    assert ("addrgenmode none" in by_netlink["link"]) == no_link_local
 
 
 def test_a_refused_request_names_the_operation_and_the_reason(

@@ -212,6 +212,9 @@ async def test_dial_ping_stats_projection_hangup(
         assert proj.extra["endpoint"] == f"{wg_pair.addr_a}:{WG_PORT}"
         assert proj.extra["dns_search"] == "corp.example"
         assert CLIENT_IP in netns_lab.addresses(wg_pair.b, ifname)
+        # no IPv6 link-local address on the tunnel (as the kernel's WireGuard)
+        v6 = netns_lab.run(wg_pair.b, ["ip", "-6", "addr", "show", "dev", ifname]).stdout
+        assert "fe80:" not in v6
         # The keepalive used to start the dial was switched back off (the config has none).
         out = netns_lab.run(wg_pair.b, ["wg", "show", ifname, "persistent-keepalive"]).stdout
         assert out.split()[-1] == "off"

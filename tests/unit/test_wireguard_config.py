@@ -262,6 +262,7 @@ def test_plan_addresses_mtu_and_routes_skip_connected() -> None:
     plan = plan_network(conf("10.9.0.0/24, 10.9.0.7/32, 10.50.0.0/16, 10.50.1.0/24"), "wg0")
     assert plan.setup == (
         ("address", "add", "10.9.0.2/24", "dev", "wg0"),
+        ("link", "set", "dev", "wg0", "addrgenmode", "none"),
         ("link", "set", "dev", "wg0", "mtu", "1420", "up"),
         ("route", "add", "10.50.0.0/16", "dev", "wg0"),
     )

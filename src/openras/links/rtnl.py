@@ -7,8 +7,8 @@ few requests are small fixed structs, so they are encoded here: each is one ``se
 and one acknowledgement, tens of microseconds, on the calling thread's network namespace
 (the one the daemon's helpers would run in).
 
-The operations are plain values (:class:`AddAddress`, :class:`LinkUp`, :class:`AddRoute`,
-:class:`AddRule`); each also says what ``ip`` would be told (:meth:`ip_args`), for records
+The operations are plain values (:class:`AddAddress`, :class:`NoLinkLocal`, :class:`LinkUp`,
+:class:`AddRoute`, :class:`AddRule`); each also says what ``ip`` would be told (:meth:`ip_args`), for records
 and for anything that still runs ``ip``. Encoding is pure; :class:`Rtnl` is the I/O.
 """
 
@@ -37,6 +37,9 @@ NLM_F_EXCL: Final = 0x200
 NLM_F_CREATE: Final = 0x400
 IFF_UP: Final = 0x1
 IFLA_MTU: Final = 4
+IFLA_AF_SPEC: Final = 26
+IFLA_INET6_ADDR_GEN_MODE: Final = 8
+IN6_ADDR_GEN_MODE_NONE: Final = 1
 IFA_ADDRESS: Final = 1
 IFA_LOCAL: Final = 2
 RTA_DST: Final = 1
@@ -88,6 +91,29 @@ class AddAddress:
         head = struct.pack("=BBBBI", _family(a.version), a.network.prefixlen, 0, 0, index)
         raw = a.ip.packed
         return RTM_NEWADDR, _CREATE, head + _attr(IFA_LOCAL, raw) + _attr(IFA_ADDRESS, raw)
+
+
+@dataclass(frozen=True)
+class NoLinkLocal:
+    """``ip link set dev IF addrgenmode none``, before the interface goes up.
+
+    The kernel then gives it no IPv6 link-local address (configured IPv6 addresses still
+    work): a layer-3 tunnel has no use for one, the kernel's own WireGuard adds none, and
+    without it no duplicate address detection or multicast listener reports run on the
+    tunnel, whose teardown then waits for none of their references. (In the same request
+    as ``up`` it comes too late: the address is made as the interface goes up.)
+    """
+
+    ifname: str
+
+    def ip_args(self) -> tuple[str, ...]:
+        return ("link", "set", "dev", self.ifname, "addrgenmode", "none")
+
+    def encode(self, index: int) -> tuple[int, int, bytes]:
+        head = struct.pack("=BxHiII", socket.AF_UNSPEC, 0, index, 0, 0)
+        mode = _attr(IFLA_INET6_ADDR_GEN_MODE, struct.pack("=B", IN6_ADDR_GEN_MODE_NONE))
+        body = head + _attr(IFLA_AF_SPEC, _attr(socket.AF_INET6, mode))
+        return RTM_NEWLINK, NLM_F_REQUEST | NLM_F_ACK, body
 
 
 @dataclass(frozen=True)
@@ -168,7 +194,7 @@ class AddRule:
         return RTM_NEWRULE, _CREATE, head + attrs
 
 
-Op = AddAddress | LinkUp | AddRoute | AddRule
+Op = AddAddress | NoLinkLocal | LinkUp | AddRoute | AddRule
 
 
 def describe(op: Op) -> str:

@@ -8,7 +8,9 @@ It follows ``wg-quick`` (``Address``, ``MTU``, routes for every peer's ``Allowed
   but the two rules get **explicit priorities derived from the table**, so two links never
   add the same rule (the kernel refuses a duplicate) and each removes exactly its own;
 * nothing is done for ``DNS`` (the driver reports it in the projection; the resolver
-  belongs to the system) and no nftables anti-spoofing rules are added.
+  belongs to the system) and no nftables anti-spoofing rules are added;
+* the interface gets no IPv6 link-local address (``addrgenmode none``), as with the kernel's
+  WireGuard; wireguard-go's tun would otherwise get one.
 
 Set-up is a list of netlink operations (``openras.links.rtnl``), also given as the argument
 tuples ``ip`` would get (without the leading ``ip``; a leading ``-4``/``-6`` is a family
@@ -21,7 +23,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Final
 
-from openras.links.rtnl import RT_TABLE_MAIN, AddAddress, AddRoute, AddRule, LinkUp, Op
+from openras.links.rtnl import (
+    RT_TABLE_MAIN,
+    AddAddress,
+    AddRoute,
+    AddRule,
+    LinkUp,
+    NoLinkLocal,
+    Op,
+)
 from openras.links.wireguard.config import IPNetwork, WgConfig
 
 DEFAULT_MTU: Final = 1420
@@ -64,6 +74,8 @@ def plan_network(
     ops: list[Op] = [AddAddress(ifname, a) for a in quick.addresses]
     teardown: list[IpArgs] = []
     routes: list[str] = []
+    # No IPv6 link-local address, as the kernel's WireGuard (wireguard-go's tun would get one).
+    ops.append(NoLinkLocal(ifname))
     ops.append(LinkUp(ifname, quick.mtu or DEFAULT_MTU))
 
     table = quick.table or "auto"
