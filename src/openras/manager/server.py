@@ -101,6 +101,8 @@ class Session:
         self.decoder = FrameDecoder()
         self.inbox: asyncio.Queue[dict[str, Any] | None] = asyncio.Queue()
         self.closed = asyncio.Event()
+        #: Done when the client went away (as ``closed``; a future, for ``asyncio.wait``).
+        self.gone: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._subscribers: weakref.WeakSet[Subscriber] = weakref.WeakSet()
 
     async def _read_loop(self) -> None:
@@ -124,6 +126,8 @@ class Session:
     def _close(self) -> None:
         """The client is gone: every reader of this session's events wakes up to see it."""
         self.closed.set()
+        if not self.gone.done():
+            self.gone.set_result(None)
         for sub in list(self._subscribers):
             with contextlib.suppress(asyncio.QueueFull):  # a full one is never waited on
                 sub.queue.put_nowait(None)
@@ -478,13 +482,8 @@ async def m_wait_deleted(s: Session, p: dict[str, Any], more: bool) -> dict[str,
 
 async def _wait_deleted(s: Session, handle: int) -> None:
     if s.manager.table.visible(handle, s.uid) is not None:
-        waiter = asyncio.ensure_future(s.manager.wait_deleted(handle))
-        eof = asyncio.ensure_future(s.closed.wait())
-        try:
-            await asyncio.wait({waiter, eof}, return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            waiter.cancel()
-            eof.cancel()
+        gone = s.manager.deleted_future(handle)
+        await asyncio.wait({gone, s.gone}, return_when=asyncio.FIRST_COMPLETED)
         s.manager.flush()  # gone from the table on disk too
 
 

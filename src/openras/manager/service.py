@@ -134,7 +134,8 @@ class Manager:
         self._prepared: dict[int, object | None] = {}
         self._params_saved: set[int] = set()
         self.subscribers: set[Subscriber] = set()
-        self.deleted: dict[int, asyncio.Event] = {}
+        #: Resolved when the handle's row is deleted (waiters share it; never cancelled).
+        self.deleted: dict[int, asyncio.Future[None]] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
         self._kill_timers: dict[int, asyncio.TimerHandle] = {}
         self._stop_wanted: set[int] = set()
@@ -345,14 +346,14 @@ class Manager:
             )
             result = self.table.dial(req, self.clock())
             if isinstance(result, MustWait):
-                event = self._deleted_event(result.handle)
+                gone = self.deleted_future(result.handle)
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
                     raise errors.RasError(
                         errors.ERROR_PORT_NOT_AVAILABLE, "previous connection still tearing down"
                     )
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(event.wait(), remaining)
+                    await asyncio.wait_for(asyncio.shield(gone), remaining)
                 continue
             assert isinstance(result, DialStarted)
             if not result.joined:
@@ -519,19 +520,24 @@ class Manager:
         if timer is not None:
             timer.cancel()
         self._stop_wanted.discard(handle)
-        event = self.deleted.pop(handle, None)
-        if event is not None:
-            event.set()
+        gone = self.deleted.pop(handle, None)
+        if gone is not None and not gone.done():
+            gone.set_result(None)
 
-    def _deleted_event(self, handle: int) -> asyncio.Event:
-        event = self.deleted.get(handle)
-        if event is None:
-            event = self.deleted[handle] = asyncio.Event()
-        return event
+    def deleted_future(self, handle: int) -> asyncio.Future[None]:
+        """Done once ``handle``'s row is deleted (a plain future: waiting on it with
+        ``asyncio.wait`` costs no helper task). Done at once for an unknown handle."""
+        gone = self.deleted.get(handle)
+        if gone is None:
+            gone = asyncio.get_running_loop().create_future()
+            if handle in self.table.rows:
+                self.deleted[handle] = gone
+            else:
+                gone.set_result(None)
+        return gone
 
     async def wait_deleted(self, handle: int) -> None:
-        if handle in self.table.rows:
-            await self._deleted_event(handle).wait()
+        await asyncio.shield(self.deleted_future(handle))
 
     def _stop_link(self, handle: int) -> None:
         link = self.links.get(handle)
