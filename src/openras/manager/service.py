@@ -1,8 +1,8 @@
 """The manager's I/O layer: performs the table's actions and turns link I/O into table events.
 
 The :class:`~openras.manager.table.Table` decides; this class starts and stops links, fans
-events out to subscribers, persists the table after every change, adopts links after a crash,
-and keeps one timer for the table's next deadline.
+events out to subscribers, persists the table after every burst of changes, adopts links
+after a crash, and keeps one timer for the table's next deadline.
 """
 
 from __future__ import annotations
@@ -37,12 +37,7 @@ from openras.links.registry import driver_name, load_driver
 from openras.manager import persist
 from openras.manager.credentials import CredentialStore
 from openras.manager.entries import EntrySnapshot
-from openras.manager.persist import (
-    ParamStore,
-    StateStore,
-    boot_id,
-    new_instance_id,
-)
+from openras.manager.persist import ParamStore, StateStore, boot_id, new_instance_id
 from openras.manager.table import (
     Action,
     Conn,
