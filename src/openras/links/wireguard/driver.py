@@ -1,4 +1,4 @@
-"""The WireGuard link: ``wireguard-go -f`` (or the kernel module) + ``wg setconf`` + ``ip``.
+"""The WireGuard link: ``wireguard-go -f`` (or the kernel module), set up over UAPI and rtnetlink.
 
 Entry keys::
 
@@ -722,8 +722,9 @@ class WireGuardLink(SupervisedLink):
         """Re-attach to a running wireguard-go (or kernel interface) from its record.
 
         The link counts as alive when the process is the same one and the interface answers
-        with its peers loaded; the ``ip`` setup is then re-applied idempotently (a crash may
-        have come between ``wg setconf`` and ``ip``). Anything else is cleaned up -> None.
+        with its peers loaded; the interface set-up is then re-applied idempotently, with
+        ``ip -force`` (a crash may have come between the configuration and the set-up).
+        Anything else is cleaned up -> None.
         """
         link = cls(spec, emit)
         link._settings = _Settings.from_spec(spec)
