@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -19,9 +20,11 @@ def _on_disk(manager: Manager) -> dict[str, Any]:
     return record
 
 
-async def test_a_burst_of_changes_is_one_write_after_the_callback(
+@pytest.fixture
+async def counted(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+) -> AsyncIterator[tuple[Manager, list[bytes]]]:
+    """A started manager, and every table write it makes from then on."""
     manager = Manager(tmp_path / "state")
     await manager.start()
     writes: list[bytes] = []
@@ -33,48 +36,41 @@ async def test_a_burst_of_changes_is_one_write_after_the_callback(
 
     monkeypatch.setattr(StateStore, "write_table", counting)
     try:
-        assert not manager.persist_pending
-        for _ in range(10):
-            manager.table.next_handle += 1  # a change, as the table's own would be
-            manager._persist()
-        assert manager.persist_pending
-        assert writes == []  # nothing yet: the write waits for the callback to end
-        await asyncio.sleep(0)
-        assert len(writes) == 1
-        assert not manager.persist_pending
-        on_disk = _on_disk(manager)["table"]
-        assert on_disk["next_handle"] == manager.table.next_handle
+        yield manager, writes
     finally:
         await manager.shutdown()
+
+
+async def test_a_burst_of_changes_is_one_write_after_the_callback(
+    counted: tuple[Manager, list[bytes]],
+) -> None:
+    manager, writes = counted
+    assert not manager.persist_pending
+    for _ in range(10):
+        manager.table.next_handle += 1  # a change, as the table's own would be
+        manager._persist()
+    assert manager.persist_pending
+    assert writes == []  # nothing yet: the write waits for the callback to end
+    await asyncio.sleep(0)
+    assert len(writes) == 1
+    assert not manager.persist_pending
+    on_disk = _on_disk(manager)["table"]
+    assert on_disk["next_handle"] == manager.table.next_handle
 
 
 async def test_flush_writes_at_once_and_only_what_changed(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    counted: tuple[Manager, list[bytes]],
 ) -> None:
-    manager = Manager(tmp_path / "state")
-    await manager.start()
-    writes: list[bytes] = []
-    real = StateStore.write_table
-
-    def counting(self: StateStore, data: bytes) -> None:
-        writes.append(data)
-        real(self, data)
-
-    monkeypatch.setattr(StateStore, "write_table", counting)
-    try:
-        manager.flush()
-        assert writes == []  # nothing changed
-        manager.table.next_handle += 5
-        manager._persist()
-        manager.flush()
-        assert len(writes) == 1
-        assert _on_disk(manager)["table"]["next_handle"] == (
-            manager.table.next_handle
-        )
-        # the ids file is ahead of the table before the table names a new handle
-        ids = json.loads(manager.store.ids_path.read_bytes())
-        assert ids["next_handle"] >= manager.table.next_handle
-        await asyncio.sleep(0)
-        assert len(writes) == 1  # the scheduled write found nothing left to do
-    finally:
-        await manager.shutdown()
+    manager, writes = counted
+    manager.flush()
+    assert writes == []  # nothing changed
+    manager.table.next_handle += 5
+    manager._persist()
+    manager.flush()
+    assert len(writes) == 1
+    assert _on_disk(manager)["table"]["next_handle"] == manager.table.next_handle
+    # the ids file is ahead of the table before the table names a new handle
+    ids = json.loads(manager.store.ids_path.read_bytes())
+    assert ids["next_handle"] >= manager.table.next_handle
+    await asyncio.sleep(0)
+    assert len(writes) == 1  # the scheduled write found nothing left to do

@@ -116,12 +116,10 @@ class WgConfig:
         ``keepalive_override`` sets PersistentKeepalive on dialable peers that have none, so
         that the first handshake starts as soon as the interface is up.
         """
+        port, mark = self.interface.listen_port, self._fwmark(fwmark)
         out = ["[Interface]", f"PrivateKey = {self.interface.private_key}"]
-        if self.interface.listen_port is not None:
-            out.append(f"ListenPort = {self.interface.listen_port}")
-        mark = fwmark if fwmark is not None else self.interface.fwmark
-        if mark is not None:
-            out.append(f"FwMark = {mark}")
+        out += [f"ListenPort = {port}"] if port is not None else []
+        out += [f"FwMark = {mark}"] if mark is not None else []
         for peer in self.peers:
             out += ["", "[Peer]", f"PublicKey = {peer.public_key}"]
             if peer.preshared_key:
@@ -130,12 +128,12 @@ class WgConfig:
                 out.append(f"Endpoint = {peer.endpoint}")
             if peer.allowed_ips:
                 out.append("AllowedIPs = " + ", ".join(str(n) for n in peer.allowed_ips))
-            keepalive = peer.persistent_keepalive
-            if keepalive is None and keepalive_override is not None and peer.endpoint:
-                keepalive = keepalive_override
-            if keepalive:
+            if keepalive := _dial_keepalive(peer, keepalive_override):
                 out.append(f"PersistentKeepalive = {keepalive}")
         return "\n".join(out) + "\n"
+
+    def _fwmark(self, override: int | None) -> int | None:
+        return override if override is not None else self.interface.fwmark
 
     def to_uapi(
         self,
@@ -151,12 +149,10 @@ class WgConfig:
         maps each peer's Endpoint to ``ip:port`` (UAPI takes no host names; the caller
         resolves them, as ``wg`` does). Keys go as hex, as the protocol wants.
         """
+        port, mark = self.interface.listen_port, self._fwmark(fwmark)
         out = ["set=1", f"private_key={key_hex(self.interface.private_key)}"]
-        if self.interface.listen_port is not None:
-            out.append(f"listen_port={self.interface.listen_port}")
-        mark = fwmark if fwmark is not None else self.interface.fwmark
-        if mark is not None:
-            out.append(f"fwmark={mark}")
+        out += [f"listen_port={port}"] if port is not None else []
+        out += [f"fwmark={mark}"] if mark is not None else []
         out.append("replace_peers=true")
         for peer in self.peers:
             out.append(f"public_key={key_hex(peer.public_key)}")
@@ -164,14 +160,18 @@ class WgConfig:
                 out.append(f"preshared_key={key_hex(peer.preshared_key)}")
             if peer.endpoint:
                 out.append(f"endpoint={endpoints[peer.endpoint]}")
-            keepalive = peer.persistent_keepalive
-            if keepalive is None and keepalive_override is not None and peer.endpoint:
-                keepalive = keepalive_override
-            if keepalive:
+            if keepalive := _dial_keepalive(peer, keepalive_override):
                 out.append(f"persistent_keepalive_interval={keepalive}")
             out.append("replace_allowed_ips=true")
             out += [f"allowed_ip={net}" for net in peer.allowed_ips]
         return "\n".join(out) + "\n\n"
+
+
+def _dial_keepalive(peer: WgPeer, override: int | None) -> int | None:
+    """The peer's keepalive, or ``override`` for a dialable peer that has none."""
+    if peer.persistent_keepalive is None and override is not None and peer.endpoint:
+        return override
+    return peer.persistent_keepalive
 
 
 def key_hex(key: str) -> str:
