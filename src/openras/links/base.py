@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar, Protocol
 
+from openras.policy import Grant
 from openras.states import RasConnState
 
 
@@ -64,6 +65,9 @@ class LinkSpec:
     #: as the owner), for the first ``start`` to use instead of reading it again. None on a
     #: redial or adoption: the driver reads afresh. Never shown (it may hold keys).
     prepared: object | None = field(default=None, repr=False, compare=False)
+    #: What the administrator's policy allows this dial (openras.policy); root: everything.
+    #: A driver refuses (error 5, quoting ``grant.full_tunnel_rule``) what it may not do.
+    grant: Grant = field(default_factory=Grant)
 
 
 @dataclass(frozen=True)
