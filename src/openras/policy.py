@@ -20,3 +20,8 @@ class Grant:
     #: The policy line that decided ``full_tunnel`` ("policy.conf:7: full-tunnel = no"),
     #: quoted in the refusal (error 5).
     full_tunnel_rule: str = "built-in default"
+    #: The dial carries credentials the administrator saved for all users (not the caller's):
+    #: the link must authenticate the server only against what the all-users entry names
+    #: (its own server, its host key / CA; never a file of the caller's), or the caller could
+    #: point root's secret at a server of their own.
+    admin_credentials: bool = False
