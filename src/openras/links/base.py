@@ -46,6 +46,9 @@ class DialParams:
     user: str = ""
     password: str = field(default="", repr=False)
     domain: str = ""
+    #: The password came from the all-users credentials the administrator saved, not from
+    #: the caller (the link must talk only to the all-users entry's own server).
+    admin_credentials: bool = False
 
 
 @dataclass(frozen=True)
@@ -129,8 +132,10 @@ class Link(abc.ABC):
     #: RAS device type and name reported in RASCONN/RASCONNSTATUS.
     device_type: ClassVar[str] = "vpn"
     device_name: ClassVar[str] = "openras"
-    #: Seconds between the graceful stop and SIGKILL (entries may override).
+    #: Seconds between the graceful stop and SIGKILL (entries may override, up to the cap).
     default_kill_deadline: ClassVar[float] = 10.0
+    #: No entry keeps a link program alive longer than this after a hang-up.
+    MAX_KILL_DEADLINE: ClassVar[float] = 30.0
 
     def __init__(self, spec: LinkSpec, emit: Emit) -> None:
         self.spec = spec
@@ -147,10 +152,12 @@ class Link(abc.ABC):
 
     @property
     def kill_deadline(self) -> float:
-        raw = self.spec.entry.get("OpenRasKillDeadlineMs")
-        if raw and raw.strip().isdigit():
-            return int(raw) / 1000
-        return self.default_kill_deadline
+        """``OpenRasKillDeadlineMs`` (plain decimal milliseconds), capped at
+        MAX_KILL_DEADLINE; the driver's default when absent or not a number."""
+        raw = (self.spec.entry.get("OpenRasKillDeadlineMs") or "").strip()
+        if raw.isascii() and raw.isdigit() and len(raw) <= 9:
+            return min(int(raw) / 1000, self.MAX_KILL_DEADLINE)
+        return min(self.default_kill_deadline, self.MAX_KILL_DEADLINE)
 
     @abc.abstractmethod
     async def start(self) -> None:

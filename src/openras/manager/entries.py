@@ -1,7 +1,7 @@
 """Resolving what a dial names (phonebook + entry) into a frozen view the daemon keeps.
 
-The daemon reads phonebooks on the caller's behalf, so it reads only files the caller could
-read, and it keeps a snapshot of the entry's keys with the connection: a link adopted after a
+The daemon reads phonebooks on the caller's behalf, opening them with the caller's own
+credentials (:mod:`openras.asuser`), so the kernel decides what the caller may read; and it keeps a snapshot of the entry's keys with the connection: a link adopted after a
 restart runs with the settings it was dialed with, even if the file changed since.
 """
 
@@ -12,8 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from openras import errors
-from openras.links.access import user_can_read
+from openras import asuser, errors
 
 
 @dataclass(frozen=True)
@@ -103,30 +102,76 @@ def cheap_to_read(uid: int, phonebook: str | None, user_phonebook: str | None) -
     return True
 
 
+#: The largest phonebook a non-root caller's dial reads (root's: MAX_PHONEBOOK_BYTES). A
+#: typical entry is under 1 KB and a full Windows export about 2.8 KB: 8 MiB is thousands of
+#: entries, and it bounds the parsing one user can make the daemon do per dial.
+USER_PHONEBOOK_LIMIT = 8 * 1024 * 1024
+
+
+def read_phonebook_as(uid: int, path: Path) -> bytes:
+    """The phonebook's bytes as ``uid`` may read them (PhonebookError 621/622; FileNotFoundError
+    when it does not exist, for the search order to skip)."""
+    from openras.phonebook import MAX_PHONEBOOK_BYTES
+
+    limit = MAX_PHONEBOOK_BYTES if uid == 0 else USER_PHONEBOOK_LIMIT
+    try:
+        return asuser.read_as(uid, path, limit)
+    except FileNotFoundError:
+        raise
+    except asuser.TooLarge:
+        raise errors.PhonebookError(
+            errors.ERROR_CANNOT_LOAD_PHONEBOOK, f"{path}: larger than {limit} bytes"
+        ) from None
+    except asuser.NotRegular:
+        raise errors.PhonebookError(
+            errors.ERROR_CANNOT_OPEN_PHONEBOOK, f"{path}: not a regular file"
+        ) from None
+    except OSError as exc:
+        raise errors.PhonebookError(
+            errors.ERROR_CANNOT_OPEN_PHONEBOOK, f"{path}: {exc.strerror or exc}"
+        ) from None
+
+
+def is_system_phonebook(path: Path) -> bool:
+    """Whether ``path`` is the all-users phonebook (the administrator's)."""
+    from openras.phonebook import system_phonebook_path
+
+    return os.path.abspath(path) == os.path.abspath(system_phonebook_path())
+
+
 def resolve(
     uid: int, entry_name: str, phonebook: str | None, user_phonebook: str | None
 ) -> EntrySnapshot:
-    """Find ``entry_name`` in the named phonebook, or in all-users then the user's one."""
-    from openras.phonebook import load, system_phonebook_path
+    """Find ``entry_name`` in the named phonebook, or in all-users then the user's one.
 
-    candidates: list[tuple[Path, bool]]
+    Every file is opened as the caller: one it may not read is 621 when named, skipped in
+    the search order (as a missing one is).
+    """
+    from openras.phonebook import system_phonebook_path
+    from openras.phonebook.model import parse
+
+    candidates: list[Path]
     if phonebook:
-        candidates = [(Path(phonebook), False)]
+        candidates = [Path(phonebook)]
     else:
-        candidates = [(system_phonebook_path(), True)]
+        candidates = [system_phonebook_path()]
         if user_phonebook:
-            candidates.append((Path(user_phonebook), False))
-    for path, all_users in candidates:
-        if not path.exists() and not phonebook:
-            continue
-        if not user_can_read(path, uid):
+            candidates.append(Path(user_phonebook))
+    for path in candidates:
+        try:
+            data = read_phonebook_as(uid, path)
+        except FileNotFoundError:
             if phonebook:
-                raise errors.RasError(
-                    errors.ERROR_CANNOT_OPEN_PHONEBOOK, f"{path}: not readable by the caller"
-                )
+                raise errors.PhonebookError(
+                    errors.ERROR_CANNOT_OPEN_PHONEBOOK, f"{path}: No such file or directory"
+                ) from None
             continue
-        book = load(path)
+        except errors.PhonebookError:
+            if phonebook:
+                raise
+            continue
+        book = parse(data, path)
         entry = book.find(entry_name)
         if entry is not None:
-            return snapshot(entry, path, all_users)
+            return snapshot(entry, path, is_system_phonebook(path))
     raise errors.EntryNotFound(detail=f"no entry {entry_name!r}")

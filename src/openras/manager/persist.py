@@ -289,7 +289,8 @@ class ParamStore:
     def load(self, handle: int) -> DialParams | None:
         try:
             data = msgspec.json.decode(self._path(handle).read_bytes())
-            return DialParams(**{k: str(v) for k, v in data.items()})
+            admin = data.pop("admin_credentials", False) is True
+            return DialParams(**{k: str(v) for k, v in data.items()}, admin_credentials=admin)
         except (OSError, msgspec.DecodeError, TypeError, AttributeError):
             return None
 

@@ -16,7 +16,7 @@ import socket
 import struct
 import weakref
 from collections import Counter
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -266,6 +266,7 @@ async def m_dial(s: Session, p: dict[str, Any], more: bool) -> dict[str, Any] | 
             errors.ERROR_CONNECTING_DEVICE_NOT_FOUND,
             "dialing a number without an entry needs a modem (PPP is not available)",
         )
+
     def prepare() -> tuple[entries.EntrySnapshot, DialParams, Prepared]:
         entry = entries.resolve(s.uid, name, phonebook, user_pb)
         params = _with_saved_credentials(s, entry, dial_params)
@@ -273,11 +274,14 @@ async def m_dial(s: Session, p: dict[str, Any], more: bool) -> dict[str, Any] | 
 
     # Reading the phonebook, the saved credentials and the files the entry names (as the
     # caller) may block: one trip to a worker thread, and the loop serves everyone else;
-    # unless they are direct reads of small files, cheaper than the trip (entries.py).
+    # unless they are direct reads of small files, cheaper than the trip (entries.py). One
+    # such trip per uid at a time: a user naming a huge phonebook in many dials at once
+    # queues behind themselves, not in front of everyone else.
     if entries.cheap_to_read(s.uid, phonebook, user_pb):
         entry, dial_params, prepared = prepare()
     else:
-        entry, dial_params, prepared = await asyncio.to_thread(prepare)
+        async with _preparing(s.uid):
+            entry, dial_params, prepared = await asyncio.to_thread(prepare)
     sub = s.subscriber()
     conn, joined = await s.manager.dial(
         uid=s.uid,
@@ -330,21 +334,61 @@ async def m_dial(s: Session, p: dict[str, Any], more: bool) -> dict[str, Any] | 
     }
 
 
+_PREPARING: dict[int, tuple[asyncio.Lock, list[int]]] = {}
+
+
+@contextlib.asynccontextmanager
+async def _preparing(uid: int) -> AsyncIterator[None]:
+    """One dial preparation (phonebook read and parse, driver checks) per uid at a time."""
+    lock, users = _PREPARING.setdefault(uid, (asyncio.Lock(), [0]))
+    users[0] += 1
+    try:
+        async with lock:
+            yield
+    finally:
+        users[0] -= 1
+        if not users[0]:
+            _PREPARING.pop(uid, None)
+
+
 def _with_saved_credentials(
     s: Session, entry: entries.EntrySnapshot, params: DialParams
 ) -> DialParams:
-    """Fill in what the caller left empty (or gave as the password handle) from the store."""
+    """Fill in what the caller left empty (or gave as the password handle) from the store.
+
+    The caller's own saved credentials first; else, the default ones root saved for all
+    users, but for a non-root caller only for an all-users entry (the administrator's
+    phonebook, which the caller cannot edit) dialed at the entry's own number: the
+    administrator's password never goes to a server the caller chose. The link then knows
+    (``admin_credentials``) to check the server only against what the entry names.
+    """
     wants_saved = (not params.user and not params.password) or params.password == PASSWORD_HANDLE
     if not wants_saved:
         return params
-    saved = s.server.credentials.lookup(s.uid, entry.phonebook, entry.name)
+    store = s.server.credentials
+    saved = store.get(s.uid, entry.phonebook, entry.name)
+    admin = False
+    if saved is None:
+        saved = store.get(None, entry.phonebook, entry.name)
+        admin = saved is not None and s.uid != 0
+        if admin and not entry.all_users:
+            saved, admin = None, False  # only the administrator's own phonebook
     if saved is None:
         return replace(params, password="") if params.password == PASSWORD_HANDLE else params
+    if admin and params.phone_number and params.phone_number != (entry.get("PhoneNumber") or ""):
+        raise errors.AccessDenied(
+            detail=(
+                f"the administrator's saved credentials for {entry.name!r} go only to the "
+                "entry's own server: dial without a phone number, or give your own user name "
+                "and password"
+            )
+        )
     return replace(
         params,
         user=params.user or saved.user,
         password=saved.password or "",
         domain=params.domain or saved.domain,
+        admin_credentials=admin,
     )
 
 

@@ -22,7 +22,7 @@ from typing import Any
 import msgspec
 import psutil
 
-from openras import errors
+from openras import errors, policy
 from openras.links.base import (
     DialParams,
     Link,
@@ -118,6 +118,8 @@ class Manager:
         self._dirty = False
         self.param_store = ParamStore(state_dir)
         self.credentials = CredentialStore(state_dir)
+        #: The administrator's dial policy (openras.policy); ``reload_policy`` re-reads it.
+        self.policy = policy.load()
         self.prior_instances: list[str] = []
         self.table = Table()
         self.instance = new_instance_id()
@@ -294,9 +296,30 @@ class Manager:
         """The driver's checks of ``entry`` (blocking: call it in a worker thread). No table
         decision depends on it; what the driver read goes to the link's first start."""
         driver = driver_name(entry)
-        key = f"{entry.phonebook}\0{entry.name.lower()}"
-        provisional = Conn(0, uid, key, entry.name, entry.phonebook, "", "", "", driver)
+        self.grant(uid, entry, params, driver)  # refused by policy: error 5 before anything
+        provisional = Conn(
+            0, uid, conn_key(uid, entry), entry.name, entry.phonebook, "", "", "", driver
+        )
         return Prepared(load_driver(driver).validate(self._spec(provisional, entry, params)))
+
+    def grant(
+        self, uid: int, entry: EntrySnapshot, params: DialParams, driver: str
+    ) -> policy.Grant:
+        """What the policy lets ``uid`` do with this dial; RasError 5 naming the line if
+        it may not dial it at all."""
+        g = policy.decide(
+            self.policy, policy.Caller.of(uid), driver=driver, all_users=entry.all_users
+        )
+        return replace(g, admin_credentials=params.admin_credentials)
+
+    def reload_policy(self) -> None:
+        """Re-read the policy file (SIGHUP); new dials and redials follow the new one."""
+        self.policy = policy.load()
+        log.info(
+            "dial policy: %s%s",
+            self.policy.source,
+            f" (broken: {self.policy.broken})" if self.policy.broken else "",
+        )
 
     async def dial(
         self,
@@ -315,7 +338,7 @@ class Manager:
         """
         driver = driver_name(entry)
         cls = load_driver(driver)
-        key = f"{entry.phonebook}\0{entry.name.lower()}"
+        key = conn_key(uid, entry)
         if prepared is None:
             # Off the event loop: a driver may read profiles or run a helper as the owner
             # (seconds at worst), and every other client would wait.
@@ -371,6 +394,16 @@ class Manager:
             self._params_saved.add(handle)
 
     def hang_up(self, uid: int, handle: int) -> None:
+        conn = self.table.visible(handle, uid)
+        if uid == 0 and conn is not None and conn.phase is Phase.DISCONNECTING:
+            # Root's second hang-up does not wait for the deadline: the link is killed now.
+            timer = self._kill_timers.pop(handle, None)
+            if timer is not None:
+                timer.cancel()
+            if handle in self.links:
+                log.warning("handle %d: killed on root's second hang-up", handle)
+                self.links[handle].kill()
+            return
         actions = self.table.hang_up(handle, uid, self.clock())
         self._apply(actions)
         if not actions:
@@ -495,9 +528,7 @@ class Manager:
                     self._drop_subscriber(sub)
 
     def _drop_subscriber(self, sub: Subscriber) -> None:
-        log.warning(
-            "dropping a subscriber of uid %d: %d events unread", sub.uid, sub.queue.qsize()
-        )
+        log.warning("dropping a subscriber of uid %d: %d events unread", sub.uid, sub.queue.qsize())
         self.subscribers.discard(sub)
         sub.dropped = True
         while not sub.queue.empty():
@@ -563,7 +594,16 @@ class Manager:
             run_dir=run_dir,
             marker=f"{self.instance}:{conn.handle}",
             phonebook=Path(entry.phonebook) if entry.phonebook else None,
+            grant=self._grant_or_least(conn, entry, params),
         )
+
+    def _grant_or_least(self, conn: Conn, entry: EntrySnapshot, params: DialParams) -> policy.Grant:
+        """The grant for a link being (re)started or adopted: a policy that no longer lets
+        its owner dial it leaves the least (no full tunnel) rather than failing here."""
+        try:
+            return self.grant(conn.owner, entry, params, conn.driver)
+        except errors.RasError as exc:
+            return policy.Grant(full_tunnel=False, full_tunnel_rule=exc.detail or "policy")
 
     def _emitter(self, handle: int) -> Callable[[LinkEvent], None]:
         def emit(event: LinkEvent) -> None:
@@ -692,6 +732,13 @@ class Manager:
         self._timer = None
         self._apply(self.table.tick(self.clock()))
         self._schedule_tick()
+
+
+def conn_key(uid: int, entry: EntrySnapshot) -> str:
+    """What makes two dials "the same connection": the same user, phonebook and entry.
+    Users never share a connection (nor its reference count), so one user's dial can
+    neither join nor block another's."""
+    return f"{uid}\0{entry.phonebook}\0{entry.name.lower()}"
 
 
 def _int(raw: str | None) -> int:
