@@ -1,8 +1,9 @@
 """Who may dial what through the root daemon: the administrator's ``/etc/openras/policy.conf``.
 
 The system rasman dials for every local user, so what a user may make root do is written
-down, not implied. The file is read once at start (``SIGHUP`` re-reads it); a missing file
-means the built-in defaults below; a malformed one refuses every non-root dial, naming the
+down, not implied. The file is re-read when it changes (one ``stat`` a dial, so an
+edit takes effect at the next dial without a restart); a missing file means the built-in
+defaults below; a malformed one refuses every non-root dial, naming the
 line, until it is fixed (a typo must not open the door). Root is never restricted.
 
 Format (``#`` and ``;`` start comments)::
@@ -180,7 +181,7 @@ def load(path: Path | None = None) -> Policy:
     """The policy at ``path`` (default: ``$OPENRAS_POLICY`` set by whoever starts the daemon,
     else /etc/openras/policy.conf): built-in when missing, broken when malformed."""
     if path is None:
-        path = Path(os.environ.get("OPENRAS_POLICY") or DEFAULT_PATH)
+        path = default_path()
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
@@ -191,6 +192,36 @@ def load(path: Path | None = None) -> Policy:
         return parse(text, str(path))
     except PolicyError as exc:
         return Policy((), str(path), broken=str(exc))
+
+
+def default_path() -> Path:
+    """``$OPENRAS_POLICY`` (set by whoever starts the daemon, never by a caller), else
+    /etc/openras/policy.conf."""
+    return Path(os.environ.get("OPENRAS_POLICY") or DEFAULT_PATH)
+
+
+class Source:
+    """The policy file, re-read whenever its identity (inode, size, mtime) changes."""
+
+    def __init__(self, path: Path | None = None) -> None:
+        self.path = path or default_path()
+        self._sig: tuple[int, int, int] | None = None
+        self._policy = load(self.path)
+        self._sig = self._signature()
+
+    def _signature(self) -> tuple[int, int, int] | None:
+        try:
+            st = os.stat(self.path)
+        except OSError:
+            return None
+        return (st.st_ino, st.st_size, st.st_mtime_ns)
+
+    def current(self) -> Policy:
+        sig = self._signature()
+        if sig != self._sig:
+            self._sig = sig
+            self._policy = load(self.path)
+        return self._policy
 
 
 @dataclass(frozen=True)

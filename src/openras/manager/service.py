@@ -118,8 +118,8 @@ class Manager:
         self._dirty = False
         self.param_store = ParamStore(state_dir)
         self.credentials = CredentialStore(state_dir)
-        #: The administrator's dial policy (openras.policy); ``reload_policy`` re-reads it.
-        self.policy = policy.load()
+        #: The administrator's dial policy (openras.policy), re-read when the file changes.
+        self.policy = policy.Source()
         self.prior_instances: list[str] = []
         self.table = Table()
         self.instance = new_instance_id()
@@ -227,8 +227,17 @@ class Manager:
         kept = self.param_store.load(conn.handle)
         if kept is not None:
             return kept
+        admin = False
         try:
-            saved = self.credentials.lookup(conn.owner, conn.phonebook, conn.entry_name)
+            saved = self.credentials.get(conn.owner, conn.phonebook, conn.entry_name)
+            entry = self.entries.get(conn.handle)
+            if saved is None and (conn.owner == 0 or (entry is not None and entry.all_users)):
+                # The all-users defaults, on the same terms as at dial time (server.py).
+                saved = self.credentials.get(None, conn.phonebook, conn.entry_name)
+                admin = saved is not None and conn.owner != 0
+                number = entry.get("PhoneNumber") if entry is not None else None
+                if admin and conn.phone_number and conn.phone_number != (number or ""):
+                    saved, admin = None, False
         except Exception:  # an unreadable credentials file is no reason to lose a link
             log.warning("handle %d: saved credentials unreadable", conn.handle)
             saved = None
@@ -240,6 +249,7 @@ class Manager:
             user=saved.user,
             password=saved.password or "",
             domain=saved.domain,
+            admin_credentials=admin,
         )
 
     async def _stop_unrecorded(self, adopted: set[int]) -> None:
@@ -307,19 +317,12 @@ class Manager:
     ) -> policy.Grant:
         """What the policy lets ``uid`` do with this dial; RasError 5 naming the line if
         it may not dial it at all."""
+        if uid == 0:
+            return policy.Grant(admin_credentials=params.admin_credentials)
         g = policy.decide(
-            self.policy, policy.Caller.of(uid), driver=driver, all_users=entry.all_users
+            self.policy.current(), policy.Caller.of(uid), driver=driver, all_users=entry.all_users
         )
         return replace(g, admin_credentials=params.admin_credentials)
-
-    def reload_policy(self) -> None:
-        """Re-read the policy file (SIGHUP); new dials and redials follow the new one."""
-        self.policy = policy.load()
-        log.info(
-            "dial policy: %s%s",
-            self.policy.source,
-            f" (broken: {self.policy.broken})" if self.policy.broken else "",
-        )
 
     async def dial(
         self,
