@@ -221,7 +221,15 @@ def phonebook(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def rasman(tmp_path: Path, phonebook: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Rasman]:
+def system_phonebook(tmp_path: Path) -> Path:
+    """Where the ``rasman`` fixture's daemon looks for the all-users phonebook (absent)."""
+    return tmp_path / "system.pbk"
+
+
+@pytest.fixture
+def rasman(
+    tmp_path: Path, phonebook: Path, system_phonebook: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[Rasman]:
     """A real daemon on a temp socket; at the end no link process of it may be left."""
     sock_dir = Path(f"/tmp/oras-{os.getpid()}-{time.monotonic_ns()}")  # short: AF_UNIX path limit
     sock_dir.mkdir(mode=0o755)
@@ -233,7 +241,7 @@ def rasman(tmp_path: Path, phonebook: Path, monkeypatch: pytest.MonkeyPatch) -> 
     )
     monkeypatch.setenv("OPENRAS_SOCKET", str(d.socket))
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
-    monkeypatch.setenv("OPENRAS_SYSTEM_PHONEBOOK", str(tmp_path / "system.pbk"))
+    monkeypatch.setenv("OPENRAS_SYSTEM_PHONEBOOK", str(system_phonebook))
     d.start()
     try:
         yield d

@@ -163,3 +163,37 @@ def dial_as() -> Callable[..., dict[str, Any]]:
         return user.json(DIAL, str(rasman.socket), entry, str(phonebook), phone)
 
     return run
+
+
+@pytest.fixture
+def system_phonebook() -> Iterator[Path]:
+    """The all-users phonebook, in a directory every user can search (the default fixture's
+    sits in root's 0700 pytest directory, which a real user cannot read, rightly)."""
+    import tempfile
+
+    d = Path(tempfile.mkdtemp(prefix="oras-sys-"))
+    d.chmod(0o755)
+    try:
+        yield d / "rasphone.pbk"
+    finally:
+        shutil.rmtree(d, ignore_errors=True)
+
+
+@pytest.fixture
+def policy() -> Iterator[Callable[[str], Path]]:
+    """``policy(text)`` writes the daemon's policy file (it re-reads it at the next dial);
+    removed at the end (the built-in policy again)."""
+    path = Path(os.environ["OPENRAS_POLICY"])
+    last = [0]
+
+    def write(text: str) -> Path:
+        path.write_text(text)
+        last[0] += 1
+        # A distinct mtime per write, however coarse the file system's clock.
+        os.utime(path, ns=(0, 10**18 + last[0] * 10**9))
+        return path
+
+    try:
+        yield write
+    finally:
+        path.unlink(missing_ok=True)

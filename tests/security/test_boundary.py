@@ -1,0 +1,260 @@
+"""Attacks on the root daemon by a real local user: reading files, credentials, lock-out,
+policy, kill deadlines. Each asserts the refusal *and* that nothing leaked."""
+
+from __future__ import annotations
+
+import os
+import stat
+import time
+from pathlib import Path
+
+import pytest
+
+from openras import Client, errors
+from openras.states import RasConnState
+from openras.wire import protocol as P
+
+LOOP = "OpenRasDevice=loopback\nOpenRasLoopbackStepMs=5\nOpenRasLoopbackHangUpMs=20\n"
+
+
+def _shadow_first_line() -> str:
+    return Path("/etc/shadow").read_text().splitlines()[0]
+
+
+def _no_leak(reply: dict, *secrets: str) -> None:
+    text = repr(reply)
+    for secret in secrets:
+        assert secret not in text, f"{secret!r} leaked in {text}"
+
+
+# ------------------------------------------------------------------------------ reading files
+
+
+def test_symlink_to_a_readable_file_in_a_private_directory_is_not_read(
+    rasman, attacker, victim, dial_as
+):
+    """Finding 2: the link's parents were checked, not the target's; now the kernel decides."""
+    book = victim.write(".config/openras/rasphone.pbk", f"[VictimOnly-7f3a]\n{LOOP}", mode=0o644)
+    assert stat.S_IMODE(victim.home.stat().st_mode) == 0o700
+    link = attacker.home / "book.pbk"
+    link.symlink_to(book)
+    os.lchown(link, attacker.uid, attacker.gid)
+    out = dial_as(attacker, rasman, "VictimOnly-7f3a", str(link))
+    assert out["code"] == errors.ERROR_CANNOT_OPEN_PHONEBOOK and out["handle"] == 0
+    assert "Permission denied" in out["detail"]
+    # the victim dials their own book: it is a good one
+    assert dial_as(victim, rasman, "VictimOnly-7f3a", str(book))["code"] == 0
+
+
+@pytest.mark.parametrize("target", ["/etc/shadow", "/root", "/proc/1/environ"])
+def test_root_only_files_named_as_a_phonebook_leak_nothing(rasman, attacker, dial_as, target):
+    out = dial_as(attacker, rasman, "x", target)
+    assert out["code"] in (errors.ERROR_CANNOT_OPEN_PHONEBOOK, errors.ERROR_CANNOT_LOAD_PHONEBOOK)
+    _no_leak(out, _shadow_first_line(), "PATH=")
+
+
+SWAP = """
+import json, os, sys, threading
+from openras import Client, RasError
+sock, home, shadow = sys.argv[1:4]
+book = os.path.join(home, "swap.pbk")
+good = "[Swap]\\nOpenRasDevice=loopback\\n"
+stop = threading.Event()
+def swapper():
+    while not stop.is_set():
+        with open(book + ".t", "w") as f:
+            f.write(good)
+        os.replace(book + ".t", book)
+        try: os.unlink(book + ".l")
+        except FileNotFoundError: pass
+        os.symlink(shadow, book + ".l")
+        os.replace(book + ".l", book)
+t = threading.Thread(target=swapper); t.start()
+codes, details = {}, []
+try:
+    with Client(sock, autostart=False, timeout=30) as c:
+        for _ in range(80):
+            try:
+                conn = c.dial("root", book)
+                c.hang_up(conn.handle, wait=True)
+                codes["0"] = codes.get("0", 0) + 1
+            except RasError as e:
+                codes[str(e.code)] = codes.get(str(e.code), 0) + 1
+                details.append(e.detail or "")
+                if e.handle:
+                    c.hang_up(e.handle, wait=True)
+finally:
+    stop.set(); t.join()
+print(json.dumps({"codes": codes, "details": details}))
+"""
+
+
+def test_swapping_the_phonebook_for_a_symlink_to_shadow_never_leaks(rasman, attacker):
+    """Finding 2's race: about 1 in 10 leaked /etc/shadow's first line. The open is the check."""
+    out = attacker.json(SWAP, str(rasman.socket), str(attacker.home), "/etc/shadow", timeout=120)
+    line = _shadow_first_line()
+    for detail in out["details"]:
+        assert line not in detail and "root:" not in detail, detail
+    # the race really ran: both outcomes happened
+    assert str(errors.ERROR_CANNOT_OPEN_PHONEBOOK) in out["codes"], out["codes"]
+    assert set(out["codes"]) - {str(errors.ERROR_CANNOT_OPEN_PHONEBOOK)}, out["codes"]
+
+
+def test_a_file_an_entry_names_is_read_as_the_caller(rasman, attacker, dial_as, policy):
+    """A WireGuard config (allowed by policy here) pointing at a root-only key: refused by the
+    kernel at open, and the error says so without a byte of the file."""
+    policy("[default]\nentries = all-users own\ndevices = *\n")
+    secret = Path("/root/.oras-secret-test.conf")
+    secret.write_text("[Interface]\nPrivateKey = c2VjcmV0LXJvb3Qta2V5LW5ldmVyLXNob3duLTAwMDA=\n")
+    secret.chmod(0o600)
+    try:
+        book = attacker.write(
+            "book.pbk", f"[Steal]\nOpenRasDevice=wireguard\nOpenRasWireGuardConfig={secret}\n"
+        )
+        out = dial_as(attacker, rasman, "Steal", str(book))
+        assert out["code"] != 0 and out["handle"] == 0
+        assert "Permission denied" in out["detail"]
+        _no_leak(out, "c2VjcmV0", "PrivateKey")
+    finally:
+        secret.unlink()
+
+
+# ------------------------------------------------------------------------------ policy
+
+
+def test_builtin_policy_refuses_own_tunnels_naming_the_line(rasman, attacker, dial_as):
+    book = attacker.write(
+        "book.pbk", "[Mine]\nOpenRasDevice=openvpn\nOpenRasOpenVpnProfile=x.ovpn\n"
+    )
+    out = dial_as(attacker, rasman, "Mine", str(book))
+    assert out["code"] == errors.ERROR_ACCESS_DENIED and out["handle"] == 0
+    assert "devices = loopback ssh" in out["detail"] and "policy" in out["detail"]
+
+
+def test_policy_file_groups_and_users(rasman, attacker, victim, dial_as, policy):
+    import subprocess
+
+    grp = f"orsecg{os.getpid() % 100000}"
+    subprocess.run(["groupadd", grp], check=True, capture_output=True)
+    try:
+        subprocess.run(["usermod", "-aG", grp, victim.name], check=True, capture_output=True)
+        path = policy(
+            f"[default]\nentries = all-users\n\n[group:{grp}]\nentries = all-users own\n"
+            f"devices = loopback\n\n[user:{attacker.name}]\nentries = none\n"
+        )
+        a = attacker.write("book.pbk", f"[Mine]\n{LOOP}", mode=0o644)
+        v = victim.write("book.pbk", f"[Mine]\n{LOOP}", mode=0o644)
+        out = dial_as(attacker, rasman, "Mine", str(a))
+        assert out["code"] == errors.ERROR_ACCESS_DENIED
+        assert f"{path}:9: entries = none" in out["detail"]
+        assert dial_as(victim, rasman, "Mine", str(v))["code"] == 0
+        # a broken file: only root dials, and the refusal names the broken line
+        policy("[default]\nentries = everyone\n")
+        out = dial_as(victim, rasman, "Mine", str(v))
+        assert out["code"] == errors.ERROR_ACCESS_DENIED and f"{path}:2" in out["detail"]
+        with Client(rasman.socket) as c:
+            c.dial("Demo", rasman.phonebook).hang_up()
+    finally:
+        subprocess.run(["groupdel", grp], check=False, capture_output=True)
+
+
+# ------------------------------------------------------------------------------ credentials
+
+
+def test_all_users_credentials_go_only_to_the_entrys_own_server(
+    rasman, attacker, dial_as, system_phonebook
+):
+    """Finding 3: root's default password must not follow a caller's PhoneNumber override."""
+    system_phonebook.write_text(
+        f"[Shared]\nPhoneNumber=vpn.corp.example\nOpenRasLoopbackPassword=r00t-pw\n{LOOP}"
+    )
+    system_phonebook.chmod(0o644)
+    with Client(rasman.socket) as c:
+        c.call(
+            P.SET_CREDENTIALS,
+            {
+                "entry": "Shared",
+                "phonebook": str(system_phonebook),
+                "user": "corp",
+                "password": "r00t-pw",
+                "domain": "",
+                "default": True,
+                "mask": {"user": True, "password": True, "domain": True},
+            },
+        )
+    out = dial_as(attacker, rasman, "Shared", "", "evil.example:443")
+    assert out["code"] == errors.ERROR_ACCESS_DENIED and out["handle"] == 0
+    assert "entry's own server" in out["detail"]
+    _no_leak(out, "r00t-pw")
+    # dialed as the administrator wrote it, the saved password is used (and works)
+    ok = dial_as(attacker, rasman, "Shared")
+    assert ok["code"] == 0 and ok["state"] == RasConnState.Connected
+    # the same name in the attacker's own book, which root once saved defaults for: not used
+    own = attacker.write(
+        "book.pbk", f"[Shared]\nOpenRasLoopbackPassword=r00t-pw\n{LOOP}", mode=0o644
+    )
+    with Client(rasman.socket) as c:
+        c.call(
+            P.SET_CREDENTIALS,
+            {
+                "entry": "Shared",
+                "phonebook": str(own),
+                "password": "r00t-pw",
+                "default": True,
+                "mask": {"password": True},
+            },
+        )
+    mine = dial_as(attacker, rasman, "Shared", str(own))
+    assert mine["code"] == errors.ERROR_AUTHENTICATION_FAILURE  # no password was given to it
+
+
+# ------------------------------------------------------------------------------ lock-out
+
+
+def test_another_users_dial_of_my_entry_neither_joins_nor_blocks_mine(
+    rasman, attacker, victim, dial_as
+):
+    """Finding 9: a second user dialing an entry of the first's (world-readable) book made
+    the owner's own dial fail with 633."""
+    book = victim.write("book.pbk", f"[Work]\n{LOOP}", mode=0o644)
+    victim.home.chmod(0o755)
+    theirs = dial_as(attacker, rasman, "Work", str(book))
+    assert theirs["code"] == 0
+    mine = dial_as(victim, rasman, "Work", str(book))
+    assert mine["code"] == 0 and mine["handle"] != theirs["handle"]
+    with Client(rasman.socket) as c:
+        rows = {i.handle: i for i in c.connections()}
+        assert rows[mine["handle"]].owner == victim.uid
+        assert rows[theirs["handle"]].owner == attacker.uid
+        assert rows[theirs["handle"]].refs == 1 and rows[mine["handle"]].refs == 1
+
+
+# ------------------------------------------------------------------------------ kill deadline
+
+
+def test_a_huge_kill_deadline_is_capped_and_roots_second_hang_up_kills(rasman, attacker, dial_as):
+    """Finding 8: OpenRasKillDeadlineMs=999999999999999 kept stubborn link programs alive
+    for ever, and root's second HangUp did nothing."""
+    book = attacker.write(
+        "book.pbk",
+        "[Stubborn]\nOpenRasDevice=loopback\nOpenRasLoopbackStepMs=5\n"
+        "OpenRasLoopbackIgnoreHangUp=1\nOpenRasKillDeadlineMs=999999999999999\n",
+        mode=0o644,
+    )
+    out = dial_as(attacker, rasman, "Stubborn", str(book))
+    assert out["code"] == 0
+    handle = out["handle"]
+    with Client(rasman.socket) as c:
+        c.hang_up(handle, wait=False)
+        assert c.status(handle).state is RasConnState.Disconnected
+        [pid] = rasman.link_pids()
+        c.hang_up(handle, wait=False)  # root's second hang-up: killed now
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                c.status(handle)
+            except errors.InvalidHandle:
+                break
+            assert time.monotonic() < deadline, "root's second hang-up did not end the link"
+            time.sleep(0.02)
+    assert not Path(f"/proc/{pid}").exists() or "Z" in Path(f"/proc/{pid}/stat").read_text()
