@@ -1,8 +1,9 @@
-"""A slow entry check never stalls the daemon: validate() runs off the event loop.
+"""An entry check never stalls the daemon: validate() runs off the event loop, and a file
+that could block a reader (a FIFO nobody writes) is never read.
 
-For a non-root owner the WireGuard driver reads the entry's config through a helper running
-as that user (up to 5 s). Here the config is a FIFO nobody writes, so the helper blocks until
-its timeout; meanwhile root's calls must be answered at once.
+For a non-root owner the WireGuard driver opens the entry's config with that user's
+credentials, without blocking (O_NONBLOCK), and refuses anything but a regular file; root's
+calls meanwhile are answered at once.
 """
 
 from __future__ import annotations
@@ -50,6 +51,8 @@ def test_slow_validation_of_one_dial_does_not_stall_other_calls(rasman, other_us
         pbk = d / "rasphone.pbk"
         pbk.write_text(f"[Fifo]\nOpenRasDevice=wireguard\nOpenRasWireGuardConfig={fifo}\n")
         pbk.chmod(0o644)
+        # The built-in policy lets only netdev members dial their own WireGuard entries.
+        Path(os.environ["OPENRAS_POLICY"]).write_text("[default]\nentries = own\ndevices = *\n")
         dialer = subprocess.Popen(
             [
                 *("setpriv", f"--reuid={uid}", f"--regid={gid}", "--clear-groups"),
@@ -78,6 +81,8 @@ def test_slow_validation_of_one_dial_does_not_stall_other_calls(rasman, other_us
         reply = json.loads(out)
         assert "error" in reply and reply["parameters"]["code"] != 0  # the FIFO never gave a config
         assert reply["parameters"].get("handle", 0) == 0
+        assert "not a regular file" in reply["parameters"].get("detail", "")
         assert worst < 1.0, f"a ping waited {worst:.2f}s behind another user's entry check"
     finally:
+        Path(os.environ["OPENRAS_POLICY"]).unlink(missing_ok=True)
         shutil.rmtree(d)
