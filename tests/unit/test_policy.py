@@ -93,3 +93,11 @@ def test_source_rereads_a_changed_file(tmp_path: Path):
     later = time.time() + 5  # a different mtime even on a coarse clock
     os.utime(path, (later, later))
     assert decide(src.current(), ALICE, driver="loopback", all_users=False).full_tunnel is False
+
+
+def test_the_shipped_example_is_the_builtin_policy():
+    shipped = Path(__file__).resolve().parents[2] / "packaging" / "policy.conf"
+    a, b = parse(shipped.read_text(), "x"), parse(BUILTIN, "x")
+    assert [(s.kind, s.name, {k: v.value for k, v in s.keys.items()}) for s in a.sections] == [
+        (s.kind, s.name, {k: v.value for k, v in s.keys.items()}) for s in b.sections
+    ]
