@@ -258,3 +258,71 @@ def test_a_huge_kill_deadline_is_capped_and_roots_second_hang_up_kills(rasman, a
             assert time.monotonic() < deadline, "root's second hang-up did not end the link"
             time.sleep(0.02)
     assert not Path(f"/proc/{pid}").exists() or "Z" in Path(f"/proc/{pid}/stat").read_text()
+
+
+# ------------------------------------------------------------------------------ big phonebooks
+
+BIG_DIALS = """
+import json, sys, threading
+from openras import Client, RasError
+sock, book, n = sys.argv[1], sys.argv[2], int(sys.argv[3])
+codes = []
+def one():
+    try:
+        with Client(sock, autostart=False, timeout=120) as c:
+            c.dial("NotThere", book)
+            codes.append(0)
+    except RasError as e:
+        codes.append(e.code)
+ts = [threading.Thread(target=one) for _ in range(n)]
+for t in ts: t.start()
+for t in ts: t.join()
+print(json.dumps(codes))
+"""
+
+
+def test_huge_phonebooks_cannot_stall_other_users(rasman, attacker, victim, dial_as):
+    """Finding 10: a 30 MB phonebook named by 12 concurrent dials slowed every other user's
+    dial from 0.09 s to 4-10 s. Now a non-root dial reads at most 8 MiB, one preparation per
+    user at a time."""
+    import subprocess
+
+    entry = "[E{}]\nOpenRasDevice=loopback\nPhoneNumber=123456789012345678901234567890\n"
+    big = "".join(entry.format(i) for i in range(200_000)).encode()
+    huge = attacker.write("huge.pbk", big[: 30 * 1024 * 1024] + b"\n", mode=0o644)
+    out = dial_as(attacker, rasman, "E1", str(huge))
+    assert out["code"] == errors.ERROR_CANNOT_LOAD_PHONEBOOK and "larger than" in out["detail"]
+    cut = big.rfind(b"[E", 0, 8 * 1024 * 1024 - 1)
+    large = attacker.write("large.pbk", big[:cut], mode=0o644)
+    mine = victim.write("book.pbk", f"[Mine]\n{LOOP}", mode=0o644)
+    flood = subprocess.Popen(
+        [
+            *("setpriv", f"--reuid={attacker.uid}", f"--regid={attacker.gid}", "--init-groups"),
+            *(attacker.python, "-c", BIG_DIALS, str(rasman.socket), str(large), "12"),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+        cwd=str(attacker.home),
+        env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(Path(errors.__file__).parent.parent)},
+    )
+    try:
+        worst, during = 0.0, 0
+        for _ in range(100):  # victim dials for as long as the flood runs
+            if flood.poll() is not None:
+                break
+            t0 = time.monotonic()
+            got = dial_as(victim, rasman, "Mine", str(mine))
+            worst = max(worst, time.monotonic() - t0)
+            assert got["code"] == 0
+            with Client(rasman.socket) as c:
+                c.hang_up(got["handle"], wait=True)
+            during += 1
+        codes = flood.communicate(timeout=300)[0]
+    finally:
+        if flood.poll() is None:
+            flood.kill()
+            flood.wait(10)
+    assert codes.strip() == "[" + ", ".join(["623"] * 12) + "]"  # all parsed, entry absent
+    assert during >= 2, "the flood ended before the victim could measure anything"
+    # each victim dial includes starting a Python process as the victim (~0.1-0.3 s here)
+    assert worst < 2.0, f"a victim's dial took {worst:.2f}s behind another user's phonebooks"
