@@ -250,7 +250,8 @@ class Caller:
 
 
 def _refuse(detail: str) -> errors.RasError:
-    return errors.RasError(errors.ERROR_ACCESS_DENIED, detail)
+    hint = f"; an administrator decides this in {default_path()}"
+    return errors.RasError(errors.ERROR_ACCESS_DENIED, detail + hint)
 
 
 def decide(policy: Policy, caller: Caller, *, driver: str, all_users: bool) -> Grant:
