@@ -41,6 +41,7 @@ def pytest_configure(config: pytest.Config) -> None:
         XDG_CONFIG_HOME=str(root / "xdg-config"),
         OPENRAS_SYSTEM_PHONEBOOK=str(root / "system.pbk"),
         OPENRAS_POLICY=str(root / "policy.conf"),  # none: the built-in policy
+        OPENRAS_SYSTEM_SOCKET=str(root / "no-system-daemon.sock"),
     )
 
 

@@ -13,6 +13,10 @@ from pathlib import Path
 from openras import errors
 
 SOCKET_ENV = "OPENRAS_SOCKET"
+#: Where a user's client looks for the system daemon first (a client-side setting: it only
+#: says where to knock; the daemon there still decides by SO_PEERCRED).
+SYSTEM_SOCKET_ENV = "OPENRAS_SYSTEM_SOCKET"
+SYSTEM_SOCKET = Path("/run/openras/rasman.sock")
 
 
 def fallback_runtime_dir() -> Path:
@@ -75,6 +79,18 @@ def default_socket() -> Path:
     if override:
         return Path(override)
     return runtime_dir() / "rasman.sock"
+
+
+def system_socket() -> Path:
+    """The system (root) daemon's socket, as a user's client sees it."""
+    return Path(os.environ.get(SYSTEM_SOCKET_ENV) or SYSTEM_SOCKET)
+
+
+def prefers_system() -> bool:
+    """Whether a client should knock at the system daemon first: a user's client with no
+    ``OPENRAS_SOCKET`` (the system daemon can make tunnels, a per-user one cannot; only when
+    none answers does the client use, and maybe start, the user's own instance)."""
+    return not os.environ.get(SOCKET_ENV) and os.geteuid() != 0
 
 
 def is_default_user_socket(path: Path) -> bool:

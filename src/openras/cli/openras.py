@@ -22,8 +22,9 @@ DESCRIPTION: Final = """\
 Dial, watch and hang up openras connections, and manage phonebook entries.
 
 Connections belong to the connection manager (rasman), not to this command: a connection
-you dial stays up after `openras` exits, until you hang it up or the link drops. If no
-manager is running, the per-user one is started for you."""
+you dial stays up after `openras` exits, until you hang it up or the link drops. The
+system manager (root's, which can make tunnels) is used when it runs; else your own
+per-user one, started for you, which can run only links that need no root."""
 
 EXAMPLES: Final = """\
 examples:
@@ -95,7 +96,7 @@ def _common_options(defaults: bool) -> argparse.ArgumentParser:
         metavar="PATH",
         default=d(None),
         help="talk to the manager at PATH for this call (default: $OPENRAS_SOCKET,"
-        " else the per-user manager)",
+        " else the system manager when it runs, else your per-user one)",
     )
     p.add_argument(
         "--timeout",

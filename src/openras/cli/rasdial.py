@@ -76,8 +76,8 @@ Examples:
 \t{prog} Office /DISCONNECT
 \t{prog} /PHONEBOOK:/etc/ppp/work.pbk "Branch VPN"
 
-The connection manager is reached at $OPENRAS_SOCKET, else at the per-user
-default, which is started on demand. See also: openras --help.
+The connection manager is reached at $OPENRAS_SOCKET, else the system manager
+when it runs, else your per-user one, started on demand. See also: openras --help.
 """
 
 

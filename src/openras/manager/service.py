@@ -33,7 +33,7 @@ from openras.links.base import (
     StateReached,
 )
 from openras.links.process import find_marked
-from openras.links.registry import driver_name, load_driver
+from openras.links.registry import driver_name, load_driver, needs_system_daemon
 from openras.manager import persist
 from openras.manager.credentials import CredentialStore
 from openras.manager.entries import EntrySnapshot
@@ -306,6 +306,9 @@ class Manager:
         """The driver's checks of ``entry`` (blocking: call it in a worker thread). No table
         decision depends on it; what the driver read goes to the link's first start."""
         driver = driver_name(entry)
+        why = needs_system_daemon(driver) if os.geteuid() != 0 else None
+        if why:
+            raise errors.RasError(errors.ERROR_ACCESS_DENIED, why)
         self.grant(uid, entry, params, driver)  # refused by policy: error 5 before anything
         provisional = Conn(
             0, uid, conn_key(uid, entry), entry.name, entry.phonebook, "", "", "", driver

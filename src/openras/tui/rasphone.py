@@ -39,7 +39,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--socket",
         type=Path,
-        help="the connection manager's socket (default: $OPENRAS_SOCKET or the system one)",
+        help="the connection manager's socket (default: $OPENRAS_SOCKET, else the system one when it runs, else your per-user one)",
     )
     parser.add_argument("--help", "-?", action="help", help="show this help and exit")
     for flag in _UNSUPPORTED:

@@ -34,6 +34,9 @@ class AsyncTransport:
 
     @classmethod
     async def connect(cls, path: Path | None = None, *, autostart: bool = True) -> AsyncTransport:
+        if path is None and paths.prefers_system():
+            with contextlib.suppress(FileNotFoundError, ConnectionRefusedError):
+                return await cls._open(paths.system_socket())
         target = path or paths.default_socket()
         paths.check_runtime_dir(target)
         try:

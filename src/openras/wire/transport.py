@@ -92,7 +92,14 @@ class Transport:
 def connect(
     path: Path | None = None, *, autostart: bool = True, timeout: float | None = None
 ) -> Transport:
-    """Connect to rasman, starting the per-user daemon when it is the default and absent."""
+    """Connect to rasman: the system daemon when it answers (a user's client with no
+    explicit socket), else the default instance, started when it is the user's own and
+    absent."""
+    if path is None and paths.prefers_system():
+        try:
+            return Transport(paths.system_socket(), timeout)
+        except (FileNotFoundError, ConnectionRefusedError):
+            pass
     target = path or paths.default_socket()
     paths.check_runtime_dir(target)
     try:
