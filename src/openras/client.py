@@ -159,10 +159,17 @@ class Client:
 
     # -------------------------------------------------------------- saved credentials
     def credentials(
-        self, entry: str, phonebook: str | os.PathLike[str] | None = None
+        self,
+        entry: str,
+        phonebook: str | os.PathLike[str] | None = None,
+        *,
+        all_users: bool = False,
     ) -> SavedCredentials:
-        """What the daemon keeps for ``entry`` (never the password itself)."""
-        d = self._t.call(P.GET_CREDENTIALS, _entry_target(entry, phonebook))
+        """What the daemon keeps for ``entry`` (never the password itself); ``all_users``:
+        the default ones root saved for every user."""
+        d = self._t.call(
+            P.GET_CREDENTIALS, {**_entry_target(entry, phonebook), "default": all_users}
+        )
         return SavedCredentials(
             user=d["user"], domain=d["domain"], has_password=bool(d["has_password"])
         )
@@ -175,10 +182,14 @@ class Client:
         user: str | None = None,
         password: str | None = None,
         domain: str | None = None,
+        all_users: bool = False,
     ) -> None:
-        """Save the fields given (None leaves a field as it is) in the daemon's store."""
+        """Save the fields given (None leaves a field as it is) in the daemon's store;
+        ``all_users`` (root only): the defaults every user's dial of the all-users entry
+        gets when they saved none of their own."""
         params = {
             **_entry_target(entry, phonebook),
+            "default": all_users,
             "user": user or "",
             "password": password or "",
             "domain": domain or "",
@@ -191,10 +202,15 @@ class Client:
         self._t.call(P.SET_CREDENTIALS, params)
 
     def forget_credentials(
-        self, entry: str, phonebook: str | os.PathLike[str] | None = None
+        self,
+        entry: str,
+        phonebook: str | os.PathLike[str] | None = None,
+        *,
+        all_users: bool = False,
     ) -> None:
         params = {
             **_entry_target(entry, phonebook),
+            "default": all_users,
             "clear": True,
             "mask": {"user": True, "password": True, "domain": True},
         }

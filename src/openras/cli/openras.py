@@ -345,6 +345,46 @@ def build_parser() -> argparse.ArgumentParser:
     a.add_argument("-o", "--output", metavar="FILE", help="write to FILE (default: stdout)")
     a.add_argument("--force", action="store_true", help="overwrite FILE if it exists")
 
+    class k:
+        cmd_creds_show = _lazy("openras.cli._creds", "cmd_creds_show")
+        cmd_creds_set = _lazy("openras.cli._creds", "cmd_creds_set")
+        cmd_creds_rm = _lazy("openras.cli._creds", "cmd_creds_rm")
+
+    p = command(
+        "creds",
+        "show, save or delete the credentials kept for an entry",
+        _creds_help,
+        "examples:\n  openras creds set Office --user alice      # asks for the password\n"
+        "  printf '%s\\n' \"$PW\" | openras creds set Office --password-stdin\n"
+        "  openras creds show Office\n  openras creds rm Office\n"
+        "  sudo openras creds set Office --all-users --user corp -p\n\n"
+        "Passwords are kept by the connection manager in root-only files, never in a\n"
+        "phonebook, and are never shown. A dial without a user name and password uses\n"
+        "them. --all-users (root): the defaults every user's dial of the all-users\n"
+        "entry gets, sent only to the server that entry names.",
+    )
+    csub = p.add_subparsers(dest="creds_command", metavar="ACTION", title="actions")
+    for name, help, handler in (
+        ("show", "show what is saved (never the password)", k.cmd_creds_show),
+        ("set", "save a user name, domain or password", k.cmd_creds_set),
+        ("rm", "delete what is saved", k.cmd_creds_rm),
+    ):
+        a = _add_command(csub, common, name, help, handler)
+        a.add_argument("entry", metavar="ENTRY")
+        a.add_argument(
+            "--all-users", action="store_true", help="the all-users defaults (root only)"
+        )
+        if name == "set":
+            a.add_argument("-u", "--user", help="user name to save")
+            a.add_argument("--domain", help="domain to save")
+            pw = a.add_mutually_exclusive_group()
+            pw.add_argument(
+                "-p", "--ask-password", action="store_true", help="ask for the password"
+            )
+            pw.add_argument(
+                "--password-stdin", action="store_true", help="read the password from stdin"
+            )
+
     p = command(
         "daemon",
         "run the connection manager (rasman) in the foreground",
@@ -385,6 +425,13 @@ def build_parser() -> argparse.ArgumentParser:
 def _entry_help(args: argparse.Namespace) -> int:
     raise CliError(
         "which action? show, add, edit, rm, rename, import or export (see `openras entry --help`)",
+        EXIT_USAGE,
+    )
+
+
+def _creds_help(args: argparse.Namespace) -> int:
+    raise CliError(
+        "which action? show, set or rm (see `openras creds --help`)",
         EXIT_USAGE,
     )
 
