@@ -126,6 +126,20 @@ def _text(entry: Entry, eol: str = "\n") -> str:
 # ------------------------------------------------------------------------------------ writing
 
 
+def _check_keys(items: list[tuple[str, str]]) -> None:
+    """Refuse, all at once, ``OpenRas*`` keys no driver reads and devices that do not exist."""
+    from openras.links.registry import unknown_device, unknown_keys
+
+    problems = unknown_keys([k for k, _ in items])
+    problems += [
+        why
+        for k, v in items
+        if k.casefold() == "openrasdevice" and (why := unknown_device(v)) is not None
+    ]
+    if problems:
+        raise CliError("; ".join(problems) + "; nothing was changed", EXIT_USAGE)
+
+
 def cmd_entry_add(args: Namespace) -> int:
     items: list[tuple[str, str]] = []
     if args.device:
@@ -133,6 +147,7 @@ def cmd_entry_add(args: Namespace) -> int:
     if args.phone:
         items.append(("PhoneNumber", args.phone))
     items += _pairs(args.set)
+    _check_keys(items)
     book = _target_book(args)
 
     def add(pb: Phonebook) -> None:
@@ -153,6 +168,7 @@ def cmd_entry_edit(args: Namespace) -> int:
         raise CliError(
             "nothing to change: give --set KEY=VALUE, --unset KEY, --phone or --device", EXIT_USAGE
         )
+    _check_keys(changes)
     book = _target_book(args)
 
     def change(pb: Phonebook) -> None:

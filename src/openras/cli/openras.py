@@ -301,7 +301,7 @@ def build_parser() -> argparse.ArgumentParser:
         "add an entry",
         e.cmd_entry_add,
         "examples:\n  openras entry add Test --device loopback\n"
-        "  openras entry add Work --device openvpn --set OpenRasConfig=/etc/openvpn/work.conf\n\n"
+        "  openras entry add Work --device openvpn --set OpenRasOpenVpnProfile=work.ovpn\n\n"
         "--device sets OpenRasDevice= (loopback, openvpn, wireguard, ssh); any other\n"
         "key is given with --set KEY=VALUE, in the order wanted.",
     )

@@ -108,3 +108,47 @@ def needs_system_daemon(driver: str) -> str | None:
             "or as root run 'rasman'"
         )
     return None
+
+
+#: Every ``OpenRas*`` key some driver reads (each driver's module docstring describes its
+#: own). Windows ignores them; openras ignores every other key it does not know, as Windows
+#: does, but an ``OpenRas*`` key nobody reads is a typo worth refusing at edit time.
+KNOWN_KEYS: Final = frozenset(
+    {
+        "OpenRasDevice", "OpenRasDialTimeoutMs", "OpenRasKillDeadlineMs",
+        "OpenRasLoopbackStepMs", "OpenRasLoopbackPassword", "OpenRasLoopbackHangUpMs",
+        "OpenRasLoopbackFailState", "OpenRasLoopbackFailCode", "OpenRasLoopbackDropAfterMs",
+        "OpenRasLoopbackIgnoreHangUp",
+        "OpenRasOpenVpnProfile",
+        "OpenRasWireGuardConfig", "OpenRasWireGuardImplementation", "OpenRasWireGuardDeadPeerMs",
+        "OpenRasSshMode", "OpenRasSshIdentity", "OpenRasSshKnownHosts", "OpenRasSshSocksPort",
+        "OpenRasSshAcceptNewHostKey", "OpenRasSshServerAliveInterval",
+        "OpenRasSshServerAliveCountMax", "OpenRasSshTunLocal", "OpenRasSshTunRemote",
+        "OpenRasSshTunRemoteUnit", "OpenRasSshTunRoutes",
+        # RasSetEntryProperties' fields Windows keeps elsewhere (openras._rasentry)
+        "OpenRasOptions", "OpenRasOptions2", "OpenRasFramingProtocol",
+    }
+)  # fmt: skip
+
+
+def unknown_keys(keys: list[str]) -> list[str]:
+    """What is wrong with ``keys`` an entry edit sets: one line per ``OpenRas*`` key no
+    driver reads, with the nearest known one ("did you mean"); [] when all are fine."""
+    import difflib
+
+    known = {k.casefold(): k for k in KNOWN_KEYS}
+    problems = []
+    for key in keys:
+        if not key.casefold().startswith("openras") or key.casefold() in known:
+            continue
+        near = difflib.get_close_matches(key, sorted(KNOWN_KEYS), n=1, cutoff=0.6)
+        hint = f" (did you mean {near[0]}?)" if near else ""
+        problems.append(f"unknown key {key}{hint}")
+    return problems
+
+
+def unknown_device(device: str) -> str | None:
+    """Why ``OpenRasDevice=device`` names no driver (None if it does)."""
+    if device.strip().lower() in DRIVERS:
+        return None
+    return f"unknown device {device!r}: use one of {', '.join(sorted(DRIVERS))}"
