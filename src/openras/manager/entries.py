@@ -157,6 +157,7 @@ def resolve(
         candidates = [system_phonebook_path()]
         if user_phonebook:
             candidates.append(Path(user_phonebook))
+    names: list[str] = []
     for path in candidates:
         try:
             data = read_phonebook_as(uid, path)
@@ -174,4 +175,14 @@ def resolve(
         entry = book.find(entry_name)
         if entry is not None:
             return snapshot(entry, path, is_system_phonebook(path))
-    raise errors.EntryNotFound(detail=f"no entry {entry_name!r}")
+        names += book.names()
+    raise errors.EntryNotFound(detail=f"no entry {entry_name!r}{did_you_mean(entry_name, names)}")
+
+
+def did_you_mean(name: str, names: list[str]) -> str:
+    """`` (did you mean 'Office'?)`` for the closest of ``names`` (case-insensitive), or ''."""
+    import difflib
+
+    folded = {n.casefold(): n for n in names}
+    near = difflib.get_close_matches(name.casefold(), list(folded), n=1, cutoff=0.6)
+    return f" (did you mean {folded[near[0]]!r}?)" if near else ""

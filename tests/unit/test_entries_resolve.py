@@ -1,0 +1,28 @@
+"""Resolving a dial's entry: the phonebook read as the caller, typos get a suggestion."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from openras import errors
+from openras.manager import entries
+
+
+def test_a_typo_gets_did_you_mean(tmp_path: Path):
+    book = tmp_path / "b.pbk"
+    book.write_text("[Office VPN]\nOpenRasDevice=loopback\n\n[Home]\nOpenRasDevice=loopback\n")
+    with pytest.raises(errors.EntryNotFound) as info:
+        entries.resolve(0, "office vnp", str(book), None)
+    assert info.value.detail == "no entry 'office vnp' (did you mean 'Office VPN'?)"
+    with pytest.raises(errors.EntryNotFound) as info:
+        entries.resolve(0, "Zebra", str(book), None)
+    assert info.value.detail == "no entry 'Zebra'"
+    assert entries.resolve(0, "HOME", str(book), None).name == "Home"
+
+
+def test_a_named_phonebook_that_is_missing_is_621(tmp_path: Path):
+    with pytest.raises(errors.PhonebookError) as info:
+        entries.resolve(0, "x", str(tmp_path / "absent.pbk"), None)
+    assert info.value.code == errors.ERROR_CANNOT_OPEN_PHONEBOOK
