@@ -8,18 +8,19 @@ answers ERROR_INVALID_HANDLE, printing every state as it happens.
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import threading
 import time
 
-from openras import rasapi
+from openras import paths, rasapi
 from openras.paths import user_phonebook
 from openras.states import RasConnState
 
 ENTRY = "openras demo"
 SECOND_PROCESS = """
-from openras import rasapi
+from openras import paths, rasapi
 code, conns = rasapi.RasEnumConnections()
 print(f"  [pid {__import__('os').getpid()}] RasEnumConnections -> {code}, {len(conns)} connection(s)")
 for c in conns:
@@ -85,6 +86,7 @@ def main() -> int:
             print(
                 f"  {time.monotonic() - t0:6.3f}s  RasGetConnectStatus -> {code} (ERROR_INVALID_HANDLE): the link is gone"
             )
+            _which_daemon()
             return 0
         assert status is not None
         if status.rasconnstate != last:
@@ -95,6 +97,25 @@ def main() -> int:
         time.sleep(0.01)
     print("the connection did not go away in time")
     return 1
+
+
+def _which_daemon() -> None:
+    """Say which connection manager served the demo and how to stop it."""
+    from openras import Client
+
+    with Client() as c:
+        info = c.call("org.openras.Manager.Ping")
+        where = c._t.path
+    if os.geteuid() == 0:
+        whose = "root's daemon"
+    elif where == paths.system_socket():
+        whose = "the system daemon"
+    else:
+        whose = "your per-user daemon"
+    print(
+        f"served by {whose}: rasman pid {info['pid']} on {where}; it keeps running for the "
+        f"next client (stop it with: kill {info['pid']})"
+    )
 
 
 if __name__ == "__main__":

@@ -9,6 +9,7 @@ import sys
 import threading
 from pathlib import Path
 
+import psutil
 import pytest
 from rasman_helpers import default_env, wait_until
 
@@ -150,3 +151,8 @@ def test_demo_runs_on_the_default_per_user_daemon(default_root: Path) -> None:
     assert "RasEnumConnections -> 0, 1 connection(s)" in text
     assert "ERROR_INVALID_HANDLE" in text and "the link is gone" in text
     assert "RasHangUp" in text
+    # it says which daemon served it and how to stop it, and leaves no start lock behind
+    pid = int(text.split("rasman pid ")[1].split()[0])
+    assert f"kill {pid}" in text and psutil.pid_exists(pid)
+    run_dir = Path(text.split(" on ")[-1].split(";")[0]).parent
+    assert sorted(p.name for p in run_dir.iterdir()) == ["rasman.sock"]

@@ -23,7 +23,6 @@ from openras.wire.codec import FrameDecoder, encode
 
 START_TIMEOUT = 10.0
 #: Beside the default socket: held by the one client that starts the daemon.
-START_LOCK = "rasman.start.lock"
 
 
 def check_peer(sock: socket.socket, path: Path) -> None:
@@ -144,7 +143,9 @@ def ensure_daemon(target: Path) -> None:
     target.parent.mkdir(parents=True, exist_ok=True, mode=0o755 if os.geteuid() == 0 else 0o700)
     paths.check_runtime_dir(target)
     deadline = time.monotonic() + START_TIMEOUT
-    fd = os.open(target.parent / START_LOCK, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    # The lock is the socket's directory itself (flock works on a directory): no lock file
+    # is left behind, and the directory is ours (checked above) or root's.
+    fd = os.open(target.parent, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
     try:
         while True:
             try:
