@@ -45,7 +45,9 @@ def dial_outcome(final: dict[str, Any]) -> int:
     error = int(final.get("error", 0))
     state = int(final.get("state", 0))
     if error or state != RasConnState.Connected:
-        raise errors.RasError.from_code(error or errors.ERROR_DISCONNECTION, handle=handle)
+        raise errors.RasError.from_code(
+            error or errors.ERROR_DISCONNECTION, final.get("detail") or None, handle=handle
+        )
     return handle
 
 
@@ -217,21 +219,29 @@ class Client:
         self._t.call(P.SET_CREDENTIALS, params)
 
     # -------------------------------------------------------------- ending
-    def hang_up(self, handle: int, *, wait: bool = True, timeout: float | None = 30.0) -> None:
+    def hang_up(
+        self,
+        handle: int,
+        *,
+        wait: bool = True,
+        timeout: float | None = 30.0,
+        force: bool = False,
+    ) -> None:
         """Request the hang-up; with ``wait``, return once the handle is invalid (all gone).
 
         The wait is the same call (``HangUp`` with ``wait``): one round trip. If it times
         out (RasError 638) the session is replaced by a fresh one, since the late reply
-        would otherwise answer the next call.
+        would otherwise answer the next call. ``force``: every reference goes and the link
+        program is killed at once instead of stopped gracefully (a link that will not stop).
         """
         if not wait:
-            self._t.call(P.HANG_UP, {"handle": handle})
+            self._t.call(P.HANG_UP, {"handle": handle, "force": force})
             return
         sock = self._t.sock
         before = sock.gettimeout()
         sock.settimeout(timeout)
         try:
-            self._t.call(P.HANG_UP, {"handle": handle, "wait": True})
+            self._t.call(P.HANG_UP, {"handle": handle, "wait": True, "force": force})
         except TimeoutError:
             self._t.close()
             self._t = connect(self._path or self._t.path, autostart=False, timeout=self._timeout)
@@ -287,5 +297,7 @@ class Connection:
     def projection(self) -> ProjectionInfo:
         return self.client.projection(self.handle)
 
-    def hang_up(self, *, wait: bool = True, timeout: float | None = 30.0) -> None:
-        self.client.hang_up(self.handle, wait=wait, timeout=timeout)
+    def hang_up(
+        self, *, wait: bool = True, timeout: float | None = 30.0, force: bool = False
+    ) -> None:
+        self.client.hang_up(self.handle, wait=wait, timeout=timeout, force=force)

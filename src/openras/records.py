@@ -28,6 +28,8 @@ class ConnectionInfo:
     refs: int = 1
     created: float = 0.0
     connected_at: float | None = None
+    #: Why it failed or dropped, in the link program's words ("" when it did not).
+    detail: str = ""
 
     @classmethod
     def from_wire(cls, d: dict[str, Any]) -> ConnectionInfo:
@@ -48,6 +50,7 @@ class ConnectionInfo:
             refs=int(d.get("refs", 1)),
             created=float(d.get("created", 0.0)),
             connected_at=d.get("connected_at"),
+            detail=str(d.get("detail") or ""),
         )
 
 
@@ -128,6 +131,7 @@ class Disconnect:
     owner: int = 0
     connected_at: float | None = None
     redialing: bool = False
+    detail: str = ""
 
     @classmethod
     def from_wire(cls, d: dict[str, Any]) -> Disconnect:
@@ -139,4 +143,5 @@ class Disconnect:
             owner=int(d.get("owner", 0)),
             connected_at=d.get("connected_at"),
             redialing=bool(d.get("redialing", False)),
+            detail=str(d.get("detail") or ""),
         )

@@ -18,6 +18,7 @@ from openras import Client, errors
 from openras.states import RasConnState
 
 CONNECTION_FIELDS = {
+    "detail",
     "handle",
     "entry",
     "entry_name",
@@ -193,6 +194,7 @@ def test_status_stats_history(cli: Cli) -> None:
         "connected_at",
         "owner",
         "redialing",
+        "detail",
     }
 
 

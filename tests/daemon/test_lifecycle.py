@@ -330,3 +330,19 @@ async def test_async_client_dial_events_hang_up(rasman):
             await c.dial("Secret", rasman.phonebook, password="nope")
         assert (await c.status(exc.value.handle)).error == 691
         await c.hang_up(exc.value.handle)
+
+
+def test_the_links_own_reason_reaches_the_caller(rasman):
+    """A failure's detail (the link program's words) travels with the code: in the dial's
+    exception, the failed handle's status, and the history after the hang-up."""
+    with Client(rasman.socket) as c:
+        with pytest.raises(errors.AuthenticationFailure) as info:
+            c.dial("Secret", rasman.phonebook, user="u", password="wrong")
+        assert info.value.detail == "the password is not the entry's OpenRasLoopbackPassword"
+        handle = info.value.handle
+        assert c.status(handle).detail == info.value.detail
+        c.hang_up(handle, wait=True)
+        [last] = [d for d in c.history() if d.handle == handle]
+        assert (
+            last.error == errors.ERROR_AUTHENTICATION_FAILURE and last.detail == info.value.detail
+        )

@@ -248,14 +248,16 @@ def test_a_huge_kill_deadline_is_capped_and_roots_second_hang_up_kills(rasman, a
         c.hang_up(handle, wait=False)
         assert c.status(handle).state is RasConnState.Disconnected
         [pid] = rasman.link_pids()
-        c.hang_up(handle, wait=False)  # root's second hang-up: killed now
+        c.hang_up(handle, wait=False)  # idempotent: still stopping gracefully
+        assert c.status(handle).phase == "disconnecting"
+        c.hang_up(handle, wait=False, force=True)  # killed now
         deadline = time.monotonic() + 10
         while True:
             try:
                 c.status(handle)
             except errors.InvalidHandle:
                 break
-            assert time.monotonic() < deadline, "root's second hang-up did not end the link"
+            assert time.monotonic() < deadline, "root's forced hang-up did not end the link"
             time.sleep(0.02)
     assert not Path(f"/proc/{pid}").exists() or "Z" in Path(f"/proc/{pid}/stat").read_text()
 

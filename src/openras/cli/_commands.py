@@ -181,14 +181,14 @@ def hang_up_and_follow(client: Client, info: ConnectionInfo, args: Namespace) ->
     name = info.entry
     if args.no_wait:
         with contextlib.suppress(errors.InvalidHandle):
-            end_connection(client, info.handle, wait=False)
+            end_connection(client, info.handle, wait=False, force=args.force)
         print(f"Hanging up {name} (handle {info.handle}); not waiting for the teardown.")
         return EXIT_SUCCESS
     spin = _term.Spinner(sys.stderr)
     with EventStream(args.socket, info.handle) as events:  # subscribe first: miss nothing
         spin.update(f"Hanging up {name} (handle {info.handle})")
         try:
-            end_connection(client, info.handle, wait=False)
+            end_connection(client, info.handle, wait=False, force=args.force)
         except errors.InvalidHandle:
             spin.done()
             print(f"{name} (handle {info.handle}) is already gone.")
@@ -437,6 +437,8 @@ def cmd_history(args: Namespace) -> int:
     for d in rows:
         lasted = d.time - d.connected_at if d.connected_at else None
         reason = f"{d.error} {errors.message(d.error)}" if d.error else "-"
+        if d.detail:
+            reason += f": {d.detail}"
         if d.redialing:
             reason += " (redialing)"
         cells.append([_term.when(d.time), str(d.handle), d.entry, _term.duration(lasted), reason])

@@ -71,6 +71,7 @@ def connection_json(info: ConnectionInfo, now: float | None = None) -> dict[str,
         "state_code": int(info.state),
         "phase": info.phase,
         "error": info.error,
+        "detail": info.detail,
         "owner": info.owner,
         "refs": info.refs,
         "all_users": info.all_users,
@@ -134,6 +135,7 @@ def disconnect_json(d: Disconnect) -> dict[str, Any]:
         "connected_at": d.connected_at,
         "owner": d.owner,
         "redialing": d.redialing,
+        "detail": d.detail,
     }
 
 

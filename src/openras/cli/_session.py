@@ -183,14 +183,25 @@ def same_name(a: str, b: str) -> bool:
 
 
 def end_connection(
-    client: Client, handle: int, timeout: float | None = HANGUP_TIMEOUT, *, wait: bool = True
+    client: Client,
+    handle: int,
+    timeout: float | None = HANGUP_TIMEOUT,
+    *,
+    wait: bool = True,
+    force: bool = False,
 ) -> None:
     """Hang ``handle`` up for good and, with ``wait``, return once it is invalid.
 
     A connected entry dialed twice holds two references and one hang-up only drops one, so
     this hangs up until the connection starts tearing down, then waits for the teardown
     (RasError 638 after ``timeout``). RasError 6 if the handle is not the caller's.
+    ``force``: one forced hang-up (every reference, the program killed at once).
     """
+    if force:
+        client.hang_up(handle, wait=False, force=True)
+        if wait:
+            client.wait_gone(handle, timeout)
+        return
     refs = client.status(handle).refs
     for _ in range(max(1, refs) + 2):  # + 2: someone may join while we hang up
         try:

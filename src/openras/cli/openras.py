@@ -230,6 +230,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("target", metavar="HANDLE|ENTRY", nargs="?", help="the connection to end")
     p.add_argument("--all", action="store_true", help="hang up every connection you may end")
+    p.add_argument(
+        "--force",
+        action="store_true",
+        help="kill the link program at once instead of stopping it gracefully",
+    )
 
     p = command(
         "list",
@@ -237,8 +242,8 @@ def build_parser() -> argparse.ArgumentParser:
         c.cmd_list,
         "Without --all only connected entries are listed (as `rasdial` does).\n"
         "JSON fields: handle entry entry_name phonebook phone_number device_type\n"
-        "device_name state state_code phase error owner refs all_users guid created\n"
-        "connected_at duration_s",
+        "device_name state state_code phase error detail owner refs all_users guid\n"
+        "created connected_at duration_s",
     )
     p.add_argument(
         "-a", "--all", action="store_true", help="also list dialing, failed and closing connections"

@@ -66,6 +66,7 @@ def conn_record(conn: Conn, *, now: float | None = None) -> dict[str, Any]:
         "refs": conn.refs,
         "created": conn.created,
         "connected_at": conn.connected_at,
+        "detail": conn.detail,
     }
 
 
@@ -331,6 +332,7 @@ async def m_dial(s: Session, p: dict[str, Any], more: bool) -> dict[str, Any] | 
         "error": last["error"],
         "phase": last["phase"],
         "joined": False,
+        "detail": last.get("detail", ""),
     }
 
 
@@ -492,7 +494,7 @@ async def m_hang_up(s: Session, p: dict[str, Any], more: bool) -> dict[str, Any]
     """Hang up; with ``wait``, reply once the handle is deleted (one round trip for what
     ``HangUp`` then ``WaitDeleted`` do in two)."""
     handle = _handle_param(p)
-    s.manager.hang_up(s.uid, handle)
+    s.manager.hang_up(s.uid, handle, force=p.get("force") is True)
     # The reply says the hang-up is under way; a daemon that died right after must not
     # adopt the link as still wanted. The link is already being stopped meanwhile.
     s.manager.flush()

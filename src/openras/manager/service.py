@@ -399,21 +399,34 @@ class Manager:
             self.param_store.save(handle, params)
             self._params_saved.add(handle)
 
-    def hang_up(self, uid: int, handle: int) -> None:
-        conn = self.table.visible(handle, uid)
-        if uid == 0 and conn is not None and conn.phase is Phase.DISCONNECTING:
-            # Root's second hang-up does not wait for the deadline: the link is killed now.
-            timer = self._kill_timers.pop(handle, None)
-            if timer is not None:
-                timer.cancel()
-            if handle in self.links:
-                log.warning("handle %d: killed on root's second hang-up", handle)
-                self.links[handle].kill()
+    def hang_up(self, uid: int, handle: int, *, force: bool = False) -> None:
+        """RasHangUp: idempotent, the link stopped gracefully then killed at its deadline.
+        ``force`` (the owner or root): killed now, for a link that will not stop; a plain
+        repeated RasHangUp never turns a graceful stop into a kill, as Windows code calls it
+        in loops."""
+        if force:
+            self._force_stop(uid, handle)
+            self._persist()
             return
         actions = self.table.hang_up(handle, uid, self.clock())
         self._apply(actions)
         if not actions:
             self._persist()  # one reference fewer: no action, but the row changed
+
+    def _force_stop(self, uid: int, handle: int) -> None:
+        conn = self.table.visible(handle, uid)
+        if conn is None:
+            raise errors.InvalidHandle()
+        # Every reference goes: each call drops one, the last begins the teardown.
+        while conn.phase is not Phase.DISCONNECTING and handle in self.table.rows:
+            self._apply(self.table.hang_up(handle, uid, self.clock()))
+        timer = self._kill_timers.pop(handle, None)
+        if timer is not None:
+            timer.cancel()
+        link = self.links.get(handle)
+        if link is not None:
+            log.warning("handle %d: killed at once (forced hang-up by uid %d)", handle, uid)
+            link.kill()
 
     def status(self, uid: int, handle: int) -> Conn:
         conn = self.table.visible(handle, uid)
@@ -619,10 +632,10 @@ class Manager:
             elif isinstance(event, LinkFailed):
                 if event.detail:
                     log.info("handle %d: attempt failed: %s", handle, event.detail)
-                self._apply(self.table.link_failed(handle, event.error, now))
+                self._apply(self.table.link_failed(handle, event.error, now, event.detail))
             elif isinstance(event, LinkDropped):
                 log.info("handle %d: link dropped: %s", handle, event.detail or event.error)
-                self._apply(self.table.link_dropped(handle, event.error, now))
+                self._apply(self.table.link_dropped(handle, event.error, now, event.detail))
 
         return emit
 

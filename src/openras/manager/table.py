@@ -36,6 +36,8 @@ from openras.states import RasConnState
 REAP_GRACE: Final = 60.0
 #: Disconnect reasons kept for ``History``.
 HISTORY_SIZE: Final = 64
+#: The longest failure detail kept (a line or two of the program's own words).
+MAX_DETAIL: Final = 400
 ROOT: Final = 0
 
 
@@ -77,6 +79,9 @@ class Conn:
     #: only after all its connections are gone.
     session: int = 0
     reap_at: float | None = None
+    #: Why the link failed or dropped, in the link program's own words (the driver's reading
+    #: of it: "TLS handshake failed", "Cannot ioctl TUNSETIFF: ..."), for the caller.
+    detail: str = ""
 
     @property
     def display_name(self) -> str:
@@ -276,18 +281,20 @@ class Table:
             conn.phase = Phase.CONNECTED
             conn.connected_at = now
             conn.error = 0
+            conn.detail = ""
         return [self._event("state", conn, old=old)]
 
-    def link_failed(self, handle: int, error: int, now: float) -> list[Action]:
+    def link_failed(self, handle: int, error: int, now: float, detail: str = "") -> list[Action]:
         """The attempt failed in its current state (only meaningful while dialing)."""
         conn = self.rows.get(handle)
         if conn is None:
             return []
         if conn.phase is Phase.CONNECTED:
-            return self.link_dropped(handle, error, now)
+            return self.link_dropped(handle, error, now, detail)
         if conn.phase is not Phase.DIALING:
             return []
         conn.error = error or errors.ERROR_UNKNOWN
+        conn.detail = detail[:MAX_DETAIL]
         if conn.redial_left > 0 and conn.connected_at is not None:
             # A redial after a link failure: try again while attempts last.
             return self._schedule_redial(conn, now)
@@ -299,12 +306,13 @@ class Table:
             actions.append(StopLink(handle))
         return actions
 
-    def link_dropped(self, handle: int, error: int, now: float) -> list[Action]:
+    def link_dropped(self, handle: int, error: int, now: float, detail: str = "") -> list[Action]:
         """An established link went down by itself."""
         conn = self.rows.get(handle)
         if conn is None or conn.phase is not Phase.CONNECTED:
             return []
         reason = error or errors.ERROR_DISCONNECTION
+        conn.detail = detail[:MAX_DETAIL]
         if conn.redial_left > 0:
             self._remember(conn, reason, now, redialing=True)
             conn.error = reason
@@ -428,6 +436,7 @@ class Table:
                 "error": reason,
                 "time": now,
                 "connected_at": conn.connected_at,
+                "detail": conn.detail,
             }
         )
 
@@ -444,6 +453,8 @@ class Table:
             "state": int(conn.state),
             "error": conn.error,
         }
+        if conn.detail and conn.error:
+            ev["detail"] = conn.detail
         if old is not None:
             ev["old_state"] = int(old)
         if redial:

@@ -158,7 +158,9 @@ class LoopbackLink(Link):
                         self._connected_at = time.time()
                     self.emit(StateReached(state))
                 elif kind == "failed":
-                    self.emit(LinkFailed(int(ev["error"]), "loopback attempt failed"))
+                    self.emit(
+                        LinkFailed(int(ev["error"]), str(ev.get("detail") or "attempt failed"))
+                    )
                 elif kind == "dropped":
                     self.emit(LinkDropped(int(ev["error"]), str(ev.get("detail", ""))))
                 elif kind == "status" and first_status:

@@ -93,11 +93,13 @@ class Program:
             if state == CONNECTED:
                 break
             if self.fail_state is not None and state == self.fail_state:
-                await self.fail(self.fail_code or 635)
+                await self.fail(
+                    self.fail_code or 635, "scripted failure (OpenRasLoopbackFailState)"
+                )
                 return
             if state == 5 and self.password is not None and password != self.password:
                 await asyncio.sleep(self.step)
-                await self.fail(691)
+                await self.fail(691, "the password is not the entry's OpenRasLoopbackPassword")
                 return
             await asyncio.sleep(self.step)
         self.phase = "connected"
@@ -111,10 +113,10 @@ class Program:
                 self.publish({"event": "dropped", "error": 629, "detail": "remote end hung up"})
                 await self.finish()
 
-    async def fail(self, code: int) -> None:
+    async def fail(self, code: int, detail: str) -> None:
         self.phase = "failed"
         self.error = code
-        self.publish({"event": "failed", "error": code, "state": self.state})
+        self.publish({"event": "failed", "error": code, "state": self.state, "detail": detail})
         await self.finish()
 
     async def finish(self) -> None:
