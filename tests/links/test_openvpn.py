@@ -168,13 +168,24 @@ async def test_dial_ping_stats_projection_hang_up(
     assert events.states[-1] is RasConnState.Connected
     assert events.states == sorted(events.states), "states go forward only"
 
-    # Config written 0600, password nowhere on disk or in argv.
-    conf = run_dir / "openvpn.conf"
-    assert conf.stat().st_mode & 0o777 == 0o600
-    assert PASSWORD not in conf.read_text()
+    # No config file: openvpn got argv built from the checked profile; keys are 0600 files
+    # of the daemon's; the password is nowhere on disk or in argv.
     assert link.pid is not None
-    assert PASSWORD not in " ".join(psutil.Process(link.pid).cmdline())
-    assert "up " not in conf.read_text()
+    cmdline = psutil.Process(link.pid).cmdline()
+    assert "--config" not in cmdline and PASSWORD not in " ".join(cmdline)
+    assert not (run_dir / "openvpn.conf").exists()
+    keys = run_dir / "keys"
+    assert keys.stat().st_mode & 0o777 == 0o700
+    assert sorted(p.name for p in keys.iterdir()) == ["ca.pem", "cert.pem", "key.pem"]
+    for key in keys.iterdir():
+        assert key.stat().st_mode & 0o777 == 0o600 and PASSWORD not in key.read_text()
+        assert cmdline[cmdline.index(str(key)) - 1] in ("--ca", "--cert", "--key")
+    assert [a for a in cmdline if a.startswith("--")] == [
+        "--client", "--proto", "--remote", "--ca", "--cert", "--key",
+        "--remote-cert-tls", "--auth-user-pass", "--nobind", "--dev", "--dev-type",
+        "--auth-retry", "--verb", "--auth-nocache", "--management", "--management-hold",
+        "--management-query-passwords",
+    ]  # fmt: skip
 
     assert netns_lab.ping(netns_pair.b, server.tunnel_ip, count=2)
     stats = await link.statistics()
@@ -394,7 +405,8 @@ async def test_adopt_of_a_dead_link_cleans_up(tmp_path: Path, pki: Path) -> None
     """A record whose process is gone: adopt answers None and removes the run dir."""
     spec = make_spec(tmp_path, tmp_path / "client.ovpn")
     spec.run_dir.mkdir()
-    (spec.run_dir / "openvpn.conf").write_text("client\n")
+    (spec.run_dir / "keys").mkdir()
+    (spec.run_dir / "keys" / "ca.pem").write_text("x\n")
     dead = subprocess.Popen(["true"])
     dead.wait()
     record = {"pid": dead.pid, "create_time": 1.0, "mgmt": str(spec.run_dir / "mgmt.sock"),

@@ -16,6 +16,7 @@ from openras.links.base import DialParams, LinkSpec
 from openras.links.openvpn import profile as pf
 from openras.links.openvpn.driver import load_profile
 from openras.manager.entries import EntrySnapshot
+from openras.policy import Grant
 
 PEM = "-----BEGIN CERTIFICATE-----\nMIIBdummy\n-----END CERTIFICATE-----\n"
 
@@ -39,6 +40,28 @@ def no_files(path: str, line: int) -> str:
 def sanitize(text: str, **kw: object) -> pf.SanitizedProfile:
     read = kw.pop("read_file", no_files)
     return pf.sanitize(pf.parse(text, "p.ovpn"), source="p.ovpn", read_file=read, **kw)  # type: ignore[arg-type]
+
+
+KEYS = Path("/run/openras/t/keys")
+
+
+def argv(prof: pf.SanitizedProfile) -> tuple[list[str], dict[str, str]]:
+    """The profile's argv (driver options excluded) and its files by name, as text."""
+    args, files = prof.argv(KEYS)
+    assert all(p.parent == KEYS for p in files)
+    return args, {p.name: data.decode() for p, data in files.items()}
+
+
+def options(args: list[str]) -> list[list[str]]:
+    """argv split the way openvpn's parse_argv splits it: a new option at every '--'."""
+    out: list[list[str]] = []
+    for a in args:
+        if a.startswith("--"):
+            out.append([a[2:]])
+        else:
+            assert out, f"argument {a!r} before any option"
+            out[-1].append(a)
+    return out
 
 
 # ------------------------------------------------------------------------------- tokenizer
@@ -86,6 +109,8 @@ def test_parse_inline_blocks_and_line_numbers() -> None:
         ("client\n</ca>\n", "p.ovpn:2"),
         ('client\nca "x\n', "p.ovpn:2: bad quoting"),
         ("client\n" + "x" * 300 + "\n", "p.ovpn:2: line longer"),
+        ("client\n" + "é" * 128 + "\n", "p.ovpn:2: line longer than 255 bytes"),
+        ("client\n<ca>\n" + "é" * 127 + "a</ca>\n</ca>\n", "p.ovpn:3: line longer"),
         ("client\x00\n", "binary"),
     ],
 )
@@ -102,12 +127,13 @@ def test_a_plain_profile_is_rebuilt() -> None:
     out = sanitize(BASE)
     assert out.has_auth_user_pass
     assert out.remotes == [("vpn.example.com", "1194")]
-    text = out.render()
-    assert (
-        "<ca>\n-----BEGIN CERTIFICATE-----\nMIIBdummy\n-----END CERTIFICATE-----\n</ca>\n" in text
-    )
-    assert 'remote "vpn.example.com" "1194"\n' in text
-    assert "dev " not in text  # the driver names the device
+    args, files = argv(out)
+    assert options(args) == [
+        ["client"], ["proto", "udp"], ["remote", "vpn.example.com", "1194"],
+        ["ca", str(KEYS / "ca.pem")], ["remote-cert-tls", "server"], ["auth-user-pass"],
+        ["nobind"],
+    ]  # fmt: skip
+    assert files == {"ca.pem": PEM}
 
 
 DANGEROUS = [
@@ -190,14 +216,14 @@ def test_inline_credentials_and_script_blocks_are_refused() -> None:
 
 def test_ignore_unknown_option_drops_unknown_but_never_dangerous() -> None:
     ok = sanitize(BASE + "ignore-unknown-option fancy-thing\nfancy-thing 1\n")
-    assert "fancy" not in ok.render()
+    assert "fancy" not in " ".join(argv(ok)[0])
     with pytest.raises(RasError, match="'up' is not allowed"):
         sanitize(BASE + "ignore-unknown-option up\nup /tmp/x\n")
 
 
 def test_windows_and_privilege_options_are_dropped() -> None:
     out = sanitize(BASE + "block-outside-dns\nuser nobody\ngroup nogroup\nregister-dns\n")
-    text = out.render()
+    text = " ".join(argv(out)[0])
     assert "nobody" not in text and "block-outside-dns" not in text
 
 
@@ -227,16 +253,22 @@ def test_files_are_read_through_the_callback_and_inlined() -> None:
         "client\nremote h\nca ca.crt\ncert c.crt\nkey c.key\ntls-auth ta.key 1\n", read_file=read
     )
     assert reads == [("ca.crt", 3), ("c.crt", 4), ("c.key", 5), ("ta.key", 6)]
-    text = out.render()
-    assert "<cert>\n" + PEM + "</cert>\n" in text
-    assert "<tls-auth>\n" in text and 'key-direction "1"\n' in text
-    assert "ca.crt" not in text
+    args, files = argv(out)
+    assert options(args)[2:] == [
+        ["ca", str(KEYS / "ca.pem")], ["cert", str(KEYS / "cert.pem")],
+        ["key", str(KEYS / "key.pem")], ["tls-auth", str(KEYS / "tls-auth.key")],
+        ["key-direction", "1"], ["nobind"],
+    ]  # fmt: skip
+    assert files["cert.pem"] == PEM and "ca.crt" not in " ".join(args)
 
 
-def test_file_content_cannot_inject_options() -> None:
+def test_file_content_is_only_ever_a_file() -> None:
+    """A file (or inline block) holding config text stays bytes in a 0600 file: no parser of
+    openvpn's reads it as options any more."""
     evil = PEM + "</cert>\nup /tmp/x.sh\n<cert>\n"
-    with pytest.raises(RasError, match="looks like a tag"):
-        sanitize("client\nremote h\ncert c.crt\n", read_file=lambda p, n: evil)
+    args, files = argv(sanitize("client\nremote h\ncert c.crt\n", read_file=lambda p, n: evil))
+    assert files == {"cert.pem": evil}
+    assert [o[0] for o in options(args)] == ["client", "remote", "cert", "nobind"]
 
 
 def test_phone_number_overrides_remote_host() -> None:
@@ -265,7 +297,8 @@ def test_no_server_anywhere_is_749() -> None:
 def test_windows_line_ends_are_fine() -> None:
     out = sanitize(BASE.replace("\n", "\r\n"))
     assert out.remotes == [("vpn.example.com", "1194")]
-    assert "\r" not in out.render()
+    args, files = argv(out)
+    assert "\r" not in "".join(args) and files == {"ca.pem": PEM}
 
 
 @settings(max_examples=300, deadline=None)
@@ -280,7 +313,7 @@ def test_any_text_parses_or_fails_with_a_ras_error(text: str) -> None:
 
 def test_verb_is_kept_for_the_driver() -> None:
     assert sanitize(BASE + "verb 7\n").verb == 7
-    assert "verb" not in sanitize(BASE + "verb 1\n").render()
+    assert "--verb" not in argv(sanitize(BASE + "verb 1\n"))[0]
 
 
 _ARG = st.text(
@@ -292,11 +325,16 @@ _ARG = st.text(
 
 @settings(max_examples=300, deadline=None)
 @given(st.lists(_ARG, min_size=1, max_size=3))
-def test_rendered_arguments_read_back_identically(args: list[str]) -> None:
-    """Whatever an argument holds (quotes, backslashes, '#', '<'), openvpn reads it back as
-    one argument of the same option: rendering can never smuggle in another option."""
-    rendered = pf._render(pf.Option("remote", tuple(args), 1))
-    assert pf.parse(rendered) == [pf.Option("remote", tuple(args), 1)]
+def test_argv_arguments_are_exactly_what_was_understood(args: list[str]) -> None:
+    """Whatever an argument holds (quotes, backslashes, '#', '<'), it is one argv element of
+    the same option, or refused when openvpn would take it for an option ('--...')."""
+    prof = pf.SanitizedProfile(options=[pf.Option("remote", tuple(args), 1)], nobind=False)
+    if any(a.startswith("--") for a in args):
+        with pytest.raises(RasError) as info:
+            prof.argv(KEYS)
+        assert info.value.code == pf.ERROR_NOT_ALLOWED
+        return
+    assert prof.argv(KEYS) == (["--remote", *args], {})
 
 
 # ------------------------------------------------------------------------------- files as the owner
@@ -314,7 +352,7 @@ def test_load_profile_relative_to_the_phonebook(tmp_path: Path) -> None:
     (tmp_path / "ca.crt").write_text(PEM)
     (tmp_path / "vpn.ovpn").write_text("client\nremote h 1\nca ca.crt\n")
     prof = load_profile(_spec(tmp_path / "x.pbk", 0, OpenRasOpenVpnProfile="vpn.ovpn"))
-    assert "<ca>\n" + PEM in prof.render()
+    assert argv(prof)[1] == {"ca.pem": PEM}
 
 
 def test_missing_profile_and_missing_cert(tmp_path: Path) -> None:
@@ -356,8 +394,135 @@ def test_files_are_read_with_the_owners_rights(tmp_path_factory: pytest.TempPath
         (d / "secret.key").chmod(0o644)
         (d / "vpn2.ovpn").chmod(0o644)
         assert stat.S_IMODE((d / "secret.key").stat().st_mode) == 0o644
-        assert (
-            "<key>" in load_profile(_spec(pbk, nobody, OpenRasOpenVpnProfile="vpn2.ovpn")).render()
-        )
+        prof = load_profile(_spec(pbk, nobody, OpenRasOpenVpnProfile="vpn2.ovpn"))
+        assert argv(prof)[1] == {"key.pem": PEM}
     finally:
         shutil.rmtree(d)
+
+
+# ------------------------------------------------------------------------------- connection blocks
+
+
+def test_connection_blocks_become_several_remotes() -> None:
+    text = (
+        "client\nport 1194\nca c\n"
+        "<connection>\nremote a.example\nproto udp\nnobind\n</connection>\n"
+        "<connection>\nremote b.example 443\nproto tcp-client\nnobind\n</connection>\n"
+        "<connection>\nremote c.example\nport 8443\nnobind\n</connection>\n"
+    )
+    args, _ = argv(sanitize(text, read_file=lambda p, n: PEM))
+    assert options(args) == [
+        ["client"], ["port", "1194"], ["ca", str(KEYS / "ca.pem")],
+        ["remote", "a.example", "1194", "udp"], ["remote", "b.example", "443", "tcp-client"],
+        ["remote", "c.example", "8443"], ["nobind"],
+    ]  # fmt: skip
+
+
+def test_connection_blocks_that_differ_are_refused_naming_the_block() -> None:
+    text = (
+        "client\n<connection>\nremote a\nhttp-proxy p 8080\n</connection>\n"
+        "<connection>\nremote b\n</connection>\n"
+    )
+    with pytest.raises(RasError) as info:
+        sanitize(text)
+    assert info.value.code == pf.ERROR_PROFILE
+    assert str(info.value.detail).startswith("p.ovpn:6: this <connection> block differs")
+    with pytest.raises(RasError, match=r"p\.ovpn:2: a <connection> block needs exactly one"):
+        sanitize("client\n<connection>\nproto udp\n</connection>\n")
+
+
+def test_shared_connection_options_come_after_the_top_level_ones() -> None:
+    text = (
+        "client\nconnect-timeout 5\n<connection>\nremote a\nconnect-timeout 9\n</connection>\n"
+        "<connection>\nremote b\nconnect-timeout 9\n</connection>\n"
+    )
+    names = options(argv(sanitize(text))[0])
+    assert names == [
+        ["client"], ["connect-timeout", "5"], ["remote", "a"], ["remote", "b"],
+        ["connect-timeout", "9"], ["nobind"],
+    ]  # fmt: skip
+
+
+# ------------------------------------------------------------------------------- ports
+
+
+@pytest.mark.parametrize(
+    ("extra", "line"),
+    [
+        ("lport 80", "lport 80"),
+        ("lport 0", "lport 0"),
+        ("local 10.0.0.1\nport 443", "port 443"),
+        ("bind\nport 22", "port 22"),
+        ("local 10.0.0.1\nlport https", "lport https"),
+        ("<connection>\nremote h\nlport 25\n</connection>", "lport 25"),
+    ],
+)
+def test_a_non_root_owner_never_binds_a_privileged_port(extra: str, line: str) -> None:
+    text = "client\nremote h 1194\n" + extra + "\n"
+    with pytest.raises(RasError) as info:
+        sanitize(text, owner_uid=1000)
+    assert info.value.code == pf.ERROR_NOT_ALLOWED
+    assert f"'{line}'" in str(info.value.detail) and "p.ovpn:" in str(info.value.detail)
+    sanitize(text.replace("lport https", "lport 99"), owner_uid=0)  # root may
+
+
+def test_nobind_unless_the_profile_binds() -> None:
+    plain = sanitize("client\nremote h 443\nport 443\n", owner_uid=1000)
+    assert plain.nobind and argv(plain)[0][-1] == "--nobind"
+    bound = sanitize("client\nremote h\nlport 40000\nport 443\n", owner_uid=1000)
+    assert not bound.nobind and "--nobind" not in argv(bound)[0]
+    assert ["lport", "40000"] in options(argv(bound)[0])
+
+
+# ------------------------------------------------------------------------------- full tunnel
+
+SPLIT = Grant(full_tunnel=False, full_tunnel_rule="policy.conf:3: full-tunnel = no")
+
+
+@pytest.mark.parametrize(
+    "lines",
+    [
+        "redirect-gateway def1",
+        "redirect-gateway",
+        "redirect-private",
+        "route 0.0.0.0 0.0.0.0",
+        "route 0.0.0.0 0.0.0.0 vpn_gateway",
+        "route 1.2.3.4 0.0.0.0",
+        "route 0.0.0.0 128.0.0.0\nroute 128.0.0.0 128.0.0.0",
+        "route 0.0.0.0 192.0.0.0",
+        "route-ipv6 ::/0",
+        "route-ipv6 ::/1\nroute-ipv6 8000::/1",
+        "route-ipv6 2000::/3",
+        "route some.host 255.0.0.0",
+        "route net_gateway 0.0.0.0",
+        "ifconfig 10.0.0.2 128.0.0.0",
+        "\n".join(f"route {n}.0.0.0 255.0.0.0" for n in range(1, 40)),
+    ],
+)
+def test_without_full_tunnel_default_routes_are_refused(lines: str) -> None:
+    with pytest.raises(RasError) as info:
+        sanitize(BASE + lines + "\n", grant=SPLIT)
+    assert info.value.code == pf.ERROR_NOT_ALLOWED
+    detail = str(info.value.detail)
+    assert detail.startswith("p.ovpn:") and "policy.conf:3: full-tunnel = no" in detail
+    sanitize(BASE + lines + "\n")  # allowed with a full tunnel
+
+
+def test_split_tunnel_routes_are_fine_and_pushes_are_cut() -> None:
+    text = BASE + "route 10.0.0.0 255.0.0.0\nroute 192.168.0.0 255.255.0.0\nroute-ipv6 fd00::/8\n"
+    prof = sanitize(text, grant=SPLIT)
+    args = argv(prof)[0]
+    assert args[:7] == [
+        "--route-nopull", "--pull-filter", "ignore", "redirect-gateway",
+        "--pull-filter", "ignore", "redirect-private",
+    ]  # fmt: skip
+    assert ["route", "10.0.0.0", "255.0.0.0"] in options(args)
+    assert "--route-nopull" not in argv(sanitize(text))[0]
+
+
+def test_pushed_subnet_wider_than_the_policy_allows() -> None:
+    assert pf.pushed_coverage_problem("255.255.255.0", "", "subnet") is None
+    assert pf.pushed_coverage_problem("128.0.0.0", "", "subnet") is not None
+    assert pf.pushed_coverage_problem("128.0.0.0", "", "net30") is None  # a peer address
+    assert pf.pushed_coverage_problem("", "fd00::2/64", "") is None
+    assert pf.pushed_coverage_problem("", "2000::2/3", "") is not None

@@ -10,11 +10,15 @@ Entry keys::
 
 How a dial goes:
 
-1. The profile and every file it names are read with the owner's rights and rebuilt from an
-   allow-list (``profile.py``); the result, with every key inlined, is written 0600 to the
-   run dir. The driver sets the device (``orvpn<handle>``, tun), ``auth-retry none``,
-   ``auth-nocache`` and at least ``verb 3`` (so the pushed options reach the log).
-2. ``openvpn --config F --management SOCK unix --management-hold
+1. The profile and every file it names are read with the owner's rights, parsed and checked
+   against an allow-list and the dial's policy (``profile.py``). No config file is written:
+   openvpn gets an argv built from the checked model (``SanitizedProfile.argv``), so no text
+   of the user's meets openvpn's config parser; every key or certificate (inline or named)
+   becomes a 0600 file in ``<run dir>/keys`` that the argv names. The driver sets the device
+   (``orvpn<handle>``, tun), ``auth-retry none``, ``auth-nocache`` and at least ``verb 3``
+   (so the pushed options reach the log), ``--nobind`` unless the profile binds, and
+   ``--route-nopull`` plus pull filters when the policy forbids a full tunnel.
+2. ``openvpn <profile options> <driver options> --management SOCK unix --management-hold
    --management-query-passwords`` is spawned as a supervised child; nothing but the
    management socket connects us (the password goes there, never into argv or a file).
 3. On the socket: ``state on``, ``bytecount 1``, ``hold release``; each
@@ -77,7 +81,8 @@ from openras.states import RasConnState
 log = logging.getLogger(__name__)
 
 PROFILE_KEY: Final = "OpenRasOpenVpnProfile"
-CONFIG_FILE: Final = "openvpn.conf"
+#: Directory (in the run dir) of the keys and certificates the argv names, 0600 each.
+KEYS_DIR: Final = "keys"
 SOCKET_FILE: Final = "mgmt.sock"
 LOG_FILE: Final = "openvpn.log"
 #: How long openvpn may take to open its management socket.
@@ -115,15 +120,11 @@ def load_profile(spec: LinkSpec) -> pf.SanitizedProfile:
         raise RasError(pf.ERROR_PROFILE, f"{path}: not an OpenVPN profile (not text)") from None
     source = str(path)
 
-    def read_file(name: str, line: int) -> str:
+    def read_file(name: str, line: int) -> bytes:
         target = Path(name) if Path(name).is_absolute() else path.parent / name
-        content = read_owner_file(
+        return read_owner_file(
             target, spec.owner_uid, code=pf.ERROR_NO_CERT, what=f"{source}:{line}: file"
         )
-        try:
-            return content.decode("ascii")
-        except UnicodeDecodeError:
-            raise RasError(pf.ERROR_NO_CERT, f"{source}:{line}: {target} is not PEM text") from None
 
     number = spec.params.phone_number or spec.entry.get("PhoneNumber") or ""
     return pf.sanitize(
@@ -131,7 +132,30 @@ def load_profile(spec: LinkSpec) -> pf.SanitizedProfile:
         source=source,
         read_file=read_file,
         remote_override=pf.parse_phone_number(number),
+        owner_uid=spec.owner_uid,
+        grant=spec.grant,
     )
+
+
+def build_argv(
+    profile: pf.SanitizedProfile, run_dir: Path, ifname: str, program: str = "openvpn"
+) -> tuple[list[str], dict[Path, bytes]]:
+    """The whole argv of openvpn for ``profile`` and the key files it names."""
+    driver = [
+        pf.Option("dev", (ifname,)),
+        pf.Option("dev-type", ("tun",)),
+        pf.Option("auth-retry", ("none",)),
+        pf.Option("verb", (str(min(max(profile.verb, 3), 4)),)),
+    ]
+    if profile.has_auth_user_pass:
+        driver.append(pf.Option("auth-nocache"))
+    driver += [
+        pf.Option("management", (SOCKET_FILE, "unix")),
+        pf.Option("management-hold"),
+        pf.Option("management-query-passwords"),
+    ]
+    args, files = profile.argv(run_dir / KEYS_DIR, driver)
+    return [program, *args], files
 
 
 class OpenVpnLink(Link):
@@ -170,6 +194,7 @@ class OpenVpnLink(Link):
         self._bytes = (0, 0)
         self._connected_line: mp.State | None = None
         self._push: mp.PushInfo | None = None
+        self._profile: pf.SanitizedProfile | None = None
         self.connected_at: float | None = None
 
     def __repr__(self) -> str:
@@ -195,24 +220,16 @@ class OpenVpnLink(Link):
         else:
             profile = await asyncio.to_thread(load_profile, self.spec)
         timeout = dial_timeout(self.spec.entry)
-        extra = [
-            pf.Option("dev", (self.ifname,)),
-            pf.Option("dev-type", ("tun",)),
-            pf.Option("auth-retry", ("none",)),
-            pf.Option("verb", (str(min(max(profile.verb, 3), 4)),)),
-        ]
-        if profile.has_auth_user_pass:
-            extra.append(pf.Option("auth-nocache"))
-        self.spec.run_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
-        for leftover in (CONFIG_FILE, SOCKET_FILE):
-            with contextlib.suppress(FileNotFoundError):
-                (self.spec.run_dir / leftover).unlink()
-        write_private(self.spec.run_dir / CONFIG_FILE, profile.render(extra).encode())
-        argv = [
-            find_program("openvpn"), "--config", CONFIG_FILE,
-            "--management", SOCKET_FILE, "unix",
-            "--management-hold", "--management-query-passwords",
-        ]  # fmt: skip
+        self._profile = profile
+        run_dir = self.spec.run_dir
+        argv, files = build_argv(profile, run_dir, self.ifname, find_program("openvpn"))
+        run_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+        with contextlib.suppress(FileNotFoundError):
+            (run_dir / SOCKET_FILE).unlink()
+        shutil.rmtree(run_dir / KEYS_DIR, ignore_errors=True)  # a redial's leftovers
+        (run_dir / KEYS_DIR).mkdir(mode=0o700)
+        for path, data in files.items():
+            write_private(path, data)
         if self._stopping:
             raise stopped_before_start("openvpn")
         self.proc = LinkProcess.spawn(
@@ -360,12 +377,28 @@ class OpenVpnLink(Link):
     def _read_push(self) -> None:
         """The options the server pushed (for the projection), from the log once connected:
         the PUSH_REPLY line is written before openvpn reports CONNECTED."""
-        if self._push is not None:
+        if self._push is None:
+            log_text = tail_text(self.spec.run_dir / LOG_FILE, LOG_TAIL_BYTES)
+            for line in reversed(log_text.splitlines()):
+                if "PUSH_REPLY" in line and (push := mp.parse_push_reply(line)) is not None:
+                    self._push = push
+                    break
+        self._check_push()
+
+    def _check_push(self) -> None:
+        """Without a full tunnel, a pushed address whose subnet routes too much ends the link
+        (``--route-nopull`` stops pushed routes, not the subnet of a pushed ``ifconfig``)."""
+        push = self._push
+        if push is None or self.spec.grant.full_tunnel:
             return
-        for line in reversed(tail_text(self.spec.run_dir / LOG_FILE, LOG_TAIL_BYTES).splitlines()):
-            if "PUSH_REPLY" in line and (push := mp.parse_push_reply(line)) is not None:
-                self._push = push
-                return
+        why = pf.pushed_coverage_problem(
+            push.ifconfig_remote, push.ifconfig_ipv6_network, push.topology
+        )
+        if why is not None:
+            self._finish(
+                errors.ERROR_ACCESS_DENIED,
+                f"{why}: a full tunnel is not allowed by policy ({self.spec.grant.full_tunnel_rule})",
+            )
 
     def _on_log(self, text: str) -> None:
         self._log.append(text)

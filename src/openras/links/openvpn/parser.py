@@ -383,6 +383,8 @@ class PushInfo:
     route_gateway: str = ""
     ifconfig_ipv6_local: str = ""
     ifconfig_ipv6_remote: str = ""
+    #: ``addr/bits`` as pushed (its subnet is routed to the tunnel).
+    ifconfig_ipv6_network: str = ""
     topology: str = ""
     dns: tuple[str, ...] = ()
     domain: str = ""
@@ -407,6 +409,7 @@ def parse_push_reply(text: str) -> PushInfo | None:
             info["ifconfig_local"], info["ifconfig_remote"] = args[0], args[1]
         elif opt == "ifconfig-ipv6" and args:
             info["ifconfig_ipv6_local"] = args[0].split("/")[0]
+            info["ifconfig_ipv6_network"] = args[0]
             if len(args) > 1:
                 info["ifconfig_ipv6_remote"] = args[1]
         elif opt == "route-gateway" and args:

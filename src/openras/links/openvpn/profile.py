@@ -1,25 +1,63 @@
-"""Client .ovpn profiles: parsed the way openvpn parses them, then rebuilt from an allow-list.
+"""Client .ovpn profiles: parsed the way openvpn parses them, checked, turned into argv.
 
 The daemon runs openvpn as root from a profile a user wrote, so the profile must never make
-root run a program, load code, write files or read a file the user could not read. Rather
-than filtering known-bad options, the rebuilt config holds only options on an allow-list,
-re-quoted by us, with every file the profile names read on the user's behalf (through a
-callback that checks the user's permissions) and inlined. Anything else is refused with the
-line that asked for it. The tokenizer follows openvpn's ``parse_line`` (quotes, backslash
-escapes, ``#``/``;`` comments only at the start of a token) and its inline-block rules (a
-block ends at the first line that starts with ``</tag>``), so what we check is what it reads.
+root run a program, load code, write files or read a file the user could not read. No text of
+the user's ever reaches openvpn's own config parser: the profile is parsed here into a typed
+model (:class:`Option`), every option is checked against an allow-list (anything else is
+refused with the line that asked for it), and openvpn is started with an **argv** built from
+that model (:meth:`SanitizedProfile.argv`), never with ``--config``. Whatever openras
+understood is exactly what openvpn gets: argv has no quoting, no comments, no inline blocks
+and no line length, so there is nothing left to desynchronise.
+
+- Inline blocks (``<ca>``...) and files the profile names (read on the owner's behalf through
+  a callback, with the owner's rights) become 0600 files the daemon writes in the link's run
+  directory, passed as ``--ca /run/.../ca.pem``.
+- openvpn's argv parser (``parse_argv`` in options.c) starts a new option at every element
+  that begins with ``--``; an argument that does is refused (error 5) naming its line, so a
+  value can never become an option. A single ``-`` is just an argument for openvpn.
+- ``<connection>`` blocks have no argv form. They are flattened: each block becomes one
+  ``--remote host port proto`` (openvpn tries several ``--remote`` in order, each with its
+  own port and protocol), and the blocks' other options must be the same in every block
+  (they are then applied once, after the top-level ones, as a block's own options override
+  the defaults); blocks that differ otherwise are refused naming the block's line.
+- Privileged ports never: unless the profile binds a local address or port (``lport``,
+  ``local``, ``bind``), ``--nobind`` is passed (openvpn's advice for clients; no two links
+  fight over port 1194). For a non-root owner a bound local port must be a number >= 1024
+  (``lport``, or ``port`` when binding), else error 5 naming the line.
+- Full tunnel per policy: when the grant forbids it, ``redirect-gateway``/``redirect-private``
+  and routes that together cover more than a /4 of IPv4 (or a /7 of IPv6) are refused
+  (error 5 quoting the policy line): that catches ``0.0.0.0 0.0.0.0``, the ``0/1`` +
+  ``128/1`` halves, ``::/0``, ``2000::/3`` and any pile of smaller routes adding up.
+  What the server pushes is cut with ``--route-nopull`` (pushed routes, redirect-gateway and
+  DHCP/DNS options are not applied; openvpn applies no DNS on Linux anyway, and the pushed
+  options are still logged, where the driver reads the DNS for the projection) and
+  ``--pull-filter ignore redirect-gateway|redirect-private``; the profile's own, checked,
+  routes still apply. A pushed ``ifconfig`` whose netmask is wider than that is checked by
+  the driver once the server's reply is known (:func:`pushed_coverage_problem`).
+
+The tokenizer follows openvpn's ``parse_line`` (quotes, backslash escapes, ``#``/``;``
+comments only at the start of a token) and its inline-block rules (a block ends at the first
+line whose first non-space bytes are ``</tag>``); a line longer than openvpn's 255-byte read
+(counted in UTF-8 bytes, as openvpn counts) is refused rather than guessed at.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
+import ipaddress
 import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import TypeVar
 
 from openras import errors
 from openras.errors import RasError
+from openras.policy import Grant
 
-#: openvpn reads config lines (and inline lines) 256 bytes at a time; longer is refused.
+#: openvpn reads config lines (and inline lines) 256 bytes at a time (``fgets`` into
+#: ``OPTION_LINE_SIZE``): a longer line is split in two for openvpn, so it is refused here.
 MAX_LINE = 255
 MAX_PARAMS = 16
 MAX_PROFILE_BYTES = 1024 * 1024
@@ -46,6 +84,7 @@ class Option:
 
 #: C ``isspace`` in the C locale, plus the string's end (openvpn's ``space()``).
 _C_SPACE = frozenset(" \t\n\r\v\f\0")
+_C_SPACE_STR = " \t\n\r\v\f"
 
 
 def tokenize(line: str) -> list[str] | None:
@@ -103,6 +142,11 @@ def tokenize(line: str) -> list[str] | None:
     return out
 
 
+def _nbytes(line: str) -> int:
+    """The length openvpn sees: UTF-8 bytes, not characters."""
+    return len(line.encode("utf-8", "surrogatepass"))
+
+
 def parse(text: str, source: str = "profile", *, first_line: int = 1) -> list[Option]:
     """Options of a profile (syntax only; nothing is allowed or refused yet)."""
     if "\0" in text:
@@ -111,16 +155,19 @@ def parse(text: str, source: str = "profile", *, first_line: int = 1) -> list[Op
     lines = text.removeprefix("\ufeff").split("\n")
     if lines and lines[-1] == "":
         lines.pop()
+    for n, raw in enumerate(lines):
+        if _nbytes(raw) > MAX_LINE:
+            raise RasError(
+                ERROR_PROFILE,
+                f"{source}:{first_line + n}: line longer than {MAX_LINE} bytes "
+                "(openvpn would read it as two lines)",
+            )
     options: list[Option] = []
     i = 0
     while i < len(lines):
         lineno = first_line + i
         raw = lines[i]
         i += 1
-        if len(raw) > MAX_LINE:
-            raise RasError(
-                ERROR_PROFILE, f"{source}:{lineno}: line longer than {MAX_LINE} characters"
-            )
         tokens = tokenize(raw)
         if tokens is None:
             raise RasError(ERROR_PROFILE, f"{source}:{lineno}: bad quoting or backslash")
@@ -133,12 +180,8 @@ def parse(text: str, source: str = "profile", *, first_line: int = 1) -> list[Op
                 raise RasError(ERROR_PROFILE, f"{source}:{lineno}: {name} without <{tag[1:]}>")
             close = f"</{tag}>"
             body: list[str] = []
-            while i < len(lines) and not lines[i].lstrip().startswith(close):
-                if len(lines[i]) > MAX_LINE:
-                    raise RasError(
-                        ERROR_PROFILE,
-                        f"{source}:{first_line + i}: line longer than {MAX_LINE} characters",
-                    )
+            # openvpn skips C white space only (not, say, U+00A0) before the closing tag.
+            while i < len(lines) and not lines[i].lstrip(_C_SPACE_STR).startswith(close):
                 body.append(lines[i].removesuffix("\r"))  # CRLF profiles from Windows
                 i += 1
             if i >= len(lines):
@@ -429,40 +472,126 @@ DANGEROUS: frozenset[str] = frozenset(
 )
 
 
+#: Options whose argument is a file openvpn reads: the content goes to a 0600 file of ours.
+_FILE_SUFFIX: Mapping[str, str] = {"pkcs12": ".p12", "tls-auth": ".key", "tls-crypt": ".key",
+                                   "tls-crypt-v2": ".key", "secret": ".key"}  # fmt: skip
+
+#: Options the driver sets itself (or that its argv carries); never taken from a profile.
+DRIVER_OPTIONS: frozenset[str] = frozenset(
+    {
+        "dev", "dev-type", "auth-retry", "verb", "auth-nocache", "nobind", "route-nopull",
+        "pull-filter", "management", "management-hold", "management-query-passwords",
+    }
+)  # fmt: skip
+
+#: All routes of a profile together may cover at most this many addresses when the policy
+#: forbids a full tunnel: a /4 of IPv4 (16 /8 networks), a /7 of IPv6 (fc00::/7, ULA).
+MAX_SPLIT_V4 = 1 << (32 - 4)
+MAX_SPLIT_V6 = 1 << (128 - 7)
+
+
 @dataclass
 class SanitizedProfile:
-    """The rebuilt profile: options to write, facts the driver needs."""
+    """The checked profile: options in openvpn's order, facts the driver needs."""
 
     options: list[Option] = field(default_factory=list)
     has_auth_user_pass: bool = False
     remotes: list[tuple[str, ...]] = field(default_factory=list)
     verb: int = 3
+    #: Nothing asks for a local address or port: the driver passes ``--nobind``.
+    nobind: bool = True
+    #: The policy's full-tunnel decision (pushed routes are cut when False) and its line.
+    full_tunnel: bool = True
+    full_tunnel_rule: str = ""
+    source: str = "profile"
 
-    def render(self, extra: Iterable[Option] = ()) -> str:
-        """The config text for openvpn (every argument quoted by us)."""
-        return "".join(_render(o) for o in [*self.options, *extra])
+    def argv(
+        self, files_dir: Path, driver: Iterable[Option] = ()
+    ) -> tuple[list[str], dict[Path, bytes]]:
+        """openvpn's arguments (without the program) and the files they name.
+
+        The profile's options come in order, each inline content or file as a path in
+        ``files_dir``; then ``driver`` (the driver's own options, which win where openvpn
+        keeps the last value). Policy options that must win by coming first (pull filters)
+        lead. Every element starting with ``--`` is an option from the allow-list or the
+        driver; no argument starts with ``--`` (checked again here)."""
+        args: list[str] = []
+        files: dict[Path, bytes] = {}
+        if not self.full_tunnel:
+            # First match wins among pull filters: ours come before any of the profile's.
+            args += ["--route-nopull"]
+            args += ["--pull-filter", "ignore", "redirect-gateway"]
+            args += ["--pull-filter", "ignore", "redirect-private"]
+        counts: dict[str, int] = {}
+        for o in self.options:
+            if o.block:  # never left by sanitize; refuse rather than guess
+                raise RasError(ERROR_PROFILE, f"{self.source}:{o.line}: <{o.name}> left over")
+            if o.name == "peer-fingerprint" and o.inline is not None:
+                for fp in _fingerprints(o.inline, f"{self.source}:{o.line}"):
+                    args += ["--peer-fingerprint", fp]
+                continue
+            values = list(o.args)
+            if o.inline is not None:
+                counts[o.name] = n = counts.get(o.name, 0) + 1
+                suffix = _FILE_SUFFIX.get(o.name, ".pem")
+                path = files_dir / (o.name + ("" if n == 1 else f"-{n}") + suffix)
+                files[path] = _file_bytes(o, self.source)
+                values = [str(path), *values]
+            args.append("--" + o.name)
+            args += [_argv_arg(v, o, self.source) for v in values]
+        if self.nobind:
+            args.append("--nobind")
+        for o in driver:
+            args.append("--" + o.name)
+            args += [_argv_arg(v, o, "driver") for v in o.args]
+        return args, files
 
 
-def _q(arg: str) -> str:
-    return '"' + arg.replace("\\", "\\\\").replace('"', '\\"') + '"'
+def _file_bytes(o: Option, source: str) -> bytes:
+    assert o.inline is not None
+    if o.name == "pkcs12":  # inline PKCS#12 is base64 (openvpn decodes it); the file is DER
+        try:
+            return base64.b64decode("".join(o.inline.split()), validate=True)
+        except (binascii.Error, ValueError):
+            raise RasError(ERROR_PROFILE, f"{source}:{o.line}: <pkcs12> is not base64") from None
+    return o.inline.encode("utf-8", "surrogatepass")
 
 
-def _render(o: Option) -> str:
-    if o.block:
-        return f"<{o.name}>\n" + "".join(_render(i) for i in o.block) + f"</{o.name}>\n"
-    if o.inline is not None:
-        return f"<{o.name}>\n{o.inline}</{o.name}>\n"
-    line = " ".join([o.name, *(_q(a) for a in o.args)]) + "\n"
-    if len(line) > MAX_LINE + 1:
-        raise RasError(ERROR_PROFILE, f"line {o.line}: option '{o.name}' is too long")
-    return line
+_FINGERPRINT = re.compile(r"[0-9A-Fa-f]{2}(?::[0-9A-Fa-f]{2})+\Z")
 
 
-_TAGLIKE = re.compile(r"^\s*<")
+def _fingerprints(content: str, where: str) -> list[str]:
+    """The fingerprints of a ``<peer-fingerprint>`` block, one ``--peer-fingerprint`` each."""
+    out = []
+    for line in content.split("\n"):
+        line = line.strip(_C_SPACE_STR)
+        if not line or line[0] in "#;":
+            continue
+        if not _FINGERPRINT.match(line):
+            raise RasError(ERROR_PROFILE, f"{where}: '{line[:80]}' is not a fingerprint")
+        out.append(line)
+    if not out:
+        raise RasError(ERROR_PROFILE, f"{where}: <peer-fingerprint> holds no fingerprint")
+    return out
+
+
+def _argv_arg(value: str, o: Option, source: str) -> str:
+    """``value`` as one argv element, refused if openvpn would take it for an option."""
+    if value.startswith("--"):
+        raise RasError(
+            ERROR_NOT_ALLOWED,
+            f"{source}:{o.line}: argument '{value[:80]}' of '{o.name}' starts with '--' "
+            "(openvpn would read it as an option)",
+        )
+    if "\0" in value:
+        raise RasError(ERROR_PROFILE, f"{source}:{o.line}: NUL in '{o.name}'")
+    return value
+
+
 _SAFE_ARG = re.compile(r"[^\x00-\x1f\x7f]*\Z")
 
-FileReader = Callable[[str, int], str]
-"""``read(path_as_written, line) -> text``: resolves, checks the user's rights, reads."""
+FileReader = Callable[[str, int], "str | bytes"]
+"""``read(path_as_written, line) -> content``: resolves, reads with the owner's rights."""
 
 
 def sanitize(
@@ -471,8 +600,12 @@ def sanitize(
     source: str,
     read_file: FileReader,
     remote_override: tuple[str, ...] | None = None,
+    owner_uid: int = 0,
+    grant: Grant | None = None,
 ) -> SanitizedProfile:
-    """Rebuild ``options`` from the allow-list; RasError naming the first refused line."""
+    """Check ``options`` against the allow-list and the policy; RasError naming the first
+    refused line. ``owner_uid`` (ports) and ``grant`` (full tunnel) are the dial's."""
+    grant = grant or Grant()
     opts = list(options)
     ignorable = {a for o in opts if o.name == "ignore-unknown-option" for a in o.args}
     if not any(
@@ -480,7 +613,9 @@ def sanitize(
         for o in opts
     ):
         raise RasError(ERROR_PROFILE, f"{source}: not an OpenVPN client profile")
-    out = SanitizedProfile()
+    out = SanitizedProfile(
+        full_tunnel=grant.full_tunnel, full_tunnel_rule=grant.full_tunnel_rule, source=source
+    )
     for o in opts:
         for kept in _check(
             o, source=source, read_file=read_file, ignorable=ignorable, nested=False
@@ -488,12 +623,16 @@ def sanitize(
             _keep(out, kept, source)
     if remote_override is not None:
         out.options = _override_remotes(out.options, remote_override)
-    out.remotes = [o.args for o in _walk(out.options) if o.name == "remote"]
+    out.options = _flatten_connections(out.options, source)
+    out.remotes = [o.args for o in out.options if o.name == "remote"]
     if not out.remotes:
         raise RasError(
             errors.ERROR_BAD_PHONE_NUMBER,
             f"{source}: no server: the profile has no 'remote' and the entry no PhoneNumber",
         )
+    out.nobind = _check_ports(out.options, source, owner_uid)
+    if not grant.full_tunnel:
+        _check_split_tunnel(out.options, source, grant.full_tunnel_rule)
     return out
 
 
@@ -511,8 +650,8 @@ def _keep(out: SanitizedProfile, kept: Option, source: str) -> None:
                 f"{source}:{kept.line}: only 'dev tun' is supported, not '{kept.args[0]}'",
             )
         return
-    if kept.name == "dev-type":
-        return  # the driver names the device and its type
+    if kept.name in ("dev-type", "nobind"):
+        return  # the driver names the device and its type, and decides --nobind
     out.options.append(kept)
 
 
@@ -547,6 +686,179 @@ def _override_remotes(options: list[Option], host_port: tuple[str, ...]) -> list
     return changed
 
 
+_PER_REMOTE = frozenset({"remote", "proto", "port", "rport"})
+
+
+def _flatten_connections(options: list[Option], source: str) -> list[Option]:
+    """``<connection>`` blocks as top-level options (see the module's docstring).
+
+    Each block's ``remote host [port] [proto]`` takes the block's ``port``/``rport`` and
+    ``proto`` where it names none; its other options must be the same in every block and
+    come once, after the top-level options (a block's options override the defaults)."""
+    blocks = [o for o in options if o.name == "connection"]
+    if not blocks:
+        return options
+    default_port = "1194"
+    for o in options:
+        if o.name in ("port", "rport") and o.args:
+            default_port = o.args[0]
+    out: list[Option] = []
+    shared: list[tuple[str, tuple[str, ...], str | None]] | None = None
+    shared_opts: list[Option] = []
+    for o in options:
+        if o.name != "connection":
+            out.append(o)
+            continue
+        where = f"{source}:{o.line}"
+        remotes = [i for i in o.block if i.name == "remote"]
+        if len(remotes) != 1:
+            raise RasError(
+                ERROR_PROFILE, f"{where}: a <connection> block needs exactly one 'remote'"
+            )
+        port = proto = None
+        for i in o.block:
+            if i.name in ("port", "rport"):
+                port = i.args[0]
+            elif i.name == "proto":
+                proto = i.args[0]
+        r = remotes[0]
+        args = list(r.args)
+        if len(args) < 2 and (port is not None or proto is not None):
+            args.append(port or default_port)
+        if len(args) < 3 and proto is not None:
+            args.append(proto)
+        out.append(replace(r, args=tuple(args)))
+        rest = [i for i in o.block if i.name not in _PER_REMOTE and i.name != "nobind"]
+        key = [(i.name, i.args, i.inline) for i in rest]
+        if shared is None:
+            shared, shared_opts = key, rest
+        elif key != shared:
+            raise RasError(
+                ERROR_PROFILE,
+                f"{where}: this <connection> block differs from the first one in more than "
+                "remote/proto/port; openvpn takes such blocks only from a config file, which "
+                "openras never writes (use the same options with several 'remote' lines)",
+            )
+    return out + shared_opts
+
+
+def _port_number(o: Option, source: str) -> int:
+    value = o.args[0] if o.args else ""
+    if not (value.isascii() and value.isdigit() and len(value) <= 5):
+        raise RasError(
+            ERROR_NOT_ALLOWED, f"{source}:{o.line}: '{o.name} {value[:40]}': not a port number"
+        )
+    return int(value)
+
+
+def _check_ports(options: list[Option], source: str, owner_uid: int) -> bool:
+    """Whether the driver passes ``--nobind``; refuses a privileged local port (non-root).
+
+    openvpn binds a local port only with ``lport``, ``local`` or ``bind`` (and then uses
+    ``lport``, else ``port``, else 1194); otherwise the driver passes ``--nobind``."""
+    binds = any(o.name in ("lport", "local", "bind") for o in options)
+    if not binds:
+        return True
+    if owner_uid == 0:
+        return False
+    has_lport = any(o.name == "lport" for o in options)
+    for o in options:
+        bound = o.name == "lport" or (o.name == "port" and not has_lport)
+        if bound and _port_number(o, source) < 1024:
+            raise RasError(
+                ERROR_NOT_ALLOWED,
+                f"{source}:{o.line}: '{o.name} {o.args[0]}' would bind a privileged "
+                "local port (below 1024), which only root's links may",
+            )
+    return False
+
+
+def _denied(o: Option, source: str, rule: str, what: str) -> RasError:
+    return RasError(
+        ERROR_NOT_ALLOWED,
+        f"{source}:{o.line}: {what}: a full tunnel is not allowed by policy ({rule})",
+    )
+
+
+def _netmask_prefix(mask: str) -> int | None:
+    """The prefix length of a contiguous dotted-quad netmask, else None."""
+    try:
+        return ipaddress.IPv4Network(f"0.0.0.0/{mask}").prefixlen
+    except ValueError:
+        return None
+
+
+def _check_split_tunnel(options: list[Option], source: str, rule: str) -> None:
+    """Refuse what routes everything: redirect-*, and routes that cover too much together."""
+    v4: list[ipaddress.IPv4Network] = []
+    v6: list[ipaddress.IPv6Network] = []
+    for o in options:
+        if o.name in ("redirect-gateway", "redirect-private"):
+            raise _denied(o, source, rule, f"'{o.name}'")
+        if o.name == "route":
+            net, mask = o.args[0], o.args[1] if len(o.args) > 1 else "default"
+            prefix = 32 if mask == "default" else _netmask_prefix(mask)
+            if prefix is None:
+                raise RasError(
+                    ERROR_PROFILE, f"{source}:{o.line}: 'route': '{mask[:40]}' is not a netmask"
+                )
+            try:
+                v4.append(ipaddress.IPv4Network(f"{net}/{prefix}", strict=False))
+            except ValueError:
+                if prefix < 32:  # a name (or vpn_gateway...): only a single host is checkable
+                    raise _denied(
+                        o, source, rule, f"'route {net} {mask}' (not an address)"
+                    ) from None
+        elif o.name in ("route-ipv6", "ifconfig-ipv6"):
+            try:
+                v6.append(ipaddress.IPv6Network(o.args[0], strict=False))
+            except ValueError:
+                raise RasError(
+                    ERROR_PROFILE, f"{source}:{o.line}: '{o.name} {o.args[0][:60]}': bad address"
+                ) from None
+        elif o.name == "ifconfig" and len(o.args) > 1:
+            # With topology subnet the second argument is a netmask: its subnet is routed.
+            prefix = _netmask_prefix(o.args[1])
+            if prefix is not None and prefix < 32:
+                with_mask = ipaddress.IPv4Network(f"0.0.0.0/{prefix}")
+                v4.append(with_mask)
+        else:
+            continue
+        if _covered(v4) > MAX_SPLIT_V4 or _covered(v6) > MAX_SPLIT_V6:
+            raise _denied(
+                o,
+                source,
+                rule,
+                f"'{o.name} {' '.join(o.args)[:80]}' routes too much (with the routes before it)",
+            )
+
+
+_Net = TypeVar("_Net", ipaddress.IPv4Network, ipaddress.IPv6Network)
+
+
+def _covered(nets: list[_Net]) -> int:
+    """How many addresses ``nets`` cover together (overlaps counted once)."""
+    return sum(n.num_addresses for n in ipaddress.collapse_addresses(nets))
+
+
+def pushed_coverage_problem(ifconfig_mask: str, ifconfig_ipv6: str, topology: str) -> str | None:
+    """What is wrong with a server's pushed address when a full tunnel is not allowed:
+    with ``topology subnet`` the ``ifconfig`` netmask's subnet is routed to the tunnel (and
+    ``ifconfig-ipv6 addr/bits`` likewise), which ``--route-nopull`` does not stop."""
+    if topology == "subnet" and ifconfig_mask:
+        prefix = _netmask_prefix(ifconfig_mask)
+        if prefix is not None and (1 << (32 - prefix)) > MAX_SPLIT_V4:
+            return f"the server pushed 'ifconfig ... {ifconfig_mask}'"
+    if "/" in ifconfig_ipv6:
+        try:
+            net = ipaddress.IPv6Network(ifconfig_ipv6, strict=False)
+        except ValueError:
+            return None
+        if net.num_addresses > MAX_SPLIT_V6:
+            return f"the server pushed 'ifconfig-ipv6 {ifconfig_ipv6}'"
+    return None
+
+
 def parse_phone_number(number: str) -> tuple[str, ...] | None:
     """``host``, ``host port`` or ``host:port`` (not IPv6 literals with colons) -> args."""
     number = number.strip()
@@ -565,7 +877,8 @@ def parse_phone_number(number: str) -> tuple[str, ...] | None:
 def _check(
     o: Option, *, source: str, read_file: FileReader, ignorable: set[str], nested: bool
 ) -> list[Option]:
-    """``o`` as it may be written (maybe inlined, maybe as two options), or [] if dropped."""
+    """``o`` as openvpn will get it (maybe with its file read, maybe as two options), or []
+    if dropped."""
     where = f"{source}:{o.line}"
     if o.name == "connection":
         if nested:
@@ -586,10 +899,12 @@ def _check(
     for arg in o.args:
         if not _SAFE_ARG.match(arg):
             raise RasError(ERROR_PROFILE, f"{where}: control character in '{o.name}'")
+        _argv_arg(arg, o, source)
     if o.inline is not None:
         if not rule.inline:
             raise RasError(ERROR_NOT_ALLOWED, f"{where}: option '{o.name}' is not allowed inline")
-        _check_inline(o.inline, where, o.name)
+        if o.name == "peer-fingerprint":
+            _fingerprints(o.inline, where)
         return [o]
     if o.name == "auth-user-pass" and o.args:
         raise RasError(
@@ -615,28 +930,24 @@ def _check(
     path = o.args[rule.file_arg]
     if path == "[inline]":
         raise RasError(ERROR_PROFILE, f"{where}: '{o.name} [inline]' without an inline block")
-    content = read_file(path, o.line)
-    _check_inline(content, where, o.name)
-    if not content.endswith("\n"):
-        content += "\n"
+    raw = read_file(path, o.line)
+    if o.name == "pkcs12":  # binary: kept as base64, like an inline <pkcs12> block
+        data = raw if isinstance(raw, bytes) else raw.encode("latin-1")
+        content = base64.b64encode(data).decode("ascii") + "\n"
+    else:
+        content = raw if isinstance(raw, str) else _pem_text(raw, where, path)
     inlined = Option(o.name, (), o.line, content)
     rest = o.args[rule.file_arg + 1 :]
     if not rest:
         return [inlined]
     if o.name in ("tls-auth", "secret") and rest[0] in ("0", "1"):
-        # tls-auth FILE DIR: inline blocks take no argument; the direction goes separately.
+        # tls-auth FILE DIR: the direction goes separately, as for an inline block.
         return [inlined, Option("key-direction", (rest[0],), o.line)]
     raise RasError(ERROR_NOT_ALLOWED, f"{where}: '{o.name} FILE {rest[0]}' is not allowed")
 
 
-def _check_inline(content: str, where: str, name: str) -> None:
-    """Refuse content that could end the inline block early (and inject options)."""
-    for n, line in enumerate(content.split("\n")):
-        if _TAGLIKE.match(line):
-            raise RasError(
-                ERROR_PROFILE, f"{where}: '{name}' content line {n + 1} looks like a tag"
-            )
-        if len(line) > MAX_LINE:
-            raise RasError(ERROR_PROFILE, f"{where}: '{name}' content line {n + 1} is too long")
-        if not _SAFE_ARG.match(line.replace("\t", " ")):
-            raise RasError(ERROR_PROFILE, f"{where}: '{name}' content has control characters")
+def _pem_text(data: bytes, where: str, path: str) -> str:
+    try:
+        return data.decode("ascii")
+    except UnicodeDecodeError:
+        raise RasError(ERROR_NO_CERT, f"{where}: {path} is not PEM text") from None
