@@ -57,7 +57,7 @@ NOTES = """\
 On openras:
 \tThe entry is looked up in the all-users phonebook ({system}),
 \tthen in yours ({user}), unless /PHONEBOOK: names a file.
-\tA password of * is asked for without echo.
+\tA password of * is asked for without echo (quote it in a POSIX shell: '*').
 \t{prog} entry /DISCONNECT returns once the connection is completely gone.
 \t{prog} /DISCONNECT without an entry ends the only connection; with several it
 \trefuses, so name the one to end.
@@ -72,7 +72,7 @@ Exit status:
 
 Examples:
 \t{prog} Office
-\t{prog} Office alice * /DOMAIN:CORP
+\t{prog} Office alice '*' /DOMAIN:CORP
 \t{prog} Office /DISCONNECT
 \t{prog} /PHONEBOOK:/etc/ppp/work.pbk "Branch VPN"
 
