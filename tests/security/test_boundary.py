@@ -3,6 +3,7 @@ policy, kill deadlines. Each asserts the refusal *and* that nothing leaked."""
 
 from __future__ import annotations
 
+import json
 import os
 import stat
 import time
@@ -328,3 +329,47 @@ def test_huge_phonebooks_cannot_stall_other_users(rasman, attacker, victim, dial
     assert during >= 2, "the flood ended before the victim could measure anything"
     # each victim dial includes starting a Python process as the victim (~0.1-0.3 s here)
     assert worst < 2.0, f"a victim's dial took {worst:.2f}s behind another user's phonebooks"
+
+
+# ------------------------------------------------------------------------------ secrets
+
+SECRET_DIAL = """
+import json, sys
+from openras import Client
+sock, book, pw = sys.argv[1:4]
+with Client(sock, autostart=False, timeout=30) as c:
+    conn = c.dial("Guarded", book, user="me", password=pw)
+    out = {"status": repr(c.status(conn.handle)), "list": repr(c.connections()),
+           "creds": repr(c.credentials("Guarded", book)), "handle": conn.handle}
+print(json.dumps(out))
+"""
+
+
+def _visible_to(user, path: Path) -> bool:
+    st = path.stat()
+    return bool(st.st_mode & 0o004) or (st.st_uid == user.uid and st.st_mode & 0o400)
+
+
+def test_a_dial_password_is_in_no_reply_log_argv_environment_or_readable_file(rasman, attacker):
+    import secrets
+
+    import psutil
+
+    pw = "pw-" + secrets.token_hex(8)
+    book = attacker.write(
+        "book.pbk", f"[Guarded]\nOpenRasLoopbackPassword={pw}\n{LOOP}", mode=0o600
+    )
+    out = attacker.json(SECRET_DIAL, str(rasman.socket), str(book), pw)
+    assert pw not in json.dumps(out)
+    with Client(rasman.socket) as c:
+        assert pw not in repr(c.history()) + repr(c.connections())
+        [pid] = rasman.link_pids()
+        for proc in [psutil.Process(pid), psutil.Process(rasman.proc.pid)]:
+            assert pw not in " ".join(proc.cmdline())
+            assert pw not in repr(proc.environ())
+        for path in rasman.state_dir.rglob("*"):
+            if path.is_file() and pw.encode() in path.read_bytes():
+                assert not _visible_to(attacker, path), f"{path} holds the password"
+                assert stat.S_IMODE(path.stat().st_mode) & 0o077 == 0, path
+        c.hang_up(out["handle"], wait=True)
+    assert pw not in rasman.log.read_text()
