@@ -65,7 +65,14 @@ class OvpnServer:
     def log(self) -> Path:
         return self.dir / "server.log"
 
-    def write_config(self, pki: Path, *, keepalive: tuple[int, int], exit_notify: bool) -> Path:
+    def write_config(
+        self,
+        pki: Path,
+        *,
+        keepalive: tuple[int, int],
+        exit_notify: bool,
+        push: tuple[str, ...] = (),
+    ) -> Path:
         verify = self.dir / "verify.sh"
         verify.write_text(
             "#!/bin/sh\n"
@@ -87,14 +94,15 @@ class OvpnServer:
         ]  # fmt: skip
         if exit_notify:
             lines.append("explicit-exit-notify 1")
+        lines += [f'push "{p}"' for p in push]
         conf.write_text("\n".join(lines) + "\n")
         return conf
 
     def start(
         self, lab: NetnsLab, pki: Path, *, keepalive: tuple[int, int] = (1, 4),
-        exit_notify: bool = False,
+        exit_notify: bool = False, push: tuple[str, ...] = (),
     ) -> None:  # fmt: skip
-        conf = self.write_config(pki, keepalive=keepalive, exit_notify=exit_notify)
+        conf = self.write_config(pki, keepalive=keepalive, exit_notify=exit_notify, push=push)
         self.proc = lab.spawn(self.pair.a, ["openvpn", "--config", str(conf)], log=self.log)
         ok = wait_until(
             lambda: (

@@ -24,6 +24,7 @@ from _linkkit import stop_during_start
 from netns import NetnsLab, NsPair, pids_in_netns, require_programs, wait_until
 from ovpn_lab import PASSWORD, USER, OvpnServer, client_profile, make_pki
 
+from openras.errors import RasError
 from openras.links.base import (
     DialParams,
     LinkDropped,
@@ -34,6 +35,7 @@ from openras.links.base import (
 )
 from openras.links.openvpn.driver import OpenVpnLink
 from openras.manager.entries import EntrySnapshot
+from openras.policy import Grant
 from openras.states import RasConnState
 
 pytestmark = [pytest.mark.netns, pytest.mark.root, pytest.mark.timeout(60)]
@@ -99,7 +101,7 @@ class Events:
 
 def make_spec(
     tmp_path: Path, profile: Path, *, password: str = PASSWORD, run_dir: Path | None = None,
-    **keys: str,
+    grant: Grant | None = None, **keys: str,
 ) -> LinkSpec:  # fmt: skip
     handle = next(_handles)
     pbk = profile.parent / "rasphone.pbk"
@@ -112,6 +114,7 @@ def make_spec(
         run_dir=run_dir or tmp_path / f"run-{handle}",
         marker=f"test:{handle}",
         phonebook=pbk,
+        grant=grant or Grant(),
     )
 
 
@@ -429,3 +432,41 @@ async def test_hang_up_while_starting(
     assert events.items == []
     assert not [p for p in pids_in_netns(netns_pair.b) if psutil.Process(p).name() == "openvpn"]
     assert not spec.run_dir.exists()
+
+
+async def test_split_tunnel_policy_against_a_real_server(
+    netns_lab: NetnsLab, netns_pair: NsPair, server: OvpnServer, pki: Path, tmp_path: Path,
+    inside_b: None,
+) -> None:  # fmt: skip
+    """The server pushes redirect-gateway and routes; a dial without the right to a full
+    tunnel connects, but none of the pushed routes is installed (``--route-nopull``), the
+    profile's own (checked) route is, and the pushed DNS still reaches the projection."""
+    server.start(netns_lab, pki, push=("redirect-gateway def1", "route-ipv6 ::/0"))
+    own = f"{server.tunnel_net.rsplit('.', 1)[0]}.251.0"
+    profile = client_profile(tmp_path, server, pki, extra=f"route {own} 255.255.255.0")
+    split = Grant(full_tunnel=False, full_tunnel_rule="policy.conf:3: full-tunnel = no")
+    events = Events()
+    link = OpenVpnLink(make_spec(tmp_path, profile, grant=split), events)
+    await link.start()
+    await events.connected()
+    assert link.pid is not None
+    cmdline = psutil.Process(link.pid).cmdline()
+    assert cmdline[1:8] == [
+        "--route-nopull", "--pull-filter", "ignore", "redirect-gateway",
+        "--pull-filter", "ignore", "redirect-private",
+    ]  # fmt: skip
+    routes = netns_lab.run(netns_pair.b, ["ip", "route", "show", "dev", link.ifname]).stdout
+    assert f"{own}/24" in routes, routes
+    assert ".250.0/24" not in routes and "0.0.0.0/1" not in routes and "default" not in routes
+    routes6 = netns_lab.run(netns_pair.b, ["ip", "-6", "route", "show", "dev", link.ifname]).stdout
+    assert "::/" not in routes6.replace("fe80::/64", ""), routes6
+    proj = await link.projection()
+    assert proj is not None and proj.dns == (server.pushed_dns,)
+    assert netns_lab.ping(netns_pair.b, server.tunnel_ip)
+    await hang_up(link)
+
+    # The same profile asking for a full tunnel itself is refused before anything runs.
+    profile.write_text(profile.read_text() + "redirect-gateway def1\n")
+    with pytest.raises(RasError) as info:
+        OpenVpnLink.validate(make_spec(tmp_path, profile, grant=split))
+    assert info.value.code == 5 and "policy.conf:3: full-tunnel = no" in str(info.value.detail)
