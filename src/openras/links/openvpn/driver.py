@@ -595,7 +595,7 @@ class OpenVpnLink(Link):
     @classmethod
     async def cleanup_orphan(cls, spec: LinkSpec) -> None:
         """The tun (named from the handle, so found without a record) and the run dir's
-        files: the profile copy, the management socket, the log."""
+        files: the key files, the management socket, the log."""
         _remove_leftovers(interface_name(spec.handle), spec.run_dir)
 
     # ------------------------------------------------------------------ adoption
