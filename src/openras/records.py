@@ -63,6 +63,9 @@ class Statistics:
     errors: int
     bps: int
     duration_ms: int
+    #: Live rates, bits per second (since the previous statistics call, or on average).
+    send_bps: int = 0
+    receive_bps: int = 0
 
     @classmethod
     def from_wire(cls, d: dict[str, Any]) -> Statistics:

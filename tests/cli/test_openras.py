@@ -39,6 +39,8 @@ CONNECTION_FIELDS = {
     "duration_s",
 }
 STATISTICS_FIELDS = {
+    "send_bps",
+    "receive_bps",
     "handle",
     "entry",
     "bytes_sent",

@@ -346,3 +346,19 @@ def test_the_links_own_reason_reaches_the_caller(rasman):
         assert (
             last.error == errors.ERROR_AUTHENTICATION_FAILURE and last.detail == info.value.detail
         )
+
+
+def test_statistics_give_live_rates(rasman):
+    """The loopback link's heartbeats are real traffic: the rate is measured between two
+    statistics calls (and is the lifetime average on the first)."""
+    with Client(rasman.socket) as c:
+        conn = c.dial("Demo", rasman.phonebook)
+        wait_until(lambda: c.statistics(conn.handle).bytes_received > 3 * HEARTBEAT, what="traffic")
+        first = c.statistics(conn.handle)
+        assert first.receive_bps > 0 and first.bps >= first.receive_bps
+        wait_until(
+            lambda: c.statistics(conn.handle).bytes_received > first.bytes_received + HEARTBEAT,
+            what="more traffic",
+        )
+        assert c.statistics(conn.handle).receive_bps > 0
+        conn.hang_up()

@@ -362,13 +362,15 @@ def cmd_stats(args: Namespace) -> int:
         print("No connections.")
         return EXIT_SUCCESS
     style = _term.Style(sys.stdout)
-    header = ["HANDLE", "ENTRY", "SENT", "RECEIVED", "FRAMES OUT/IN", "ERRORS", "DURATION"]
+    header = ["HANDLE", "ENTRY", "SENT", "RECEIVED", "RATE OUT/IN", "FRAMES OUT/IN", "ERRORS"]
+    header.append("DURATION")
     cells = [
         [
             str(i.handle),
             i.entry,
             _term.size(s.bytes_sent),
             _term.size(s.bytes_received),
+            f"{_rate(s.send_bps)}/{_rate(s.receive_bps)}",
             f"{s.frames_sent}/{s.frames_received}",
             str(s.errors),
             _term.duration(s.duration_ms / 1000),
@@ -377,6 +379,14 @@ def cmd_stats(args: Namespace) -> int:
     ]
     print(_term.table(cells, header, style))
     return EXIT_SUCCESS
+
+
+def _rate(bps: int) -> str:
+    """Bits per second, short: 950 b/s, 12.3 kb/s, 4.1 Mb/s."""
+    for unit, scale in (("Gb/s", 1e9), ("Mb/s", 1e6), ("kb/s", 1e3)):
+        if bps >= scale:
+            return f"{bps / scale:.1f} {unit}"
+    return f"{bps} b/s"
 
 
 def cmd_watch(args: Namespace) -> int:

@@ -94,6 +94,8 @@ def statistics_json(info: ConnectionInfo, stats: Statistics) -> dict[str, Any]:
         "frames_received": stats.frames_received,
         "errors": stats.errors,
         "bps": stats.bps,
+        "send_bps": stats.send_bps,
+        "receive_bps": stats.receive_bps,
         "duration_ms": stats.duration_ms,
     }
 

@@ -57,6 +57,10 @@ log = logging.getLogger("openras.rasman")
 
 #: How long a dial waits for the same entry's previous connection to finish tearing down.
 TEARDOWN_WAIT = 30.0
+#: Live rates are measured between statistics calls at least this far apart (seconds)...
+RATE_WINDOW = 0.5
+#: ... and no further apart than this (else: the average over the whole connection).
+RATE_STALE = 60.0
 _RUN_DIR = re.compile(r"link-\d{1,18}")
 
 
@@ -137,6 +141,8 @@ class Manager:
         self._kill_timers: dict[int, asyncio.TimerHandle] = {}
         self._stop_wanted: set[int] = set()
         self._timer: asyncio.TimerHandle | None = None
+        #: handle -> (monotonic time, bytes sent, bytes received, send bps, receive bps).
+        self._rate_samples: dict[int, tuple[float, int, int, int, int]] = {}
 
     # ------------------------------------------------------------------ start-up and recovery
 
@@ -445,15 +451,39 @@ class Manager:
             if conn.connected_at and conn.phase is Phase.CONNECTED
             else 0
         )
+        sent = stats.bytes_sent if stats else 0
+        received = stats.bytes_received if stats else 0
+        send_bps, receive_bps = self._rates(handle, sent, received, duration)
         return {
-            "bytes_sent": stats.bytes_sent if stats else 0,
-            "bytes_received": stats.bytes_received if stats else 0,
+            "bytes_sent": sent,
+            "bytes_received": received,
             "frames_sent": stats.frames_sent if stats else 0,
             "frames_received": stats.frames_received if stats else 0,
             "errors": stats.errors if stats else 0,
-            "bps": stats.bps if stats else 0,
+            "bps": (stats.bps if stats and stats.bps else send_bps + receive_bps),
+            "send_bps": send_bps,
+            "receive_bps": receive_bps,
             "duration_ms": duration,
         }
+
+    def _rates(self, handle: int, sent: int, received: int, duration_ms: int) -> tuple[int, int]:
+        """Live bits per second each way: since the previous statistics call (at least
+        RATE_WINDOW ago), else over the whole connection. No sampler runs: a rate costs
+        only the calls that ask for it."""
+        now = time.monotonic()
+        prev = self._rate_samples.get(handle)
+        if prev is not None and now - prev[0] < RATE_WINDOW:
+            return prev[3], prev[4]
+        if prev is not None and now - prev[0] <= RATE_STALE:
+            dt = now - prev[0]
+            rates = (int((sent - prev[1]) * 8 / dt), int((received - prev[2]) * 8 / dt))
+        elif duration_ms > 0:
+            rates = (sent * 8000 // duration_ms, received * 8000 // duration_ms)
+        else:
+            rates = (0, 0)
+        rates = (max(0, rates[0]), max(0, rates[1]))
+        self._rate_samples[handle] = (now, sent, received, *rates)
+        return rates
 
     async def projection(self, uid: int, handle: int) -> dict[str, Any]:
         conn = self.status(uid, handle)
@@ -556,6 +586,7 @@ class Manager:
             sub.on_overflow()
 
     def _forget(self, handle: int) -> None:
+        self._rate_samples.pop(handle, None)
         self.entries.pop(handle, None)
         self.params.pop(handle, None)
         self._prepared.pop(handle, None)
