@@ -58,7 +58,7 @@ def _nothing_of_ours_runs(ns: str) -> bool:
     pids = pids_in_netns(ns)
     return not any(
         link_pids(pids, prog, arg)
-        for prog, arg in (("openvpn", "--config"), ("wireguard-go", "-f"), ("ssh", "-M"))
+        for prog, arg in (("openvpn", "--management"), ("wireguard-go", "-f"), ("ssh", "-M"))
     )
 
 
