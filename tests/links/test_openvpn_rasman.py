@@ -4,6 +4,7 @@ through the client library from outside (the socket is a path, reachable from an
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -262,3 +263,37 @@ def test_redial_after_the_server_dies(
         assert gone(second_pid)
     finally:
         events.close()
+
+
+def test_an_imported_provider_profile_dials(
+    daemon: Daemon, netns_lab: NetnsLab, netns_pair: NsPair, tmp_path: Path, pki: Path
+) -> None:
+    """A provider's export (setenv, up/down scripts, Windows switches, files beside it)
+    goes through `openras entry import` as a person would, then dials and pings."""
+    d = tmp_path / "server"
+    d.mkdir()
+    server = OvpnServer(netns_pair, d, tunnel_net=f"10.233.{netns_pair.addr_a.split('.')[2]}")
+    server.start(netns_lab, pki)
+    download = tmp_path / "Downloads"
+    download.mkdir()
+    extra = (
+        "persist-tun\nsetenv CLIENT_CERT 0\nscript-security 2\n"
+        "up /etc/openvpn/update-resolv-conf\ndown /etc/openvpn/update-resolv-conf\n"
+        "block-outside-dns\n"
+    )
+    profile = client_profile(download, server, pki, extra=extra)
+    profile.rename(download / "provider-lab.ovpn")
+    env = {**os.environ, "XDG_CONFIG_HOME": str(tmp_path / "config")}
+    out = subprocess.run(
+        [sys.executable, "-m", "openras.cli.openras", "entry", "import",
+         str(download / "provider-lab.ovpn")],
+        capture_output=True, text=True, env=env, timeout=30, check=False,
+    )  # fmt: skip
+    assert out.returncode == 0, out.stderr
+    assert "dropped" in out.stdout and "ca.crt copied into the profile" in out.stdout
+    book = tmp_path / "config" / "openras" / "rasphone.pbk"
+    shutil.rmtree(download)  # the entry no longer needs anything from where it came
+    with daemon.client() as c:
+        conn = c.dial("provider-lab", book, user=USER, password=PASSWORD)
+        assert netns_lab.ping(netns_pair.b, server.tunnel_ip)
+        conn.hang_up(wait=True, timeout=15)

@@ -224,7 +224,50 @@ def _copy_items(entry: Entry) -> list[tuple[str, str]]:
     return items
 
 
+def _import_link_file(args: Namespace) -> int:
+    """``entry import FILE.ovpn|FILE.conf``: a checked, self-contained copy and its entry."""
+    from openras import importer
+
+    if len(args.names) > 1:
+        raise CliError("an .ovpn or .conf file makes one entry: give at most one NAME", EXIT_USAGE)
+    book = _target_book(args)
+    try:
+        imp = importer.prepare(Path(args.file), args.names[0] if args.names else None, book.parent)
+    except importer.ImportRefused as exc:
+        lines = "\n".join(f"  {p}" for p in exc.problems)
+        raise CliError(
+            f"{args.file} cannot be dialed as it is; nothing was imported:\n{lines}", 1
+        ) from None
+    except OSError as exc:
+        raise CliError(f"{args.file}: {exc.strerror}", 1) from None
+    _check_keys(imp.items)
+
+    def add(pb: Phonebook) -> None:
+        if pb.find(imp.name) is not None:
+            if not args.replace:
+                raise errors.RasError(
+                    errors.ERROR_ALREADY_EXISTS,
+                    f"{imp.name!r} is already in {book} (use --replace, or give another NAME)",
+                )
+            pb.remove_entry(imp.name)
+        try:
+            importer.write_copy(imp, replace=args.replace)
+        except importer.ImportRefused as exc:
+            raise CliError(f"{exc.source}: {exc.problems[0]}", 1) from None
+        pb.add_entry(imp.name, imp.items)
+
+    edit(book, add)
+    for note in imp.notes:
+        print(f"  {note}")
+    print(f"Imported {imp.name} into {book} ({imp.device}, copy in {imp.copy}).")
+    return EXIT_SUCCESS
+
+
 def cmd_entry_import(args: Namespace) -> int:
+    from openras.importer import kind_of
+
+    if kind_of(Path(args.file)) is not None:
+        return _import_link_file(args)
     source = load(args.file)
     wanted = args.names or source.names()
     picked: list[Entry] = []

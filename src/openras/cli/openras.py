@@ -332,10 +332,16 @@ def build_parser() -> argparse.ArgumentParser:
     a.add_argument("new", metavar="NEW")
     a = action(
         "import",
-        "copy entries from another .pbk file",
+        "copy entries from a .pbk file, or make one from an .ovpn or wg-quick .conf",
         e.cmd_entry_import,
-        "example:\n  openras entry import ~/Downloads/office.pbk Office\n\n"
-        "Keys and blocks are copied in order; comments inside entries are not.",
+        "examples:\n  openras entry import ~/Downloads/office.pbk Office\n"
+        "  openras entry import ~/Downloads/provider-nl.ovpn          # entry provider-nl\n"
+        "  openras entry import /etc/wireguard/lab.conf Lab\n\n"
+        "From a .pbk, keys and blocks are copied in order (comments inside entries are\n"
+        "not). An .ovpn or .conf is checked first, every problem listed at once, and\n"
+        "copied (0600) beside your phonebook: files it names are copied into it, and\n"
+        "lines that mean nothing here (setenv, up/down scripts...) are commented out\n"
+        "with a note. The entry is named after the file unless NAME is given.",
     )
     a.add_argument("file", metavar="FILE")
     a.add_argument("names", metavar="NAME", nargs="*", help="entries to copy (default: all)")

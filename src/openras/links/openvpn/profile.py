@@ -951,3 +951,66 @@ def _pem_text(data: bytes, where: str, path: str) -> str:
         return data.decode("ascii")
     except UnicodeDecodeError:
         raise RasError(ERROR_NO_CERT, f"{where}: {path} is not PEM text") from None
+
+
+# ------------------------------------------------------------------------------- import
+
+#: Lines a provider's export carries that mean nothing here or that openras does itself:
+#: an import comments them out, with a note, instead of refusing the profile.
+DROPPED_AT_IMPORT: Mapping[str, str] = {
+    "setenv": "environment for scripts, which openras never runs",
+    "setenv-safe": "environment for scripts, which openras never runs",
+    "script-security": "openras runs no scripts",
+    "up": "a script; openras configures the link itself",
+    "down": "a script; openras configures the link itself",
+    "down-pre": "a script; openras configures the link itself",
+    "route-up": "a script; openras configures the link itself",
+    "route-pre-down": "a script; openras configures the link itself",
+    "ipchange": "a script; openras configures the link itself",
+    "up-restart": "about scripts, which openras never runs",
+    "log": "openras keeps the link's log",
+    "log-append": "openras keeps the link's log",
+    "writepid": "openras supervises the program itself",
+    "daemon": "openras supervises the program itself",
+    "status": "openras reads the state over the management socket",
+}
+
+#: What to write instead of an option openras refuses.
+HINTS: Mapping[str, str] = {
+    "ns-cert-type": "use 'remote-cert-tls server'",
+    "tls-remote": "use 'verify-x509-name NAME name'",
+    "auth-user-pass": "remove the file name: the dial (or 'openras creds set') gives the password",
+    "dev": "only 'dev tun' works here",
+    "plugin": "plugins never run under openras",
+    "management": "openras owns the management socket",
+    "config": "put the options in this profile",
+}
+
+
+def problems(
+    options: list[Option],
+    *,
+    source: str,
+    read_file: FileReader,
+    owner_uid: int = 0,
+    grant: Grant | None = None,
+) -> list[str]:
+    """Every reason ``sanitize`` would refuse ``options``, each with a hint where there is
+    one, instead of only the first (for an import that lists them all at once)."""
+    ignorable = {a for o in options if o.name == "ignore-unknown-option" for a in o.args}
+    found: list[str] = []
+    kept: list[Option] = []
+    for o in options:
+        try:
+            kept += _check(o, source=source, read_file=read_file, ignorable=ignorable, nested=False)
+        except RasError as exc:
+            hint = HINTS.get(o.name)
+            found.append((exc.detail or str(exc)) + (f" ({hint})" if hint else ""))
+    if not found:
+        try:
+            sanitize(
+                options, source=source, read_file=read_file, owner_uid=owner_uid, grant=grant
+            )
+        except RasError as exc:
+            found.append(exc.detail or str(exc))
+    return found
