@@ -297,3 +297,27 @@ def test_an_imported_provider_profile_dials(
         conn = c.dial("provider-lab", book, user=USER, password=PASSWORD)
         assert netns_lab.ping(netns_pair.b, server.tunnel_ip)
         conn.hang_up(wait=True, timeout=15)
+
+
+def test_credentials_from_the_profiles_file_or_a_clear_refusal_at_once(
+    daemon: Daemon, netns_lab: NetnsLab, netns_pair: NsPair, lab_vpn: tuple[OvpnServer, Path]
+) -> None:
+    """No password anywhere: 691 before anything starts, saying what to do (it used to be
+    809 after the dial timeout). ``auth-user-pass FILE``: read as the owner, and used."""
+    server, pbk = lab_vpn
+    with daemon.client() as c:
+        t0 = time.monotonic()
+        with pytest.raises(errors.AuthenticationFailure) as info:
+            c.dial("Lab VPN", pbk)
+        assert time.monotonic() - t0 < 2.0
+        assert info.value.handle == 0 and "openras creds set" in (info.value.detail or "")
+        profile = pbk.parent / "client.ovpn"
+        (pbk.parent / "creds.txt").write_text(f"{USER}\n{PASSWORD}\n")
+        profile.write_text(
+            profile.read_text().replace("auth-user-pass\n", "auth-user-pass creds.txt\n")
+        )
+        conn = c.dial("Lab VPN", pbk)
+        assert netns_lab.ping(netns_pair.b, server.tunnel_ip)
+        [pid] = openvpn_pids(netns_pair.b)
+        assert PASSWORD not in " ".join(psutil.Process(pid).cmdline())
+        conn.hang_up(wait=True, timeout=15)

@@ -184,7 +184,6 @@ def test_refused_options_name_file_and_line(line: str, name: str) -> None:
     [
         "script-security 2",
         "script-security 3",
-        "auth-user-pass /etc/shadow",
         "auth-retry interact",
         "dev tap",
         "tls-crypt-v2 k.key force-cookie",
@@ -207,9 +206,28 @@ def test_bad_values_are_config_errors(line: str) -> None:
     assert str(info.value.detail).startswith("p.ovpn:13: ")
 
 
-def test_inline_credentials_and_script_blocks_are_refused() -> None:
-    with pytest.raises(RasError, match="not allowed inline"):
-        sanitize("client\nremote h\n<auth-user-pass>\nu\np\n</auth-user-pass>\n")
+def test_profile_credentials_are_read_as_the_owner_and_never_reach_argv_or_files() -> None:
+    """``auth-user-pass FILE`` (read through the owner's reader) and an inline block give
+    the credentials the driver answers openvpn's query with; openvpn sees a bare option."""
+    asked: list[str] = []
+
+    def read(path: str, line: int) -> bytes:
+        asked.append(path)
+        return b"alice\ns3cret-pw\n"
+
+    for text in (
+        BASE.replace("auth-user-pass\n", "auth-user-pass creds.txt\n"),
+        BASE.replace("auth-user-pass\n", "<auth-user-pass>\nalice\ns3cret-pw\n</auth-user-pass>\n"),
+    ):
+        prof = sanitize(text, read_file=read)
+        assert (prof.file_user, prof.file_password) == ("alice", "s3cret-pw")
+        args, files = argv(prof)
+        assert "--auth-user-pass" in args
+        assert "s3cret-pw" not in " ".join(args) + "".join(files.values()) + repr(prof)
+    assert asked == ["creds.txt"]
+
+
+def test_script_blocks_are_refused() -> None:
     with pytest.raises(RasError, match="'up' is not allowed"):
         sanitize("client\nremote h\n<connection>\nremote h2\nup /bin/sh\n</connection>\n")
 

@@ -158,6 +158,26 @@ def build_argv(
     return [program, *args], files
 
 
+def _credentials(profile: pf.SanitizedProfile, spec: LinkSpec) -> tuple[str, str]:
+    """The user name and password to answer openvpn with: the dial's, else the profile's
+    ``auth-user-pass FILE``; RasError 691 at once when the profile needs them and there are
+    none (rather than a server's refusal or a timeout later)."""
+    params = spec.params
+    if params.user or params.password:
+        user = f"{params.domain}\\{params.user}" if params.domain else params.user
+        return user, params.password
+    if profile.file_user or profile.file_password:
+        return profile.file_user, profile.file_password
+    if profile.has_auth_user_pass:
+        raise RasError(
+            errors.ERROR_AUTHENTICATION_FAILURE,
+            "the profile asks for a user name and password and the dial has none: give them "
+            "(rasdial ENTRY USER '*', openras dial ENTRY -u USER -p) or save them "
+            "(openras creds set ENTRY)",
+        )
+    return "", ""
+
+
 class OpenVpnLink(Link):
     """One openvpn client process and its management connection."""
 
@@ -209,6 +229,7 @@ class OpenVpnLink(Link):
     @classmethod
     def validate(cls, spec: LinkSpec) -> pf.SanitizedProfile:
         profile = load_profile(spec)
+        _credentials(profile, spec)  # a profile that needs a password and has none: at once
         dial_timeout(spec.entry)
         find_program("openvpn")
         return profile
@@ -456,15 +477,19 @@ class OpenVpnLink(Link):
         if self._terminal or self._stopping:
             return
         if req.realm == "Auth" and "SC:" not in req.what and "CRV1" not in req.what:
-            params = self.spec.params
-            user = f"{params.domain}\\{params.user}" if params.domain else params.user
-            if "\n" in user or "\n" in params.password or "\r" in user + params.password:
+            assert self._profile is not None
+            try:
+                user, password = _credentials(self._profile, self.spec)
+            except RasError as exc:
+                self._finish(exc.code, exc.detail or "")
+                return
+            if "\n" in user or "\n" in password or "\r" in user + password:
                 self._finish(errors.ERROR_AUTHENTICATION_FAILURE, "line break in credentials")
                 return
             self._send_all(
                 [
                     f"username {mp.quote('Auth')} {mp.quote(user)}",
-                    f"password {mp.quote('Auth')} {mp.quote(params.password)}",
+                    f"password {mp.quote('Auth')} {mp.quote(password)}",
                 ],
                 secret=True,
             )

@@ -321,7 +321,7 @@ ALLOWED: Mapping[str, Rule] = {
     "single-session": _r(0),
     "push-peer-info": _r(0),
     # user/password: asked over the management socket, never from a file
-    "auth-user-pass": _r(0),
+    "auth-user-pass": _r(0, 1, inline=True),
     "auth-nocache": _r(0),
     "auth-retry": _r(1, choices=frozenset({"none"})),
     "script-security": _r(1, choices=frozenset({"0", "1"})),
@@ -504,6 +504,11 @@ class SanitizedProfile:
     full_tunnel: bool = True
     full_tunnel_rule: str = ""
     source: str = "profile"
+    #: ``auth-user-pass FILE`` (or an inline block): the user name and password it holds,
+    #: read as the owner, used when the dial gives none. They reach openvpn over the
+    #: management socket like a dial's, never as a file or argument.
+    file_user: str = field(default="", repr=False)
+    file_password: str = field(default="", repr=False)
 
     def argv(
         self, files_dir: Path, driver: Iterable[Option] = ()
@@ -640,6 +645,12 @@ def _keep(out: SanitizedProfile, kept: Option, source: str) -> None:
     """Record what the driver needs to know; drop what the driver sets itself."""
     if kept.name == "auth-user-pass":
         out.has_auth_user_pass = True
+        if kept.inline is not None:
+            lines = kept.inline.splitlines()
+            out.file_user = lines[0] if lines else ""
+            out.file_password = lines[1] if len(lines) > 1 else ""
+            out.options.append(Option("auth-user-pass", (), kept.line))
+            return
     if kept.name == "verb":
         out.verb = _verb(kept, source)
         return
@@ -907,10 +918,16 @@ def _check(
             _fingerprints(o.inline, where)
         return [o]
     if o.name == "auth-user-pass" and o.args:
-        raise RasError(
-            ERROR_NOT_ALLOWED,
-            f"{where}: option 'auth-user-pass FILE' is not allowed (the dial supplies credentials)",
-        )
+        # Honoured as openvpn does (user, then password, a line each), read as the owner;
+        # kept out of argv and files: the driver answers openvpn's query with it.
+        if len(o.args) > 1:
+            raise RasError(ERROR_PROFILE, f"{where}: 'auth-user-pass' takes one file")
+        raw = read_file(o.args[0], o.line)
+        try:
+            text = raw if isinstance(raw, str) else raw.decode("utf-8")
+        except UnicodeDecodeError:
+            raise RasError(ERROR_PROFILE, f"{where}: {o.args[0]} is not text") from None
+        return [Option("auth-user-pass", (), o.line, text)]
     lo, hi = rule.nargs
     if not lo <= len(o.args) <= hi:
         raise RasError(ERROR_PROFILE, f"{where}: option '{o.name}' takes {lo}..{hi} arguments")
@@ -979,7 +996,6 @@ DROPPED_AT_IMPORT: Mapping[str, str] = {
 HINTS: Mapping[str, str] = {
     "ns-cert-type": "use 'remote-cert-tls server'",
     "tls-remote": "use 'verify-x509-name NAME name'",
-    "auth-user-pass": "remove the file name: the dial (or 'openras creds set') gives the password",
     "dev": "only 'dev tun' works here",
     "plugin": "plugins never run under openras",
     "management": "openras owns the management socket",
