@@ -321,3 +321,26 @@ def test_credentials_from_the_profiles_file_or_a_clear_refusal_at_once(
         [pid] = openvpn_pids(netns_pair.b)
         assert PASSWORD not in " ".join(psutil.Process(pid).cmdline())
         conn.hang_up(wait=True, timeout=15)
+
+
+@pytest.mark.parametrize(
+    ("number", "code"),
+    [("{addr} 1199", 808), ("no-such-host.invalid", 868)],
+    ids=["refused-port", "unresolvable"],
+)
+def test_a_dial_that_cannot_work_fails_at_once(
+    daemon: Daemon, lab_vpn: tuple[OvpnServer, Path], number: str, code: int
+) -> None:
+    """A refused port or a name that does not resolve is known in milliseconds: the dial
+    fails then (openvpn alone retries for a minute), with openvpn's own words."""
+    server, pbk = lab_vpn
+    with daemon.client() as c:
+        t0 = time.monotonic()
+        with pytest.raises(errors.RasError) as info:
+            c.dial("Lab VPN", pbk, user=USER, password=PASSWORD,
+                   phone_number=number.format(addr=server.pair.addr_a))  # fmt: skip
+        took = time.monotonic() - t0
+        print(f"{number}: error {info.value.code} after {took * 1000:.0f} ms: {info.value.detail}")
+        assert info.value.code == code and took < 3.0
+        assert info.value.detail
+        c.hang_up(info.value.handle, wait=True, timeout=15)

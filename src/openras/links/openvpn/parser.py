@@ -361,8 +361,12 @@ def classify_text(lines: Iterable[str]) -> tuple[int, str] | None:
     for pattern, code in _LOG_RULES:
         for line in reversed(rows):
             if pattern.search(line):
-                return code, line.strip()
+                return code, _LOG_TIME.sub("", line.strip())
     return None
+
+
+#: The timestamp openvpn puts before each line of its log file (the caller has its own).
+_LOG_TIME = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d ")
 
 
 def fatal_error(text: str) -> int:
