@@ -72,6 +72,7 @@ from _netlab import (
 )
 
 from openras.client import Client, Connection
+from openras.errors import RasError
 from openras.records import Event
 
 DIAL_TARGET = 1.10
@@ -276,14 +277,43 @@ def bench_openvpn(
     raw = RawOpenVpn(lab, pair.b, profile, ifname=f"bvpn{os.getpid() % 100000}",
                      mgmt_path=work / "raw-ovpn.sock", log=d / "raw-openvpn.log")  # fmt: skip
     try:
-        return measure(
+        rows = measure(
             "openvpn",
             Side(raw.dial, raw.hang_up, raw.timeline),
             openras_side(client, "Bench VPN", pbk, OVPN_USER, OVPN_PASSWORD),
             reps,
         )
+        failure_times(client, pbk, pair, reps)
+        return rows
     finally:
         raw.cleanup()
+
+
+def failure_times(client: Client, pbk: Path, pair: NsPair, reps: int) -> None:
+    """How long a dial that cannot work takes to say so (openvpn alone retries for a
+    minute): a refused port (ICMP from the server's namespace) and a name that does not
+    resolve. Target: under 100 ms plus openvpn's own start."""
+    cases = {"refused port": f"{pair.addr_a} 1199", "unresolvable name": "no-such-host.invalid"}
+    for what, number in cases.items():
+        took: list[float] = []
+        codes: set[int] = set()
+        for _ in range(reps):
+            t0 = time.perf_counter()
+            try:
+                conn = client.dial("Bench VPN", pbk, user=OVPN_USER, password=OVPN_PASSWORD,
+                                   phone_number=number)  # fmt: skip
+            except RasError as exc:
+                took.append(time.perf_counter() - t0)
+                codes.add(exc.code)
+                if exc.handle:
+                    client.hang_up(exc.handle, wait=True)
+            else:
+                conn.hang_up()
+                raise BenchError(f"openvpn: a dial to the {what} connected")
+        print(
+            f"openvpn time to failure, {what}: median {ms(statistics.median(took))} ms, "
+            f"p90 {ms(p90(took))} ms over {reps} dials (error {', '.join(map(str, codes))})"
+        )
 
 
 def bench_ssh(lab: NetnsLab, pair: NsPair, client: Client, work: Path, reps: int) -> list[Series]:
