@@ -387,8 +387,9 @@ class ResolvedBackend(Backend):
             raise DnsError(f"resolved {member}: {reply.error_name}: {str(detail)[:200]}")
         return list(reply.body)
 
-    async def running(self) -> bool:
-        """Whether resolved owns its name on the system bus (it runs)."""
+    async def running_here(self) -> bool:
+        """Whether resolved runs (owns its name on the system bus) in this network namespace
+        (interface indexes are per namespace: a resolved of another one cannot be told ours)."""
         from dbus_fast import Message, MessageType
 
         try:
@@ -401,14 +402,14 @@ class ResolvedBackend(Backend):
                     destination="org.freedesktop.DBus",
                     path="/org/freedesktop/DBus",
                     interface="org.freedesktop.DBus",
-                    member="NameHasOwner",
+                    member="GetConnectionUnixProcessID",
                     signature="s",
                     body=[RESOLVE1],
                 )
             )
-            return bool(
-                reply is not None and reply.message_type != MessageType.ERROR and reply.body[0]
-            )
+            if reply is None or reply.message_type == MessageType.ERROR:
+                return False  # no owner: not running
+            return _netns_of(int(reply.body[0])) == _netns_of("self")
         except Exception:
             return False
         finally:
@@ -467,10 +468,51 @@ def _path(env: Mapping[str, str]) -> str:
     return SYSTEM_PATH
 
 
+def _netns_of(pid: int | str) -> int | None:
+    try:
+        return os.stat(f"/proc/{pid}/ns/net").st_ino
+    except OSError:
+        return None
+
+
+#: The inode of the initial network namespace (the kernel's PROC_NET_INIT_INO).
+INIT_NET_INO: Final = 0xEFFFFFF9
+
+
+def resolv_conf_of_other_netns(path: Path) -> bool:
+    """Whether ``path`` is also the resolv.conf of another network namespace than the
+    daemon's: the daemon runs in a namespace of its own (``ip netns exec``) but sees the same
+    file as processes of the machine's namespace, whose network it describes. Servers reachable
+    only through our tunnel must not go there (they would break every lookup of the machine).
+    A container's own file (no process of another namespace sees it) is ours."""
+    mine = _netns_of("self")
+    if mine is None or mine == INIT_NET_INO:
+        return False
+    try:
+        ours = os.stat(path)
+    except OSError:
+        return False
+    real = os.path.realpath(path)
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        netns = _netns_of(entry.name)
+        if netns is None or netns == mine:
+            continue
+        try:
+            theirs = os.stat(f"/proc/{entry.name}/root{real}")
+        except OSError:
+            continue
+        if (ours.st_dev, ours.st_ino) == (theirs.st_dev, theirs.st_ino):
+            return True
+    return False
+
+
 async def choose(store: Path, env: Mapping[str, str]) -> Backend:
     """The backend for this daemon: ``OPENRAS_DNS_BACKEND`` if set (by whoever starts the
-    daemon), else resolved when it runs, resolvconf when installed, else the file. A daemon
-    that is not root changes nothing."""
+    daemon), else resolved when it runs in our network namespace, resolvconf when installed,
+    else the file. A daemon that is not root, or that runs in a network namespace of its own
+    while sharing the machine's resolv.conf, changes nothing."""
     forced = (env.get("OPENRAS_DNS_BACKEND") or "").strip().lower()
     if forced:
         if forced not in BACKENDS:
@@ -482,8 +524,12 @@ async def choose(store: Path, env: Mapping[str, str]) -> Backend:
     if os.geteuid() != 0:
         return NoBackend()
     resolved = ResolvedBackend(env.get("DBUS_SYSTEM_BUS_ADDRESS") or None)
-    if await resolved.running():
+    if await resolved.running_here():
         return resolved
+    path = Path(env.get("OPENRAS_RESOLV_CONF") or RESOLV_CONF)
+    if resolv_conf_of_other_netns(path):
+        log.info("%s belongs to another network namespace; DNS is not applied", path)
+        return NoBackend()
     program = shutil.which("resolvconf", path=_path(env))
     if program is not None and not _is_resolvectl_shim(program):
         return ResolvconfBackend(program)

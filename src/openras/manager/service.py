@@ -23,6 +23,7 @@ import msgspec
 import psutil
 
 from openras import errors, policy
+from openras.dns.service import DnsService
 from openras.links.base import (
     DialParams,
     Link,
@@ -143,6 +144,10 @@ class Manager:
         self._timer: asyncio.TimerHandle | None = None
         #: handle -> (monotonic time, bytes sent, bytes received, send bps, receive bps).
         self._rate_samples: dict[int, tuple[float, int, int, int, int]] = {}
+        #: Each connected link's DNS (openras.dns), journalled in the state dir.
+        self.dns = DnsService(state_dir / "dns")
+        #: handle -> link events that came while its Connected waits for its DNS (in order).
+        self._held: dict[int, list[LinkEvent]] = {}
 
     # ------------------------------------------------------------------ start-up and recovery
 
@@ -177,6 +182,7 @@ class Manager:
         )
         self.table.restored(self.clock())
         self._persist()
+        await self.dns.start()
         await self._recover()
         self.flush()
         self._schedule_tick()
@@ -210,6 +216,8 @@ class Manager:
         # Links spawned but never recorded (a crash between spawn and save), or known only to an
         # unreadable table: stop them and clean up after them before their rows go.
         await self._stop_unrecorded(adopted)
+        # Adopted links keep their DNS; what dead and unrecorded links left is undone.
+        await self.dns.recover(adopted)
         for handle in dead:
             conn = self.table.rows[handle]
             log.info(
@@ -500,7 +508,7 @@ class Manager:
             "local_address_v6": proj.local_address_v6,
             "remote_address_v6": proj.remote_address_v6,
             "dns": list(proj.dns),
-            "extra": dict(proj.extra),
+            "extra": {**dict(proj.extra), **self.dns.status(handle)},
         }
 
     def session_closed(self, session: int) -> None:
@@ -616,6 +624,8 @@ class Manager:
         await asyncio.shield(self.deleted_future(handle))
 
     def _stop_link(self, handle: int) -> None:
+        # The link's DNS goes first: lookups must not wait on a tunnel being torn down.
+        self._spawn(self.dns.revert(handle))
         link = self.links.get(handle)
         if link is None:
             self._stop_wanted.add(handle)
@@ -657,6 +667,21 @@ class Manager:
 
     def _emitter(self, handle: int) -> Callable[[LinkEvent], None]:
         def emit(event: LinkEvent) -> None:
+            held = self._held.get(handle)
+            if held is not None:
+                held.append(event)  # after the Connected that waits for its DNS
+                return
+            if (
+                isinstance(event, StateReached)
+                and event.state is RasConnState.Connected
+                and self.dns.enabled
+                and handle in self.links
+            ):
+                # Connected is reported once the link's DNS is in place (as Windows does in
+                # its Projected phase): a caller's first lookup after the dial goes through it.
+                self._held[handle] = []
+                self._spawn(self._connected_with_dns(handle, emit))
+                return
             now = self.clock()
             if isinstance(event, StateReached):
                 self._apply(self.table.link_state(handle, event.state, now))
@@ -669,6 +694,23 @@ class Manager:
                 self._apply(self.table.link_dropped(handle, event.error, now, event.detail))
 
         return emit
+
+    async def _connected_with_dns(self, handle: int, emit: Callable[[LinkEvent], None]) -> None:
+        """Apply the link's DNS (bounded; a failure is reported, never fatal), then let its
+        Connected, and whatever the link said meanwhile, reach the table."""
+        link = self.links.get(handle)
+        conn = self.table.rows.get(handle)
+        entry = self.entries.get(handle)
+        live = conn is not None and conn.phase is not Phase.DISCONNECTING
+        if link is not None and entry is not None and live:
+            task = self.dns.apply_soon(
+                handle, link.projection, entry, may_take_all=link.spec.grant.full_tunnel
+            )
+            await asyncio.wait({task})
+        held = self._held.pop(handle, [])
+        self._apply(self.table.link_state(handle, RasConnState.Connected, self.clock()))
+        for event in held:
+            emit(event)
 
     def _start_link(self, handle: int) -> None:
         """Make the link of a StartLink and run it; its entry is in the same write as the
@@ -716,6 +758,8 @@ class Manager:
             self._stop_link(handle)
         try:
             await link.wait_closed()
+            # Nothing of the link is left when status answers 6: its DNS neither.
+            await self.dns.revert(handle)
         finally:
             # The driver removed its files; the run directory itself is ours.
             shutil.rmtree(self.links_dir / f"link-{handle}", ignore_errors=True)
