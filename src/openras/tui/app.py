@@ -22,15 +22,16 @@ from textual.app import App, ComposeResult
 from textual.binding import Binding, BindingType
 from textual.notifications import SeverityLevel
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Header, Static
+from textual.widgets import DataTable, Footer, Header, Input, Static
 from textual.widgets.data_table import CellDoesNotExist
 
 from openras import errors
 from openras.aclient import AsyncClient
-from openras.client import SavedCredentials
+from openras.client import Client, SavedCredentials
 from openras.records import ConnectionInfo, Event
 from openras.tui.feed import Subscription
-from openras.tui.view import COLUMNS, EntryChoice, Row, error_line, state_name
+from openras.tui.view import COLUMNS, Credentials, EntryChoice, Row, error_line, state_name
+from openras.wire import protocol as P
 
 log = logging.getLogger("openras.rasphone")
 
@@ -84,6 +85,9 @@ class MainScreen(Screen[None]):
         Binding("delete", "app.hang_up", "Hang up", show=False),
         Binding("H", "app.hang_up_all", "Hang up all"),
         Binding("e", "app.entry", "Entry"),
+        # Not in the footer (80 columns): the hint line and the entry list name them.
+        Binding("n", "app.new_entry", "New entry", show=False),
+        Binding("i", "app.import_entries", "Import", show=False),
         Binding("q", "app.quit", "Quit"),
     ]
 
@@ -199,7 +203,11 @@ class RasphoneApp(App[int]):
         if not self.view_ready:
             return
         n = len(self.rows)
-        what = "no connections (d dials)" if n == 0 else f"{n} connection{'s' * (n != 1)}"
+        what = (
+            "no connections (d dials, n adds an entry, i imports)"
+            if n == 0
+            else f"{n} connection{'s' * (n != 1)}"
+        )
         where = "offline" if self.client is None else "connected to rasman"
         self._main.query_one("#hint", Static).update(Text(f"{what} · {where}"))
 
@@ -487,17 +495,59 @@ class RasphoneApp(App[int]):
         # Saved credentials are used as they are (an empty user and password tell the daemon
         # so); a retry after a failure always asks, since what is saved may be what failed.
         ask = choice.needs_credentials and not (saved is not None and saved.has_password)
+        has_saved = saved is not None and saved.has_password
+        creds: Credentials | None = None
         while True:
             if ask:
-                creds = await self.push_screen_wait(CredentialsScreen(choice.name, user))
+                creds = await self.push_screen_wait(
+                    CredentialsScreen(choice.name, user, saved_password=has_saved)
+                )
                 if creds is None:
                     return
-                user, password = creds
+                user, password = creds.user, creds.password
             dial_user = user if ask else ""
             outcome = await self.push_screen_wait(DialScreen(choice, dial_user, password))
+            if outcome == "connected" and creds is not None:
+                await self.keep_credentials(choice, creds, had_password=has_saved)
             if outcome != "retry":
                 return
             ask = True
+
+    async def keep_credentials(
+        self, choice: EntryChoice, creds: Credentials, *, had_password: bool
+    ) -> None:
+        """After a successful dial: save what was typed when "Save password" was ticked; forget
+        a saved password when it was unticked (as Windows does). Through the daemon, which
+        keeps them in root-only files; the password is never shown again."""
+        if not creds.save and not had_password:
+            return
+        socket, autostart = self.socket_path, self.autostart
+        book = choice.dial_phonebook
+
+        def run() -> None:
+            with Client(socket, autostart=autostart, timeout=CALL_TIMEOUT) as client:
+                if creds.save:
+                    client.save_credentials(
+                        choice.name, book, user=creds.user, password=creds.password
+                    )
+                else:
+                    client.forget_credentials(choice.name, book)
+                    if creds.user:
+                        client.save_credentials(choice.name, book, user=creds.user)
+
+        try:
+            await asyncio.to_thread(run)
+        except (errors.RasError, OSError) as exc:
+            self.tell(
+                f"The password for {choice.name} was not saved: {describe(exc)}. "
+                "The next dial asks again.",
+                severity="error",
+            )
+            return
+        if creds.save:
+            self.tell(f"Password saved for {choice.name}; the next dial uses it.")
+        else:
+            self.tell(f"The saved password of {choice.name} was forgotten.")
 
     async def saved_credentials(self, choice: EntryChoice) -> SavedCredentials | None:
         """What the daemon has saved for the entry (never the password), or None when it
@@ -534,3 +584,149 @@ class RasphoneApp(App[int]):
             self.tell("This connection was dialed without a phonebook entry.", severity="warning")
             return
         self.push_screen(EntryScreen(Path(info.phonebook), info.entry_name))
+
+    # ------------------------------------------------------------------ phonebook changes
+
+    @property
+    def target_book(self) -> Path:
+        """Where new and imported entries go: ``-f FILE``, else the user's own phonebook."""
+        from openras.tui.entries import target_book
+
+        return target_book(self.phonebook)
+
+    def _refused(self, book: Path) -> bool:
+        """Tell and return True when ``book`` may not be changed by this user."""
+        from openras.tui.entries import Refused, refuse_read_only
+
+        try:
+            refuse_read_only(book)
+        except Refused as exc:
+            self.tell(str(exc), severity="error", title="Read-only phonebook")
+            return True
+        return False
+
+    def _changed(self, text: str | None, select: str | None = None) -> None:
+        """A form closed: say what it did and redraw the entry lists."""
+        if not text:
+            return
+        self.tell(text)
+        from openras.tui.screens import EntryPicker
+
+        for screen in self.screen_stack:
+            if isinstance(screen, EntryPicker):
+                screen.reload(select)
+
+    def action_new_entry(self) -> None:
+        from openras.tui.forms import EntryForm
+
+        book = self.target_book
+        if self._refused(book):
+            return
+        form = EntryForm(book)
+
+        def done(text: str | None) -> None:
+            self._changed(text, form.query_one("#name", Input).value.strip() if text else None)
+
+        self.push_screen(form, done)
+
+    def action_import_entries(self) -> None:
+        from openras.tui.forms import ImportScreen
+
+        book = self.target_book
+        if self._refused(book):
+            return
+        form = ImportScreen(book)
+        self.push_screen(
+            form, lambda text: self._changed(text, form.added[0] if form.added else None)
+        )
+
+    def edit_entry(self, book: Path, name: str) -> None:
+        from openras.tui.forms import EntryForm
+
+        if not self._refused(book):
+            self.push_screen(EntryForm(book, name), lambda text: self._changed(text, name))
+
+    def rename_entry(self, book: Path, name: str) -> None:
+        from openras.tui.forms import RenameScreen
+
+        if self._refused(book):
+            return
+        form = RenameScreen(book, name)
+
+        def done(text: str | None) -> None:
+            if text:
+                self.run_worker(
+                    self._tell_daemon(book, P.ENTRY_RENAMED, {"old": name, "new": form.new_name}),
+                    group="entries",
+                    exit_on_error=False,
+                )
+            self._changed(text, form.new_name)
+
+        self.push_screen(form, done)
+
+    def delete_entry(self, book: Path, name: str) -> None:
+        from openras.tui.forms import ConfirmDelete
+
+        if self._refused(book):
+            return
+
+        def done(ok: bool | None) -> None:
+            if ok:
+                self.run_worker(self._delete(book, name), group="entries", exit_on_error=False)
+
+        self.push_screen(ConfirmDelete(book, name), done)
+
+    async def _delete(self, book: Path, name: str) -> None:
+        """RasDeleteEntry's rules: refused while the entry is connected (817); its saved
+        credentials go with it."""
+        from openras.tui.entries import Refused, delete, spellings
+
+        client = self.client
+        if client is None:
+            self.tell(
+                f"{name} was not deleted: the connection manager is not reachable, so it "
+                "cannot be checked that nothing is connected with it. Try again when it is back.",
+                severity="error",
+            )
+            return
+        try:
+            async with asyncio.timeout(CALL_TIMEOUT):
+                conns = await client.connections(include_pending=True)
+        except (errors.RasError, OSError) as exc:
+            self.tell(f"{name} was not deleted: {describe(exc)}.", severity="error")
+            return
+        where = set(spellings(book))
+        if any(
+            c.phonebook
+            and set(spellings(Path(c.phonebook))) & where
+            and c.entry_name.casefold() == name.casefold()
+            for c in conns
+        ):
+            self.tell(
+                f"{name} was not deleted: {error_line(errors.ERROR_CANNOT_DELETE)} "
+                "Hang it up first.",
+                severity="error",
+            )
+            return
+        try:
+            await asyncio.to_thread(delete, book, name)
+        except Refused as exc:
+            self.tell(str(exc), severity="error")
+            return
+        await self._tell_daemon(book, P.ENTRY_DELETED, {"entry": name})
+        self._changed(f"Deleted {name} from {book}.")
+
+    async def _tell_daemon(self, book: Path, method: str, params: dict[str, str]) -> None:
+        """The daemon re-files or drops the saved credentials of a renamed or deleted entry
+        (best effort, as RasRenameEntry/RasDeleteEntry: the phonebook change stands)."""
+        from openras.tui.entries import spellings
+
+        client = self.client
+        if client is None:
+            return
+        for where in spellings(book):
+            try:
+                async with asyncio.timeout(CALL_TIMEOUT):
+                    await client.transport.call(method, {**params, "phonebook": where})
+            except (errors.RasError, OSError) as exc:
+                log.info("%s for %s: %s", method, where, describe(exc))

@@ -12,13 +12,14 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical, VerticalScroll
 from textual.screen import ModalScreen, Screen
-from textual.widgets import DataTable, Footer, Header, Input, Sparkline, Static
+from textual.widgets import Checkbox, DataTable, Footer, Header, Input, Sparkline, Static
 from textual.worker import Worker
 
 from openras import errors
 from openras.records import Event
 from openras.tui.app import RasphoneApp, describe
 from openras.tui.view import (
+    Credentials,
     EntryChoice,
     entry_properties,
     error_line,
@@ -39,6 +40,10 @@ _DIALOG_CSS = """
     {name} .title {{ text-style: bold; }}
     {name} .hint {{ color: $text-muted; }}
 """
+
+
+#: How a saved password is shown (Windows' RasGetCredentials gives 16 asterisks back).
+SAVED_MASK = "*" * 16
 
 
 def _host(screen: Screen[Any]) -> RasphoneApp:
@@ -101,6 +106,11 @@ class EntryPicker(ModalScreen[EntryChoice | None]):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "dismiss(None)", "Cancel"),
         Binding("e", "properties", "Entry"),
+        Binding("n", "app.new_entry", "New"),
+        Binding("E", "edit", "Edit"),
+        Binding("r", "rename", "Rename"),
+        Binding("delete", "delete", "Delete"),
+        Binding("i", "app.import_entries", "Import"),
     ]
 
     def __init__(self, phonebook: Path | None) -> None:
@@ -119,13 +129,25 @@ class EntryPicker(ModalScreen[EntryChoice | None]):
             yield table
             yield Static(id="problems", markup=False)
             yield Static(
-                "Enter: dial    e: properties    Esc: cancel", classes="hint", markup=False
+                "Enter: dial    e: properties    E: edit    r: rename    Del: delete\n"
+                "n: new entry    i: import a .pbk, .ovpn or .conf file    Esc: cancel",
+                classes="hint",
+                markup=False,
             )
         yield Footer()
 
     def on_mount(self) -> None:
-        self.choices, problems = list_entries(self.phonebook)
+        self.reload()
+
+    def reload(self, select: str | None = None) -> None:
+        """(Re)list the entries; the cursor goes to ``select`` when given, else stays."""
         table = self.query_one("#entries", DataTable)
+        at = table.cursor_row
+        table.clear()
+        self.choices, problems = list_entries(self.phonebook)
+        if select is not None:
+            folded = select.casefold()
+            at = next((i for i, c in enumerate(self.choices) if c.name.casefold() == folded), at)
         for i, c in enumerate(self.choices):
             table.add_row(
                 Text(c.name), Text(c.device), Text(c.host), Text(c.book_label), key=str(i)
@@ -141,6 +163,8 @@ class EntryPicker(ModalScreen[EntryChoice | None]):
             )
             lines.append("No entries to dial in " + " or ".join(map(str, books)) + ".")
         self.query_one("#problems", Static).update(Text("\n".join(lines)))
+        if self.choices:
+            table.move_cursor(row=max(0, min(at, len(self.choices) - 1)))
         table.focus()
 
     def _highlighted(self) -> EntryChoice | None:
@@ -159,17 +183,45 @@ class EntryPicker(ModalScreen[EntryChoice | None]):
         if choice is not None:
             self.app.push_screen(EntryScreen(choice.book, choice.name))
 
+    def _chosen(self) -> EntryChoice | None:
+        choice = self._highlighted()
+        if choice is None:
+            _host(self).tell(
+                "There is no entry to change: n adds one, i imports.", severity="warning"
+            )
+        return choice
 
-class CredentialsScreen(ModalScreen[tuple[str, str] | None]):
-    """User name and (masked) password for one dial; nothing is saved."""
+    def action_edit(self) -> None:
+        if choice := self._chosen():
+            _host(self).edit_entry(choice.book, choice.name)
 
-    DEFAULT_CSS = _DIALOG_CSS.format(name="CredentialsScreen")
+    def action_rename(self) -> None:
+        if choice := self._chosen():
+            _host(self).rename_entry(choice.book, choice.name)
+
+    def action_delete(self) -> None:
+        if choice := self._chosen():
+            _host(self).delete_entry(choice.book, choice.name)
+
+
+class CredentialsScreen(ModalScreen[Credentials | None]):
+    """User name and (masked) password for one dial, and "Save password": when ticked, the
+    app saves them through the daemon once the dial has succeeded (a mistyped password is
+    never kept); unticked while a password is saved, it forgets that one."""
+
+    DEFAULT_CSS = (
+        _DIALOG_CSS.format(name="CredentialsScreen")
+        + """
+    CredentialsScreen #save { margin-top: 1; }
+    """
+    )
     BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "dismiss(None)", "Cancel")]
 
-    def __init__(self, entry: str, user: str = "") -> None:
+    def __init__(self, entry: str, user: str = "", *, saved_password: bool = False) -> None:
         super().__init__()
         self.entry = entry
         self.user = user
+        self.saved_password = saved_password
 
     def compose(self) -> ComposeResult:
         with Vertical(id="dialog"):
@@ -178,7 +230,23 @@ class CredentialsScreen(ModalScreen[tuple[str, str] | None]):
             yield Input(value=self.user, placeholder="user name", id="user")
             yield Static("Password:", markup=False)
             yield Input(password=True, placeholder="password", id="password")
-            yield Static("Enter: dial    Esc: cancel", classes="hint", markup=False)
+            yield Checkbox(
+                "Save password (once the dial succeeds)",
+                self.saved_password,
+                id="save",
+                compact=True,
+            )
+            if self.saved_password:
+                yield Static(
+                    f"A saved password ({SAVED_MASK}) did not work: type it again.",
+                    classes="hint",
+                    markup=False,
+                )
+            yield Static(
+                "Enter: dial    Tab: next field (Space ticks the box)    Esc: cancel",
+                classes="hint",
+                markup=False,
+            )
         yield Footer()
 
     def on_mount(self) -> None:
@@ -190,7 +258,11 @@ class CredentialsScreen(ModalScreen[tuple[str, str] | None]):
             self.query_one("#password", Input).focus()
             return
         self.dismiss(
-            (self.query_one("#user", Input).value, self.query_one("#password", Input).value)
+            Credentials(
+                self.query_one("#user", Input).value,
+                self.query_one("#password", Input).value,
+                self.query_one("#save", Checkbox).value,
+            )
         )
 
 
@@ -418,6 +490,7 @@ class EntryScreen(ModalScreen[None]):
     )
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape,enter,q", "dismiss(None)", "Close"),
+        Binding("e", "edit", "Edit"),
     ]
 
     def __init__(self, book: Path, name: str) -> None:
@@ -430,8 +503,13 @@ class EntryScreen(ModalScreen[None]):
             yield Static(f"Entry {self.entry}  ({self.book})", classes="title", markup=False)
             with VerticalScroll(id="props"):
                 yield Static(id="text", markup=False)
-            yield Static("Esc: close", classes="hint", markup=False)
+            yield Static("e: edit    Esc: close", classes="hint", markup=False)
         yield Footer()
+
+    def action_edit(self) -> None:
+        app = _host(self)
+        self.dismiss(None)
+        app.edit_entry(self.book, self.entry)
 
     def on_mount(self) -> None:
         try:

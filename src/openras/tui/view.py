@@ -21,6 +21,7 @@ from openras.states import RasConnState
 __all__ = [
     "COLUMNS",
     "Row",
+    "Credentials",
     "EntryChoice",
     "entry_properties",
     "error_line",
@@ -126,6 +127,15 @@ def needs_credentials(entry: Entry) -> bool:
 
 
 @dataclass(frozen=True)
+class Credentials:
+    """What the credentials form gives: the user name, the password, and "Save password"."""
+
+    user: str
+    password: str
+    save: bool = False
+
+
+@dataclass(frozen=True)
 class EntryChoice:
     """One dialable entry as the picker lists it."""
 
@@ -187,7 +197,7 @@ def find_entry(name: str, phonebook: Path | None) -> tuple[EntryChoice | None, l
     return None, problems
 
 
-def _is_secret(key: str) -> bool:
+def is_secret(key: str) -> bool:
     folded = key.casefold()
     return any(hint in folded for hint in _SECRET_HINTS)
 
@@ -201,7 +211,7 @@ def entry_properties(book: Path, name: str) -> list[tuple[str, list[tuple[str, s
     out: list[tuple[str, list[tuple[str, str]]]] = []
     for block in entry.blocks:
         title = f"[{entry.name}]" if block.kind == "main" else f"{block.kind}={block.value}"
-        items = [(k, MASK if _is_secret(k) and v else v) for k, v in block.items]
+        items = [(k, MASK if is_secret(k) and v else v) for k, v in block.items]
         out.append((title, items))
     return out
 
