@@ -224,3 +224,72 @@ async def test_long_entry_names_keep_the_byte_columns_on_screen(
             row
         )
         await daemon(rasman, "hang_up", h)
+
+
+async def test_snapshot_phonebook_forms(
+    rasman: Rasman, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """New entry (an OpenVPN one, so the profile row shows), edit, rename, delete, import."""
+    from textual.widgets import Input, Select
+
+    from openras.tui.forms import ConfirmDelete, EntryForm, ImportScreen, RenameScreen
+
+    short = Path(tempfile.mkdtemp(prefix="rp-", dir="/tmp"))  # the forms show the paths
+    try:
+        monkeypatch.setenv("XDG_CONFIG_HOME", str(short / "cfg"))
+        copy = short / "book.pbk"
+        copy.write_bytes(
+            b"[Office]\r\nOpenRasDevice=loopback\r\nOpenRasLoopbackStepMs=10\r\n"
+            b"OpenRasLoopbackPassword=secret\r\nAutoLogon=0\r\n\r\n"
+            b"DEVICE=vpn\r\nPhoneNumber=vpn.example.com\r\n"
+        )
+        app = make_app(rasman, copy)
+
+        def shot(name: str) -> str:
+            return take(app, tmp_path, name).replace(str(short), "/tmp/rp-XXXXXXXX")
+
+        async with app.run_test() as pilot:
+            await online(pilot, app)
+            await pilot.press("d")
+            await until(pilot, lambda: isinstance(app.screen, EntryPicker), "the picker")
+            await pilot.press("n")
+            await until(pilot, lambda: isinstance(app.screen, EntryForm), "the new form")
+            await pilot.press(*"Branch")
+            app.screen.query_one("#device", Select).value = "openvpn"
+            app.screen.query_one("#host", Input).focus()
+            await settle(pilot, "New entry", "OpenVPN profile", "Branch")
+            compare(shot("entry_new"), "entry_new")
+            await pilot.press("escape")
+
+            await until(pilot, lambda: isinstance(app.screen, EntryPicker), "the picker")
+            await pilot.press("E")
+            await until(pilot, lambda: isinstance(app.screen, EntryForm), "the edit form")
+            await settle(pilot, "Edit Office", "OpenRasLoopbackPassword=********")
+            text = shot("entry_edit")
+            assert "secret" not in text
+            compare(text, "entry_edit")
+            await pilot.press("escape")
+
+            await until(pilot, lambda: isinstance(app.screen, EntryPicker), "the picker")
+            await pilot.press("r")
+            await until(pilot, lambda: isinstance(app.screen, RenameScreen), "rename")
+            await settle(pilot, "Rename Office", "New name")
+            compare(shot("entry_rename"), "entry_rename")
+            await pilot.press("escape")
+
+            await until(pilot, lambda: isinstance(app.screen, EntryPicker), "the picker")
+            await pilot.press("delete")
+            await until(pilot, lambda: isinstance(app.screen, ConfirmDelete), "delete")
+            await settle(pilot, "Delete the entry Office?", "Yes, delete")
+            compare(shot("entry_delete"), "entry_delete")
+            await pilot.press("n")
+
+            await until(pilot, lambda: isinstance(app.screen, EntryPicker), "the picker")
+            await pilot.press("i")
+            await until(pilot, lambda: isinstance(app.screen, ImportScreen), "import")
+            await pilot.press("ctrl+s")  # no file given: the refusal says what to do
+            await settle(pilot, "Import into", "Give the path of a .pbk, .ovpn or .conf file.")
+            compare(shot("entry_import"), "entry_import")
+        assert copy.read_bytes().startswith(b"[Office]\r\n")
+    finally:
+        shutil.rmtree(short)

@@ -29,7 +29,7 @@ _FORM_CSS = """
     {name} .row {{ height: 1; margin-top: 1; }}
     {name} .label {{ width: 16; }}
     {name} .row Input, {name} .row Select {{ width: 1fr; }}
-    {name} #keys {{ height: 6; margin-top: 1; }}
+    {name} #keys {{ height: 5; background: $boost; }}
     {name} #error {{ color: $error; height: auto; }}
     {name} .note {{ color: $text-muted; height: auto; }}
 """
@@ -284,11 +284,16 @@ class ImportScreen(_Form):
         with Vertical(id="dialog"):
             yield Static(f"Import into {self.book}", classes="title", markup=False)
             yield _row(
-                "File", Input(placeholder="~/Downloads/office.ovpn", id="file", compact=True)
+                "File",
+                Input(placeholder="path, e.g. ~/Downloads/office.ovpn", id="file", compact=True),
             )
             yield _row(
                 "Entry name",
-                Input(placeholder="the file's name without its extension", id="name", compact=True),
+                Input(
+                    placeholder="default: the file's name without its extension",
+                    id="name",
+                    compact=True,
+                ),
             )
             yield Static(
                 "A .pbk adds all its entries (the name is not used). An OpenVPN .ovpn or a "
