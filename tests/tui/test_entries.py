@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from textual.pilot import Pilot
 from textual.widgets import Checkbox, Input, Static, TextArea
-from tui_support import Rasman, client_of, daemon, make_app, online, shows, until
+from tui_support import Rasman, client_of, daemon, make_app, online, screen_text, shows, until
 
 from openras import errors
 from openras.tui.app import MainScreen, RasphoneApp
@@ -450,3 +450,30 @@ async def test_a_failed_dial_saves_nothing(rasman: Rasman, winbook: Path) -> Non
         await pilot.press(*"secret", "enter")
         await until(pilot, lambda: told(app, "Connected to Home."), "the dial")
         assert not (await daemon(rasman, "credentials", "Home", winbook)).has_password
+
+
+async def test_unticking_save_password_forgets_the_saved_one(rasman: Rasman, winbook: Path) -> None:
+    """A saved password that fails: the retry form shows it ticked and masked (16 asterisks,
+    never the password); unticked, the successful dial forgets it and keeps the user name."""
+    await daemon_save(rasman, "Home", winbook, "bob", "stale")
+    app = make_app(rasman, winbook)
+    async with app.run_test() as pilot:
+        await online(pilot, app)
+        await picker(pilot, app, "down", "enter")
+        await until(
+            pilot,
+            lambda: isinstance(app.screen, DialScreen) and app.screen.outcome == "failed",
+            "the saved password to fail",
+        )
+        await pilot.press("r")
+        form = await screen_of(pilot, app, CredentialsScreen)
+        box = form.query_one("#save", Checkbox)
+        assert box.value
+        await shows(pilot, "A saved password (" + "*" * 16 + ") did not work")
+        assert "stale" not in screen_text(app)
+        box.value = False
+        field(app, "#password").focus()
+        await pilot.press(*"secret", "enter")
+        await until(pilot, lambda: told(app, "saved password of Home was forgotten"), "forget")
+        saved = await daemon(rasman, "credentials", "Home", winbook)
+        assert saved.user == "bob" and not saved.has_password
