@@ -7,7 +7,8 @@
     rasphone -s                   the UI (Windows' status switch)
 
 ``-h`` means hang up, as on Windows, so help is ``--help`` or ``-?``. Windows' entry editing
-switches (-a -e -c -r -v) are not provided; they exit with status 2.
+switches (-a -e -c -r -v) are not provided (they exit with status 2): entries are created,
+edited, renamed, deleted and imported in the UI's entry list instead.
 """
 
 from __future__ import annotations
@@ -61,7 +62,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         if getattr(args, f"unsupported{flag}") is not None:
             parser.print_usage(sys.stderr)
             sys.stderr.write(
-                f"rasphone: {flag} (entry editing) is not supported; edit the .pbk file instead.\n"
+                f"rasphone: {flag} (entry editing) is not supported as a switch; run rasphone "
+                "and press d for the entry list (n new, E edit, r rename, Del delete, "
+                "i import).\n"
             )
             return EXIT_USAGE
     if args.dial is not None or args.hang_up is not None:
