@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-PKGS="python3-venv openvpn wireguard-go wireguard-tools openssh-server openssh-client iputils-ping iproute2 tmux zsh util-linux passwd procps"
+PKGS="python3-venv openvpn wireguard-go wireguard-tools openssh-server openssh-client iputils-ping iproute2 tmux zsh util-linux passwd procps dbus"
 if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
   missing=""
   for p in $PKGS; do dpkg -s "$p" >/dev/null 2>&1 || missing="$missing $p"; done
