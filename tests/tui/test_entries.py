@@ -413,8 +413,7 @@ async def test_save_password_then_dial_again_without_the_form(
         assert not form.query_one("#save", Checkbox).value
         await pilot.press(*"bob", "enter", *"secret", "tab", "space")
         assert form.query_one("#save", Checkbox).value
-        field(app, "#password").focus()
-        await pilot.press("enter")
+        await pilot.press("enter")  # on the box: Enter dials, as in the fields
         await until(pilot, lambda: told(app, "Password saved for Home"), "the save")
         saved = await daemon(rasman, "credentials", "Home", winbook)
         assert saved.user == "bob" and saved.has_password

@@ -110,3 +110,47 @@ def test_rasphone_runs_in_a_terminal(
         time.sleep(0.05)
     assert status.read_text().strip() == "0"
     del handle
+
+
+def test_new_entry_in_a_terminal(rasman: Rasman, book: Path, pane: Pane, tmp_path: Path) -> None:
+    """Typed as a person would: n, the fields, Ctrl+S; the entry is in the list and the book."""
+    exe = shutil.which("rasphone")
+    cmd = [exe] if exe else [sys.executable, "-m", "openras.tui.rasphone"]
+    before = book.read_bytes()
+    env = " ".join(
+        f"{k}={shlex.quote(v)}"
+        for k, v in rasman.env.items()
+        if k in ("OPENRAS_SYSTEM_PHONEBOOK", "XDG_CONFIG_HOME", "PATH")
+    )
+    line = f"env {env} TERM=xterm-256color {shlex.join([*cmd, '--socket', str(rasman.socket), '-f', str(book)])}"
+    r = pane.tmux("new-session", "-d", "-s", "t", "-x", "80", "-y", "24", line)
+    assert r.returncode == 0, r.stderr
+    pane.wait(lambda t: "no connections" in t and "Quit" in t, "the main screen")
+
+    pane.keys("n")
+    pane.wait(lambda t: "New entry" in t and "Host / number" in t, "the form")
+    pane.keys("-l", "Lab")
+    pane.keys("Tab")
+    pane.wait(lambda t: "Lab" in t, "the name")
+    pane.keys("Tab")
+    time.sleep(0.2)  # the focus moves on the next frame
+    pane.keys("-l", "lab.example.net")
+    pane.wait(lambda t: "lab.example.net" in t, "the host")
+    pane.keys("Tab")
+    time.sleep(0.2)
+    pane.keys("-l", "OpenRasLoopbackStepMs=5")
+    pane.wait(lambda t: "OpenRasLoopbackStepMs=5" in t, "the keys")
+    pane.keys("C-s")
+    pane.wait(lambda t: "New entry" not in t, "the form to close")
+    pane.keys("d")
+    pane.wait(lambda t: "Dial: choose an entry" in t and "lab.example.net" in t, "the entry list")
+    pane.keys("Escape")
+    pane.wait(lambda t: "Dial: choose an entry" not in t, "the list to close")
+    pane.keys("q")
+
+    data = book.read_bytes()
+    assert data.startswith(before)
+    added = data[len(before) :].decode()
+    assert added.startswith(
+        "\n[Lab]\nOpenRasDevice=loopback\nPhoneNumber=lab.example.net\nOpenRasLoopbackStepMs=5\nGuid="
+    ), added

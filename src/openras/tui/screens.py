@@ -204,6 +204,14 @@ class EntryPicker(ModalScreen[EntryChoice | None]):
             _host(self).delete_entry(choice.book, choice.name)
 
 
+class SaveBox(Checkbox, inherit_bindings=False):
+    """A checkbox Space ticks; Enter goes to the form (dials), as in the fields."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("space", "toggle_button", "Toggle", show=False),
+    ]
+
+
 class CredentialsScreen(ModalScreen[Credentials | None]):
     """User name and (masked) password for one dial, and "Save password": when ticked, the
     app saves them through the daemon once the dial has succeeded (a mistyped password is
@@ -215,7 +223,10 @@ class CredentialsScreen(ModalScreen[Credentials | None]):
     CredentialsScreen #save { margin-top: 1; }
     """
     )
-    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "dismiss(None)", "Cancel")]
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape", "dismiss(None)", "Cancel"),
+        Binding("enter", "submit", "Dial", show=False),
+    ]
 
     def __init__(self, entry: str, user: str = "", *, saved_password: bool = False) -> None:
         super().__init__()
@@ -230,7 +241,7 @@ class CredentialsScreen(ModalScreen[Credentials | None]):
             yield Input(value=self.user, placeholder="user name", id="user")
             yield Static("Password:", markup=False)
             yield Input(password=True, placeholder="password", id="password")
-            yield Checkbox(
+            yield SaveBox(
                 "Save password (once the dial succeeds)",
                 self.saved_password,
                 id="save",
@@ -257,6 +268,9 @@ class CredentialsScreen(ModalScreen[Credentials | None]):
         if message.input.id == "user":
             self.query_one("#password", Input).focus()
             return
+        self.action_submit()
+
+    def action_submit(self) -> None:
         self.dismiss(
             Credentials(
                 self.query_one("#user", Input).value,
