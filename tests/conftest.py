@@ -42,6 +42,8 @@ def pytest_configure(config: pytest.Config) -> None:
         OPENRAS_SYSTEM_PHONEBOOK=str(root / "system.pbk"),
         OPENRAS_POLICY=str(root / "policy.conf"),  # none: the built-in policy
         OPENRAS_SYSTEM_SOCKET=str(root / "no-system-daemon.sock"),
+        # No test daemon touches the machine's resolver; tests/links/test_dns.py sets its own.
+        OPENRAS_DNS_BACKEND="none",
     )
 
 

@@ -77,8 +77,9 @@ class Lab:
     daemon: subprocess.Popen[bytes] | None = None
 
     def start_daemon(self, env: dict[str, str] | None = None) -> None:
+        inherited = {k: v for k, v in os.environ.items() if k != "OPENRAS_DNS_BACKEND"}
         full_env = {
-            **os.environ,
+            **inherited,
             "PYTHONPATH": os.pathsep.join(p for p in sys.path if p),
             "XDG_CONFIG_HOME": str(self.tmp / "config"),
             "OPENRAS_SYSTEM_PHONEBOOK": str(self.tmp / "system.pbk"),
