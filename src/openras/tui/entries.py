@@ -130,11 +130,15 @@ def parse_lines(text: str) -> list[tuple[str, str]]:
     return out
 
 
-def _check_files(items: list[tuple[str, str]]) -> None:
+def _check_files(items: list[tuple[str, str]], book: Path) -> None:
+    """A profile or config key must name an existing file (a relative path is the driver's:
+    relative to the phonebook's directory)."""
     for key, value in items:
         if key.casefold() in _FILE_KEYS and value and MASK not in value:
             path = Path(value).expanduser()
-            if path.is_absolute() and not path.is_file():
+            if not path.is_absolute():
+                path = book.parent / path
+            if not path.is_file():
                 raise Refused(
                     f"{key}: there is no file {path}. Give the full path of an existing file, "
                     "or import the file with i (it is copied next to your phonebook)."
@@ -174,7 +178,7 @@ class NewEntry:
         if spec is not None and main:
             key = spec[0]
             if key.casefold() in _FILE_KEYS:
-                main = str(Path(main).expanduser())
+                main = str(Path(main).expanduser().absolute())  # as typed: from here
             items.append((key, main))
         elif spec is not None and self.device in ("openvpn", "wireguard"):
             raise Refused(f"Give the {spec[1]}: an {self.device} entry needs it.")
@@ -191,7 +195,7 @@ def create(book: Path, new: NewEntry) -> None:
         raise Refused(f"Choose a device: {', '.join(DEVICES)}.")
     items = new.items()
     check_keys(items)
-    _check_files(items)
+    _check_files(items, book)
 
     def add(pb: Phonebook) -> None:
         pb.add_entry(name, items)
@@ -225,12 +229,20 @@ class Change:
 
 def apply_change(book: Path, change: Change) -> bool:
     """Edit the entry in ``book``; only changed keys are written. False: nothing changed."""
-    wanted = parse_lines(change.lines)
+    wanted: list[tuple[str, str]] = []
+    host, device = change.host, change.device
+    for key, value in parse_lines(change.lines):
+        # The fields' keys typed as lines: the phone number lives where Windows keeps it.
+        if key.casefold() == "phonenumber":
+            host = value
+        elif key.casefold() == "openrasdevice":
+            device = value.strip().lower()
+        else:
+            wanted.append((key, value))
     sets = list(wanted)
-    if change.device:
-        sets.append(("OpenRasDevice", change.device))
+    if device:
+        sets.append(("OpenRasDevice", device))
     check_keys(sets)
-    _check_files(wanted)
     changed = False
 
     def apply(pb: Phonebook) -> None:
@@ -239,18 +251,20 @@ def apply_change(book: Path, change: Change) -> bool:
         if entry is None:
             raise Refused(f"{change.name} is no longer in {book}; nothing was changed.")
         before = editable_lines(entry)
-        if change.host is not None and change.host.strip() != (entry.phone_number or ""):
-            entry.phone_number = change.host.strip()
+        old = {k.casefold(): v for k, v in before}
+        # Only a new path must exist: an edit of the host keeps working without the profile.
+        _check_files([(k, v) for k, v in wanted if old.get(k.casefold()) != v], book)
+        if host is not None and host.strip() != (entry.phone_number or ""):
+            entry.phone_number = host.strip()
             changed = True
-        if change.device and change.device != (entry.openras("Device") or "").strip().lower():
-            entry.set("OpenRasDevice", change.device)
+        if device and device != (entry.openras("Device") or "").strip().lower():
+            entry.set("OpenRasDevice", device)
             changed = True
         kept = {k.casefold() for k, _ in wanted}
         for key, _value in before:
             if key.casefold() not in kept:
                 entry.remove(key, block=MAIN)
                 changed = True
-        old = {k.casefold(): v for k, v in before}
         for key, value in wanted:
             if old.get(key.casefold()) == value:
                 continue  # unchanged, or a masked secret left as it was
