@@ -112,3 +112,20 @@ def test_import_profile_copies_once_and_never_overwrites(tmp_path: Path, config:
     (tmp_path / "notes.txt").write_text("hi")
     with pytest.raises(Refused, match="not a phonebook"):
         entries.import_file(book, str(tmp_path / "notes.txt"))
+
+
+def test_import_pbk_keeps_relative_profiles_pointing_at_the_same_file(tmp_path: Path) -> None:
+    src = tmp_path / "from" / "old.pbk"
+    src.parent.mkdir()
+    src.write_bytes(b"[V]\r\nOpenRasDevice=openvpn\r\nOpenRasOpenVpnProfile=v.ovpn\r\nX=1\r\n")
+    book = tmp_path / "to" / "new.pbk"
+    assert entries.import_file(book, str(src)) == ["V"]
+    assert (
+        book.read_bytes()
+        == (
+            b"[V]\r\nOpenRasDevice=openvpn\r\n"
+            + f"OpenRasOpenVpnProfile={src.parent / 'v.ovpn'}\r\n".encode()
+            + b"X=1\r\n"
+        )
+        + book.read_bytes()[book.read_bytes().index(b"Guid=") :]
+    )

@@ -311,13 +311,19 @@ def delete(book: Path, name: str) -> None:
 # ------------------------------------------------------------------------------------ import
 
 
-def _copy_items(entry: Entry) -> list[tuple[str, str]]:
-    """Every key of every block, in order, block headers included (comments are not keys)."""
+def _copy_items(entry: Entry, source_dir: Path) -> list[tuple[str, str]]:
+    """Every key of every block, in order, block headers included (comments are not keys).
+    A relative profile or config path was the source book directory's: it is made absolute,
+    so the copy still names the same file."""
     items: list[tuple[str, str]] = []
     for block in entry.blocks:
         if block.kind != MAIN:
             items.append((block.kind, block.value))
-        items += list(block.items)
+        for key, value in block.items:
+            path = Path(value.strip()).expanduser()
+            if key.casefold() in _FILE_KEYS and value.strip() and not path.is_absolute():
+                value = str(source_dir / path)
+            items.append((key, value))
     return items
 
 
@@ -396,7 +402,7 @@ def _import_book(book: Path, path: Path) -> list[str]:
                 "nothing was imported."
             )
         for entry in picked:
-            pb.add_entry(entry.name, _copy_items(entry))
+            pb.add_entry(entry.name, _copy_items(entry, path.parent))
 
     _run(book, add_all, create=True)
     return [e.name for e in picked]
