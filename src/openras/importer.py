@@ -61,10 +61,23 @@ class Imported:
         return [("OpenRasDevice", self.device), (self.key, str(self.copy))]
 
 
-def kind_of(path: Path) -> str | None:
-    """``openvpn`` for .ovpn, ``wireguard`` for .conf, else None (a phonebook, say)."""
+def kind_of(path: Path, data: bytes | None = None) -> str | None:
+    """``openvpn`` for .ovpn, ``wireguard`` for a .conf with an ``[Interface]`` (an OpenVPN
+    one for a .conf with ``client``/``remote`` lines, as /etc/openvpn keeps them), else None
+    (a phonebook, say). Without ``data`` a .conf is taken for WireGuard."""
     suffix = path.suffix.lower()
-    return {".ovpn": "openvpn", ".conf": "wireguard"}.get(suffix)
+    if suffix == ".ovpn":
+        return "openvpn"
+    if suffix != ".conf":
+        return None
+    if data is None:
+        return "wireguard"
+    text = data.decode("utf-8", "replace")
+    if re.search(r"^\s*\[Interface\]", text, re.MULTILINE | re.IGNORECASE):
+        return "wireguard"
+    if re.search(r"^\s*(remote|client)\b", text, re.MULTILINE):
+        return "openvpn"
+    return None
 
 
 def _read(path: Path) -> bytes:
@@ -81,15 +94,17 @@ def _safe_file_name(name: str) -> str:
 
 def prepare(source: Path, name: str | None, dest_dir: Path) -> Imported:
     """The entry and checked copy for ``source``; ImportRefused listing every problem."""
-    kind = kind_of(source)
+    kind = kind_of(source, _read(source) if source.suffix.lower() == ".conf" else None)
     entry = name or source.stem
+    # The copy is named after the file (as downloaded), the entry after NAME or the file.
     if kind == "openvpn":
         data, notes = openvpn_copy(source)
-        return Imported(entry, "openvpn", OPENVPN_KEY, _dest(dest_dir, entry, ".ovpn"), data, notes)
+        dest = _dest(dest_dir, source.stem, source.suffix.lower() or ".ovpn")
+        return Imported(entry, "openvpn", OPENVPN_KEY, dest, data, notes)
     if kind == "wireguard":
         data, notes = wireguard_copy(source)
         return Imported(
-            entry, "wireguard", WIREGUARD_KEY, _dest(dest_dir, entry, ".conf"), data, notes
+            entry, "wireguard", WIREGUARD_KEY, _dest(dest_dir, source.stem, ".conf"), data, notes
         )
     raise ImportRefused(source, ["not an OpenVPN profile (.ovpn) or a wg-quick config (.conf)"])
 

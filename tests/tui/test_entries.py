@@ -362,7 +362,11 @@ async def test_import_an_ovpn_copies_it_0600_and_adds_an_entry(
     profile.write_text("client\nremote vpn.example.com 1194\ndev tun\n")
     profile.chmod(0o644)
     wg = tmp_path / "downloads" / "wg0.conf"
-    wg.write_text("[Interface]\nPrivateKey = x\n[Peer]\nEndpoint = h:51820\n")
+    wg.write_text(
+        "[Interface]\nPrivateKey = yAnz5TF+lXXJte14tji3zlMNq+hd2rYUIgJBgB3fBmk=\n"
+        "Address = 10.9.0.2/24\n[Peer]\nPublicKey = xTIBA5rboUvnH4htodjb6e697QjLERt1NAB4mZqp8Dg=\n"
+        "Endpoint = 127.0.0.1:51820\nAllowedIPs = 10.9.0.0/24\n"
+    )
     app = make_app(rasman, winbook)
     async with app.run_test() as pilot:
         await online(pilot, app)
@@ -379,7 +383,8 @@ async def test_import_an_ovpn_copies_it_0600_and_adds_an_entry(
         await until(pilot, lambda: told(app, "Home WG"), "the second notice")
     config = Path(os.environ["XDG_CONFIG_HOME"]) / "openras"
     copy, wg_copy = config / "branch-office.ovpn", config / "wg0.conf"
-    assert copy.read_bytes() == profile.read_bytes()
+    assert copy.read_bytes() == profile.read_bytes()  # nothing to inline or drop in it
+    assert wg_copy.read_bytes() == wg.read_bytes()
     assert stat.S_IMODE(copy.stat().st_mode) == 0o600
     assert stat.S_IMODE(wg_copy.stat().st_mode) == 0o600
     data = winbook.read_bytes()

@@ -329,16 +329,9 @@ def _copy_items(entry: Entry, source_dir: Path) -> list[tuple[str, str]]:
 
 def profile_kind(path: Path, data: bytes) -> str | None:
     """``openvpn``, ``wireguard`` or None (a phonebook, or not a profile we know)."""
-    suffix = path.suffix.lower()
-    if suffix == ".ovpn":
-        return "openvpn"
-    if suffix == ".conf":
-        text = data.decode("utf-8", "replace")
-        if re.search(r"^\s*\[Interface\]", text, re.MULTILINE | re.IGNORECASE):
-            return "wireguard"
-        if re.search(r"^\s*(remote|client)\b", text, re.MULTILINE):
-            return "openvpn"
-    return None
+    from openras.importer import kind_of
+
+    return kind_of(path, data)
 
 
 def _read(path: Path) -> bytes:
@@ -425,23 +418,34 @@ def _free_path(directory: Path, stem: str, suffix: str, data: bytes) -> tuple[Pa
 
 
 def _import_profile(book: Path, path: Path, data: bytes, kind: str, name: str) -> str:
-    spec = DEVICES[kind]
-    assert spec is not None
+    """The checked, self-contained copy ``openras entry import`` makes (openras.importer):
+    files the profile names inlined, meaningless lines commented out, every refusal listed."""
+    from openras import importer
+
     directory = config_dir()
+    try:
+        imp = importer.prepare(path, name, directory)
+    except importer.ImportRefused as exc:
+        raise Refused(
+            f"{path.name} cannot be dialed as it is; nothing was imported: "
+            + "; ".join(exc.problems)
+        ) from None
+    except OSError as exc:
+        raise _os(exc, path) from None
     try:
         directory.mkdir(parents=True, exist_ok=True, mode=0o700)
     except OSError as exc:
         raise _os(exc, directory) from None
-    copy, reused = _free_path(directory, path.stem, path.suffix.lower(), data)
+    copy, reused = _free_path(directory, path.stem, imp.copy.suffix, imp.data)
+    imp.copy = copy
     if not reused:
         try:
-            fd = os.open(copy, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
-            with os.fdopen(fd, "wb") as f:
-                os.fchmod(f.fileno(), 0o600)
-                f.write(data)
+            importer.write_copy(imp)
+        except importer.ImportRefused as exc:
+            raise Refused(f"{copy}: {exc.problems[0]}") from None
         except OSError as exc:
             raise _os(exc, copy) from None
-    items = [("OpenRasDevice", kind), (spec[0], str(copy))]
+    items = imp.items
 
     def add(pb: Phonebook) -> None:
         pb.add_entry(name, items)
