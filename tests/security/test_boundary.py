@@ -55,26 +55,31 @@ def test_root_only_files_named_as_a_phonebook_leak_nothing(rasman, attacker, dia
 
 
 SWAP = """
-import json, os, sys, threading
+import json, os, sys, threading, time
 from openras import Client, RasError
 sock, home, shadow = sys.argv[1:4]
 book = os.path.join(home, "swap.pbk")
 good = "[Swap]\\nOpenRasDevice=loopback\\n"
 stop = threading.Event()
 def swapper():
+    # Each state is held a little (the attack's duty cycle), so both sides of the race occur.
     while not stop.is_set():
         with open(book + ".t", "w") as f:
             f.write(good)
         os.replace(book + ".t", book)
+        time.sleep(0.0005)
         try: os.unlink(book + ".l")
         except FileNotFoundError: pass
         os.symlink(shadow, book + ".l")
         os.replace(book + ".l", book)
+        time.sleep(0.0005)
 t = threading.Thread(target=swapper); t.start()
 codes, details = {}, []
 try:
     with Client(sock, autostart=False, timeout=30) as c:
-        for _ in range(80):
+        for n in range(400):
+            if n >= 40 and len(codes) > 1:
+                break
             try:
                 conn = c.dial("root", book)
                 c.hang_up(conn.handle, wait=True)
