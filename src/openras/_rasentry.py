@@ -252,6 +252,22 @@ def _flags_get(entry: Any, attr: str) -> int:
     return out
 
 
+#: RASDT_ device types -> the RASET_ type Windows gives an entry that has no ``Type=``.
+_TYPE_BY_DEVICE: Final = {
+    "modem": RASET_Phone,
+    "isdn": RASET_Phone,
+    "serial": RASET_Direct,
+    "parallel": RASET_Direct,
+    "pppoe": RASET_Broadband,
+}
+
+
+def _type_of_device(device_type: str) -> int:
+    """``Type=`` missing: Windows goes by the device (a modem is a phone entry, PPPoE is
+    broadband, everything else here, VPNs and openras's own links, is a VPN entry)."""
+    return _TYPE_BY_DEVICE.get(device_type.strip().lower(), RASET_Vpn)
+
+
 def _entry_to_struct(entry: Any) -> RASENTRY:
     rec = RASENTRY(
         szLocalPhoneNumber=entry.phone_number or "",
@@ -262,6 +278,8 @@ def _entry_to_struct(entry: Any) -> RASENTRY:
     )
     for attr, key in _INT_KEYS.items():
         setattr(rec, attr, _as_int(entry.get(key)))
+    if not rec.dwType:
+        rec.dwType = _type_of_device(rec.szDeviceType)
     for attr, key in _DEVICE_INT_KEYS.items():
         setattr(rec, attr, _as_int(entry.device_get(key)))
     for attr, key in _DEVICE_STR_KEYS.items():

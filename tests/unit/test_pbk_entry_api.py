@@ -32,7 +32,8 @@ def changed_lines(before: bytes, after: bytes) -> list[tuple[bytes, bytes]]:
 
 
 @pytest.mark.parametrize(
-    "fname", ["export_all.pbk", "ikev2.pbk", "modem.pbk", "multilink.pbk", "pppoe.pbk", "cp1252.pbk"]
+    "fname",
+    ["export_all.pbk", "ikev2.pbk", "modem.pbk", "multilink.pbk", "pppoe.pbk", "cp1252.pbk"],
 )
 def test_pbk_get_then_set_changes_nothing(tmp_path: Path, fname: str) -> None:
     """Get then Set of an untouched struct leaves the file byte for byte."""
@@ -47,9 +48,11 @@ def test_pbk_get_then_set_changes_nothing(tmp_path: Path, fname: str) -> None:
 
 
 def test_pbk_numbers_read_base_10_and_odd_values_survive(tmp_path: Path) -> None:
-    """"010" is 10 (not octal, not an error) and "abc" is not silently rewritten as 0."""
+    """ "010" is 10 (not octal, not an error) and "abc" is not silently rewritten as 0."""
     path = tmp_path / "odd.pbk"
-    data = b"[Odd]\r\nType=2\r\nRedialSeconds=010\r\nIdleDisconnectSeconds=abc\r\nRedialAttempts=3\r\n"
+    data = (
+        b"[Odd]\r\nType=2\r\nRedialSeconds=010\r\nIdleDisconnectSeconds=abc\r\nRedialAttempts=3\r\n"
+    )
     path.write_bytes(data)
     code, props = x.RasGetEntryProperties(str(path), "Odd")
     assert code == 0
@@ -59,7 +62,9 @@ def test_pbk_numbers_read_base_10_and_odd_values_survive(tmp_path: Path) -> None
     assert path.read_bytes() == data
     props.dwRedialCount = 5  # one real change: one line
     assert x.RasSetEntryProperties(str(path), "Odd", props) == 0
-    assert changed_lines(data, path.read_bytes()) == [(b"RedialAttempts=3\r", b"RedialAttempts=5\r")]
+    assert changed_lines(data, path.read_bytes()) == [
+        (b"RedialAttempts=3\r", b"RedialAttempts=5\r")
+    ]
 
 
 def test_pbk_new_entry_gets_media_and_device_blocks(tmp_path: Path) -> None:
@@ -253,3 +258,31 @@ def test_pbk_validate_and_rename_follow_their_own_windows_rules(tmp_path: Path) 
     assert x.RasRenameEntry(pb, "---", "a|b") == 0
     assert load(path).names() == ["a|b"]
     assert x.RasRenameEntry(pb, "nope", "Other") == 623
+
+
+@pytest.mark.parametrize(
+    ("device_block", "want"),
+    [
+        ("MEDIA=rastapi\nPort=VPN2-0\nDevice=WAN Miniport (IKEv2)\n\nDEVICE=vpn\n", x.RASET_Vpn),
+        (
+            "MEDIA=serial\nPort=COM1\nDevice=Standard 56000 bps Modem\n\nDEVICE=modem\n",
+            x.RASET_Phone,
+        ),
+        (
+            "MEDIA=rastapi\nPort=PPPoE5-0\nDevice=WAN Miniport (PPPOE)\n\nDEVICE=PPPoE\n",
+            x.RASET_Broadband,
+        ),
+        ("", x.RASET_Vpn),
+    ],
+)
+def test_an_entry_without_type_reads_as_windows_types_it(
+    tmp_path: Path, device_block: str, want: int
+) -> None:
+    """Windows goes by the device when ``Type=`` is missing; dwType 0 is no RASET_ value."""
+    path = tmp_path / "rasphone.pbk"
+    path.write_text(f"[NoType]\nPhoneNumber=x\n\n{device_block}")
+    before = path.read_bytes()
+    code, props = x.RasGetEntryProperties(str(path), "NoType")
+    assert code == 0 and props is not None and props.dwType == want
+    assert x.RasSetEntryProperties(str(path), "NoType", props) == 0
+    assert path.read_bytes() == before  # read then written back: nothing changed
