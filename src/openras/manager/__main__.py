@@ -44,6 +44,26 @@ def build_parser() -> argparse.ArgumentParser:
 LOCK_FILE = "rasman.lock"
 
 
+def raise_fd_limit() -> int:
+    """Raise the soft RLIMIT_NOFILE to the hard limit; return the soft limit now in force.
+
+    Each client session is a descriptor, and the daemon serves every local user: the default
+    soft limit (1024) would let a few users' clients fill the table. The per-uid session quota
+    (openras.manager.quota) is what keeps one user from taking it; the server keeps a reserve
+    below this limit for links, pipes and files.
+    """
+    import resource
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft != hard and (hard == resource.RLIM_INFINITY or soft < hard):
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+            soft = hard
+        except (ValueError, OSError):
+            pass  # a hard limit the kernel caps lower (nr_open): keep the soft one
+    return soft
+
+
 def lock_state_dir(state_dir: Path) -> int:
     """Take ``state_dir/rasman.lock`` (flock, non-blocking) for this process's lifetime.
 
@@ -129,6 +149,8 @@ def main(argv: list[str] | None = None) -> None:
     socket_path = args.socket or paths.default_socket()
     state_dir = args.state_dir or paths.default_state_dir()
     signal.signal(signal.SIGPIPE, signal.SIG_IGN)
+    nofile = raise_fd_limit()
+    logging.getLogger("openras.rasman").debug("descriptor limit: %d", nofile)
     try:
         with contextlib.suppress(KeyboardInterrupt):
             asyncio.run(serve(socket_path, state_dir))

@@ -12,8 +12,10 @@ import asyncio
 import contextlib
 import logging
 import os
+import resource
 import socket
 import struct
+import time
 import weakref
 from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -25,12 +27,25 @@ from openras import __version__, errors, paths
 from openras.links.base import DialParams
 from openras.manager import entries
 from openras.manager.credentials import PASSWORD_HANDLE, CredentialStore, Saved, apply_update
+from openras.manager.quota import LogLimiter, Quota, QuotaExceeded
 from openras.manager.service import Manager, Prepared, Subscriber
 from openras.manager.table import Conn, Phase
 from openras.wire import protocol as P
-from openras.wire.codec import FrameDecoder, encode
+from openras.wire.codec import MAX_REQUEST, MAX_REQUEST_DEPTH, FrameDecoder, encode
 
 log = logging.getLogger("openras.rasman")
+
+#: Calls a session may have queued unanswered (a client waits for each reply; a varlink
+#: client pipelines a few at most): more is a protocol error that ends the session.
+MAX_QUEUED_CALLS = 64
+#: What one queued call is counted as beyond its frame (the decoded dict's own overhead).
+QUEUED_CALL_OVERHEAD = 1024
+#: The read size of a session (also the most one read adds before the quota is asked).
+READ_CHUNK = 65536
+#: Connections the kernel queues for the daemon before connect() blocks.
+ACCEPT_BACKLOG = 128
+
+LoopHandler = Callable[[asyncio.AbstractEventLoop, dict[str, Any]], object]
 
 #: Windows' field limits (RAS_MaxEntryName etc.).
 LIMITS = {
@@ -90,39 +105,86 @@ def _handle_param(params: dict[str, Any]) -> int:
     return value
 
 
+def peer_creds(writer: asyncio.StreamWriter) -> tuple[int, int, int]:
+    """(pid, uid, gid) of the client, from SO_PEERCRED (never from a message)."""
+    sock = writer.get_extra_info("socket")
+    creds = sock.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i"))
+    pid, uid, gid = struct.unpack("3i", creds)
+    return pid, uid, gid
+
+
 class Session:
-    def __init__(self, server: Server, reader: asyncio.StreamReader, writer: asyncio.StreamWriter):
+    """One client connection. What it makes the daemon hold (a partial request frame, calls
+    queued unanswered, a reply the client has not taken yet) is counted against its uid's
+    quota (:mod:`openras.manager.quota`); a uid over its total is cut off."""
+
+    def __init__(
+        self,
+        server: Server,
+        reader: asyncio.StreamReader,
+        writer: asyncio.StreamWriter,
+        creds: tuple[int, int, int] | None = None,
+    ):
         self.server = server
         self.manager = server.manager
         self.reader = reader
         self.writer = writer
-        sock = writer.get_extra_info("socket")
-        creds = sock.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i"))
-        self.pid, self.uid, self.gid = struct.unpack("3i", creds)
-        self.decoder = FrameDecoder()
-        self.inbox: asyncio.Queue[dict[str, Any] | None] = asyncio.Queue()
+        self.pid, self.uid, self.gid = creds or peer_creds(writer)
+        self.decoder = FrameDecoder(MAX_REQUEST, MAX_REQUEST_DEPTH)
+        self.inbox: asyncio.Queue[tuple[dict[str, Any], int] | None] = asyncio.Queue()
+        self._queued = 0  # bytes of the calls in ``inbox``
         self.closed = asyncio.Event()
         #: Done when the client went away (as ``closed``; a future, for ``asyncio.wait``).
         self.gone: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._subscribers: weakref.WeakSet[Subscriber] = weakref.WeakSet()
 
     async def _read_loop(self) -> None:
-        """The only reader of the socket: frames go to ``inbox``; EOF or a bad frame ends it."""
+        """The only reader of the socket: frames go to ``inbox``; EOF or a bad frame ends it,
+        and so does a uid over its buffered-bytes quota (asked before a read is kept)."""
+        quota = self.server.quota
         try:
-            while data := await self.reader.read(65536):
-                for msg in self.decoder.feed(data):
-                    self.inbox.put_nowait(msg)
+            while data := await self.reader.read(READ_CHUNK):
+                before = self.decoder.pending
+                if not quota.fits(self.uid, self, self.held + len(data)):
+                    self.server.cut_off(self.uid, self.held + len(data))
+                    return
+                msgs = self.decoder.feed(data)
+                if msgs:
+                    weight = (before + len(data) - self.decoder.pending) // len(msgs)
+                    for msg in msgs:
+                        self.inbox.put_nowait((msg, weight + QUEUED_CALL_OVERHEAD))
+                        self._queued += weight + QUEUED_CALL_OVERHEAD
+                    if self.inbox.qsize() > MAX_QUEUED_CALLS:
+                        raise errors.ProtocolError(
+                            detail=f"more than {MAX_QUEUED_CALLS} calls queued unanswered"
+                        )
+                self.account()
             if self.decoder.pending:
-                log.info("client pid %d: truncated frame; closing", self.pid)
+                self.note("truncated frame; closing")
         except errors.ProtocolError as exc:
-            log.info(
-                "client pid %d uid %d: protocol error: %s; closing", self.pid, self.uid, exc.detail
-            )
+            self.note(f"protocol error: {exc.detail}; closing")
         except (ConnectionError, OSError):
             pass
         finally:
             self._close()
             self.inbox.put_nowait(None)
+
+    @property
+    def held(self) -> int:
+        """Bytes this session makes the daemon hold: a partial frame, queued calls, and
+        replies not yet taken by the client."""
+        transport = self.writer.transport
+        unsent = 0 if transport.is_closing() else transport.get_write_buffer_size()
+        return self.decoder.pending + self._queued + unsent
+
+    def account(self) -> None:
+        """Tell the quota what this session holds now; cut the uid off if it is over."""
+        if not self.server.quota.account(self.uid, self, self.held):
+            self.server.cut_off(self.uid, self.server.quota.buffered(self.uid))
+
+    def note(self, what: str) -> None:
+        """Log a line about this client's misbehaviour (rate-limited per uid)."""
+        self.server.note(self.uid, "client pid %d uid %d: %s", self.pid, self.uid, what)
 
     def _close(self) -> None:
         """The client is gone: every reader of this session's events wakes up to see it."""
@@ -134,8 +196,12 @@ class Session:
                 sub.queue.put_nowait(None)
 
     async def send(self, msg: dict[str, Any]) -> None:
+        if self.closed.is_set() and self.writer.transport.is_closing():
+            raise ConnectionResetError("the session was cut off")
         self.writer.write(encode(msg))
+        self.account()
         await self.writer.drain()
+        self.account()
 
     def subscriber(self, handle: int | None = None) -> Subscriber:
         """An event queue for this session; if the client stops reading, it is cut off."""
@@ -151,14 +217,14 @@ class Session:
     async def run(self) -> None:
         reader = asyncio.get_running_loop().create_task(self._read_loop())
         try:
-            while (msg := await self.inbox.get()) is not None:
+            while (item := await self.inbox.get()) is not None:
                 if self.closed.is_set():
                     break  # the client left (or broke the protocol): answer nothing more
+                msg, weight = item
+                self._queued -= weight
                 await self.dispatch(msg)
         except errors.ProtocolError as exc:
-            log.info(
-                "client pid %d uid %d: protocol error: %s; closing", self.pid, self.uid, exc.detail
-            )
+            self.note(f"protocol error: {exc.detail}; closing")
         except ConnectionError:
             pass
         finally:
@@ -186,7 +252,9 @@ class Session:
         except (ConnectionError, asyncio.CancelledError):
             raise
         except Exception:
-            log.exception("internal error in %s", method)
+            self.server.note(
+                self.uid, "internal error in %s", method, level=logging.ERROR, exc_info=True
+            )
             await self.send(
                 P.error_reply(
                     errors.RasError(
@@ -635,6 +703,12 @@ class Server:
         self._server: asyncio.Server | None = None
         self._sessions: set[asyncio.Task[None]] = set()
         self._per_pid: Counter[int] = Counter()
+        #: Per-uid quotas (sessions, buffered bytes; the Dial handler asks it for the dial
+        #: rate and live connections: see openras.manager.quota).
+        self.quota = Quota()
+        self._by_uid: dict[int, set[Session]] = {}
+        self._log_limiter = LogLimiter()
+        self._default_handler: LoopHandler | None = None
 
     @staticmethod
     def check_socket_free(path: Path) -> None:
@@ -664,19 +738,88 @@ class Server:
         self.check_socket_free(self.socket_path)
         old = os.umask(0o111 if os.geteuid() == 0 else 0o177)
         try:
-            self._server = await asyncio.start_unix_server(self._accept, path=str(self.socket_path))
+            self._server = await asyncio.start_unix_server(
+                self._accept, path=str(self.socket_path), backlog=ACCEPT_BACKLOG
+            )
         finally:
             os.umask(old)
+        nofile = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+        if nofile != resource.RLIM_INFINITY:
+            self.quota.set_session_budget(Quota.session_budget(nofile))
+        loop = asyncio.get_running_loop()
+        self._default_handler = loop.get_exception_handler()
+        loop.set_exception_handler(self._loop_exception)
+
+    def _loop_exception(self, loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
+        """asyncio's accept() out of descriptors (EMFILE, ENFILE) or memory: it logs a
+        traceback per failed accept (up to the backlog per loop turn) and pauses accepting
+        for a second. One line, rate-limited, instead; anything else as asyncio would."""
+        exc = context.get("exception")
+        if context.get("message") == "socket.accept() out of system resource":
+            self.note(
+                -1,
+                "cannot accept a client: %s (sessions open: %d)",
+                exc,
+                self.quota.total_sessions,
+                level=logging.WARNING,
+            )
+            return
+        if self._default_handler is not None:
+            self._default_handler(loop, context)
+        else:
+            loop.default_exception_handler(context)
+
+    def note(
+        self, uid: int, fmt: str, *args: Any, level: int = logging.INFO, exc_info: bool = False
+    ) -> None:
+        """Log a line about what ``uid`` did, at most LOG_BURST per minute per uid (the
+        lines past that are counted, and the count is logged with the next line let through)."""
+        verdict = self._log_limiter.check(uid, time.monotonic())
+        if verdict.log:
+            if verdict.suppressed:
+                fmt += f" ({verdict.suppressed} more lines about uid {uid} were suppressed)"
+            log.log(level, fmt, *args, exc_info=exc_info)
+        elif verdict.first_dropped:
+            log.log(level, "uid %d: further lines like this are suppressed for a while", uid)
+
+    def cut_off(self, uid: int, held: int) -> None:
+        """``uid`` holds more than its buffered-bytes quota: close all its sessions."""
+        victims = list(self._by_uid.get(uid, ()))
+        self.note(
+            uid,
+            "uid %d holds %d bytes, over its quota of %d: closing its %d sessions",
+            uid,
+            held,
+            self.quota.limits(uid).buffered or 0,
+            len(victims),
+            level=logging.WARNING,
+        )
+        for session in victims:
+            session.abort()
+
+    def _refuse(self, writer: asyncio.StreamWriter, uid: int, pid: int, exc: QuotaExceeded) -> None:
+        """Answer a session over quota with one error reply and close it (the reply goes
+        out with the close; a client that already sent its call reads it as the answer)."""
+        self.note(uid, "client pid %d uid %d refused: %s", pid, uid, exc.detail)
+        with contextlib.suppress(OSError, RuntimeError):
+            writer.write(encode(P.error_reply(exc)))
+        writer.close()
 
     async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        task = asyncio.current_task()
-        assert task is not None
-        self._sessions.add(task)
         try:
-            session = Session(self, reader, writer)
+            pid, uid, gid = peer_creds(writer)
+            self.quota.open_session(uid)
         except OSError:
             writer.close()
             return
+        except QuotaExceeded as exc:
+            self._refuse(writer, uid, pid, exc)
+            return
+        session = Session(self, reader, writer, (pid, uid, gid))
+        task = asyncio.current_task()
+        assert task is not None
+        self._sessions.add(task)
+        self._by_uid.setdefault(uid, set()).add(session)
         self._per_pid[session.pid] += 1
         if self._per_pid[session.pid] == 1:
             self.manager.session_opened(session.pid)
@@ -684,6 +827,12 @@ class Server:
             await session.run()
         finally:
             self._sessions.discard(task)
+            mine = self._by_uid.get(uid)
+            if mine is not None:
+                mine.discard(session)
+                if not mine:
+                    del self._by_uid[uid]
+            self.quota.close_session(uid, session)
             self._per_pid[session.pid] -= 1
             if self._per_pid[session.pid] <= 0:
                 del self._per_pid[session.pid]
@@ -693,6 +842,7 @@ class Server:
     async def close(self) -> None:
         if self._server is not None:
             self._server.close()
+            asyncio.get_running_loop().set_exception_handler(self._default_handler)
         for task in list(self._sessions):
             task.cancel()
         for task in list(self._sessions):
