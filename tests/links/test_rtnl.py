@@ -19,6 +19,7 @@ from openras.links.rtnl import (
     AddAddress,
     AddRoute,
     AddRule,
+    DelRule,
     LinkUp,
     NetlinkError,
     NoLinkLocal,
@@ -113,3 +114,57 @@ def test_a_refused_request_names_the_operation_and_the_reason(
         assert "File exists" in str(exc.value)
         with pytest.raises(NetlinkError, match="no interface orgone0"):
             rtnl.apply([LinkUp("orgone0", 1400)])
+
+
+def _rules_text(lab: NetnsLab, ns: str, family: str = "-4") -> list[str]:
+    return [
+        line.strip() for line in lab.run(ns, ["ip", family, "rule", "show"]).stdout.splitlines()
+    ]
+
+
+def test_rules_are_removed_by_exact_match_only(netns_lab: NetnsLab, netns_pair: NsPair) -> None:
+    """Another rule at the same priority (the administrator's, another link's) survives the
+    removal of ours: the removal names priority, fwmark, table and selector."""
+    ns = netns_pair.a
+    ours = [
+        AddRule(4, 24010, 0x6F720005, not_fwmark=0x6F720005),
+        AddRule(4, 24011, RT_TABLE_MAIN, not_fwmark=0x6F720005, suppress_prefixlength=0),
+        AddRule(6, 24010, 0x6F720005, not_fwmark=0x6F720005),
+    ]
+    # Foreign rules at our priorities, one of them sharing our table, one our selector form.
+    netns_lab.run(ns, ["ip", "-4", "rule", "add", "table", "100", "priority", "24010"])
+    netns_lab.run(ns, ["ip", "-4", "rule", "add", "not", "fwmark", "7", "table", "main",
+                       "suppress_prefixlength", "0", "priority", "24011"])  # fmt: skip
+    netns_lab.run(ns, ["ip", "-6", "rule", "add", "table", "100", "priority", "24010"])
+    with netns_lab.inside(ns), Rtnl() as rtnl:
+        rtnl.apply(ours)
+        # One that even shares our mark and table, with one more selector, added after ours
+        # (before ours the kernel would have refused ours: it sees a duplicate).
+        netns_lab.run(ns, ["ip", "-4", "rule", "add", "from", "10.1.2.3", "not", "fwmark",
+                           str(0x6F720005), "table", str(0x6F720005), "priority", "24010"])  # fmt: skip
+        before = {fam: _rules_text(netns_lab, ns, fam) for fam in ("-4", "-6")}
+        before = {fam: [r for r in rules if "0x6f720005" not in r or "from 10" in r]
+                  for fam, rules in before.items()}  # fmt: skip
+        dumped = rtnl.rules(4)
+        assert sum(k.is_exactly(ours[0]) for k in dumped) == 1
+        assert sum(k.is_exactly(ours[1]) for k in dumped) == 1
+        assert rtnl.remove_rules([DelRule(r) for r in ours]) == 3
+        # Gone already: nothing more is removed (never a neighbour instead).
+        assert rtnl.remove_rules([DelRule(r) for r in ours]) == 0
+    after = {fam: _rules_text(netns_lab, ns, fam) for fam in ("-4", "-6")}
+    assert after == before
+    assert any("from 10.1.2.3" in line for line in after["-4"])
+    # What ``ip rule del priority N`` would have done: taken a foreign rule.
+    netns_lab.run(ns, ["ip", "-4", "rule", "del", "priority", "24010"])
+    assert len(_rules_text(netns_lab, ns)) == len(before["-4"]) - 1
+
+
+def test_table_has_routes(netns_lab: NetnsLab, netns_pair: NsPair) -> None:
+    ns = netns_pair.a
+    netns_lab.run(ns, ["ip", "tuntap", "add", "dev", IF, "mode", "tun"])
+    with netns_lab.inside(ns), Rtnl() as rtnl:
+        rtnl.apply([LinkUp(IF, 1400), AddRoute(IF, net("fd79::/64"), 0x6F720009)])
+        assert rtnl.table_has_routes(6, 0x6F720009)
+        assert not rtnl.table_has_routes(4, 0x6F720009)
+        assert not rtnl.table_has_routes(6, 0x6F72000A)
+        assert rtnl.table_has_routes(4, RT_TABLE_MAIN)  # the veth's subnet

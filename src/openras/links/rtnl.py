@@ -8,17 +8,27 @@ and one acknowledgement, tens of microseconds, on the calling thread's network n
 (the one the daemon's helpers would run in).
 
 The operations are plain values (:class:`AddAddress`, :class:`NoLinkLocal`, :class:`LinkUp`,
-:class:`AddRoute`, :class:`AddRule`); each also says what ``ip`` would be told (:meth:`ip_args`), for records
-and for anything that still runs ``ip``. Encoding is pure; :class:`Rtnl` is the I/O.
+:class:`AddRoute`, :class:`AddRule`, :class:`DelRule`); each also says what ``ip`` would be told
+(:meth:`ip_args`), for records and for anything that still runs ``ip``. Encoding is pure;
+:class:`Rtnl` is the I/O.
+
+Policy rules are shared by everything in a network namespace, so a link removes **only the
+rules it added, by exact match**: :class:`DelRule` always names the priority, the table, the
+fwmark and the selector (never ``ip rule del priority N`` alone, which deletes whatever rule
+has that priority), and :meth:`Rtnl.remove_rules` deletes a rule only when the kernel's dump
+shows one equal in every field. :meth:`Rtnl.rules` and :meth:`Rtnl.table_has_routes` let a
+caller check that a table, fwmark or priority is free before it takes it.
 """
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import ipaddress
 import os
 import socket
 import struct
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Final
 
@@ -29,8 +39,16 @@ NETLINK_ROUTE: Final = 0
 RTM_NEWLINK: Final = 16
 RTM_NEWADDR: Final = 20
 RTM_NEWROUTE: Final = 24
+RTM_GETROUTE: Final = 26
 RTM_NEWRULE: Final = 32
+RTM_DELRULE: Final = 33
+RTM_GETRULE: Final = 34
 NLMSG_ERROR: Final = 2
+NLMSG_DONE: Final = 3
+NLM_F_MULTI: Final = 0x2
+NLM_F_DUMP: Final = 0x300
+SOL_NETLINK: Final = 270
+NETLINK_GET_STRICT_CHK: Final = 12
 NLM_F_REQUEST: Final = 0x1
 NLM_F_ACK: Final = 0x4
 NLM_F_EXCL: Final = 0x200
@@ -50,10 +68,31 @@ RTPROT_BOOT: Final = 3
 RT_SCOPE_UNIVERSE: Final = 0
 RT_SCOPE_LINK: Final = 253
 RTN_UNICAST: Final = 1
+FRA_DST: Final = 1
+FRA_SRC: Final = 2
+FRA_IIFNAME: Final = 3
+FRA_GOTO: Final = 4
 FRA_PRIORITY: Final = 6
 FRA_FWMARK: Final = 10
+FRA_TUN_ID: Final = 12
+FRA_SUPPRESS_IFGROUP: Final = 13
 FRA_SUPPRESS_PREFIXLEN: Final = 14
 FRA_TABLE: Final = 15
+FRA_FWMASK: Final = 16
+FRA_OIFNAME: Final = 17
+FRA_L3MDEV: Final = 19
+FRA_UID_RANGE: Final = 20
+FRA_IP_PROTO: Final = 22
+FRA_SPORT_RANGE: Final = 23
+FRA_DPORT_RANGE: Final = 24
+#: Rule attributes that select packets besides the fwmark: a rule with any of them is not
+#: one of ours, whatever else it has in common with one.
+_OTHER_SELECTORS: Final = frozenset(
+    {FRA_DST, FRA_SRC, FRA_IIFNAME, FRA_GOTO, FRA_TUN_ID, FRA_SUPPRESS_IFGROUP, FRA_OIFNAME,
+     FRA_L3MDEV, FRA_UID_RANGE, FRA_IP_PROTO, FRA_SPORT_RANGE, FRA_DPORT_RANGE}
+)  # fmt: skip
+_NO_SUPPRESS: Final = 0xFFFFFFFF
+_FULL_MASK: Final = 0xFFFFFFFF
 FR_ACT_TO_TBL: Final = 1
 FIB_RULE_INVERT: Final = 0x2
 _HDR: Final = struct.Struct("=IHHII")  # nlmsghdr: len, type, flags, seq, pid
@@ -194,7 +233,139 @@ class AddRule:
         return RTM_NEWRULE, _CREATE, head + attrs
 
 
-Op = AddAddress | NoLinkLocal | LinkUp | AddRoute | AddRule
+@dataclass(frozen=True)
+class DelRule:
+    """The exact removal of ``rule``: ``ip -4|-6 rule del not fwmark M table T
+    [suppress_prefixlength N] priority P``. Only a rule with a fwmark can be removed this way
+    (the daemon's own rules all carry their link's fwmark): a removal by priority alone would
+    take whatever rule another link or the administrator has there."""
+
+    rule: AddRule
+
+    def __post_init__(self) -> None:
+        if self.rule.not_fwmark is None:
+            raise ValueError("a rule is removed by exact match: it needs its fwmark")
+
+    @property
+    def ifname(self) -> str:
+        return ""
+
+    def ip_args(self) -> tuple[str, ...]:
+        args = self.rule.ip_args()
+        return (args[0], "rule", "del", *args[3:])
+
+    def encode(self, index: int) -> tuple[int, int, bytes]:
+        _kind, _flags, body = self.rule.encode(index)
+        return RTM_DELRULE, NLM_F_REQUEST | NLM_F_ACK, body
+
+
+def parse_del_rule(args: Sequence[str]) -> DelRule | None:
+    """The :class:`DelRule` that ``args`` (its :meth:`DelRule.ip_args`, as a teardown journal
+    holds it) stands for; None for anything else, a bare ``rule del priority N`` above all."""
+    a = list(args)
+    try:
+        version = {"-4": 4, "-6": 6}[a[0]]
+        if a[1:6] != ["rule", "del", "not", "fwmark", a[5]] or a[6] != "table":
+            return None
+        mark, table = int(a[5]), (RT_TABLE_MAIN if a[7] == "main" else int(a[7]))
+        rest = a[8:]
+        suppress = None
+        if rest[:1] == ["suppress_prefixlength"]:
+            suppress, rest = int(rest[1]), rest[2:]
+        if len(rest) != 2 or rest[0] != "priority":
+            return None
+        rule = AddRule(
+            version, int(rest[1]), table, not_fwmark=mark, suppress_prefixlength=suppress
+        )
+    except (KeyError, IndexError, ValueError):
+        return None
+    if not all(0 <= n <= 0xFFFFFFFF for n in (mark, table, rule.priority)) or not mark:
+        return None
+    return DelRule(rule) if rule.ip_args()[3:] == tuple(a[3:]) else None
+
+
+@dataclass(frozen=True)
+class KernelRule:
+    """A policy rule as the kernel dumps it (what :meth:`Rtnl.rules` returns)."""
+
+    version: int
+    priority: int
+    table: int
+    fwmark: int | None
+    fwmask: int
+    invert: bool
+    suppress_prefixlength: int | None
+    #: It selects packets by something else too (addresses, interfaces, uids, ports...).
+    other_selectors: bool
+
+    def is_exactly(self, rule: AddRule) -> bool:
+        """Whether this is ``rule`` in every field (and selects by nothing else)."""
+        return (
+            not self.other_selectors
+            and self.version == rule.version
+            and self.priority == rule.priority
+            and self.table == rule.table
+            and self.fwmark == rule.not_fwmark
+            and self.invert == (rule.not_fwmark is not None)
+            and (self.fwmark is None or self.fwmask == _FULL_MASK)
+            and self.suppress_prefixlength == rule.suppress_prefixlength
+        )
+
+
+def _attrs(data: bytes, offset: int) -> dict[int, bytes]:
+    out: dict[int, bytes] = {}
+    while offset + 4 <= len(data):
+        length, kind = struct.unpack_from("=HH", data, offset)
+        if length < 4:
+            break
+        out[kind & 0x3FFF] = data[offset + 4 : offset + length]
+        offset += (length + 3) & ~3
+    return out
+
+
+def _u32_of(attrs: dict[int, bytes], kind: int) -> int | None:
+    raw = attrs.get(kind)
+    return struct.unpack_from("=I", raw)[0] if raw is not None and len(raw) >= 4 else None
+
+
+def _kernel_rule(version: int, payload: bytes) -> KernelRule:
+    family, dst_len, src_len, tos, table, _r1, _r2, _action, flags = struct.unpack_from(
+        "=BBBBBBBBI", payload
+    )
+    del family
+    attrs = _attrs(payload, 12)
+    suppress = _u32_of(attrs, FRA_SUPPRESS_PREFIXLEN)
+    mark = _u32_of(attrs, FRA_FWMARK)
+    other = bool(dst_len or src_len or tos or _OTHER_SELECTORS & attrs.keys())
+    return KernelRule(
+        version=version,
+        priority=_u32_of(attrs, FRA_PRIORITY) or 0,
+        table=_u32_of(attrs, FRA_TABLE) or table,
+        fwmark=mark or None,
+        fwmask=_u32_of(attrs, FRA_FWMASK) or (_FULL_MASK if mark else 0),
+        invert=bool(flags & FIB_RULE_INVERT),
+        suppress_prefixlength=None if suppress in (None, _NO_SUPPRESS) else suppress,
+        other_selectors=other,
+    )
+
+
+#: What a link may route when the policy allows no full tunnel (as the OpenVPN driver): all
+#: its routes together cover at most a /4 of IPv4 (16 /8 networks) and a /7 of IPv6 (ULA).
+MAX_SPLIT_V4: Final = 1 << (32 - 4)
+MAX_SPLIT_V6: Final = 1 << (128 - 7)
+
+
+def routes_too_much(nets: Iterable[IPNetwork]) -> bool:
+    """Whether ``nets`` together cover more than a split tunnel may: a default route, or
+    anything adding up to one (``0.0.0.0/1`` + ``128.0.0.0/1``, eight /3s...)."""
+    v4 = [n for n in nets if isinstance(n, ipaddress.IPv4Network)]
+    v6 = [n for n in nets if isinstance(n, ipaddress.IPv6Network)]
+    cover4 = sum(n.num_addresses for n in ipaddress.collapse_addresses(v4))
+    cover6 = sum(n.num_addresses for n in ipaddress.collapse_addresses(v6))
+    return cover4 > MAX_SPLIT_V4 or cover6 > MAX_SPLIT_V6
+
+
+Op = AddAddress | NoLinkLocal | LinkUp | AddRoute | AddRule | DelRule
 
 
 def describe(op: Op) -> str:
@@ -222,8 +393,9 @@ class Rtnl:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def apply(self, ops: list[Op] | tuple[Op, ...]) -> None:
-        """Perform ``ops`` in order; NetlinkError (naming the op) at the first refused."""
+    def apply(self, ops: list[Op] | tuple[Op, ...], done: list[Op] | None = None) -> None:
+        """Perform ``ops`` in order; NetlinkError (naming the op) at the first refused.
+        Each op the kernel performed is appended to ``done`` (a caller removes only those)."""
         indexes: dict[str, int] = {}
         for op in ops:
             index = 0
@@ -240,6 +412,72 @@ class Rtnl:
             code = self._request(kind, flags, body)
             if code:
                 raise NetlinkError(code, f"{describe(op)}: {os.strerror(code)}")
+            if done is not None:
+                done.append(op)
+
+    def rules(self, version: int) -> list[KernelRule]:
+        """Every policy rule of one IP version (a dump)."""
+        head = struct.pack("=BBBBBBBBI", _family(version), 0, 0, 0, 0, 0, 0, 0, 0)
+        return [_kernel_rule(version, p) for p in self._dump(RTM_GETRULE, head, RTM_NEWRULE)]
+
+    def table_has_routes(self, version: int, table: int) -> bool:
+        """Whether routing table ``table`` holds any route of ``version`` (the kernel filters
+        the dump by table where it can; the answer is filtered here too)."""
+        head = struct.pack("=BBBBBBBBI", _family(version), 0, 0, 0, 0, 0, 0, 0, 0)
+        for payload in self._dump(RTM_GETROUTE, head + _u32(RTA_TABLE, table), RTM_NEWROUTE):
+            small = payload[4]
+            if (_u32_of(_attrs(payload, 12), RTA_TABLE) or small) == table:
+                return True
+        return False
+
+    def remove_rules(self, removals: Iterable[DelRule]) -> int:
+        """Delete each rule that the kernel has exactly as given (none that merely shares
+        its priority); one already gone is no error. How many were deleted."""
+        done = 0
+        dumped: dict[int, list[KernelRule]] = {}
+        for removal in removals:
+            rule = removal.rule
+            if rule.version not in dumped:
+                dumped[rule.version] = self.rules(rule.version)
+            if not any(k.is_exactly(rule) for k in dumped[rule.version]):
+                continue
+            kind, flags, body = removal.encode(0)
+            code = self._request(kind, flags, body)
+            if code and code not in (errno.ENOENT, errno.ESRCH):
+                raise NetlinkError(code, f"{describe(removal)}: {os.strerror(code)}")
+            done += not code
+        return done
+
+    def _dump(self, kind: int, body: bytes, want: int) -> list[bytes]:
+        """The payloads of the ``want`` messages a dump request answers with ([] when the
+        kernel says the object does not exist)."""
+        with contextlib.suppress(OSError):  # older kernels: the dump is just not filtered
+            self._sock.setsockopt(SOL_NETLINK, NETLINK_GET_STRICT_CHK, 1)
+        self._seq += 1
+        seq = self._seq
+        flags = NLM_F_REQUEST | NLM_F_DUMP
+        self._sock.send(_HDR.pack(_HDR.size + len(body), kind, flags, seq, 0) + body)
+        out: list[bytes] = []
+        while True:
+            data = self._sock.recv(1 << 20)
+            offset = 0
+            while offset + _HDR.size <= len(data):
+                length, mtype, _flags, mseq, _pid = _HDR.unpack_from(data, offset)
+                if length < _HDR.size:
+                    raise NetlinkError(errno.EPROTO, "malformed netlink reply")
+                payload = data[offset + _HDR.size : offset + length]
+                offset += (length + 3) & ~3
+                if mseq != seq:
+                    continue
+                if mtype == NLMSG_DONE:
+                    return out
+                if mtype == NLMSG_ERROR:
+                    code = -struct.unpack_from("=i", payload)[0]
+                    if code in (0, errno.ENOENT):
+                        return out
+                    raise NetlinkError(code, f"netlink dump: {os.strerror(code)}")
+                if mtype == want:
+                    out.append(payload)
 
     def _request(self, kind: int, flags: int, body: bytes) -> int:
         """Send one request; the errno of its acknowledgement (0: done)."""
