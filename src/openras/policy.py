@@ -21,6 +21,9 @@ Format (``#`` and ``;`` start comments)::
 
     [user:alice]
     entries = all-users
+    max-connections = 4          # quotas (defaults in openras.manager.quota): live
+    dial-burst = 10              # connections, dials at once, and dials per second
+    dial-rate = 2                # once the burst is spent
 
 A refusal is error 5 (``ERROR_ACCESS_DENIED``) whose detail quotes the line that decided.
 Privileged ports and all-users credentials towards a server the caller chose are refused
@@ -43,7 +46,11 @@ from openras import errors
 
 DEFAULT_PATH: Final = Path("/etc/openras/policy.conf")
 ENTRY_KINDS: Final = frozenset({"all-users", "own"})
-KEYS: Final = frozenset({"entries", "devices", "full-tunnel"})
+KEYS: Final = frozenset(
+    {"entries", "devices", "full-tunnel", "max-connections", "dial-burst", "dial-rate"}
+)
+#: Quota keys (openras.manager.quota has the defaults): whole numbers, dial-rate a decimal.
+QUOTA_KEYS: Final = frozenset({"max-connections", "dial-burst", "dial-rate"})
 
 #: The built-in policy (what a missing file means): every user dials the administrator's
 #: entries and their own loopback and ssh entries; members of ``netdev`` dial any of their
@@ -175,6 +182,14 @@ def _check_value(key: str, value: str, where: str) -> None:
             raise PolicyError(where, f"entries: all-users, own or none, not {value!r}")
     if key == "devices" and not value:
         raise PolicyError(where, "devices: a list of drivers, * for all, or none")
+    if key in QUOTA_KEYS:
+        try:
+            number = float(value) if key == "dial-rate" else int(value)
+        except ValueError:
+            number = -1
+        if not number > 0:
+            kind = "a number above 0" if key == "dial-rate" else "a whole number above 0"
+            raise PolicyError(where, f"{key} must be {kind}, not {value!r}")
 
 
 def load(path: Path | None = None) -> Policy:
@@ -224,6 +239,14 @@ class Source:
         return self._policy
 
 
+def quota_overrides(policy: Policy, caller: Caller) -> dict[str, float]:
+    """The quota keys the policy sets for ``caller`` (``max-connections``, ``dial-burst``,
+    ``dial-rate``); absent ones keep openras.manager.quota's defaults. A broken policy sets
+    none (its dials are refused anyway)."""
+    keys = policy.settings_for(caller.name, caller.groups)
+    return {k: float(v.value) for k, v in keys.items() if k in QUOTA_KEYS}
+
+
 @dataclass(frozen=True)
 class Caller:
     """Who dials: uid, account name and group names (from the account databases)."""
@@ -234,6 +257,21 @@ class Caller:
 
     @classmethod
     def of(cls, uid: int) -> Caller:
+        """The account as the databases say now, looked up at most every few seconds."""
+        import time
+
+        now = time.monotonic()
+        hit = _CALLERS.get(uid)
+        if hit is not None and hit[0] > now:
+            return hit[1]
+        caller = cls._lookup(uid)
+        if len(_CALLERS) > 4096:
+            _CALLERS.clear()
+        _CALLERS[uid] = (now + CALLER_TTL, caller)
+        return caller
+
+    @classmethod
+    def _lookup(cls, uid: int) -> Caller:
         import grp
 
         try:
@@ -247,6 +285,11 @@ class Caller:
             except KeyError:
                 continue
         return cls(uid, pw.pw_name, tuple(names))
+
+
+#: How long an account's name and groups are reused (a group change takes this long).
+CALLER_TTL: Final = 5.0
+_CALLERS: dict[int, tuple[float, Caller]] = {}
 
 
 def _refuse(detail: str) -> errors.RasError:

@@ -95,14 +95,19 @@ print(json.dumps({"codes": codes, "details": details}))
 """
 
 
-def test_swapping_the_phonebook_for_a_symlink_to_shadow_never_leaks(rasman, attacker):
+GENEROUS = "[default]\nentries = all-users own\ndevices = loopback ssh\ndial-burst = 1000\ndial-rate = 1000\n"
+
+
+def test_swapping_the_phonebook_for_a_symlink_to_shadow_never_leaks(rasman, attacker, policy):
     """Finding 2's race: about 1 in 10 leaked /etc/shadow's first line. The open is the check."""
+    policy(GENEROUS)  # many dials in a row: no dial-rate quota in the way
     out = attacker.json(SWAP, str(rasman.socket), str(attacker.home), "/etc/shadow", timeout=120)
     line = _shadow_first_line()
     for detail in out["details"]:
         assert line not in detail and "root:" not in detail, detail
     # the race really ran: both outcomes happened
     assert str(errors.ERROR_CANNOT_OPEN_PHONEBOOK) in out["codes"], out["codes"]
+    assert str(errors.ERROR_ACCESS_DENIED) not in out["codes"], out["codes"]
     assert set(out["codes"]) - {str(errors.ERROR_CANNOT_OPEN_PHONEBOOK)}, out["codes"]
 
 
@@ -289,12 +294,13 @@ print(json.dumps(codes))
 """
 
 
-def test_huge_phonebooks_cannot_stall_other_users(rasman, attacker, victim, dial_as):
+def test_huge_phonebooks_cannot_stall_other_users(rasman, attacker, victim, dial_as, policy):
     """Finding 10: a 30 MB phonebook named by 12 concurrent dials slowed every other user's
     dial from 0.09 s to 4-10 s. Now a non-root dial reads at most 8 MiB, one preparation per
     user at a time."""
     import subprocess
 
+    policy(GENEROUS)
     entry = "[E{}]\nOpenRasDevice=loopback\nPhoneNumber=123456789012345678901234567890\n"
     big = "".join(entry.format(i) for i in range(200_000)).encode()
     huge = attacker.write("huge.pbk", big[: 30 * 1024 * 1024] + b"\n", mode=0o644)
@@ -378,3 +384,27 @@ def test_a_dial_password_is_in_no_reply_log_argv_environment_or_readable_file(ra
                 assert stat.S_IMODE(path.stat().st_mode) & 0o077 == 0, path
         c.hang_up(out["handle"], wait=True)
     assert pw not in rasman.log.read_text()
+
+
+def test_dial_quotas_come_from_the_policy(rasman, attacker, dial_as, policy):
+    """A user dialing in a loop is refused (5, naming the quota) past their burst; the
+    administrator sets the numbers per user or group in policy.conf."""
+    policy(
+        "[default]\nentries = all-users own\ndevices = loopback\ndial-burst = 2\ndial-rate = 0.01\n"
+    )
+    book = attacker.write("book.pbk", f"[Mine]\n{LOOP}", mode=0o644)
+    first = dial_as(attacker, rasman, "Nope", str(book))
+    second = dial_as(attacker, rasman, "Nope", str(book))
+    third = dial_as(attacker, rasman, "Mine", str(book))
+    assert [first["code"], second["code"]] == [errors.ERROR_CANNOT_FIND_PHONEBOOK_ENTRY] * 2
+    assert third["code"] == errors.ERROR_ACCESS_DENIED and "quota" in third["detail"]
+    policy("[default]\nentries = all-users own\ndevices = loopback\nmax-connections = 1\n")
+    one = dial_as(attacker, rasman, "Mine", str(book))
+    assert one["code"] == 0
+    book2 = attacker.write("book2.pbk", f"[Other]\n{LOOP}", mode=0o644)
+    two = dial_as(attacker, rasman, "Other", str(book2))
+    assert two["code"] == errors.ERROR_ACCESS_DENIED and "live connections" in two["detail"]
+    again = dial_as(attacker, rasman, "Mine", str(book))
+    assert again["code"] == 0 and again["handle"] == one["handle"]  # joining is not more
+    with Client(rasman.socket) as c:
+        c.hang_up(one["handle"], force=True)  # both references at once

@@ -238,7 +238,11 @@ class Quota:
         if lim.dial_burst is None:
             return
         rec = self._get(uid)
-        if rec.dials is None:
+        if rec.dials is None or (rec.dials.burst, rec.dials.rate) != (
+            lim.dial_burst,
+            lim.dial_rate,
+        ):
+            # New, or the administrator changed this user's numbers: a fresh bucket.
             rec.dials = TokenBucket(lim.dial_burst, lim.dial_rate, stamp=now)
         if not rec.dials.take(now):
             raise QuotaExceeded(

@@ -23,12 +23,12 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from openras import __version__, errors, paths
+from openras import __version__, errors, paths, policy
 from openras.links.base import DialParams
 from openras.manager import entries
 from openras.manager.credentials import PASSWORD_HANDLE, CredentialStore, Saved, apply_update
-from openras.manager.quota import LogLimiter, Quota, QuotaExceeded
-from openras.manager.service import Manager, Prepared, Subscriber
+from openras.manager.quota import Limits, LogLimiter, Quota, QuotaExceeded, limits_for
+from openras.manager.service import Manager, Prepared, Subscriber, conn_key
 from openras.manager.table import Conn, Phase
 from openras.wire import protocol as P
 from openras.wire.codec import MAX_REQUEST, MAX_REQUEST_DEPTH, FrameDecoder, encode
@@ -42,10 +42,15 @@ MAX_QUEUED_CALLS = 64
 QUEUED_CALL_OVERHEAD = 1024
 #: The read size of a session (also the most one read adds before the quota is asked).
 READ_CHUNK = 65536
-#: Connections the kernel queues for the daemon before connect() blocks.
-ACCEPT_BACKLOG = 128
-
-LoopHandler = Callable[[asyncio.AbstractEventLoop, dict[str, Any]], object]
+#: Connections the kernel queues for the daemon before connect() blocks (or fails with
+#: EAGAIN for a client with a timeout). Not more: while a user connects in a loop the queue
+#: stays full, and a new client waits behind all of it (256 refusals take ~10 ms).
+ACCEPT_BACKLOG = 256
+#: Connections accepted per loop turn (then the loop serves the sessions it has: a call
+#: takes a few loop turns, so this bounds what a connect flood adds to each).
+ACCEPT_BATCH = 32
+#: How long accepting pauses when accept() runs out of descriptors or memory.
+ACCEPT_RETRY_DELAY = 1.0
 
 #: Windows' field limits (RAS_MaxEntryName etc.).
 LIMITS = {
@@ -316,6 +321,8 @@ async def m_ping(s: Session, p: dict[str, Any], more: bool) -> dict[str, Any]:
 
 
 async def m_dial(s: Session, p: dict[str, Any], more: bool) -> dict[str, Any] | None:
+    # The dial-rate quota first: nothing is read for a caller over it.
+    s.server.quota.admit_dial(s.uid, time.monotonic())
     name = _str_param(p, "entry")
     phone = _str_param(p, "phone_number")
     dial_params = DialParams(
@@ -351,6 +358,7 @@ async def m_dial(s: Session, p: dict[str, Any], more: bool) -> dict[str, Any] | 
     else:
         async with _preparing(s.uid):
             entry, dial_params, prepared = await asyncio.to_thread(prepare)
+    _check_live_quota(s, entry)
     sub = s.subscriber()
     conn, joined = await s.manager.dial(
         uid=s.uid,
@@ -402,6 +410,16 @@ async def m_dial(s: Session, p: dict[str, Any], more: bool) -> dict[str, Any] | 
         "joined": False,
         "detail": last.get("detail", ""),
     }
+
+
+def _check_live_quota(s: Session, entry: entries.EntrySnapshot) -> None:
+    """QuotaExceeded (5) if the caller holds as many live connections as a user may and this
+    dial would start another (joining the caller's own connected entry starts none)."""
+    key = conn_key(s.uid, entry)
+    rows = s.manager.table.rows.values()
+    if any(c.key == key and c.phase is not Phase.FAILED for c in rows):
+        return
+    s.server.quota.check_live(s.uid, sum(1 for c in rows if c.owner == s.uid))
 
 
 _PREPARING: dict[int, tuple[asyncio.Lock, list[int]]] = {}
@@ -694,21 +712,41 @@ class AlreadyRunning(Exception):
     """Another rasman owns this state dir or this socket; this one must not touch either."""
 
 
+def policy_limits(manager: Manager, uid: int) -> Limits:
+    """The quota caps of ``uid``: the defaults, with what the administrator's policy sets
+    for that user or their groups (max-connections, dial-burst, dial-rate)."""
+    base = limits_for(uid)
+    if uid == 0:
+        return base
+    set_ = policy.quota_overrides(manager.policy.current(), policy.Caller.of(uid))
+    if not set_:
+        return base
+    return replace(
+        base,
+        live=int(set_.get("max-connections", base.live or 0)) or base.live,
+        dial_burst=int(set_.get("dial-burst", base.dial_burst or 0)) or base.dial_burst,
+        dial_rate=set_.get("dial-rate", base.dial_rate),
+    )
+
+
 class Server:
+    def _limits(self, uid: int) -> Limits:
+        return policy_limits(self.manager, uid)
+
     def __init__(self, manager: Manager, socket_path: Path) -> None:
         self.manager = manager
         self.socket_path = socket_path
         self.methods = dict(METHODS)
         self.credentials = CredentialStore(manager.state_dir)
-        self._server: asyncio.Server | None = None
+        self._listener: socket.socket | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
         self._sessions: set[asyncio.Task[None]] = set()
         self._per_pid: Counter[int] = Counter()
         #: Per-uid quotas (sessions, buffered bytes; the Dial handler asks it for the dial
         #: rate and live connections: see openras.manager.quota).
-        self.quota = Quota()
+        self.quota = Quota(self._limits)
         self._by_uid: dict[int, set[Session]] = {}
         self._log_limiter = LogLimiter()
-        self._default_handler: LoopHandler | None = None
 
     @staticmethod
     def check_socket_free(path: Path) -> None:
@@ -736,38 +774,83 @@ class Server:
         paths.check_runtime_dir(self.socket_path)
         self.socket_path.parent.mkdir(parents=True, exist_ok=True, mode=0o755)
         self.check_socket_free(self.socket_path)
+        listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         old = os.umask(0o111 if os.geteuid() == 0 else 0o177)
         try:
-            self._server = await asyncio.start_unix_server(
-                self._accept, path=str(self.socket_path), backlog=ACCEPT_BACKLOG
-            )
+            listener.bind(str(self.socket_path))
+            listener.listen(ACCEPT_BACKLOG)
+            listener.setblocking(False)
+        except BaseException:
+            listener.close()
+            raise
         finally:
             os.umask(old)
+        self._listener = listener
         nofile = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
         if nofile != resource.RLIM_INFINITY:
             self.quota.set_session_budget(Quota.session_budget(nofile))
-        loop = asyncio.get_running_loop()
-        self._default_handler = loop.get_exception_handler()
-        loop.set_exception_handler(self._loop_exception)
+        self._loop = asyncio.get_running_loop()
+        self._loop.add_reader(listener.fileno(), self._on_acceptable)
 
-    def _loop_exception(self, loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
-        """asyncio's accept() out of descriptors (EMFILE, ENFILE) or memory: it logs a
-        traceback per failed accept (up to the backlog per loop turn) and pauses accepting
-        for a second. One line, rate-limited, instead; anything else as asyncio would."""
-        exc = context.get("exception")
-        if context.get("message") == "socket.accept() out of system resource":
-            self.note(
-                -1,
-                "cannot accept a client: %s (sessions open: %d)",
-                exc,
-                self.quota.total_sessions,
-                level=logging.WARNING,
-            )
+    def _on_acceptable(self) -> None:
+        """Accept what the backlog holds (a loop turn's worth). A connection over its uid's
+        quota is refused right here, without a transport or a task: one reply, one close, a
+        few microseconds, so a user connecting in a loop cannot keep the backlog full for
+        long. accept() out of descriptors or memory pauses accepting for a second (one
+        rate-limited log line, not asyncio's traceback per attempt)."""
+        listener = self._listener
+        if listener is None:
             return
-        if self._default_handler is not None:
-            self._default_handler(loop, context)
-        else:
-            loop.default_exception_handler(context)
+        for _ in range(ACCEPT_BATCH):
+            try:
+                conn, _ = listener.accept()
+            except (BlockingIOError, InterruptedError, ConnectionAbortedError):
+                return
+            except OSError as exc:
+                self.note(
+                    -1,
+                    "cannot accept a client: %s (sessions open: %d); pausing for %g s",
+                    exc,
+                    self.quota.total_sessions,
+                    ACCEPT_RETRY_DELAY,
+                    level=logging.WARNING,
+                )
+                self._pause_accepting()
+                return
+            self._admit(conn)
+
+    def _pause_accepting(self) -> None:
+        if self._listener is None or self._loop is None:
+            return
+        self._loop.remove_reader(self._listener.fileno())
+
+        def resume() -> None:
+            if self._listener is not None and self._loop is not None:
+                self._loop.add_reader(self._listener.fileno(), self._on_acceptable)
+
+        self._loop.call_later(ACCEPT_RETRY_DELAY, resume)
+
+    def _admit(self, conn: socket.socket) -> None:
+        """A session for ``conn``, or one error reply naming the quota it is over."""
+        try:
+            conn.setblocking(False)
+            creds = conn.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i"))
+        except OSError:
+            conn.close()
+            return
+        pid, uid, gid = struct.unpack("3i", creds)
+        try:
+            self.quota.open_session(uid)
+        except QuotaExceeded as exc:
+            self.note(uid, "client pid %d uid %d refused: %s", pid, uid, exc.detail)
+            with contextlib.suppress(OSError):
+                conn.send(encode(P.error_reply(exc)))  # a small reply: the socket takes it
+            conn.close()
+            return
+        assert self._loop is not None
+        task = self._loop.create_task(self._serve(conn, (pid, uid, gid)))
+        self._sessions.add(task)
+        task.add_done_callback(self._sessions.discard)
 
     def note(
         self, uid: int, fmt: str, *args: Any, level: int = logging.INFO, exc_info: bool = False
@@ -797,28 +880,20 @@ class Server:
         for session in victims:
             session.abort()
 
-    def _refuse(self, writer: asyncio.StreamWriter, uid: int, pid: int, exc: QuotaExceeded) -> None:
-        """Answer a session over quota with one error reply and close it (the reply goes
-        out with the close; a client that already sent its call reads it as the answer)."""
-        self.note(uid, "client pid %d uid %d refused: %s", pid, uid, exc.detail)
-        with contextlib.suppress(OSError, RuntimeError):
-            writer.write(encode(P.error_reply(exc)))
-        writer.close()
-
-    async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    async def _serve(self, conn: socket.socket, creds: tuple[int, int, int]) -> None:
+        """Serve one admitted connection (its session is counted in the quota already)."""
+        pid, uid, gid = creds
+        loop = asyncio.get_running_loop()
         try:
-            pid, uid, gid = peer_creds(writer)
-            self.quota.open_session(uid)
-        except OSError:
-            writer.close()
-            return
-        except QuotaExceeded as exc:
-            self._refuse(writer, uid, pid, exc)
-            return
+            reader = asyncio.StreamReader(limit=READ_CHUNK, loop=loop)
+            protocol = asyncio.StreamReaderProtocol(reader, loop=loop)
+            transport, _ = await loop.connect_accepted_socket(lambda: protocol, conn)
+        except BaseException:
+            conn.close()
+            self.quota.close_session(uid)
+            raise
+        writer = asyncio.StreamWriter(transport, protocol, reader, loop)
         session = Session(self, reader, writer, (pid, uid, gid))
-        task = asyncio.current_task()
-        assert task is not None
-        self._sessions.add(task)
         self._by_uid.setdefault(uid, set()).add(session)
         self._per_pid[session.pid] += 1
         if self._per_pid[session.pid] == 1:
@@ -826,7 +901,6 @@ class Server:
         try:
             await session.run()
         finally:
-            self._sessions.discard(task)
             mine = self._by_uid.get(uid)
             if mine is not None:
                 mine.discard(session)
@@ -840,9 +914,11 @@ class Server:
             writer.close()
 
     async def close(self) -> None:
-        if self._server is not None:
-            self._server.close()
-            asyncio.get_running_loop().set_exception_handler(self._default_handler)
+        if self._listener is not None:
+            if self._loop is not None:
+                self._loop.remove_reader(self._listener.fileno())
+            self._listener.close()
+            self._listener = None
         for task in list(self._sessions):
             task.cancel()
         for task in list(self._sessions):
