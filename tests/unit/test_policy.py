@@ -101,3 +101,22 @@ def test_the_shipped_example_is_the_builtin_policy():
     assert [(s.kind, s.name, {k: v.value for k, v in s.keys.items()}) for s in a.sections] == [
         (s.kind, s.name, {k: v.value for k, v in s.keys.items()}) for s in b.sections
     ]
+
+
+def test_quota_keys_per_user_and_group():
+    from openras.policy import quota_overrides
+
+    p = parse(
+        "[default]\nmax-connections = 4\n[group:netdev]\ndial-burst = 20\n"
+        "[user:bob]\ndial-rate = 0.5\n",
+        "p.conf",
+    )
+    assert quota_overrides(p, ALICE) == {"max-connections": 4.0}
+    assert quota_overrides(p, NETDEV) == {
+        "max-connections": 4.0,
+        "dial-burst": 20.0,
+        "dial-rate": 0.5,
+    }
+    for bad in ("max-connections = 0", "dial-burst = many", "dial-rate = -1"):
+        with pytest.raises(PolicyError, match="above 0"):
+            parse(f"[default]\n{bad}\n", "p.conf")
