@@ -7,6 +7,7 @@ driver's normal stop; only the spec (handle, entry, run dir) is known.
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -86,6 +87,32 @@ async def test_wireguard_orphan_loses_rules_socket_and_files(
     # A second call (nothing left) is harmless.
     with netns_lab.inside(wg_pair.b):
         await WireGuardLink.cleanup_orphan(spec)
+
+
+async def test_wireguard_orphan_cleanup_removes_only_its_own_rules(
+    netns_lab: NetnsLab, wg_pair: NsPair, tmp_path: Path, wg_handle: int
+) -> None:
+    """Somebody else's rules at the orphan's priorities survive its clean-up (the journal
+    names each rule exactly); a journal line of the old kind (``rule del priority N``) is
+    not acted on at all."""
+    spec, _ifname = orphan_wireguard(netns_lab, wg_pair, tmp_path, wg_handle)
+    journal = json.loads((spec.run_dir / "teardown.json").read_text())
+    priorities = sorted({int(line[-1]) for line in journal})
+    assert len(priorities) == 2
+    assert all("fwmark" in line and "table" in line for line in journal)
+    for pri in priorities:
+        netns_lab.run(wg_pair.b, ["ip", "rule", "add", "table", "100", "priority", str(pri)])
+    foreign = [r for r in rules(wg_pair.b) if r.get("table") == "100"]
+    assert len(foreign) == 2
+    # An older journal line that would delete by priority alone is skipped.
+    (spec.run_dir / "teardown.json").write_text(
+        json.dumps([*journal, ["-4", "rule", "del", "priority", str(priorities[0])]])
+    )
+    with netns_lab.inside(wg_pair.b):
+        await WireGuardLink.cleanup_orphan(spec)
+    left = rules(wg_pair.b)
+    assert [r for r in left if r.get("table") == "100"] == foreign
+    assert not [r for r in left if r.get("priority") in priorities and r.get("table") != "100"]
 
 
 async def test_wireguard_orphan_keeps_a_live_interface_of_its_names(

@@ -40,8 +40,10 @@ from netns import NetnsLab, NsPair, pids_in_netns, require_programs, wait_until
 
 from openras.client import Client
 from openras.errors import RasError
-from openras.links.base import LinkDropped, LinkFailed, LinkSpec
+from openras.links.base import LinkDropped, LinkFailed, LinkSpec, StateReached
 from openras.links.wireguard.driver import WireGuardLink, uapi_socket
+from openras.links.wireguard.netplan import PolicySlot
+from openras.policy import Grant
 from openras.states import RasConnState
 
 pytestmark = [pytest.mark.netns, pytest.mark.root]
@@ -244,7 +246,9 @@ async def test_default_route_uses_policy_routing_and_cleans_it(
         ifname = link.record()["ifname"]
         pid = link.record()["process"]["pid"]
         assert len(rules(wg_pair.b)) == len(rules_before) + 2
-        assert routes_via(wg_pair.b, ifname, table="51820")
+        slot = PolicySlot(link.record()["policy_slot"])
+        assert slot == PolicySlot.first_for(spec.handle)  # nothing else held it
+        assert routes_via(wg_pair.b, ifname, table=str(slot.table))
         # The tunnel carries the ping; the handshake itself still uses the veth route.
         assert netns_lab.ping(wg_pair.b, SERVER_IP)
         await close_link(link)
@@ -538,3 +542,109 @@ async def test_hang_up_before_wireguard_go_started(
     assert rec.events == []
     assert not link_pids(pids_in_netns(wg_pair.b), "wireguard-go", "-f")
     assert not [n for n in netns_lab.links(wg_pair.b) if n.startswith("orwg")]
+
+
+def _rule_set(ns: str) -> list[str]:
+    return sorted(
+        line.strip()
+        for fam in ("-4", "-6")
+        for line in subprocess.run(
+            ["ip", "-n", ns, fam, "rule", "show"], capture_output=True, text=True, check=True
+        ).stdout.splitlines()
+    )
+
+
+def _own_rules(ns: str, slot: PolicySlot) -> list[str]:
+    return [r for r in _rule_set(ns) if f"fwmark {slot.fwmark:#x} " in r]
+
+
+async def test_teardown_of_one_full_tunnel_leaves_the_others_rules(
+    netns_lab: NetnsLab, wg_pair: NsPair, tmp_path: Path
+) -> None:
+    """Two default-route links in one namespace (the second config even names the first's
+    fwmark and table) plus somebody else's rules at their priorities: each link gets its
+    own table, mark and priorities, and the teardown of one removes its rules only."""
+    cpriv, cpub = keypair()
+    server = start_server(netns_lab, wg_pair, tmp_path, client_pub=cpub)
+    conf_a = client_config(
+        tmp_path, cpriv, server.public_key, f"{wg_pair.addr_a}:{WG_PORT}", allowed="0.0.0.0/0"
+    )
+    spec_a = make_spec(tmp_path, entry(conf_a), handle=handle())
+    base = _rule_set(wg_pair.b)
+    rec_a, rec_b = Recorder(), Recorder()
+    with netns_lab.inside(wg_pair.b):
+        link_a = WireGuardLink(spec_a, rec_a)
+        await link_a.start()
+        await rec_a.connected(5)
+        slot_a = PolicySlot(link_a.record()["policy_slot"])
+        # B: root's config naming A's mark and table (a user's would be refused), a peer
+        # that never answers: its rules are in place from DeviceConnected on.
+        bpriv, _ = keypair()
+        _, nobody = keypair()
+        conf_b = tmp_path / "b.conf"
+        conf_b.write_text(
+            f"[Interface]\nPrivateKey = {bpriv}\nAddress = 10.233.{os.getpid() % 250}.2/32\n"
+            f"FwMark = {slot_a.fwmark}\n"
+            f"[Peer]\nPublicKey = {nobody}\nEndpoint = {wg_pair.addr_a}:{WG_PORT + 1}\n"
+            "AllowedIPs = 0.0.0.0/0, ::/0\n"
+        )
+        spec_b = make_spec(tmp_path, entry(conf_b), handle=spec_a.handle + 4096)
+        assert PolicySlot.first_for(spec_b.handle) == slot_a  # the same first choice
+        link_b = WireGuardLink(spec_b, rec_b)
+        await link_b.start()
+        await rec_b.wait_for(
+            lambda e: isinstance(e, StateReached) and e.state == RasConnState.DeviceConnected, 5
+        )
+        slot_b = PolicySlot(link_b.record()["policy_slot"])
+        assert slot_b != slot_a
+        assert len(_own_rules(wg_pair.b, slot_a)) == 2
+        assert len(_own_rules(wg_pair.b, slot_b)) == 4  # IPv4 and IPv6
+        # Somebody else's rules at both links' priorities.
+        for pri in (*slot_a.priorities, *slot_b.priorities):
+            netns_lab.run(wg_pair.b, ["ip", "rule", "add", "table", "100", "priority", str(pri)])
+        with_a = _own_rules(wg_pair.b, slot_a)
+        foreign = [r for r in _rule_set(wg_pair.b) if "lookup 100" in r]
+        assert len(foreign) == 4
+
+        await close_link(link_b)
+        assert _own_rules(wg_pair.b, slot_a) == with_a
+        assert _own_rules(wg_pair.b, slot_b) == []
+        assert [r for r in _rule_set(wg_pair.b) if "lookup 100" in r] == foreign
+        assert netns_lab.ping(wg_pair.b, SERVER_IP)  # A still routes
+
+        await close_link(link_a)
+    assert sorted(base + foreign) == _rule_set(wg_pair.b)
+
+
+def test_policy_refusals_reach_the_driver(tmp_path: Path) -> None:
+    """What check_policy refuses, validate refuses (error 5, the config line), before anything
+    starts: here a full tunnel the grant does not allow, and a user's privileged port."""
+    require_programs("wg")
+    cpriv, _ = keypair()
+    _, spub = keypair()
+    conf = client_config(tmp_path, cpriv, spub, "192.0.2.1:51820", allowed="0.0.0.0/1, 128.0.0.0/1")
+    split = Grant(full_tunnel=False, full_tunnel_rule="policy.conf:9: full-tunnel = no")
+    spec = replace(make_spec(tmp_path, entry(conf), handle=handle()), grant=split)
+    with pytest.raises(RasError) as info:
+        WireGuardLink.validate(spec)
+    assert info.value.code == 5
+    assert f"{conf}:10: AllowedIPs" in str(info.value.detail)
+    assert "policy.conf:9: full-tunnel = no" in str(info.value.detail)
+    WireGuardLink.validate(replace(spec, grant=Grant()))
+
+    # A user's config (readable by the user): ListenPort 123 is refused, naming its line.
+    user_dir = Path(tempfile.mkdtemp(prefix="orwg-user-"))
+    try:
+        user_dir.chmod(0o755)
+        conf = client_config(
+            user_dir, cpriv, spub, "192.0.2.1:51820", extra_iface="ListenPort = 123\n"
+        )
+        conf.chmod(0o644)
+        spec = make_spec(user_dir, entry(conf), handle=handle(), owner_uid=65534)
+        with pytest.raises(RasError) as info:
+            WireGuardLink.validate(spec)
+        assert info.value.code == 5
+        assert f"{conf}:6: ListenPort = 123 is a privileged port" in str(info.value.detail)
+        WireGuardLink.validate(replace(spec, owner_uid=0))
+    finally:
+        shutil.rmtree(user_dir)

@@ -10,17 +10,26 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from openras.errors import RasError
+from openras.links.rtnl import AddRule, DelRule, parse_del_rule, routes_too_much
 from openras.links.wireguard.config import (
     WgConfig,
     check_endpoint,
     check_key,
+    check_policy,
     endpoint_literal,
     key_hex,
     parse_config,
     require_dialable,
     split_endpoint,
 )
-from openras.links.wireguard.netplan import batches, plan_network, rule_priorities
+from openras.links.wireguard.netplan import (
+    POLICY_SLOTS,
+    POLICY_TABLE_BASE,
+    PolicySlot,
+    batches,
+    plan_network,
+)
+from openras.policy import Grant
 
 PRIV = base64.b64encode(bytes(range(32))).decode()
 PUB = base64.b64encode(bytes(range(1, 33))).decode()
@@ -271,25 +280,86 @@ def test_plan_addresses_mtu_and_routes_skip_connected() -> None:
     assert plan.routes == ("10.50.0.0/16 table main",)
 
 
-def test_plan_default_route_uses_policy_rules_with_own_priorities() -> None:
-    plan = plan_network(conf("0.0.0.0/0, ::/0"), "wg0", policy_table=51821)
-    sup, mark = rule_priorities(51821)
-    assert (sup, mark) == (31998, 31999)
-    assert ("route", "add", "0.0.0.0/0", "dev", "wg0", "table", "51821") in plan.setup
+def test_plan_default_route_uses_policy_rules_of_the_daemons_slot() -> None:
+    slot = PolicySlot(1)
+    plan = plan_network(conf("0.0.0.0/0, ::/0"), "wg0", slot=slot)
+    sup, pri = slot.priorities
+    assert (sup, pri) == (24002, 24003)
+    mark = str(POLICY_TABLE_BASE + 1)
+    assert slot.table == slot.fwmark == POLICY_TABLE_BASE + 1
+    assert ("route", "add", "0.0.0.0/0", "dev", "wg0", "table", mark) in plan.setup
     assert (
-        "-4", "rule", "add", "not", "fwmark", "51821", "table", "51821", "priority", "31999"
+        "-4", "rule", "add", "not", "fwmark", mark, "table", mark, "priority", "24003"
     ) in plan.setup  # fmt: skip
+    # The suppress rule carries the link's mark too: it is this link's rule, exactly.
     assert (
-        "-6", "rule", "add", "table", "main", "suppress_prefixlength", "0", "priority", "31998"
+        "-6", "rule", "add", "not", "fwmark", mark, "table", "main",
+        "suppress_prefixlength", "0", "priority", "24002",
     ) in plan.setup  # fmt: skip
+    # The teardown removes those exact rules, never "whatever has priority N".
     assert plan.teardown == (
-        ("-4", "rule", "del", "priority", "31999"),
-        ("-4", "rule", "del", "priority", "31998"),
-        ("-6", "rule", "del", "priority", "31999"),
-        ("-6", "rule", "del", "priority", "31998"),
-    )
-    assert plan.fwmark == 51821
+        ("-4", "rule", "del", "not", "fwmark", mark, "table", mark, "priority", "24003"),
+        ("-4", "rule", "del", "not", "fwmark", mark, "table", "main",
+         "suppress_prefixlength", "0", "priority", "24002"),
+        ("-6", "rule", "del", "not", "fwmark", mark, "table", mark, "priority", "24003"),
+        ("-6", "rule", "del", "not", "fwmark", mark, "table", "main",
+         "suppress_prefixlength", "0", "priority", "24002"),
+    )  # fmt: skip
+    for args in plan.teardown:
+        assert "priority" in args and "fwmark" in args and "table" in args
+    assert plan.fwmark == POLICY_TABLE_BASE + 1
+    assert plan.slot == slot
     assert plan.src_valid_mark
+
+
+def test_plan_default_route_ignores_the_configs_fwmark() -> None:
+    """Root's FwMark never chooses the policy table, mark or priorities: the slot does."""
+    plan = plan_network(conf("0.0.0.0/0", "FwMark = 51820\n"), "wg0", slot=PolicySlot(7))
+    assert plan.fwmark == POLICY_TABLE_BASE + 7
+    assert not any("51820" in a for args in plan.setup for a in args)
+    # Without a default route root's FwMark marks the socket, as in wg-quick.
+    assert plan_network(conf("10.50.0.0/16", "FwMark = 0x10\n"), "wg0").fwmark == 16
+
+
+def test_plan_default_route_needs_a_slot() -> None:
+    with pytest.raises(ValueError, match="slot"):
+        plan_network(conf("0.0.0.0/0"), "wg0")
+
+
+def test_slots_are_unique_per_handle_within_the_range() -> None:
+    seen: dict[tuple[int, int, int, int], int] = {}
+    for handle in range(1, POLICY_SLOTS + 1):
+        slot = PolicySlot.first_for(handle)
+        key = (slot.table, slot.fwmark, *slot.priorities)
+        assert key not in seen, f"handles {seen.get(key)} and {handle} share a slot"
+        seen[key] = handle
+        sup, pri = slot.priorities
+        assert 0 < sup < pri < 32766  # before main
+        assert slot.table not in (0, 253, 254, 255)
+    assert PolicySlot(POLICY_SLOTS - 1).next() == PolicySlot(0)
+    with pytest.raises(ValueError):
+        PolicySlot(POLICY_SLOTS)
+
+
+def test_teardown_lines_parse_back_only_when_exact() -> None:
+    plan = plan_network(conf("0.0.0.0/0, ::/0"), "wg0", slot=PolicySlot(3))
+    for args in plan.teardown:
+        removal = parse_del_rule(args)
+        assert removal is not None and removal.ip_args() == args
+    # The removals of older records (and anything hand-made) are not exact: refused.
+    for bad in (
+        ("-4", "rule", "del", "priority", "31999"),
+        ("-4", "rule", "del", "table", "51820", "priority", "31999"),
+        ("-4", "rule", "del", "not", "fwmark", "0", "table", "5", "priority", "1"),
+        ("-4", "rule", "del", "not", "fwmark", "5", "table", "5"),
+        ("-4", "rule", "del", "not", "fwmark", "5", "table", "5", "priority", "1", "x"),
+        ("rule", "del", "not", "fwmark", "5", "table", "5", "priority", "1"),
+        ("-4", "rule", "add", "not", "fwmark", "5", "table", "5", "priority", "1"),
+        ("-4", "rule", "del", "not", "fwmark", "x", "table", "5", "priority", "1"),
+    ):
+        assert parse_del_rule(bad) is None, bad
+    with pytest.raises(ValueError, match="fwmark"):
+        DelRule(AddRule(4, 24000, 254, suppress_prefixlength=0))
 
 
 @pytest.mark.parametrize(("table", "expect"), [("off", 0), ("main", 1), ("123", 1)])
@@ -300,6 +370,95 @@ def test_plan_tables(table: str, expect: int) -> None:
     assert plan.teardown == ()
     if table == "123":
         assert routes[0][-2:] == ("table", "123")
+
+
+# -- what the daemon lets a config do (error 5 naming the line) ------------------------------
+
+USER = 1000
+SPLIT = Grant(full_tunnel=False, full_tunnel_rule="policy.conf:3: full-tunnel = no")
+
+
+@pytest.mark.parametrize(
+    ("extra", "allowed", "line", "words"),
+    [
+        ("ListenPort = 123\n", "10.9.0.0/24", 4, "ListenPort = 123 is a privileged port"),
+        ("ListenPort = 1023\n", "10.9.0.0/24", 4, "privileged"),
+        ("FwMark = 0x5\n", "10.9.0.0/24", 4, "FwMark is refused"),
+        ("FwMark = 51820\n", "0.0.0.0/0", 4, "FwMark is refused"),
+        ("Table = 51820\n", "0.0.0.0/0", 4, "Table = 51820 is refused"),
+        ("Table = 1234\n", "10.9.0.0/24", 4, "Table = 1234 is refused"),
+    ],
+)
+def test_a_users_config_may_not_take_ports_marks_or_tables(
+    extra: str, allowed: str, line: int, words: str
+) -> None:
+    config = conf(allowed, extra)
+    with pytest.raises(RasError) as info:
+        check_policy(config, owner_uid=USER, grant=Grant())
+    assert info.value.code == 5
+    assert info.value.detail.startswith(f"/etc/test.conf:{line}: ")
+    assert words in info.value.detail
+    check_policy(config, owner_uid=0, grant=Grant())  # root's config may
+
+
+@pytest.mark.parametrize(
+    "extra", ["ListenPort = 0\n", "ListenPort = 1024\n", "ListenPort = 51000\n",
+              "FwMark = off\n", "Table = auto\n", "Table = main\n", "Table = off\n", ""]
+)  # fmt: skip
+def test_a_users_config_keeps_what_is_harmless(extra: str) -> None:
+    check_policy(conf("10.9.0.0/24", extra), owner_uid=USER, grant=SPLIT)
+
+
+@pytest.mark.parametrize(
+    ("allowed", "extra"),
+    [
+        ("0.0.0.0/0", ""),
+        ("::/0", ""),
+        ("10.9.0.0/24, ::/0", ""),
+        ("0.0.0.0/1, 128.0.0.0/1", ""),
+        ("0.0.0.0/2, 64.0.0.0/2, 128.0.0.0/2, 192.0.0.0/2", ""),
+        ("::/1, 8000::/1", ""),
+        ("0.0.0.0/0", "Table = off\n"),  # routes are the daemon's: Table changes nothing
+        ("0.0.0.0/0", "Table = main\n"),
+        ("0.0.0.0/3", ""),  # more than a /4 of IPv4 is more than a split tunnel
+    ],
+)
+def test_without_full_tunnel_allowed_ips_that_route_everything_are_refused(
+    allowed: str, extra: str
+) -> None:
+    config = conf(allowed, extra)
+    with pytest.raises(RasError) as info:
+        check_policy(config, owner_uid=USER, grant=SPLIT)
+    assert info.value.code == 5
+    detail = info.value.detail
+    assert detail.startswith("/etc/test.conf:")
+    assert "AllowedIPs" in detail
+    assert "policy.conf:3: full-tunnel = no" in detail
+    # The line named is the AllowedIPs line (the config's 7th).
+    assert detail.split(":")[1] == str(len(extra.splitlines()) + 7)
+    check_policy(config, owner_uid=USER, grant=Grant())  # allowed a full tunnel: fine
+    check_policy(config, owner_uid=0, grant=Grant())
+
+
+def test_without_full_tunnel_the_peers_add_up() -> None:
+    text = (
+        f"[Interface]\nPrivateKey = {PRIV}\n"
+        f"[Peer]\nPublicKey = {PUB}\nEndpoint = 1.2.3.4:5\nAllowedIPs = 0.0.0.0/5, 64.0.0.0/5\n"
+        f"[Peer]\nPublicKey = {PUB2}\nAllowedIPs = 128.0.0.0/5\n"
+    )
+    with pytest.raises(RasError) as info:
+        check_policy(parse(text), owner_uid=USER, grant=SPLIT)
+    assert info.value.detail.startswith("/etc/test.conf:9: AllowedIPs 128.0.0.0/5")
+    check_policy(parse(text.replace("128.0.0.0/5", "1.0.0.0/8")), owner_uid=USER, grant=SPLIT)
+
+
+def test_split_tunnel_limits() -> None:
+    net = ipaddress.ip_network
+    assert not routes_too_much([net("10.0.0.0/8"), net("172.16.0.0/12"), net("fc00::/7")])
+    assert not routes_too_much([net("0.0.0.0/4")])
+    assert not routes_too_much([net("0.0.0.0/4"), net("10.0.0.0/8")])  # inside: counted once
+    assert routes_too_much([net("0.0.0.0/4"), net("16.0.0.0/8")])
+    assert routes_too_much([net("::/0")])
 
 
 def test_batches_group_by_family() -> None:

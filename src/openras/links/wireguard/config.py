@@ -25,10 +25,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Final
 
-from openras.errors import RasError
+from openras.errors import ERROR_ACCESS_DENIED, RasError
+from openras.links.rtnl import routes_too_much
+from openras.policy import Grant
 
 #: ERROR_INVALID_INTERFACE_CONFIG: what every configuration error is reported as.
 ERROR_BAD_CONFIG: Final = 872
+#: Below this a port is privileged: only root's configs may have wireguard-go bind one.
+FIRST_UNPRIVILEGED_PORT: Final = 1024
 
 IPInterface = ipaddress.IPv4Interface | ipaddress.IPv6Interface
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -67,6 +71,9 @@ class WgInterface:
     listen_port: int | None = None
     fwmark: int | None = None
     line: int = field(default=0, compare=False)
+    #: Where ``ListenPort`` and ``FwMark`` were given (0: not given), for refusals.
+    listen_port_line: int = field(default=0, compare=False)
+    fwmark_line: int = field(default=0, compare=False)
 
 
 @dataclass(frozen=True)
@@ -79,6 +86,8 @@ class WgPeer:
     allowed_ips: tuple[IPNetwork, ...] = ()
     persistent_keepalive: int | None = None
     line: int = field(default=0, compare=False)
+    #: The first ``AllowedIPs`` line of the section (0: none), for refusals.
+    allowed_ips_line: int = field(default=0, compare=False)
 
 
 @dataclass(frozen=True)
@@ -93,6 +102,7 @@ class WgQuickSettings:
     #: "main", or a table number.
     table: str | None = None
     save_config: bool = False
+    table_line: int = field(default=0, compare=False)
 
 
 @dataclass(frozen=True)
@@ -361,6 +371,7 @@ def parse_config(text: str, source: str = "<config>") -> WgConfig:
     except ValueError as exc:
         raise fail(found[0], f"PrivateKey {exc}") from None
     listen_port = fwmark = mtu = None
+    listen_port_line = fwmark_line = table_line = 0
     table = None
     save = False
     addresses: list[IPInterface] = []
@@ -368,15 +379,15 @@ def parse_config(text: str, source: str = "<config>") -> WgConfig:
     search: list[str] = []
     try:
         if (found := one(iface_sec, "listenport")) is not None:
-            listen_port = _port(found[1])
+            listen_port, listen_port_line = _port(found[1]), found[0]
         if (found := one(iface_sec, "fwmark")) is not None:
-            fwmark = _fwmark(found[1])
+            fwmark, fwmark_line = _fwmark(found[1]), found[0]
         if (found := one(iface_sec, "mtu")) is not None:
             if not found[1].isdigit() or not 576 <= int(found[1]) <= 65535:
                 raise ValueError(f"MTU {found[1]!r} is not a number 576..65535")
             mtu = int(found[1])
         if (found := one(iface_sec, "table")) is not None:
-            table = _table(found[1])
+            table, table_line = _table(found[1]), found[0]
         if (found := one(iface_sec, "saveconfig")) is not None:
             save = _bool(found[1])
         for found in many(iface_sec, "address"):
@@ -440,12 +451,15 @@ def parse_config(text: str, source: str = "<config>") -> WgConfig:
                 allowed_ips=tuple(dict.fromkeys(allowed)),
                 persistent_keepalive=keepalive,
                 line=sec.line,
+                allowed_ips_line=sec.values["allowedips"][0][0] if allowed else 0,
             )
         )
 
     return WgConfig(
         source=source,
-        interface=WgInterface(private_key, listen_port, fwmark, iface_sec.line),
+        interface=WgInterface(
+            private_key, listen_port, fwmark, iface_sec.line, listen_port_line, fwmark_line
+        ),
         peers=tuple(peers),
         quick=WgQuickSettings(
             addresses=tuple(addresses),
@@ -454,6 +468,7 @@ def parse_config(text: str, source: str = "<config>") -> WgConfig:
             mtu=mtu,
             table=table,
             save_config=save,
+            table_line=table_line,
         ),
     )
 
@@ -467,3 +482,57 @@ def require_dialable(config: WgConfig) -> None:
             ERROR_BAD_CONFIG,
             f"{config.source}:{config.peers[0].line}: no [Peer] has an Endpoint; nothing to dial",
         )
+
+
+def check_policy(config: WgConfig, *, owner_uid: int, grant: Grant) -> None:
+    """What the daemon lets this dial's config do; RasError(5, "FILE:LINE: ...") if not.
+
+    * ``ListenPort`` below 1024 (not 0, "any port") only in root's configs: the daemon would
+      bind a privileged port for a user.
+    * ``FwMark`` and a numbered ``Table`` only in root's configs: fwmarks, routing tables and
+      rule priorities are the daemon's, allocated per link (a user's mark or table could
+      match, fill or tear down another link's policy routing). ``Table = auto``, ``main``
+      and ``off`` stay allowed; the fwmark of a default route is always the daemon's.
+    * Without ``grant.full_tunnel``, no AllowedIPs that route everything: a default route
+      (``0.0.0.0/0``, ``::/0``) or networks adding up to one (``0.0.0.0/1`` +
+      ``128.0.0.0/1``), whatever ``Table`` says: the AllowedIPs are what wireguard-go sends
+      through the tunnel, and the daemon (not the config) decides the routes.
+    """
+
+    def refuse(line: int, message: str) -> RasError:
+        return RasError(ERROR_ACCESS_DENIED, f"{config.source}:{line}: {message}")
+
+    iface = config.interface
+    if owner_uid != 0:
+        port = iface.listen_port
+        if port is not None and 0 < port < FIRST_UNPRIVILEGED_PORT:
+            raise refuse(
+                iface.listen_port_line,
+                f"ListenPort = {port} is a privileged port (below "
+                f"{FIRST_UNPRIVILEGED_PORT}); only root's links may bind one",
+            )
+        if iface.fwmark is not None:
+            raise refuse(
+                iface.fwmark_line,
+                "FwMark is refused: fwmarks are allocated by the daemon, per link "
+                "(only root's configs may set one)",
+            )
+        table = config.quick.table
+        if table is not None and table.isdigit():
+            raise refuse(
+                config.quick.table_line,
+                f"Table = {table} is refused: routing tables are allocated by the daemon "
+                "(use auto, main or off; only root's configs may name a table)",
+            )
+    if not grant.full_tunnel:
+        nets: list[IPNetwork] = []
+        for peer in config.peers:
+            nets.extend(peer.allowed_ips)
+            if routes_too_much(nets):
+                raise refuse(
+                    peer.allowed_ips_line or peer.line,
+                    "AllowedIPs "
+                    + ", ".join(str(n) for n in peer.allowed_ips)[:120]
+                    + " would route everything (with the peers before it): a full tunnel "
+                    f"is not allowed by policy ({grant.full_tunnel_rule})",
+                )

@@ -20,7 +20,8 @@ How a dial goes (each step bounded by the dial timeout):
    not); for the kernel module, ``wg setconf IF FILE`` loads it from a 0600 file in the run
    dir, deleted right after. The private key is never in argv. Then addresses, MTU,
    routes and the policy rules of a default route are set over netlink, in-process
-   (``links/rtnl.py``) (DeviceConnected).
+   (``links/rtnl.py``) (DeviceConnected). The fwmark, table and rule priorities of a
+   default route are the daemon's, allocated per link (``netplan.PolicySlot``).
    Dialable peers without PersistentKeepalive get one for the dial only, so that the first
    handshake starts at once; it is switched back off right after Connected is reported.
 4. The peers are polled (wireguard-go: a UAPI ``get`` on its socket, in-process; kernel:
@@ -32,7 +33,13 @@ How a dial goes (each step bounded by the dial timeout):
    LinkDropped 829.
 
 After LinkFailed/LinkDropped the driver stops the program itself; ``wait_closed`` removes
-the interface, the policy rules, a stale UAPI socket and the run-dir files.
+the interface, the policy rules (by exact match: priority, fwmark, table and selector, so
+never another link's or the administrator's rule), a stale UAPI socket and the run-dir files.
+
+What a config may do is the daemon's decision (``config.check_policy``, error 5 naming the
+line): for a non-root owner no ``ListenPort`` below 1024, no ``FwMark`` and no numbered
+``Table`` (the daemon allocates those, per link); without the policy's full tunnel, no
+AllowedIPs that route everything.
 
 Projection: the interface, the first ``Address`` of each IP version, ``DNS``; the remote
 tunnel address only where the config states it (a host route in the peer's AllowedIPs inside
@@ -45,6 +52,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import logging
 import socket
 import time
 from collections.abc import Mapping, Sequence
@@ -84,12 +92,13 @@ from openras.links.base import (
     StateReached,
 )
 from openras.links.process import LinkProcess, ProcessIdentity
-from openras.links.rtnl import Rtnl
+from openras.links.rtnl import AddRule, DelRule, NetlinkError, Op, Rtnl, parse_del_rule
 from openras.links.wireguard.config import (
     ERROR_BAD_CONFIG,
     IPInterface,
     IPNetwork,
     WgConfig,
+    check_policy,
     endpoint_literal,
     key_hex,
     parse_config,
@@ -107,8 +116,17 @@ from openras.links.wireguard.dump import (
     parse_dump,
     parse_uapi,
 )
-from openras.links.wireguard.netplan import POLICY_TABLE_BASE, NetPlan, batches, plan_network
+from openras.links.wireguard.netplan import (
+    POLICY_SLOTS,
+    NetPlan,
+    PolicySlot,
+    batches,
+    needs_policy_routing,
+    plan_network,
+)
 from openras.states import RasConnState
+
+log = logging.getLogger(__name__)
 
 ERROR_IP_CONFIGURATION: Final = 716
 #: "The remote connection was not made because the name of the remote access server did
@@ -177,7 +195,66 @@ def load_config(spec: LinkSpec, settings: _Settings) -> WgConfig:
         raise RasError(ERROR_BAD_CONFIG, f"{settings.config_path}: not UTF-8 text") from None
     config = parse_config(text, str(settings.config_path))
     require_dialable(config)
+    check_policy(config, owner_uid=spec.owner_uid, grant=spec.grant)
     return config
+
+
+#: Policy slots held by live links of this daemon: slot -> handle. Taken synchronously (no
+#: await between the kernel check and the entry), released once a link's rules are removed.
+_held_slots: dict[int, int] = {}
+
+
+def _slot_in_use(slot: PolicySlot, rtnl: Rtnl, kernel_rules: Sequence[Any]) -> bool:
+    pris = set(slot.priorities)
+    if any(
+        r.priority in pris or r.table == slot.table or r.fwmark == slot.fwmark for r in kernel_rules
+    ):
+        return True
+    return any(rtnl.table_has_routes(v, slot.table) for v in (4, 6))
+
+
+def allocate_policy_slot(handle: int) -> PolicySlot:
+    """The first slot from ``handle``'s that no live link holds and the kernel shows unused
+    (no rule with its priorities, table or fwmark; no route in its table); RasError(716)
+    when every slot is taken. In the calling thread's network namespace."""
+    slot = PolicySlot.first_for(handle)
+    try:
+        with Rtnl() as rtnl:
+            kernel_rules = [*rtnl.rules(4), *rtnl.rules(6)]
+            for _ in range(POLICY_SLOTS):
+                if slot.slot not in _held_slots and not _slot_in_use(slot, rtnl, kernel_rules):
+                    _held_slots[slot.slot] = handle
+                    return slot
+                slot = slot.next()
+    except OSError as exc:
+        raise RasError(ERROR_IP_CONFIGURATION, f"policy routing: {exc}") from None
+    raise RasError(ERROR_IP_CONFIGURATION, "no free routing table for the default route")
+
+
+def release_policy_slot(slot: int | None, handle: int) -> None:
+    if slot is not None and _held_slots.get(slot) == handle:
+        del _held_slots[slot]
+
+
+def remove_rules(teardown: Sequence[Sequence[str]]) -> None:
+    """The teardown's rules, each by exact match (``rtnl.DelRule``); a journal line that is
+    not an exact removal (a bare ``rule del priority N`` of an older record) is skipped: a
+    rule left behind routes nothing once its table is empty, a rule removed by priority
+    alone may be another link's."""
+    removals: list[DelRule] = []
+    for args in teardown:
+        removal = parse_del_rule(args)
+        if removal is None:
+            log.warning("teardown: %r is not an exact rule removal; skipped", " ".join(args))
+        else:
+            removals.append(removal)
+    if not removals:
+        return
+    try:
+        with Rtnl() as rtnl:
+            rtnl.remove_rules(removals)
+    except (NetlinkError, OSError) as exc:
+        log.warning("teardown: %s", exc)
 
 
 def uapi_socket(ifname: str) -> Path:
@@ -301,6 +378,11 @@ class WireGuardLink(SupervisedLink):
         self._projection: dict[str, Any] = {}
         self._setup: list[list[str]] = []
         self._teardown: list[list[str]] = []
+        #: The policy slot this link holds (netplan.PolicySlot.slot), if any.
+        self._slot: int | None = None
+        #: The rules this process added (or, once adopted, the record's teardown): what
+        #: the close removes. ``_teardown`` is the plan (the journal, the record).
+        self._remove_on_close: list[list[str]] = []
         self._started = 0.0
         self._wg = "wg"  # the absolute path once start() or adopt() looked it up
 
@@ -333,12 +415,11 @@ class WireGuardLink(SupervisedLink):
             config = self._config = await asyncio.to_thread(load_config, self.spec, settings)
         self._wg = find_program("wg")
         self._ifname = await self._choose_ifname()
-        table = POLICY_TABLE_BASE
-        if (config.quick.table or "auto") == "auto" and any(
-            n.prefixlen == 0 for p in config.peers for n in p.allowed_ips
-        ):
-            table = await self._choose_policy_table()
-        self._plan = plan_network(config, self._ifname, policy_table=table)
+        slot = None
+        if needs_policy_routing(config):
+            slot = allocate_policy_slot(self.spec.handle)
+            self._slot = slot.slot
+        self._plan = plan_network(config, self._ifname, slot=slot)
         self._setup = [list(cmd) for cmd in self._plan.setup]
         self._teardown = [list(cmd) for cmd in self._plan.teardown]
         self._keepalive_overridden = tuple(
@@ -391,16 +472,6 @@ class WireGuardLink(SupervisedLink):
             ERROR_CONNECTING_DEVICE_NOT_FOUND,
             f"no free interface name for handle {self.spec.handle}",
         )
-
-    async def _choose_policy_table(self) -> int:
-        for table in range(POLICY_TABLE_BASE, POLICY_TABLE_BASE + 100):
-            busy = False
-            for fam in ("-4", "-6"):
-                res = await run_cmd(["ip", fam, "route", "show", "table", str(table)], time_limit=5)
-                busy = busy or bool(res.stdout.strip())
-            if not busy:
-                return table
-        raise RasError(ERROR_IP_CONFIGURATION, "no free routing table for the default route")
 
     async def _kernel_create(self) -> bool:
         global _kernel_lacks_wireguard
@@ -492,11 +563,18 @@ class WireGuardLink(SupervisedLink):
             await run_cmd(["sysctl", "-q", "net.ipv4.conf.all.src_valid_mark=1"], time_limit=5)
         # Over netlink, in-process: a few acknowledged requests of microseconds each, where an
         # ``ip -batch`` helper cost 2-3 ms of the dial (see links/rtnl.py).
+        done: list[Op] = []
         try:
             with Rtnl() as rtnl:
-                rtnl.apply(self._plan.ops)
+                rtnl.apply(self._plan.ops, done)
         except OSError as exc:
             raise _Failure(ERROR_IP_CONFIGURATION, str(exc)) from None
+        finally:
+            # Only the rules the kernel took from us are ours to remove (one it refused as a
+            # duplicate is somebody else's).
+            self._remove_on_close = [
+                list(DelRule(op).ip_args()) for op in done if isinstance(op, AddRule)
+            ]
 
     async def _setconf(self, keepalive: int | None) -> None:
         """``wg setconf`` for the kernel module, from a 0600 file deleted right after."""
@@ -693,8 +771,10 @@ class WireGuardLink(SupervisedLink):
 
     async def _cleanup(self) -> None:
         """Remove whatever is left: rules, the interface, a stale socket, run-dir files."""
-        if self._teardown:
-            await _ip_force(self._teardown)
+        if self._remove_on_close:
+            remove_rules(self._remove_on_close)
+            self._remove_on_close = []
+        release_policy_slot(self._slot, self.spec.handle)
         if self._ifname:
             await _remove_interface(self._ifname, kernel=self._kernel)
         _remove_run_files(self.spec.run_dir)
@@ -712,6 +792,7 @@ class WireGuardLink(SupervisedLink):
             "process": self._proc.identity.to_record() if self._proc else None,
             "setup": self._setup,
             "teardown": self._teardown,
+            "policy_slot": self._slot,
             "keepalive_overridden": list(self._keepalive_overridden),
             "created_run_dir": self._created_run_dir,
             "projection": self._projection,
@@ -735,6 +816,11 @@ class WireGuardLink(SupervisedLink):
         link._kernel = bool(record.get("kernel", False))
         link._setup = [list(map(str, c)) for c in record.get("setup", [])]
         link._teardown = [list(map(str, c)) for c in record.get("teardown", [])]
+        link._remove_on_close = link._teardown
+        slot = record.get("policy_slot")
+        if isinstance(slot, int) and 0 <= slot < POLICY_SLOTS:
+            link._slot = slot
+            _held_slots.setdefault(slot, spec.handle)
         link._keepalive_overridden = tuple(map(str, record.get("keepalive_overridden", [])))
         link._created_run_dir = bool(record.get("created_run_dir", False))
         link._projection = dict(record.get("projection", {}))
@@ -768,14 +854,14 @@ class WireGuardLink(SupervisedLink):
 
     @classmethod
     async def cleanup_orphan(cls, spec: LinkSpec) -> None:
-        """The policy rules (from the run dir's teardown file), then every candidate name of
+        """The policy rules (from the run dir's teardown file, each by exact match), then every candidate name of
         the handle: a kernel interface, or wireguard-go's stale UAPI socket (its tun went
         with the process). A name whose socket still answers after a grace (a killed
         wireguard-go shows as a zombie while its last threads still hold the socket) is a
         live link's and is kept."""
         teardown = _read_teardown(spec.run_dir)
         if teardown:
-            await _ip_force(teardown)
+            remove_rules(teardown)
         for name in interface_names(spec.handle):
             if await _socket_stays(uapi_socket(name), _ORPHAN_SOCKET_GRACE):
                 continue

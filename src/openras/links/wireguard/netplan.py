@@ -1,12 +1,17 @@
 """What the driver does for a config's wg-quick keys (pure: a list of operations).
 
 It follows ``wg-quick`` (``Address``, ``MTU``, routes for every peer's ``AllowedIPs``,
-``Table``) with two deliberate differences:
+``Table``) with these deliberate differences:
 
 * a default route (``0.0.0.0/0`` or ``::/0``) with ``Table = auto`` uses wg-quick's policy
   routing (a private table selected by "not fwmark", plus "main, suppress_prefixlength 0"),
-  but the two rules get **explicit priorities derived from the table**, so two links never
-  add the same rule (the kernel refuses a duplicate) and each removes exactly its own;
+  but the fwmark, the table and the two rules' priorities are **the daemon's**: a
+  :class:`PolicySlot` the driver allocated for this link (never a config's ``FwMark`` or
+  ``Table``), so two links, of one user or of two, never share one. Both rules carry the
+  link's fwmark (the suppress rule as "not fwmark M table main suppress_prefixlength 0",
+  which routes exactly as wg-quick's: a marked packet skips it and finds main two rules
+  later), so each rule is identified by priority + fwmark + table + selector, and the
+  teardown removes those exact rules (``rtnl.DelRule``), never "whatever has priority N";
 * nothing is done for ``DNS`` (the driver reports it in the projection; the resolver
   belongs to the system) and no nftables anti-spoofing rules are added;
 * the interface gets no IPv6 link-local address (``addrgenmode none``), as with the kernel's
@@ -15,7 +20,15 @@ It follows ``wg-quick`` (``Address``, ``MTU``, routes for every peer's ``Allowed
 Set-up is a list of netlink operations (``openras.links.rtnl``), also given as the argument
 tuples ``ip`` would get (without the leading ``ip``; a leading ``-4``/``-6`` is a family
 option), for the record. Teardown, as ``ip`` arguments, lists only what deleting the
-interface does not remove by itself (the policy rules).
+interface does not remove by itself (the policy rules), each an exact ``ip rule del``.
+
+**The allocation.** Slot ``s`` (0 <= s < :data:`POLICY_SLOTS`) is table = fwmark =
+:data:`POLICY_TABLE_BASE` + s and rule priorities :data:`RULE_PRIORITY_BASE` + 2s (suppress)
+and + 2s + 1 (not fwmark): tables/marks 0x6F720000..0x6F720FFF and priorities 24000..32191,
+all below main's 32766. The driver starts at ``handle % POLICY_SLOTS`` (handles are unique
+and never reused, so live links rarely meet) and takes the first slot that no live link of
+this daemon holds and that the kernel shows unused (no rule with its priorities, table or
+mark; no route in its table).
 """
 
 from __future__ import annotations
@@ -28,6 +41,7 @@ from openras.links.rtnl import (
     AddAddress,
     AddRoute,
     AddRule,
+    DelRule,
     LinkUp,
     NoLinkLocal,
     Op,
@@ -35,11 +49,55 @@ from openras.links.rtnl import (
 from openras.links.wireguard.config import IPNetwork, WgConfig
 
 DEFAULT_MTU: Final = 1420
-#: First table/fwmark tried for default-route policy routing (as wg-quick).
-POLICY_TABLE_BASE: Final = 51820
-_RULE_PRIORITY_BASE: Final = 32000
+#: Policy routing slots: tables and fwmarks POLICY_TABLE_BASE + slot ("or" in ASCII, far from
+#: wg-quick's 51820 and from the low bits firewalls use for marks), rule priorities
+#: RULE_PRIORITY_BASE + 2 slot (+1), below main's 32766.
+POLICY_TABLE_BASE: Final = 0x6F720000
+POLICY_SLOTS: Final = 4096
+RULE_PRIORITY_BASE: Final = 24000
 
 IpArgs = tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class PolicySlot:
+    """The daemon's routing resources for one link's default route."""
+
+    slot: int
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.slot < POLICY_SLOTS:
+            raise ValueError(f"policy slot {self.slot} out of range")
+
+    @classmethod
+    def first_for(cls, handle: int) -> PolicySlot:
+        """Where the search for ``handle``'s slot starts."""
+        return cls(handle % POLICY_SLOTS)
+
+    def next(self) -> PolicySlot:
+        return PolicySlot((self.slot + 1) % POLICY_SLOTS)
+
+    @property
+    def table(self) -> int:
+        return POLICY_TABLE_BASE + self.slot
+
+    @property
+    def fwmark(self) -> int:
+        return POLICY_TABLE_BASE + self.slot
+
+    @property
+    def priorities(self) -> tuple[int, int]:
+        """(suppress rule priority, not-fwmark rule priority)."""
+        return RULE_PRIORITY_BASE + 2 * self.slot, RULE_PRIORITY_BASE + 2 * self.slot + 1
+
+    def rules(self, version: int) -> tuple[AddRule, AddRule]:
+        """(not-fwmark rule, suppress rule) of one IP version, as plan_network adds them."""
+        suppress_pri, mark_pri = self.priorities
+        mark = self.fwmark
+        return (
+            AddRule(version, mark_pri, self.table, not_fwmark=mark),
+            AddRule(version, suppress_pri, RT_TABLE_MAIN, not_fwmark=mark, suppress_prefixlength=0),
+        )
 
 
 @dataclass(frozen=True)
@@ -54,22 +112,27 @@ class NetPlan:
     routes: tuple[str, ...]
     #: ``setup`` as netlink operations (what the driver performs; ``setup`` is for records).
     ops: tuple[Op, ...] = ()
+    #: The policy slot the plan uses (None: no default route through policy routing).
+    slot: PolicySlot | None = None
 
 
-def rule_priorities(table: int) -> tuple[int, int]:
-    """(suppress rule priority, not-fwmark rule priority) for a policy table."""
-    k = (table - POLICY_TABLE_BASE) % 1000
-    return _RULE_PRIORITY_BASE - 2 * k, _RULE_PRIORITY_BASE - 2 * k + 1
+def needs_policy_routing(config: WgConfig) -> bool:
+    """Whether the config's routes need a policy slot (a default route, ``Table = auto``)."""
+    return (config.quick.table or "auto") == "auto" and any(
+        n.prefixlen == 0 for p in config.peers for n in p.allowed_ips
+    )
 
 
 def _covered(net: IPNetwork, by: list[IPNetwork]) -> bool:
     return any(net.version == other.version and net.subnet_of(other) for other in by)  # type: ignore[arg-type]
 
 
-def plan_network(
-    config: WgConfig, ifname: str, *, policy_table: int = POLICY_TABLE_BASE
-) -> NetPlan:
-    """What brings ``ifname`` up as ``config`` says (netlink operations, and as ``ip``)."""
+def plan_network(config: WgConfig, ifname: str, *, slot: PolicySlot | None = None) -> NetPlan:
+    """What brings ``ifname`` up as ``config`` says (netlink operations, and as ``ip``).
+
+    ``slot`` is the daemon's allocation for a default route (required when
+    :func:`needs_policy_routing`). The config's own ``FwMark`` is given to the interface only
+    when no policy routing is needed (the driver lets only root's configs have one)."""
     quick = config.quick
     ops: list[Op] = [AddAddress(ifname, a) for a in quick.addresses]
     teardown: list[IpArgs] = []
@@ -79,7 +142,10 @@ def plan_network(
     ops.append(LinkUp(ifname, quick.mtu or DEFAULT_MTU))
 
     table = quick.table or "auto"
-    fwmark: int | None = None
+    policy = needs_policy_routing(config)
+    if policy and slot is None:
+        raise ValueError("a default route needs a policy slot")
+    fwmark: int | None = slot.fwmark if policy and slot else config.interface.fwmark
     src_valid_mark = False
     if table != "off":
         connected: list[IPNetwork] = [a.network for a in quick.addresses]
@@ -93,18 +159,12 @@ def plan_network(
                 ops.append(AddRoute(ifname, net, int(table)))
                 routes.append(f"{net} table {table}")
             elif net.prefixlen == 0 and table == "auto":
-                fam = "-4" if net.version == 4 else "-6"
-                mark = config.interface.fwmark or policy_table
-                fwmark = mark
-                suppress_pri, mark_pri = rule_priorities(mark)
-                ops.append(AddRoute(ifname, net, mark))
-                ops.append(AddRule(net.version, mark_pri, mark, not_fwmark=mark))
-                ops.append(
-                    AddRule(net.version, suppress_pri, RT_TABLE_MAIN, suppress_prefixlength=0)
-                )
-                teardown.append((fam, "rule", "del", "priority", str(mark_pri)))
-                teardown.append((fam, "rule", "del", "priority", str(suppress_pri)))
-                routes.append(f"{net} table {mark}")
+                assert slot is not None
+                ops.append(AddRoute(ifname, net, slot.table))
+                for rule in slot.rules(net.version):
+                    ops.append(rule)
+                    teardown.append(DelRule(rule).ip_args())
+                routes.append(f"{net} table {slot.table}")
                 src_valid_mark = src_valid_mark or net.version == 4
             elif _covered(net, connected) or _covered(net, routed_main):
                 continue
@@ -113,7 +173,15 @@ def plan_network(
                 routed_main.append(net)
                 routes.append(f"{net} table main")
     setup = tuple(op.ip_args() for op in ops)
-    return NetPlan(setup, tuple(teardown), fwmark, src_valid_mark, tuple(routes), tuple(ops))
+    return NetPlan(
+        setup,
+        tuple(teardown),
+        fwmark,
+        src_valid_mark,
+        tuple(routes),
+        tuple(ops),
+        slot if policy else None,
+    )
 
 
 def batches(commands: tuple[IpArgs, ...] | list[IpArgs]) -> list[tuple[str | None, list[str]]]:
