@@ -185,3 +185,25 @@ def test_request_limits_are_below_the_client_limits() -> None:
 
     assert MAX_REQUEST <= MAX_FRAME
     assert FrameDecoder().max_frame == MAX_FRAME
+
+
+def test_policy_limits_do_not_reach_the_connection_paths() -> None:
+    """The dial quotas may come from the administrator's policy (a lookup); the caps asked on
+    every accept and read are the fixed ones."""
+    asked: list[int] = []
+
+    def policy(uid: int) -> Q.Limits:
+        asked.append(uid)
+        return Q.Limits(1, 1, 1, 1, 1.0)
+
+    q = Quota(policy)
+    for _ in range(Q.SESSIONS_PER_UID):
+        q.open_session(USER)
+    assert q.fits(USER, object(), Q.BUFFERED_PER_UID)
+    assert asked == []
+    q.admit_dial(USER, 0.0)
+    with pytest.raises(QuotaExceeded):
+        q.admit_dial(USER, 0.0)
+    with pytest.raises(QuotaExceeded):
+        q.check_live(USER, 1)
+    assert asked

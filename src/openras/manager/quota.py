@@ -138,8 +138,16 @@ class Quota:
     fills and closes them; the dial quotas are checked by the Dial handler (module docstring).
     """
 
-    def __init__(self, limits: Callable[[int], Limits] = limits_for) -> None:
+    def __init__(
+        self,
+        limits: Callable[[int], Limits] = limits_for,
+        session_limits: Callable[[int], Limits] = limits_for,
+    ) -> None:
+        #: The caps the dial quotas use (the server's reads the administrator's policy).
         self.limits = limits
+        #: The caps of the per-connection paths (sessions, buffered bytes): fixed numbers,
+        #: asked on every accept and read, so never a file or account lookup.
+        self.session_limits = session_limits
         self._uids: dict[int, _Uid] = {}
         self._budget: int | None = None
         self._total_sessions = 0
@@ -169,7 +177,7 @@ class Quota:
 
     def open_session(self, uid: int) -> None:
         """Count a new session of ``uid``, or raise :class:`QuotaExceeded` (nothing counted)."""
-        cap = self.limits(uid).sessions
+        cap = self.session_limits(uid).sessions
         rec = self._uids.get(uid)
         held = rec.sessions if rec is not None else 0
         if cap is not None and held >= cap:
@@ -205,7 +213,7 @@ class Quota:
     def fits(self, uid: int, key: Hashable, nbytes: int) -> bool:
         """Would ``key`` (one session) holding ``nbytes`` keep ``uid`` within its total?
         Asked before the bytes are kept; records nothing."""
-        cap = self.limits(uid).buffered
+        cap = self.session_limits(uid).buffered
         if cap is None:
             return True
         rec = self._uids.get(uid)
@@ -223,7 +231,7 @@ class Quota:
         else:
             rec.buffered.pop(key, None)
         rec.total += nbytes - old
-        cap = self.limits(uid).buffered
+        cap = self.session_limits(uid).buffered
         return cap is None or rec.total <= cap
 
     def buffered(self, uid: int) -> int:

@@ -873,7 +873,7 @@ class Server:
             "uid %d holds %d bytes, over its quota of %d: closing its %d sessions",
             uid,
             held,
-            self.quota.limits(uid).buffered or 0,
+            self.quota.session_limits(uid).buffered or 0,
             len(victims),
             level=logging.WARNING,
         )
