@@ -23,7 +23,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import psutil
@@ -48,6 +48,7 @@ from openras.client import Client
 from openras.errors import InvalidHandle, RasError
 from openras.links.base import DialParams, LinkDropped, LinkFailed, LinkSpec
 from openras.links.ssh.driver import SshLink
+from openras.policy import Grant
 from openras.states import RasConnState
 
 pytestmark = [pytest.mark.netns, pytest.mark.root]
@@ -750,7 +751,7 @@ def test_privileged_socks_port_is_refused_for_a_user(tmp_path: Path) -> None:
     entry = {"OpenRasDevice": "ssh", "PhoneNumber": "u@192.0.2.1", "OpenRasSshSocksPort": "80"}
     with pytest.raises(RasError) as info:
         SshLink.validate(make_spec(tmp_path, entry, handle=handle(), owner_uid=1000))
-    assert info.value.code == 87
+    assert info.value.code == 5
     assert "OpenRasSshSocksPort=80" in str(info.value.detail)
     assert "privileged" in str(info.value.detail)
     if shutil.which("ssh"):
@@ -784,3 +785,91 @@ async def test_adopt_keeps_the_dial_user_without_dial_params(
         assert proj is not None and proj.extra["user"] == user.name
         await close(link)
     assert not pid_alive(record["process"]["pid"])
+
+
+ADMIN = Grant(full_tunnel=True, full_tunnel_rule="all-users entry", admin_credentials=True)
+
+
+@pytest.mark.parametrize("case", ["right-key", "other-key", "no-file"])
+async def test_admin_credentials_trust_only_the_administrators_host_key(
+    netns_lab: NetnsLab, ssh_pair: NsPair, tmp_path: Path, case: str
+) -> None:
+    """With the administrator's credentials the host key is checked against the file the
+    all-users entry names, strictly: the entry's accept-new is ignored, nothing is learned,
+    and without such a file nothing is even started (778)."""
+    server = start_sshd(netns_lab, ssh_pair, tmp_path)
+    if case == "right-key":
+        kh = known_hosts(tmp_path, server.host_key_line)
+    elif case == "other-key":
+        other = " ".join(server.client_key.with_suffix(".pub").read_text().split()[:2])
+        kh = known_hosts(tmp_path, f"[{ssh_pair.addr_a}]:{SSH_PORT} {other}\n")
+    else:
+        kh = tmp_path / "no-such-known-hosts"
+    before = kh.read_bytes() if kh.exists() else None
+    entry = {
+        "OpenRasDevice": "ssh",
+        "PhoneNumber": f"root@{ssh_pair.addr_a}:{SSH_PORT}",
+        "OpenRasSshSocksPort": str(21000 + next(_n)),
+        "OpenRasSshIdentity": str(server.client_key),
+        "OpenRasSshKnownHosts": str(kh),
+        "OpenRasSshAcceptNewHostKey": "1",
+        "OpenRasDialTimeoutMs": "5000",
+    }
+    spec = replace(make_spec(tmp_path, entry, handle=handle()), grant=ADMIN)
+    rec = Recorder()
+    with netns_lab.inside(ssh_pair.b):
+        if case == "no-file":
+            with pytest.raises(RasError) as info:
+                SshLink.validate(spec)
+            assert info.value.code == 778
+            assert "cannot be verified" in str(info.value.detail)
+            return
+        SshLink.validate(spec)
+        link = SshLink(spec, rec)
+        await link.start()
+        pid = link.record()["process"]["pid"]
+        argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+        assert b"StrictHostKeyChecking=yes" in argv
+        if case == "right-key":
+            await rec.connected(5)
+        else:
+            failed = await rec.wait_for(lambda e: isinstance(e, LinkFailed | LinkDropped), 8)
+            assert isinstance(failed, LinkFailed) and failed.error == 835, failed
+        await close(link)
+    assert kh.read_bytes() == before  # nothing learned into the administrator's file
+    assert not pid_alive(pid)
+
+
+async def test_tun_routes_never_take_over_an_existing_route(
+    netns_lab: NetnsLab, ssh_pair: NsPair, tmp_path: Path
+) -> None:
+    """A route the tunnel would add that exists already (another link's, the system's) fails
+    the dial (716) and stays as it was: it used to be replaced, then deleted with the tun."""
+    server = start_sshd(netns_lab, ssh_pair, tmp_path)
+    taken = f"10.{os.getpid() % 200 + 20}.77.0/24"
+    netns_lab.run(ssh_pair.b, ["ip", "route", "add", taken, "dev", "lo"])
+    entry = {
+        "OpenRasDevice": "ssh",
+        "PhoneNumber": f"root@{ssh_pair.addr_a}:{SSH_PORT}",
+        "OpenRasSshMode": "tun",
+        "OpenRasSshIdentity": str(server.client_key),
+        "OpenRasSshKnownHosts": str(known_hosts(tmp_path, server.host_key_line)),
+        "OpenRasSshTunLocal": f"{TUN_NET}.2/32",
+        "OpenRasSshTunRemote": f"{TUN_NET}.1",
+        "OpenRasSshTunRoutes": taken,
+        "OpenRasSshTunRemoteUnit": "7",
+        "OpenRasDialTimeoutMs": "5000",
+    }
+    spec = make_spec(tmp_path, entry, handle=handle())
+    rec = Recorder()
+    with netns_lab.inside(ssh_pair.b):
+        link = SshLink(spec, rec)
+        await link.start()
+        failed = await rec.wait_for(lambda e: isinstance(e, LinkFailed | LinkDropped), 8)
+        assert isinstance(failed, LinkFailed) and failed.error == 716, failed
+        assert "File exists" in failed.detail
+        dev = f"tun{link.record()['tun_unit']}"
+        await close(link)
+    assert dev not in netns_lab.links(ssh_pair.b)
+    shown = netns_lab.run(ssh_pair.b, ["ip", "route", "show", taken]).stdout
+    assert "dev lo" in shown

@@ -8,6 +8,7 @@ Entry keys::
     OpenRasSshSocksPort=1080              SOCKS listener, always on 127.0.0.1
     OpenRasSshIdentity=<private key>      relative to the phonebook's directory
     OpenRasSshKnownHosts=<file>           default: ~owner/.config/openras/known_hosts/<entry>
+                                          (with the administrator's credentials: see below)
     OpenRasSshAcceptNewHostKey=0          1 = trust an unknown host key on first use
     OpenRasSshTunLocal=10.0.6.2/30        tun mode: our address
     OpenRasSshTunRemote=10.0.6.1          tun mode: the peer's address (point-to-point)
@@ -37,9 +38,24 @@ key, 678 refused, 809 unreachable or timed out, 868 unknown host name, 633 port 
 
 Projection: tun mode reports ``tunN`` with the entry's tunnel addresses. SOCKS mode has no
 interface at all (``interface`` is empty: nothing is routed, the proxy listens on loopback),
-so it reports local address 127.0.0.1 and the listener in ``extra["socks"]``. A SOCKS port
-below 1024 is refused unless the entry's owner is root (a user's phonebook must not make a
-root daemon bind a privileged port).
+so it reports local address 127.0.0.1 and the listener in ``extra["socks"]``.
+
+What the daemon allows (error 5):
+
+* A SOCKS port below 1024 only for root's entries (a user's phonebook must not make a root
+  daemon bind a privileged port).
+* Without the policy's full tunnel (``spec.grant.full_tunnel``), tun mode's routes
+  (``OpenRasSshTunRoutes`` with the ``OpenRasSshTunLocal`` network) must not route
+  everything (a default route, or networks adding up to one); the refusal quotes the
+  policy line. Routes are added, never replaced: a route that exists already (another
+  link's, the system's default route) fails the dial (716) instead of being taken over.
+* With the administrator's saved credentials (``spec.grant.admin_credentials``, an
+  all-users entry) the host key is checked only against the administrator's file: the
+  entry's ``OpenRasSshKnownHosts`` (the administrator wrote the entry; read as root), else
+  ``/etc/openras/known_hosts/<entry>``; never the caller's own file, strictly (no
+  ``OpenRasSshAcceptNewHostKey``, nothing learned), and towards the entry's own
+  ``PhoneNumber`` only. Without such a file the dial is refused (778: the server's
+  identity cannot be verified).
 """
 
 from __future__ import annotations
@@ -98,8 +114,10 @@ from openras.links.base import (
     StateReached,
 )
 from openras.links.process import LinkProcess, ProcessIdentity
+from openras.links.rtnl import routes_too_much
 from openras.links.ssh.log import (
     ERROR_LINK_FAILURE,
+    ERROR_UNABLE_TO_AUTHENTICATE_SERVER,
     ERROR_UNKNOWN,
     Authenticated,
     HostKeyLearned,
@@ -122,6 +140,8 @@ _PASSWORD: Final = "password"  # noqa: S105 - a file name
 _ASKPASS: Final = "askpass"
 _ASKPASS_SCRIPT: Final = '#!/bin/sh\nexec cat -- "$OPENRAS_SSH_PASSFILE"\n'
 _FIRST_UNPRIVILEGED_PORT: Final = 1024
+#: Where the administrator keeps host keys for all-users entries (one file per entry).
+SYSTEM_KNOWN_HOSTS_DIR: Final = Path("/etc/openras/known_hosts")
 #: ssh binds ControlPath + ".XXXXXXXXXXXXXXXX" first; sun_path holds 107 bytes.
 _MAX_CTL_PATH: Final = 88
 
@@ -199,6 +219,9 @@ class _Settings:
     tun_remote: ipaddress.IPv4Address | ipaddress.IPv6Address | None
     tun_routes: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]
     tun_remote_unit: str
+    #: ``known_hosts`` is the administrator's (an all-users entry dialed with the
+    #: administrator's credentials): read as root, must exist, never written.
+    admin_known_hosts: bool = False
 
     @property
     def destination(self) -> str:
@@ -207,7 +230,15 @@ class _Settings:
     @classmethod
     def from_spec(cls, spec: LinkSpec) -> _Settings:
         entry = spec.entry
-        number = spec.params.phone_number or entry.get("PhoneNumber") or ""
+        admin = spec.grant.admin_credentials
+        entry_number = entry.get("PhoneNumber") or ""
+        if admin and spec.params.phone_number and spec.params.phone_number != entry_number:
+            raise RasError(
+                ERROR_ACCESS_DENIED,
+                "the administrator's saved credentials go only to the entry's own server "
+                "(its PhoneNumber), not to another number",
+            )
+        number = spec.params.phone_number or entry_number
         if not number.strip():
             raise RasError(ERROR_BAD_PHONE_NUMBER, "no PhoneNumber ([user@]host[:port])")
         phone_user, host, port = parse_destination(number)
@@ -231,6 +262,8 @@ class _Settings:
         raw_kh = entry.get("OpenRasSshKnownHosts")
         if raw_kh and raw_kh.strip():
             known_hosts = resolve_entry_path(spec, "OpenRasSshKnownHosts", raw_kh)
+        elif admin:
+            known_hosts = SYSTEM_KNOWN_HOSTS_DIR / _safe_name(spec.entry.name)
         else:
             base = owner_config_dir(spec.owner_uid) / "openras" / "known_hosts"
             known_hosts = base / _safe_name(spec.entry.name)
@@ -256,10 +289,19 @@ class _Settings:
         socks_port = entry_int(entry, "OpenRasSshSocksPort", 1080, minimum=1, maximum=65535)
         if mode == "socks" and not socks_port_allowed(socks_port, spec.owner_uid):
             raise RasError(
-                ERROR_INVALID_PARAMETER,
+                ERROR_ACCESS_DENIED,
                 f"OpenRasSshSocksPort={socks_port}: ports below {_FIRST_UNPRIVILEGED_PORT} "
                 "are privileged; only root's entries may use them",
             )
+        if mode == "tun" and not spec.grant.full_tunnel:
+            covered = [*routes, *([tun_local.network] if tun_local is not None else [])]
+            if routes_too_much(covered):
+                raise RasError(
+                    ERROR_ACCESS_DENIED,
+                    "OpenRasSshTunRoutes/OpenRasSshTunLocal would route everything (a default "
+                    "route, or networks adding up to one): a full tunnel is not allowed by "
+                    f"policy ({spec.grant.full_tunnel_rule})",
+                )
         return cls(
             user=user,
             host=host,
@@ -268,7 +310,8 @@ class _Settings:
             socks_port=socks_port,
             identity=identity,
             known_hosts=known_hosts,
-            accept_new=entry_bool(entry, "OpenRasSshAcceptNewHostKey"),
+            accept_new=entry_bool(entry, "OpenRasSshAcceptNewHostKey") and not admin,
+            admin_known_hosts=admin,
             dial_timeout=dial_timeout(entry),
             alive_interval=entry_int(entry, "OpenRasSshServerAliveInterval", 15, minimum=1),
             alive_count=entry_int(entry, "OpenRasSshServerAliveCountMax", 3, minimum=1),
@@ -379,6 +422,8 @@ class SshLink(SupervisedLink):
         settings = _Settings.from_spec(spec)
         if settings.mode == "tun" and os.geteuid() != 0:
             raise RasError(ERROR_ACCESS_DENIED, "tun mode needs a root daemon; use socks")
+        if settings.admin_known_hosts:
+            _read_known_hosts(settings, spec.owner_uid)  # it must exist: 778 before a dial
         find_program("ssh")
 
     def _path(self, name: str) -> Path:
@@ -549,7 +594,11 @@ class SshLink(SupervisedLink):
             await writer.wait_closed()
         return True
 
-    async def _configure_tun(self) -> None:
+    async def _configure_tun(self, *, adopting: bool = False) -> None:
+        """The tun device's address, up, and routes. Routes are *added*: one that exists
+        already (another link's, the system's default route) fails the dial (716) rather than
+        being taken over and then deleted with our device. On adoption (a crash may have come
+        after any of these) what exists already is fine."""
         settings = self._settings
         assert settings is not None
         if settings.mode != "tun" or settings.tun_local is None:
@@ -561,14 +610,33 @@ class SshLink(SupervisedLink):
         else:
             addr = ["address", "replace", str(local)]
         cmds = [[*addr, "dev", dev], ["link", "set", "dev", dev, "up"]]
-        cmds += [["route", "replace", str(net), "dev", dev] for net in settings.tun_routes]
+        cmds += [["route", "add", str(net), "dev", dev] for net in settings.tun_routes]
         lines = "".join(" ".join(c) + "\n" for c in cmds)
-        res = await run_cmd(["ip", "-batch", "-"], input_data=lines.encode(), time_limit=5)
+        argv = ["ip", "-force", "-batch", "-"] if adopting else ["ip", "-batch", "-"]
+        res = await run_cmd(argv, input_data=lines.encode(), time_limit=5)
         if res.returncode != 0:
+            if adopting and await self._routes_present(dev):
+                return
             raise _Failure(ERROR_IP_CONFIGURATION, f"ip: {' '.join(res.stderr.split())}")
+
+    async def _routes_present(self, dev: str) -> bool:
+        """Whether every entry route goes through ``dev`` (an adopted link's own)."""
+        assert self._settings is not None
+        have: set[ipaddress.IPv4Network | ipaddress.IPv6Network] = set()
+        for fam, default in (("-4", "0.0.0.0/0"), ("-6", "::/0")):
+            res = await run_cmd(["ip", fam, "-j", "route", "show", "dev", dev], time_limit=5)
+            try:
+                for r in json.loads(res.stdout) if res.stdout.strip() else []:
+                    dst = str(r.get("dst", ""))
+                    have.add(ipaddress.ip_network(default if dst == "default" else dst))
+            except (ValueError, TypeError, AttributeError):
+                return False
+        return set(self._settings.tun_routes) <= have
 
     async def _persist_learned_host_key(self) -> None:
         assert self._settings is not None
+        if self._settings.admin_known_hosts or not self._settings.accept_new:
+            return  # nothing is learned into the administrator's file, nor without accept-new
         try:
             now = self._path(_KNOWN_HOSTS).read_bytes()
         except OSError:
@@ -686,7 +754,7 @@ class SshLink(SupervisedLink):
         ok = link._proc is not None and await link._check() and await link._ready()
         if ok:
             try:
-                await link._configure_tun()
+                await link._configure_tun(adopting=True)
             except _Failure:
                 ok = False
         if not ok:
@@ -745,11 +813,26 @@ class SshLink(SupervisedLink):
         )
 
 
+def _read_known_hosts(settings: _Settings, owner: int) -> bytes | None:
+    """The entry's known_hosts (None if it does not exist), with the rights of whose file it
+    is: the owner's, or root's for the administrator's, which must exist (else 778)."""
+    uid = 0 if settings.admin_known_hosts else owner
+    known = read_owner_file_if_exists(
+        settings.known_hosts, uid, code=ERROR_BAD_CONFIG, what="known_hosts"
+    )
+    if settings.admin_known_hosts and not (known or b"").strip():
+        raise RasError(
+            ERROR_UNABLE_TO_AUTHENTICATE_SERVER,
+            f"the host key of {settings.destination} cannot be verified: the administrator's "
+            "saved credentials need the administrator's known_hosts for this entry "
+            f"(OpenRasSshKnownHosts, or {settings.known_hosts}), and there is none",
+        )
+    return known
+
+
 def _read_entry_files(settings: _Settings, owner: int) -> tuple[bytes | None, bytes | None]:
     """known_hosts and the identity, read with the owner's rights (one trip off the loop)."""
-    known = read_owner_file_if_exists(
-        settings.known_hosts, owner, code=ERROR_BAD_CONFIG, what="known_hosts"
-    )
+    known = _read_known_hosts(settings, owner)
     identity = None
     if settings.identity is not None:
         identity = read_owner_file(settings.identity, owner, code=ERROR_BAD_CONFIG, what="identity")
