@@ -854,9 +854,9 @@ class WireGuardLink(SupervisedLink):
 
     @classmethod
     async def cleanup_orphan(cls, spec: LinkSpec) -> None:
-        """The policy rules (from the run dir's teardown file, each by exact match), then every candidate name of
-        the handle: a kernel interface, or wireguard-go's stale UAPI socket (its tun went
-        with the process). A name whose socket still answers after a grace (a killed
+        """The policy rules (from the run dir's teardown file, each by exact match), then
+        every candidate name of the handle: a kernel interface, or wireguard-go's stale UAPI
+        socket (its tun went with the process). A name whose socket still answers after a grace (a killed
         wireguard-go shows as a zombie while its last threads still hold the socket) is a
         live link's and is kept."""
         teardown = _read_teardown(spec.run_dir)
