@@ -11,9 +11,11 @@ import pytest
 from rasman_helpers import Events, Raw, alive, is_gone, pending, wait_until
 
 from openras import Client, errors
+from openras.manager import quota
+from openras.manager.server import MAX_QUEUED_CALLS
 from openras.states import RasConnState
 from openras.wire import protocol as P
-from openras.wire.codec import MAX_FRAME, encode
+from openras.wire.codec import MAX_FRAME, MAX_REQUEST, MAX_REQUEST_DEPTH, encode
 
 
 @pytest.fixture
@@ -247,3 +249,89 @@ def test_unknown_method_and_missing_parameters(rasman):
     raw.close()
     assert "Traceback" not in rasman.log.read_text()
     assert rasman.link_pids() == []
+
+
+# ------------------------------------------------------------------- request limits and quotas
+
+
+def test_requests_are_limited_to_1_mib(rasman, bystanders):
+    """What the daemon reads is bounded below the client's limit: a request of up to
+    MAX_REQUEST is served, one byte more closes that session (without reading on)."""
+    c, h, _ = bystanders
+    head = encode({"method": P.PING, "parameters": {"pad": ""}})[:-4]  # up to the pad's quote
+    fits = head + b"x" * (MAX_REQUEST - len(head) - 3) + b'"}}\0'
+    assert len(fits) == MAX_REQUEST + 1  # the frame and its NUL
+    ok = Raw(rasman.socket)
+    ok.send(fits)
+    assert ok.recv()["parameters"]["uid"] == 0
+    ok.close()
+    bad = Raw(rasman.socket)
+    with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+        bad.send(fits[:-4] + b'x"}}\0')  # one byte more
+    assert bad.closed_by_peer()
+    bad.close()
+    assert c.status(h).state is RasConnState.Connected
+    wait_until(lambda: f"exceeds {MAX_REQUEST}" in rasman.log.read_text(), 5, what="the line")
+
+
+@pytest.mark.parametrize("depth", [MAX_REQUEST_DEPTH + 1, 10_000, 500_000])
+def test_deeply_nested_json_closes_that_client_only(rasman, bystanders, depth):
+    c, h, _ = bystanders
+    bad = Raw(rasman.socket)
+    assert bad.call(P.PING) is not None
+    other = Raw(rasman.socket)
+    with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+        bad.send(b'{"method": "x", "parameters": {"a": ' + b"[" * depth + b"]" * depth + b"}}\0")
+    assert bad.recv() is None
+    bad.close()
+    assert other.call(P.PING) is not None  # the same client's other session goes on
+    other.close()
+    assert c.status(h).state is RasConnState.Connected
+    wait_until(lambda: "nested deeper" in rasman.log.read_text(), 5, what="the line")
+    text = rasman.log.read_text()
+    assert text.count("nested deeper") == 1 and "RecursionError" not in text
+
+
+def test_pipelined_calls_are_bounded(rasman):
+    """A few calls sent at once are answered in order; a client queueing more than
+    MAX_QUEUED_CALLS unanswered calls has its session closed."""
+    raw = Raw(rasman.socket)
+    raw.send(b"".join(encode(P.call(P.GET_STATUS, {"handle": 1000 + i})) for i in range(10)))
+    for _ in range(10):
+        assert raw.recv()["parameters"]["code"] == errors.ERROR_INVALID_HANDLE
+    raw.close()
+    flood = Raw(rasman.socket)
+    with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+        flood.send(encode(P.call(P.PING)) * (MAX_QUEUED_CALLS * 4))
+    answered = 0
+    while flood.recv() is not None:
+        answered += 1
+        assert answered <= MAX_QUEUED_CALLS * 4
+    flood.close()
+    assert answered < MAX_QUEUED_CALLS * 4
+    wait_until(lambda: "calls queued unanswered" in rasman.log.read_text(), 5, what="the line")
+
+
+def test_root_has_no_session_cap(rasman):
+    sessions = [Raw(rasman.socket) for _ in range(quota.SESSIONS_PER_UID + 20)]
+    try:
+        for raw in sessions:
+            assert raw.call(P.PING)["parameters"]["uid"] == 0
+    finally:
+        for raw in sessions:
+            raw.close()
+
+
+def test_lines_about_a_bad_client_are_rate_limited(rasman):
+    for _ in range(quota.LOG_BURST * 4):
+        bad = Raw(rasman.socket)
+        bad.send(b"{not json}\0")
+        assert bad.recv() is None
+        bad.close()
+    wait_until(lambda: "suppressed" in rasman.log.read_text(), 5, what="the notice")
+    with Client(rasman.socket) as c:
+        c.call(P.PING)  # a round trip: every line about the bad sessions has been queued
+    text = rasman.log.read_text()
+    assert text.count("protocol error") == quota.LOG_BURST
+    assert text.count("suppressed") == 1
+    assert "Traceback" not in text
