@@ -23,9 +23,10 @@ The numbers, for a non-root uid:
 - :data:`LIVE_PER_UID` (16) live connections (dialing or connected) and :data:`DIAL_BURST`
   (10) dials at once, refilled at :data:`DIAL_RATE` (2) per second: each dial starts a
   process and writes the table; a person dials a few a day.
-- :data:`LOG_BURST` (10) log lines per uid about its misbehaviour, refilled over
-  :data:`LOG_PERIOD` (60 s); lines past that are counted and reported as one
-  "N more suppressed" line.
+- :data:`LOG_BURST` (10) log lines per uid and kind (refusals, protocol errors, cut-offs,
+  internal errors) about its misbehaviour, refilled over :data:`LOG_PERIOD` (60 s); lines
+  past that are counted: one line says they are suppressed, and the count goes with the next
+  line let through.
 
 The dial quotas, for the Dial handler (``m_dial``), both raising :class:`QuotaExceeded`
 (a :class:`~openras.errors.RasError` with code 5, ERROR_ACCESS_DENIED, whose detail names the

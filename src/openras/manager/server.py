@@ -189,7 +189,9 @@ class Session:
 
     def note(self, what: str) -> None:
         """Log a line about this client's misbehaviour (rate-limited per uid)."""
-        self.server.note(self.uid, "client pid %d uid %d: %s", self.pid, self.uid, what)
+        self.server.note(
+            self.uid, "client pid %d uid %d: %s", self.pid, self.uid, what, kind="protocol"
+        )
 
     def _close(self) -> None:
         """The client is gone: every reader of this session's events wakes up to see it."""
@@ -258,7 +260,12 @@ class Session:
             raise
         except Exception:
             self.server.note(
-                self.uid, "internal error in %s", method, level=logging.ERROR, exc_info=True
+                self.uid,
+                "internal error in %s",
+                method,
+                level=logging.ERROR,
+                exc_info=True,
+                kind="internal",
             )
             await self.send(
                 P.error_reply(
@@ -814,6 +821,7 @@ class Server:
                     self.quota.total_sessions,
                     ACCEPT_RETRY_DELAY,
                     level=logging.WARNING,
+                    kind="accept",
                 )
                 self._pause_accepting()
                 return
@@ -842,7 +850,7 @@ class Server:
         try:
             self.quota.open_session(uid)
         except QuotaExceeded as exc:
-            self.note(uid, "client pid %d uid %d refused: %s", pid, uid, exc.detail)
+            self.note(uid, "client pid %d uid %d refused: %s", pid, uid, exc.detail, kind="quota")
             with contextlib.suppress(OSError):
                 conn.send(encode(P.error_reply(exc)))  # a small reply: the socket takes it
             conn.close()
@@ -853,11 +861,18 @@ class Server:
         task.add_done_callback(self._sessions.discard)
 
     def note(
-        self, uid: int, fmt: str, *args: Any, level: int = logging.INFO, exc_info: bool = False
+        self,
+        uid: int,
+        fmt: str,
+        *args: Any,
+        level: int = logging.INFO,
+        exc_info: bool = False,
+        kind: str = "",
     ) -> None:
-        """Log a line about what ``uid`` did, at most LOG_BURST per minute per uid (the
-        lines past that are counted, and the count is logged with the next line let through)."""
-        verdict = self._log_limiter.check(uid, time.monotonic())
+        """Log a line about what ``uid`` did, at most LOG_BURST per minute per uid and
+        ``kind`` (refusals do not hide a cut-off; the lines past that are counted, and the
+        count is logged with the next line let through)."""
+        verdict = self._log_limiter.check((uid, kind), time.monotonic())
         if verdict.log:
             if verdict.suppressed:
                 fmt += f" ({verdict.suppressed} more lines about uid {uid} were suppressed)"
@@ -876,6 +891,7 @@ class Server:
             self.quota.session_limits(uid).buffered or 0,
             len(victims),
             level=logging.WARNING,
+            kind="cut-off",
         )
         for session in victims:
             session.abort()
