@@ -130,9 +130,13 @@ class Raw:
         return self.recv()
 
     def closed_by_peer(self) -> bool:
-        """True once the daemon has closed its end (EOF or reset)."""
+        """True once the daemon has closed its end (EOF or reset), after whatever it sent
+        before closing (an error reply, say); False if it stays open (the socket's timeout)."""
         try:
-            return self.sock.recv(65536) == b""
+            for _ in range(64):
+                if self.sock.recv(65536) == b"":
+                    return True
+            return False
         except ConnectionResetError:
             return True
 
