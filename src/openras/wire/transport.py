@@ -41,9 +41,16 @@ class Transport:
     def __init__(self, path: Path, timeout: float | None = None) -> None:
         self.path = path
         self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        self.sock.settimeout(timeout)
         try:
+            # A blocking connect, bounded by SO_SNDTIMEO: the kernel queues those while the
+            # daemon's backlog is full (another user flooding it), where a non-blocking one
+            # (Python's settimeout) fails at once with EAGAIN.
+            if timeout is not None:
+                secs = max(timeout, 0.001)
+                tv = struct.pack("ll", int(secs), int((secs % 1) * 1_000_000))
+                self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDTIMEO, tv)
             self.sock.connect(str(path))
+            self.sock.settimeout(timeout)
             check_peer(self.sock, path)
         except BaseException:
             self.sock.close()
