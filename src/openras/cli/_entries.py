@@ -128,14 +128,9 @@ def _text(entry: Entry, eol: str = "\n") -> str:
 
 def _check_keys(items: list[tuple[str, str]]) -> None:
     """Refuse, all at once, ``OpenRas*`` keys no driver reads and devices that do not exist."""
-    from openras.links.registry import unknown_device, unknown_keys
+    from openras.links.registry import entry_key_problems
 
-    problems = unknown_keys([k for k, _ in items])
-    problems += [
-        why
-        for k, v in items
-        if k.casefold() == "openrasdevice" and (why := unknown_device(v)) is not None
-    ]
+    problems = entry_key_problems(items)
     if problems:
         raise CliError("; ".join(problems) + "; nothing was changed", EXIT_USAGE)
 

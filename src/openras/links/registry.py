@@ -152,3 +152,15 @@ def unknown_device(device: str) -> str | None:
     if device.strip().lower() in DRIVERS:
         return None
     return f"unknown device {device!r}: use one of {', '.join(sorted(DRIVERS))}"
+
+
+def entry_key_problems(items: list[tuple[str, str]]) -> list[str]:
+    """Every problem with the keys an entry edit sets (``OpenRas*`` keys no driver reads,
+    devices that do not exist), for the CLI and the TUI to refuse all at once."""
+    problems = unknown_keys([k for k, _ in items])
+    problems += [
+        why
+        for k, v in items
+        if k.casefold() == "openrasdevice" and (why := unknown_device(v)) is not None
+    ]
+    return problems

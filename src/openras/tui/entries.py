@@ -52,19 +52,17 @@ def config_dir() -> Path:
 
 
 def _same(a: Path, b: Path) -> bool:
-    if os.path.abspath(a) == os.path.abspath(b):
-        return True
-    try:
-        return os.path.samefile(a, b)
-    except OSError:
-        return False
+    from openras._rasentry import _same_book
+
+    return _same_book(a, b)
 
 
 def spellings(path: Path) -> list[str]:
     """The absolute and the resolved path of a book (the daemon records the absolute one
     the dialing client sent, which may be either)."""
-    absolute, real = os.path.abspath(path), os.path.realpath(path)
-    return [absolute] if absolute == real else [absolute, real]
+    from openras._rasentry import _spellings
+
+    return _spellings(path)
 
 
 def refuse_read_only(book: Path) -> None:
@@ -98,14 +96,9 @@ def _os(exc: OSError, what: Path) -> Refused:
 def check_keys(items: list[tuple[str, str]]) -> None:
     """Refuse ``OpenRas*`` keys no driver reads and unknown devices, all at once, in the
     registry's words ("did you mean ...")."""
-    from openras.links.registry import unknown_device, unknown_keys
+    from openras.links.registry import entry_key_problems
 
-    problems = unknown_keys([k for k, _ in items])
-    problems += [
-        why
-        for k, v in items
-        if k.casefold() == "openrasdevice" and (why := unknown_device(v)) is not None
-    ]
+    problems = entry_key_problems(items)
     if problems:
         text = "; ".join(problems)
         raise Refused(f"{text[:1].upper()}{text[1:]}. Nothing was changed.")
