@@ -133,10 +133,7 @@ class Raw:
         """True once the daemon has closed its end (EOF or reset), after whatever it sent
         before closing (an error reply, say); False if it stays open (the socket's timeout)."""
         try:
-            for _ in range(64):
-                if self.sock.recv(65536) == b"":
-                    return True
-            return False
+            return any(self.sock.recv(65536) == b"" for _ in range(64))
         except ConnectionResetError:
             return True
 

@@ -1024,9 +1024,7 @@ def problems(
             found.append((exc.detail or str(exc)) + (f" ({hint})" if hint else ""))
     if not found:
         try:
-            sanitize(
-                options, source=source, read_file=read_file, owner_uid=owner_uid, grant=grant
-            )
+            sanitize(options, source=source, read_file=read_file, owner_uid=owner_uid, grant=grant)
         except RasError as exc:
             found.append(exc.detail or str(exc))
     return found
