@@ -76,12 +76,28 @@ class Identity:
     @classmethod
     def of(cls, uid: int) -> Identity:
         """The account's identity as a login would have it (its groups from the group
-        database). An unknown uid gets no groups and gid = uid's nobody-like view."""
+        database), looked up at most every IDENTITY_TTL seconds (the lookup costs more than
+        the open). An unknown uid gets no groups and the nobody group."""
+        import time
+
+        now = time.monotonic()
+        hit = _IDENTITIES.get(uid)
+        if hit is not None and hit[0] > now:
+            return hit[1]
         try:
             pw = pwd.getpwuid(uid)
+            who = cls(uid, pw.pw_gid, tuple(os.getgrouplist(pw.pw_name, pw.pw_gid)))
         except KeyError:
-            return cls(uid, 65534, ())
-        return cls(uid, pw.pw_gid, tuple(os.getgrouplist(pw.pw_name, pw.pw_gid)))
+            who = cls(uid, 65534, ())
+        if len(_IDENTITIES) > 4096:
+            _IDENTITIES.clear()
+        _IDENTITIES[uid] = (now + IDENTITY_TTL, who)
+        return who
+
+
+#: How long an account's groups are reused (a group change reaches file access this late).
+IDENTITY_TTL: Final = 5.0
+_IDENTITIES: dict[int, tuple[float, Identity]] = {}
 
 
 def needs_switch(uid: int) -> bool:
