@@ -159,3 +159,20 @@ def test_openvpn_redirect_gateway_is_refused_when_the_policy_says_no(
     )
     assert out["code"] == errors.ERROR_ACCESS_DENIED, out
     assert f"{path}:4: full-tunnel = no" in out["detail"]
+
+
+def test_a_profiles_password_file_is_read_as_the_user(rasman, attacker, dial_as, policy):
+    """``auth-user-pass FILE`` is a new way a user's profile makes the daemon read a file:
+    it is opened as the user (root-only files refused, nothing quoted), and its content goes
+    only over the management socket, never to openvpn's argv or a file."""
+    policy(ALLOW_OWN)
+    prof = attacker.write(
+        "p.ovpn",
+        f"client\ndev tun\nremote 127.0.0.1 9\nauth-user-pass /etc/shadow\n<ca>\n{CA}</ca>\n",
+        0o644,
+    )
+    book = _book(attacker, "OpenRasOpenVpnProfile", str(prof), "openvpn")
+    out = dial_as(attacker, rasman, "Mine", book)
+    assert out["code"] != 0 and out["handle"] == 0, out
+    assert "Permission denied" in out["detail"]
+    assert Path("/etc/shadow").read_text().splitlines()[0] not in out["detail"]
