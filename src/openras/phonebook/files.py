@@ -55,33 +55,19 @@ def _why(exc: OSError) -> str:
 def read_bytes(path: StrPath, limit: int = MAX_PHONEBOOK_BYTES) -> bytes:
     """The file's bytes; PhonebookError 621 if it cannot be opened (missing, vanished,
     unreadable, not a regular file), 622 if it is larger than ``limit``."""
+    from openras import asuser
+
     p = os.fspath(path)
     try:
-        fd = os.open(p, os.O_RDONLY | os.O_CLOEXEC | os.O_NONBLOCK | os.O_NOCTTY)
+        return asuser.read_fd(os.open(p, asuser.READ_FLAGS), limit)
+    except asuser.TooLarge:
+        raise PhonebookError(
+            ERROR_CANNOT_LOAD_PHONEBOOK, f"{p}: larger than {limit} bytes; refusing to load"
+        ) from None
+    except asuser.NotRegular:
+        raise PhonebookError(ERROR_CANNOT_OPEN_PHONEBOOK, f"{p}: not a regular file") from None
     except OSError as exc:
         raise PhonebookError(ERROR_CANNOT_OPEN_PHONEBOOK, f"{p}: {_why(exc)}") from None
-    try:
-        st = os.fstat(fd)
-        if not stat.S_ISREG(st.st_mode):
-            raise PhonebookError(ERROR_CANNOT_OPEN_PHONEBOOK, f"{p}: not a regular file")
-        too_big = f"{p}: larger than {limit} bytes; refusing to load"
-        if st.st_size > limit:
-            raise PhonebookError(ERROR_CANNOT_LOAD_PHONEBOOK, too_big)
-        chunks: list[bytes] = []
-        total = 0
-        while True:
-            chunk = os.read(fd, min(1 << 20, limit + 1 - total))
-            if not chunk:
-                break
-            chunks.append(chunk)
-            total += len(chunk)
-            if total > limit:  # grew while we read
-                raise PhonebookError(ERROR_CANNOT_LOAD_PHONEBOOK, too_big)
-        return b"".join(chunks)
-    except OSError as exc:
-        raise PhonebookError(ERROR_CANNOT_OPEN_PHONEBOOK, f"{p}: {_why(exc)}") from None
-    finally:
-        os.close(fd)
 
 
 def load(path: StrPath) -> Phonebook:
