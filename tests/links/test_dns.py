@@ -6,6 +6,9 @@ through the tunnel; after the hang-up the resolver configuration is byte-identic
 Every backend runs against the real program: the file itself (overlay: atomic rename; bind
 mount: written in place), Debian's resolvconf script, and systemd-resolved (from its package,
 unpacked, on a private system bus). The machine's own resolver files are never written.
+
+The WireGuard cases do the same with a wg-quick config's ``DNS =`` (the server's tunnel
+address and a search domain) against a wireguard-go server in A.
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
@@ -34,6 +37,7 @@ from dns_lab import (
 )
 from netns import NetnsLab, NsPair, pids_in_netns, require_programs, wait_until
 from ovpn_lab import PASSWORD, USER, OvpnServer, client_profile, make_pki
+from test_wireguard import CLIENT_IP, SERVER_IP, SUBNET, WG_PORT, WgServer, keypair, start_server
 
 from openras import errors
 from openras.client import Client
@@ -69,12 +73,17 @@ class Lab:
     lab: NetnsLab
     pair: NsPair
     root: PrivateRoot
-    server: OvpnServer
+    server: OvpnServer | None
     dns: DnsServer
     pbk: Path
     tmp: Path
     socket: Path
     daemon: subprocess.Popen[bytes] | None = None
+    #: The WireGuard server when the lab dials one (``server`` is then unused).
+    wg: WgServer | None = None
+    entry: str = "Lab VPN"
+    #: What the dial gives (a WireGuard entry needs nothing).
+    dial: dict[str, str] = field(default_factory=lambda: {"user": USER, "password": PASSWORD})
 
     def start_daemon(self, env: dict[str, str] | None = None) -> None:
         inherited = {k: v for k, v in os.environ.items() if k != "OPENRAS_DNS_BACKEND"}
@@ -163,7 +172,7 @@ def dial_lookup_hang_up(
     check status 6; the projection's extra."""
     with lab.client() as c:
         t0 = time.monotonic()
-        conn = c.dial("Lab VPN", lab.pbk, user=USER, password=PASSWORD)
+        conn = c.dial(lab.entry, lab.pbk, **lab.dial)
         dial_ms = (time.monotonic() - t0) * 1000
         proj = conn.projection()
         extra = dict(proj.extra)
@@ -301,13 +310,7 @@ def test_resolved_backend(
     netns_lab: NetnsLab, netns_pair: NsPair, tmp_path: Path, pki: Path, debs: Path,
     cleanup_daemon: list[Lab], full: bool,
 ) -> None:  # fmt: skip
-    require_programs("dbus-daemon")
-    systemd = installed_version("systemd")
-    if systemd is None:  # never installed by the tests: it changes /dev/net/tun (links-lab.md)
-        pytest.skip("systemd-resolved needs libsystemd-shared from the systemd package")
-    pkg = debian_package("systemd-resolved", debs, systemd)
-    if pkg is None:
-        pytest.skip("apt-get download systemd-resolved failed")
+    pkg = resolved_package(debs)
     if full:
         subprocess.run(
             ["ip", "-n", netns_pair.b, "route", "add", "default", "via", netns_pair.addr_a],
@@ -316,6 +319,182 @@ def test_resolved_backend(
     push = ("redirect-gateway def1",) if full else ()
     lab, root = make_lab(netns_lab, netns_pair, tmp_path, pki, push=push)
     cleanup_daemon.append(lab)
+    bus = start_resolved(lab, pkg)
+    original = root.read("/etc/resolv.conf")
+    lab.start_daemon(bus)  # chosen by itself: resolved runs in its namespace
+    assert "DNS backend: resolved" in lab.log()
+    elsewhere = "www.elsewhere.example"
+
+    def routing() -> None:
+        # Split: only names under the link's domains go to it; full: every lookup does.
+        root.lookup(elsewhere)
+        asked = {name for _, name in lab.dns.queries()}
+        assert (elsewhere in asked) is full, asked
+
+    dial_lookup_hang_up(lab, "resolved", names=(INTERNAL, "intranet"), during=routing)
+    assert root.read("/etc/resolv.conf") == original
+    # The link is gone from resolved: the internal name no longer resolves.
+    assert root.lookup(INTERNAL) is None
+
+
+# -- WireGuard: DNS = from the wg-quick config --------------------------------------------------
+
+
+def make_wg_lab(
+    netns_lab: NetnsLab, netns_pair: NsPair, tmp_path: Path, *, full: bool, bind: bool = False
+) -> tuple[Lab, PrivateRoot]:
+    """A wireguard-go server in A with a resolver on its tunnel address, and an entry in B
+    whose config says ``DNS = <that address>, corp.example`` (``full``: AllowedIPs 0.0.0.0/0)."""
+    require_programs("wireguard-go", "wg", "nsenter", "unshare", "getent")
+    cpriv, cpub = keypair()
+    server = start_server(netns_lab, netns_pair, tmp_path, client_pub=cpub)
+    dns = start_dns_server(
+        netns_lab, netns_pair.a, SERVER_IP, tmp_path / "dns.log", {INTERNAL: INTERNAL_IP}
+    )
+    conf = tmp_path / "lab.conf"
+    conf.write_text(
+        "[Interface]\n"
+        f"PrivateKey = {cpriv}\n"
+        f"Address = {CLIENT_IP}/24\n"
+        f"DNS = {SERVER_IP}, corp.example\n"
+        "\n[Peer]\n"
+        f"PublicKey = {server.public_key}\n"
+        f"Endpoint = {netns_pair.addr_a}:{WG_PORT}\n"
+        f"AllowedIPs = {'0.0.0.0/0' if full else f'{SUBNET}.0/24'}\n"
+    )
+    conf.chmod(0o600)
+    pbk = tmp_path / "rasphone.pbk"
+    pbk.write_text(
+        "[Lab WG]\nEncoding=1\nType=2\nOpenRasDevice=wireguard\n"
+        "OpenRasWireGuardConfig=lab.conf\nOpenRasDialTimeoutMs=10000\n"
+    )
+    root = PrivateRoot(netns_lab, netns_pair.b, tmp_path / "root", bind=bind)
+    root.prepare()
+    sock_dir = Path(f"/tmp/oras-dns-{os.getpid()}-{time.monotonic_ns()}")
+    sock_dir.mkdir(mode=0o755)
+    lab = Lab(
+        netns_lab, netns_pair, root, None, dns, pbk, tmp_path, sock_dir / "rasman.sock",
+        wg=server, entry="Lab WG", dial={},
+    )  # fmt: skip
+    return lab, root
+
+
+def written_servers(text: str) -> list[str]:
+    return [ln.split()[1] for ln in text.splitlines() if ln.startswith("nameserver")]
+
+
+def test_wireguard_file_backend_full_tunnel(
+    netns_lab: NetnsLab, netns_pair: NsPair, tmp_path: Path, cleanup_daemon: list[Lab]
+) -> None:
+    """``DNS =`` of a full tunnel (AllowedIPs 0.0.0.0/0): resolv.conf names the tunnel's
+    server only and searches its domain; the lookups go through the tunnel; the original
+    comes back byte for byte."""
+    lab, root = make_wg_lab(netns_lab, netns_pair, tmp_path, full=True)
+    cleanup_daemon.append(lab)
+    root.start()
+    original = root.read("/etc/resolv.conf")
+    lab.start_daemon()  # chosen by itself: neither resolved nor resolvconf runs there
+
+    def written() -> None:
+        text = root.upper("/etc/resolv.conf").read_text()
+        assert written_servers(text) == [SERVER_IP], text
+        assert "search corp.example" in text, text
+
+    extra = dial_lookup_hang_up(lab, "file", names=(INTERNAL, "intranet"), during=written)
+    print(extra)
+    assert root.read("/etc/resolv.conf") == original
+    assert not list((tmp_path / "state" / "dns").glob("link-*"))
+
+
+def test_wireguard_file_backend_bind_mounted_split_tunnel(
+    netns_lab: NetnsLab, netns_pair: NsPair, tmp_path: Path, cleanup_daemon: list[Lab]
+) -> None:
+    """A split tunnel's ``DNS =`` server follows the original ones (resolv.conf cannot route
+    by domain); written in place into a bind-mounted file and restored byte for byte."""
+    lab, root = make_wg_lab(netns_lab, netns_pair, tmp_path, full=False, bind=True)
+    cleanup_daemon.append(lab)
+    original = b"# the uplink's\nnameserver 10.255.255.53\noptions timeout:1\n"
+    (root.dir / "resolv.conf").write_bytes(original)
+    root.start()
+    lab.start_daemon({"OPENRAS_DNS_BACKEND": "file"})
+
+    def written() -> None:
+        text = (root.dir / "resolv.conf").read_text()
+        assert written_servers(text) == ["10.255.255.53", SERVER_IP], text
+
+    dial_lookup_hang_up(lab, "file", names=(INTERNAL, "intranet"), during=written)
+    assert (root.dir / "resolv.conf").read_bytes() == original
+
+
+def test_wireguard_resolvconf_backend(
+    netns_lab: NetnsLab, netns_pair: NsPair, tmp_path: Path, debs: Path,
+    cleanup_daemon: list[Lab],
+) -> None:  # fmt: skip
+    pkg = debian_package("resolvconf", debs)
+    if pkg is None:
+        pytest.skip("apt-get download resolvconf failed")
+    lab, root = make_wg_lab(netns_lab, netns_pair, tmp_path, full=False)
+    cleanup_daemon.append(lab)
+    install_resolvconf(root, pkg, "nameserver 10.255.255.53\noptions timeout:1\n")
+    root.start()
+    res = root.run("resolvconf", "-u")
+    assert res.returncode == 0, res.stderr
+    original = root.read("/etc/resolv.conf")
+    lab.start_daemon()  # chosen by itself: resolvconf is installed there
+
+    def recorded() -> None:
+        records = list(root.upper("/run/resolvconf/interface").glob("*.openras"))
+        assert [r.read_text() for r in records] == [
+            f"nameserver {SERVER_IP}\nsearch corp.example\n"
+        ], records
+
+    dial_lookup_hang_up(lab, "resolvconf", names=(INTERNAL, "intranet"), during=recorded)
+    assert not list(root.upper("/run/resolvconf/interface").glob("*.openras"))
+    assert root.read("/etc/resolv.conf") == original
+
+
+@pytest.mark.parametrize("full", [False, True], ids=["split", "full"])
+def test_wireguard_resolved_backend(
+    netns_lab: NetnsLab, netns_pair: NsPair, tmp_path: Path, debs: Path,
+    cleanup_daemon: list[Lab], full: bool,
+) -> None:  # fmt: skip
+    """Through systemd-resolved: split (AllowedIPs the tunnel's subnet) sends only names
+    under ``corp.example`` to the link's server; full (0.0.0.0/0) sends every lookup."""
+    pkg = resolved_package(debs)
+    lab, root = make_wg_lab(netns_lab, netns_pair, tmp_path, full=full)
+    cleanup_daemon.append(lab)
+    bus = start_resolved(lab, pkg)
+    original = root.read("/etc/resolv.conf")
+    lab.start_daemon(bus)
+    assert "DNS backend: resolved" in lab.log()
+    elsewhere = "www.elsewhere.example"
+
+    def routing() -> None:
+        root.lookup(elsewhere)
+        asked = {name for _, name in lab.dns.queries()}
+        assert (elsewhere in asked) is full, asked
+
+    dial_lookup_hang_up(lab, "resolved", names=(INTERNAL, "intranet"), during=routing)
+    assert root.read("/etc/resolv.conf") == original
+    assert root.lookup(INTERNAL) is None
+
+
+def resolved_package(debs: Path) -> Path:
+    """systemd-resolved unpacked from the package matching the installed systemd (or skip)."""
+    require_programs("dbus-daemon")
+    systemd = installed_version("systemd")
+    if systemd is None:  # never installed by the tests: it changes /dev/net/tun (links-lab.md)
+        pytest.skip("systemd-resolved needs libsystemd-shared from the systemd package")
+    pkg = debian_package("systemd-resolved", debs, systemd)
+    if pkg is None:
+        pytest.skip("apt-get download systemd-resolved failed")
+    return pkg
+
+
+def start_resolved(lab: Lab, pkg: Path) -> dict[str, str]:
+    """A private system bus and systemd-resolved on it, inside the lab's private root; the
+    environment that points a daemon at that bus."""
+    root, tmp_path = lab.root, lab.tmp
     install_resolved(root)
     bus_sock = lab.socket.parent / "bus.sock"  # resolved connects as its own user: not in tmp_path
     (tmp_path / "bus.conf").write_text(BUS_CONF.format(sock=bus_sock))
@@ -337,21 +516,7 @@ def test_resolved_backend(
 
     assert wait_until(owned, 10)
     assert wait_until(lambda: root.upper("/run/systemd/resolve/stub-resolv.conf").exists(), 10)
-    original = root.read("/etc/resolv.conf")
-    lab.start_daemon(bus)  # chosen by itself: resolved runs in its namespace
-    assert "DNS backend: resolved" in lab.log()
-    elsewhere = "www.elsewhere.example"
-
-    def routing() -> None:
-        # Split: only names under the link's domains go to it; full: every lookup does.
-        root.lookup(elsewhere)
-        asked = {name for _, name in lab.dns.queries()}
-        assert (elsewhere in asked) is full, asked
-
-    dial_lookup_hang_up(lab, "resolved", names=(INTERNAL, "intranet"), during=routing)
-    assert root.read("/etc/resolv.conf") == original
-    # The link is gone from resolved: the internal name no longer resolves.
-    assert root.lookup(INTERNAL) is None
+    return bus
 
 
 async def name_has_owner(address: str, name: str) -> bool:
