@@ -55,6 +55,11 @@ ERROR_CANNOT_DELETE: Final = 817
 ERROR_LINK_FAILURE: Final = 829
 ERROR_RASMAN_SERVICE_STOPPED: Final = 834
 
+#: ``RasError.needs``: the dial has no user name or password and the link asks for them (691
+#: raised before anything started, never a server's refusal): a client with a user at hand
+#: asks for them and dials again.
+NEEDS_CREDENTIALS: Final = "credentials"
+
 #: Win32 codes outside the RAS range that RAS functions return.
 WIN32_CODES: Final = frozenset(c for c in CODES if c < 600)
 
@@ -82,16 +87,26 @@ class RasError(Exception):
     """A RAS failure with its numeric code.
 
     ``handle`` is set when a handle exists that the caller still owns (a failed dial must be
-    hung up, exactly as on Windows).
+    hung up, exactly as on Windows). ``needs`` says, machine-readably, what a retry must add
+    for the call to work (:data:`NEEDS_CREDENTIALS`); the wire carries it, so a client can
+    ask the user instead of parsing ``detail``.
     """
 
     code: int = ERROR_UNKNOWN
 
-    def __init__(self, code: int | None = None, detail: str | None = None, *, handle: int = 0):
+    def __init__(
+        self,
+        code: int | None = None,
+        detail: str | None = None,
+        *,
+        handle: int = 0,
+        needs: str | None = None,
+    ):
         if code is not None:
             self.code = code
         self.detail = detail
         self.handle = handle
+        self.needs = needs
         text = message(self.code)
         super().__init__(f"{self.code}: {text}" + (f" ({detail})" if detail else ""))
 
@@ -101,10 +116,12 @@ class RasError(Exception):
         return message(self.code)
 
     @staticmethod
-    def from_code(code: int, detail: str | None = None, *, handle: int = 0) -> RasError:
+    def from_code(
+        code: int, detail: str | None = None, *, handle: int = 0, needs: str | None = None
+    ) -> RasError:
         """The most specific exception class for ``code``."""
         cls = _BY_CODE.get(code, RasError)
-        return cls(code, detail, handle=handle)
+        return cls(code, detail, handle=handle, needs=needs)
 
 
 class InvalidHandle(RasError):

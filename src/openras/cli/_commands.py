@@ -30,6 +30,7 @@ from openras.cli._common import (
 from openras.cli._session import (
     HANGUP_TIMEOUT,
     DialInterrupted,
+    DialResult,
     EventStream,
     drop_reference,
     end_connection,
@@ -68,11 +69,53 @@ def _password(args: Namespace) -> str:
     return str(args.password or "")
 
 
+def can_ask(args: Namespace) -> bool:
+    """Whether a person can be asked for what a dial lacks: a terminal on stdin and stderr,
+    and not ``--json`` or ``--password-stdin`` (scripts get the 691 at once instead)."""
+    return (
+        not getattr(args, "json", False)
+        and not args.password_stdin
+        and _term.is_tty(sys.stdin)
+        and _term.is_tty(sys.stderr)
+    )
+
+
+def ask_credentials(args: Namespace, user: str) -> tuple[str, str, str]:
+    """(user, password, domain) from the person at the terminal, for a dial the daemon
+    refused with ``needs="credentials"``: the user name unless one was given (the saved
+    one is the default), then the password without echo."""
+    import getpass
+
+    domain = args.domain or ""
+    print(f"{args.entry} needs a user name and password.", file=sys.stderr)
+    if not user:
+        saved = None
+        with contextlib.suppress(errors.RasError), open_client(args.socket) as client:
+            saved = client.credentials(args.entry, args.phonebook)
+        default = saved.user if saved is not None else ""
+        domain = domain or (saved.domain if saved is not None else "")
+        typed = _term.ask_line(f"User name{f' [{default}]' if default else ''}: ")
+        if typed is None:
+            raise CliError("no user name was entered", EXIT_USAGE)
+        user = typed.strip() or default
+        if not user:
+            raise CliError("no user name was entered", EXIT_USAGE)
+    try:
+        password = getpass.getpass(f"Password for {user}: ")
+    except EOFError:
+        raise CliError("no password was entered", EXIT_USAGE) from None
+    if not password:
+        raise CliError("no password was entered", EXIT_USAGE)
+    return user, password, domain
+
+
 # ------------------------------------------------------------------------------------ dial
 
 
 def cmd_dial(args: Namespace) -> int:
     password = _password(args)
+    user, domain = args.user or "", args.domain or ""
+    asked = False  # the terminal is asked once; a second refusal is reported
     spin = _term.Spinner(sys.stderr)
     style = _term.Style(sys.stderr)
     last: list[RasConnState] = []
@@ -87,64 +130,99 @@ def cmd_dial(args: Namespace) -> int:
 
     deadline = time.monotonic() + args.timeout if args.timeout else None
     started = time.time()
-    transport = open_transport(args.socket)
-    try:
-        result = follow_dial(
-            transport,
-            args.entry,
-            args.phonebook,
-            user=args.user or "",
-            password=password,
-            domain=args.domain or "",
-            phone_number=args.phone or "",
-            callback_number=args.callback or "",
-            on_state=on_state,
-            on_idle=spin.tick,
-            idle=0.1 if spin.live else None,
-            deadline=deadline,
-        )
-    except _Detach as exc:
-        transport.close()
-        state = exc.state
-        with contextlib.suppress(errors.RasError), open_client(args.socket) as client:
-            state = client.status(exc.handle).state  # where the attempt is now
-        if args.json:
-            emit_json(
-                {
-                    "handle": exc.handle,
-                    "entry": args.entry,
-                    "joined": False,
-                    "state": state.name,
-                    "state_code": int(state),
-                }
+    while True:
+        transport = open_transport(args.socket)
+        try:
+            result = follow_dial(
+                transport,
+                args.entry,
+                args.phonebook,
+                user=user,
+                password=password,
+                domain=domain,
+                phone_number=args.phone or "",
+                callback_number=args.callback or "",
+                on_state=on_state,
+                on_idle=spin.tick,
+                idle=0.1 if spin.live else None,
+                deadline=deadline,
             )
-        else:
-            print(
-                f"Dialing {args.entry} (handle {exc.handle}); follow it with: openras watch {exc.handle}"
-            )
-        return EXIT_SUCCESS
-    except DialInterrupted as exc:
-        transport.close()
-        spin.done()
-        with open_client(args.socket) as client:
-            handle = exc.handle or find_abandoned_attempt(client, args.entry, started)
-            if handle:
-                hang_up_quietly(client, handle)
-        raise CliError(
-            "interrupted; the attempt was hung up", exit_status(errors.ERROR_USER_DISCONNECTION)
-        ) from None
-    except errors.RasError as exc:
-        transport.close()
-        spin.done()
-        if exc.handle:  # a failed attempt is ours to release
+            break
+        except errors.RasError as exc:
+            # Nothing was started (the daemon refused before the link): ask, dial again.
+            transport.close()
+            if exc.needs != errors.NEEDS_CREDENTIALS or asked or exc.handle or not can_ask(args):
+                return _dial_failed(args, spin, last, exc)
+            spin.done()
+            user, password, domain = ask_credentials(args, user)
+            asked = True
+            if deadline is not None:  # the time spent typing is not the dial's
+                deadline = time.monotonic() + args.timeout
+            spin.start = time.monotonic()
+        except _Detach as exc:
+            transport.close()
+            return _detached(args, exc)
+        except DialInterrupted as exc:
+            transport.close()
+            spin.done()
             with open_client(args.socket) as client:
-                hang_up_quietly(client, exc.handle)
-        where = f" at {last[-1].name}" if last else ""
-        raise CliError(
-            f"dialing {args.entry} failed{where}: {_describe(exc)}", exit_status(exc.code)
-        ) from None
+                handle = exc.handle or find_abandoned_attempt(client, args.entry, started)
+                if handle:
+                    hang_up_quietly(client, handle)
+            raise CliError(
+                "interrupted; the attempt was hung up",
+                exit_status(errors.ERROR_USER_DISCONNECTION),
+            ) from None
     transport.close()
     spin.done()
+    if args.save and password:
+        with open_client(args.socket) as client:
+            client.save_credentials(
+                args.entry, args.phonebook, user=user, password=password, domain=domain or None
+            )
+        if not args.json:
+            print(f"{args.entry}: credentials saved", file=sys.stderr)
+    return _dialed(args, spin, result)
+
+
+def _detached(args: Namespace, exc: _Detach) -> int:
+    """``dial --no-wait``: say where the attempt is now, and its handle."""
+    state = exc.state
+    with contextlib.suppress(errors.RasError), open_client(args.socket) as client:
+        state = client.status(exc.handle).state  # where the attempt is now
+    if args.json:
+        emit_json(
+            {
+                "handle": exc.handle,
+                "entry": args.entry,
+                "joined": False,
+                "state": state.name,
+                "state_code": int(state),
+            }
+        )
+    else:
+        print(
+            f"Dialing {args.entry} (handle {exc.handle}); follow it with: openras watch {exc.handle}"
+        )
+    return EXIT_SUCCESS
+
+
+def _dial_failed(
+    args: Namespace, spin: _term.Spinner, last: list[RasConnState], exc: errors.RasError
+) -> int:
+    """Release a failed attempt (ours to hang up) and report the failure."""
+    spin.done()
+    if exc.handle:
+        with open_client(args.socket) as client:
+            hang_up_quietly(client, exc.handle)
+    where = f" at {last[-1].name}" if last else ""
+    raise CliError(
+        f"dialing {args.entry} failed{where}: {_describe(exc)}", exit_status(exc.code)
+    ) from None
+
+
+def _dialed(args: Namespace, spin: _term.Spinner, result: DialResult) -> int:
+    """Report a dial that reached Connected (or joined a connected entry)."""
     if result.joined:
         with open_client(args.socket) as client:
             drop_reference(client, result.handle)

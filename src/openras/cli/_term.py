@@ -60,6 +60,15 @@ def state_colour(phase: str) -> str:
     }.get(phase, "")
 
 
+def ask_line(prompt: str) -> str | None:
+    """A line typed at the terminal after ``prompt`` (on stderr: stdout stays the command's
+    output), without its newline; None at end of input."""
+    sys.stderr.write(prompt)
+    sys.stderr.flush()
+    line = sys.stdin.readline()
+    return line.rstrip("\r\n") if line else None
+
+
 class Spinner:
     """One status line that redraws in place on a terminal; elsewhere each change is a line.
 

@@ -195,6 +195,9 @@ def build_parser() -> argparse.ArgumentParser:
         "examples:\n  openras dial Office\n  openras dial Office --user alice --ask-password\n"
         "  printf '%s\\n' \"$PW\" | openras dial Office --user alice --password-stdin\n"
         "  openras dial Office --no-wait     # print the handle and return\n\n"
+        "An entry that needs a user name and password the dial lacks (none given, none\n"
+        "saved) asks for them on a terminal and dials again (--save keeps them); without a\n"
+        "terminal, with --json or --password-stdin it fails at once with 691.\n"
         "If the entry is already connected, nothing changes and the command succeeds.\n"
         "A failed or interrupted dial is hung up before the command exits.",
     )
@@ -211,6 +214,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     pw.add_argument("--password", help="the password (visible to other users in `ps`: prefer -p)")
     p.add_argument("--domain", help="domain for authentication")
+    p.add_argument(
+        "--save",
+        action="store_true",
+        help="once connected, save the user name and password the dial used (asked or given)",
+    )
     p.add_argument(
         "--phone", metavar="NUMBER", help="dial this number (or host) instead of the entry's"
     )

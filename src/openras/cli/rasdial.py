@@ -159,18 +159,41 @@ def _list() -> int:
     return out.EXIT_SUCCESS
 
 
-def _ask_password(req: DialRequest) -> str:
+def _ask_password(req: DialRequest, user: str | None = None) -> str:
     import getpass
 
-    who = req.user or ""
+    who = user or req.user or ""
     try:
         return getpass.getpass(f"Enter password for {who} to connect to '{req.entry}': ")
     except EOFError:
         raise errors.InvalidParameter(detail="no password was entered") from None
 
 
+def _ask_user(req: DialRequest) -> str:
+    """A user name typed at the terminal (the prompt on stderr: stdout stays Windows')."""
+    sys.stderr.write(f"Enter a user name to connect to '{req.entry}': ")
+    sys.stderr.flush()
+    line = sys.stdin.readline()
+    if not line.strip():
+        raise errors.InvalidParameter(detail="no user name was entered")
+    return line.strip()
+
+
 def _dial(req: DialRequest) -> int:
     password = _ask_password(req) if req.prompt_password else (req.password or "")
+    try:
+        return _dial_once(req, req.user or "", password)
+    except errors.RasError as exc:
+        # The entry needs a password and none was given or saved (RasError.needs, set
+        # before anything started): on a terminal, ask as for '*' and dial once more.
+        asked = exc.needs == errors.NEEDS_CREDENTIALS and not password
+        if not (asked and sys.stdin.isatty() and sys.stderr.isatty()):
+            raise
+    user = req.user or _ask_user(req)
+    return _dial_once(req, user, _ask_password(req, user))
+
+
+def _dial_once(req: DialRequest, user: str, password: str) -> int:
     reporter = out.ProgressReporter(req.entry)
 
     def on_state(event: Event) -> None:
@@ -185,7 +208,7 @@ def _dial(req: DialRequest) -> int:
             transport,
             req.entry,
             req.phonebook,
-            user=req.user or "",
+            user=user,
             password=password,
             domain=req.domain or "",
             phone_number=req.phone or "",

@@ -118,7 +118,7 @@ KNOWN_KEYS: Final = frozenset(
         "OpenRasDevice", "OpenRasDialTimeoutMs", "OpenRasKillDeadlineMs",
         "OpenRasLoopbackStepMs", "OpenRasLoopbackPassword", "OpenRasLoopbackHangUpMs",
         "OpenRasLoopbackFailState", "OpenRasLoopbackFailCode", "OpenRasLoopbackDropAfterMs",
-        "OpenRasLoopbackIgnoreHangUp",
+        "OpenRasLoopbackIgnoreHangUp", "OpenRasLoopbackNeedsPassword",
         "OpenRasOpenVpnProfile",
         "OpenRasWireGuardConfig", "OpenRasWireGuardImplementation", "OpenRasWireGuardDeadPeerMs",
         "OpenRasSshMode", "OpenRasSshIdentity", "OpenRasSshKnownHosts", "OpenRasSshSocksPort",

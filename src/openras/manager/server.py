@@ -685,7 +685,8 @@ method EntryRenamed(phonebook: string, old: string, new: string) -> (moved: int)
 method EntryDeleted(phonebook: string, entry: string) -> (forgotten: int)
 method Ping() -> (version: string, uid: int, pid: int, sessions: int, subscribers: int)
 
-error RasError (code: int, message: string, detail: ?string, handle: ?int)
+# needs: what a retry must add; "credentials" = a user name and password the dial lacks.
+error RasError (code: int, message: string, detail: ?string, handle: ?int, needs: ?string)
 """
 
 

@@ -497,10 +497,11 @@ class RasphoneApp(App[int]):
         ask = choice.needs_credentials and not (saved is not None and saved.has_password)
         has_saved = saved is not None and saved.has_password
         creds: Credentials | None = None
+        needed = False  # the daemon said the dial lacks a user name and password
         while True:
             if ask:
                 creds = await self.push_screen_wait(
-                    CredentialsScreen(choice.name, user, saved_password=has_saved)
+                    CredentialsScreen(choice.name, user, saved_password=has_saved, needed=needed)
                 )
                 if creds is None:
                     return
@@ -509,9 +510,9 @@ class RasphoneApp(App[int]):
             outcome = await self.push_screen_wait(DialScreen(choice, dial_user, password))
             if outcome == "connected" and creds is not None:
                 await self.keep_credentials(choice, creds, had_password=has_saved)
-            if outcome != "retry":
+            if outcome not in ("retry", "credentials"):
                 return
-            ask = True
+            ask, needed = True, outcome == "credentials"
 
     async def keep_credentials(
         self, choice: EntryChoice, creds: Credentials, *, had_password: bool

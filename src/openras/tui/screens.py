@@ -228,11 +228,15 @@ class CredentialsScreen(ModalScreen[Credentials | None]):
         Binding("enter", "submit", "Dial", show=False),
     ]
 
-    def __init__(self, entry: str, user: str = "", *, saved_password: bool = False) -> None:
+    def __init__(
+        self, entry: str, user: str = "", *, saved_password: bool = False, needed: bool = False
+    ) -> None:
         super().__init__()
         self.entry = entry
         self.user = user
         self.saved_password = saved_password
+        #: The daemon refused a dial without them (``needs="credentials"``): say so.
+        self.needed = needed
 
     def compose(self) -> ComposeResult:
         with Vertical(id="dialog"):
@@ -247,7 +251,13 @@ class CredentialsScreen(ModalScreen[Credentials | None]):
                 id="save",
                 compact=True,
             )
-            if self.saved_password:
+            if self.needed:
+                yield Static(
+                    f"{self.entry} needs a user name and password.",
+                    classes="hint",
+                    markup=False,
+                )
+            elif self.saved_password:
                 yield Static(
                     f"A saved password ({SAVED_MASK}) did not work: type it again.",
                     classes="hint",
@@ -282,7 +292,9 @@ class CredentialsScreen(ModalScreen[Credentials | None]):
 
 class DialScreen(ModalScreen[str]):
     """Dials one entry and shows each state; on failure the error and code, and the failed
-    handle is hung up (as a RasDial caller must). Result: connected|failed|cancelled|retry."""
+    handle is hung up (as a RasDial caller must). Result: connected|failed|cancelled|retry, or
+    credentials when the daemon refused the dial for lacking a user name and password (the
+    app then asks for them instead of showing the error)."""
 
     DEFAULT_CSS = (
         _DIALOG_CSS.format(name="DialScreen")
@@ -356,6 +368,11 @@ class DialScreen(ModalScreen[str]):
                 on_state=self._on_state,
             )
         except (errors.RasError, OSError) as exc:
+            if isinstance(exc, errors.RasError) and exc.needs == errors.NEEDS_CREDENTIALS:
+                # Refused before anything started (no handle): not an error to show.
+                self.outcome = "credentials"
+                self.dismiss("credentials")
+                return
             handle = exc.handle if isinstance(exc, errors.RasError) and exc.handle else self.handle
             text = describe(exc)
             if handle:

@@ -54,6 +54,8 @@ def error_reply(exc: RasError) -> dict[str, Any]:
         params["detail"] = exc.detail
     if exc.handle:
         params["handle"] = exc.handle
+    if exc.needs:
+        params["needs"] = exc.needs
     return {"error": ERROR_NAME, "parameters": params}
 
 
@@ -70,4 +72,5 @@ def raise_for_error(msg: dict[str, Any]) -> dict[str, Any]:
         int(code) if isinstance(code, int) else 635,
         params.get("detail") if isinstance(params.get("detail"), str) else None,
         handle=int(params.get("handle", 0) or 0),
+        needs=params.get("needs") if isinstance(params.get("needs"), str) else None,
     )

@@ -2,7 +2,10 @@
 
 Entry keys (all optional): OpenRasLoopbackStepMs, OpenRasLoopbackPassword,
 OpenRasLoopbackFailState + OpenRasLoopbackFailCode, OpenRasLoopbackDropAfterMs,
-OpenRasLoopbackHangUpMs, OpenRasLoopbackIgnoreHangUp, OpenRasKillDeadlineMs.
+OpenRasLoopbackHangUpMs, OpenRasLoopbackIgnoreHangUp, OpenRasKillDeadlineMs,
+OpenRasLoopbackNeedsPassword (1: a dial without a password fails at once with 691 and
+``needs="credentials"``, as an OpenVPN profile with ``auth-user-pass`` does; for the clients'
+password prompts).
 """
 
 from __future__ import annotations
@@ -90,6 +93,13 @@ class LoopbackLink(Link):
 
     @classmethod
     def validate(cls, spec: LinkSpec) -> None:
+        needs = (spec.entry.get("OpenRasLoopbackNeedsPassword") or "0").strip() == "1"
+        if needs and not spec.params.password:
+            raise errors.RasError(
+                errors.ERROR_AUTHENTICATION_FAILURE,
+                "the entry asks for a password and the dial has none",
+                needs=errors.NEEDS_CREDENTIALS,
+            )
         config_of(spec)
 
     async def start(self) -> None:

@@ -161,19 +161,22 @@ def build_argv(
 def _credentials(profile: pf.SanitizedProfile | None, spec: LinkSpec) -> tuple[str, str]:
     """The user name and password to answer openvpn with: the dial's, else the profile's
     ``auth-user-pass FILE``; RasError 691 at once when the profile needs them and there are
-    none (rather than a server's refusal or a timeout later)."""
+    none, or a user name only (rather than a server's refusal or a timeout later), with
+    ``needs="credentials"`` so that a client can ask for them and dial again."""
     params = spec.params
-    if params.user or params.password:
+    asks = profile is not None and profile.has_auth_user_pass
+    if params.password or (params.user and not asks):
         user = f"{params.domain}\\{params.user}" if params.domain else params.user
         return user, params.password
     if profile is not None and (profile.file_user or profile.file_password):
         return profile.file_user, profile.file_password
-    if profile is not None and profile.has_auth_user_pass:
+    if asks:
         raise RasError(
             errors.ERROR_AUTHENTICATION_FAILURE,
-            "the profile asks for a user name and password and the dial has none: give them "
-            "(rasdial ENTRY USER '*', openras dial ENTRY -u USER -p) or save them "
+            "the profile asks for a user name and password and the dial has no password: "
+            "give them (rasdial ENTRY USER '*', openras dial ENTRY -u USER -p) or save them "
             "(openras creds set ENTRY)",
+            needs=errors.NEEDS_CREDENTIALS,
         )
     return "", ""
 
