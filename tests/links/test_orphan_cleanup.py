@@ -73,10 +73,10 @@ async def test_wireguard_orphan_loses_rules_socket_and_files(
 ) -> None:
     rules_before = {4: rules(wg_pair.b), 6: rules(wg_pair.b, "-6")}
     spec, ifname = orphan_wireguard(netns_lab, wg_pair, tmp_path, wg_handle)
-    # What the kill left: the policy rules, the UAPI socket, the teardown file.
+    # What the kill left: the policy rules, the UAPI socket, the teardown journal.
     assert len(rules(wg_pair.b)) == len(rules_before[4]) + 2
     assert uapi_socket(ifname).exists()
-    assert (spec.run_dir / "teardown.json").exists()
+    assert (spec.run_dir / "journal").exists()
     with netns_lab.inside(wg_pair.b):
         await WireGuardLink.cleanup_orphan(spec)
     assert rules(wg_pair.b) == rules_before[4]
@@ -96,18 +96,19 @@ async def test_wireguard_orphan_cleanup_removes_only_its_own_rules(
     names each rule exactly); a journal line of the old kind (``rule del priority N``) is
     not acted on at all."""
     spec, _ifname = orphan_wireguard(netns_lab, wg_pair, tmp_path, wg_handle)
-    journal = json.loads((spec.run_dir / "teardown.json").read_text())
-    priorities = sorted({int(line[-1]) for line in journal})
+    journal_text = (spec.run_dir / "journal").read_text()
+    journal = [json.loads(line) for line in journal_text.splitlines()]
+    rule_steps = [step for step in journal if step["type"] == "rule"]
+    priorities = sorted({int(step["priority"]) for step in rule_steps})
     assert len(priorities) == 2
-    assert all("fwmark" in line and "table" in line for line in journal)
+    assert all(step["fwmark"] and step["table"] for step in rule_steps)
     for pri in priorities:
         netns_lab.run(wg_pair.b, ["ip", "rule", "add", "table", "100", "priority", str(pri)])
     foreign = [r for r in rules(wg_pair.b) if r.get("table") == "100"]
     assert len(foreign) == 2
-    # An older journal line that would delete by priority alone is skipped.
-    (spec.run_dir / "teardown.json").write_text(
-        json.dumps([*journal, ["-4", "rule", "del", "priority", str(priorities[0])]])
-    )
+    # A journal line that would delete by priority alone is no step: skipped.
+    bare = {"type": "rule", "version": 4, "priority": priorities[0]}
+    (spec.run_dir / "journal").write_text(journal_text + json.dumps(bare) + "\n")
     with netns_lab.inside(wg_pair.b):
         await WireGuardLink.cleanup_orphan(spec)
     left = rules(wg_pair.b)

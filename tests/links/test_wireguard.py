@@ -217,8 +217,14 @@ async def test_dial_ping_stats_projection_hangup(
         # no IPv6 link-local address on the tunnel (as the kernel's WireGuard)
         v6 = netns_lab.run(wg_pair.b, ["ip", "-6", "addr", "show", "dev", ifname]).stdout
         assert "fe80:" not in v6
-        # The keepalive used to start the dial was switched back off (the config has none).
-        out = netns_lab.run(wg_pair.b, ["wg", "show", ifname, "persistent-keepalive"]).stdout
+        # The keepalive used to start the dial is switched back off (the config has none),
+        # by the link's own task after Connected: polled, letting the loop run.
+        deadline = time.monotonic() + 5
+        while True:
+            out = netns_lab.run(wg_pair.b, ["wg", "show", ifname, "persistent-keepalive"]).stdout
+            if out.split()[-1] == "off" or time.monotonic() > deadline:
+                break
+            await asyncio.sleep(0.01)
         assert out.split()[-1] == "off"
 
         teardown_s = await close_link(link)

@@ -311,7 +311,7 @@ async def test_driver_unreachable_uses_the_fatal_line(tmp_path: Path) -> None:
     link, events = _link(tmp_path)
     _play(link, UNREACHABLE)
     assert not [e for e in events if isinstance(e, LinkFailed)]  # still retrying, until exit
-    link._finish(*link._failure_code())
+    link._finish(*link._interp.failure())
     [fail] = [e for e in events if isinstance(e, LinkFailed)]
     assert fail.error == 809 and "connect-retry-max" in fail.detail
 

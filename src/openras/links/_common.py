@@ -2,25 +2,22 @@
 
 from __future__ import annotations
 
-import abc
 import asyncio
 import contextlib
 import os
 import shutil
 import socket
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import ClassVar
 
 from openras.errors import (
     ERROR_CONNECTING_DEVICE_NOT_FOUND,
     ERROR_INVALID_PARAMETER,
-    ERROR_USER_DISCONNECTION,
     RasError,
 )
-from openras.links.base import Emit, EntryView, Link, LinkDropped, LinkFailed, LinkSpec
-from openras.links.process import LinkProcess
+from openras.links.base import EntryView, LinkSpec, LinkStats
+from openras.links.rtnl import Rtnl
 
 #: ``OpenRasDialTimeoutMs`` when the entry does not set it.
 DEFAULT_DIAL_TIMEOUT_MS = 15000
@@ -69,12 +66,6 @@ def unix_socket_answers(path: Path) -> bool:
         except OSError:
             return False
     return True
-
-
-def stopped_before_start(program: str) -> RasError:
-    """What ``start()`` raises when a stop came in while it prepared (before the spawn):
-    starting the program anyway would leave it running with nobody watching for a stop."""
-    return RasError(ERROR_USER_DISCONNECTION, f"hung up before {program} started")
 
 
 def entry_int(
@@ -175,85 +166,23 @@ def tail_text(path: Path, max_bytes: int = 4096) -> str:
         return ""
 
 
+def interface_stats(ifname: str) -> LinkStats | None:
+    """``ifname``'s counters over rtnetlink (in this thread's network namespace); None when
+    there is no such interface."""
+    try:
+        with Rtnl() as rtnl:
+            c = rtnl.counters(ifname)
+    except OSError:
+        return None
+    if c is None:
+        return None
+    return LinkStats(
+        bytes_sent=c.tx_bytes, bytes_received=c.rx_bytes, frames_sent=c.tx_packets,
+        frames_received=c.rx_packets, errors=c.errors,
+    )  # fmt: skip
+
+
 def remove_quietly(*paths: Path) -> None:
     for path in paths:
         with contextlib.suppress(FileNotFoundError):
             path.unlink()
-
-
-async def cancel_and_wait(tasks: Iterable[asyncio.Task[None] | None]) -> None:
-    """Cancel each task (but the calling one) and wait until it has ended."""
-    for task in tasks:
-        if task is not None and task is not asyncio.current_task():
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-
-
-class SupervisedLink(Link):
-    """A link stopped through ``_stop_program`` and ended by ``_close``, run once however
-    many callers wait (shielded: a cancelled waiter does not abandon the cleanup)."""
-
-    default_kill_deadline: ClassVar[float] = 5.0
-
-    def __init__(self, spec: LinkSpec, emit: Emit) -> None:
-        super().__init__(spec, emit)
-        self._stopping = False  # a stop was asked for
-        self._terminal = False  # the link reported its own end
-        self._connected = False
-        self._proc: LinkProcess | None = None
-        #: Set once the program is gone (or was never started).
-        self._gone = asyncio.Event()
-        self._run_task: asyncio.Task[None] | None = None
-        self._exit_task: asyncio.Task[None] | None = None
-        self._stop_task: asyncio.Task[None] | None = None
-        self._close_task: asyncio.Task[None] | None = None
-        self._created_run_dir = False
-
-    def _ended(self) -> bool:
-        return self._terminal or self._stopping
-
-    def _finish(self, code: int, detail: str) -> None:
-        """Report the end of the attempt or of the link (once) and stop the program."""
-        if self._ended():
-            return
-        self._terminal = True
-        if self._connected:
-            self.emit(LinkDropped(code, detail))
-        else:
-            self.emit(LinkFailed(code, detail))
-        self._stop_program()
-
-    @abc.abstractmethod
-    def _stop_program(self, *, force: bool = False) -> None:
-        """Stop the program gracefully, or with SIGKILL when ``force``. Returns at once."""
-
-    @abc.abstractmethod
-    async def _close(self) -> None:
-        """Wait for the program's end, then remove every leftover."""
-
-    async def _end_program(self) -> None:
-        """Stop the program and wait for its exit: SIGTERM, SIGKILL after the kill deadline
-        (an adopted link found not worth keeping)."""
-        self._stopping = True
-        if self._proc is None:
-            return
-        self._proc.terminate()
-        try:
-            await asyncio.wait_for(self._proc.wait(), self.kill_deadline)
-        except TimeoutError:
-            self._proc.kill()
-            await self._proc.wait()
-
-    def request_stop(self) -> None:
-        self._stopping = True
-        self._stop_program()
-
-    def kill(self) -> None:
-        self._stopping = True
-        self._stop_program(force=True)
-
-    async def wait_closed(self) -> None:
-        if self._close_task is None:
-            self._close_task = asyncio.get_running_loop().create_task(self._close())
-        await asyncio.shield(self._close_task)

@@ -37,6 +37,8 @@ IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 NETLINK_ROUTE: Final = 0
 RTM_NEWLINK: Final = 16
+RTM_DELLINK: Final = 17
+RTM_GETLINK: Final = 18
 RTM_NEWADDR: Final = 20
 RTM_NEWROUTE: Final = 24
 RTM_GETROUTE: Final = 26
@@ -54,7 +56,9 @@ NLM_F_ACK: Final = 0x4
 NLM_F_EXCL: Final = 0x200
 NLM_F_CREATE: Final = 0x400
 IFF_UP: Final = 0x1
+IFLA_IFNAME: Final = 3
 IFLA_MTU: Final = 4
+IFLA_STATS64: Final = 23
 IFLA_AF_SPEC: Final = 26
 IFLA_INET6_ADDR_GEN_MODE: Final = 8
 IN6_ADDR_GEN_MODE_NONE: Final = 1
@@ -98,6 +102,8 @@ FIB_RULE_INVERT: Final = 0x2
 _HDR: Final = struct.Struct("=IHHII")  # nlmsghdr: len, type, flags, seq, pid
 _CREATE: Final = NLM_F_REQUEST | NLM_F_ACK | NLM_F_CREATE | NLM_F_EXCL
 _TIMEOUT: Final = 2.0
+#: The head of ``struct rtnl_link_stats64``: rx/tx packets, rx/tx bytes, rx/tx errors.
+_STATS64: Final = struct.Struct("=6Q")
 
 
 class NetlinkError(OSError):
@@ -373,6 +379,21 @@ def describe(op: Op) -> str:
     return "ip " + " ".join(op.ip_args())
 
 
+@dataclass(frozen=True)
+class Counters:
+    """An interface's counters as the kernel keeps them (``IFLA_STATS64``)."""
+
+    rx_bytes: int
+    tx_bytes: int
+    rx_packets: int
+    tx_packets: int
+    errors: int
+
+
+def _ifinfo(index: int) -> bytes:
+    return struct.pack("=BxHiII", socket.AF_UNSPEC, 0, index, 0, 0)
+
+
 class Rtnl:
     """One rtnetlink socket; :meth:`apply` sends requests one by one, each acknowledged."""
 
@@ -430,6 +451,34 @@ class Rtnl:
                 return True
         return False
 
+    def counters(self, ifname: str) -> Counters | None:
+        """``ifname``'s counters; None when there is no such interface."""
+        try:
+            index = socket.if_nametoindex(ifname)
+        except OSError:
+            return None
+        for payload in self._get(RTM_GETLINK, _ifinfo(index), RTM_NEWLINK):
+            raw = _attrs(payload, 16).get(IFLA_STATS64)
+            if raw is None or len(raw) < _STATS64.size:
+                return None
+            rx_p, tx_p, rx_b, tx_b, rx_e, tx_e = _STATS64.unpack_from(raw)
+            return Counters(rx_b, tx_b, rx_p, tx_p, rx_e + tx_e)
+        return None
+
+    def delete_link(self, ifname: str) -> bool:
+        """Delete interface ``ifname``; False when there was none (no error: a teardown
+        step runs again after a crash)."""
+        try:
+            index = socket.if_nametoindex(ifname)
+        except OSError:
+            return False
+        code = self._request(RTM_DELLINK, NLM_F_REQUEST | NLM_F_ACK, _ifinfo(index))
+        if code in (errno.ENODEV, errno.ENOENT):
+            return False
+        if code:
+            raise NetlinkError(code, f"ip link del dev {ifname}: {os.strerror(code)}")
+        return True
+
     def remove_rules(self, removals: Iterable[DelRule]) -> int:
         """Delete each rule that the kernel has exactly as given (none that merely shares
         its priority); one already gone is no error. How many were deleted."""
@@ -478,6 +527,27 @@ class Rtnl:
                     raise NetlinkError(code, f"netlink dump: {os.strerror(code)}")
                 if mtype == want:
                     out.append(payload)
+
+    def _get(self, kind: int, body: bytes, want: int) -> list[bytes]:
+        """The ``want`` answer to one non-dump request ([] when the kernel refuses it)."""
+        self._seq += 1
+        seq = self._seq
+        self._sock.send(_HDR.pack(_HDR.size + len(body), kind, NLM_F_REQUEST, seq, 0) + body)
+        while True:
+            data = self._sock.recv(1 << 16)
+            offset = 0
+            while offset + _HDR.size <= len(data):
+                length, mtype, _flags, mseq, _pid = _HDR.unpack_from(data, offset)
+                if length < _HDR.size:
+                    raise NetlinkError(errno.EPROTO, "malformed netlink reply")
+                payload = data[offset + _HDR.size : offset + length]
+                offset += (length + 3) & ~3
+                if mseq != seq:
+                    continue
+                if mtype == NLMSG_ERROR:
+                    return []
+                if mtype == want:
+                    return [payload]
 
     def _request(self, kind: int, flags: int, body: bytes) -> int:
         """Send one request; the errno of its acknowledgement (0: done)."""

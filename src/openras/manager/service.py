@@ -33,6 +33,7 @@ from openras.links.base import (
     LinkSpec,
     StateReached,
 )
+from openras.links.journal import Journal
 from openras.links.process import find_marked
 from openras.links.registry import driver_name, load_driver, needs_system_daemon
 from openras.manager import persist
@@ -139,7 +140,6 @@ class Manager:
         #: Resolved when the handle's row is deleted (waiters share it; never cancelled).
         self.deleted: dict[int, asyncio.Future[None]] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
-        self._kill_timers: dict[int, asyncio.TimerHandle] = {}
         self._stop_wanted: set[int] = set()
         self._timer: asyncio.TimerHandle | None = None
         #: handle -> (monotonic time, bytes sent, bytes received, send bps, receive bps).
@@ -206,6 +206,10 @@ class Manager:
                     log.warning("handle %d: cannot adopt its link: %s", conn.handle, exc)
             if link is None:
                 dead.append(conn.handle)
+                if info.get("record") is None:
+                    # Started, never recorded (a crash between the spawn and the save): its
+                    # journal says what it made, process or not (a kernel interface has none).
+                    await self._cleanup_orphan(conn.handle)
                 continue
             adopted.add(conn.handle)
             self.links[conn.handle] = link
@@ -230,6 +234,8 @@ class Manager:
             self._apply(self.table.link_gone(handle, self.clock()))
         for orphan in self.links_dir.iterdir():
             if _RUN_DIR.fullmatch(orphan.name) and int(orphan.name[5:]) not in self.table.rows:
+                # A row the table lost (unreadable): what its journal says goes, then the dir.
+                await Journal(orphan).replay()
                 shutil.rmtree(orphan, ignore_errors=True)
         for handle in self.param_store.handles():
             if handle not in self.table.rows:
@@ -434,9 +440,6 @@ class Manager:
         # Every reference goes: each call drops one, the last begins the teardown.
         while conn.phase is not Phase.DISCONNECTING and handle in self.table.rows:
             self._apply(self.table.hang_up(handle, uid, self.clock()))
-        timer = self._kill_timers.pop(handle, None)
-        if timer is not None:
-            timer.cancel()
         link = self.links.get(handle)
         if link is not None:
             log.warning("handle %d: killed at once (forced hang-up by uid %d)", handle, uid)
@@ -600,9 +603,6 @@ class Manager:
         self._prepared.pop(handle, None)
         self._params_saved.discard(handle)
         self.param_store.delete(handle)
-        timer = self._kill_timers.pop(handle, None)
-        if timer is not None:
-            timer.cancel()
         self._stop_wanted.discard(handle)
         gone = self.deleted.pop(handle, None)
         if gone is not None and not gone.done():
@@ -630,17 +630,7 @@ class Manager:
         if link is None:
             self._stop_wanted.add(handle)
             return
-        link.request_stop()
-        if handle not in self._kill_timers:
-            loop = asyncio.get_running_loop()
-            self._kill_timers[handle] = loop.call_later(link.kill_deadline, self._kill, handle)
-
-    def _kill(self, handle: int) -> None:
-        self._kill_timers.pop(handle, None)
-        link = self.links.get(handle)
-        if link is not None:
-            log.warning("handle %d: link ignored the stop request; killing it", handle)
-            link.kill()
+        link.request_stop()  # the link escalates to SIGKILL by its kill deadline itself
 
     # ------------------------------------------------------------------ links
 
@@ -721,8 +711,6 @@ class Manager:
         entry = self.entries[handle]
         params = self.params.get(handle, DialParams(entry_name=conn.entry_name))
         spec = replace(self._spec(conn, entry, params), prepared=self._prepared.pop(handle, None))
-        shutil.rmtree(spec.run_dir, ignore_errors=True)
-        spec.run_dir.mkdir(mode=0o700, parents=True)
         link = load_driver(conn.driver)(spec, self._emitter(handle))
         self.links[handle] = link
         conn.link = {"record": None, "entry": entry.to_record()}
@@ -761,13 +749,9 @@ class Manager:
             # Nothing of the link is left when status answers 6: its DNS neither.
             await self.dns.revert(handle)
         finally:
-            # The driver removed its files; the run directory itself is ours.
-            shutil.rmtree(self.links_dir / f"link-{handle}", ignore_errors=True)
+            # The link removed its run directory (after replaying its journal).
             if self.links.get(handle) is link:
                 del self.links[handle]
-            timer = self._kill_timers.pop(handle, None)
-            if timer is not None:
-                timer.cancel()
         actions = self.table.link_gone(handle, self.clock())
         self._apply(actions)
         if not actions:

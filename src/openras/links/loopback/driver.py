@@ -14,7 +14,6 @@ import asyncio
 import contextlib
 import json
 import os
-import shutil
 import sys
 import time
 from collections.abc import Mapping
@@ -33,6 +32,7 @@ from openras.links.base import (
     StateReached,
 )
 from openras.links.process import LinkProcess, ProcessIdentity
+from openras.links.supervisor import SupervisedLink
 from openras.states import RasConnState
 
 START_TIMEOUT = 10.0
@@ -78,21 +78,29 @@ def config_of(spec: LinkSpec) -> dict[str, Any]:
     }
 
 
-class LoopbackLink(Link):
+class LoopbackLink(SupervisedLink[dict[str, Any]]):
+    """The simulated link program: it reports its own failures and drops, so its events
+    reach the manager as it sends them."""
+
     driver: ClassVar[str] = "loopback"
     device_type: ClassVar[str] = "loopback"
     device_name: ClassVar[str] = "openras loopback"
+    default_kill_deadline: ClassVar[float] = 10.0
+    #: A program that ignores the stop command is killed at the deadline, not SIGTERMed.
+    term_after: ClassVar[float | None] = None
 
     def __init__(self, spec: LinkSpec, emit: Emit) -> None:
         super().__init__(spec, emit)
-        self.proc: LinkProcess | None = None
         self.control = spec.run_dir / "control.sock"
-        self._reader_task: asyncio.Task[None] | None = None
         self._writer: asyncio.StreamWriter | None = None
         self._connected_at: float | None = None
 
+    @property
+    def proc(self) -> LinkProcess | None:
+        return self._proc
+
     @classmethod
-    def validate(cls, spec: LinkSpec) -> None:
+    def validate(cls, spec: LinkSpec) -> dict[str, Any]:
         needs = (spec.entry.get("OpenRasLoopbackNeedsPassword") or "0").strip() == "1"
         if needs and not spec.params.password:
             raise errors.RasError(
@@ -100,10 +108,10 @@ class LoopbackLink(Link):
                 "the entry asks for a password and the dial has none",
                 needs=errors.NEEDS_CREDENTIALS,
             )
-        config_of(spec)
+        return config_of(spec)
 
-    async def start(self) -> None:
-        cfg = config_of(self.spec)
+    async def _launch(self, prepared: dict[str, Any]) -> None:
+        cfg = prepared
         cfg_path = self.spec.run_dir / "loopback.json"
         fd = os.open(cfg_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "w") as fh:
@@ -121,20 +129,19 @@ class LoopbackLink(Link):
             "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
             "PYTHONPATH": os.pathsep.join(p for p in sys.path if p),
         }
-        self.proc = LinkProcess.spawn(
-            argv, marker=self.spec.marker, log_path=self.spec.run_dir / "link.log", env=env
-        )
+        self._spawn_program(argv, log_name="link.log", env=env)
         await self._attach(start=True)
 
     async def _attach(self, *, start: bool) -> None:
-        assert self.proc is not None
+        proc = self._proc
+        assert proc is not None
         deadline = time.monotonic() + START_TIMEOUT
         while True:
             try:
                 reader, writer = await asyncio.open_unix_connection(str(self.control))
                 break
             except (FileNotFoundError, ConnectionRefusedError):
-                if self.proc.exited or time.monotonic() > deadline:
+                if proc.exited or time.monotonic() > deadline:
                     raise errors.RasError(
                         errors.ERROR_CONNECTING_DEVICE_NOT_FOUND, "loopback program did not start"
                     ) from None
@@ -149,9 +156,7 @@ class LoopbackLink(Link):
             }
             writer.write(json.dumps(msg).encode() + b"\n")
         await writer.drain()
-        self._reader_task = asyncio.get_running_loop().create_task(
-            self._read(reader, adopting=not start)
-        )
+        self._spawn(self._read(reader, adopting=not start))
 
     async def _read(self, reader: asyncio.StreamReader, *, adopting: bool) -> None:
         first_status = True
@@ -166,6 +171,7 @@ class LoopbackLink(Link):
                     state = RasConnState(int(ev["state"]))
                     if state is RasConnState.Connected:
                         self._connected_at = time.time()
+                        self._mark_connected()
                     self.emit(StateReached(state))
                 elif kind == "failed":
                     self.emit(
@@ -184,54 +190,43 @@ class LoopbackLink(Link):
         if status.get("connected_at"):
             self._connected_at = float(status["connected_at"])
         if phase in ("dialing", "connected"):
+            if phase == "connected":
+                self._mark_connected()
             self.emit(StateReached(RasConnState(int(status["state"]))))
         elif phase == "failed":
             self.emit(LinkFailed(int(status.get("error") or 635)))
         elif phase == "dropped":
             self.emit(LinkDropped(int(status.get("error") or 629)))
 
-    async def wait_closed(self) -> None:
-        if self.proc is not None:
-            await self.proc.wait()
-        if self._reader_task is not None:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await asyncio.wait_for(self._reader_task, 1.0)
+    def _graceful_stop(self) -> bool:
+        if self._writer is None or self._writer.is_closing():
+            return False
+        try:
+            self._writer.write(b'{"cmd": "stop"}\n')
+        except (ConnectionError, RuntimeError):
+            return False
+        return True
+
+    async def _release(self) -> None:
         if self._writer is not None:
             self._writer.close()
-        shutil.rmtree(self.spec.run_dir, ignore_errors=True)
-
-    def request_stop(self) -> None:
-        if self._writer is not None and not self._writer.is_closing():
-            try:
-                self._writer.write(b'{"cmd": "stop"}\n')
-                return
-            except (ConnectionError, RuntimeError):
-                pass
-        if self.proc is not None:
-            self.proc.terminate()
-
-    def kill(self) -> None:
-        if self.proc is not None:
-            self.proc.kill()
 
     def record(self) -> dict[str, Any]:
-        assert self.proc is not None
-        return {**self.proc.identity.to_record(), "control": str(self.control)}
+        assert self._proc is not None
+        return {**self._proc.identity.to_record(), "control": str(self.control)}
 
     @classmethod
     async def adopt(cls, spec: LinkSpec, record: Mapping[str, Any], emit: Emit) -> Link | None:
         link = cls(spec, emit)
         proc = LinkProcess.adopt(ProcessIdentity.from_record(record))
         if proc is None:
-            shutil.rmtree(spec.run_dir, ignore_errors=True)
+            await link._abandon()
             return None
-        link.proc = proc
+        link._watch_program(proc, journal=False)
         try:
             await link._attach(start=False)
         except errors.RasError:
-            proc.kill()
-            await proc.wait()
-            shutil.rmtree(spec.run_dir, ignore_errors=True)
+            await link._abandon()
             return None
         return link
 

@@ -86,17 +86,15 @@ from openras.errors import (
 )
 from openras.links._common import (
     HELPER_ENV,
-    SupervisedLink,
-    cancel_and_wait,
     dial_timeout,
     entry_bool,
     entry_int,
     find_program,
+    interface_stats,
     link_exists,
     remove_quietly,
     resolve_entry_path,
     run_cmd,
-    stopped_before_start,
 )
 from openras.links._owner_files import (
     append_owner_file,
@@ -113,6 +111,7 @@ from openras.links.base import (
     Projection,
     StateReached,
 )
+from openras.links.journal import Interface
 from openras.links.process import LinkProcess, ProcessIdentity
 from openras.links.rtnl import routes_too_much
 from openras.links.ssh.log import (
@@ -124,6 +123,7 @@ from openras.links.ssh.log import (
     SshLogParser,
     classify_exit,
 )
+from openras.links.supervisor import LinkFailure, SupervisedLink
 from openras.states import RasConnState
 
 ERROR_IP_CONFIGURATION: Final = 716
@@ -388,13 +388,7 @@ def parse_ss(text: str, pid: int) -> LinkStats | None:
     return None
 
 
-def _remove_run_files(run_dir: Path) -> None:
-    """Every file the link writes to its run dir (secrets among them)."""
-    names = (_CTL, _KNOWN_HOSTS, _IDENTITY, _PASSWORD, _ASKPASS, _LOG)
-    remove_quietly(*(run_dir / n for n in names))
-
-
-class SshLink(SupervisedLink):
+class SshLink(SupervisedLink["_Settings"]):
     """An SSH connection as a RAS link: SOCKS proxy or a layer-3 tun."""
 
     driver: ClassVar[str] = "ssh"
@@ -408,7 +402,6 @@ class SshLink(SupervisedLink):
         self._reached: RasConnState | None = None
         self._tun_unit: int | None = None
         self._known_hosts_before = b""
-        self._started = 0.0
         self._ssh = "ssh"  # the absolute path once start() or adopt() looked it up
 
     def __repr__(self) -> str:
@@ -418,23 +411,22 @@ class SshLink(SupervisedLink):
     # -- checks -----------------------------------------------------------------------------
 
     @classmethod
-    def validate(cls, spec: LinkSpec) -> None:
+    def validate(cls, spec: LinkSpec) -> _Settings:
         settings = _Settings.from_spec(spec)
         if settings.mode == "tun" and os.geteuid() != 0:
             raise RasError(ERROR_ACCESS_DENIED, "tun mode needs a root daemon; use socks")
         if settings.admin_known_hosts:
             _read_known_hosts(settings, spec.owner_uid)  # it must exist: 778 before a dial
         find_program("ssh")
+        return settings
 
     def _path(self, name: str) -> Path:
         return self.spec.run_dir / name
 
     # -- start ------------------------------------------------------------------------------
 
-    async def start(self) -> None:
-        self._started = time.monotonic()
-        self.validate(self.spec)
-        settings = self._settings = _Settings.from_spec(self.spec)
+    async def _launch(self, prepared: _Settings) -> None:
+        settings = self._settings = prepared
         self._ssh = find_program("ssh")
         if len(str(self._path(_CTL))) > _MAX_CTL_PATH:
             raise RasError(
@@ -444,10 +436,8 @@ class SshLink(SupervisedLink):
         password = self.spec.params.password
         if settings.mode == "tun":
             self._tun_unit = await self._choose_tun_unit()
+            self.journal.note(Interface(f"tun{self._tun_unit}"))
 
-        if not self.spec.run_dir.exists():
-            self.spec.run_dir.mkdir(mode=0o700, parents=True)
-            self._created_run_dir = True
         remove_quietly(*(self._path(n) for n in (_KNOWN_HOSTS, _IDENTITY, _PASSWORD, _ASKPASS)))
         self._known_hosts_before = known or b""
         write_private(self._path(_KNOWN_HOSTS), self._known_hosts_before)
@@ -473,14 +463,10 @@ class SshLink(SupervisedLink):
             tun_unit=self._tun_unit,
             program=self._ssh,
         )
-        if self._stopping:
-            raise stopped_before_start("ssh")
-        self._proc = LinkProcess.spawn(
-            argv, marker=self.spec.marker, log_path=self._path(_LOG), env=env
-        )
+        self._spawn_program(argv, log_name=_LOG, env=env)
         self._reach(RasConnState.ConnectDevice)
-        self._exit_task = asyncio.create_task(self._watch_exit())
-        self._run_task = asyncio.create_task(self._dial())
+        self._arm_dial_deadline(settings.dial_timeout)
+        self._run_task = self._spawn(self._dial())
 
     async def _choose_tun_unit(self) -> int:
         base = 100 + self.spec.handle % 100
@@ -527,8 +513,6 @@ class SshLink(SupervisedLink):
         )
 
     async def _dial(self) -> None:
-        assert self._settings is not None
-        settings = self._settings
         tick = 0
         while not self._ended():
             self._read_log()
@@ -545,27 +529,28 @@ class SshLink(SupervisedLink):
                     return
                 try:
                     await self._configure_tun()
-                except _Failure as exc:
+                except LinkFailure as exc:
                     self._finish(exc.code, exc.detail)
                     return
                 remove_quietly(self._path(_PASSWORD), self._path(_ASKPASS))
                 await self._persist_learned_host_key()
                 if self._ended():
                     return
-                self._connected = True
+                self._mark_connected()
                 self._reach(RasConnState.Connected)
-                return
-            if time.monotonic() - self._started > settings.dial_timeout:
-                self._read_log()
-                detail = f"not connected within {settings.dial_timeout:g} s"
-                if self._parser.worst is not None:
-                    detail += f" (last: {self._parser.worst.line})"
-                elif self._parser.last_line:
-                    detail += f" (ssh said: {self._parser.last_line})"
-                self._finish(ERROR_VPN_TIMEOUT, detail)
                 return
             tick += 1
             await asyncio.sleep(_POLL)
+
+    def _on_dial_deadline(self) -> None:
+        assert self._settings is not None
+        self._read_log()
+        detail = f"not connected within {self._settings.dial_timeout:g} s"
+        if self._parser.worst is not None:
+            detail += f" (last: {self._parser.worst.line})"
+        elif self._parser.last_line:
+            detail += f" (ssh said: {self._parser.last_line})"
+        self._finish(ERROR_VPN_TIMEOUT, detail)
 
     async def _check(self) -> bool:
         assert self._settings is not None
@@ -617,7 +602,7 @@ class SshLink(SupervisedLink):
         if res.returncode != 0:
             if adopting and await self._routes_present(dev):
                 return
-            raise _Failure(ERROR_IP_CONFIGURATION, f"ip: {' '.join(res.stderr.split())}")
+            raise LinkFailure(ERROR_IP_CONFIGURATION, f"ip: {' '.join(res.stderr.split())}")
 
     async def _routes_present(self, dev: str) -> bool:
         """Whether every entry route goes through ``dev`` (an adopted link's own)."""
@@ -656,12 +641,7 @@ class SshLink(SupervisedLink):
             )
         self._known_hosts_before = now
 
-    async def _watch_exit(self) -> None:
-        assert self._proc is not None
-        rc = await self._proc.wait()
-        self._gone.set()
-        if self._ended():
-            return
+    def _program_exited(self, rc: int | None) -> tuple[int, str]:
         self._read_log()
         self._parser.close()
         code, detail, implied = classify_exit(self._parser, rc)
@@ -671,59 +651,21 @@ class SshLink(SupervisedLink):
             self._reach(implied)
         if self._connected and code == ERROR_UNKNOWN:
             code = ERROR_LINK_FAILURE
-        self._finish(code, detail)
+        return code, detail
 
     # -- stop -------------------------------------------------------------------------------
 
-    def _stop_program(self, *, force: bool = False) -> None:
-        if self._run_task is not None and self._run_task is not asyncio.current_task():
-            self._run_task.cancel()
-        if self._proc is None:
-            self._gone.set()
-            return
-        if force:
-            self._proc.kill()
-        elif self._path(_CTL).exists() and self._stop_task is None and not self._proc.exited:
-            self._stop_task = asyncio.get_running_loop().create_task(self._exit_via_control())
-        else:
-            self._proc.terminate()
+    def _graceful_stop(self) -> bool:
+        """``ssh -O exit`` on the control socket (SIGTERM when that fails)."""
+        if not self._path(_CTL).exists():
+            return False
+        self._spawn(self._exit_via_control())
+        return True
 
     async def _exit_via_control(self) -> None:
-        assert self._proc is not None
         res = await run_cmd(self._ctl_argv("exit"), time_limit=3)
-        if res.returncode != 0:
+        if res.returncode != 0 and self._proc is not None:
             self._proc.terminate()
-            return
-        try:
-            await asyncio.wait_for(self._proc.wait(), 3)
-        except TimeoutError:
-            self._proc.terminate()
-
-    async def _close(self) -> None:
-        if self._proc is None:
-            self._gone.set()
-        await self._gone.wait()
-        await cancel_and_wait((self._run_task, self._exit_task, self._stop_task))
-        await self._cleanup()
-
-    async def _cleanup(self) -> None:
-        if self._tun_unit is not None:
-            dev = f"tun{self._tun_unit}"
-            if link_exists(dev):
-                await run_cmd(["ip", "link", "del", "dev", dev], time_limit=5)
-        _remove_run_files(self.spec.run_dir)
-        if self._created_run_dir:
-            with contextlib.suppress(OSError):
-                self.spec.run_dir.rmdir()
-
-    @classmethod
-    async def cleanup_orphan(cls, spec: LinkSpec) -> None:
-        """The run dir's files (password, askpass, identity, known_hosts, control socket).
-
-        The tun unit is not derivable from the spec (the first free one from
-        ``100 + handle % 100``), so it is not looked for: ssh opens it non-persistent, and
-        the kernel deletes it when the killed ssh's descriptor closes."""
-        _remove_run_files(spec.run_dir)
 
     # -- persistence ------------------------------------------------------------------------
 
@@ -732,7 +674,6 @@ class SshLink(SupervisedLink):
             "process": self._proc.identity.to_record() if self._proc else None,
             "tun_unit": self._tun_unit,
             "connected": self._connected,
-            "created_run_dir": self._created_run_dir,
             # The login name the dial used: adoption has no dial parameters to rebuild it.
             "user": self._settings.user if self._settings is not None else None,
         }
@@ -746,46 +687,32 @@ class SshLink(SupervisedLink):
         link._started = time.monotonic()
         unit = record.get("tun_unit")
         link._tun_unit = int(unit) if unit is not None else None
-        link._created_run_dir = bool(record.get("created_run_dir", False))
         with contextlib.suppress(OSError):
             link._log_offset = link._path(_LOG).stat().st_size
         proc_rec = record.get("process")
-        link._proc = LinkProcess.adopt(ProcessIdentity.from_record(proc_rec)) if proc_rec else None
-        ok = link._proc is not None and await link._check() and await link._ready()
+        proc = LinkProcess.adopt(ProcessIdentity.from_record(proc_rec)) if proc_rec else None
+        if proc is not None:
+            link._watch_program(proc, journal=False)
+        ok = proc is not None and await link._check() and await link._ready()
         if ok:
             try:
                 await link._configure_tun(adopting=True)
-            except _Failure:
+            except LinkFailure:
                 ok = False
         if not ok:
-            await link._end_program()
-            await link._cleanup()
+            await link._abandon()
             return None
         remove_quietly(link._path(_PASSWORD), link._path(_ASKPASS))
-        link._connected = True
+        link._mark_connected()
         link._reached = RasConnState.Authenticated
         link._reach(RasConnState.Connected)
-        link._exit_task = asyncio.create_task(link._watch_exit())
         return link
 
     # -- numbers ----------------------------------------------------------------------------
 
     async def statistics(self) -> LinkStats:
         if self._tun_unit is not None:
-            res = await run_cmd(
-                ["ip", "-j", "-s", "link", "show", "dev", f"tun{self._tun_unit}"], time_limit=5
-            )
-            with contextlib.suppress(ValueError, KeyError, IndexError, TypeError):
-                stats = json.loads(res.stdout)[0]["stats64"]
-                rx, tx = stats["rx"], stats["tx"]
-                return LinkStats(
-                    bytes_sent=int(tx["bytes"]),
-                    bytes_received=int(rx["bytes"]),
-                    frames_sent=int(tx["packets"]),
-                    frames_received=int(rx["packets"]),
-                    errors=int(tx.get("errors", 0)) + int(rx.get("errors", 0)),
-                )
-            return LinkStats()
+            return interface_stats(f"tun{self._tun_unit}") or LinkStats()
         if self._proc is None:
             return LinkStats()
         res = await run_cmd(["ss", "-H", "-t", "-i", "-n", "-p", "state", "established"])
@@ -847,13 +774,6 @@ def _adopted_settings(spec: LinkSpec, record: Mapping[str, Any]) -> _Settings:
     if isinstance(user, str) and _USER.match(user):
         settings = dataclasses.replace(settings, user=user)
     return settings
-
-
-class _Failure(Exception):
-    def __init__(self, code: int, detail: str) -> None:
-        super().__init__(detail)
-        self.code = code
-        self.detail = detail
 
 
 __all__ = ["SshLink", "build_argv", "parse_destination", "parse_ss"]

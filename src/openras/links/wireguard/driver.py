@@ -51,7 +51,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 import socket
 import time
@@ -69,16 +68,14 @@ from openras.errors import (
 )
 from openras.links._common import (
     HELPER_ENV,
-    SupervisedLink,
-    cancel_and_wait,
     dial_timeout,
     entry_int,
     find_program,
+    interface_stats,
     link_exists,
     remove_quietly,
     resolve_entry_path,
     run_cmd,
-    stopped_before_start,
     tail_text,
     unix_socket_answers,
 )
@@ -91,8 +88,10 @@ from openras.links.base import (
     Projection,
     StateReached,
 )
+from openras.links.journal import Interface, Rule, Socket
 from openras.links.process import LinkProcess, ProcessIdentity
-from openras.links.rtnl import AddRule, DelRule, NetlinkError, Op, Rtnl, parse_del_rule
+from openras.links.rtnl import AddRule, Rtnl
+from openras.links.supervisor import LinkFailure, SupervisedLink, stopped_before_start
 from openras.links.wireguard.config import (
     ERROR_BAD_CONFIG,
     IPInterface,
@@ -146,11 +145,6 @@ _UAPI_TIMEOUT: Final = 2.0
 _UAPI_LIMIT: Final = 1 << 20
 _SETCONF_FILE: Final = "wg-setconf.conf"
 _LOG_FILE: Final = "wireguard-go.log"
-#: The policy-rule teardown, written before any rule is added: a link that was started but
-#: never recorded (the daemon crashed) has only its run dir to say which rules are its own.
-_TEARDOWN_FILE: Final = "teardown.json"
-#: How long an orphan's UAPI socket may go on answering after its wireguard-go was killed.
-_ORPHAN_SOCKET_GRACE: Final = 1.0
 _MAX_IFNAME: Final = 15
 
 
@@ -236,27 +230,6 @@ def release_policy_slot(slot: int | None, handle: int) -> None:
         del _held_slots[slot]
 
 
-def remove_rules(teardown: Sequence[Sequence[str]]) -> None:
-    """The teardown's rules, each by exact match (``rtnl.DelRule``); a journal line that is
-    not an exact removal (a bare ``rule del priority N`` of an older record) is skipped: a
-    rule left behind routes nothing once its table is empty, a rule removed by priority
-    alone may be another link's."""
-    removals: list[DelRule] = []
-    for args in teardown:
-        removal = parse_del_rule(args)
-        if removal is None:
-            log.warning("teardown: %r is not an exact rule removal; skipped", " ".join(args))
-        else:
-            removals.append(removal)
-    if not removals:
-        return
-    try:
-        with Rtnl() as rtnl:
-            rtnl.remove_rules(removals)
-    except (NetlinkError, OSError) as exc:
-        log.warning("teardown: %s", exc)
-
-
 def uapi_socket(ifname: str) -> Path:
     return UAPI_DIR / f"{ifname}.sock"
 
@@ -304,41 +277,6 @@ async def _ip_force(commands: Sequence[Sequence[str]]) -> None:
         await run_cmd(argv, input_data=("\n".join(lines) + "\n").encode(), time_limit=5)
 
 
-async def _socket_stays(sock: Path, grace: float) -> bool:
-    """Whether ``sock`` still answers after ``grace`` seconds (polled; False at once when
-    it does not exist or does not answer)."""
-    deadline = time.monotonic() + grace
-    while unix_socket_answers(sock):
-        if time.monotonic() >= deadline:
-            return True
-        await asyncio.sleep(_UAPI_POLL * 5)
-    return False
-
-
-async def _remove_interface(ifname: str, *, kernel: bool) -> None:
-    """Delete ``ifname`` if it exists and, for wireguard-go, its UAPI socket once nothing
-    answers on it (a live socket belongs to a running wireguard-go, never ours to remove)."""
-    if link_exists(ifname):
-        await run_cmd(["ip", "link", "del", "dev", ifname], time_limit=5)
-    if not kernel:
-        sock = uapi_socket(ifname)
-        if sock.exists() and not unix_socket_answers(sock):
-            remove_quietly(sock)
-
-
-def _remove_run_files(run_dir: Path) -> None:
-    remove_quietly(*(run_dir / name for name in (_SETCONF_FILE, _LOG_FILE, _TEARDOWN_FILE)))
-
-
-def _read_teardown(run_dir: Path) -> list[list[str]]:
-    """The teardown a link wrote to its run dir ([] if none or unreadable)."""
-    try:
-        data = json.loads((run_dir / _TEARDOWN_FILE).read_text())
-        return [list(map(str, cmd)) for cmd in data]
-    except (OSError, ValueError, TypeError):
-        return []
-
-
 def peer_tunnel_addresses(
     addresses: Sequence[IPInterface], allowed_ips: Sequence[IPNetwork]
 ) -> dict[int, str]:
@@ -360,7 +298,7 @@ def peer_tunnel_addresses(
     return found
 
 
-class WireGuardLink(SupervisedLink):
+class WireGuardLink(SupervisedLink[WgConfig]):
     """A WireGuard tunnel from a wg-quick style config."""
 
     driver: ClassVar[str] = "wireguard"
@@ -377,13 +315,8 @@ class WireGuardLink(SupervisedLink):
         self._keepalive_overridden: tuple[str, ...] = ()
         self._projection: dict[str, Any] = {}
         self._setup: list[list[str]] = []
-        self._teardown: list[list[str]] = []
         #: The policy slot this link holds (netplan.PolicySlot.slot), if any.
         self._slot: int | None = None
-        #: The rules this process added (or, once adopted, the record's teardown): what
-        #: the close removes. ``_teardown`` is the plan (the journal, the record).
-        self._remove_on_close: list[list[str]] = []
-        self._started = 0.0
         self._wg = "wg"  # the absolute path once start() or adopt() looked it up
 
     def __repr__(self) -> str:
@@ -405,14 +338,9 @@ class WireGuardLink(SupervisedLink):
 
     # -- start ------------------------------------------------------------------------------
 
-    async def start(self) -> None:
-        self._started = time.monotonic()
+    async def _launch(self, prepared: WgConfig) -> None:
         settings = self._settings = _Settings.from_spec(self.spec)
-        prepared = self.spec.prepared
-        if isinstance(prepared, WgConfig):
-            config = self._config = prepared
-        else:
-            config = self._config = await asyncio.to_thread(load_config, self.spec, settings)
+        config = self._config = prepared
         self._wg = find_program("wg")
         self._ifname = await self._choose_ifname()
         slot = None
@@ -421,19 +349,14 @@ class WireGuardLink(SupervisedLink):
             self._slot = slot.slot
         self._plan = plan_network(config, self._ifname, slot=slot)
         self._setup = [list(cmd) for cmd in self._plan.setup]
-        self._teardown = [list(cmd) for cmd in self._plan.teardown]
         self._keepalive_overridden = tuple(
             p.public_key for p in config.dial_peers if not p.persistent_keepalive
         )
         self._projection = self._make_projection(config, self._plan)
 
-        if not self.spec.run_dir.exists():
-            self.spec.run_dir.mkdir(mode=0o700, parents=True)
-            self._created_run_dir = True
-        if self._teardown:
-            write_private(self.spec.run_dir / _TEARDOWN_FILE, json.dumps(self._teardown).encode())
         if self._stopping:
             raise stopped_before_start("wireguard")
+        self.journal.note(Interface(self._ifname))
         probe = settings.implementation == "kernel" or (
             settings.implementation == "auto" and kernel_may_have_wireguard()
         )
@@ -447,19 +370,14 @@ class WireGuardLink(SupervisedLink):
         else:
             env = dict(HELPER_ENV)
             env["LOG_LEVEL"] = "error"
-            if self._stopping:
-                raise stopped_before_start("wireguard-go")
-            self._proc = LinkProcess.spawn(
-                [find_program("wireguard-go"), "-f", self._ifname],
-                marker=self.spec.marker,
-                log_path=self.spec.run_dir / _LOG_FILE,
-                env=env,
+            self.journal.note(Socket(str(uapi_socket(self._ifname))))
+            self._spawn_program(
+                [find_program("wireguard-go"), "-f", self._ifname], log_name=_LOG_FILE, env=env
             )
-            self._exit_task = asyncio.create_task(self._watch_exit())
         if self._stopping:  # came in while the kernel interface was made: wait_closed removes it
             raise stopped_before_start("wireguard")
         self.emit(StateReached(RasConnState.ConnectDevice))
-        self._run_task = asyncio.create_task(self._run())
+        self._run_task = self._spawn(self._run())
 
     async def _choose_ifname(self) -> str:
         for name in interface_names(self.spec.handle):
@@ -508,10 +426,6 @@ class WireGuardLink(SupervisedLink):
 
     # -- the dial and the watch -------------------------------------------------------------
 
-    def _remaining(self) -> float:
-        assert self._settings is not None
-        return self._started + self._settings.dial_timeout - time.monotonic()
-
     async def _run(self) -> None:
         assert self._settings is not None
         assert self._config is not None
@@ -529,7 +443,7 @@ class WireGuardLink(SupervisedLink):
                 dead_after=self._settings.dead_after,
             )
             await self._watch(monitor)
-        except _Failure as exc:
+        except LinkFailure as exc:
             if self._proc is not None and self._proc.exited:
                 return  # the program died under us: _watch_exit reports why
             self._finish(exc.code, exc.detail)
@@ -539,11 +453,11 @@ class WireGuardLink(SupervisedLink):
         assert self._proc is not None
         while True:
             if self._proc.exited:
-                raise _Failure(ERROR_CONNECTING_DEVICE_NOT_FOUND, "wireguard-go exited")
+                raise LinkFailure(ERROR_CONNECTING_DEVICE_NOT_FOUND, "wireguard-go exited")
             if sock.exists() and unix_socket_answers(sock):
                 return
             if self._remaining() <= 0:
-                raise _Failure(ERROR_VPN_TIMEOUT, "wireguard-go did not open its UAPI socket")
+                raise LinkFailure(ERROR_VPN_TIMEOUT, "wireguard-go did not open its UAPI socket")
             await asyncio.sleep(_UAPI_POLL)
 
     async def _configure(self) -> None:
@@ -563,18 +477,16 @@ class WireGuardLink(SupervisedLink):
             await run_cmd(["sysctl", "-q", "net.ipv4.conf.all.src_valid_mark=1"], time_limit=5)
         # Over netlink, in-process: a few acknowledged requests of microseconds each, where an
         # ``ip -batch`` helper cost 2-3 ms of the dial (see links/rtnl.py).
-        done: list[Op] = []
+        # Each rule is journaled before it is added; it is removed by exact match, and its
+        # fwmark, table and priority are this link's alone (the policy slot).
+        for op in self._plan.ops:
+            if isinstance(op, AddRule) and op.not_fwmark is not None:
+                self.journal.note(Rule.of(op))
         try:
             with Rtnl() as rtnl:
-                rtnl.apply(self._plan.ops, done)
+                rtnl.apply(self._plan.ops)
         except OSError as exc:
-            raise _Failure(ERROR_IP_CONFIGURATION, str(exc)) from None
-        finally:
-            # Only the rules the kernel took from us are ours to remove (one it refused as a
-            # duplicate is somebody else's).
-            self._remove_on_close = [
-                list(DelRule(op).ip_args()) for op in done if isinstance(op, AddRule)
-            ]
+            raise LinkFailure(ERROR_IP_CONFIGURATION, str(exc)) from None
 
     async def _setconf(self, keepalive: int | None) -> None:
         """``wg setconf`` for the kernel module, from a 0600 file deleted right after."""
@@ -592,7 +504,7 @@ class WireGuardLink(SupervisedLink):
         finally:
             remove_quietly(path)
         if res.returncode != 0:
-            raise _Failure(ERROR_BAD_CONFIG, f"wg setconf: {res.stderr.strip()}")
+            raise LinkFailure(ERROR_BAD_CONFIG, f"wg setconf: {res.stderr.strip()}")
 
     async def _resolve_endpoints(self) -> dict[str, str]:
         """Each peer Endpoint as ``ip:port`` (UAPI takes no names): a name is resolved as
@@ -612,7 +524,7 @@ class WireGuardLink(SupervisedLink):
                         max(0.1, self._remaining()),
                     )
                 except (OSError, TimeoutError) as exc:
-                    raise _Failure(
+                    raise LinkFailure(
                         ERROR_DNSNAME_NOT_RESOLVABLE, f"endpoint {host}: {exc or 'timed out'}"
                     ) from None
                 literal = endpoint_literal(f"[{infos[0][4][0]}]:{port}")
@@ -656,10 +568,12 @@ class WireGuardLink(SupervisedLink):
         """A UAPI ``set``; _Failure unless wireguard-go answers ``errno=0``."""
         answer = await self._uapi(request.encode())
         if answer is None:
-            raise _Failure(ERROR_CONNECTING_DEVICE_NOT_FOUND, f"wireguard-go did not answer {what}")
+            raise LinkFailure(
+                ERROR_CONNECTING_DEVICE_NOT_FOUND, f"wireguard-go did not answer {what}"
+            )
         text = answer.decode("ascii", "replace").strip()
         if text != "errno=0":
-            raise _Failure(ERROR_BAD_CONFIG, f"wireguard-go refused {what} ({text})")
+            raise LinkFailure(ERROR_BAD_CONFIG, f"wireguard-go refused {what} ({text})")
 
     async def _uapi_dump(self) -> WgDump | None:
         data = await self._uapi(b"get=1\n\n")
@@ -683,7 +597,7 @@ class WireGuardLink(SupervisedLink):
                 if monitor.connected:
                     missing_since = missing_since or now
                     if self._kernel or now - missing_since > 1.0:
-                        raise _Failure(ERROR_LINK_FAILURE, f"interface {self._ifname} vanished")
+                        raise LinkFailure(ERROR_LINK_FAILURE, f"interface {self._ifname} vanished")
             else:
                 missing_since = None
                 events = monitor.observe(dump, now)
@@ -703,7 +617,7 @@ class WireGuardLink(SupervisedLink):
             await run_cmd(cmd, time_limit=5)
             return
         request = f"set=1\npublic_key={key_hex(public_key)}\npersistent_keepalive_interval=0\n\n"
-        with contextlib.suppress(_Failure):  # housekeeping: a refusal changes nothing else
+        with contextlib.suppress(LinkFailure):  # housekeeping: a refusal changes nothing else
             await self._uapi_set(request, "the keepalive")
 
     async def _on_monitor_event(self, event: HandshakeDone | DialTimedOut | PeerSilent) -> None:
@@ -712,7 +626,7 @@ class WireGuardLink(SupervisedLink):
         if isinstance(event, HandshakeDone):
             # Connected first: switching the dial's keepalive back off is housekeeping that
             # need not hold up the dial (a keepalive or two more change nothing).
-            self._connected = True
+            self._mark_connected()
             self.emit(StateReached(RasConnState.Connected))
             overridden, self._keepalive_overridden = self._keepalive_overridden, ()
             for key in overridden:
@@ -720,67 +634,26 @@ class WireGuardLink(SupervisedLink):
                     break
                 await self._keepalive_off(key)
         elif isinstance(event, DialTimedOut):
-            raise _Failure(
+            raise LinkFailure(
                 ERROR_VPN_TIMEOUT,
                 f"no WireGuard handshake with {endpoint} within {self._settings.dial_timeout:g} s "
                 f"(sent {event.tx_bytes} bytes, received {event.rx_bytes}); a wrong key, a wrong "
                 "endpoint and an unreachable server look the same",
             )
         else:
-            raise _Failure(
+            raise LinkFailure(
                 ERROR_LINK_FAILURE,
                 f"peer {endpoint} silent for {event.silent_for:.1f} s while we transmitted",
             )
 
-    async def _watch_exit(self) -> None:
-        assert self._proc is not None
-        rc = await self._proc.wait()
-        self._gone.set()
-        if self._stopping or self._terminal:
-            return
+    def _program_exited(self, rc: int | None) -> tuple[int, str]:
         log = tail_text(self.spec.run_dir / _LOG_FILE, 600).strip().splitlines()
         why = f"wireguard-go exited (status {rc})" + (f": {log[-1]}" if log else "")
         code = ERROR_LINK_FAILURE if self._connected else ERROR_CONNECTING_DEVICE_NOT_FOUND
-        self._finish(code, why)
+        return code, why
 
-    # -- stop -------------------------------------------------------------------------------
-
-    def _stop_program(self, *, force: bool = False) -> None:
-        if self._run_task is not None and self._run_task is not asyncio.current_task():
-            self._run_task.cancel()
-        if self._proc is not None:
-            if force:
-                self._proc.kill()
-            else:
-                self._proc.terminate()
-        elif self._kernel and self._stop_task is None:
-            self._stop_task = asyncio.get_running_loop().create_task(self._kernel_delete())
-        elif not self._kernel and self._proc is None:
-            self._gone.set()
-
-    async def _kernel_delete(self) -> None:
-        await run_cmd(["ip", "link", "del", "dev", self._ifname], time_limit=5)
-        self._gone.set()
-
-    async def _close(self) -> None:
-        if self._proc is None and not self._kernel:
-            self._gone.set()  # nothing was ever started
-        await self._gone.wait()
-        await cancel_and_wait((self._run_task, self._exit_task))
-        await self._cleanup()
-
-    async def _cleanup(self) -> None:
-        """Remove whatever is left: rules, the interface, a stale socket, run-dir files."""
-        if self._remove_on_close:
-            remove_rules(self._remove_on_close)
-            self._remove_on_close = []
+    async def _release(self) -> None:
         release_policy_slot(self._slot, self.spec.handle)
-        if self._ifname:
-            await _remove_interface(self._ifname, kernel=self._kernel)
-        _remove_run_files(self.spec.run_dir)
-        if self._created_run_dir:
-            with contextlib.suppress(OSError):
-                self.spec.run_dir.rmdir()
 
     # -- persistence ------------------------------------------------------------------------
 
@@ -791,10 +664,8 @@ class WireGuardLink(SupervisedLink):
             "kernel": self._kernel,
             "process": self._proc.identity.to_record() if self._proc else None,
             "setup": self._setup,
-            "teardown": self._teardown,
             "policy_slot": self._slot,
             "keepalive_overridden": list(self._keepalive_overridden),
-            "created_run_dir": self._created_run_dir,
             "projection": self._projection,
         }
 
@@ -815,30 +686,27 @@ class WireGuardLink(SupervisedLink):
         link._ifname = str(record.get("ifname", ""))
         link._kernel = bool(record.get("kernel", False))
         link._setup = [list(map(str, c)) for c in record.get("setup", [])]
-        link._teardown = [list(map(str, c)) for c in record.get("teardown", [])]
-        link._remove_on_close = link._teardown
         slot = record.get("policy_slot")
         if isinstance(slot, int) and 0 <= slot < POLICY_SLOTS:
             link._slot = slot
             _held_slots.setdefault(slot, spec.handle)
         link._keepalive_overridden = tuple(map(str, record.get("keepalive_overridden", [])))
-        link._created_run_dir = bool(record.get("created_run_dir", False))
         link._projection = dict(record.get("projection", {}))
         proc_rec = record.get("process")
+        proc = None
         if not link._kernel and proc_rec:
-            link._proc = LinkProcess.adopt(ProcessIdentity.from_record(proc_rec))
-        usable = bool(link._ifname) and (link._kernel or link._proc is not None)
+            proc = LinkProcess.adopt(ProcessIdentity.from_record(proc_rec))
+        if proc is not None:
+            link._watch_program(proc, journal=False)
+        usable = bool(link._ifname) and (link._kernel or proc is not None)
         dump = await link._dump() if usable else None
         if dump is not None and dump.peers:
             await _ip_force(link._setup)
         else:
             # Gone, or caught before its peers were loaded: nothing worth keeping.
-            await link._end_program()
-            await link._cleanup()
+            await link._abandon()
             return None
         link._configured = True
-        if link._proc is not None:
-            link._exit_task = asyncio.create_task(link._watch_exit())
         monitor = PeerMonitor(
             started=link._started,
             dial_timeout=link._settings.dial_timeout,
@@ -849,29 +717,13 @@ class WireGuardLink(SupervisedLink):
             await link._on_monitor_event(HandshakeDone(dump.peers[0].public_key, 0))
         else:
             emit(StateReached(RasConnState.DeviceConnected))
-        link._run_task = asyncio.create_task(link._adopted_watch(monitor))
+        link._run_task = link._spawn(link._adopted_watch(monitor))
         return link
-
-    @classmethod
-    async def cleanup_orphan(cls, spec: LinkSpec) -> None:
-        """The policy rules (from the run dir's teardown file, each by exact match), then
-        every candidate name of the handle: a kernel interface, or wireguard-go's stale UAPI
-        socket (its tun went with the process). A name whose socket still answers after a grace (a killed
-        wireguard-go shows as a zombie while its last threads still hold the socket) is a
-        live link's and is kept."""
-        teardown = _read_teardown(spec.run_dir)
-        if teardown:
-            remove_rules(teardown)
-        for name in interface_names(spec.handle):
-            if await _socket_stays(uapi_socket(name), _ORPHAN_SOCKET_GRACE):
-                continue
-            await _remove_interface(name, kernel=False)
-        _remove_run_files(spec.run_dir)
 
     async def _adopted_watch(self, monitor: PeerMonitor) -> None:
         try:
             await self._watch(monitor)
-        except _Failure as exc:
+        except LinkFailure as exc:
             self._finish(exc.code, exc.detail)
 
     # -- numbers ----------------------------------------------------------------------------
@@ -879,18 +731,9 @@ class WireGuardLink(SupervisedLink):
     async def statistics(self) -> LinkStats:
         if not self._ifname:
             return LinkStats()
-        res = await run_cmd(["ip", "-j", "-s", "link", "show", "dev", self._ifname], time_limit=5)
-        if res.returncode == 0:
-            with contextlib.suppress(ValueError, KeyError, IndexError, TypeError):
-                stats = json.loads(res.stdout)[0]["stats64"]
-                rx, tx = stats["rx"], stats["tx"]
-                return LinkStats(
-                    bytes_sent=int(tx["bytes"]),
-                    bytes_received=int(rx["bytes"]),
-                    frames_sent=int(tx["packets"]),
-                    frames_received=int(rx["packets"]),
-                    errors=int(tx.get("errors", 0)) + int(rx.get("errors", 0)),
-                )
+        stats = interface_stats(self._ifname)
+        if stats is not None:
+            return stats
         dump = await self._dump()
         if dump is None:
             return LinkStats()
@@ -911,13 +754,6 @@ class WireGuardLink(SupervisedLink):
             dns=tuple(proj.get("dns", ())),
             extra=extra,
         )
-
-
-class _Failure(Exception):
-    def __init__(self, code: int, detail: str) -> None:
-        super().__init__(detail)
-        self.code = code
-        self.detail = detail
 
 
 __all__ = ["WireGuardLink", "load_config", "uapi_socket", "interface_names"]

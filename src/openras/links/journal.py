@@ -1,0 +1,186 @@
+"""The teardown journal: what a link made, written down *before* it is made.
+
+Every resource a link creates outside its own process (an interface, a policy rule, a
+socket file, a program) is appended here as a typed undo step just before the driver creates
+it, in ``<run dir>/journal``. Closing a link and cleaning up after a crash are then the same
+thing, :func:`replay`: the steps undone newest first, each one idempotent and checked against
+what it names (a process by pid *and* start time, a rule by exact match, a socket only when
+nothing answers on it), so a step for something that was never made, or is gone already,
+changes nothing. No driver guesses after a crash what it might have left.
+
+A step is one JSON line (appended with one ``write``: a crash leaves at most a torn last
+line, which is skipped). The journal lives in the run directory, which survives a daemon
+crash and is removed once the replay is done.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import time
+from pathlib import Path
+from typing import Final
+
+import msgspec
+
+from openras.links._common import remove_quietly, unix_socket_answers
+from openras.links.process import LinkProcess, ProcessIdentity
+from openras.links.rtnl import AddRule, DelRule, NetlinkError, Rtnl
+
+log = logging.getLogger(__name__)
+
+JOURNAL_FILE: Final = "journal"
+#: How long a replay waits for a SIGKILLed process to be gone.
+_KILL_WAIT: Final = 5.0
+#: How long a socket may go on answering after its program was killed.
+_SOCKET_GRACE: Final = 1.0
+_SOCKET_POLL: Final = 0.0025
+
+
+class Process(msgspec.Struct, frozen=True, tag="process"):
+    """A program the link started: SIGKILLed if this very process (pid + start time) runs."""
+
+    pid: int
+    create_time: float
+
+
+class Interface(msgspec.Struct, frozen=True, tag="interface"):
+    """A network interface: deleted if it exists (by name, in the replaying thread's
+    network namespace)."""
+
+    name: str
+
+
+class Rule(msgspec.Struct, frozen=True, tag="rule"):
+    """A policy rule: removed only if the kernel has one equal in every field."""
+
+    version: int
+    priority: int
+    table: int
+    fwmark: int
+    suppress_prefixlength: int | None = None
+
+    @classmethod
+    def of(cls, rule: AddRule) -> Rule:
+        if rule.not_fwmark is None:
+            raise ValueError("a journaled rule needs its fwmark (removal is by exact match)")
+        return cls(
+            rule.version, rule.priority, rule.table, rule.not_fwmark, rule.suppress_prefixlength
+        )
+
+    def removal(self) -> DelRule:
+        rule = AddRule(
+            self.version, self.priority, self.table,
+            not_fwmark=self.fwmark, suppress_prefixlength=self.suppress_prefixlength,
+        )  # fmt: skip
+        return DelRule(rule)
+
+
+class Socket(msgspec.Struct, frozen=True, tag="socket"):
+    """A Unix socket a program of the link listens on (wireguard-go's UAPI socket): removed
+    once nothing answers on it. One that still answers after a grace belongs to a running
+    program and is kept (a killed wireguard-go shows as a zombie while its last threads
+    still hold the socket, hence the grace)."""
+
+    path: str
+
+
+class File(msgspec.Struct, frozen=True, tag="file"):
+    """A file outside the run directory (the run directory goes as a whole)."""
+
+    path: str
+
+
+Step = Process | Interface | Rule | Socket | File
+_encoder: Final = msgspec.json.Encoder()
+_decoder: Final = msgspec.json.Decoder(Step)
+
+
+class Journal:
+    """The journal of one link's run directory."""
+
+    def __init__(self, run_dir: Path) -> None:
+        self.path = run_dir / JOURNAL_FILE
+
+    def note(self, step: Step) -> None:
+        """Append ``step`` (call it *before* creating what it undoes)."""
+        line = _encoder.encode(step) + b"\n"
+        fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o600)
+        try:
+            os.write(fd, line)
+        finally:
+            os.close(fd)
+
+    def steps(self) -> list[Step]:
+        """The steps written so far, oldest first; unreadable lines (a torn last line, an
+        older format) are skipped with a warning."""
+        try:
+            data = self.path.read_bytes()
+        except OSError:
+            return []
+        out: list[Step] = []
+        for n, line in enumerate(data.splitlines(), 1):
+            if not line.strip():
+                continue
+            try:
+                out.append(_decoder.decode(line))
+            except msgspec.DecodeError:
+                log.warning("%s:%d: not a journal step; skipped", self.path, n)
+        return out
+
+    async def replay(self) -> None:
+        """Undo every step, newest first, then forget them. Never raises: a step that
+        cannot be undone is logged and the others still run."""
+        steps = self.steps()
+        for step in reversed(steps):
+            try:
+                await _undo(step)
+            except Exception:
+                log.exception("teardown step %r failed", step)
+        with contextlib.suppress(FileNotFoundError):
+            self.path.unlink()
+
+
+async def _undo(step: Step) -> None:
+    if isinstance(step, Process):
+        await _kill(ProcessIdentity(step.pid, step.create_time))
+    elif isinstance(step, Socket):
+        await _remove_dead_socket(Path(step.path))
+    else:
+        _undo_now(step)
+
+
+async def _remove_dead_socket(path: Path) -> None:
+    deadline = time.monotonic() + _SOCKET_GRACE
+    while unix_socket_answers(path):
+        if time.monotonic() >= deadline:
+            return  # a live program's
+        await asyncio.sleep(_SOCKET_POLL)
+    remove_quietly(path)
+
+
+def _undo_now(step: Interface | Rule | File) -> None:
+    """The undo of a step that is one quick call (a netlink request, an unlink)."""
+    if isinstance(step, Interface):
+        with Rtnl() as rtnl:
+            rtnl.delete_link(step.name)
+    elif isinstance(step, Rule):
+        try:
+            with Rtnl() as rtnl:
+                rtnl.remove_rules([step.removal()])
+        except (NetlinkError, OSError) as exc:
+            log.warning("teardown: %s", exc)
+    else:
+        remove_quietly(Path(step.path))
+
+
+async def _kill(identity: ProcessIdentity) -> None:
+    """SIGKILL ``identity`` if it still runs, and wait (bounded) until it is gone."""
+    proc = LinkProcess.adopt(identity)
+    if proc is None:
+        return
+    proc.kill()
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(proc.wait(), _KILL_WAIT)

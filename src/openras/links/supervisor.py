@@ -1,0 +1,298 @@
+"""The one supervisor every real-program driver is built on.
+
+It owns what used to be written once per driver: the run directory, the dial deadline, the
+end of an attempt reported exactly once, the tasks a link runs, the stop escalation (the
+program's own graceful stop, then SIGTERM, then SIGKILL at the kill deadline), and the close
+that waits for the programs and replays the teardown journal (:mod:`openras.links.journal`).
+
+A driver implements only:
+
+* ``validate`` (classmethod, in a worker thread): read and check the entry; what it returns
+  is the typed ``prepared`` value its ``_launch`` gets (read once per dial);
+* ``_launch(prepared)``: create what the link needs, each resource journaled first
+  (:meth:`_spawn_program` journals a process; ``self.journal.note`` anything else);
+* ``_graceful_stop()``: ask the program to stop the way it stops cleanly (a control command);
+  return False when it cannot, and the program gets SIGTERM at once;
+* ``_program_exited(rc)``: what an exit nobody asked for means, as ``(code, detail)``;
+* how to interpret what its program says (best as a sans-IO interpreter, handed ``now``),
+  reported through ``self.emit`` and :meth:`_finish`; and ``adopt``.
+
+Stop escalation, one place: a stop (a hang-up, or the link's own failure) asks gracefully;
+a program still running ``term_after`` seconds later gets SIGTERM; one still running at the
+kill deadline (``OpenRasKillDeadlineMs``, at most 30 s) gets SIGKILL. ``kill()`` is SIGKILL
+now (a forced hang-up).
+"""
+
+from __future__ import annotations
+
+import abc
+import asyncio
+import contextlib
+import logging
+import shutil
+import signal
+import time
+from collections.abc import Coroutine, Mapping, Sequence
+from pathlib import Path
+from typing import Any, ClassVar, Generic, TypeVar, cast
+
+from openras.errors import ERROR_USER_DISCONNECTION, ERROR_VPN_TIMEOUT, RasError
+from openras.links._common import dial_timeout
+from openras.links.base import Emit, Link, LinkDropped, LinkFailed, LinkSpec
+from openras.links.journal import Journal, Process
+from openras.links.process import LinkProcess
+
+log = logging.getLogger(__name__)
+
+PreparedT = TypeVar("PreparedT")
+
+
+class LinkFailure(Exception):
+    """A step of a link failed with a RAS code: the supervisor reports it once."""
+
+    def __init__(self, code: int, detail: str) -> None:
+        super().__init__(detail)
+        self.code = code
+        self.detail = detail
+
+
+def stopped_before_start(program: str) -> RasError:
+    """What ``start()`` raises when a stop came in while it prepared (before the spawn):
+    starting the program anyway would leave it running with nobody watching for a stop."""
+    return RasError(ERROR_USER_DISCONNECTION, f"hung up before {program} started")
+
+
+class SupervisedLink(Link, Generic[PreparedT]):
+    """A link whose resources are journaled and whose programs the base stops and waits for."""
+
+    default_kill_deadline: ClassVar[float] = 5.0
+    #: Seconds after the graceful stop until a program that did not hear it gets SIGTERM
+    #: (None: only the kill deadline).
+    term_after: ClassVar[float | None] = 3.0
+
+    def __init__(self, spec: LinkSpec, emit: Emit) -> None:
+        super().__init__(spec, emit)
+        self.journal = Journal(spec.run_dir)
+        self._stopping = False  # a stop was asked for
+        self._terminal = False  # the link reported its own end
+        self._connected = False
+        self._proc: LinkProcess | None = None
+        self._stop_begun = asyncio.Event()
+        self._tasks: set[asyncio.Task[Any]] = set()
+        #: The dial (and, for some drivers, the watch) task: cancelled when the stop begins.
+        self._run_task: asyncio.Task[None] | None = None
+        self._dial_timer: asyncio.TimerHandle | None = None
+        self._escalation: list[asyncio.TimerHandle] = []
+        self._close_task: asyncio.Task[None] | None = None
+        #: When this dial began (monotonic); the dial deadline counts from here.
+        self._started = 0.0
+
+    # ------------------------------------------------------------------ for drivers
+
+    @abc.abstractmethod
+    async def _launch(self, prepared: PreparedT) -> None:
+        """Create the link's resources and start its program(s); raise RasError if it
+        cannot start. The run directory exists; a stop may already have been asked for."""
+
+    def _graceful_stop(self) -> bool:
+        """Ask the program to stop cleanly; False when it cannot be asked (SIGTERM now)."""
+        return False
+
+    def _program_exited(self, rc: int | None) -> tuple[int, str] | None:
+        """What an exit that nobody asked for means; None: somebody else reports it."""
+        return None
+
+    async def _release(self) -> None:
+        """Release what is not journaled (in-memory reservations, sockets); at close."""
+
+    def _on_dial_deadline(self) -> None:
+        """The dial took longer than the entry allows (the driver may say more)."""
+        self._finish(ERROR_VPN_TIMEOUT, f"not connected within {self._dial_timeout():g} s")
+
+    # ------------------------------------------------------------------ helpers
+
+    def _ended(self) -> bool:
+        return self._terminal or self._stopping
+
+    def _dial_timeout(self) -> float:
+        return dial_timeout(self.spec.entry)
+
+    def _remaining(self) -> float:
+        """Seconds left of the dial deadline."""
+        return self._started + self._dial_timeout() - time.monotonic()
+
+    def _spawn(self, coro: Coroutine[Any, Any, Any]) -> asyncio.Task[Any]:
+        """Run ``coro`` as one of the link's tasks (cancelled and awaited at close)."""
+        task = asyncio.get_running_loop().create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return task
+
+    def _spawn_program(
+        self,
+        argv: Sequence[str],
+        *,
+        log_name: str,
+        env: Mapping[str, str] | None = None,
+        cwd: Path | None = None,
+    ) -> LinkProcess:
+        """Start the link's program (journaled, watched); RasError if a stop came first."""
+        if self._stopping:
+            raise stopped_before_start(Path(argv[0]).name)
+        proc = LinkProcess.spawn(
+            argv, marker=self.spec.marker, log_path=self.spec.run_dir / log_name, env=env,
+            cwd=cwd,
+        )  # fmt: skip
+        self._watch_program(proc)
+        return proc
+
+    def _watch_program(self, proc: LinkProcess, *, journal: bool = True) -> None:
+        """Make ``proc`` the link's program: journaled (unless adopted: it is already), and
+        its exit reported."""
+        if journal:
+            self.journal.note(Process(proc.pid, proc.identity.create_time))
+        self._proc = proc
+        self._spawn(self._watch_exit(proc))
+
+    def _arm_dial_deadline(self, seconds: float | None = None) -> None:
+        """Fail the dial (``_on_dial_deadline``) unless it is connected within ``seconds``
+        (the entry's dial timeout by default)."""
+        self._disarm_dial_deadline()
+        delay = self._dial_timeout() if seconds is None else seconds
+        self._dial_timer = asyncio.get_running_loop().call_later(delay, self._dial_deadline)
+
+    def _disarm_dial_deadline(self) -> None:
+        if self._dial_timer is not None:
+            self._dial_timer.cancel()
+            self._dial_timer = None
+
+    def _dial_deadline(self) -> None:
+        self._dial_timer = None
+        if not (self._connected or self._ended()):
+            self._on_dial_deadline()
+
+    def _mark_connected(self) -> None:
+        """The link is up: later ends are drops, and the dial deadline no longer applies."""
+        self._connected = True
+        self._disarm_dial_deadline()
+
+    def _finish(self, code: int, detail: str) -> None:
+        """Report the end of the attempt (failed) or of the link (dropped), once, and stop."""
+        if self._ended():
+            return
+        self._terminal = True
+        self._disarm_dial_deadline()
+        self.emit(LinkDropped(code, detail) if self._connected else LinkFailed(code, detail))
+        self._begin_stop()
+
+    # ------------------------------------------------------------------ the contract
+
+    async def start(self) -> None:
+        self._started = time.monotonic()
+        prepared = self.spec.prepared
+        if prepared is None:
+            prepared = await asyncio.to_thread(self.validate, self.spec)
+        self.spec.run_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+        if self._stopping:
+            raise stopped_before_start(self.driver)
+        try:
+            await self._launch(cast(PreparedT, prepared))
+        except BaseException:
+            # start() reports this failure; nothing more is emitted, nothing left running.
+            self._terminal = True
+            self._begin_stop(force=True)
+            raise
+
+    def request_stop(self) -> None:
+        self._stopping = True
+        self._begin_stop()
+
+    def kill(self) -> None:
+        self._stopping = True
+        self._begin_stop(force=True)
+
+    def _begin_stop(self, *, force: bool = False) -> None:
+        """The one stop path: cancel the dial, ask gracefully, escalate by the clock."""
+        self._disarm_dial_deadline()
+        proc = self._proc
+        running = proc is not None and not proc.exited
+        if force and proc is not None:
+            proc.kill()
+        if self._stop_begun.is_set():
+            return
+        self._stop_begun.set()
+        task = self._run_task
+        if task is not None and task is not asyncio.current_task():
+            task.cancel()
+        if not running or force:
+            return
+        loop = asyncio.get_running_loop()
+        if not self._graceful_stop():
+            self._signal(signal.SIGTERM)
+        elif self.term_after is not None and self.term_after < self.kill_deadline:
+            self._escalation.append(loop.call_later(self.term_after, self._term))
+        self._escalation.append(loop.call_later(self.kill_deadline, self._kill_late))
+
+    def _signal(self, sig: int) -> None:
+        if self._proc is not None:
+            self._proc.signal(sig)
+
+    def _term(self) -> None:
+        if self._proc is not None and not self._proc.exited:
+            log.info("%r: no exit after the graceful stop; sending SIGTERM", self)
+            self._proc.terminate()
+
+    def _kill_late(self) -> None:
+        if self._proc is not None and not self._proc.exited:
+            log.warning("%r: link ignored the stop request; killing it at its deadline", self)
+            self._proc.kill()
+
+    async def _watch_exit(self, proc: LinkProcess) -> None:
+        rc = await proc.wait()
+        if not self._ended():
+            reason = self._program_exited(rc)
+            if reason is not None:
+                self._finish(*reason)
+                return
+        self._begin_stop()  # the program is gone: nothing more to wait for
+
+    async def wait_closed(self) -> None:
+        if self._close_task is None:
+            self._close_task = asyncio.get_running_loop().create_task(self._close())
+        await asyncio.shield(self._close_task)
+
+    async def _close(self) -> None:
+        """Once a stop began: the programs gone, the tasks ended, then the journal replayed
+        and the run directory removed. Status answers 6 only after this."""
+        await self._stop_begun.wait()
+        if self._proc is not None:
+            await self._proc.wait()
+        for timer in self._escalation:
+            timer.cancel()
+        self._disarm_dial_deadline()
+        await cancel_and_wait([self._run_task, *self._tasks])
+        await self._release()
+        await self.journal.replay()
+        shutil.rmtree(self.spec.run_dir, ignore_errors=True)
+
+    async def _abandon(self) -> None:
+        """End a link that ``adopt`` found not worth keeping: SIGKILL, then the close."""
+        self._stopping = True
+        self._begin_stop(force=True)
+        await self.wait_closed()
+
+    @classmethod
+    async def cleanup_orphan(cls, spec: LinkSpec) -> None:
+        """The journal of a link that was started but never recorded, replayed; then its
+        run directory goes."""
+        await Journal(spec.run_dir).replay()
+        shutil.rmtree(spec.run_dir, ignore_errors=True)
+
+
+async def cancel_and_wait(tasks: Sequence[asyncio.Task[Any] | None]) -> None:
+    """Cancel each task (but the calling one) and wait until it has ended."""
+    for task in tasks:
+        if task is not None and task is not asyncio.current_task():
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
