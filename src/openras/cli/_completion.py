@@ -22,6 +22,7 @@ COMMANDS: Final = (
     "entries",
     "entry",
     "daemon",
+    "manager",
     "error",
     "completion",
 )

@@ -39,6 +39,7 @@ examples:
   openras list --json                   the same, for scripts
   openras entry add Test --device loopback
   openras error 691                     what an error number means
+  openras manager                       which connection manager answers: system or yours
   source <(openras completion bash)     tab completion for bash (zsh: completion zsh)
 """
 
@@ -187,6 +188,7 @@ def build_parser() -> argparse.ArgumentParser:
         cmd_history = _lazy("openras.cli._commands", "cmd_history")
         cmd_error = _lazy("openras.cli._commands", "cmd_error")
         cmd_daemon = _lazy("openras.cli._commands", "cmd_daemon")
+        cmd_manager = _lazy("openras.cli._manager", "cmd_manager")
 
     p = command(
         "dial",
@@ -414,6 +416,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--state-dir", metavar="DIR", help="where the connection table is kept")
     p.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
+
+    command(
+        "manager",
+        "show which connection manager answers (the system one or yours) and its pid",
+        c.cmd_manager,
+        "example:\n  openras manager\n\n"
+        "Nothing is started: with no manager running it says how to start one (exit 111).",
+    )
 
     p = command(
         "error",
