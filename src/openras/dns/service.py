@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import ipaddress
 import json
 import logging
 import os
@@ -28,6 +27,7 @@ from openras.dns import backends
 from openras.dns.backends import Applied, Backend, NoBackend
 from openras.dns.plan import EntryKeys, domains_of, plan_dns
 from openras.links.base import Projection
+from openras.links.rtnl import Rtnl
 
 log = logging.getLogger("openras.rasman.dns")
 
@@ -41,21 +41,21 @@ def routes_everything(ifname: str) -> bool:
         index = socket.if_nametoindex(ifname)
     except OSError:
         return False
-    from pyroute2 import IPRoute
-
-    with IPRoute() as ipr:
-        for family in (socket.AF_INET, socket.AF_INET6):
-            halves: set[bool] = set()
-            for route in ipr.get_routes(family=family):
-                if route["type"] != 1 or route.get("RTA_OIF") != index:
-                    continue
-                if route["dst_len"] == 0:
+    try:
+        with Rtnl() as rtnl:
+            for version in (4, 6):
+                nets = rtnl.device_routes(version, index)
+                if any(n.prefixlen == 0 for n in nets):
                     return True
-                if route["dst_len"] == 1 and route.get("RTA_DST"):
-                    top = ipaddress.ip_address(route.get("RTA_DST"))
-                    halves.add(int(top) >> (top.max_prefixlen - 1) == 1)
-            if halves == {True, False}:
-                return True
+                halves = {
+                    int(n.network_address) >> (n.max_prefixlen - 1)
+                    for n in nets
+                    if n.prefixlen == 1
+                }
+                if halves == {0, 1}:
+                    return True
+    except OSError:
+        return False
     return False
 
 

@@ -11,8 +11,14 @@ values passed to ``emit``) and obeys ``request_stop``/``kill``. Rules every driv
 * Secrets reach the program over its control channel or a 0600 file in ``run_dir``, never
   argv or the environment.
 * ``wait_closed`` returns only when nothing of the link is left: process gone, interfaces,
-  routes and temp files removed. That is the moment status starts answering 6.
+  routes, rules and the run directory removed. That is the moment status starts answering 6.
+* ``request_stop`` begins a stop that ends by itself: the link escalates to SIGKILL by its
+  ``kill_deadline``; the manager only asks.
 * ``record()`` is everything needed to ``adopt`` the link after a daemon restart.
+
+Every driver implements this through :class:`openras.links.supervisor.SupervisedLink`, which
+owns the run directory, the stop escalation and the teardown journal (``docs/links.md``,
+"Writing a driver").
 """
 
 from __future__ import annotations
@@ -193,9 +199,9 @@ class Link(abc.ABC):
 
         rasman awaits this on a restart after a crash, once it has killed (and waited for)
         a link process marked with its instance whose handle had no record: the program is
-        dead, only ``spec`` (handle, entry snapshot, run dir; no params) is known, so only
-        names derived from the handle or files in the run dir can be found. rasman removes
-        the run dir afterwards. Must not raise for something already gone. Default: nothing.
+        dead, only ``spec`` (handle, entry snapshot, run dir; no params) is known: what the
+        run dir's teardown journal names is removed (SupervisedLink). Must not raise for
+        something already gone. Default: nothing.
         """
         return None
 

@@ -1,11 +1,11 @@
 """Interface set-up over rtnetlink, in-process: addresses, MTU and up, routes, policy rules.
 
-A dial used to run ``ip -batch`` for this: a helper process that costs 2-3 ms, as much as
-the rest of a WireGuard dial. pyroute2 (already a dependency, for counters) was measured too:
-2-3 ms for the same four requests, its message layer being slower than the helper. These
-few requests are small fixed structs, so they are encoded here: each is one ``sendmsg``
-and one acknowledgement, tens of microseconds, on the calling thread's network namespace
-(the one the daemon's helpers would run in).
+The daemon's one netlink path: set-up, counters (:meth:`Rtnl.counters`), deletion
+(:meth:`Rtnl.delete_link`) and the dumps a check needs. A dial used to run ``ip -batch``:
+a helper process that costs 2-3 ms, as much as the rest of a WireGuard dial; pyroute2 took
+as long for the same four requests. These few requests are small fixed structs, so they are
+encoded here: each is one ``sendmsg`` and one acknowledgement, tens of microseconds, on the
+calling thread's network namespace (the one the daemon's helpers would run in).
 
 The operations are plain values (:class:`AddAddress`, :class:`NoLinkLocal`, :class:`LinkUp`,
 :class:`AddRoute`, :class:`AddRule`, :class:`DelRule`); each also says what ``ip`` would be told
@@ -28,7 +28,7 @@ import ipaddress
 import os
 import socket
 import struct
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Final
 
@@ -451,6 +451,19 @@ class Rtnl:
                 return True
         return False
 
+    def device_routes(self, version: int, index: int) -> list[IPNetwork]:
+        """Every unicast route of ``version`` through interface ``index``, in any table."""
+        head = struct.pack("=BBBBBBBBI", _family(version), 0, 0, 0, 0, 0, 0, 0, 0)
+        out: list[IPNetwork] = []
+        for payload in self._dump(RTM_GETROUTE, head + _u32(RTA_OIF, index), RTM_NEWROUTE):
+            dst_len, kind = payload[1], payload[7]
+            attrs = _attrs(payload, 12)
+            if kind != RTN_UNICAST or _u32_of(attrs, RTA_OIF) != index:
+                continue
+            raw = attrs.get(RTA_DST, b"\0" * (4 if version == 4 else 16))
+            out.append(ipaddress.ip_network((raw, dst_len), strict=False))
+        return out
+
     def counters(self, ifname: str) -> Counters | None:
         """``ifname``'s counters; None when there is no such interface."""
         try:
@@ -497,16 +510,11 @@ class Rtnl:
             done += not code
         return done
 
-    def _dump(self, kind: int, body: bytes, want: int) -> list[bytes]:
-        """The payloads of the ``want`` messages a dump request answers with ([] when the
-        kernel says the object does not exist)."""
-        with contextlib.suppress(OSError):  # older kernels: the dump is just not filtered
-            self._sock.setsockopt(SOL_NETLINK, NETLINK_GET_STRICT_CHK, 1)
+    def _send(self, kind: int, flags: int, body: bytes) -> Iterator[tuple[int, bytes]]:
+        """Send one request; yield ``(type, payload)`` of each message answering it."""
         self._seq += 1
         seq = self._seq
-        flags = NLM_F_REQUEST | NLM_F_DUMP
         self._sock.send(_HDR.pack(_HDR.size + len(body), kind, flags, seq, 0) + body)
-        out: list[bytes] = []
         while True:
             data = self._sock.recv(1 << 20)
             offset = 0
@@ -516,52 +524,40 @@ class Rtnl:
                     raise NetlinkError(errno.EPROTO, "malformed netlink reply")
                 payload = data[offset + _HDR.size : offset + length]
                 offset += (length + 3) & ~3
-                if mseq != seq:
-                    continue
-                if mtype == NLMSG_DONE:
+                if mseq == seq:
+                    yield mtype, payload
+
+    def _dump(self, kind: int, body: bytes, want: int) -> list[bytes]:
+        """The payloads of the ``want`` messages a dump request answers with ([] when the
+        kernel says the object does not exist)."""
+        with contextlib.suppress(OSError):  # older kernels: the dump is just not filtered
+            self._sock.setsockopt(SOL_NETLINK, NETLINK_GET_STRICT_CHK, 1)
+        out: list[bytes] = []
+        for mtype, payload in self._send(kind, NLM_F_REQUEST | NLM_F_DUMP, body):
+            if mtype == NLMSG_DONE:
+                return out
+            if mtype == NLMSG_ERROR:
+                code = -struct.unpack_from("=i", payload)[0]
+                if code in (0, errno.ENOENT):
                     return out
-                if mtype == NLMSG_ERROR:
-                    code = -struct.unpack_from("=i", payload)[0]
-                    if code in (0, errno.ENOENT):
-                        return out
-                    raise NetlinkError(code, f"netlink dump: {os.strerror(code)}")
-                if mtype == want:
-                    out.append(payload)
+                raise NetlinkError(code, f"netlink dump: {os.strerror(code)}")
+            if mtype == want:
+                out.append(payload)
+        return out
 
     def _get(self, kind: int, body: bytes, want: int) -> list[bytes]:
         """The ``want`` answer to one non-dump request ([] when the kernel refuses it)."""
-        self._seq += 1
-        seq = self._seq
-        self._sock.send(_HDR.pack(_HDR.size + len(body), kind, NLM_F_REQUEST, seq, 0) + body)
-        while True:
-            data = self._sock.recv(1 << 16)
-            offset = 0
-            while offset + _HDR.size <= len(data):
-                length, mtype, _flags, mseq, _pid = _HDR.unpack_from(data, offset)
-                if length < _HDR.size:
-                    raise NetlinkError(errno.EPROTO, "malformed netlink reply")
-                payload = data[offset + _HDR.size : offset + length]
-                offset += (length + 3) & ~3
-                if mseq != seq:
-                    continue
-                if mtype == NLMSG_ERROR:
-                    return []
-                if mtype == want:
-                    return [payload]
+        for mtype, payload in self._send(kind, NLM_F_REQUEST, body):
+            if mtype == NLMSG_ERROR:
+                return []
+            if mtype == want:
+                return [payload]
+        return []
 
     def _request(self, kind: int, flags: int, body: bytes) -> int:
         """Send one request; the errno of its acknowledgement (0: done)."""
-        self._seq += 1
-        seq = self._seq
-        self._sock.send(_HDR.pack(_HDR.size + len(body), kind, flags, seq, 0) + body)
-        while True:
-            data = self._sock.recv(65536)
-            offset = 0
-            while offset + _HDR.size <= len(data):
-                length, mtype, _flags, mseq, _pid = _HDR.unpack_from(data, offset)
-                if length < _HDR.size:
-                    raise NetlinkError(errno.EPROTO, "malformed netlink reply")
-                if mtype == NLMSG_ERROR and mseq == seq:
-                    code: int = struct.unpack_from("=i", data, offset + _HDR.size)[0]
-                    return -code
-                offset += (length + 3) & ~3
+        for mtype, payload in self._send(kind, flags, body):
+            if mtype == NLMSG_ERROR:
+                code: int = struct.unpack_from("=i", payload)[0]
+                return -code
+        return 0

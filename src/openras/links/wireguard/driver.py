@@ -32,9 +32,10 @@ How a dial goes (each step bounded by the dial timeout):
    transmit -> LinkDropped 829; wireguard-go exiting or the interface vanishing ->
    LinkDropped 829.
 
-After LinkFailed/LinkDropped the driver stops the program itself; ``wait_closed`` removes
-the interface, the policy rules (by exact match: priority, fwmark, table and selector, so
-never another link's or the administrator's rule), a stale UAPI socket and the run-dir files.
+The interface, wireguard-go's UAPI socket and each policy rule are journaled before they
+are made (``links/journal.py``); ``wait_closed`` (and the clean-up after a crash) replays the
+journal: the rules by exact match (priority, fwmark, table and selector, so never another
+link's or the administrator's rule), the interface, a socket nothing answers on any more.
 
 What a config may do is the daemon's decision (``config.check_policy``, error 5 naming the
 line): for a non-root owner no ``ListenPort`` below 1024, no ``FwMark`` and no numbered
