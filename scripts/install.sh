@@ -75,6 +75,23 @@ sum() { sha256sum "$1" | cut -d' ' -f1; }
 # The hash of each configuration file as this script installed it, to tell an untouched
 # file (replaced on upgrade, removed on uninstall) from the administrator's edit (kept).
 MANIFEST=$VENV/share/openras/conffiles.sha256
+# The directories the install had to create (such as /usr/local/share/doc): an uninstall
+# removes them again if they are empty, and no directory that was there before.
+CREATED_LIST=$VENV/share/openras/created-dirs
+CREATED=()
+
+# install -d, remembering each directory (parents too) that did not exist.
+mkdirs() {
+  local d p
+  for d in "$@"; do
+    p=$d
+    while [ "$p" != / ] && [ ! -e "$ROOT$p" ]; do
+      CREATED+=("$p")
+      p=$(dirname "$p")
+    done
+    [ -d "$ROOT$d" ] || install -d -m 0755 "$ROOT$d"
+  done
+}
 
 # A conffile: install $1 as $2 unless the administrator changed the one there.
 install_conffile() {
@@ -108,7 +125,10 @@ do_install() {
   fi
 
   say "openras into $VENV (a venv of $py)"
-  [ -x "$ROOT$VENV/bin/python" ] || "$py" -m venv "$ROOT$VENV"
+  if [ ! -x "$ROOT$VENV/bin/python" ]; then
+    mkdirs "$(dirname "$VENV")"
+    "$py" -m venv "$ROOT$VENV"
+  fi
   # A non-editable install: the system daemon must not run code from a work tree.
   "$ROOT$VENV/bin/python" -m pip install -q --disable-pip-version-check --upgrade "$SRC"
   if [ -n "$ROOT" ]; then
@@ -116,7 +136,7 @@ do_install() {
     { grep -rlIF "$ROOT$VENV" "$ROOT$VENV/bin" || true; } | xargs -r sed -i "s|$ROOT$VENV|$VENV|g"
   fi
 
-  install -d "$ROOT$BINDIR"
+  mkdirs "$BINDIR"
   for c in "${COMMANDS[@]}"; do
     if [ -e "$ROOT$BINDIR/$c" ] && [ ! -L "$ROOT$BINDIR/$c" ]; then
       echo "install.sh: $BINDIR/$c exists and is not a link; move it away first" >&2
@@ -125,19 +145,24 @@ do_install() {
     ln -sfn "$VENV/bin/$c" "$ROOT$BINDIR/$c"
   done
 
-  install -d "$ROOT$DOCDIR" "$ROOT$DOCDIR/docs"
+  mkdirs "$DOCDIR" "$DOCDIR/docs"
   install -m 0644 "$SRC/README.md" "$ROOT$DOCDIR/README.md"
   install -m 0644 "$SRC"/docs/*.md "$ROOT$DOCDIR/docs/"
 
-  install -d "$ROOT$UNITDIR"
+  mkdirs "$UNITDIR"
   sed -e "s|^ExecStart=.*|ExecStart=$VENV/bin/rasman|" \
     -e "s|^Documentation=.*|Documentation=file:$DOCDIR/README.md|" \
     "$SRC/packaging/openras.service" >"$ROOT$UNITDIR/openras.service.tmp"
   chmod 0644 "$ROOT$UNITDIR/openras.service.tmp"
   mv -f "$ROOT$UNITDIR/openras.service.tmp" "$ROOT$UNITDIR/openras.service"
 
-  install -d -m 0755 "$ROOT$CONFDIR" "$ROOT$CONFDIR/known_hosts"
+  mkdirs "$CONFDIR" "$CONFDIR/known_hosts"
   install -d "$ROOT$(dirname "$MANIFEST")"
+  # Deepest first, each once (a second run adds nothing: everything exists by then).
+  { [ -f "$ROOT$CREATED_LIST" ] && cat "$ROOT$CREATED_LIST"
+    [ ${#CREATED[@]} = 0 ] || printf '%s\n' "${CREATED[@]}"; } |
+    awk '!seen[$0]++ {print length($0) "\t" $0}' | sort -rn | cut -f2- >"$ROOT$CREATED_LIST.tmp"
+  mv -f "$ROOT$CREATED_LIST.tmp" "$ROOT$CREATED_LIST"
   : >"$ROOT$MANIFEST.tmp"
   install_conffile "$SRC/packaging/policy.conf" "$CONFDIR/policy.conf"
   # A conffile kept as the administrator's keeps its old record (still theirs next time).
@@ -198,7 +223,12 @@ do_uninstall() {
     rmdir "$ROOT$CONFDIR" 2>/dev/null || say "kept $CONFDIR: it holds your files (--purge removes it)"
     [ -d "$ROOT$STATEDIR" ] && say "kept $STATEDIR (saved credentials, the handle counter; --purge removes it)"
   fi
+  local created=()
+  [ -f "$ROOT$CREATED_LIST" ] && mapfile -t created <"$ROOT$CREATED_LIST"
   rm -rf "$ROOT$VENV"
+  for d in "${created[@]}"; do
+    case $d in "$VENV"/*) ;; /?*) rmdir "$ROOT$d" 2>/dev/null || true ;; esac
+  done
   say "openras removed"
 }
 
