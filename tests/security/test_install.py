@@ -18,6 +18,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Iterator
@@ -37,6 +38,7 @@ COMMANDS = ("rasman", "rasdial", "openras", "rasphone")
 UNIT = "/etc/systemd/system/openras.service"
 #: systemd's PATH for services.
 SERVICE_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+OPENRAS_MAIN = "import sys; from openras.cli.openras import main; sys.exit(main(sys.argv[1:]))"
 
 
 def _wait_for(what: str, check, timeout: float = 15.0):  # type: ignore[no-untyped-def]
@@ -460,3 +462,18 @@ def test_staging_into_a_root_names_the_final_paths(tmp_path: Path) -> None:
         for p in (stage / "opt/openras/bin").iterdir()
         if p.is_file() and not p.is_symlink()
     )
+
+
+def test_openras_manager_starts_nothing_and_says_how_to_start_one(tmp_path: Path) -> None:
+    sock = tmp_path / "nobody.sock"
+    proc = subprocess.run(
+        [sys.executable, "-c", OPENRAS_MAIN, "--socket", str(sock), "manager"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert proc.returncode == 111, proc.stdout + proc.stderr  # 711, as every command
+    assert "No connection manager answers" in proc.stdout
+    assert "sudo systemctl enable --now openras" in proc.stdout
+    assert not sock.exists() and list(tmp_path.iterdir()) == []
