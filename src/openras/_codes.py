@@ -4,8 +4,15 @@ RAS codes 600-875: symbol and text from the Windows SDK ``RasError.h`` (the Wind
 vendored by DotRas/DotRas as ``includes/um/RasError.h``), where the message ``RasGetErrorString``
 returns is the comment under each ``#define``. The text is kept verbatim, including the SDK's
 double spaces, typos and missing final periods, because scripts match on it; only the
-``FormatMessage`` ``%0`` terminator and the comment's line break (826) are dropped. Symbols were
-cross-checked with mingw-w64 ``raserror.h``.
+``FormatMessage`` ``%0`` terminator is dropped. Symbols were cross-checked with mingw-w64
+``raserror.h``.
+
+Every live code's text was then checked against Windows' own message table (``mprmsg.dll``
+10.0.18362/19041 and 10.0.22000, as dumped in libyal/winevt-kb's message-file docs), which is
+where ``RasGetErrorString`` and ``rasdial`` take it from: all equal except 825 (the table keeps
+a trailing space) and 826 (a CR LF inside), both now as the table has them. The longer
+wordings seen in old transcripts (797's "...not found or was busy.  For further assistance,
+click More Info...") are Vista's table (6.0.6000); Windows 7 to 11 print the texts here.
 
 Codes marked ``# obsolete`` are defined only for ``WINVER < 0x600`` (NAP codes 818-822: only
 ``WINVER <= 0x600``). For the ones the SDK obsoleted in Vista the message is empty (``%0``), so
@@ -768,11 +775,11 @@ CODES: Final[dict[int, tuple[str, str]]] = {
     825: (
         "ERROR_INVALID_VPNSTRATEGY",
         "The remote connection was not made because Point-to-Point Tunneling Protocol (PPTP) is "
-        "incompatible with IPv6. Use any other tunneling protocol.",
+        "incompatible with IPv6. Use any other tunneling protocol. ",  # sic: trailing space
     ),
     826: (
         "ERROR_EAPTLS_CACHE_CREDENTIALS_INVALID",
-        "EAPTLS validation of the cached credentials failed. Please discard cached credentials.",
+        "EAPTLS validation of the cached credentials failed. Please discard\r\ncached credentials.",
     ),
     827: (
         "ERROR_IPSEC_SERVICE_STOPPED",

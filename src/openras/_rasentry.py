@@ -13,9 +13,9 @@ import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Final, TypeVar
+from typing import Any, Final, TypeVar, overload
 
-from openras import errors
+from openras import _windows, errors
 from openras.errors import RasError
 from openras.paths import user_phonebook
 from openras.wire import protocol as P
@@ -268,7 +268,9 @@ def _type_of_device(device_type: str) -> int:
     return _TYPE_BY_DEVICE.get(device_type.strip().lower(), RASET_Vpn)
 
 
-def _entry_to_struct(entry: Any) -> RASENTRY:
+def _entry_to_struct(entry: Any, path: str | os.PathLike[str] | None = None) -> RASENTRY:
+    """The RASENTRY of ``entry``; with the phonebook's ``path``, an entry without ``Guid=``
+    gets the stable GUID Windows would show for it (derived, never written)."""
     rec = RASENTRY(
         szLocalPhoneNumber=entry.phone_number or "",
         szDeviceType=_device_type(entry),
@@ -286,6 +288,8 @@ def _entry_to_struct(entry: Any) -> RASENTRY:
         setattr(rec, attr, entry.device_get(key) or "")
     for attr, key in _STR_KEYS.items():
         setattr(rec, attr, entry.get(key) or "")
+    if not rec.guidId and path is not None:
+        rec.guidId = _windows.entry_guid(path, entry.name)
     for attr in _FLAGS:
         setattr(rec, attr, _flags_get(entry, attr))
     for key, value in entry.items():
@@ -307,11 +311,13 @@ def _new_main_keys(props: RASENTRY) -> list[tuple[str, str]]:
     return keys
 
 
-def _apply_struct(e: Any, props: RASENTRY, new: bool) -> None:
+def _apply_struct(
+    e: Any, props: RASENTRY, new: bool, path: str | os.PathLike[str] | None = None
+) -> None:
     """Write ``props`` into Entry ``e``, touching only keys whose value really changes: a
     number Windows reads the same ("010" and 10) or a field left as Get returned it keeps
     its line byte for byte."""
-    old = _entry_to_struct(e)
+    old = _entry_to_struct(e, path)  # a derived GUID handed back is no change
 
     def changed(attr: str) -> Any:
         value = getattr(props, attr)
@@ -352,18 +358,54 @@ def _apply_struct(e: Any, props: RASENTRY, new: bool) -> None:
             e.set(key, value)
 
 
+#: sizeof(RASENTRYW) on 64-bit Windows 10 (ras.h, pack 4, fields up to WINVER 0xA00).
+SIZEOF_RASENTRY: Final = 6724
+
+
+def _entry_size(rec: RASENTRY) -> int:
+    """Bytes RasGetEntryProperties needs: the struct, then the alternate numbers as a
+    NUL-separated, double-NUL-terminated UTF-16 list (dwAlternateOffset)."""
+    if not rec.szAlternates:
+        return SIZEOF_RASENTRY
+    return SIZEOF_RASENTRY + 2 * (sum(len(n) + 1 for n in rec.szAlternates) + 1)
+
+
+@overload
 def RasGetEntryProperties(
     phonebook: str | None, entry: str | object
-) -> tuple[int, RASENTRY | None]:
-    """The entry's properties; an empty name gives the defaults (as Windows does)."""
-    if not isinstance(entry, str):
-        return errors.ERROR_INVALID_PARAMETER, None
+) -> tuple[int, RASENTRY | None]: ...
+@overload
+def RasGetEntryProperties(
+    phonebook: str | None, entry: str | object, size: int
+) -> tuple[int, RASENTRY | None, int]: ...
+def RasGetEntryProperties(
+    phonebook: str | None, entry: str | object, size: int | None = None
+) -> tuple[int, RASENTRY | None] | tuple[int, RASENTRY | None, int]:
+    """The entry's properties; an empty name gives the defaults (as Windows does).
+
+    Without ``size``: ``(code, RASENTRY)``. With ``size`` (the C call's
+    ``*lpdwEntryInfoSize``): ``(code, RASENTRY or None, needed_bytes)``, 603 with the needed
+    size when ``size`` is short of it, so code ported from C can probe with 0 first.
+    """
+    if not isinstance(entry, str) or (
+        size is not None and (isinstance(size, bool) or not isinstance(size, int) or size < 0)
+    ):
+        bad = errors.ERROR_INVALID_PARAMETER
+        return (bad, None) if size is None else (bad, None, 0)
     if entry == "":
-        return 0, RASENTRY()
-    code, found = _codeof(lambda: _locate(phonebook, entry))
-    if code or found is None:
-        return code, None
-    return 0, _entry_to_struct(found[1])
+        rec: RASENTRY | None = RASENTRY()
+    else:
+        code, found = _codeof(lambda: _locate(phonebook, entry))
+        if code or found is None:
+            return (code, None) if size is None else (code, None, 0)
+        rec = _entry_to_struct(found[1], found[0])
+    assert rec is not None
+    if size is None:
+        return 0, rec
+    needed = _entry_size(rec)
+    if size < needed:
+        return errors.ERROR_BUFFER_TOO_SMALL, None, needed
+    return 0, rec, needed
 
 
 def RasSetEntryProperties(
@@ -384,7 +426,7 @@ def RasSetEntryProperties(
             if code:
                 raise RasError(code, entry)
             e = book.add_entry(entry, _new_main_keys(props))
-        _apply_struct(e, props, created)
+        _apply_struct(e, props, created, None if created or book.path is None else book.path)
 
     def run() -> None:
         _writable(path)

@@ -8,11 +8,12 @@ Windows; a dial with a notifier runs on its own connection and thread.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import threading
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
-from typing import Any, Final
+from dataclasses import dataclass, field
+from typing import Any, Final, overload
 
 from openras import errors
 from openras._codes import CODES
@@ -134,6 +135,35 @@ PWLEN: Final = 256
 DNLEN: Final = 15
 RDEOPT_UsePrefixSuffix: Final = 0x1
 RDEOPT_PausedStates: Final = 0x2
+RASCSS_None: Final = 0
+RASCSS_Dormant: Final = 1
+RASCSS_Reconnecting: Final = 2
+RASCSS_Reconnected: Final = 0x2000
+RASTUNNELENDPOINT_UNKNOWN: Final = 0
+RASTUNNELENDPOINT_IPv4: Final = 1
+RASTUNNELENDPOINT_IPv6: Final = 2
+RASP_Amb: Final = 0x10000
+RASP_PppNbf: Final = 0x803F
+RASP_PppIpx: Final = 0x802B
+RASP_PppIp: Final = 0x8021
+RASP_PppCcp: Final = 0x80FD
+RASP_PppLcp: Final = 0xC021
+RASP_PppIpv6: Final = 0x8057
+RASP_Slip: Final = 0x20000
+RASAPIVERSION_500: Final = 1
+RASAPIVERSION_501: Final = 2
+RASAPIVERSION_600: Final = 3
+RASAPIVERSION_601: Final = 4
+RASAPIVERSION_CURRENT: Final = RASAPIVERSION_601
+PROJECTION_INFO_TYPE_PPP: Final = 1
+PROJECTION_INFO_TYPE_IKEv2: Final = 2
+ERROR_PROJECTION_NOT_COMPLETE: Final = errors.ERROR_PROJECTION_NOT_COMPLETE
+ERROR_PROTOCOL_NOT_CONFIGURED: Final = 731
+#: sizeof() of the Unicode structs on 64-bit Windows 10 (ras.h, pack 4, every field up to
+#: WINVER 0xA00): what the size arguments of the enumeration calls are counted in.
+SIZEOF_RASCONN: Final = 1388
+SIZEOF_RASENTRYNAME: Final = 1048
+SIZEOF_RASENTRY: Final = 6724
 
 for _state in RasConnState:
     globals()[_state.rascs_name] = int(_state)
@@ -165,12 +195,36 @@ class RASDIALEXTENSIONS:
 
 
 @dataclass
+class RASTUNNELENDPOINT:
+    """A tunnel's outer address: ``dwType`` 0 (unknown: Windows reports that too, e.g. for
+    SSTP), 1 (``ipv4`` set) or 2 (``ipv6`` set)."""
+
+    dwType: int = RASTUNNELENDPOINT_UNKNOWN
+    ipv4: str = ""
+    ipv6: str = ""
+
+
+@dataclass
+class LUID:
+    """The logon session owning a connection. Linux has no logon-session LUIDs: the owner's
+    uid is the LowPart, which is what RASCF_OwnerMatch compares here."""
+
+    LowPart: int = 0
+    HighPart: int = 0
+
+
+@dataclass
 class RASCONNSTATUS:
     rasconnstate: int = RasConnState.Disconnected
     dwError: int = 0
     szDeviceType: str = ""
     szDeviceName: str = ""
     szPhoneNumber: str = ""
+    localEndPoint: RASTUNNELENDPOINT = field(default_factory=RASTUNNELENDPOINT)
+    remoteEndPoint: RASTUNNELENDPOINT = field(default_factory=RASTUNNELENDPOINT)
+    rasconnsubstate: int = RASCSS_None
+    #: openras only: the driver running the link (``loopback``, ``openvpn``...).
+    szOpenRasDriver: str = ""
 
 
 @dataclass
@@ -183,6 +237,10 @@ class RASCONN:
     dwSubEntry: int = 1
     guidEntry: str = ""
     dwFlags: int = 0
+    luid: LUID = field(default_factory=LUID)
+    guidCorrelationId: str = ""
+    #: openras only: the driver running the link (``loopback``, ``openvpn``...).
+    szOpenRasDriver: str = ""
 
 
 @dataclass
@@ -211,13 +269,98 @@ class RAS_STATS:
 
 
 @dataclass
-class RAS_PROJECTION_INFO:
-    szInterface: str = ""
+class RASPPPIP:
+    dwError: int = 0
+    szIpAddress: str = ""
+    szServerIpAddress: str = ""
+    dwOptions: int = 0
+    dwServerOptions: int = 0
+
+
+@dataclass
+class RASPPPIPV6:
+    dwError: int = 0
+    bLocalInterfaceIdentifier: bytes = bytes(8)
+    bPeerInterfaceIdentifier: bytes = bytes(8)
+    bLocalCompressionProtocol: bytes = bytes(2)
+    bPeerCompressionProtocol: bytes = bytes(2)
+
+
+@dataclass
+class RASPPPLCP:
+    fBundled: bool = False
+    dwError: int = 0
+    dwAuthenticationProtocol: int = 0
+    dwAuthenticationData: int = 0
+    dwEapTypeId: int = 0
+    dwServerAuthenticationProtocol: int = 0
+    dwServerAuthenticationData: int = 0
+    dwServerEapTypeId: int = 0
+    fMultilink: bool = False
+    dwTerminateReason: int = 0
+    dwServerTerminateReason: int = 0
+    szReplyMessage: str = ""
+    dwOptions: int = 0
+    dwServerOptions: int = 0
+
+
+@dataclass
+class RASPPP_PROJECTION_INFO:
+    dwIPv4NegotiationError: int = 0
     ipv4Address: str = ""
     ipv4ServerAddress: str = ""
+    dwIPv4Options: int = 0
+    dwIPv4ServerOptions: int = 0
+    dwIPv6NegotiationError: int = 0
+    bInterfaceIdentifier: bytes = bytes(8)
+    bServerInterfaceIdentifier: bytes = bytes(8)
+    fBundled: bool = False
+    fMultilink: bool = False
+    dwAuthenticationProtocol: int = 0
+    dwAuthenticationData: int = 0
+    dwServerAuthenticationProtocol: int = 0
+    dwServerAuthenticationData: int = 0
+    dwEapTypeId: int = 0
+    dwServerEapTypeId: int = 0
+    dwLcpOptions: int = 0
+    dwLcpServerOptions: int = 0
+    dwCcpError: int = 0
+    dwCcpCompressionAlgorithm: int = 0
+    dwCcpServerCompressionAlgorithm: int = 0
+    dwCcpOptions: int = 0
+    dwCcpServerOptions: int = 0
+
+
+@dataclass
+class RASIKEV2_PROJECTION_INFO:
+    dwIPv4NegotiationError: int = 0
+    ipv4Address: str = ""
+    ipv4ServerAddress: str = ""
+    dwIPv6NegotiationError: int = 0
     ipv6Address: str = ""
     ipv6ServerAddress: str = ""
-    dns: tuple[str, ...] = ()
+    dwPrefixLength: int = 0
+    dwAuthenticationProtocol: int = 0
+    dwEapTypeId: int = 0
+    dwFlags: int = 0
+    dwEncryptionMethod: int = 0
+    numIPv4ServerAddresses: int = 0
+    ipv4ServerAddresses: tuple[str, ...] = ()
+    numIPv6ServerAddresses: int = 0
+    ipv6ServerAddresses: tuple[str, ...] = ()
+
+
+@dataclass
+class RAS_PROJECTION_INFO:
+    """Windows 7's shape: ``type`` says which member of the union (``ppp`` or ``ikev2``) is
+    set; the other is None. openras's links are tunnels without PPP, so they report IKEv2's
+    (addresses, no LCP); the interface name and DNS servers are in the Pythonic
+    :class:`openras.records.ProjectionInfo`."""
+
+    version: int = RASAPIVERSION_CURRENT
+    type: int = PROJECTION_INFO_TYPE_IKEv2
+    ppp: RASPPP_PROJECTION_INFO | None = None
+    ikev2: RASIKEV2_PROJECTION_INFO | None = None
 
 
 # ----------------------------------------------------------------------------------- session
@@ -419,57 +562,139 @@ def RasHangUp(hrasconn: int) -> int:
     return code
 
 
-def RasGetConnectStatus(hrasconn: int) -> tuple[int, RASCONNSTATUS | None]:
+def _substate(d: dict[str, Any]) -> int:
+    """RASCSS_Reconnecting while a dropped link is redialed (dialing again after having been
+    connected); no link here goes dormant, and Reconnected is not kept once connected."""
+    if d.get("phase") == "dialing" and d.get("connected_at") is not None:
+        return RASCSS_Reconnecting
+    return RASCSS_None
+
+
+def _endpoint(text: object) -> RASTUNNELENDPOINT:
+    """An outer address a link reported (``1.2.3.4``, ``host:port``, ``[v6]:port``); type 0
+    when it is not an IP literal (a host name), as Windows reports an unknown endpoint."""
+    if not isinstance(text, str) or not text:
+        return RASTUNNELENDPOINT()
+    host = text
+    if host.startswith("["):
+        host = host[1 : host.find("]")] if "]" in host else host
+    elif host.count(":") == 1:
+        host = host.split(":", 1)[0]
+    try:
+        addr = ipaddress.ip_address(host)
+    except ValueError:
+        return RASTUNNELENDPOINT()
+    if addr.version == 4:
+        return RASTUNNELENDPOINT(RASTUNNELENDPOINT_IPv4, ipv4=str(addr))
+    return RASTUNNELENDPOINT(RASTUNNELENDPOINT_IPv6, ipv6=str(addr))
+
+
+def RasGetConnectStatus(
+    hrasconn: int, *, endpoints: bool = True
+) -> tuple[int, RASCONNSTATUS | None]:
+    """State, error and device of a connection. The tunnel endpoints of a connected link come
+    from its projection (one more round trip; ``endpoints=False`` skips it)."""
     if not _handle_ok(hrasconn):
         return errors.ERROR_INVALID_HANDLE, None
     code, d = _code(lambda: _call(P.GET_STATUS, {"handle": hrasconn}))
     if code:
         return code, None
-    return 0, RASCONNSTATUS(
+    status = RASCONNSTATUS(
         rasconnstate=int(d["state"]),
         dwError=int(d["error"]),
-        szDeviceType=str(d["device_type"]),
-        szDeviceName=str(d["device_name"]),
+        szDeviceType=str(d.get("ras_device_type") or d["device_type"]),
+        szDeviceName=str(d.get("ras_device_name") or d["device_name"]),
         szPhoneNumber=str(d["phone_number"]),
+        rasconnsubstate=_substate(d),
+        szOpenRasDriver=str(d.get("driver", "")),
     )
+    if endpoints and d.get("phase") == "connected":
+        pcode, proj = _code(lambda: _call(P.PROJECTION, {"handle": hrasconn}))
+        if not pcode and proj is not None:
+            extra = proj.get("extra") or {}
+            status.localEndPoint = _endpoint(extra.get("local_endpoint"))
+            status.remoteEndPoint = _endpoint(extra.get("endpoint") or extra.get("server"))
+    return 0, status
 
 
 def _rasconn(d: dict[str, Any], uid: int) -> RASCONN:
     """One RASCONN from the wire. Positional, no conversions: the daemon's JSON already has
     these types, and an enumeration builds a thousand of these at once."""
     get = d.get
-    flags = RASCF_OwnerKnown | (RASCF_OwnerMatch if get("owner") == uid else 0)
+    owner = get("owner", 0)
+    flags = RASCF_OwnerKnown | (RASCF_OwnerMatch if owner == uid else 0)
     if get("all_users"):
         flags |= RASCF_AllUsers
     return RASCONN(
         d["handle"],
         d["entry"],
-        d["device_type"],
-        d["device_name"],
+        get("ras_device_type") or d["device_type"],
+        get("ras_device_name") or d["device_name"],
         d["phonebook"],
         1,
         get("guid", ""),
         flags,
+        LUID(owner & 0xFFFFFFFF, owner >> 32),
+        get("correlation_id", ""),
+        get("driver", ""),
     )
 
 
-def RasEnumConnections() -> tuple[int, list[RASCONN]]:
-    """Connected connections visible to the caller (own; root sees all)."""
-    import os
+def _sized(cb: object, count: int, each: int) -> int | None:
+    """The size a caller's ``lpcb`` must have for ``count`` records; None when ``cb`` is not
+    a valid size (87)."""
+    if isinstance(cb, bool) or not isinstance(cb, int) or cb < 0:
+        return None
+    return count * each
 
+
+@overload
+def RasEnumConnections() -> tuple[int, list[RASCONN]]: ...
+@overload
+def RasEnumConnections(cb: int) -> tuple[int, list[RASCONN], int, int]: ...
+def RasEnumConnections(
+    cb: int | None = None,
+) -> tuple[int, list[RASCONN]] | tuple[int, list[RASCONN], int, int]:
+    """Connected connections visible to the caller (own; root sees all).
+
+    With ``cb`` (the C call's ``*lpcb``, in bytes of RASCONN) it answers as Windows does:
+    ``(code, conns, needed_bytes, count)``, with 603 and no records when ``cb`` is short of
+    ``count * SIZEOF_RASCONN`` (no connections: 0 and count 0, whatever ``cb``).
+    """
     code, d = _code(lambda: _call(P.ENUM, {"include_pending": False}))
     if code:
-        return code, []
+        return (code, []) if cb is None else (code, [], 0, 0)
     uid = os.geteuid()
-    return 0, [_rasconn(c, uid) for c in d["connections"]]
+    conns = [_rasconn(c, uid) for c in d["connections"]]
+    if cb is None:
+        return 0, conns
+    needed = _sized(cb, len(conns), SIZEOF_RASCONN)
+    if needed is None:
+        return errors.ERROR_INVALID_PARAMETER, [], 0, 0
+    if cb < needed:
+        return errors.ERROR_BUFFER_TOO_SMALL, [], needed, len(conns)
+    return 0, conns, needed, len(conns)
 
 
+@overload
 def RasEnumEntries(
     reserved: object = None, phonebook: str | None = None
-) -> tuple[int, list[RASENTRYNAME]]:
-    """Entry names of one phonebook, or of the all-users and the user's when None."""
+) -> tuple[int, list[RASENTRYNAME]]: ...
+@overload
+def RasEnumEntries(
+    reserved: object, phonebook: str | None, cb: int
+) -> tuple[int, list[RASENTRYNAME], int, int]: ...
+def RasEnumEntries(
+    reserved: object = None, phonebook: str | None = None, cb: int | None = None
+) -> tuple[int, list[RASENTRYNAME]] | tuple[int, list[RASENTRYNAME], int, int]:
+    """Entry names of one phonebook, or of the all-users and the user's when None.
+
+    With ``cb`` (bytes of RASENTRYNAME): ``(code, names, needed_bytes, count)`` and 603 when
+    ``cb`` is short, as the C call answers a size probe.
+    """
     if reserved is not None:
-        return errors.ERROR_INVALID_PARAMETER, []
+        bad = errors.ERROR_INVALID_PARAMETER
+        return (bad, []) if cb is None else (bad, [], 0, 0)
     from openras.phonebook import load, phonebooks_for
 
     out: list[RASENTRYNAME] = []
@@ -479,17 +704,35 @@ def RasEnumEntries(
             flags = REN_AllUsers if all_users else REN_User
             out.extend(RASENTRYNAME(e.name, flags, str(path)) for e in book.entries)
     except RasError as exc:
-        return exc.code, []
-    return 0, out
+        return (exc.code, []) if cb is None else (exc.code, [], 0, 0)
+    if cb is None:
+        return 0, out
+    needed = _sized(cb, len(out), SIZEOF_RASENTRYNAME)
+    if needed is None:
+        return errors.ERROR_INVALID_PARAMETER, [], 0, 0
+    if cb < needed:
+        return errors.ERROR_BUFFER_TOO_SMALL, [], needed, len(out)
+    return 0, out, needed, len(out)
+
+
+#: RasError.h's range (RASBASE..RASBASEEND): the only codes RasGetErrorString has texts for.
+RASBASE: Final = 600
+RASBASEEND: Final = 875
 
 
 def RasGetErrorString(code: int) -> tuple[int, str]:
-    """The text of ``code`` (RAS or Win32; an HRESULT also as a negative 32-bit value)."""
+    """The text of a RAS error (600-875, RasError.h).
+
+    Windows documents ``ResourceId`` as "those listed in the RasError.h header file" and
+    ERROR_INVALID_PARAMETER for a bad argument: a Win32 code such as 6, or an HRESULT, gives
+    87 and no text (FormatMessage has those). 0 is answered with its text, because scripts
+    call GetErrorString(0) from a notifier whose dial is going well.
+    """
     if isinstance(code, bool) or not isinstance(code, int):
         return errors.ERROR_INVALID_PARAMETER, ""
-    if -(2**31) <= code < 0:
-        code &= 0xFFFFFFFF  # E_INVALIDARG as a signed HRESULT: -2147024809
-    if not errors.is_known(code):
+    if code == 0:
+        return 0, errors.message(0)
+    if not (RASBASE <= code <= RASBASEEND) or not errors.is_known(code):
         return errors.ERROR_INVALID_PARAMETER, ""
     return 0, errors.message(code)
 
@@ -511,20 +754,77 @@ def RasGetConnectionStatistics(hrasconn: int) -> tuple[int, RAS_STATS | None]:
     )
 
 
-def RasGetProjectionInfoEx(hrasconn: int) -> tuple[int, RAS_PROJECTION_INFO | None]:
+def _projection(hrasconn: int) -> tuple[int, dict[str, Any] | None]:
     if not _handle_ok(hrasconn):
         return errors.ERROR_INVALID_HANDLE, None
-    code, d = _code(lambda: _call(P.PROJECTION, {"handle": hrasconn}))
-    if code:
+    return _code(lambda: _call(P.PROJECTION, {"handle": hrasconn}))
+
+
+def RasGetProjectionInfoEx(hrasconn: int) -> tuple[int, RAS_PROJECTION_INFO | None]:
+    """The projection in Windows 7's RAS_PROJECTION_INFO shape (730 before RASCS_Projected).
+
+    openras's links negotiate no PPP, so ``type`` is PROJECTION_INFO_TYPE_IKEv2 and ``ikev2``
+    holds the addresses (a tunnel with addresses and no LCP, as an IKEv2 link has).
+    """
+    code, d = _projection(hrasconn)
+    if code or d is None:
         return code, None
-    return 0, RAS_PROJECTION_INFO(
-        szInterface=str(d["interface"]),
-        ipv4Address=str(d["local_address"]),
-        ipv4ServerAddress=str(d["remote_address"]),
-        ipv6Address=str(d.get("local_address_v6", "")),
-        ipv6ServerAddress=str(d.get("remote_address_v6", "")),
-        dns=tuple(d.get("dns", ())),
+    v4, v4_server = str(d.get("local_address", "")), str(d.get("remote_address", ""))
+    v6, v6_server = str(d.get("local_address_v6", "")), str(d.get("remote_address_v6", ""))
+    servers4 = tuple(a for a in (v4_server,) if a)
+    servers6 = tuple(a for a in (v6_server,) if a)
+    ikev2 = RASIKEV2_PROJECTION_INFO(
+        dwIPv4NegotiationError=0 if v4 else ERROR_PROTOCOL_NOT_CONFIGURED,
+        ipv4Address=v4,
+        ipv4ServerAddress=v4_server,
+        dwIPv6NegotiationError=0 if v6 else ERROR_PROTOCOL_NOT_CONFIGURED,
+        ipv6Address=v6,
+        ipv6ServerAddress=v6_server,
+        dwPrefixLength=64 if v6 else 0,
+        numIPv4ServerAddresses=len(servers4),
+        ipv4ServerAddresses=servers4,
+        numIPv6ServerAddresses=len(servers6),
+        ipv6ServerAddresses=servers6,
     )
+    return 0, RAS_PROJECTION_INFO(type=PROJECTION_INFO_TYPE_IKEv2, ikev2=ikev2)
+
+
+def _interface_id(address: str) -> bytes:
+    """The 64-bit interface identifier of an IPv6 address (its low 8 bytes)."""
+    try:
+        return ipaddress.IPv6Address(address.split("/")[0]).packed[8:]
+    except ValueError:
+        return bytes(8)
+
+
+def RasGetProjectionInfo(
+    hrasconn: int, projection: int
+) -> tuple[int, RASPPPIP | RASPPPIPV6 | RASPPPLCP | None]:
+    """The pre-Windows 7 call: one protocol's result, as ``RASP_PppIp`` -> RASPPPIP,
+    ``RASP_PppIpv6`` -> RASPPPIPV6.
+
+    730 before RASCS_Projected, 6 for a gone handle, 87 for an unknown RASPROJECTION. 731
+    (ERROR_PROTOCOL_NOT_CONFIGURED: "the protocol was not attempted") for what no link here
+    negotiates: LCP and CCP (no PPP runs), AMB, NBF, IPX and SLIP (gone since Vista), and IP or
+    IPv6 when the link has no such address.
+    """
+    known = (RASP_Amb, RASP_PppNbf, RASP_PppIpx, RASP_PppIp, RASP_PppCcp, RASP_PppLcp)
+    if isinstance(projection, bool) or projection not in (*known, RASP_PppIpv6, RASP_Slip):
+        return errors.ERROR_INVALID_PARAMETER, None
+    code, d = _projection(hrasconn)
+    if code or d is None:
+        return code, None
+    if projection == RASP_PppIp and d.get("local_address"):
+        return 0, RASPPPIP(
+            szIpAddress=str(d["local_address"]),
+            szServerIpAddress=str(d.get("remote_address", "")),
+        )
+    if projection == RASP_PppIpv6 and d.get("local_address_v6"):
+        return 0, RASPPPIPV6(
+            bLocalInterfaceIdentifier=_interface_id(str(d["local_address_v6"])),
+            bPeerInterfaceIdentifier=_interface_id(str(d.get("remote_address_v6") or "::")),
+        )
+    return ERROR_PROTOCOL_NOT_CONFIGURED, None
 
 
 def RasConnectionNotification(hrasconn: int, event: Any, flags: int) -> int:
@@ -578,7 +878,7 @@ __all__ = [
     if name.startswith(
         (
             *("Ras", "RAS", "ERROR_", "E_", "WM_", "REN_", "RDEOPT", "INVALID"),
-            *("UNLEN", "PWLEN", "DNLEN", "PENDING"),
+            *("UNLEN", "PWLEN", "DNLEN", "PENDING", "LUID", "PROJECTION_INFO", "SIZEOF_"),
         )
     )
 ]

@@ -30,6 +30,14 @@ class ConnectionInfo:
     connected_at: float | None = None
     #: Why it failed or dropped, in the link program's words ("" when it did not).
     detail: str = ""
+    #: The openras driver running the link (``device_type``/``device_name`` are its own).
+    driver: str = ""
+    #: What Windows reports for the entry's device (RASCONN.szDeviceType/szDeviceName):
+    #: ``vpn``/``WAN Miniport (IKEv2)``, ``PPPoE``/``WAN Miniport (PPPOE)``...
+    ras_device_type: str = ""
+    ras_device_name: str = ""
+    #: RASCONN.guidCorrelationId: one per connection attempt (32 hex digits).
+    correlation_id: str = ""
 
     @classmethod
     def from_wire(cls, d: dict[str, Any]) -> ConnectionInfo:
@@ -51,6 +59,10 @@ class ConnectionInfo:
             created=float(d.get("created", 0.0)),
             connected_at=d.get("connected_at"),
             detail=str(d.get("detail") or ""),
+            driver=str(d.get("driver", "")),
+            ras_device_type=str(d.get("ras_device_type", "")),
+            ras_device_name=str(d.get("ras_device_name", "")),
+            correlation_id=str(d.get("correlation_id", "")),
         )
 
 

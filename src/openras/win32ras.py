@@ -18,9 +18,10 @@ Linux counterpart: the first is refused, the dialogs open ``$VISUAL``/``$EDITOR`
 phonebook when stdin is a terminal.
 
 ``python -m openras.win32ras --install-shim [DIR]`` writes a ``win32ras.py`` that re-exports
-this module, and a ``pywintypes.py`` that re-exports :mod:`openras.pywintypes` (its ``error``
-is this module's), into DIR (default: the user site-packages), so ``import win32ras`` and
-``import pywintypes`` find them.
+this module, a ``pywintypes.py`` that re-exports :mod:`openras.pywintypes` (its ``error``
+is this module's), and ``win32event.py``/``win32api.py`` (the events, ``Sleep`` and the few
+other calls pywin32's own RAS demos make) into DIR (default: the user site-packages), so
+those imports find them.
 """
 
 from __future__ import annotations
@@ -154,6 +155,10 @@ class error(Exception):
         self.winerror: int | None = args[0] if len(args) > 0 else None
         self.funcname: str | None = args[1] if len(args) > 1 else None
         self.strerror: str | None = args[2] if len(args) > 2 else None
+
+
+#: ``error`` under a name GetErrorString's parameter (pywin32's name) does not hide.
+_error = error
 
 
 def _text(code: int) -> str:
@@ -346,7 +351,7 @@ def IsHandleValid(hras: int | None) -> bool:
 
 def GetConnectStatus(hrasconn: int) -> tuple[int, int, str, str]:
     """``(state, error, deviceType, deviceName)``; winerror 6 once the connection is gone."""
-    code, status = rasapi.RasGetConnectStatus(_handle(hrasconn))
+    code, status = rasapi.RasGetConnectStatus(_handle(hrasconn), endpoints=False)
     _raise(code, "RasGetConnectStatus")
     assert status is not None
     return status.rasconnstate, status.dwError, status.szDeviceType, status.szDeviceName
@@ -369,11 +374,20 @@ def EnumEntries(reserved: str | None = None, fileName: str | None = None) -> tup
 
 
 def GetErrorString(error: int) -> str:
-    """The message text of a RAS (or known Win32) error code."""
+    """The message text of a RAS error code (600-875).
+
+    A code outside RasError.h (a Win32 code such as 6) makes RasGetErrorString fail with 87
+    without setting the thread's last error; pywin32 then raises with ``GetLastError()``,
+    which is 0, so the exception is ``(0, 'RasGetErrorString', 'No error message is
+    available')``. :func:`openras.win32api.FormatMessage` has the Win32 texts.
+    """
     if isinstance(error, bool) or not isinstance(error, int):
         raise TypeError(f"an integer is required, not {type(error).__name__}")
+    if not -(2**31) <= error < 2**31:
+        raise OverflowError("Python int too large to convert to C long")
     code, text = rasapi.RasGetErrorString(error)
-    _raise(code, "RasGetErrorString")
+    if code:
+        raise _error(0, "RasGetErrorString", _NO_MESSAGE)
     return text
 
 
@@ -581,7 +595,7 @@ def EditPhonebookEntry(hWnd: int | None, fileName: str | None, entryName: str) -
 
 _SHIM_MARK: Final = "# openras win32ras shim"
 #: The modules a Windows RAS script imports, each re-exporting its openras counterpart.
-_SHIMMED: Final = ("win32ras", "pywintypes")
+_SHIMMED: Final = ("win32ras", "pywintypes", "win32event", "win32api")
 
 
 def _shim_text(module: str) -> str:
@@ -603,10 +617,10 @@ def _is_ours(path: Path) -> bool:
 def install_shim(
     directory: str | os.PathLike[str] | None = None, *, force: bool = False
 ) -> list[Path]:
-    """Write ``win32ras.py`` and ``pywintypes.py`` (``from openras.<module> import *``) into
-    ``directory``; the paths written.
+    """Write ``win32ras.py``, ``pywintypes.py``, ``win32event.py`` and ``win32api.py`` (each
+    ``from openras.<module> import *``) into ``directory``; the paths written.
 
-    The default is the user site-packages. If either file exists and is not a shim of ours,
+    The default is the user site-packages. If any of them exists and is not a shim of ours,
     nothing is written (FileExistsError) unless ``force``.
     """
     target_dir = Path(directory) if directory is not None else Path(site.getusersitepackages())
@@ -637,18 +651,20 @@ def main(argv: list[str] | None = None) -> int:
     """``python -m openras.win32ras --install-shim [DIR] [--force]``."""
     parser = argparse.ArgumentParser(
         prog="python -m openras.win32ras",
-        description="pywin32's win32ras on Linux. --install-shim makes `import win32ras` "
-        "and `import pywintypes` load openras.win32ras and openras.pywintypes.",
+        description="pywin32's win32ras on Linux. --install-shim makes `import win32ras`, "
+        "`import pywintypes`, `import win32event` and `import win32api` load their openras "
+        "counterparts.",
     )
     parser.add_argument(
         "--install-shim",
         nargs="?",
         const="",
         metavar="DIR",
-        help="write win32ras.py and pywintypes.py into DIR (default: the user site-packages)",
+        help="write win32ras.py, pywintypes.py, win32event.py and win32api.py into DIR "
+        "(default: the user site-packages)",
     )
     parser.add_argument(
-        "--force", action="store_true", help="replace an existing win32ras.py or pywintypes.py"
+        "--force", action="store_true", help="replace existing files of those names"
     )
     args = parser.parse_args(argv)
     if args.install_shim is None:

@@ -46,7 +46,8 @@ from openras._codes import CODES
         ),
         (
             826,
-            "EAPTLS validation of the cached credentials failed. Please discard cached "
+            # Windows' message table (mprmsg.dll 10.0) has a line break here.
+            "EAPTLS validation of the cached credentials failed. Please discard\r\ncached "
             "credentials.",
         ),
         (872, "The configuration for the interface is not valid"),
@@ -89,9 +90,10 @@ def test_ras_range_is_complete() -> None:
         symbol, text = CODES[code]
         assert symbol == "PENDING" or symbol.startswith(("ERROR_", "WARNING_")), code
         assert text, code
-        assert text == text.strip(), code
+        # Windows' message table keeps a trailing space in 825 and a CR LF inside 826.
+        assert text == text.strip() or code == 825, code
         assert "%0" not in text, code
-        assert "\n" not in text, code
+        assert "\n" not in text or code == 826, code
 
 
 def test_symbols_are_unique_and_well_formed() -> None:

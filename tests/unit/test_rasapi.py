@@ -68,6 +68,10 @@ def test_records_have_the_windows_field_names() -> None:
         "szDeviceType",
         "szDeviceName",
         "szPhoneNumber",
+        "localEndPoint",  # Windows 7's fields, then openras's own
+        "remoteEndPoint",
+        "rasconnsubstate",
+        "szOpenRasDriver",
     ]
     assert r.RASCONN().dwSubEntry == 1
 
@@ -127,7 +131,7 @@ def test_connection_notification_argument_checks() -> None:
     assert not ev.is_set()
 
 
-@pytest.mark.parametrize("code", [6, 87, 600, 623, 628, 629, 631, 633, 678, 691, 718, 756, 800])
+@pytest.mark.parametrize("code", [600, 623, 628, 629, 631, 633, 678, 691, 718, 756, 800])
 def test_error_strings(code: int) -> None:
     rc, text = r.RasGetErrorString(code)
     assert rc == 0 and text == errors.message(code) and text.endswith(".")

@@ -21,8 +21,11 @@ PROBED = "True True True ['com_error', 'error'] 32"
 
 
 def wrote(directory: Path) -> list[str]:
-    """What --install-shim prints for ``directory``: both shims, win32ras first."""
-    return [f"wrote {directory / name}" for name in ("win32ras.py", "pywintypes.py")]
+    """What --install-shim prints for ``directory``: every shim, win32ras first."""
+    return [
+        f"wrote {directory / name}"
+        for name in ("win32ras.py", "pywintypes.py", "win32event.py", "win32api.py")
+    ]
 
 
 def cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:

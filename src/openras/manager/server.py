@@ -23,7 +23,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from openras import __version__, errors, paths, policy
+from openras import __version__, _windows, errors, paths, policy
 from openras.links.base import DialParams
 from openras.manager import entries
 from openras.manager.credentials import PASSWORD_HANDLE, CredentialStore, Saved, apply_update
@@ -67,8 +67,17 @@ LIMITS = {
 }
 
 
-def conn_record(conn: Conn, *, now: float | None = None) -> dict[str, Any]:
-    """A row as the wire shows it (status and enumeration share it)."""
+def conn_record(
+    conn: Conn, *, now: float | None = None, entry: entries.EntrySnapshot | None = None
+) -> dict[str, Any]:
+    """A row as the wire shows it (status and enumeration share it). ``ras_device_*`` are
+    what Windows reports for the entry's device (RASCONN); ``device_*`` are the driver's."""
+    ras_type = _windows.device_type(
+        entry.device_type if entry else "", entry.get("Type") if entry else None
+    )
+    guid = conn.guid
+    if not guid and conn.entry_name and conn.phonebook:
+        guid = _windows.entry_guid(conn.phonebook, conn.entry_name)
     return {
         "handle": conn.handle,
         "entry": conn.display_name,
@@ -77,7 +86,16 @@ def conn_record(conn: Conn, *, now: float | None = None) -> dict[str, Any]:
         "phone_number": conn.phone_number,
         "device_type": conn.device_type,
         "device_name": conn.device_name,
-        "guid": conn.guid,
+        "driver": conn.driver,
+        "ras_device_type": ras_type,
+        "ras_device_name": _windows.device_name(
+            ras_type,
+            preferred=entry.get("PreferredDevice") if entry else None,
+            vpn_strategy=entry.get("VpnStrategy") if entry else None,
+            driver=conn.driver,
+        ),
+        "correlation_id": _windows.correlation_id(conn.handle, conn.created),
+        "guid": guid,
         "all_users": conn.all_users,
         "owner": conn.owner,
         "phase": conn.phase.value,
@@ -374,6 +392,7 @@ async def m_dial(s: Session, p: dict[str, Any], more: bool) -> dict[str, Any] | 
         params=dial_params,
         subscriber=sub,
         prepared=prepared,
+        interactive=p.get("interactive") is True,
     )
     # The handle goes out only once its row is on disk: a daemon that dies right after
     # still knows it when it comes back (a failed one, to be hung up, as RasDial's are).
@@ -583,6 +602,12 @@ async def m_entry_deleted(s: Session, p: dict[str, Any], more: bool) -> dict[str
     return {"forgotten": forgotten}
 
 
+async def m_dial_input(s: Session, p: dict[str, Any], more: bool) -> dict[str, Any]:
+    """The dialer's answer to the link's question (a one-time code): RASCS_Interactive."""
+    s.manager.provide_input(s.uid, _handle_param(p), _str_param(p, "text"))
+    return {}
+
+
 async def m_hang_up(s: Session, p: dict[str, Any], more: bool) -> dict[str, Any]:
     """Hang up; with ``wait``, reply once the handle is deleted (one round trip for what
     ``HangUp`` then ``WaitDeleted`` do in two)."""
@@ -597,12 +622,15 @@ async def m_hang_up(s: Session, p: dict[str, Any], more: bool) -> dict[str, Any]
 
 
 async def m_status(s: Session, p: dict[str, Any], more: bool) -> dict[str, Any]:
-    return conn_record(s.manager.status(s.uid, _handle_param(p)))
+    conn = s.manager.status(s.uid, _handle_param(p))
+    return conn_record(conn, entry=s.manager.entries.get(conn.handle))
 
 
 async def m_enum(s: Session, p: dict[str, Any], more: bool) -> dict[str, Any]:
     pending = bool(p.get("include_pending", False))
-    return {"connections": [conn_record(c) for c in s.manager.table.listing(s.uid, pending)]}
+    known = s.manager.entries
+    rows = s.manager.table.listing(s.uid, pending)
+    return {"connections": [conn_record(c, entry=known.get(c.handle)) for c in rows]}
 
 
 async def m_stats(s: Session, p: dict[str, Any], more: bool) -> dict[str, Any]:
@@ -658,14 +686,19 @@ INTERFACE_IDL = """\
 interface org.openras.Manager
 
 type Connection (handle: int, entry: string, entry_name: string, phonebook: string,
-  phone_number: string, device_type: string, device_name: string, guid: string,
+  phone_number: string, device_type: string, device_name: string, driver: string,
+  ras_device_type: string, ras_device_name: string, correlation_id: string, guid: string,
   all_users: bool, owner: int, phase: string, state: int, error: int, refs: int,
   created: float, connected_at: ?float)
 
 # Streams (more) progress events until Connected or failure; the first reply has the handle.
+# interactive: the dialer answers the link's questions (an event with state Interactive,
+# 4096, carries prompt and echo; DialInput answers); without it such a dial fails with 703.
 method Dial(entry: string, phonebook: ?string, user_phonebook: ?string, user: ?string,
-  password: ?string, domain: ?string, phone_number: ?string, callback_number: ?string)
+  password: ?string, domain: ?string, phone_number: ?string, callback_number: ?string,
+  interactive: ?bool)
   -> (handle: int, state: int, error: int, phase: string, joined: ?bool)
+method DialInput(handle: int, text: string) -> ()
 method HangUp(handle: int, wait: ?bool) -> ()
 method WaitDeleted(handle: int) -> ()
 method GetConnectStatus(handle: int) -> (connection: Connection)
@@ -699,6 +732,7 @@ async def m_get_interface_description(s: Session, p: dict[str, Any], more: bool)
 METHODS: dict[str, Handler] = {
     P.PING: m_ping,
     P.DIAL: m_dial,
+    P.DIAL_INPUT: m_dial_input,
     P.HANG_UP: m_hang_up,
     P.GET_STATUS: m_status,
     P.ENUM: m_enum,
