@@ -3,18 +3,19 @@
 from __future__ import annotations
 
 import asyncio
+import inspect
 import os
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from types import TracebackType
 from typing import Any
 
 from openras import errors
-from openras.client import SavedCredentials, _entry_target, dial_outcome, dial_parameters
+from openras.client import SavedCredentials, _entry_target, dial_parameters
 from openras.records import ConnectionInfo, Disconnect, Event, ProjectionInfo, Statistics
-from openras.states import RasConnState
 from openras.wire import protocol as P
 from openras.wire.atransport import AsyncTransport
+from openras.wire.follow import DialFollower
 
 
 class AsyncClient:
@@ -65,7 +66,9 @@ class AsyncClient:
         phone_number: str = "",
         callback_number: str = "",
         on_state: Callable[[Event], Any] | None = None,
+        on_input: Callable[[str, bool], Awaitable[str | None] | str | None] | None = None,
     ) -> AsyncConnection:
+        """As :meth:`Client.dial <openras.Client.dial>`; ``on_input`` may be a coroutine."""
         params = dial_parameters(
             entry,
             phonebook,
@@ -74,29 +77,35 @@ class AsyncClient:
             domain=domain,
             phone_number=phone_number,
             callback_number=callback_number,
+            interactive=on_input is not None,
         )
         t = await self._extra()  # a dial holds its connection; keep the main one free
-        final: dict[str, Any] = {}
+        follower = DialFollower(entry)
         try:
             async for msg in t.stream(P.DIAL, params):
-                final = msg
-                if on_state is None:
-                    continue
-                if msg.get("event") == "state":
-                    on_state(Event.from_wire(msg))
-                elif "event" not in msg and not msg.get("joined"):
-                    on_state(
-                        Event(
-                            "state",
-                            int(msg["handle"]),
-                            entry,
-                            RasConnState(int(msg["state"])),
-                            str(msg.get("phase", "")),
-                        )
-                    )
+                step = follower.feed(msg, continues=True)
+                if on_state is not None and step.event is not None:
+                    on_state(step.event)
+                if step.question is not None and on_input is not None:
+                    answer = on_input(step.question.prompt, step.question.echo)
+                    if inspect.isawaitable(answer):
+                        answer = await answer
+                    await self._answer(step.question.handle, answer)
         finally:
             await t.close()
-        return AsyncConnection(self, dial_outcome(final))
+        return AsyncConnection(self, follower.outcome())
+
+    async def _answer(self, handle: int, text: str | None) -> None:
+        """The answer goes on the main connection (the dial holds its own); None: the
+        attempt is hung up."""
+        if text is None:
+            await self.transport.call(P.HANG_UP, {"handle": handle})
+        else:
+            await self.transport.call(P.DIAL_INPUT, {"handle": handle, "text": text})
+
+    async def provide_input(self, handle: int, text: str) -> None:
+        """Answer the question of a dial waiting in RASCS_Interactive."""
+        await self.transport.call(P.DIAL_INPUT, {"handle": handle, "text": text})
 
     async def connections(self, include_pending: bool = False) -> list[ConnectionInfo]:
         reply = await self.transport.call(P.ENUM, {"include_pending": include_pending})

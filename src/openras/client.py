@@ -11,11 +11,14 @@ from typing import Any
 
 from openras import errors, paths
 from openras.records import ConnectionInfo, Disconnect, Event, ProjectionInfo, Statistics
-from openras.states import RasConnState
 from openras.wire import protocol as P
+from openras.wire.follow import DialFollower, Question
 from openras.wire.transport import Transport, connect
 
 StateCallback = Callable[[Event], None]
+#: Asked the link's question (a one-time code): ``(prompt, echo)`` -> the answer, or None to
+#: give up (the attempt is hung up).
+InputCallback = Callable[[str, bool], "str | None"]
 
 
 def dial_parameters(
@@ -27,9 +30,11 @@ def dial_parameters(
     domain: str = "",
     phone_number: str = "",
     callback_number: str = "",
+    interactive: bool = False,
 ) -> dict[str, Any]:
-    """The Dial call's parameters; the caller's own phonebook path travels with it."""
-    return {
+    """The Dial call's parameters; the caller's own phonebook path travels with it.
+    ``interactive``: the dialer answers the link's questions (else such a dial fails, 703)."""
+    params = {
         **_entry_target(entry, phonebook),
         "user": user,
         "password": password,
@@ -37,18 +42,16 @@ def dial_parameters(
         "phone_number": phone_number,
         "callback_number": callback_number,
     }
+    if interactive:
+        params["interactive"] = True
+    return params
 
 
 def dial_outcome(final: dict[str, Any]) -> int:
     """The handle of a finished attempt, or the attempt's RasError raised (carrying it)."""
-    handle = int(final["handle"])
-    error = int(final.get("error", 0))
-    state = int(final.get("state", 0))
-    if error or state != RasConnState.Connected:
-        raise errors.RasError.from_code(
-            error or errors.ERROR_DISCONNECTION, final.get("detail") or None, handle=handle
-        )
-    return handle
+    follower = DialFollower("")
+    follower.feed(final, continues=False)
+    return follower.outcome()
 
 
 @dataclass(frozen=True)
@@ -110,8 +113,12 @@ class Client:
         phone_number: str = "",
         callback_number: str = "",
         on_state: StateCallback | None = None,
+        on_input: InputCallback | None = None,
     ) -> Connection:
-        """Dial and return when Connected; a failure raises RasError with ``.handle`` set."""
+        """Dial and return when Connected; a failure raises RasError with ``.handle`` set.
+
+        ``on_input`` answers what the link asks while dialing (a server's one-time code:
+        RASCS_Interactive); without it such a dial fails with 703."""
         params = dial_parameters(
             entry,
             phonebook,
@@ -120,23 +127,33 @@ class Client:
             domain=domain,
             phone_number=phone_number,
             callback_number=callback_number,
+            interactive=on_input is not None,
         )
-        final: dict[str, Any] = {}
+        follower = DialFollower(entry)
         for msg in self._t.stream(P.DIAL, params):
-            final = msg
-            if on_state is not None and msg.get("event") == "state":
-                on_state(Event.from_wire(msg))
-            elif on_state is not None and "event" not in msg and not msg.get("joined"):
-                on_state(
-                    Event(
-                        kind="state",
-                        handle=int(msg["handle"]),
-                        entry=entry,
-                        state=RasConnState(int(msg["state"])),
-                        phase=str(msg.get("phase", "")),
-                    )
-                )
-        return Connection(self, dial_outcome(final))
+            step = follower.feed(msg, continues=True)
+            if on_state is not None and step.event is not None:
+                on_state(step.event)
+            if step.question is not None and on_input is not None:
+                self._answer(step.question, on_input(step.question.prompt, step.question.echo))
+        return Connection(self, follower.outcome())
+
+    def _answer(self, question: Question, text: str | None) -> None:
+        """Send the answer on a connection of its own (the dial holds this one); None:
+        hang the attempt up."""
+        t = self._extra()
+        try:
+            if text is None:
+                t.call(P.HANG_UP, {"handle": question.handle})
+            else:
+                t.call(P.DIAL_INPUT, {"handle": question.handle, "text": text})
+        finally:
+            t.close()
+
+    def provide_input(self, handle: int, text: str) -> None:
+        """Answer the question of a dial waiting in RASCS_Interactive (another program
+        than the dialer may, for the same user)."""
+        self._t.call(P.DIAL_INPUT, {"handle": handle, "text": text})
 
     # -------------------------------------------------------------- reading
     def connections(self, include_pending: bool = False) -> list[ConnectionInfo]:

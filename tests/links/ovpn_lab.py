@@ -72,10 +72,12 @@ class OvpnServer:
         keepalive: tuple[int, int],
         exit_notify: bool,
         push: tuple[str, ...] = (),
+        verify_script: str | None = None,
     ) -> Path:
         verify = self.dir / "verify.sh"
         verify.write_text(
-            "#!/bin/sh\n"
+            verify_script
+            or "#!/bin/sh\n"
             "# via-file: line 1 user, line 2 password\n"
             'user=$(sed -n 1p "$1"); pass=$(sed -n 2p "$1")\n'
             f"[ \"$user\" = '{USER}' ] && [ \"$pass\" = '{PASSWORD.replace(chr(39), '')}' ] "
@@ -100,9 +102,14 @@ class OvpnServer:
 
     def start(
         self, lab: NetnsLab, pki: Path, *, keepalive: tuple[int, int] = (1, 4),
-        exit_notify: bool = False, push: tuple[str, ...] = (),
+        exit_notify: bool = False, push: tuple[str, ...] = (), verify_script: str | None = None,
     ) -> None:  # fmt: skip
-        conf = self.write_config(pki, keepalive=keepalive, exit_notify=exit_notify, push=push)
+        """``verify_script``: the server's auth-user-pass-verify (via-file) script, instead
+        of the plain user/password check."""
+        conf = self.write_config(
+            pki, keepalive=keepalive, exit_notify=exit_notify, push=push,
+            verify_script=verify_script,
+        )  # fmt: skip
         self.proc = lab.spawn(self.pair.a, ["openvpn", "--config", str(conf)], log=self.log)
         ok = wait_until(
             lambda: (

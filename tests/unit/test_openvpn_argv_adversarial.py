@@ -64,7 +64,7 @@ def check_argv(argv: list[str], prof: pf.SanitizedProfile) -> None:
     # The driver's own options come last, exactly these (the profile's 'dev' is dropped).
     first_driver = opts.index(["dev", "orvpn7"])
     ours, driver = opts[:first_driver], opts[first_driver:]
-    expected = [["dev", "orvpn7"], ["dev-type", "tun"], ["auth-retry", "none"],
+    expected = [["dev", "orvpn7"], ["dev-type", "tun"], ["auth-retry", "interact"],
                 ["verb", str(min(max(prof.verb, 3), 4))]]  # fmt: skip
     if prof.has_auth_user_pass:
         expected.append(["auth-nocache"])

@@ -188,7 +188,6 @@ def test_refused_options_name_file_and_line(line: str, name: str) -> None:
         "dev tap",
         "tls-crypt-v2 k.key force-cookie",
         "crl-verify /etc dir",
-        "static-challenge 'PIN' 1",
     ],
 )
 def test_refused_values(line: str) -> None:
@@ -196,6 +195,23 @@ def test_refused_values(line: str) -> None:
         sanitize(BASE + line + "\n", read_file=lambda p, n: PEM)
     assert info.value.code == pf.ERROR_NOT_ALLOWED
     assert info.value.detail is not None and info.value.detail.startswith("p.ovpn:13: ")
+
+
+def test_static_challenge_goes_to_openvpn_as_given() -> None:
+    """The server's one-time code is asked of the user (RASCS_Interactive): the option
+    reaches openvpn's argv as the profile says it, its text one argument."""
+    prof = sanitize(BASE + "static-challenge 'Enter PIN: x' 1 concat\n")
+    assert [o.args for o in prof.options if o.name == "static-challenge"] == [
+        ("Enter PIN: x", "1", "concat")
+    ]
+
+
+@pytest.mark.parametrize("line", ["static-challenge 'PIN' 2", "static-challenge PIN 1 plain"])
+def test_static_challenge_flags_are_checked(line: str) -> None:
+    with pytest.raises(RasError) as info:
+        sanitize(BASE + line + "\n")
+    assert info.value.code == pf.ERROR_PROFILE
+    assert "static-challenge TEXT 0|1" in (info.value.detail or "")
 
 
 @pytest.mark.parametrize("line", ["topology bogus", "key-direction 2", "proto sctp", "verb x"])

@@ -44,6 +44,7 @@ from openras.cli.rasdial_output import EXIT_SUCCESS, EXIT_USAGE, exit_status
 from openras.client import Client
 from openras.records import ConnectionInfo, Event
 from openras.states import RasConnState
+from openras.wire.follow import Question
 
 
 class _Detach(Exception):
@@ -109,6 +110,23 @@ def ask_credentials(args: Namespace, user: str) -> tuple[str, str, str]:
     return user, password, domain
 
 
+def answer_question(socket: str | None, question: Question) -> None:
+    """The server's question (a one-time code) asked at the terminal and answered; an empty
+    or no answer hangs the attempt up."""
+    import getpass
+
+    prompt = question.prompt.rstrip().rstrip(":") + ": "
+    try:
+        text = _term.ask_line(prompt) if question.echo else getpass.getpass(prompt)
+    except EOFError:
+        text = None
+    with open_client(socket) as client:
+        if text:
+            client.provide_input(question.handle, text)
+        else:
+            hang_up_quietly(client, question.handle)
+
+
 # ------------------------------------------------------------------------------------ dial
 
 
@@ -130,6 +148,11 @@ def cmd_dial(args: Namespace) -> int:
 
     deadline = time.monotonic() + args.timeout if args.timeout else None
     started = time.time()
+
+    def on_input(question: Question) -> None:
+        spin.done()
+        answer_question(args.socket, question)
+
     while True:
         transport = open_transport(args.socket)
         try:
@@ -146,6 +169,7 @@ def cmd_dial(args: Namespace) -> int:
                 on_idle=spin.tick,
                 idle=0.1 if spin.live else None,
                 deadline=deadline,
+                on_input=on_input if can_ask(args) else None,
             )
             break
         except errors.RasError as exc:

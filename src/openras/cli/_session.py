@@ -23,8 +23,8 @@ from typing import TYPE_CHECKING, Any
 
 from openras import errors
 from openras.records import ConnectionInfo, Event
-from openras.states import RasConnState
 from openras.wire import protocol as P
+from openras.wire.follow import DialFollower, Question
 
 if TYPE_CHECKING:  # imported where used: `rasdial /?` and usage errors need no wire codec
     from openras.client import Client
@@ -100,6 +100,7 @@ def follow_dial(
     on_idle: Callable[[], None] | None = None,
     idle: float | None = None,
     deadline: float | None = None,
+    on_input: Callable[[Question], None] | None = None,
 ) -> DialResult:
     """Dial over ``t`` and return once Connected.
 
@@ -107,8 +108,10 @@ def follow_dial(
     while nothing arrives. A failure raises RasError with ``.handle`` set when a handle exists
     (the caller must hang it up); passing ``deadline`` (``time.monotonic()`` value) raises
     RasError 638 with the handle. Ctrl-C raises :class:`DialInterrupted` carrying the handle.
+    ``on_input`` gets the link's questions (RASCS_Interactive) and answers them itself
+    (another connection: this one holds the dial); without it such a dial fails with 703.
     """
-    from openras.client import dial_outcome, dial_parameters
+    from openras.client import dial_parameters
 
     params = dial_parameters(
         entry,
@@ -118,7 +121,9 @@ def follow_dial(
         domain=domain,
         phone_number=phone_number,
         callback_number=callback_number,
+        interactive=on_input is not None,
     )
+    follower = DialFollower(entry)
     handle = 0
     try:
         t.send(P.call(P.DIAL, params, more=True))
@@ -136,29 +141,18 @@ def follow_dial(
                 if on_idle is not None:
                     on_idle()
                 continue
-            out = P.raise_for_error(msg)
-            if "event" not in out:  # the first reply: handle, state, joined
-                handle = int(out["handle"])
-                if out.get("joined"):
-                    dial_outcome(out)
-                    return DialResult(handle, joined=True)
-                event = Event(
-                    kind="state",
-                    handle=handle,
-                    entry=entry,
-                    state=RasConnState(int(out["state"])),
-                    phase=str(out.get("phase", "")),
-                    error=int(out.get("error", 0)),
-                )
-            elif out.get("event") == "state":
-                event = Event.from_wire(out)
-            else:
-                event = None
-            if event is not None and on_state is not None:
-                on_state(event)
-            if not msg.get("continues"):
-                dial_outcome(out if "handle" in out else {**out, "handle": handle})
-                return DialResult(handle, joined=False)
+            step = follower.feed(P.raise_for_error(msg), continues=bool(msg.get("continues")))
+            handle = follower.handle
+            if step.event is not None and on_state is not None:
+                on_state(step.event)
+            if step.question is not None and on_input is not None:
+                asked = time.monotonic()
+                on_input(step.question)
+                if deadline is not None:  # the time spent answering is not the dial's
+                    deadline += time.monotonic() - asked
+            if step.done:
+                follower.outcome()
+                return DialResult(handle, joined=follower.joined)
     except KeyboardInterrupt:
         raise DialInterrupted(handle) from None
     except (ConnectionError, BrokenPipeError) as exc:

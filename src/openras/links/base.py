@@ -102,7 +102,16 @@ class LinkDropped:
     detail: str = ""
 
 
-LinkEvent = StateReached | LinkFailed | LinkDropped
+@dataclass(frozen=True)
+class InputNeeded:
+    """The dial waits for the user's answer to ``prompt`` (a one-time code the server asks
+    for): RASCS_Interactive. The answer comes through ``Link.provide_input``."""
+
+    prompt: str
+    echo: bool = False
+
+
+LinkEvent = StateReached | LinkFailed | LinkDropped | InputNeeded
 Emit = Callable[[LinkEvent], None]
 
 
@@ -204,6 +213,11 @@ class Link(abc.ABC):
         something already gone. Default: nothing.
         """
         return None
+
+    def provide_input(self, text: str | None) -> bool:
+        """The user's answer to the last :class:`InputNeeded` (None: the dialer allows no
+        questions; the dial fails with 703). False when the link asked nothing."""
+        return False
 
     async def statistics(self) -> LinkStats:
         return LinkStats()

@@ -26,6 +26,7 @@ from openras import errors, policy
 from openras.dns.service import DnsService
 from openras.links.base import (
     DialParams,
+    InputNeeded,
     Link,
     LinkDropped,
     LinkEvent,
@@ -141,6 +142,9 @@ class Manager:
         self.deleted: dict[int, asyncio.Future[None]] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
         self._stop_wanted: set[int] = set()
+        #: Dials whose dialer answers the link's questions (RASCS_Interactive); the others
+        #: fail with 703 when asked.
+        self._interactive: set[int] = set()
         self._timer: asyncio.TimerHandle | None = None
         #: handle -> (monotonic time, bytes sent, bytes received, send bps, receive bps).
         self._rate_samples: dict[int, tuple[float, int, int, int, int]] = {}
@@ -356,6 +360,7 @@ class Manager:
         params: DialParams,
         subscriber: Subscriber | None = None,
         prepared: Prepared | None = None,
+        interactive: bool = False,
     ) -> tuple[Conn, bool]:
         """Start (or join) a connection. Returns the row and whether it was joined.
 
@@ -405,6 +410,8 @@ class Manager:
                 self.entries[handle] = entry
                 self.params[handle] = params
                 self._prepared[handle] = prepared.value
+                if interactive:
+                    self._interactive.add(handle)
             if subscriber is not None:
                 subscriber.handle = result.conn.handle
                 self.subscribers.add(subscriber)
@@ -444,6 +451,17 @@ class Manager:
         if link is not None:
             log.warning("handle %d: killed at once (forced hang-up by uid %d)", handle, uid)
             link.kill()
+
+    def provide_input(self, uid: int, handle: int, text: str) -> None:
+        """The dialer's answer to the link's question (RASCS_Interactive)."""
+        conn = self.table.visible(handle, uid)
+        if conn is None:
+            raise errors.InvalidHandle()
+        link = self.links.get(handle)
+        if conn.state is not RasConnState.Interactive or link is None:
+            raise errors.InvalidParameter(detail="the connection is not waiting for an answer")
+        if not link.provide_input(text):
+            raise errors.InvalidParameter(detail="the connection is not waiting for an answer")
 
     def status(self, uid: int, handle: int) -> Conn:
         conn = self.table.visible(handle, uid)
@@ -604,6 +622,7 @@ class Manager:
         self._params_saved.discard(handle)
         self.param_store.delete(handle)
         self._stop_wanted.discard(handle)
+        self._interactive.discard(handle)
         gone = self.deleted.pop(handle, None)
         if gone is not None and not gone.done():
             gone.set_result(None)
@@ -673,6 +692,15 @@ class Manager:
                 self._spawn(self._connected_with_dns(handle, emit))
                 return
             now = self.clock()
+            if isinstance(event, InputNeeded):
+                link = self.links.get(handle)
+                if handle in self._interactive:
+                    self._apply(self.table.link_input(handle, event.prompt, event.echo))
+                elif link is not None:
+                    # Nobody to ask: the attempt fails (703), as Windows fails a dial whose
+                    # application allows no interaction.
+                    asyncio.get_running_loop().call_soon(link.provide_input, None)
+                return
             if isinstance(event, StateReached):
                 self._apply(self.table.link_state(handle, event.state, now))
             elif isinstance(event, LinkFailed):

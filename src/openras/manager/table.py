@@ -284,6 +284,19 @@ class Table:
             conn.detail = ""
         return [self._event("state", conn, old=old)]
 
+    def link_input(self, handle: int, prompt: str, echo: bool) -> list[Action]:
+        """The link waits for the dialer's answer to ``prompt`` (RASCS_Interactive, a
+        paused state: the attempt goes on once answered). The prompt travels in the event
+        only; it is the dialer's, who follows the attempt."""
+        conn = self.rows.get(handle)
+        if conn is None or conn.phase is not Phase.DIALING:
+            return []
+        old = conn.state
+        conn.state = RasConnState.Interactive
+        publish = self._event("state", conn, old=old)
+        publish.event.update(prompt=prompt[:MAX_DETAIL], echo=echo)
+        return [publish]
+
     def link_failed(self, handle: int, error: int, now: float, detail: str = "") -> list[Action]:
         """The attempt failed in its current state (only meaningful while dialing)."""
         conn = self.rows.get(handle)

@@ -16,6 +16,8 @@ ERROR_NAME: Final = f"{INTERFACE}.RasError"
 
 # Methods (parameters -> reply parameters). See docs in manager/service.py.
 DIAL: Final = f"{INTERFACE}.Dial"
+#: The dialer's answer to a question the link asks while dialing (RASCS_Interactive).
+DIAL_INPUT: Final = f"{INTERFACE}.DialInput"
 HANG_UP: Final = f"{INTERFACE}.HangUp"
 GET_STATUS: Final = f"{INTERFACE}.GetConnectStatus"
 ENUM: Final = f"{INTERFACE}.EnumConnections"

@@ -64,6 +64,7 @@ from openras.links._common import (
 from openras.links._owner_files import read_owner_file, write_private
 from openras.links.base import (
     Emit,
+    InputNeeded,
     Link,
     LinkSpec,
     LinkStats,
@@ -73,7 +74,7 @@ from openras.links.base import (
 from openras.links.journal import Interface
 from openras.links.openvpn import parser as mp
 from openras.links.openvpn import profile as pf
-from openras.links.openvpn.interpreter import Action, End, Interpreter, Report, Send
+from openras.links.openvpn.interpreter import Action, Ask, End, Interpreter, Report, Send
 from openras.links.process import LinkProcess, ProcessIdentity
 from openras.links.supervisor import SupervisedLink
 from openras.states import RasConnState
@@ -140,7 +141,9 @@ def build_argv(
     driver = [
         pf.Option("dev", (ifname,)),
         pf.Option("dev-type", ("tun",)),
-        pf.Option("auth-retry", ("none",)),
+        # interact: after a refusal openvpn asks again over the socket, which a dynamic
+        # challenge (CRV1) needs; a plain refusal ends the dial there (the interpreter).
+        pf.Option("auth-retry", ("interact",)),
         pf.Option("verb", (str(min(max(profile.verb, 3), 4)),)),
     ]
     if profile.has_auth_user_pass:
@@ -177,6 +180,8 @@ def _credentials(profile: pf.SanitizedProfile | None, spec: LinkSpec) -> tuple[s
     return "", ""
 
 
+#: How long the server's question (a one-time code) waits for the user's answer.
+INPUT_TIMEOUT: Final = 120.0
 #: Seconds into a dial at which the log is read for a failure that retrying cannot cure.
 EARLY_CHECKS = (0.05, 0.1, 0.2, 0.35, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 5.0, 7.5)
 
@@ -199,6 +204,7 @@ class OpenVpnLink(SupervisedLink[pf.SanitizedProfile]):
         self._replies: deque[asyncio.Future[mp.Event]] = deque()
         self._dirfd: int | None = None
         self._attached = False
+        self._asking = False
         self._profile: pf.SanitizedProfile | None = None
         self._interp = Interpreter(
             credentials=lambda: _credentials(self._profile, self.spec),
@@ -355,6 +361,13 @@ class OpenVpnLink(SupervisedLink[pf.SanitizedProfile]):
             elif isinstance(action, End):
                 self._connected = self._connected or self._interp.connected
                 self._finish(action.code, action.detail)
+            elif isinstance(action, Ask):
+                # The user's typing is no part of the dial's time: the deadline waits, and
+                # the question has its own.
+                self._disarm_dial_deadline()
+                self._arm_dial_deadline(INPUT_TIMEOUT)
+                self._asking = True
+                self.emit(InputNeeded(action.prompt, action.echo))
             else:
                 asyncio.get_running_loop().call_soon(self._read_push)  # after the news is out
 
@@ -380,7 +393,22 @@ class OpenVpnLink(SupervisedLink[pf.SanitizedProfile]):
             asyncio.get_running_loop().call_later(delay, self._check_early, n + 1)
 
     def _on_dial_deadline(self) -> None:
+        if self._asking:
+            self._asking = False
+            self._act(self._interp.end(
+                errors.ERROR_INTERACTIVE_MODE,
+                f"nobody answered the server's question within {INPUT_TIMEOUT:g} s",
+            ))  # fmt: skip
+            return
         self._act(self._interp.dial_deadline())
+
+    def provide_input(self, text: str | None) -> bool:
+        if not self._asking or self._ended():
+            return False
+        self._asking = False
+        self._arm_dial_deadline()
+        self._act(self._interp.answer(text))
+        return True
 
     def _program_exited(self, rc: int | None) -> tuple[int, str] | None:
         # Before the socket is attached, start()/adopt() report the failure themselves.

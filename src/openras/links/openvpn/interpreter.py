@@ -12,6 +12,7 @@ function handed in, so recorded transcripts drive it in unit tests exactly as op
 
 from __future__ import annotations
 
+import base64
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -53,12 +54,83 @@ class End:
 
 
 @dataclass(frozen=True)
+class Ask:
+    """The server wants an answer from the user (a one-time code): ``prompt``, shown with
+    the typing echoed or not; the driver hands the answer to :meth:`Interpreter.answer`."""
+
+    prompt: str
+    echo: bool
+
+
+@dataclass(frozen=True)
 class ReadPush:
     """Read the server's PUSH_REPLY from the log and hand it to :meth:`Interpreter.pushed`
     (after the Connected that asked for it is out)."""
 
 
-Action = Send | Report | End | ReadPush
+Action = Send | Report | End | ReadPush | Ask
+
+
+@dataclass(frozen=True)
+class Challenge:
+    """What the server asked and how the answer goes back.
+
+    ``static``: the profile's ``static-challenge`` (``SC:<flags>,<text>``; the answer goes
+    with the password as ``SCRV1:<b64 password>:<b64 answer>``, or appended to it when flag
+    bit 1 says so). ``dynamic``: the server refused the first login with
+    ``CRV1:<flags>:<state id>:<b64 user>:<text>``; openvpn asks again and the answer goes
+    as the password ``CRV1::<state id>::<answer>``. ``text``: ``CR_TEXT`` (a pending
+    authentication), answered with ``cr-response <b64 answer>``.
+    """
+
+    kind: str
+    prompt: str
+    echo: bool
+    state_id: str = ""
+    user: str = ""
+    concat: bool = False
+
+
+def _b64(text: str) -> str:
+    return base64.b64encode(text.encode()).decode("ascii")
+
+
+def parse_static(what: str) -> Challenge | None:
+    """``SC:<flags>,<text>`` of a ``>PASSWORD:Need 'Auth'`` request, if there is one."""
+    _, sep, rest = what.partition("SC:")
+    flags, comma, text = rest.partition(",")
+    if not sep or not comma or not flags.isdigit():
+        return None
+    bits = int(flags)
+    return Challenge("static", text, echo=bool(bits & 1), concat=bool(bits & 2))
+
+
+def parse_crv1(detail: str) -> Challenge | None:
+    """``CRV1:<flags>:<state id>:<b64 user>:<text>`` in a verification failure's detail."""
+    start = detail.find("CRV1:")
+    if start < 0:
+        return None
+    body = detail[start + 5 :].rstrip("']\n ")
+    parts = body.split(":", 3)
+    if len(parts) != 4 or not parts[1]:
+        return None
+    flags, state_id, user64, text = parts
+    try:
+        user = base64.b64decode(user64, validate=True).decode()
+    except (ValueError, UnicodeDecodeError):
+        return None
+    return Challenge("dynamic", text, echo="E" in flags.split(","), state_id=state_id, user=user)
+
+
+def parse_cr_text(payload: str) -> Challenge | None:
+    """``CR_TEXT:<flags>:<text>`` of an ``>INFOMSG:``."""
+    _, sep, rest = payload.partition("CR_TEXT:")
+    flags, colon, text = rest.partition(":")
+    if not sep or not colon:
+        return None
+    return Challenge("text", text, echo="E" in flags.split(","))
+
+
 Credentials = Callable[[], tuple[str, str]]
 
 
@@ -97,6 +169,14 @@ class Interpreter:
         self._fatal = ""
         self._auth_failed = ""
         self._log: deque[str] = deque(maxlen=LOG_KEEP)
+        #: The question the user is asked now (None: none).
+        self.challenge: Challenge | None = None
+        #: A dynamic challenge answered: openvpn's next request for credentials gets this.
+        self._crv1_answer: tuple[str, str] | None = None
+        #: openvpn asked for credentials while the user still thinks about a dynamic one.
+        self._waiting_for_answer = False
+        #: The answer to a dynamic challenge went out (a refusal now is the answer's).
+        self._crv1_sent = False
 
     @property
     def ended(self) -> bool:
@@ -124,6 +204,10 @@ class Interpreter:
         if isinstance(ev, mp.PasswordRequest):
             return self._on_password(ev)
         if isinstance(ev, mp.PasswordFailed):
+            crv1 = parse_crv1(ev.detail) if ev.realm == "Auth" else None
+            if crv1 is not None and not self.ended:
+                self._crv1_sent = False
+                return self._ask(crv1)  # openvpn restarts and asks again (auth-retry interact)
             self._auth_failed = f"openvpn: {ev.realm} verification failed {ev.detail}".strip()
             return self.end(errors.ERROR_AUTHENTICATION_FAILURE, self._auth_failed)
         if isinstance(ev, mp.ByteCount):
@@ -150,6 +234,8 @@ class Interpreter:
             if self.connected:
                 code = mp.reason_error(st.reason, connected=True)
                 return self.end(code, f"openvpn restarted: {st.reason}")
+            if st.reason == "auth-failure" and self._challenged():
+                return []  # the restart a dynamic challenge makes
             if st.reason == "auth-failure":
                 return self.end(errors.ERROR_AUTHENTICATION_FAILURE, "openvpn: auth-failure")
             # Retrying cannot fix a rejected certificate or key: fail now, not at timeout.
@@ -176,6 +262,11 @@ class Interpreter:
             out.append(ReadPush())
         return out
 
+    def _challenged(self) -> bool:
+        """A dynamic challenge is being answered (openvpn restarts for it)."""
+        asked = self.challenge is not None and self.challenge.kind == "dynamic"
+        return asked or self._crv1_answer is not None or self._crv1_sent
+
     def _on_hold(self) -> list[Action]:
         self.holds += 1
         if self.holds == 1 or self.ended or self.resyncing:
@@ -187,18 +278,23 @@ class Interpreter:
     def _on_password(self, req: mp.PasswordRequest) -> list[Action]:
         if self.ended:
             return []
-        if req.realm == "Auth" and "SC:" not in req.what and "CRV1" not in req.what:
+        if req.realm == "Auth":
+            if self.challenge is not None and self.challenge.kind == "dynamic":
+                self._waiting_for_answer = True  # openvpn asks before the user answered
+                return []
+            if self._crv1_answer is not None:
+                user, password = self._crv1_answer  # the dynamic challenge's answer
+                self._crv1_answer = None
+                self._crv1_sent = True
+                return self._login(user, password)
+            static = parse_static(req.what)
+            if static is not None:
+                return self._ask(static)
             try:
                 user, password = self._credentials()
             except RasError as exc:
                 return self.end(exc.code, exc.detail or "")
-            if "\n" in user or "\n" in password or "\r" in user + password:
-                return self.end(errors.ERROR_AUTHENTICATION_FAILURE, "line break in credentials")
-            commands = (
-                f"username {mp.quote('Auth')} {mp.quote(user)}",
-                f"password {mp.quote('Auth')} {mp.quote(password)}",
-            )
-            return [Send(commands, secret=True)]
+            return self._login(user, password)
         if req.realm == "Private Key":
             return self.end(869, "the private key needs a passphrase; use an unencrypted key")
         return self.end(
@@ -206,13 +302,64 @@ class Interpreter:
             f"openvpn asks for {req.realm!r} {req.what}, which openras cannot answer",
         )
 
+    def _login(self, user: str, password: str) -> list[Action]:
+        if "\n" in user or "\n" in password or "\r" in user + password:
+            return self.end(errors.ERROR_AUTHENTICATION_FAILURE, "line break in credentials")
+        commands = (
+            f"username {mp.quote('Auth')} {mp.quote(user)}",
+            f"password {mp.quote('Auth')} {mp.quote(password)}",
+        )
+        return [Send(commands, secret=True)]
+
+    def _ask(self, challenge: Challenge) -> list[Action]:
+        self.challenge = challenge
+        self.state = None  # whatever openvpn says after the answer is news again
+        prompt = challenge.prompt.strip() or "Response"
+        return [Ask(prompt, challenge.echo)]
+
+    def answer(self, text: str | None) -> list[Action]:
+        """The user's answer to :attr:`challenge` (None: nobody may answer: 703)."""
+        challenge, self.challenge = self.challenge, None
+        if challenge is None or self.ended:
+            return []
+        if text is None:
+            return self.end(
+                errors.ERROR_INTERACTIVE_MODE,
+                f"the server asks {challenge.prompt.strip()!r} and the dial allows no questions",
+            )
+        if "\n" in text or "\r" in text:
+            return self.end(errors.ERROR_AUTHENTICATION_FAILURE, "line break in the answer")
+        if challenge.kind == "text":
+            return [Send((f"cr-response {_b64(text)}",), secret=True)]
+        if challenge.kind == "dynamic":
+            # openvpn asks for the credentials again (auth-retry interact): they go then,
+            # or now if it asked already.
+            login = (challenge.user, f"CRV1::{challenge.state_id}::{text}")
+            if self._waiting_for_answer:
+                self._waiting_for_answer = False
+                self._crv1_sent = True
+                return self._login(*login)
+            self._crv1_answer = login
+            return []
+        try:
+            user, password = self._credentials()
+        except RasError as exc:
+            return self.end(exc.code, exc.detail or "")
+        if challenge.concat:
+            return self._login(user, password + text)
+        return self._login(user, f"SCRV1:{_b64(password)}:{_b64(text)}")
+
     def _on_notification(self, ev: mp.Notification) -> list[Action]:
         if ev.kind in ("NEED-OK", "NEED-STR", "NEED-CERTIFICATE", "RSA_SIGN", "PK_SIGN"):
             return self.end(mp.GENERIC_DIAL_FAILURE, f"openvpn asks for {ev.kind}: {ev.payload}")
+        if ev.kind == "INFOMSG" and ev.payload.startswith("CR_TEXT"):
+            challenge = parse_cr_text(ev.payload)
+            if challenge is not None and not self.ended:
+                return self._ask(challenge)
         if ev.kind == "INFOMSG" and ev.payload.startswith(("WEB_AUTH", "OPEN_URL", "CR_TEXT")):
             return self.end(
                 errors.ERROR_AUTHENTICATION_FAILURE,
-                "the server asks for web or challenge authentication, which openras cannot do",
+                "the server asks for web authentication, which openras cannot do",
             )
         if ev.kind == "NOTIFY":
             self._log.append(ev.payload)

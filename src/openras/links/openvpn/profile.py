@@ -324,6 +324,8 @@ ALLOWED: Mapping[str, Rule] = {
     "auth-user-pass": _r(0, 1, inline=True),
     "auth-nocache": _r(0),
     "auth-retry": _r(1, choices=frozenset({"none"})),
+    # the server's one-time code, asked of the user when openvpn needs it (RASCS_Interactive)
+    "static-challenge": _r(2, 3),
     "script-security": _r(1, choices=frozenset({"0", "1"})),
     # link tuning
     "comp-lzo": _r(0, 1),
@@ -457,7 +459,6 @@ DANGEROUS: frozenset[str] = frozenset(
         "management-forget-disconnect",
         "management-up-down",
         "management-log-cache",
-        "static-challenge",
         "http-proxy-user-pass",
         "dns-updown",
         "setenv",
@@ -939,6 +940,12 @@ def _check(
         raise RasError(
             ERROR_PROFILE,
             f"{where}: '{o.name} {o.args[0]}': expected one of {', '.join(sorted(rule.choices))}",
+        )
+    if o.name == "static-challenge" and (
+        o.args[1] not in ("0", "1") or o.args[2:] not in ((), ("scrv1",), ("concat",))
+    ):
+        raise RasError(
+            ERROR_PROFILE, f"{where}: 'static-challenge TEXT 0|1 [scrv1|concat]' expected"
         )
     if o.name == "crl-verify" and len(o.args) > 1:
         raise RasError(ERROR_NOT_ALLOWED, f"{where}: 'crl-verify ... dir' is not allowed")
