@@ -297,3 +297,37 @@ def test_runs_as_a_module_too(cli: Cli) -> None:
     result = cli.run([sys.executable, "-m", "openras.cli.rasdial", "/?"])
     assert lines(result.stdout)[1].startswith("\trasdial entryname")
     assert result.returncode == 0
+
+
+#: A Windows 10 IKEv2 export's entry (PreferredDevice, DEVICE=vpn, VpnStrategy=7): no driver
+#: here runs IKEv2, so the dial ends in 609 once RasDial has taken it.
+IKEV2_ENTRY = """
+[Office IKEv2]
+Encoding=1
+PBVersion=4
+Type=2
+VpnStrategy=7
+PreferredDevice=WAN Miniport (IKEv2)
+MEDIA=rastapi
+Port=VPN2-0
+Device=WAN Miniport (IKEv2)
+DEVICE=vpn
+PhoneNumber=vpn.example.com
+"""
+
+
+def test_failure_before_any_state_still_says_connecting(cli: Cli) -> None:
+    """Windows' rasdial prints "Connecting to X..." before the error block of a dial RasDial
+    took (a Vista transcript: 'Connecting to IKEEXT...' then 'Remote Access error 797'), also
+    when the device cannot be dialed here at all (609)."""
+    book = Path(cli.daemon.phonebook)
+    book.write_text(book.read_text() + IKEV2_ENTRY)
+    result = cli.rasdial("Office IKEv2", f"/PHONEBOOK:{book}")
+    assert lines(result.stdout) == ["Connecting to Office IKEv2...", *error_block(609)]
+    assert result.returncode == 9  # 609 - 600, rasdial's exit status for a RAS code
+
+
+def test_unknown_entry_fails_without_connecting(cli: Cli) -> None:
+    """623 is RasDial refusing the call itself: no notification, so no progress line."""
+    result = cli.rasdial("Ghost")
+    assert lines(result.stdout) == error_block(623)

@@ -226,6 +226,9 @@ def _dial_once(req: DialRequest, user: str, password: str) -> int:
         )
     except errors.RasError as exc:
         transport.close()
+        line = reporter.failed_before_progress(exc.code)
+        if line is not None and exc.needs != errors.NEEDS_CREDENTIALS:
+            _write([line])  # as Windows: "Connecting to X..." precedes the error block
         if exc.handle:  # rasdial owns the failed attempt: release it before reporting
             with open_client(None) as client:
                 hang_up_quietly(client, exc.handle)

@@ -83,6 +83,8 @@ _LAST_MAPPED: Final = 855
 _UNMAPPED: Final = frozenset({726, 727})
 
 _CONNECTING: Final = "Connecting to {entry}..."
+#: Codes RasDial returns before its first notification (rasdial prints no progress for them).
+_REFUSED_UP_FRONT: Final = frozenset({87, 621, 622, 623, 624, 625, 711})
 _VERIFYING: Final = "Verifying username and password..."
 _REGISTERING: Final = "Registering your computer on the network..."
 
@@ -169,6 +171,20 @@ class ProgressReporter:
     def __init__(self, entry: str) -> None:
         self._entry = entry
         self._previous: RasConnState | None = None
+
+    def failed_before_progress(self, code: int) -> str | None:
+        """The "Connecting to X..." line a failure before any notification still gets.
+
+        Windows' rasdial prints it as soon as RasDial has taken the dial (its first
+        notification is OpenPort), so any failure past the call's own checks follows it: 609
+        for a device that does not exist here, 797, 691... Only what RasDial refuses up
+        front, before any notification, is printed alone: a bad argument (87), the phonebook
+        or entry not found or unreadable (621-625), no connection manager (711).
+        """
+        if self._previous is not None or code in _REFUSED_UP_FRONT:
+            return None
+        self._previous = RasConnState.OpenPort
+        return _CONNECTING.format(entry=self._entry)
 
     def feed(self, state: RasConnState) -> str | None:
         """The line to print for this notification, or ``None``."""
