@@ -59,6 +59,7 @@ class Namespace:
 
     holder: subprocess.Popen[bytes]
     scratch: Path
+    pip_cache: Path
 
     @property
     def pid(self) -> int:
@@ -83,7 +84,7 @@ class Namespace:
             text=True,
             timeout=timeout,
             check=False,
-            env=_root_env(self.scratch / "pip-cache"),
+            env=_root_env(self.pip_cache),
             cwd="/",
         )
 
@@ -118,8 +119,18 @@ def _processes_in(ns: str) -> list[int]:
     return pids
 
 
+@pytest.fixture(scope="module")
+def pip_cache() -> Iterator[Path]:
+    """One pip cache for this module's installs (the dependencies are fetched once)."""
+    d = Path(tempfile.mkdtemp(prefix="oras-pip-"))
+    try:
+        yield d
+    finally:
+        shutil.rmtree(d, ignore_errors=True)
+
+
 @pytest.fixture
-def ns() -> Iterator[Namespace]:
+def ns(pip_cache: Path) -> Iterator[Namespace]:
     for tool in ("unshare", "nsenter", "setpriv", "useradd"):
         if not shutil.which(tool):
             pytest.skip(f"needs {tool}")
@@ -131,7 +142,7 @@ def ns() -> Iterator[Namespace]:
         ["unshare", "--mount", "--propagation", "private", "sleep", "infinity"],
         stdin=subprocess.DEVNULL,
     )
-    space = Namespace(holder, scratch)
+    space = Namespace(holder, scratch, pip_cache)
     mine = _mnt_ns(os.getpid())
     ns_id = None
     try:
@@ -440,7 +451,7 @@ def test_uninstall_leaves_nothing_behind(installed: Namespace, unit_daemon: Daem
     assert _leftovers(ns, everywhere) == []
 
 
-def test_staging_into_a_root_names_the_final_paths(tmp_path: Path) -> None:
+def test_staging_into_a_root_names_the_final_paths(tmp_path: Path, pip_cache: Path) -> None:
     stage = tmp_path / "stage"
     proc = subprocess.run(
         ["bash", str(INSTALL), "--root", str(stage)],
@@ -448,7 +459,7 @@ def test_staging_into_a_root_names_the_final_paths(tmp_path: Path) -> None:
         text=True,
         timeout=300,
         check=False,
-        env=_root_env(tmp_path / "pip-cache"),
+        env=_root_env(pip_cache),
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "systemd" not in proc.stdout  # nothing started or enabled
