@@ -231,3 +231,21 @@ def test_openras_dial_asks_on_the_terminal(lab: Lab) -> None:
     assert child.exitstatus == 0, text
     assert STATIC_CODE not in text, "the code was echoed (the profile says no echo)"
     assert lab.lab.ping(lab.pair.b, lab.server.tunnel_ip)
+
+
+def test_rasdial_asks_on_the_terminal(lab: Lab) -> None:
+    rasdial = [sys.executable, "-m", "openras.cli.rasdial"]
+    transcript = io.StringIO()
+    env = {**os.environ, "OPENRAS_SOCKET": str(lab.socket)}
+    child = pexpect.spawn(
+        rasdial[0], [*rasdial[1:], "Dynamic", USER, PASSWORD, f"/PHONEBOOK:{lab.pbk}"],
+        env=env, encoding="utf-8", timeout=60,
+    )  # fmt: skip
+    child.logfile_read = transcript
+    child.expect("Enter the code from the app: ")
+    child.sendline(DYNAMIC_CODE)
+    child.expect(pexpect.EOF)
+    child.close()
+    assert child.exitstatus == 0, transcript.getvalue()
+    assert "Command completed successfully." in transcript.getvalue()
+    assert lab.lab.ping(lab.pair.b, lab.server.tunnel_ip)

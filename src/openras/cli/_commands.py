@@ -32,6 +32,7 @@ from openras.cli._session import (
     DialInterrupted,
     DialResult,
     EventStream,
+    answer_question,
     drop_reference,
     end_connection,
     find_abandoned_attempt,
@@ -108,23 +109,6 @@ def ask_credentials(args: Namespace, user: str) -> tuple[str, str, str]:
     if not password:
         raise CliError("no password was entered", EXIT_USAGE)
     return user, password, domain
-
-
-def answer_question(socket: str | None, question: Question) -> None:
-    """The server's question (a one-time code) asked at the terminal and answered; an empty
-    or no answer hangs the attempt up."""
-    import getpass
-
-    prompt = question.prompt.rstrip().rstrip(":") + ": "
-    try:
-        text = _term.ask_line(prompt) if question.echo else getpass.getpass(prompt)
-    except EOFError:
-        text = None
-    with open_client(socket) as client:
-        if text:
-            client.provide_input(question.handle, text)
-        else:
-            hang_up_quietly(client, question.handle)
 
 
 # ------------------------------------------------------------------------------------ dial

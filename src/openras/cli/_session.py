@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from openras import errors
+from openras.cli._term import ask_line
 from openras.records import ConnectionInfo, Event
 from openras.wire import protocol as P
 from openras.wire.follow import DialFollower, Question
@@ -157,6 +158,23 @@ def follow_dial(
         raise DialInterrupted(handle) from None
     except (ConnectionError, BrokenPipeError) as exc:
         raise errors.ManagerUnavailable(detail=str(exc)) from None
+
+
+def answer_question(socket: str | None, question: Question) -> None:
+    """The server's question (a one-time code) asked at the terminal and answered; an empty
+    or no answer hangs the attempt up."""
+    import getpass
+
+    prompt = question.prompt.rstrip().rstrip(":") + ": "
+    try:
+        text = ask_line(prompt) if question.echo else getpass.getpass(prompt)
+    except EOFError:
+        text = None
+    with open_client(socket) as client:
+        if text:
+            client.provide_input(question.handle, text)
+        else:
+            hang_up_quietly(client, question.handle)
 
 
 def find_abandoned_attempt(client: Client, entry: str, since: float) -> int:

@@ -34,6 +34,7 @@ from openras import errors
 from openras.cli import rasdial_output as out
 from openras.cli._session import (
     DialInterrupted,
+    answer_question,
     connections_named,
     drop_reference,
     end_connection,
@@ -52,6 +53,7 @@ from openras.cli.rasdial_syntax import (
     parse,
 )
 from openras.records import Event
+from openras.wire.follow import Question
 
 NOTES = """\
 On openras:
@@ -193,6 +195,10 @@ def _dial(req: DialRequest) -> int:
     return _dial_once(req, user, _ask_password(req, user))
 
 
+def _answer(question: Question) -> None:
+    answer_question(None, question)
+
+
 def _dial_once(req: DialRequest, user: str, password: str) -> int:
     reporter = out.ProgressReporter(req.entry)
 
@@ -214,6 +220,9 @@ def _dial_once(req: DialRequest, user: str, password: str) -> int:
             phone_number=req.phone or "",
             callback_number=req.callback or "",
             on_state=on_state,
+            # The server's question (a one-time code) is asked on a terminal; elsewhere the
+            # dial fails with 703, as on Windows when the application allows no interaction.
+            on_input=_answer if sys.stdin.isatty() and sys.stderr.isatty() else None,
         )
     except DialInterrupted as exc:
         transport.close()

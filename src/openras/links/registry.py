@@ -119,6 +119,7 @@ KNOWN_KEYS: Final = frozenset(
         "OpenRasLoopbackStepMs", "OpenRasLoopbackPassword", "OpenRasLoopbackHangUpMs",
         "OpenRasLoopbackFailState", "OpenRasLoopbackFailCode", "OpenRasLoopbackDropAfterMs",
         "OpenRasLoopbackIgnoreHangUp", "OpenRasLoopbackNeedsPassword",
+        "OpenRasLoopbackChallenge", "OpenRasLoopbackChallengeAnswer",
         "OpenRasOpenVpnProfile",
         "OpenRasWireGuardConfig", "OpenRasWireGuardImplementation", "OpenRasWireGuardDeadPeerMs",
         "OpenRasSshMode", "OpenRasSshIdentity", "OpenRasSshKnownHosts", "OpenRasSshSocksPort",

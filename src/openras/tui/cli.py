@@ -77,7 +77,10 @@ def dial(
             out.write(f"Dialing {entry}...\n")
             out.flush()
             try:
-                client.dial(entry, dial_book, user=user, password=password, on_state=on_state)
+                client.dial(
+                    entry, dial_book, user=user, password=password, on_state=on_state,
+                    on_input=ask_question if sys.stdin.isatty() else None,
+                )  # fmt: skip
             except KeyboardInterrupt:
                 if handle:
                     _quiet_hang_up(client, handle)
@@ -91,6 +94,18 @@ def dial(
         return _fail(err, entry, exc)
     out.write(f"Connected to {entry}.\n")
     return EXIT_OK
+
+
+def ask_question(prompt: str, echo: bool) -> str | None:
+    """The server's question while dialing (a one-time code), asked at the terminal."""
+    import getpass
+
+    text = prompt.rstrip().rstrip(":") + ": "
+    try:
+        answer = input(text) if echo else getpass.getpass(text)
+    except EOFError:
+        return None
+    return answer or None
 
 
 def saved_credentials(

@@ -290,6 +290,36 @@ class CredentialsScreen(ModalScreen[Credentials | None]):
         )
 
 
+class QuestionScreen(ModalScreen[str | None]):
+    """The server's question while dialing (a one-time code: RASCS_Interactive), typed
+    masked unless the server says the answer may be shown. None: cancelled (the attempt is
+    hung up)."""
+
+    DEFAULT_CSS = _DIALOG_CSS.format(name="QuestionScreen")
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "dismiss(None)", "Cancel")]
+
+    def __init__(self, entry: str, prompt: str, echo: bool) -> None:
+        super().__init__()
+        self.entry = entry
+        self.prompt = prompt
+        self.echo = echo
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="dialog"):
+            yield Static(f"{self.entry} asks", classes="title", markup=False)
+            yield Static(self.prompt, markup=False)
+            yield Input(password=not self.echo, id="answer")
+            yield Static("Enter: answer    Esc: cancel the dial", classes="hint", markup=False)
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.query_one("#answer", Input).focus()
+
+    def on_input_submitted(self, message: Input.Submitted) -> None:
+        message.stop()
+        self.dismiss(message.value or None)
+
+
 class DialScreen(ModalScreen[str]):
     """Dials one entry and shows each state; on failure the error and code, and the failed
     handle is hung up (as a RasDial caller must). Result: connected|failed|cancelled|retry, or
@@ -366,6 +396,7 @@ class DialScreen(ModalScreen[str]):
                 user=self._user,
                 password=self._password,
                 on_state=self._on_state,
+                on_input=self._ask,
             )
         except (errors.RasError, OSError) as exc:
             if isinstance(exc, errors.RasError) and exc.needs == errors.NEEDS_CREDENTIALS:
@@ -386,6 +417,11 @@ class DialScreen(ModalScreen[str]):
         app.tell(f"Connected to {self.choice.name}.")
         self.outcome = "connected"
         self.dismiss("connected")
+
+    async def _ask(self, prompt: str, echo: bool) -> str | None:
+        """The server's question, answered in a dialog (the dial worker waits for it)."""
+        self._progress(f"Waiting for your answer: {prompt}")
+        return await self.app.push_screen_wait(QuestionScreen(self.choice.name, prompt, echo))
 
     def action_retry(self) -> None:
         if self.outcome == "failed":

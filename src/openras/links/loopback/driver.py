@@ -5,7 +5,9 @@ OpenRasLoopbackFailState + OpenRasLoopbackFailCode, OpenRasLoopbackDropAfterMs,
 OpenRasLoopbackHangUpMs, OpenRasLoopbackIgnoreHangUp, OpenRasKillDeadlineMs,
 OpenRasLoopbackNeedsPassword (1: a dial without a password fails at once with 691 and
 ``needs="credentials"``, as an OpenVPN profile with ``auth-user-pass`` does; for the clients'
-password prompts).
+password prompts), OpenRasLoopbackChallenge + OpenRasLoopbackChallengeAnswer (a question
+asked after the password, RASCS_Interactive, as an OpenVPN server's one-time code; a wrong
+answer is 691).
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from typing import Any, ClassVar
 from openras import errors
 from openras.links.base import (
     Emit,
+    InputNeeded,
     Link,
     LinkDropped,
     LinkFailed,
@@ -75,6 +78,8 @@ def config_of(spec: LinkSpec) -> dict[str, Any]:
         if _int_key(spec, "OpenRasLoopbackHangUpMs") is not None
         else 200,
         "ignore_hangup": (spec.entry.get("OpenRasLoopbackIgnoreHangUp") or "0").strip() == "1",
+        "challenge": spec.entry.get("OpenRasLoopbackChallenge") or None,
+        "challenge_answer": spec.entry.get("OpenRasLoopbackChallengeAnswer") or "",
     }
 
 
@@ -94,6 +99,7 @@ class LoopbackLink(SupervisedLink[dict[str, Any]]):
         self.control = spec.run_dir / "control.sock"
         self._writer: asyncio.StreamWriter | None = None
         self._connected_at: float | None = None
+        self._asking = False
 
     @property
     def proc(self) -> LinkProcess | None:
@@ -179,6 +185,9 @@ class LoopbackLink(SupervisedLink[dict[str, Any]]):
                     )
                 elif kind == "dropped":
                     self.emit(LinkDropped(int(ev["error"]), str(ev.get("detail", ""))))
+                elif kind == "ask":
+                    self._asking = True
+                    self.emit(InputNeeded(str(ev.get("prompt", "")), bool(ev.get("echo"))))
                 elif kind == "status" and first_status:
                     first_status = False
                     if adopting:
@@ -197,6 +206,16 @@ class LoopbackLink(SupervisedLink[dict[str, Any]]):
             self.emit(LinkFailed(int(status.get("error") or 635)))
         elif phase == "dropped":
             self.emit(LinkDropped(int(status.get("error") or 629)))
+
+    def provide_input(self, text: str | None) -> bool:
+        if not self._asking or self._ended() or self._writer is None:
+            return False
+        self._asking = False
+        if text is None:
+            self._finish(errors.ERROR_INTERACTIVE_MODE, "the dial allows no questions")
+        else:
+            self._writer.write(json.dumps({"cmd": "answer", "text": text}).encode() + b"\n")
+        return True
 
     def _graceful_stop(self) -> bool:
         if self._writer is None or self._writer.is_closing():

@@ -44,6 +44,10 @@ class Program:
         self.drop_after = cfg.get("drop_after_ms")
         self.hangup = max(0, int(cfg.get("hangup_ms", 200))) / 1000
         self.ignore_hangup = bool(cfg.get("ignore_hangup"))
+        #: A question asked after the password (a one-time code), and its right answer.
+        self.challenge: str | None = cfg.get("challenge")
+        self.challenge_answer = str(cfg.get("challenge_answer") or "")
+        self.answer: asyncio.Future[str] | None = None
         self.phase = "hold"
         self.state = 0
         self.error = 0
@@ -101,6 +105,12 @@ class Program:
                 await asyncio.sleep(self.step)
                 await self.fail(691, "the password is not the entry's OpenRasLoopbackPassword")
                 return
+            if state == 5 and self.challenge:
+                self.answer = asyncio.get_running_loop().create_future()
+                self.publish({"event": "ask", "prompt": self.challenge, "echo": False})
+                if await self.answer != self.challenge_answer:
+                    await self.fail(691, "wrong answer to OpenRasLoopbackChallenge")
+                    return
             await asyncio.sleep(self.step)
         self.phase = "connected"
         self.connected_at = time.time()
@@ -180,6 +190,8 @@ class Program:
                     self.spawn(self.dial(str(msg.get("password", ""))))
                 elif cmd == "stop":
                     self.request_stop()
+                elif cmd == "answer" and self.answer is not None and not self.answer.done():
+                    self.answer.set_result(str(msg.get("text", "")))
                 await writer.drain()
         except ConnectionError:
             pass
