@@ -416,13 +416,26 @@ def RasDial(
     params: RASDIALPARAMS | object,
     notifier_type: int = 0,
     notifier: Notifier | None = None,
+    hrasconn: int = 0,
 ) -> tuple[int, int]:
     """Dial; synchronous without a notifier, else returns at once and notifies per state.
 
     A non-zero handle returned with an error must still be hung up (as on Windows).
+
+    Paused states: with ``RDEOPT_PausedStates`` in ``extensions`` and a notifier, a link's
+    question (a server's one-time code) is notified as RASCS_Interactive, and the dial waits;
+    as on Windows, the application resumes it by calling RasDial again with the paused
+    ``hrasconn``, the answer in ``szPassword`` (as a new password goes on a
+    RASCS_RetryAuthentication resume). Without the flag such a dial fails with 703.
     """
     if not isinstance(params, RASDIALPARAMS):
         return errors.ERROR_INVALID_PARAMETER, 0
+    if hrasconn:
+        try:
+            _call(P.DIAL_INPUT, {"handle": int(hrasconn), "text": params.szPassword})
+        except RasError as exc:
+            return exc.code, hrasconn
+        return 0, hrasconn
     limits = (
         (params.szEntryName, RAS_MaxEntryName),
         (params.szPhoneNumber, RAS_MaxPhoneNumber),
@@ -437,8 +450,7 @@ def RasDial(
         return errors.ERROR_INVALID_PARAMETER, 0
     if notifier is not None and (notifier_type not in (0, 1, 2) or not callable(notifier)):
         return errors.ERROR_INVALID_PARAMETER, 0
-    if extensions is not None and extensions.dwfOptions & RDEOPT_PausedStates:
-        pass  # paused states never occur with the link types here; nothing to pause for
+    paused = bool(extensions is not None and extensions.dwfOptions & RDEOPT_PausedStates)
     try:
         _call(P.PING)  # the process's session anchors the handle it may have to hang up
     except RasError as exc:
@@ -451,6 +463,7 @@ def RasDial(
         domain=params.szDomain,
         phone_number=params.szPhoneNumber,
         callback_number=params.szCallbackNumber,
+        interactive=paused and notifier is not None,
     )
     try:
         t = connect()

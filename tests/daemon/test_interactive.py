@@ -97,3 +97,44 @@ async def test_the_async_client_awaits_a_coroutine_answer(rasman, book: Path) ->
         conn = await c.dial("Token", book, on_input=answer)
         assert (await c.status(conn.handle)).state is RasConnState.Connected
         await c.hang_up(conn.handle, wait=True)
+
+
+def test_rasdial_paused_states_resume_with_the_answer(rasman, book: Path) -> None:
+    """Win32: with RDEOPT_PausedStates the notifier sees RASCS_Interactive and the dial waits;
+    RasDial again with the paused handle, the answer in szPassword, resumes it."""
+    import queue
+
+    from openras import rasapi as r
+
+    states: queue.Queue[tuple[int, int]] = queue.Queue()
+    ext = r.RASDIALEXTENSIONS(dwfOptions=r.RDEOPT_PausedStates)
+    code, h = r.RasDial(
+        ext, str(book), r.RASDIALPARAMS(szEntryName="Token"), 0,
+        lambda msg, state, error: states.put((state, error)),
+    )  # fmt: skip
+    assert code == 0 and h
+
+    def next_state() -> tuple[int, int]:
+        return states.get(timeout=10)
+
+    seen = [next_state()]
+    while seen[-1][0] != RasConnState.Interactive:
+        assert seen[-1][1] == 0, seen
+        seen.append(next_state())
+    assert r.RasGetConnectStatus(h)[1].rasconnstate == RasConnState.Interactive
+    assert r.RasDial(ext, str(book), r.RASDIALPARAMS("Token", szPassword="4242"), hrasconn=h) == (
+        0,
+        h,
+    )
+    while seen[-1][0] != RasConnState.Connected:
+        assert seen[-1][1] == 0, seen
+        seen.append(next_state())
+    assert r.RasHangUp(h) == 0
+
+
+def test_rasdial_without_paused_states_is_703(rasman, book: Path) -> None:
+    from openras import rasapi as r
+
+    code, h = r.RasDial(None, str(book), r.RASDIALPARAMS(szEntryName="Token"))
+    assert code == errors.ERROR_INTERACTIVE_MODE
+    assert r.RasHangUp(h) == 0
