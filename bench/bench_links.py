@@ -245,19 +245,37 @@ def bench_wireguard(
     conf = write_private(d / "office.conf", wg_quick_config(wl))
     setconf = write_private(d / "raw-setconf.conf", wg_setconf_config(wl))
     pbk = d / "rasphone.pbk"
-    pbk.write_text(
-        "[Bench WG]\nEncoding=1\nType=2\nOpenRasDevice=wireguard\n"
-        f"OpenRasWireGuardConfig={conf.name}\nOpenRasDialTimeoutMs=10000\n"
+    # The same config towards a closed port and a name that does not resolve.
+    closed = write_private(
+        d / "closed.conf",
+        wg_quick_config(wl).replace(
+            f"Endpoint = {wl.endpoint}", f"Endpoint = {wl.endpoint.rsplit(':', 1)[0]}:1199"
+        ),
     )
+    unresolvable = write_private(d / "unresolvable.conf", wg_quick_config(wl).replace(
+        f"Endpoint = {wl.endpoint}", "Endpoint = no-such-host.invalid:51820"))  # fmt: skip
+    pbk.write_text(
+        "".join(
+            f"[{name}]\nEncoding=1\nType=2\nOpenRasDevice=wireguard\n"
+            f"OpenRasWireGuardConfig={path.name}\nOpenRasDialTimeoutMs=10000\n\n"
+            for name, path in (("Bench WG", conf), ("WG closed", closed),
+                               ("WG unresolvable", unresolvable))
+        )
+    )  # fmt: skip
     raw = RawWireGuard(lab, pair.b, wl, setconf, d / "raw-wireguard-go.log",
                        ifname=f"bwgc{os.getpid() % 100000}")  # fmt: skip
     try:
-        return measure(
+        rows = measure(
             "wireguard",
             Side(raw.dial, raw.hang_up),
             openras_side(client, "Bench WG", pbk, "", ""),
             reps,
         )
+        failure_times(
+            "wireguard", client, pbk, reps,
+            {"refused port": ("WG closed", ""), "unresolvable name": ("WG unresolvable", "")},
+        )  # fmt: skip
+        return rows
     finally:
         raw.cleanup()
 
@@ -283,25 +301,31 @@ def bench_openvpn(
             openras_side(client, "Bench VPN", pbk, OVPN_USER, OVPN_PASSWORD),
             reps,
         )
-        failure_times(client, pbk, pair, reps)
+        failure_times(
+            "openvpn", client, pbk, reps,
+            {"refused port": ("Bench VPN", f"{pair.addr_a} 1199"),
+             "unresolvable name": ("Bench VPN", "no-such-host.invalid")},
+        )  # fmt: skip
         return rows
     finally:
         raw.cleanup()
 
 
-def failure_times(client: Client, pbk: Path, pair: NsPair, reps: int) -> None:
-    """How long a dial that cannot work takes to say so (openvpn alone retries for a
-    minute): a refused port (ICMP from the server's namespace) and a name that does not
-    resolve. Target: under 100 ms plus openvpn's own start."""
-    cases = {"refused port": f"{pair.addr_a} 1199", "unresolvable name": "no-such-host.invalid"}
-    for what, number in cases.items():
+def failure_times(
+    link: str, client: Client, pbk: Path, reps: int, cases: dict[str, tuple[str, str]]
+) -> None:
+    """How long a dial that cannot work takes to say so (openvpn alone retries for a minute,
+    WireGuard waits out the dial timeout): a refused port (ICMP from the server's namespace)
+    and a name that does not resolve; ``cases`` maps each to (entry, phone number). Target:
+    under 100 ms plus the program's own start."""
+    user, password = (OVPN_USER, OVPN_PASSWORD) if link == "openvpn" else ("", "")
+    for what, (entry, number) in cases.items():
         took: list[float] = []
         codes: set[int] = set()
         for _ in range(reps):
             t0 = time.perf_counter()
             try:
-                conn = client.dial("Bench VPN", pbk, user=OVPN_USER, password=OVPN_PASSWORD,
-                                   phone_number=number)  # fmt: skip
+                conn = client.dial(entry, pbk, user=user, password=password, phone_number=number)
             except RasError as exc:
                 took.append(time.perf_counter() - t0)
                 codes.add(exc.code)
@@ -309,9 +333,9 @@ def failure_times(client: Client, pbk: Path, pair: NsPair, reps: int) -> None:
                     client.hang_up(exc.handle, wait=True)
             else:
                 conn.hang_up()
-                raise BenchError(f"openvpn: a dial to the {what} connected")
+                raise BenchError(f"{link}: a dial to the {what} connected")
         print(
-            f"openvpn time to failure, {what}: median {ms(statistics.median(took))} ms, "
+            f"{link} time to failure, {what}: median {ms(statistics.median(took))} ms, "
             f"p90 {ms(p90(took))} ms over {reps} dials (error {', '.join(map(str, codes))})"
         )
 

@@ -262,7 +262,7 @@ async def test_default_route_uses_policy_routing_and_cleans_it(
     assert_nothing_left(netns_lab, wg_pair.b, spec, ifname, pid)
 
 
-@pytest.mark.parametrize("case", ["wrong-key", "no-server"])
+@pytest.mark.parametrize("case", ["wrong-key", "silent-server"])
 async def test_no_handshake_fails_809_within_the_dial_timeout(
     netns_lab: NetnsLab, wg_pair: NsPair, tmp_path: Path, case: str
 ) -> None:
@@ -273,7 +273,10 @@ async def test_no_handshake_fails_809_within_the_dial_timeout(
         endpoint = f"{wg_pair.addr_a}:{WG_PORT}"
         server_pub = server.public_key
     else:
-        endpoint = f"{wg_pair.addr_a}:{WG_PORT + 7}"  # nothing listens there
+        # A server that answers nothing at all: a WireGuard peer that drops us (as a firewall
+        # that sends no ICMP would); the wrong key above is one, a second one here.
+        server = start_server(netns_lab, wg_pair, tmp_path, client_pub=keypair()[1])
+        endpoint = f"{wg_pair.addr_a}:{WG_PORT}"
         server_pub = keypair()[1]
     conf = client_config(tmp_path, cpriv, server_pub, endpoint)
     spec = make_spec(tmp_path, entry(conf, OpenRasDialTimeoutMs="1500"), handle=handle())
@@ -292,6 +295,38 @@ async def test_no_handshake_fails_809_within_the_dial_timeout(
         ifname = link.record()["ifname"]
         pid = link.record()["process"]["pid"]
         # The driver stopped its program itself; the hang-up only cleans up.
+        assert await wait_until_async(lambda: not pid_alive(pid), 3)
+        await close_link(link)
+    assert_nothing_left(netns_lab, wg_pair.b, spec, ifname, pid)
+
+
+@pytest.mark.parametrize(
+    ("case", "code"), [("closed-port", 808), ("no-route", 769)], ids=["closed-port", "no-route"]
+)
+async def test_a_closed_port_or_no_route_fails_at_once(
+    netns_lab: NetnsLab, wg_pair: NsPair, tmp_path: Path, case: str, code: int
+) -> None:
+    """What WireGuard never reports, the network does: ICMP port unreachable from the
+    server's namespace, or no route at all from the client's; the dial fails at once rather
+    than at its timeout (10 s here), naming the endpoint."""
+    cpriv, _ = keypair()
+    # Nothing listens on the first; the client's namespace has no route to the second.
+    closed, unrouted = f"{wg_pair.addr_a}:{WG_PORT + 7}", "10.254.254.1:51820"
+    endpoint = closed if case == "closed-port" else unrouted
+    conf = client_config(tmp_path, cpriv, keypair()[1], endpoint)
+    spec = make_spec(tmp_path, entry(conf, OpenRasDialTimeoutMs="10000"), handle=handle())
+    rec = Recorder()
+    with netns_lab.inside(wg_pair.b):
+        link = WireGuardLink(spec, rec)
+        t0 = time.monotonic()
+        await link.start()
+        failed = await rec.wait_for(lambda e: isinstance(e, LinkFailed | LinkDropped), 5)
+        took = time.monotonic() - t0
+        assert isinstance(failed, LinkFailed)
+        assert (failed.error, endpoint in failed.detail) == (code, True), failed
+        assert took < 1.0, took
+        ifname = link.record()["ifname"]
+        pid = link.record()["process"]["pid"]
         assert await wait_until_async(lambda: not pid_alive(pid), 3)
         await close_link(link)
     assert_nothing_left(netns_lab, wg_pair.b, spec, ifname, pid)

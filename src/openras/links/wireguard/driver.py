@@ -124,6 +124,7 @@ from openras.links.wireguard.netplan import (
     needs_policy_routing,
     plan_network,
 )
+from openras.links.wireguard.probe import EndpointProbe
 from openras.states import RasConnState
 
 log = logging.getLogger(__name__)
@@ -318,6 +319,9 @@ class WireGuardLink(SupervisedLink[WgConfig]):
         self._setup: list[list[str]] = []
         #: The policy slot this link holds (netplan.PolicySlot.slot), if any.
         self._slot: int | None = None
+        #: Dialed peers' endpoints resolved (``ip:port``), and watched while dialing.
+        self._endpoints: dict[str, str] | None = None
+        self._probes: list[EndpointProbe] = []
         self._wg = "wg"  # the absolute path once start() or adopt() looked it up
 
     def __repr__(self) -> str:
@@ -433,6 +437,7 @@ class WireGuardLink(SupervisedLink[WgConfig]):
         try:
             if self._proc is not None:
                 await self._wait_uapi()
+            await self._probe_endpoints()  # before the routes: the probe goes out directly
             await self._configure()
             if self._ended():
                 return
@@ -507,10 +512,34 @@ class WireGuardLink(SupervisedLink[WgConfig]):
         if res.returncode != 0:
             raise LinkFailure(ERROR_BAD_CONFIG, f"wg setconf: {res.stderr.strip()}")
 
+    async def _probe_endpoints(self) -> None:
+        """Watch each dialed peer's endpoint for what WireGuard never reports (no route,
+        a closed port): LinkFailure at once if the network already said so."""
+        assert self._config is not None
+        endpoints = await self._resolve_endpoints()
+        for peer in self._config.dial_peers:
+            literal = endpoints.get(peer.endpoint or "")
+            if literal is not None:
+                self._probes.append(EndpointProbe(literal))
+        self._check_probes()
+
+    def _check_probes(self) -> None:
+        for probe in self._probes:
+            failure = probe.failure()
+            if failure is not None:
+                raise LinkFailure(*failure)
+
+    def _close_probes(self) -> None:
+        for probe in self._probes:
+            probe.close()
+        self._probes = []
+
     async def _resolve_endpoints(self) -> dict[str, str]:
         """Each peer Endpoint as ``ip:port`` (UAPI takes no names): a name is resolved as
         ``wg`` would, first address, within the dial timeout; 868 if it does not resolve."""
         assert self._config is not None
+        if self._endpoints is not None:
+            return self._endpoints
         found: dict[str, str] = {}
         loop = asyncio.get_running_loop()
         for peer in self._config.peers:
@@ -531,6 +560,7 @@ class WireGuardLink(SupervisedLink[WgConfig]):
                 literal = endpoint_literal(f"[{infos[0][4][0]}]:{port}")
                 assert literal is not None
             found[peer.endpoint] = literal
+        self._endpoints = found
         return found
 
     async def _dump(self) -> WgDump | None:
@@ -602,6 +632,10 @@ class WireGuardLink(SupervisedLink[WgConfig]):
             else:
                 missing_since = None
                 events = monitor.observe(dump, now)
+            if monitor.connected:
+                self._close_probes()
+            else:
+                self._check_probes()
             for event in events:
                 await self._on_monitor_event(event)
             if self._ended():
@@ -654,6 +688,7 @@ class WireGuardLink(SupervisedLink[WgConfig]):
         return code, why
 
     async def _release(self) -> None:
+        self._close_probes()
         release_policy_slot(self._slot, self.spec.handle)
 
     # -- persistence ------------------------------------------------------------------------
