@@ -68,6 +68,8 @@ def test_phonebook_concurrent_edits_lose_nothing(tmp_path: Path) -> None:
             assert shared.get(f"W{w}K{j}") == str(j)
             assert pb.find(f"w{w} e{j}") is not None
     assert len(pb) == 1 + workers * count
+    # Nothing but the book is left beside it (no lock file, no temp file).
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["rasphone.pbk"]
     assert pb.dumps().startswith(b"; shared book\r\n[Shared]\r\nType=2\r\n")
     assert not list(tmp_path.glob("*.tmp"))
 

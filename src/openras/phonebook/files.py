@@ -2,9 +2,10 @@
 
 Readers take no lock: writers replace the file atomically (temp file in the same directory,
 fsync, ``os.replace``, fsync of the directory), so a reader sees the old or the new book, never
-half of one, even if the writer is killed. Writers serialise on ``flock`` of a sidecar
-``<name>.lock`` file (never the phonebook itself, whose inode is replaced on every save), and
-``edit`` re-reads the book under that lock so concurrent editors lose nothing.
+half of one, even if the writer is killed. Writers serialise on ``flock`` of the phonebook's
+directory (never the phonebook itself, whose inode is replaced on every save; and no sidecar
+lock file, which would be left beside the user's phonebook for good), and ``edit`` re-reads
+the book under that lock so concurrent editors lose nothing.
 """
 
 from __future__ import annotations
@@ -76,9 +77,9 @@ def load(path: StrPath) -> Phonebook:
 
 
 def lock_path(path: StrPath) -> Path:
-    """The sidecar file writers of ``path`` lock."""
-    p = Path(path)
-    return p.with_name(p.name + ".lock")
+    """What writers of ``path`` lock: its directory (writers of the books in one directory
+    take turns, which costs nothing and leaves no file behind)."""
+    return Path(path).parent
 
 
 @contextlib.contextmanager
@@ -86,11 +87,8 @@ def locked(path: StrPath) -> Iterator[None]:
     """Hold the exclusive writer lock of ``path`` (creating its directory if needed)."""
     lp = lock_path(_target(path))
     try:
-        lp.parent.mkdir(parents=True, exist_ok=True)
-        try:
-            fd = os.open(lp, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
-        except PermissionError:  # someone else's lock file: flock works on a read-only fd
-            fd = os.open(lp, os.O_RDONLY | os.O_CLOEXEC)
+        lp.mkdir(parents=True, exist_ok=True)
+        fd = os.open(lp, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
     except OSError as exc:
         raise PhonebookError(ERROR_CANNOT_WRITE_PHONEBOOK, f"{lp}: {_why(exc)}") from None
     try:
