@@ -1,0 +1,144 @@
+"""Kernel WireGuard through rasman: the path the host's kernel (no WireGuard) cannot take.
+
+The peer in namespace A is a kernel ``wireguard`` interface set up with ``wg``; the entry is a
+full tunnel (AllowedIPs 0.0.0.0/0), so the driver also installs its policy-routing rules and
+fwmark. Dialed through the Win32-shaped API against the session's rasman in B: the driver's
+``auto`` choice must take the kernel module (no wireguard-go), traffic must cross the tunnel,
+and when RasGetConnectStatus answers 6 the interface, rules, routes, processes and run files
+must all be gone.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from _linkkit import NsRasman, ip_json, link_pids, pid_alive, routes_via, rules
+from netns import NetnsLab, NsPair, pids_in_netns, require_programs
+
+from openras import rasapi
+from openras.client import Client
+from openras.errors import ERROR_INVALID_HANDLE
+from openras.states import RasConnState
+
+pytestmark = pytest.mark.vm
+
+SUBNET = "10.236.41"
+SERVER_IP, CLIENT_IP = f"{SUBNET}.1", f"{SUBNET}.2"
+PORT = 51820
+ENTRY = "Office WG"
+
+
+def _wg(*args: str, data: str | None = None) -> str:
+    return subprocess.run(
+        ["wg", *args], input=data, capture_output=True, text=True, check=True, timeout=20
+    ).stdout.strip()
+
+
+def keypair() -> tuple[str, str]:
+    private = _wg("genkey")
+    return private, _wg("pubkey", data=private + "\n")
+
+
+def kernel_peer(lab: NetnsLab, ns: str, tmp: Path, client_pub: str) -> str:
+    """A kernel WireGuard server in ``ns`` that knows ``client_pub``; its public key."""
+    private, public = keypair()
+    keyfile = tmp / "server.key"
+    fd = os.open(keyfile, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    os.write(fd, private.encode())
+    os.close(fd)
+    lab.run(ns, ["ip", "link", "add", "wgsrv", "type", "wireguard"])
+    lab.run(ns, ["wg", "set", "wgsrv", "listen-port", str(PORT), "private-key", str(keyfile),
+                 "peer", client_pub, "allowed-ips", f"{CLIENT_IP}/32"])  # fmt: skip
+    lab.run(ns, ["ip", "address", "add", f"{SERVER_IP}/24", "dev", "wgsrv"])
+    lab.run(ns, ["ip", "link", "set", "wgsrv", "up"])
+    return public
+
+
+@pytest.fixture
+def api(rasman: NsRasman, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """rasapi's process-wide session pointed at the session's rasman, closed afterwards."""
+    monkeypatch.setenv("OPENRAS_SOCKET", str(rasman.socket))
+
+    def reset() -> None:
+        with rasapi._lock:
+            if rasapi._session is not None:
+                rasapi._session.close()
+            rasapi._session = None
+
+    reset()
+    yield
+    reset()
+
+
+def live_pids(ns: str) -> set[int]:
+    return {p for p in pids_in_netns(ns) if pid_alive(p)}
+
+
+def test_kernel_wireguard_full_tunnel_dial_ping_hang_up(
+    lab: NetnsLab, pair: NsPair, rasman: NsRasman, api: None, tmp_path: Path
+) -> None:
+    require_programs("wg", "ping")
+    cpriv, cpub = keypair()
+    server_pub = kernel_peer(lab, pair.a, tmp_path, cpub)
+    conf = tmp_path / "office.conf"
+    conf.write_text(
+        f"[Interface]\nPrivateKey = {cpriv}\nAddress = {CLIENT_IP}/24\n\n"
+        f"[Peer]\nPublicKey = {server_pub}\nEndpoint = {pair.addr_a}:{PORT}\n"
+        "AllowedIPs = 0.0.0.0/0\n"
+    )
+    conf.chmod(0o600)
+    pbk = tmp_path / "rasphone.pbk"
+    pbk.write_text(
+        f"[{ENTRY}]\nEncoding=1\nType=2\nOpenRasDevice=wireguard\n"
+        f"OpenRasWireGuardConfig={conf.name}\nOpenRasDialTimeoutMs=30000\n"
+    )
+    rules_before = rules(pair.b)
+    pids_before = live_pids(pair.b)
+
+    t0 = time.monotonic()
+    code, h = rasapi.RasDial(None, str(pbk), rasapi.RASDIALPARAMS(szEntryName=ENTRY))
+    dial_s = time.monotonic() - t0
+    assert code == 0, rasapi.RasGetErrorString(code)
+    code, status = rasapi.RasGetConnectStatus(h)
+    assert code == 0 and status is not None
+    assert status.rasconnstate == RasConnState.Connected
+
+    with Client(rasman.socket, autostart=False, timeout=60) as ras:
+        proj = ras.projection(h)
+    ifname = proj.interface
+    assert proj.extra["implementation"] == "kernel", proj.extra
+    assert proj.local_address == CLIENT_IP
+    (link,) = ip_json(pair.b, "-d", "link", "show", "dev", ifname)
+    assert link["linkinfo"]["info_kind"] == "wireguard"  # a kernel interface, not a tun
+    assert link_pids(list(live_pids(pair.b)), "wireguard-go", ifname) == []
+    assert len(rules(pair.b)) > len(rules_before), "a full tunnel adds policy rules"
+
+    assert lab.ping(pair.b, SERVER_IP, count=3, wait=5)
+    handshakes = lab.run(pair.a, ["wg", "show", "wgsrv", "latest-handshakes"]).stdout.split()
+    assert handshakes[0] == cpub and int(handshakes[1]) > 0
+    code, stats = rasapi.RasGetConnectionStatistics(h)
+    assert code == 0 and stats is not None
+    assert stats.dwBytesRcved > 0 and stats.dwBytesXmited > 0
+
+    t1 = time.monotonic()
+    assert rasapi.RasHangUp(h) == 0
+    deadline = time.monotonic() + 60
+    while (code := rasapi.RasGetConnectStatus(h)[0]) != ERROR_INVALID_HANDLE:
+        assert code == 0, code
+        assert time.monotonic() < deadline, "status never answered 6"
+        time.sleep(0.05)
+    hangup_s = time.monotonic() - t1
+
+    # The promise behind 6: nothing of the link is left.
+    assert ifname not in lab.links(pair.b)
+    assert rules(pair.b) == rules_before
+    assert routes_via(pair.b, ifname) == []
+    assert live_pids(pair.b) == pids_before
+    run_dir = rasman.state_dir / "links" / f"link-{h}"
+    assert not run_dir.exists() or list(run_dir.iterdir()) == []
+    print(f"\nkernel wireguard via rasman: dial {dial_s:.2f} s, hang-up until 6 {hangup_s:.2f} s")
