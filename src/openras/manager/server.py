@@ -623,14 +623,13 @@ async def m_hang_up(s: Session, p: dict[str, Any], more: bool) -> dict[str, Any]
 
 async def m_status(s: Session, p: dict[str, Any], more: bool) -> dict[str, Any]:
     conn = s.manager.status(s.uid, _handle_param(p))
-    return conn_record(conn, entry=s.manager.entries.get(conn.handle))
+    return conn_record(conn, entry=s.manager.entry_of(conn.handle))
 
 
 async def m_enum(s: Session, p: dict[str, Any], more: bool) -> dict[str, Any]:
     pending = bool(p.get("include_pending", False))
-    known = s.manager.entries
     rows = s.manager.table.listing(s.uid, pending)
-    return {"connections": [conn_record(c, entry=known.get(c.handle)) for c in rows]}
+    return {"connections": [conn_record(c, entry=s.manager.entry_of(c.handle)) for c in rows]}
 
 
 async def m_stats(s: Session, p: dict[str, Any], more: bool) -> dict[str, Any]:

@@ -109,6 +109,29 @@ class Subscriber:
         return self.handle is None or event.get("handle") == self.handle
 
 
+@dataclass
+class LinkSlot:
+    """What the manager keeps for one handle besides its table row: dropped as one piece
+    when the row is deleted (``Manager._forget``)."""
+
+    entry: EntrySnapshot
+    params: DialParams
+    #: What validate read for the dial, until the link's first start takes it.
+    prepared: object | None = field(default=None, repr=False)
+    link: Link | None = None
+    #: The dial parameters are on disk (for a redial after a daemon restart).
+    params_saved: bool = False
+    #: A hang-up came before the link object existed: stop it as soon as it does.
+    stop_wanted: bool = False
+    #: The dialer answers the link's questions (RASCS_Interactive); else 703 when asked.
+    interactive: bool = False
+    #: (monotonic time, bytes sent, bytes received, send bps, receive bps) of the last
+    #: statistics call.
+    rate_sample: tuple[float, int, int, int, int] | None = None
+    #: Link events that came while its Connected waits for its DNS (in order), else None.
+    held: list[LinkEvent] | None = None
+
+
 @dataclass(frozen=True)
 class Prepared:
     """What a driver's validate returned for one dial (None for most drivers)."""
@@ -131,27 +154,23 @@ class Manager:
         self.table = Table()
         self.instance = new_instance_id()
         self.boot = boot_id()
-        self.links: dict[int, Link] = {}
-        self.entries: dict[int, EntrySnapshot] = {}
-        self.params: dict[int, DialParams] = {}
-        #: What validate read for a dial, until its link's first start takes it.
-        self._prepared: dict[int, object | None] = {}
-        self._params_saved: set[int] = set()
+        #: handle -> what the manager keeps of it besides its row (one piece, one lifetime).
+        self.slots: dict[int, LinkSlot] = {}
         self.subscribers: set[Subscriber] = set()
         #: Resolved when the handle's row is deleted (waiters share it; never cancelled).
         self.deleted: dict[int, asyncio.Future[None]] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
-        self._stop_wanted: set[int] = set()
-        #: Dials whose dialer answers the link's questions (RASCS_Interactive); the others
-        #: fail with 703 when asked.
-        self._interactive: set[int] = set()
         self._timer: asyncio.TimerHandle | None = None
-        #: handle -> (monotonic time, bytes sent, bytes received, send bps, receive bps).
-        self._rate_samples: dict[int, tuple[float, int, int, int, int]] = {}
         #: Each connected link's DNS (openras.dns), journalled in the state dir.
         self.dns = DnsService(state_dir / "dns")
-        #: handle -> link events that came while its Connected waits for its DNS (in order).
-        self._held: dict[int, list[LinkEvent]] = {}
+
+    def link_of(self, handle: int) -> Link | None:
+        slot = self.slots.get(handle)
+        return slot.link if slot is not None else None
+
+    def entry_of(self, handle: int) -> EntrySnapshot | None:
+        slot = self.slots.get(handle)
+        return slot.entry if slot is not None else None
 
     # ------------------------------------------------------------------ start-up and recovery
 
@@ -198,13 +217,12 @@ class Manager:
         for conn in list(self.table.rows.values()):
             info = conn.link or {}
             entry = EntrySnapshot.from_record(info.get("entry", {"name": conn.entry_name}))
-            self.entries[conn.handle] = entry
-            self.params[conn.handle] = self._saved_params(conn)
+            slot = self.slots[conn.handle] = LinkSlot(entry, self._saved_params(conn))
             link: Link | None = None
             if info.get("record") is not None:
                 try:
                     cls = load_driver(conn.driver)
-                    spec = self._spec(conn, entry, self.params[conn.handle])
+                    spec = self._spec(conn, entry, slot.params)
                     link = await cls.adopt(spec, info["record"], self._emitter(conn.handle))
                 except errors.RasError as exc:
                     log.warning("handle %d: cannot adopt its link: %s", conn.handle, exc)
@@ -216,7 +234,7 @@ class Manager:
                     await self._cleanup_orphan(conn.handle)
                 continue
             adopted.add(conn.handle)
-            self.links[conn.handle] = link
+            slot.link = link
             log.info("handle %d %s: adopted (%s)", conn.handle, conn.display_name, conn.phase.value)
             self._spawn(self._supervise(conn.handle, link, started=True))
             if conn.phase is Phase.DISCONNECTING or conn.phase is Phase.FAILED:
@@ -254,7 +272,7 @@ class Manager:
         admin = False
         try:
             saved = self.credentials.get(conn.owner, conn.phonebook, conn.entry_name)
-            entry = self.entries.get(conn.handle)
+            entry = self.entry_of(conn.handle)
             if saved is None and (conn.owner == 0 or (entry is not None and entry.all_users)):
                 # The all-users defaults, on the same terms as at dial time (server.py).
                 saved = self.credentials.get(None, conn.phonebook, conn.entry_name)
@@ -297,7 +315,7 @@ class Manager:
                 cls = load_driver(conn.driver)
                 hook = getattr(cls, "cleanup_orphan", None)
                 if hook is not None:
-                    spec = self._spec(conn, self.entries[handle], DialParams())
+                    spec = self._spec(conn, self.slots[handle].entry, DialParams())
                     await asyncio.wait_for(hook(spec), 30)
             except Exception:
                 log.exception("handle %d: cleanup of its unrecorded link failed", handle)
@@ -406,12 +424,9 @@ class Manager:
                 continue
             assert isinstance(result, DialStarted)
             if not result.joined:
-                handle = result.conn.handle
-                self.entries[handle] = entry
-                self.params[handle] = params
-                self._prepared[handle] = prepared.value
-                if interactive:
-                    self._interactive.add(handle)
+                self.slots[result.conn.handle] = LinkSlot(
+                    entry, params, prepared=prepared.value, interactive=interactive
+                )
             if subscriber is not None:
                 subscriber.handle = result.conn.handle
                 self.subscribers.add(subscriber)
@@ -421,10 +436,10 @@ class Manager:
             return result.conn, result.joined
 
     def _save_params(self, handle: int) -> None:
-        params = self.params.get(handle)
-        if params is not None and handle in self.table.rows and handle not in self._params_saved:
-            self.param_store.save(handle, params)
-            self._params_saved.add(handle)
+        slot = self.slots.get(handle)
+        if slot is not None and handle in self.table.rows and not slot.params_saved:
+            self.param_store.save(handle, slot.params)
+            slot.params_saved = True
 
     def hang_up(self, uid: int, handle: int, *, force: bool = False) -> None:
         """RasHangUp: idempotent, the link stopped gracefully then killed at its deadline.
@@ -447,7 +462,7 @@ class Manager:
         # Every reference goes: each call drops one, the last begins the teardown.
         while conn.phase is not Phase.DISCONNECTING and handle in self.table.rows:
             self._apply(self.table.hang_up(handle, uid, self.clock()))
-        link = self.links.get(handle)
+        link = self.link_of(handle)
         if link is not None:
             log.warning("handle %d: killed at once (forced hang-up by uid %d)", handle, uid)
             link.kill()
@@ -457,7 +472,7 @@ class Manager:
         conn = self.table.visible(handle, uid)
         if conn is None:
             raise errors.InvalidHandle()
-        link = self.links.get(handle)
+        link = self.link_of(handle)
         if conn.state is not RasConnState.Interactive or link is None:
             raise errors.InvalidParameter(detail="the connection is not waiting for an answer")
         if not link.provide_input(text):
@@ -471,7 +486,7 @@ class Manager:
 
     async def statistics(self, uid: int, handle: int) -> dict[str, Any]:
         conn = self.status(uid, handle)
-        link = self.links.get(handle)
+        link = self.link_of(handle)
         stats = (
             await link.statistics() if link is not None and conn.phase is Phase.CONNECTED else None
         )
@@ -500,7 +515,8 @@ class Manager:
         RATE_WINDOW ago), else over the whole connection. No sampler runs: a rate costs
         only the calls that ask for it."""
         now = time.monotonic()
-        prev = self._rate_samples.get(handle)
+        slot = self.slots.get(handle)
+        prev = slot.rate_sample if slot is not None else None
         if prev is not None and now - prev[0] < RATE_WINDOW:
             return prev[3], prev[4]
         if prev is not None and now - prev[0] <= RATE_STALE:
@@ -511,14 +527,15 @@ class Manager:
         else:
             rates = (0, 0)
         rates = (max(0, rates[0]), max(0, rates[1]))
-        self._rate_samples[handle] = (now, sent, received, *rates)
+        if slot is not None:
+            slot.rate_sample = (now, sent, received, *rates)
         return rates
 
     async def projection(self, uid: int, handle: int) -> dict[str, Any]:
         conn = self.status(uid, handle)
         if conn.phase is not Phase.CONNECTED and conn.state < RasConnState.Projected:
             raise errors.RasError(errors.ERROR_PROJECTION_NOT_COMPLETE)
-        link = self.links.get(handle)
+        link = self.link_of(handle)
         proj = await link.projection() if link is not None else None
         if proj is None:
             raise errors.RasError(errors.ERROR_PROJECTION_NOT_COMPLETE)
@@ -615,14 +632,8 @@ class Manager:
             sub.on_overflow()
 
     def _forget(self, handle: int) -> None:
-        self._rate_samples.pop(handle, None)
-        self.entries.pop(handle, None)
-        self.params.pop(handle, None)
-        self._prepared.pop(handle, None)
-        self._params_saved.discard(handle)
+        self.slots.pop(handle, None)
         self.param_store.delete(handle)
-        self._stop_wanted.discard(handle)
-        self._interactive.discard(handle)
         gone = self.deleted.pop(handle, None)
         if gone is not None and not gone.done():
             gone.set_result(None)
@@ -645,9 +656,11 @@ class Manager:
     def _stop_link(self, handle: int) -> None:
         # The link's DNS goes first: lookups must not wait on a tunnel being torn down.
         self._spawn(self.dns.revert(handle))
-        link = self.links.get(handle)
+        link = self.link_of(handle)
         if link is None:
-            self._stop_wanted.add(handle)
+            slot = self.slots.get(handle)
+            if slot is not None:
+                slot.stop_wanted = True
             return
         link.request_stop()  # the link escalates to SIGKILL by its kill deadline itself
 
@@ -676,7 +689,8 @@ class Manager:
 
     def _emitter(self, handle: int) -> Callable[[LinkEvent], None]:
         def emit(event: LinkEvent) -> None:
-            held = self._held.get(handle)
+            slot = self.slots.get(handle)
+            held = slot.held if slot is not None else None
             if held is not None:
                 held.append(event)  # after the Connected that waits for its DNS
                 return
@@ -684,17 +698,18 @@ class Manager:
                 isinstance(event, StateReached)
                 and event.state is RasConnState.Connected
                 and self.dns.enabled
-                and handle in self.links
+                and slot is not None
+                and slot.link is not None
             ):
                 # Connected is reported once the link's DNS is in place (as Windows does in
                 # its Projected phase): a caller's first lookup after the dial goes through it.
-                self._held[handle] = []
+                slot.held = []
                 self._spawn(self._connected_with_dns(handle, emit))
                 return
             now = self.clock()
             if isinstance(event, InputNeeded):
-                link = self.links.get(handle)
-                if handle in self._interactive:
+                link = self.link_of(handle)
+                if slot is not None and slot.interactive:
                     self._apply(self.table.link_input(handle, event.prompt, event.echo))
                 elif link is not None:
                     # Nobody to ask: the attempt fails (703), as Windows fails a dial whose
@@ -716,16 +731,19 @@ class Manager:
     async def _connected_with_dns(self, handle: int, emit: Callable[[LinkEvent], None]) -> None:
         """Apply the link's DNS (bounded; a failure is reported, never fatal), then let its
         Connected, and whatever the link said meanwhile, reach the table."""
-        link = self.links.get(handle)
+        link = self.link_of(handle)
         conn = self.table.rows.get(handle)
-        entry = self.entries.get(handle)
+        slot = self.slots.get(handle)
+        entry = slot.entry if slot is not None else None
         live = conn is not None and conn.phase is not Phase.DISCONNECTING
         if link is not None and entry is not None and live:
             task = self.dns.apply_soon(
                 handle, link.projection, entry, may_take_all=link.spec.grant.full_tunnel
             )
             await asyncio.wait({task})
-        held = self._held.pop(handle, [])
+        held: list[LinkEvent] = []
+        if slot is not None:
+            held, slot.held = slot.held or [], None
         self._apply(self.table.link_state(handle, RasConnState.Connected, self.clock()))
         for event in held:
             emit(event)
@@ -736,11 +754,12 @@ class Manager:
         conn = self.table.rows.get(handle)
         if conn is None:
             return
-        entry = self.entries[handle]
-        params = self.params.get(handle, DialParams(entry_name=conn.entry_name))
-        spec = replace(self._spec(conn, entry, params), prepared=self._prepared.pop(handle, None))
+        slot = self.slots[handle]
+        entry = slot.entry
+        prepared, slot.prepared = slot.prepared, None  # a redial reads afresh
+        spec = replace(self._spec(conn, entry, slot.params), prepared=prepared)
         link = load_driver(conn.driver)(spec, self._emitter(handle))
-        self.links[handle] = link
+        slot.link = link
         conn.link = {"record": None, "entry": entry.to_record()}
         self._persist()
         self._spawn(self._run_link(handle, link, entry))
@@ -769,8 +788,9 @@ class Manager:
         await self._supervise(handle, link, started=False)
 
     async def _supervise(self, handle: int, link: Link, *, started: bool) -> None:
-        if handle in self._stop_wanted:
-            self._stop_wanted.discard(handle)
+        slot = self.slots.get(handle)
+        if slot is not None and slot.stop_wanted:
+            slot.stop_wanted = False
             self._stop_link(handle)
         try:
             await link.wait_closed()
@@ -778,8 +798,9 @@ class Manager:
             await self.dns.revert(handle)
         finally:
             # The link removed its run directory (after replaying its journal).
-            if self.links.get(handle) is link:
-                del self.links[handle]
+            slot = self.slots.get(handle)
+            if slot is not None and slot.link is link:
+                slot.link = None
         actions = self.table.link_gone(handle, self.clock())
         self._apply(actions)
         if not actions:
