@@ -450,10 +450,7 @@ class Manager:
             self._force_stop(uid, handle)
             self._persist()
             return
-        actions = self.table.hang_up(handle, uid, self.clock())
-        self._apply(actions)
-        if not actions:
-            self._persist()  # one reference fewer: no action, but the row changed
+        self._apply(self.table.hang_up(handle, uid, self.clock()))
 
     def _force_stop(self, uid: int, handle: int) -> None:
         conn = self.table.visible(handle, uid)
@@ -550,32 +547,18 @@ class Manager:
         }
 
     def session_closed(self, session: int) -> None:
-        abandoned = any(
-            c.session == session and c.phase is Phase.FAILED for c in self.table.rows.values()
-        )
+        # Its failed rows go on the reaper's clock (the table says it changed).
         self._apply(self.table.session_closed(session, self.clock()))
-        if abandoned:
-            # Its failed rows are now on the reaper's clock, and no action says so.
-            self._persist()
-            self._schedule_tick()
 
     def session_opened(self, session: int) -> None:
-        reprieved = any(
-            c.session == session and c.reap_at is not None for c in self.table.rows.values()
-        )
         self.table.session_opened(session)
-        if reprieved:
-            self._persist()  # their reap_at is cleared, and no action says so
-        self._schedule_tick()
+        self._apply([])
 
     # ------------------------------------------------------------------ actions
 
     def _apply(self, actions: list[Action]) -> None:
-        if not actions:
-            # Nothing to do now, but a deadline may have moved (a redial that must wait
-            # RedialSeconds once its old program is gone): the one timer is re-armed.
-            self._schedule_tick()
-            return
+        # With no action, a deadline may still have moved (a redial that must wait
+        # RedialSeconds once its old program is gone): the one timer is re-armed below.
         for action in actions:
             if isinstance(action, StartLink):
                 self._start_link(action.handle)
@@ -585,7 +568,8 @@ class Manager:
                 self._publish(action.event)
             elif isinstance(action, Deleted):
                 self._forget(action.handle)
-        self._persist()
+        if actions or self.table.changed:
+            self._persist()
         self._schedule_tick()
 
     def _publish(self, event: dict[str, Any]) -> None:
@@ -760,8 +744,8 @@ class Manager:
         spec = replace(self._spec(conn, entry, slot.params), prepared=prepared)
         link = load_driver(conn.driver)(spec, self._emitter(handle))
         slot.link = link
-        conn.link = {"record": None, "entry": entry.to_record()}
-        self._persist()
+        self.table.link_recorded(handle, {"record": None, "entry": entry.to_record()})
+        self._apply([])
         self._spawn(self._run_link(handle, link, entry))
 
     async def _run_link(self, handle: int, link: Link, entry: EntrySnapshot) -> None:
@@ -778,10 +762,8 @@ class Manager:
             self._apply(self.table.link_failed(handle, errors.ERROR_UNKNOWN, self.clock()))
             del exc
         else:
-            row = self.table.rows.get(handle)
-            if row is not None:
-                row.link = {"record": link.record(), "entry": entry.to_record()}
-                self._persist()
+            self.table.link_recorded(handle, {"record": link.record(), "entry": entry.to_record()})
+            self._apply([])
         # Once the program runs, and after what start() left to do (the program's first
         # words): only a redial after a daemon restart reads them.
         asyncio.get_running_loop().call_soon(self._save_params, handle)
@@ -801,10 +783,7 @@ class Manager:
             slot = self.slots.get(handle)
             if slot is not None and slot.link is link:
                 slot.link = None
-        actions = self.table.link_gone(handle, self.clock())
-        self._apply(actions)
-        if not actions:
-            self._persist()  # a failed row's link_running/link changed, and no action says so
+        self._apply(self.table.link_gone(handle, self.clock()))
 
     # ------------------------------------------------------------------ housekeeping
 
@@ -835,6 +814,7 @@ class Manager:
         if not self._dirty:
             return
         self._dirty = False
+        self.table.changed = False
         self.store.save(
             {"boot_id": self.boot, "instance": self.instance, "table": self.table.to_record()}
         )

@@ -172,6 +172,9 @@ class Table:
     history: deque[dict[str, Any]] = field(default_factory=lambda: deque(maxlen=HISTORY_SIZE))
     #: Client processes with at least one open connection (not persisted: none survive us).
     live_sessions: set[int] = field(default_factory=set)
+    #: A row changed in a way no action shows (a reference dropped, a reap deadline set or
+    #: cleared, a link recorded): the I/O layer writes the table and clears this.
+    changed: bool = field(default=False, compare=False)
 
     # ------------------------------------------------------------------------------ queries
 
@@ -246,6 +249,7 @@ class Table:
         if conn.refs > 1:
             # Another caller still holds it (also while it redials after a link failure).
             conn.refs -= 1
+            self.changed = True
             return []
         return self._begin_teardown(
             conn, errors.ERROR_USER_DISCONNECTION if conn.phase is Phase.DIALING else 0, now
@@ -350,6 +354,7 @@ class Table:
             return []
         conn.link_running = False
         conn.link = None
+        self.changed = True
         if conn.phase is Phase.DISCONNECTING:
             return self._delete(conn, now)
         if conn.phase is Phase.DIALING:
@@ -359,6 +364,14 @@ class Table:
         if conn.phase is Phase.CONNECTED:
             return self.link_dropped(handle, errors.ERROR_DISCONNECTION, now)
         return []
+
+    def link_recorded(self, handle: int, link: dict[str, Any]) -> None:
+        """What finds the row's link again after a restart (its record and entry), set by
+        the I/O layer when the link starts and once its program runs."""
+        conn = self.rows.get(handle)
+        if conn is not None:
+            conn.link = link
+            self.changed = True
 
     def _maybe_redial(self, conn: Conn, now: float) -> list[Action]:
         if conn.link_running or conn.redial_at is None or conn.redial_at > now:
@@ -376,14 +389,16 @@ class Table:
         for conn in self.rows.values():
             if conn.session == session and conn.phase is Phase.FAILED and conn.reap_at is None:
                 conn.reap_at = now + REAP_GRACE
+                self.changed = True
         return []
 
     def session_opened(self, session: int) -> None:
         """A client process connected (again): its failed handles are not abandoned."""
         self.live_sessions.add(session)
         for conn in self.rows.values():
-            if conn.session == session and conn.phase is Phase.FAILED:
+            if conn.session == session and conn.phase is Phase.FAILED and conn.reap_at is not None:
                 conn.reap_at = None
+                self.changed = True
 
     def next_deadline(self) -> float | None:
         """When :meth:`tick` next has work. A redial still waiting for its old program to exit
