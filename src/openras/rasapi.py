@@ -106,6 +106,7 @@ from openras.errors import (
 )
 from openras.states import RasConnState
 from openras.wire import protocol as P
+from openras.wire.follow import DialFollower
 from openras.wire.transport import Transport, connect
 
 # ----------------------------------------------------------------------------------- constants
@@ -475,20 +476,19 @@ def RasDial(
     except RasError as exc:
         t.close()
         return exc.code, exc.handle
-    handle = int(first["handle"])
+    follower = DialFollower(params.szEntryName)
+    follower.feed(first, continues=True)
+    handle = follower.handle
     if notifier is None:
-        final = first
         try:
             for msg in stream:
-                final = msg
+                follower.feed(msg, continues=True)
+            follower.outcome()
         except RasError as exc:
             return exc.code, handle
         finally:
             t.close()
-        error = int(final.get("error", 0))
-        if error == 0 and int(final.get("state", 0)) != RasConnState.Connected:
-            error = errors.ERROR_DISCONNECTION
-        return error, handle
+        return 0, handle
     with _lock:  # before RasDial returns: a RasHangUp right after it must silence the thread
         _notifying.setdefault(handle, threading.Event())
     thread = threading.Thread(
@@ -538,11 +538,12 @@ def _notify_loop(
             return
         if not notify(last_state, 0):
             return
+        follower = DialFollower("")
         for msg in stream:
-            if msg.get("event") != "state":
+            event = follower.feed(msg, continues=True).event
+            if event is None:
                 continue
-            state, error = int(msg["state"]), int(msg.get("error", 0))
-            phase = msg.get("phase")
+            state, error, phase = int(event.state), event.error, event.phase
             if error and phase in ("failed", "disconnecting"):
                 # A state failed: notify once more for the same state, with the error.
                 notify(state if phase == "failed" else last_state, error)
