@@ -231,7 +231,7 @@ def run_tier(rwdir: Path, *, timeout: float = TIER_TIMEOUT) -> TierRun:
     console_path = rwdir / "console.log"
     command = f"sh {GUEST_SCRIPT} {rwdir} {sys.executable} {REPO}"
     argv = [vng, "--disable-kvm", "--run", str(image), "--memory", "1G",
-            "--rwdir", str(rwdir), "--exec", command]  # fmt: skip
+            "--rwdir", str(rwdir), "--verbose", "--exec", command]  # fmt: skip
     env = {**os.environ, "PATH": _search_path()}
     t0 = time.monotonic()
     with open(console_path, "wb") as console:

@@ -13,30 +13,43 @@ import shutil
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "links"))
 
 from _linkkit import NsRasman, hang_up_all
+from _vmkit import RASMAN_START_S, rasman_argv, rasman_env
 from netns import NetnsLab, NsPair
 
 IN_GUEST = os.environ.get("OPENRAS_VM_GUEST") == "1"
 
-#: rasman's start under TCG measured 10-30 s; the deadline leaves room for a loaded host.
-RASMAN_START_S = 120.0
-
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """In the VM: tests that do not need rasman first, while it starts. Elsewhere: skip."""
     if IN_GUEST:
+        items.sort(key=lambda item: "rasman" in getattr(item, "fixturenames", ()))
         return
     skip = pytest.mark.skip(reason="needs the VM's kernel: run tests/vm/test_tier.py")
     here = Path(__file__).resolve().parent
     for item in items:
         if item.path.is_relative_to(here):
             item.add_marker(skip)
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item) -> Generator[None, Any, None]:
+    """A failing test that used rasman carries the end of rasman's log (junit's system-out
+    takes sections named "Captured stdout ...", so the host shows it with the failure)."""
+    outcome = yield
+    rep = outcome.get_result()
+    rm = getattr(item, "funcargs", {}).get("rasman")
+    if rep.failed and isinstance(rm, NsRasman) and rm.log.exists():
+        tail = rm.log.read_text(errors="replace").splitlines()[-80:]
+        rep.sections.append(("Captured stdout rasman.log (last 80 lines)", "\n".join(tail)))
 
 
 @pytest.fixture(scope="session")
@@ -63,10 +76,7 @@ def rasman_started(
     sock_dir = Path(tempfile.mkdtemp(prefix="orvm-"))  # short: AF_UNIX path limit
     base = tmp_path_factory.mktemp("rasman")
     rm = NsRasman(sock_dir / "rasman.sock", base / "state", base / "rasman.log")
-    env = {**os.environ, "XDG_CONFIG_HOME": str(base / "config")}
-    argv = [sys.executable, "-m", "openras.manager", "--socket", str(rm.socket),
-            "--state-dir", str(rm.state_dir), "--log-level", "debug"]  # fmt: skip
-    rm.proc = lab.spawn(pair.b, argv, log=rm.log, env=env)
+    rm.proc = lab.spawn(pair.b, rasman_argv(rm), log=rm.log, env=rasman_env(rm))
     try:
         yield rm
     finally:

@@ -4,8 +4,9 @@ The peer in namespace A is a kernel ``wireguard`` interface set up with ``wg``; 
 full tunnel (AllowedIPs 0.0.0.0/0), so the driver also installs its policy-routing rules and
 fwmark. Dialed through the Win32-shaped API against the session's rasman in B: the driver's
 ``auto`` choice must take the kernel module (no wireguard-go), traffic must cross the tunnel,
-and when RasGetConnectStatus answers 6 the interface, rules, routes, processes and run files
-must all be gone.
+a rasman killed with SIGKILL must be replaced by one that adopts the kernel link, and when
+RasGetConnectStatus answers 6 the interface, rules, routes, processes and run files must all
+be gone.
 """
 
 from __future__ import annotations
@@ -18,7 +19,8 @@ from pathlib import Path
 
 import pytest
 from _linkkit import NsRasman, ip_json, link_pids, pid_alive, routes_via, rules
-from netns import NetnsLab, NsPair, pids_in_netns, require_programs
+from _vmkit import RASMAN_START_S, rasman_argv, rasman_env
+from netns import NetnsLab, NsPair, pids_in_netns, require_programs, wait_until
 
 from openras import rasapi
 from openras.client import Client
@@ -75,6 +77,17 @@ def api(rasman: NsRasman, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     reset()
 
 
+def crash_and_restart(lab: NetnsLab, pair: NsPair, rm: NsRasman) -> float:
+    """SIGKILL rasman, start a new one on the same state; seconds until it answers."""
+    assert rm.proc is not None
+    rm.proc.kill()
+    rm.proc.wait(30)
+    t0 = time.monotonic()
+    rm.proc = lab.spawn(pair.b, rasman_argv(rm), log=rm.log, env=rasman_env(rm))
+    assert wait_until(rm.ready, RASMAN_START_S, interval=0.05), "rasman did not restart"
+    return time.monotonic() - t0
+
+
 def live_pids(ns: str) -> set[int]:
     return {p for p in pids_in_netns(ns) if pid_alive(p)}
 
@@ -121,6 +134,15 @@ def test_kernel_wireguard_full_tunnel_dial_ping_hang_up(
     assert lab.ping(pair.b, SERVER_IP, count=3, wait=5)
     handshakes = lab.run(pair.a, ["wg", "show", "wgsrv", "latest-handshakes"]).stdout.split()
     assert handshakes[0] == cpub and int(handshakes[1]) > 0
+
+    # rasman crashes: a kernel link has no process to outlive it, only the interface; the
+    # next rasman adopts it from its record (same handle, still Connected, still carrying).
+    restart_s = crash_and_restart(lab, pair, rasman)
+    assert lab.ping(pair.b, SERVER_IP, count=1, wait=5)
+    code, status = rasapi.RasGetConnectStatus(h)
+    assert code == 0 and status is not None
+    assert status.rasconnstate == RasConnState.Connected
+    pids_before = live_pids(pair.b)  # the new rasman
     code, stats = rasapi.RasGetConnectionStatistics(h)
     assert code == 0 and stats is not None
     assert stats.dwBytesRcved > 0 and stats.dwBytesXmited > 0
@@ -141,4 +163,7 @@ def test_kernel_wireguard_full_tunnel_dial_ping_hang_up(
     assert live_pids(pair.b) == pids_before
     run_dir = rasman.state_dir / "links" / f"link-{h}"
     assert not run_dir.exists() or list(run_dir.iterdir()) == []
-    print(f"\nkernel wireguard via rasman: dial {dial_s:.2f} s, hang-up until 6 {hangup_s:.2f} s")
+    print(
+        f"\nkernel wireguard via rasman: dial {dial_s:.2f} s, rasman restart and adoption "
+        f"{restart_s:.1f} s, hang-up until 6 {hangup_s:.2f} s"
+    )
