@@ -11,7 +11,13 @@ from types import TracebackType
 from typing import Any
 
 from openras import errors
-from openras.client import SavedCredentials, _entry_target, dial_parameters
+from openras.client import (
+    SavedCredentials,
+    credentials_forget,
+    credentials_query,
+    credentials_update,
+    dial_parameters,
+)
 from openras.records import ConnectionInfo, Disconnect, Event, ProjectionInfo, Statistics
 from openras.wire import protocol as P
 from openras.wire.atransport import AsyncTransport
@@ -125,14 +131,53 @@ class AsyncClient:
             Disconnect.from_wire(d) for d in (await self.transport.call(P.HISTORY))["disconnects"]
         ]
 
+    async def connection(self, handle: int) -> AsyncConnection:
+        await self.status(handle)
+        return AsyncConnection(self, handle)
+
+    async def call(self, method: str, params: dict[str, Any] | None = None) -> dict[str, Any]:
+        return await self.transport.call(method, params)
+
     async def credentials(
-        self, entry: str, phonebook: str | os.PathLike[str] | None = None
+        self,
+        entry: str,
+        phonebook: str | os.PathLike[str] | None = None,
+        *,
+        all_users: bool = False,
     ) -> SavedCredentials:
         """What the daemon keeps for ``entry`` (never the password itself), as
         :meth:`Client.credentials <openras.Client.credentials>`."""
-        d = await self.transport.call(P.GET_CREDENTIALS, _entry_target(entry, phonebook))
-        return SavedCredentials(
-            user=d["user"], domain=d["domain"], has_password=bool(d["has_password"])
+        return SavedCredentials.from_wire(
+            await self.transport.call(
+                P.GET_CREDENTIALS, credentials_query(entry, phonebook, all_users)
+            )
+        )
+
+    async def save_credentials(
+        self,
+        entry: str,
+        phonebook: str | os.PathLike[str] | None = None,
+        *,
+        user: str | None = None,
+        password: str | None = None,
+        domain: str | None = None,
+        all_users: bool = False,
+    ) -> None:
+        """As :meth:`Client.save_credentials <openras.Client.save_credentials>`."""
+        await self.transport.call(
+            P.SET_CREDENTIALS,
+            credentials_update(entry, phonebook, user, password, domain, all_users=all_users),
+        )
+
+    async def forget_credentials(
+        self,
+        entry: str,
+        phonebook: str | os.PathLike[str] | None = None,
+        *,
+        all_users: bool = False,
+    ) -> None:
+        await self.transport.call(
+            P.SET_CREDENTIALS, credentials_forget(entry, phonebook, all_users)
         )
 
     async def hang_up(
@@ -141,16 +186,18 @@ class AsyncClient:
         *,
         wait: bool = True,
         timeout: float | None = 30.0,  # noqa: ASYNC109 - the issue's API: hang_up(timeout=)
+        force: bool = False,
     ) -> None:
         """Request the hang-up; with ``wait``, return once the handle is invalid (all gone).
 
         The wait is the same call (``HangUp`` with ``wait``) on a connection of its own, so
         the main one stays free and a timeout (RasError 638) leaves nothing behind.
+        ``force``: killed at once, as :meth:`Client.hang_up <openras.Client.hang_up>`.
         """
         if not wait:
-            await self.transport.call(P.HANG_UP, {"handle": handle})
+            await self.transport.call(P.HANG_UP, {"handle": handle, "force": force})
             return
-        await self._until_gone(P.HANG_UP, {"handle": handle, "wait": True}, timeout)
+        await self._until_gone(P.HANG_UP, {"handle": handle, "wait": True, "force": force}, timeout)
 
     async def wait_gone(
         self,
@@ -216,5 +263,6 @@ class AsyncConnection:
         *,
         wait: bool = True,
         timeout: float | None = 30.0,  # noqa: ASYNC109 - the issue's API: hang_up(timeout=)
+        force: bool = False,
     ) -> None:
-        await self.client.hang_up(self.handle, wait=wait, timeout=timeout)
+        await self.client.hang_up(self.handle, wait=wait, timeout=timeout, force=force)

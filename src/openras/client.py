@@ -60,6 +60,50 @@ class SavedCredentials:
     domain: str
     has_password: bool
 
+    @classmethod
+    def from_wire(cls, d: dict[str, Any]) -> SavedCredentials:
+        return cls(user=d["user"], domain=d["domain"], has_password=bool(d["has_password"]))
+
+
+# The requests both clients make (no I/O): Client and AsyncClient differ only in how they
+# send them.
+
+
+def credentials_query(
+    entry: str, phonebook: str | os.PathLike[str] | None, all_users: bool
+) -> dict[str, Any]:
+    return {**_entry_target(entry, phonebook), "default": all_users}
+
+
+def credentials_update(
+    entry: str,
+    phonebook: str | os.PathLike[str] | None,
+    user: str | None,
+    password: str | None,
+    domain: str | None,
+    *,
+    all_users: bool,
+) -> dict[str, Any]:
+    """SetCredentials of the fields given (None: left as it is)."""
+    return {
+        **credentials_query(entry, phonebook, all_users),
+        "user": user or "",
+        "password": password or "",
+        "domain": domain or "",
+        "mask": {"user": user is not None, "password": password is not None,
+                 "domain": domain is not None},
+    }  # fmt: skip
+
+
+def credentials_forget(
+    entry: str, phonebook: str | os.PathLike[str] | None, all_users: bool
+) -> dict[str, Any]:
+    return {
+        **credentials_query(entry, phonebook, all_users),
+        "clear": True,
+        "mask": {"user": True, "password": True, "domain": True},
+    }
+
 
 def _entry_target(entry: str, phonebook: str | os.PathLike[str] | None) -> dict[str, Any]:
     return {
@@ -186,11 +230,8 @@ class Client:
     ) -> SavedCredentials:
         """What the daemon keeps for ``entry`` (never the password itself); ``all_users``:
         the default ones root saved for every user."""
-        d = self._t.call(
-            P.GET_CREDENTIALS, {**_entry_target(entry, phonebook), "default": all_users}
-        )
-        return SavedCredentials(
-            user=d["user"], domain=d["domain"], has_password=bool(d["has_password"])
+        return SavedCredentials.from_wire(
+            self._t.call(P.GET_CREDENTIALS, credentials_query(entry, phonebook, all_users))
         )
 
     def save_credentials(
@@ -206,19 +247,10 @@ class Client:
         """Save the fields given (None leaves a field as it is) in the daemon's store;
         ``all_users`` (root only): the defaults every user's dial of the all-users entry
         gets when they saved none of their own."""
-        params = {
-            **_entry_target(entry, phonebook),
-            "default": all_users,
-            "user": user or "",
-            "password": password or "",
-            "domain": domain or "",
-            "mask": {
-                "user": user is not None,
-                "password": password is not None,
-                "domain": domain is not None,
-            },
-        }
-        self._t.call(P.SET_CREDENTIALS, params)
+        self._t.call(
+            P.SET_CREDENTIALS,
+            credentials_update(entry, phonebook, user, password, domain, all_users=all_users),
+        )
 
     def forget_credentials(
         self,
@@ -227,13 +259,7 @@ class Client:
         *,
         all_users: bool = False,
     ) -> None:
-        params = {
-            **_entry_target(entry, phonebook),
-            "default": all_users,
-            "clear": True,
-            "mask": {"user": True, "password": True, "domain": True},
-        }
-        self._t.call(P.SET_CREDENTIALS, params)
+        self._t.call(P.SET_CREDENTIALS, credentials_forget(entry, phonebook, all_users))
 
     # -------------------------------------------------------------- ending
     def hang_up(
