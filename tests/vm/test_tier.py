@@ -15,7 +15,12 @@ from pathlib import Path
 import pytest
 import vmrun
 
-pytestmark = [pytest.mark.vm, pytest.mark.slow, pytest.mark.timeout(vmrun.TIER_TIMEOUT + 120)]
+pytestmark = [
+    pytest.mark.vm,
+    pytest.mark.root,
+    pytest.mark.slow,
+    pytest.mark.timeout(vmrun.TIER_TIMEOUT + 120),
+]
 
 GUEST_TESTS = vmrun.guest_test_ids()
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import ast
 import os
 import re
+import shlex
 import shutil
 import signal
 import subprocess
@@ -229,7 +230,7 @@ def run_tier(rwdir: Path, *, timeout: float = TIER_TIMEOUT) -> TierRun:
     image, version = kernel
     rwdir.mkdir(parents=True, exist_ok=True)
     console_path = rwdir / "console.log"
-    command = f"sh {GUEST_SCRIPT} {rwdir} {sys.executable} {REPO}"
+    command = shlex.join(["sh", str(GUEST_SCRIPT), str(rwdir), sys.executable, str(REPO)])
     argv = [vng, "--disable-kvm", "--run", str(image), "--memory", "1G",
             "--rwdir", str(rwdir), "--verbose", "--exec", command]  # fmt: skip
     env = {**os.environ, "PATH": _search_path()}
@@ -245,12 +246,15 @@ def run_tier(rwdir: Path, *, timeout: float = TIER_TIMEOUT) -> TierRun:
             cwd=REPO,
             start_new_session=True,
         )
+        vng_rc: int | None = None
         try:
-            vng_rc: int | None = proc.wait(timeout)
+            vng_rc = proc.wait(timeout)
         except subprocess.TimeoutExpired:
-            vng_rc = None
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(30)
+            pass
+        finally:  # also when pytest-timeout or ^C interrupts the wait: no VM outlives us
+            if proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait(30)
     wall = time.monotonic() - t0
     guest_rc = _float(_read(rwdir / "rc"))
     start, end = _float(_read(rwdir / "boot-uptime")), _float(_read(rwdir / "end-uptime"))
