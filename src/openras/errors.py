@@ -180,9 +180,27 @@ class ManagerUnavailable(RasError):
 
 
 class ProtocolError(RasError):
-    """The peer broke the wire protocol (local to one client session)."""
+    """The wire protocol was broken (local to one client session). Whose fault it was says
+    the subclass, as h11 does: :class:`LocalProtocolError` or :class:`RemoteProtocolError`."""
 
     code = ERROR_INVALID_PARAMETER
+
+
+class LocalProtocolError(ProtocolError):
+    """This side built a message the protocol does not allow (a bug here, not the peer's)."""
+
+
+class RemoteProtocolError(ProtocolError):
+    """The peer sent what the protocol does not allow (its bug, or an attack). A client that
+    gets one from the daemon reports :func:`daemon_broke_protocol` (635), not 87: the call
+    it made was fine."""
+
+
+def daemon_broke_protocol(exc: ProtocolError) -> RemoteProtocolError:
+    """What a client raises when the connection manager's reply broke the protocol."""
+    return RemoteProtocolError(
+        ERROR_UNKNOWN, f"the connection manager's reply broke the protocol: {exc.detail}"
+    )
 
 
 _BY_CODE: Final[dict[int, type[RasError]]] = {

@@ -240,3 +240,45 @@ def test_fuzz_codec_bounded(tmp_path: Path) -> None:
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "Done" in proc.stderr
+
+
+def test_whose_fault_a_protocol_error_is() -> None:
+    """As h11: what this side cannot send is a LocalProtocolError (its own bug, nothing half
+    sent); what the peer sent wrong is a RemoteProtocolError. Both are ProtocolErrors."""
+    from openras.errors import LocalProtocolError, RemoteProtocolError
+
+    with pytest.raises(LocalProtocolError):
+        encode({"not json": object()})
+    with pytest.raises(RemoteProtocolError):
+        FrameDecoder().feed(b"{nope}\0")
+
+
+def test_a_client_reports_a_broken_reply_as_the_daemons_fault(tmp_path) -> None:
+    """A daemon that answers garbage: the client raises 635 (RemoteProtocolError), not 87
+    (which would say the client's own call was wrong)."""
+    import socket
+    import threading
+
+    from openras.errors import RemoteProtocolError
+    from openras.wire.transport import Transport
+
+    path = tmp_path / "s.sock"
+    server = socket.socket(socket.AF_UNIX)
+    server.bind(str(path))
+    server.listen(1)
+
+    def answer_garbage() -> None:
+        conn, _ = server.accept()
+        conn.recv(65536)
+        conn.sendall(b"{not the protocol\0")
+        conn.close()
+
+    thread = threading.Thread(target=answer_garbage)
+    thread.start()
+    t = Transport(path, timeout=5)
+    with pytest.raises(RemoteProtocolError) as info:
+        t.call("org.openras.Manager.Ping")
+    assert info.value.code == 635 and "broke the protocol" in (info.value.detail or "")
+    t.close()
+    thread.join(5)
+    server.close()

@@ -30,6 +30,7 @@ from openras.manager.credentials import PASSWORD_HANDLE, CredentialStore, Saved,
 from openras.manager.quota import Limits, LogLimiter, Quota, QuotaExceeded, limits_for
 from openras.manager.service import Manager, Prepared, Subscriber, conn_key
 from openras.manager.table import Conn, Phase
+from openras.wire import messages as wm
 from openras.wire import protocol as P
 from openras.wire.codec import MAX_REQUEST, MAX_REQUEST_DEPTH, FrameDecoder, encode
 
@@ -51,20 +52,6 @@ ACCEPT_BACKLOG = 256
 ACCEPT_BATCH = 32
 #: How long accepting pauses when accept() runs out of descriptors or memory.
 ACCEPT_RETRY_DELAY = 1.0
-
-#: Windows' field limits (RAS_MaxEntryName etc.).
-LIMITS = {
-    "entry": 256,
-    "old": 256,
-    "new": 256,
-    "phone_number": 128,
-    "callback_number": 128,
-    "user": 256,
-    "password": 256,
-    "domain": 15,
-    "phonebook": 4096,
-    "user_phonebook": 4096,
-}
 
 
 def conn_record(
@@ -106,26 +93,6 @@ def conn_record(
         "connected_at": conn.connected_at,
         "detail": conn.detail,
     }
-
-
-def _str_param(params: dict[str, Any], name: str) -> str:
-    value = params.get(name, "")
-    if value is None:
-        value = ""
-    if not isinstance(value, str):
-        raise errors.InvalidParameter(detail=f"{name} must be a string")
-    if len(value) > LIMITS.get(name, 4096):
-        raise errors.InvalidParameter(detail=f"{name} is longer than {LIMITS.get(name)} characters")
-    if "\0" in value:
-        raise errors.InvalidParameter(detail=f"{name} contains a NUL character")
-    return value
-
-
-def _handle_param(params: dict[str, Any]) -> int:
-    value = params.get("handle")
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise errors.InvalidHandle(detail="handle must be an integer")
-    return value
 
 
 def peer_creds(writer: asyncio.StreamWriter) -> tuple[int, int, int]:
@@ -270,7 +237,8 @@ class Session:
             )
             return
         try:
-            result = await handler(self, params, more)
+            request = wm.decode(method, params, self.server.params[method])
+            result = await handler(self, request, more)
         except errors.RasError as exc:
             await self.send(P.error_reply(exc))
             return
@@ -331,10 +299,10 @@ class Session:
 
 # ------------------------------------------------------------------------------------- methods
 
-Handler = Callable[[Session, dict[str, Any], bool], Awaitable[dict[str, Any] | None]]
+Handler = Callable[[Session, Any, bool], Awaitable[dict[str, Any] | None]]
 
 
-async def m_ping(s: Session, p: dict[str, Any], more: bool) -> dict[str, Any]:
+async def m_ping(s: Session, p: wm.NoParams, more: bool) -> dict[str, Any]:
     """Liveness, plus open sessions and event subscribers (a leak shows as a growing count)."""
     return {
         "version": __version__,
@@ -345,21 +313,20 @@ async def m_ping(s: Session, p: dict[str, Any], more: bool) -> dict[str, Any]:
     }
 
 
-async def m_dial(s: Session, p: dict[str, Any], more: bool) -> dict[str, Any] | None:
+async def m_dial(s: Session, p: wm.DialIn, more: bool) -> dict[str, Any] | None:
     # The dial-rate quota first: nothing is read for a caller over it.
     s.server.quota.admit_dial(s.uid, time.monotonic())
-    name = _str_param(p, "entry")
-    phone = _str_param(p, "phone_number")
+    name, phone = p.entry, p.phone_number
     dial_params = DialParams(
         entry_name=name,
         phone_number=phone,
-        callback_number=_str_param(p, "callback_number"),
-        user=_str_param(p, "user"),
-        password=_str_param(p, "password"),
-        domain=_str_param(p, "domain"),
+        callback_number=p.callback_number,
+        user=p.user,
+        password=p.password,
+        domain=p.domain,
     )
-    phonebook = _str_param(p, "phonebook") or None
-    user_pb = _str_param(p, "user_phonebook") or None
+    phonebook = p.phonebook or None
+    user_pb = p.user_phonebook or None
     if not name:
         if not phone:
             raise errors.InvalidParameter(detail="an entry name or a phone number is needed")
@@ -392,7 +359,7 @@ async def m_dial(s: Session, p: dict[str, Any], more: bool) -> dict[str, Any] | 
         params=dial_params,
         subscriber=sub,
         prepared=prepared,
-        interactive=p.get("interactive") is True,
+        interactive=p.interactive,
     )
     # The handle goes out only once its row is on disk: a daemon that dies right after
     # still knows it when it comes back (a failed one, to be hung up, as RasDial's are).
@@ -506,20 +473,17 @@ def _with_saved_credentials(
     )
 
 
-def _cred_target(s: Session, p: dict[str, Any]) -> tuple[int | None, entries.EntrySnapshot]:
-    name = _str_param(p, "entry")
-    if not name:
+def _cred_target(s: Session, p: wm.CredentialsIn) -> tuple[int | None, entries.EntrySnapshot]:
+    if not p.entry:
         raise errors.InvalidParameter(detail="an entry name is needed")
-    entry = entries.resolve(
-        s.uid, name, _str_param(p, "phonebook") or None, _str_param(p, "user_phonebook") or None
-    )
-    default = bool(p.get("default", False))
+    entry = entries.resolve(s.uid, p.entry, p.phonebook or None, p.user_phonebook or None)
+    default = p.default
     if default and s.uid != 0:
         raise errors.AccessDenied(detail="default credentials need root")
     return (None if default else s.uid), entry
 
 
-async def m_get_credentials(s: Session, p: dict[str, Any], more: bool) -> dict[str, Any]:
+async def m_get_credentials(s: Session, p: wm.CredentialsIn, more: bool) -> dict[str, Any]:
     owner, entry = _cred_target(s, p)
     saved = s.server.credentials.get(owner, entry.phonebook, entry.name) or Saved()
     return {
@@ -532,21 +496,18 @@ async def m_get_credentials(s: Session, p: dict[str, Any], more: bool) -> dict[s
     }
 
 
-async def m_set_credentials(s: Session, p: dict[str, Any], more: bool) -> dict[str, Any]:
+async def m_set_credentials(s: Session, p: wm.SetCredentialsIn, more: bool) -> dict[str, Any]:
     owner, entry = _cred_target(s, p)
-    mask = p.get("mask") or {}
-    if not isinstance(mask, dict):
-        raise errors.InvalidParameter(detail="mask must be an object")
     store = s.server.credentials
     new = apply_update(
         store.get(owner, entry.phonebook, entry.name),
-        user=_str_param(p, "user"),
-        password=_str_param(p, "password"),
-        domain=_str_param(p, "domain"),
-        set_user=bool(mask.get("user")),
-        set_password=bool(mask.get("password")),
-        set_domain=bool(mask.get("domain")),
-        clear=bool(p.get("clear", False)),
+        user=p.user,
+        password=p.password,
+        domain=p.domain,
+        set_user=p.mask.user,
+        set_password=p.mask.password,
+        set_domain=p.mask.domain,
+        clear=p.clear,
     )
     if new is None:
         store.delete(owner, entry.phonebook, entry.name)
@@ -555,9 +516,9 @@ async def m_set_credentials(s: Session, p: dict[str, Any], more: bool) -> dict[s
     return {}
 
 
-def _edited_book(p: dict[str, Any]) -> str:
+def _edited_book(p: wm.EntryRenamedIn | wm.EntryDeletedIn) -> str:
     """The phonebook an entry edit happened in: a path is needed (no search order here)."""
-    phonebook = _str_param(p, "phonebook")
+    phonebook = p.phonebook
     if not phonebook:
         raise errors.InvalidParameter(detail="the phonebook the entry was edited in is needed")
     return phonebook
@@ -579,10 +540,10 @@ def _cred_owners(s: Session) -> list[int | None] | None:
     return None if s.uid == 0 else [s.uid]
 
 
-async def m_entry_renamed(s: Session, p: dict[str, Any], more: bool) -> dict[str, Any]:
+async def m_entry_renamed(s: Session, p: wm.EntryRenamedIn, more: bool) -> dict[str, Any]:
     """Re-file saved credentials under an entry's new name, once the rename is a fact: the new
     name must resolve in that phonebook (as the caller reads it) and the old one must not."""
-    phonebook, old, new = _edited_book(p), _str_param(p, "old"), _str_param(p, "new")
+    phonebook, old, new = _edited_book(p), p.old, p.new
     if not old or not new:
         raise errors.InvalidParameter(detail="the old and the new entry name are needed")
     entry = await asyncio.to_thread(entries.resolve, s.uid, new, phonebook, None)
@@ -592,9 +553,9 @@ async def m_entry_renamed(s: Session, p: dict[str, Any], more: bool) -> dict[str
     return {"moved": moved}
 
 
-async def m_entry_deleted(s: Session, p: dict[str, Any], more: bool) -> dict[str, Any]:
+async def m_entry_deleted(s: Session, p: wm.EntryDeletedIn, more: bool) -> dict[str, Any]:
     """Drop a deleted entry's saved credentials, once it no longer resolves in that phonebook."""
-    phonebook, name = _edited_book(p), _str_param(p, "entry")
+    phonebook, name = _edited_book(p), p.entry
     if not name:
         raise errors.InvalidParameter(detail="an entry name is needed")
     await asyncio.to_thread(_must_be_gone, s.uid, name, phonebook)
@@ -602,47 +563,46 @@ async def m_entry_deleted(s: Session, p: dict[str, Any], more: bool) -> dict[str
     return {"forgotten": forgotten}
 
 
-async def m_dial_input(s: Session, p: dict[str, Any], more: bool) -> dict[str, Any]:
+async def m_dial_input(s: Session, p: wm.DialInputIn, more: bool) -> dict[str, Any]:
     """The dialer's answer to the link's question (a one-time code): RASCS_Interactive."""
-    s.manager.provide_input(s.uid, _handle_param(p), _str_param(p, "text"))
+    s.manager.provide_input(s.uid, p.handle, p.text)
     return {}
 
 
-async def m_hang_up(s: Session, p: dict[str, Any], more: bool) -> dict[str, Any]:
+async def m_hang_up(s: Session, p: wm.HangUpIn, more: bool) -> dict[str, Any]:
     """Hang up; with ``wait``, reply once the handle is deleted (one round trip for what
     ``HangUp`` then ``WaitDeleted`` do in two)."""
-    handle = _handle_param(p)
-    s.manager.hang_up(s.uid, handle, force=p.get("force") is True)
+    handle = p.handle
+    s.manager.hang_up(s.uid, handle, force=p.force)
     # The reply says the hang-up is under way; a daemon that died right after must not
     # adopt the link as still wanted. The link is already being stopped meanwhile.
     s.manager.flush()
-    if p.get("wait") is True:
+    if p.wait:
         await _wait_deleted(s, handle)
     return {}
 
 
-async def m_status(s: Session, p: dict[str, Any], more: bool) -> dict[str, Any]:
-    conn = s.manager.status(s.uid, _handle_param(p))
+async def m_status(s: Session, p: wm.HandleIn, more: bool) -> dict[str, Any]:
+    conn = s.manager.status(s.uid, p.handle)
     return conn_record(conn, entry=s.manager.entry_of(conn.handle))
 
 
-async def m_enum(s: Session, p: dict[str, Any], more: bool) -> dict[str, Any]:
-    pending = bool(p.get("include_pending", False))
-    rows = s.manager.table.listing(s.uid, pending)
+async def m_enum(s: Session, p: wm.EnumIn, more: bool) -> dict[str, Any]:
+    rows = s.manager.table.listing(s.uid, p.include_pending)
     return {"connections": [conn_record(c, entry=s.manager.entry_of(c.handle)) for c in rows]}
 
 
-async def m_stats(s: Session, p: dict[str, Any], more: bool) -> dict[str, Any]:
-    return await s.manager.statistics(s.uid, _handle_param(p))
+async def m_stats(s: Session, p: wm.HandleIn, more: bool) -> dict[str, Any]:
+    return await s.manager.statistics(s.uid, p.handle)
 
 
-async def m_projection(s: Session, p: dict[str, Any], more: bool) -> dict[str, Any]:
-    return await s.manager.projection(s.uid, _handle_param(p))
+async def m_projection(s: Session, p: wm.HandleIn, more: bool) -> dict[str, Any]:
+    return await s.manager.projection(s.uid, p.handle)
 
 
-async def m_wait_deleted(s: Session, p: dict[str, Any], more: bool) -> dict[str, Any]:
+async def m_wait_deleted(s: Session, p: wm.HandleIn, more: bool) -> dict[str, Any]:
     """Return once ``handle`` is deleted (or at once if it is unknown to the caller)."""
-    await _wait_deleted(s, _handle_param(p))
+    await _wait_deleted(s, p.handle)
     return {}
 
 
@@ -653,9 +613,8 @@ async def _wait_deleted(s: Session, handle: int) -> None:
         s.manager.flush()  # gone from the table on disk too
 
 
-async def m_subscribe(s: Session, p: dict[str, Any], more: bool) -> dict[str, Any] | None:
-    handle = p.get("handle")
-    sub = s.subscriber(handle if isinstance(handle, int) else None)
+async def m_subscribe(s: Session, p: wm.SubscribeIn, more: bool) -> dict[str, Any] | None:
+    sub = s.subscriber(p.handle)
     s.manager.subscribers.add(sub)
     if not more:
         s.manager.subscribers.discard(sub)
@@ -664,12 +623,12 @@ async def m_subscribe(s: Session, p: dict[str, Any], more: bool) -> dict[str, An
     return None
 
 
-async def m_history(s: Session, p: dict[str, Any], more: bool) -> dict[str, Any]:
+async def m_history(s: Session, p: wm.NoParams, more: bool) -> dict[str, Any]:
     rows = [h for h in s.manager.table.history if s.uid == 0 or h.get("owner") == s.uid]
     return {"disconnects": rows}
 
 
-async def m_get_info(s: Session, p: dict[str, Any], more: bool) -> dict[str, Any]:
+async def m_get_info(s: Session, p: wm.NoParams, more: bool) -> dict[str, Any]:
     return {
         "vendor": "openras",
         "product": "rasman",
@@ -679,54 +638,23 @@ async def m_get_info(s: Session, p: dict[str, Any], more: bool) -> dict[str, Any
     }
 
 
-#: The interface in varlink's IDL, so that ``varlinkctl introspect`` can show it.
-INTERFACE_IDL = """\
-# The openras connection manager: RAS connections owned by rasman, not by the apps.
-interface org.openras.Manager
-
-type Connection (handle: int, entry: string, entry_name: string, phonebook: string,
-  phone_number: string, device_type: string, device_name: string, driver: string,
-  ras_device_type: string, ras_device_name: string, correlation_id: string, guid: string,
-  all_users: bool, owner: int, phase: string, state: int, error: int, refs: int,
-  created: float, connected_at: ?float)
-
-# Streams (more) progress events until Connected or failure; the first reply has the handle.
-# interactive: the dialer answers the link's questions (an event with state Interactive,
-# 4096, carries prompt and echo; DialInput answers); without it such a dial fails with 703.
-method Dial(entry: string, phonebook: ?string, user_phonebook: ?string, user: ?string,
-  password: ?string, domain: ?string, phone_number: ?string, callback_number: ?string,
-  interactive: ?bool)
-  -> (handle: int, state: int, error: int, phase: string, joined: ?bool)
-method DialInput(handle: int, text: string) -> ()
-method HangUp(handle: int, wait: ?bool) -> ()
-method WaitDeleted(handle: int) -> ()
-method GetConnectStatus(handle: int) -> (connection: Connection)
-method EnumConnections(include_pending: ?bool) -> (connections: []Connection)
-method GetStatistics(handle: int) -> (bytes_sent: int, bytes_received: int, frames_sent: int,
-  frames_received: int, errors: int, bps: int, duration_ms: int)
-method GetProjection(handle: int) -> (interface: string, local_address: string,
-  remote_address: string, dns: []string)
-method Subscribe(handle: ?int) -> (event: string, handle: ?int, state: ?int, error: ?int)
-method History() -> (disconnects: []object)
-method GetCredentials(entry: string, phonebook: ?string, default: ?bool)
-  -> (user: string, domain: string, has_password: bool, password: string)
-method SetCredentials(entry: string, phonebook: ?string, user: ?string, password: ?string,
-  domain: ?string, mask: object, clear: ?bool, default: ?bool) -> ()
-# Saved credentials follow an entry a client renamed or deleted in ``phonebook``.
-method EntryRenamed(phonebook: string, old: string, new: string) -> (moved: int)
-method EntryDeleted(phonebook: string, entry: string) -> (forgotten: int)
-method Ping() -> (version: string, uid: int, pid: int, sessions: int, subscribers: int)
-
-# needs: what a retry must add; "credentials" = a user name and password the dial lacks.
-error RasError (code: int, message: string, detail: ?string, handle: ?int, needs: ?string)
-"""
+#: The interface in varlink's IDL, so that ``varlinkctl introspect`` can show it; made from
+#: the message types (wire/messages.py), so it says what the daemon really takes.
+INTERFACE_IDL = wm.interface_description(P.INTERFACE)
 
 
-async def m_get_interface_description(s: Session, p: dict[str, Any], more: bool) -> dict[str, Any]:
-    if p.get("interface") != P.INTERFACE:
+async def m_get_interface_description(s: Session, p: wm.InterfaceIn, more: bool) -> dict[str, Any]:
+    if p.interface != P.INTERFACE:
         raise errors.InvalidParameter(detail="unknown interface")
     return {"description": INTERFACE_IDL}
 
+
+#: The parameter type of each method (the interface's, and varlink's own two).
+PARAMS: dict[str, type[Any]] = {
+    **{f"{P.INTERFACE}.{name}": kinds[0] for name, kinds in wm.METHODS.items()},
+    "org.varlink.service.GetInfo": wm.NoParams,
+    "org.varlink.service.GetInterfaceDescription": wm.InterfaceIn,
+}
 
 METHODS: dict[str, Handler] = {
     P.PING: m_ping,
@@ -778,6 +706,7 @@ class Server:
         self.manager = manager
         self.socket_path = socket_path
         self.methods = dict(METHODS)
+        self.params = dict(PARAMS)
         self.credentials = CredentialStore(manager.state_dir)
         self._listener: socket.socket | None = None
         self._loop: asyncio.AbstractEventLoop | None = None

@@ -66,7 +66,10 @@ class AsyncTransport:
                 raise errors.ManagerUnavailable(
                     detail="the connection manager closed the connection"
                 )
-            self.pending.extend(self.decoder.feed(data))
+            try:
+                self.pending.extend(self.decoder.feed(data))
+            except errors.RemoteProtocolError as exc:
+                raise errors.daemon_broke_protocol(exc) from None
         return self.pending.pop(0)
 
     async def call(self, method: str, params: dict[str, Any] | None = None) -> dict[str, Any]:

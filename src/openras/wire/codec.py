@@ -20,7 +20,7 @@ from typing import Any, Final, NoReturn, Union
 
 import msgspec
 
-from openras.errors import ProtocolError
+from openras.errors import LocalProtocolError, RemoteProtocolError
 
 #: Largest frame a client accepts (a frame holds one request or reply; the biggest is an
 #: enumeration of thousands of connections).
@@ -54,12 +54,16 @@ def _bounded_decoder(depth: int) -> msgspec.json.Decoder[dict[str, Any]]:
 
 
 def encode(message: dict[str, Any]) -> bytes:
-    """One frame: the JSON text of ``message`` and the terminating NUL."""
-    return _encoder.encode(message) + b"\0"
+    """One frame: the JSON text of ``message`` and the terminating NUL; LocalProtocolError
+    for a message that is no JSON (this side's bug: never sent as half a frame)."""
+    try:
+        return _encoder.encode(message) + b"\0"
+    except (msgspec.EncodeError, TypeError, ValueError, OverflowError) as exc:
+        raise LocalProtocolError(detail=f"cannot encode the message: {exc}") from None
 
 
 class FrameDecoder:
-    """Splits a byte stream into messages; raises :class:`ProtocolError` on a bad stream.
+    """Splits a byte stream into messages; raises :class:`RemoteProtocolError` on a bad stream (the peer's fault).
 
     ``max_frame`` bounds one frame (and so what the decoder buffers: at most ``max_frame``
     plus the last chunk fed); ``max_depth``, when given, bounds the nesting of objects and
@@ -86,7 +90,7 @@ class FrameDecoder:
 
     def feed(self, data: bytes) -> list[dict[str, Any]]:
         if self._broken:
-            raise ProtocolError(detail="decoder used after a protocol error")
+            raise RemoteProtocolError(detail="decoder used after a protocol error")
         self._buf += data
         out: list[dict[str, Any]] = []
         start = 0
@@ -124,4 +128,4 @@ class FrameDecoder:
     def _fail(self, detail: str) -> NoReturn:
         self._broken = True
         self._buf = bytearray()
-        raise ProtocolError(detail=detail)
+        raise RemoteProtocolError(detail=detail)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any, Final
 
-from openras.errors import RasError
+from openras.errors import ERROR_UNKNOWN, RasError, RemoteProtocolError
 
 INTERFACE: Final = "org.openras.Manager"
 ERROR_NAME: Final = f"{INTERFACE}.RasError"
@@ -66,7 +66,7 @@ def raise_for_error(msg: dict[str, Any]) -> dict[str, Any]:
     err = msg.get("error")
     params = msg.get("parameters") or {}
     if not isinstance(params, dict):
-        raise RasError(635, "reply parameters are not an object")
+        raise RemoteProtocolError(ERROR_UNKNOWN, "reply parameters are not an object")
     if err is None:
         return params
     code = params.get("code", 635)
