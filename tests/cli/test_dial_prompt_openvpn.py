@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import io
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -31,12 +30,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "links"))
 from netns import (
     NetnsLab,
     NsPair,
-    pids_in_netns,
     require_programs,
     require_root_netns,
-    wait_until,
 )
 from ovpn_lab import PASSWORD, USER, OvpnServer, client_profile, make_pki
+from rasman_ns import Daemon, program_pids, rasman_in
 
 pytestmark = [pytest.mark.netns, pytest.mark.root, pytest.mark.timeout(90)]
 
@@ -60,9 +58,9 @@ def lab(tmp_path: Path) -> Iterator[NetnsLab]:
 class Setup:
     """The server in A, rasman in B, the entry in a phonebook the commands name."""
 
-    def __init__(self, lab: NetnsLab, tmp: Path, pki: Path, sock_dir: Path) -> None:
+    def __init__(self, lab: NetnsLab, pair: NsPair, tmp: Path, pki: Path, daemon: Daemon) -> None:
         self.lab = lab
-        self.pair: NsPair = lab.create_pair()
+        self.pair = pair
         d = tmp / "server"
         d.mkdir()
         self.server = OvpnServer(
@@ -77,71 +75,26 @@ class Setup:
             "OpenRasDevice=openvpn\nOpenRasOpenVpnProfile=client.ovpn\n"
             "OpenRasDialTimeoutMs=10000\n"
         )
-        self.socket = sock_dir / "rasman.sock"
-        env = {
-            **os.environ,
-            "PYTHONPATH": os.pathsep.join(p for p in sys.path if p),
-            "XDG_CONFIG_HOME": str(tmp / "config"),
-            "OPENRAS_SYSTEM_PHONEBOOK": str(tmp / "system.pbk"),
-            "OPENRAS_DNS_BACKEND": "none",
-        }
-        self.log = tmp / "rasman.log"
-        self.rasman = lab.spawn(
-            self.pair.b,
-            [sys.executable, "-m", "openras.manager", "--socket", str(self.socket),
-             "--state-dir", str(tmp / "state"), "--log-level", "debug"],
-            log=self.log, env=env,
-        )  # fmt: skip
-        proc = self.rasman
-        ok = wait_until(lambda: self._answers() or proc.poll() is not None, 15)
-        assert ok and proc.poll() is None, self.log.read_text()
+        self.daemon = daemon
+        self.socket = daemon.socket
         self.env = {**os.environ, "OPENRAS_SOCKET": str(self.socket)}
         self.env.pop("NO_COLOR", None)
 
-    def _answers(self) -> bool:
-        with socket.socket(socket.AF_UNIX) as s:
-            try:
-                s.connect(str(self.socket))
-            except OSError:
-                return False
-            return True
-
     def client(self) -> Client:
-        return Client(self.socket, autostart=False, timeout=30)
+        return self.daemon.client()
 
     def openvpn_pids(self) -> list[int]:
-        out = []
-        for pid in pids_in_netns(self.pair.b):
-            try:
-                p = psutil.Process(pid)
-                if p.name() == "openvpn" and p.status() != psutil.STATUS_ZOMBIE:
-                    out.append(pid)
-            except psutil.Error:
-                continue
-        return out
+        return program_pids(self.pair.b, "openvpn")
 
     def hang_up_all(self) -> None:
-        with self.client() as c:
-            for info in c.connections(include_pending=True):
-                c.hang_up(info.handle, wait=True, timeout=15)
+        self.daemon.hang_up_all()
 
 
 @pytest.fixture
 def setup(lab: NetnsLab, tmp_path: Path, pki: Path) -> Iterator[Setup]:
-    sock_dir = Path(f"/tmp/oras-cli-ovpn-{os.getpid()}-{time.monotonic_ns()}")
-    sock_dir.mkdir(mode=0o755)
-    s = Setup(lab, tmp_path, pki, sock_dir)
-    try:
-        yield s
-    finally:
-        if s.rasman.poll() is None:
-            try:
-                s.hang_up_all()
-            except Exception as exc:
-                print(f"could not hang up leftovers: {exc}")
-        for p in sock_dir.iterdir():
-            p.unlink()
-        sock_dir.rmdir()
+    pair = lab.create_pair()
+    with rasman_in(lab, pair.b, tmp_path, OPENRAS_DNS_BACKEND="none") as daemon:
+        yield Setup(lab, pair, tmp_path, pki, daemon)
 
 
 def spawn(s: Setup, argv: list[str], *args: str) -> tuple[pexpect.spawn, io.StringIO]:

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import io
 import os
-import socket
 import sys
 import time
 from collections.abc import Iterator
@@ -20,8 +19,9 @@ from pathlib import Path
 import pexpect
 import psutil
 import pytest
-from netns import NetnsLab, NsPair, pids_in_netns, require_programs, require_root_netns, wait_until
+from netns import NetnsLab, NsPair, require_programs, require_root_netns, wait_until
 from ovpn_lab import OvpnServer, client_profile, make_pki
+from rasman_ns import Daemon, program_pids, rasman_in
 
 from openras import errors
 from openras.client import Client
@@ -66,9 +66,12 @@ def pki(tmp_path_factory: pytest.TempPathFactory) -> Path:
 class Lab:
     """The server in A, rasman in B, an entry for each kind of challenge."""
 
-    def __init__(self, lab: NetnsLab, tmp: Path, pki: Path, sock_dir: Path) -> None:
+    def __init__(self, lab: NetnsLab, pair: NsPair, tmp: Path, pki: Path, daemon: Daemon) -> None:
         self.lab = lab
-        self.pair: NsPair = lab.create_pair()
+        self.daemon = daemon
+        self.pair = pair
+        self.socket = daemon.socket
+        self.log = daemon.log
         d = tmp / "server"
         d.mkdir()
         self.server = OvpnServer(
@@ -88,71 +91,26 @@ class Lab:
                 for name, sub in (("Static", "static"), ("Dynamic", "dynamic"))
             )
         )
-        self.socket = sock_dir / "rasman.sock"
-        env = {
-            **os.environ,
-            "PYTHONPATH": os.pathsep.join(p for p in sys.path if p),
-            "XDG_CONFIG_HOME": str(tmp / "config"),
-            "OPENRAS_SYSTEM_PHONEBOOK": str(tmp / "system.pbk"),
-            "OPENRAS_DNS_BACKEND": "none",
-        }
-        self.log = tmp / "rasman.log"
-        self.rasman = lab.spawn(
-            self.pair.b,
-            [sys.executable, "-m", "openras.manager", "--socket", str(self.socket),
-             "--state-dir", str(tmp / "state"), "--log-level", "debug"],
-            log=self.log, env=env,
-        )  # fmt: skip
-        proc = self.rasman
-        ok = wait_until(lambda: self._answers() or proc.poll() is not None, 15)
-        assert ok and proc.poll() is None, self.log.read_text()
-
-    def _answers(self) -> bool:
-        with socket.socket(socket.AF_UNIX) as s:
-            try:
-                s.connect(str(self.socket))
-            except OSError:
-                return False
-            return True
 
     def client(self) -> Client:
-        return Client(self.socket, autostart=False, timeout=30)
+        return self.daemon.client()
 
     def openvpn_pids(self) -> list[int]:
-        out = []
-        for pid in pids_in_netns(self.pair.b):
-            try:
-                p = psutil.Process(pid)
-                if p.name() == "openvpn" and p.status() != psutil.STATUS_ZOMBIE:
-                    out.append(pid)
-            except psutil.Error:
-                continue
-        return out
-
-    def hang_up_all(self) -> None:
-        with self.client() as c:
-            for info in c.connections(include_pending=True):
-                c.hang_up(info.handle, wait=True, timeout=15)
-        assert wait_until(lambda: self.openvpn_pids() == [], 10), "openvpn left behind"
+        return program_pids(self.pair.b, "openvpn")
 
 
 @pytest.fixture
 def lab(tmp_path: Path, pki: Path) -> Iterator[Lab]:
     netns = NetnsLab(workdir=tmp_path)
-    sock_dir = Path(f"/tmp/oras-cr-{os.getpid()}-{time.monotonic_ns()}")
-    sock_dir.mkdir(mode=0o755)
     try:
-        s = Lab(netns, tmp_path, pki, sock_dir)
-        try:
+        pair = netns.create_pair()
+        with rasman_in(netns, pair.b, tmp_path, OPENRAS_DNS_BACKEND="none") as daemon:
+            s = Lab(netns, pair, tmp_path, pki, daemon)
             yield s
-        finally:
-            if s.rasman.poll() is None:
-                s.hang_up_all()
+            daemon.hang_up_all()
+            assert wait_until(lambda: s.openvpn_pids() == [], 10), "openvpn left behind"
     finally:
         netns.close()
-        for p in sock_dir.iterdir():
-            p.unlink()
-        sock_dir.rmdir()
 
 
 def test_static_challenge_is_asked_and_answered(lab: Lab) -> None:

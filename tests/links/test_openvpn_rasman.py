@@ -6,22 +6,20 @@ from __future__ import annotations
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import psutil
 import pytest
 from _linkkit import Events, check_redial, wait_reconnected
-from netns import NetnsLab, NsPair, pids_in_netns, require_programs, wait_until
+from netns import NetnsLab, NsPair, require_programs, wait_until
 from ovpn_lab import PASSWORD, USER, OvpnServer, client_profile, make_pki
+from rasman_ns import Daemon, program_pids, rasman_in
 
 from openras import errors
-from openras.client import Client
 from openras.states import RasConnState
 
 pytestmark = [pytest.mark.netns, pytest.mark.root, pytest.mark.timeout(60)]
@@ -33,77 +31,14 @@ def pki(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return make_pki(tmp_path_factory.mktemp("pki"))
 
 
-@dataclass
-class Daemon:
-    lab: NetnsLab
-    ns: str
-    socket: Path
-    state_dir: Path
-    log: Path
-    env: dict[str, str]
-    proc: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> None:
-        self.proc = self.lab.spawn(
-            self.ns,
-            [sys.executable, "-m", "openras.manager", "--socket", str(self.socket),
-             "--state-dir", str(self.state_dir), "--log-level", "debug"],
-            log=self.log, env=self.env,
-        )  # fmt: skip
-        proc = self.proc
-        ok = wait_until(lambda: self._answers() or proc.poll() is not None, 15)
-        assert ok and proc.poll() is None, self.log.read_text()
-
-    def _answers(self) -> bool:
-        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
-            try:
-                s.connect(str(self.socket))
-            except OSError:
-                return False
-            return True
-
-    def client(self) -> Client:
-        return Client(self.socket, autostart=False, timeout=30)
-
-
 @pytest.fixture
 def daemon(netns_lab: NetnsLab, netns_pair: NsPair, tmp_path: Path) -> Iterator[Daemon]:
-    sock_dir = Path(f"/tmp/oras-ovpn-{os.getpid()}-{time.monotonic_ns()}")
-    sock_dir.mkdir(mode=0o755)
-    env = {
-        **os.environ,
-        "PYTHONPATH": os.pathsep.join(p for p in sys.path if p),
-        "XDG_CONFIG_HOME": str(tmp_path / "config"),
-        "OPENRAS_SYSTEM_PHONEBOOK": str(tmp_path / "system.pbk"),
-    }
-    d = Daemon(netns_lab, netns_pair.b, sock_dir / "rasman.sock", tmp_path / "state",
-               tmp_path / "rasman.log", env)  # fmt: skip
-    d.start()
-    try:
+    with rasman_in(netns_lab, netns_pair.b, tmp_path) as d:
         yield d
-    finally:
-        if d.proc is not None and d.proc.poll() is None:
-            try:
-                with d.client() as c:
-                    for info in c.connections(include_pending=True):
-                        c.hang_up(info.handle, wait=True, timeout=15)
-            except Exception as exc:
-                print(f"daemon fixture: could not hang up leftovers: {exc}")
-        for p in sock_dir.iterdir():
-            p.unlink()
-        sock_dir.rmdir()
 
 
 def openvpn_pids(ns: str) -> list[int]:
-    out = []
-    for pid in pids_in_netns(ns):
-        try:
-            p = psutil.Process(pid)
-            if p.name() == "openvpn" and p.status() != psutil.STATUS_ZOMBIE:
-                out.append(pid)
-        except psutil.Error:
-            continue
-    return out
+    return program_pids(ns, "openvpn")
 
 
 def gone(pid: int) -> bool:
