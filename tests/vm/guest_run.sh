@@ -11,8 +11,10 @@ PATH="$(dirname "$py"):$PATH"
 export PATH
 cd "$repo" || exit 1
 # The repo is read-only here: no cache provider, a base temp of the guest's own, and a longer
-# per-test timeout (TCG runs Python 5-10x slower; rasman takes 10-30 s to start).
-"$py" -m pytest -m vm tests/vm/guest -p no:cacheprovider -o timeout=300 -o junit_logging=all \
+# per-test timeout (TCG runs Python 5-10x slower; rasman takes 10-30 s to start). No guest
+# test uses hypothesis, whose plugin alone costs about 14 s of imports under TCG.
+"$py" -m pytest -m vm tests/vm/guest -p no:cacheprovider -p no:hypothesispytest \
+  -o timeout=300 -o junit_logging=all \
   --basetemp=/tmp/openras-vm-guest --junitxml="$rw/junit.xml" -v "$@" >"$rw/pytest.out" 2>&1
 echo $? >"$rw/rc"
 cut -d' ' -f1 /proc/uptime >"$rw/end-uptime"
