@@ -108,6 +108,8 @@ class RasError(Exception):
         self.detail = detail
         self.handle = handle
         self.needs = needs
+        #: The errno of the OSError this came from (:func:`from_os_error`); never on the wire.
+        self.os_errno: int | None = None
         text = message(self.code)
         super().__init__(f"{self.code}: {text}" + (f" ({detail})" if detail else ""))
 
@@ -194,6 +196,17 @@ class RemoteProtocolError(ProtocolError):
     """The peer sent what the protocol does not allow (its bug, or an attack). A client that
     gets one from the daemon reports :func:`daemon_broke_protocol` (635), not 87: the call
     it made was fine."""
+
+
+def from_os_error(
+    exc: OSError, code: int, what: str, *, cls: type[RasError] | None = None, suffix: str = ""
+) -> RasError:
+    """The one place an OSError of the daemon becomes a RAS error: ``code`` (the caller's
+    meaning of the failure), ``what: the kernel's reason``; the errno stays on the exception
+    (``os_errno``, never sent) for callers that decide on it (ENOENT: "not there")."""
+    err = (cls or RasError)(code, f"{what}: {exc.strerror or exc}{suffix}")
+    err.os_errno = exc.errno
+    return err
 
 
 def daemon_broke_protocol(exc: ProtocolError) -> RemoteProtocolError:

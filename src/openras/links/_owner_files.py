@@ -13,12 +13,13 @@ coroutines through ``asyncio.to_thread``.
 
 from __future__ import annotations
 
+import errno
 import os
 import pwd
 from pathlib import Path
 
 from openras import asuser
-from openras.errors import RasError
+from openras.errors import RasError, from_os_error
 
 #: Larger files than this are refused (configs and keys are tiny).
 DEFAULT_LIMIT = 1 << 20
@@ -43,7 +44,7 @@ def read_owner_file(
     except asuser.NotRegular:
         raise RasError(code, f"{what} {path}: not a regular file") from None
     except OSError as exc:
-        raise RasError(code, f"{what} {path}: {exc.strerror or exc}{as_whom}") from None
+        raise from_os_error(exc, code, f"{what} {path}", suffix=as_whom) from None
 
 
 def read_owner_file_if_exists(
@@ -53,9 +54,7 @@ def read_owner_file_if_exists(
     try:
         return read_owner_file(path, owner_uid, code=code, what=what, limit=limit)
     except RasError as exc:
-        if exc.detail and exc.detail.endswith(
-            ("No such file or directory", f"No such file or directory (as uid {owner_uid})")
-        ):
+        if exc.os_errno == errno.ENOENT:
             return None
         raise
 
@@ -68,7 +67,7 @@ def append_owner_file(path: Path, owner_uid: int, data: bytes, *, code: int) -> 
         asuser.makedirs_as(owner_uid, path.parent)
         fd = asuser.open_as(owner_uid, path, flags, 0o600)
     except OSError as exc:
-        raise RasError(code, f"{path}: {exc.strerror or exc}") from None
+        raise from_os_error(exc, code, str(path)) from None
     try:
         view = memoryview(data)
         while view:

@@ -20,7 +20,7 @@ from typing import Any
 
 import psutil
 
-from openras.errors import RasError
+from openras.errors import ERROR_CONNECTING_DEVICE_NOT_FOUND, from_os_error
 
 MARKER_ENV = "OPENRAS_LINK"
 
@@ -92,7 +92,9 @@ class LinkProcess:
                 pass_fds=tuple(pass_fds),
             )
         except OSError as exc:
-            raise RasError(797, f"cannot start {argv[0]}: {exc.strerror}") from None
+            raise from_os_error(
+                exc, ERROR_CONNECTING_DEVICE_NOT_FOUND, f"cannot start {argv[0]}"
+            ) from None
         finally:
             os.close(log)
         try:

@@ -127,8 +127,8 @@ def read_phonebook_as(uid: int, path: Path) -> bytes:
             errors.ERROR_CANNOT_OPEN_PHONEBOOK, f"{path}: not a regular file"
         ) from None
     except OSError as exc:
-        raise errors.PhonebookError(
-            errors.ERROR_CANNOT_OPEN_PHONEBOOK, f"{path}: {exc.strerror or exc}"
+        raise errors.from_os_error(
+            exc, errors.ERROR_CANNOT_OPEN_PHONEBOOK, str(path), cls=errors.PhonebookError
         ) from None
 
 
