@@ -233,7 +233,11 @@ def run_tier(rwdir: Path, *, timeout: float = TIER_TIMEOUT) -> TierRun:
     command = shlex.join(["sh", str(GUEST_SCRIPT), str(rwdir), sys.executable, str(REPO)])
     argv = [vng, "--disable-kvm", "--run", str(image), "--memory", "1G",
             "--rwdir", str(rwdir), "--verbose", "--exec", command]  # fmt: skip
-    env = {**os.environ, "PATH": _search_path()}
+    # vng's own temp files (a return-code file it shares with the guest) go next to rwdir, so
+    # a VM killed at the deadline leaves nothing in /tmp.
+    scratch = rwdir.with_name(rwdir.name + "-vng")
+    scratch.mkdir(exist_ok=True)
+    env = {**os.environ, "PATH": _search_path(), "TMPDIR": str(scratch)}
     t0 = time.monotonic()
     with open(console_path, "wb") as console:
         # Its own session, so a deadline stops vng and the qemu it started (by that id).
