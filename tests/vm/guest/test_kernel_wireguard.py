@@ -111,7 +111,7 @@ def test_kernel_wireguard_full_tunnel_dial_ping_hang_up(
         f"OpenRasWireGuardConfig={conf.name}\nOpenRasDialTimeoutMs=30000\n"
     )
     rules_before = rules(pair.b)
-    pids_before = live_pids(pair.b)
+    assert live_pids(pair.b) == {rasman.proc.pid}, "B runs nothing but rasman before the dial"
 
     t0 = time.monotonic()
     code, h = rasapi.RasDial(None, str(pbk), rasapi.RASDIALPARAMS(szEntryName=ENTRY))
@@ -142,7 +142,6 @@ def test_kernel_wireguard_full_tunnel_dial_ping_hang_up(
     code, status = rasapi.RasGetConnectStatus(h)
     assert code == 0 and status is not None
     assert status.rasconnstate == RasConnState.Connected
-    pids_before = live_pids(pair.b)  # the new rasman
     code, stats = rasapi.RasGetConnectionStatistics(h)
     assert code == 0 and stats is not None
     assert stats.dwBytesRcved > 0 and stats.dwBytesXmited > 0
@@ -160,7 +159,7 @@ def test_kernel_wireguard_full_tunnel_dial_ping_hang_up(
     assert ifname not in lab.links(pair.b)
     assert rules(pair.b) == rules_before
     assert routes_via(pair.b, ifname) == []
-    assert live_pids(pair.b) == pids_before
+    assert live_pids(pair.b) == {rasman.proc.pid}  # the new rasman, and no helper of the link
     run_dir = rasman.state_dir / "links" / f"link-{h}"
     assert not run_dir.exists() or list(run_dir.iterdir()) == []
     print(
