@@ -4,6 +4,10 @@ These tests run only inside the VM (``tests/vm/guest_run.sh`` sets ``OPENRAS_VM_
 anywhere else they are skipped (the host's session does not even collect them). Under TCG
 Python runs 5-10x slower and rasman takes 10-30 s to start, so rasman is started as soon as
 the session begins (in namespace B) and tests that need it wait for it then.
+
+The guest kernel loads what it has on demand, except character devices no udev creates:
+``/dev/net/tun`` appears only after ``modprobe tun`` (so wireguard-go and openvpn fail with 797
+until then), ``/dev/ppp`` after ``modprobe ppp_generic``.
 """
 
 from __future__ import annotations
