@@ -19,13 +19,14 @@ import asyncio
 import contextlib
 import logging
 import os
+import socket
 import time
 from pathlib import Path
 from typing import Final
 
 import msgspec
 
-from openras.links._common import remove_quietly, unix_socket_answers
+from openras.links._common import remove_quietly
 from openras.links.process import LinkProcess, ProcessIdentity
 from openras.links.rtnl import AddRule, DelRule, NetlinkError, Rtnl
 
@@ -152,9 +153,23 @@ async def _undo(step: Step) -> None:
         _undo_now(step)
 
 
+def _listened_on(path: Path) -> bool:
+    """Whether a program listens on ``path``: a connect is accepted, or waits in a full
+    backlog (EAGAIN: alive, only busy); refused or missing: nobody."""
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+        sock.setblocking(False)
+        try:
+            sock.connect(str(path))
+        except BlockingIOError:
+            return True
+        except OSError:
+            return False
+    return True
+
+
 async def _remove_dead_socket(path: Path) -> None:
     deadline = time.monotonic() + _SOCKET_GRACE
-    while unix_socket_answers(path):
+    while _listened_on(path):
         if time.monotonic() >= deadline:
             return  # a live program's
         await asyncio.sleep(_SOCKET_POLL)

@@ -91,7 +91,7 @@ from openras.links.base import (
 )
 from openras.links.journal import Interface, Rule, Socket
 from openras.links.process import LinkProcess, ProcessIdentity
-from openras.links.rtnl import AddRule, Rtnl
+from openras.links.rtnl import AddRule, Rtnl, parse_del_rule
 from openras.links.supervisor import LinkFailure, SupervisedLink, stopped_before_start
 from openras.links.wireguard.config import (
     ERROR_BAD_CONFIG,
@@ -722,6 +722,7 @@ class WireGuardLink(SupervisedLink[WgConfig]):
         link._ifname = str(record.get("ifname", ""))
         link._kernel = bool(record.get("kernel", False))
         link._setup = [list(map(str, c)) for c in record.get("setup", [])]
+        link._journal_legacy_teardown(record)
         slot = record.get("policy_slot")
         if isinstance(slot, int) and 0 <= slot < POLICY_SLOTS:
             link._slot = slot
@@ -755,6 +756,17 @@ class WireGuardLink(SupervisedLink[WgConfig]):
             emit(StateReached(RasConnState.DeviceConnected))
         link._run_task = link._spawn(link._adopted_watch(monitor))
         return link
+
+    def _journal_legacy_teardown(self, record: Mapping[str, Any]) -> None:
+        """A link recorded by a daemon from before the journal keeps its rule removals in
+        the record (``teardown``, as ``ip`` arguments): they go into the journal, so the
+        close removes them as it would its own (each by exact match)."""
+        if any(isinstance(step, Rule) for step in self.journal.steps()):
+            return
+        for args in record.get("teardown", []):
+            removal = parse_del_rule([str(a) for a in args])
+            if removal is not None:
+                self.journal.note(Rule.of(removal.rule))
 
     async def _adopted_watch(self, monitor: PeerMonitor) -> None:
         try:
