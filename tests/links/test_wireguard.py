@@ -496,9 +496,11 @@ def test_through_rasman_survives_a_daemon_crash(
 
 
 async def test_hang_up_while_dialing(netns_lab: NetnsLab, wg_pair: NsPair, tmp_path: Path) -> None:
-    """A hang-up in the middle of the dial stops it quietly (no failure event) and cleans."""
+    """A hang-up in the middle of the dial stops it quietly (no failure event) and cleans.
+    The server knows another client: it drops our handshakes silently, so the dial waits."""
     cpriv, _ = keypair()
-    conf = client_config(tmp_path, cpriv, keypair()[1], f"{wg_pair.addr_a}:{WG_PORT + 9}")
+    server = start_server(netns_lab, wg_pair, tmp_path, client_pub=keypair()[1])
+    conf = client_config(tmp_path, cpriv, server.public_key, f"{wg_pair.addr_a}:{WG_PORT}")
     spec = make_spec(tmp_path, entry(conf), handle=handle())
     rec = Recorder()
     with netns_lab.inside(wg_pair.b):
@@ -518,8 +520,9 @@ def test_redial_through_rasman_after_the_server_dies(
     netns_lab: NetnsLab, wg_pair: NsPair, tmp_path: Path, rasman_b: Callable[..., NsRasman]
 ) -> None:
     """RedialOnLinkFailure: the server's wireguard-go is killed by pid, the client notices the
-    silence (829), its redial into the dead server finds no handshake (809) and is retried;
-    the server comes back with the same key and the same handle is Connected and pings."""
+    silence (829), its redial into the dead server finds the port closed (808, heard at once
+    from the ICMP) and is retried every RedialSeconds; the server comes back with the same key
+    and the same handle is Connected and pings."""
     cpriv, cpub = keypair()
     server = start_server(netns_lab, wg_pair, tmp_path, client_pub=cpub, keepalive=1)
     conf = client_config(
@@ -532,7 +535,7 @@ def test_redial_through_rasman_after_the_server_dies(
         "[Office WG]\nEncoding=1\nType=2\nOpenRasDevice=wireguard\n"
         f"OpenRasWireGuardConfig={conf.name}\nOpenRasDialTimeoutMs=2000\n"
         "OpenRasWireGuardDeadPeerMs=2500\n"
-        "RedialOnLinkFailure=1\nRedialAttempts=4\nRedialSeconds=0\n"
+        "RedialOnLinkFailure=1\nRedialAttempts=30\nRedialSeconds=1\n"
     )
     rm = rasman_b()
     events = Events(rm.socket)
@@ -547,7 +550,7 @@ def test_redial_through_rasman_after_the_server_dies(
             server.proc.kill()  # by its pid
             server.proc.wait(5)
             uapi_socket(server.ifname).unlink()  # SIGKILL leaves wireguard-go's socket behind
-            check_redial(events, conn.handle, drop={829}, down={809}, timeout=20)
+            check_redial(events, conn.handle, drop={829}, down={808}, timeout=20)
             assert not pid_alive(first_pid)
             start_server(
                 netns_lab, wg_pair, tmp_path, client_pub=cpub, keepalive=1,
@@ -619,14 +622,15 @@ async def test_teardown_of_one_full_tunnel_leaves_the_others_rules(
         await rec_a.connected(5)
         slot_a = PolicySlot(link_a.record()["policy_slot"])
         # B: root's config naming A's mark and table (a user's would be refused), a peer
-        # that never answers: its rules are in place from DeviceConnected on.
+        # that never answers (the server drops a stranger's handshake unseen): its rules are
+        # in place from DeviceConnected on.
         bpriv, _ = keypair()
         _, nobody = keypair()
         conf_b = tmp_path / "b.conf"
         conf_b.write_text(
             f"[Interface]\nPrivateKey = {bpriv}\nAddress = 10.233.{os.getpid() % 250}.2/32\n"
             f"FwMark = {slot_a.fwmark}\n"
-            f"[Peer]\nPublicKey = {nobody}\nEndpoint = {wg_pair.addr_a}:{WG_PORT + 1}\n"
+            f"[Peer]\nPublicKey = {nobody}\nEndpoint = {wg_pair.addr_a}:{WG_PORT}\n"
             "AllowedIPs = 0.0.0.0/0, ::/0\n"
         )
         spec_b = make_spec(tmp_path, entry(conf_b), handle=spec_a.handle + 4096)
