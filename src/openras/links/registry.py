@@ -19,6 +19,7 @@ DRIVERS: Final[dict[str, str]] = {
     "openvpn": "openras.links.openvpn.driver:OpenVpnLink",
     "wireguard": "openras.links.wireguard.driver:WireGuardLink",
     "ssh": "openras.links.ssh.driver:SshLink",
+    "ppp": "openras.links.ppp.driver:PppLink",
 }
 
 
@@ -71,6 +72,8 @@ def driver_name(entry: EntryView) -> str:
                 f"entry {entry.name!r}: OpenRasDevice={explicit!r} is not a known link type",
             )
         return explicit
+    if _device_type(entry) in _PPP_DEVICES:
+        return "ppp"
     raise errors.RasError(
         ERROR_DEVICETYPE_DOES_NOT_EXIST,
         f"entry {entry.name!r}: {missing_driver(entry)}, not available on this system",
@@ -96,7 +99,7 @@ def load_driver(name: str) -> type[Link]:
 
 #: Drivers whose links need root (a tun device, routes): a per-user daemon cannot run them.
 #: (ssh decides per entry: its socks mode works without root; its validate says so.)
-ROOT_ONLY: Final = frozenset({"openvpn", "wireguard"})
+ROOT_ONLY: Final = frozenset({"openvpn", "wireguard", "ppp"})
 
 
 def needs_system_daemon(driver: str) -> str | None:
@@ -126,6 +129,7 @@ KNOWN_KEYS: Final = frozenset(
         "OpenRasSshAcceptNewHostKey", "OpenRasSshServerAliveInterval",
         "OpenRasSshServerAliveCountMax", "OpenRasSshTunLocal", "OpenRasSshTunRemote",
         "OpenRasSshTunRemoteUnit", "OpenRasSshTunRoutes",
+        "OpenRasPppoeInterface", "OpenRasSerialPort", "OpenRasSerialSpeed", "OpenRasSerialLocal",
         # RasSetEntryProperties' fields Windows keeps elsewhere (openras._rasentry)
         "OpenRasOptions", "OpenRasOptions2", "OpenRasFramingProtocol",
     }

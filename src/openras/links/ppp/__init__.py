@@ -1,0 +1,1 @@
+"""The PPP link: pppd for modem, serial, ISDN and PPPoE entries."""

@@ -1,0 +1,268 @@
+"""The typed model of a PPP entry and pppd's argv built from it (never the entry's text).
+
+Root runs pppd for any user's entry, and pppd's option parser is powerful (``file``,
+``call``, ``plugin``, ``connect``, ``init``, ``ip-up-script`` run or load what they name).
+So nothing of the entry reaches it as an option: every option word is a constant here, and
+the entry's values (user name, interface, serial port, phone number, PPPoE service) reach
+pppd only as the *argument* of a fixed option, after being checked: no value starts with
+``-``, none has control characters or spaces where pppd would split, paths are ``/dev/``
+names, phone numbers are dial characters. The password never reaches argv: pppd reads it
+from an inherited file descriptor (``plugin passwordfd.so passwordfd N``, a memfd).
+
+Neither ``/etc/ppp/peers`` nor a user's file is read; Debian's ``/etc/ppp/options`` is
+(pppd always reads it): its ``auth`` is overridden by ``noauth`` (we are the client; the
+peer does not have to authenticate itself to us), its ``lock``/``modem``/``crtscts`` are
+what a modem wants anyway (``OpenRasSerialLocal=1`` says ``local`` for a line with no
+carrier detect).
+"""
+
+from __future__ import annotations
+
+import re
+import shlex
+import socket
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Final, Literal
+
+from openras.errors import ERROR_BAD_PHONE_NUMBER, ERROR_INVALID_PARAMETER, RasError
+from openras.links._common import dial_timeout, entry_bool, entry_int
+from openras.links.base import EntryView, LinkSpec
+
+ERROR_DEVICE_DOES_NOT_EXIST: Final = 608
+ERROR_DEVICETYPE_DOES_NOT_EXIST: Final = 609
+
+Kind = Literal["pppoe", "modem"]
+_MODEM_DEVICES: Final = frozenset({"modem", "isdn", "serial"})
+_TYPE_KIND: Final = {"1": "modem", "5": "pppoe"}
+_IFNAME: Final = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.:-]{0,14}$")
+_SERIAL: Final = re.compile(r"^/dev/[A-Za-z0-9_][A-Za-z0-9_./-]{0,62}$")
+_DIAL: Final = re.compile(r"^[0-9*#+,WwPpTt!@$ ()-]{1,64}$")
+_SERVICE: Final = re.compile(r"^[A-Za-z0-9_.:@/+-]{1,64}$")
+_SPEEDS: Final = frozenset({9600, 19200, 38400, 57600, 115200, 230400, 460800, 921600})
+#: pppd reads at most this much of a user name (MAXNAMELEN 256, less the NUL).
+_MAX_USER: Final = 255
+
+
+def check_value(key: str, value: str, *, code: int = ERROR_INVALID_PARAMETER) -> str:
+    """A value that reaches pppd as an option's argument: no leading ``-``, no control
+    characters (pppd's logs and scripts are line-based)."""
+    if value.startswith("-"):
+        raise RasError(code, f"{key}={value!r}: a value may not start with '-'")
+    if any(ord(c) < 0x20 or ord(c) == 0x7F for c in value):
+        raise RasError(code, f"{key}: control characters are not allowed")
+    return value
+
+
+def entry_kind(entry: EntryView) -> Kind:
+    """pppoe or modem, from the Windows keys (``DEVICE=``, else ``Type=``)."""
+    typed = getattr(entry, "device_type", "")
+    device = ((typed if isinstance(typed, str) else "") or entry.get("DEVICE") or "").strip()
+    device = device.lower()
+    if not device:
+        device = _TYPE_KIND.get((entry.get("Type") or "").strip(), "")
+    if device == "pppoe":
+        return "pppoe"
+    if device in _MODEM_DEVICES or device == "modem":
+        return "modem"
+    if (entry.get("OpenRasPppoeInterface") or "").strip():
+        return "pppoe"
+    if (entry.get("OpenRasSerialPort") or "").strip():
+        return "modem"
+    raise RasError(
+        ERROR_DEVICETYPE_DOES_NOT_EXIST,
+        f"entry {entry.name!r}: DEVICE={device or '(none)'} is not a PPP device "
+        "(modem, isdn, serial or PPPoE)",
+    )
+
+
+def _is_wired(name: str) -> bool:
+    """An Ethernet interface that is not wireless, loopback, a bridge or a tunnel."""
+    base = Path("/sys/class/net") / name
+    try:
+        if (base / "type").read_text().strip() != "1":  # ARPHRD_ETHER
+            return False
+    except OSError:
+        return False
+    return not any((base / sub).exists() for sub in ("wireless", "phy80211", "bridge", "bonding"))
+
+
+def default_pppoe_interface() -> str:
+    """The only wired interface of this network namespace (Windows' "WAN Miniport
+    (PPPOE)" binds to the Ethernet adapter); RasError(608) naming the candidates otherwise."""
+    wired = sorted(name for _, name in socket.if_nameindex() if _is_wired(name))
+    if len(wired) == 1:
+        return wired[0]
+    found = ", ".join(wired) if wired else "none"
+    raise RasError(
+        ERROR_DEVICE_DOES_NOT_EXIST,
+        "which Ethernet interface PPPoE should use cannot be chosen: set "
+        f"OpenRasPppoeInterface=<interface> in the entry (wired interfaces here: {found})",
+    )
+
+
+@dataclass(frozen=True)
+class PppSettings:
+    """What a PPP dial does, checked: the only input pppd's argv is built from."""
+
+    kind: Kind
+    user: str
+    dial_timeout: float
+    #: PPPoE: the Ethernet interface and the service name (Windows: the PhoneNumber).
+    pppoe_interface: str = ""
+    pppoe_service: str = ""
+    #: Modem: the serial port, its speed, the number dialed, whether the line has no
+    #: modem control (``local``).
+    serial_port: str = ""
+    speed: int = 115200
+    number: str = ""
+    local: bool = False
+    idle_seconds: int = 0
+
+    @classmethod
+    def from_spec(cls, spec: LinkSpec) -> PppSettings:
+        entry = spec.entry
+        kind = entry_kind(entry)
+        user = check_value("user name", spec.params.user.strip())
+        if len(user.encode()) > _MAX_USER:
+            raise RasError(ERROR_INVALID_PARAMETER, f"user name longer than {_MAX_USER} bytes")
+        if spec.params.domain.strip():
+            domain = check_value("domain", spec.params.domain.strip())
+            user = f"{domain}\\{user}"  # as Windows sends it (MS-CHAP's DOMAIN\user)
+        idle = entry_int(entry, "IdleDisconnectSeconds", 0, maximum=7 * 24 * 3600)
+        number = (spec.params.phone_number or entry.get("PhoneNumber") or "").strip()
+        common = dict(user=user, dial_timeout=dial_timeout(entry), idle_seconds=idle)
+        if kind == "pppoe":
+            raw = (entry.get("OpenRasPppoeInterface") or "").strip()
+            iface = check_value("OpenRasPppoeInterface", raw) if raw else ""
+            if iface and not _IFNAME.match(iface):
+                raise RasError(
+                    ERROR_INVALID_PARAMETER,
+                    f"OpenRasPppoeInterface={iface!r}: not an interface name",
+                )
+            if iface:
+                try:
+                    socket.if_nametoindex(iface)
+                except OSError:
+                    raise RasError(
+                        ERROR_DEVICE_DOES_NOT_EXIST,
+                        f"OpenRasPppoeInterface={iface}: no such interface here",
+                    ) from None
+            else:
+                iface = default_pppoe_interface()
+            if number:  # a PPPoE entry's PhoneNumber is the service name (usually empty)
+                check_value("PhoneNumber", number)
+                if not _SERVICE.match(number):
+                    raise RasError(
+                        ERROR_BAD_PHONE_NUMBER, f"PhoneNumber={number!r}: not a PPPoE service name"
+                    )
+            return cls(kind="pppoe", pppoe_interface=iface, pppoe_service=number, **common)  # type: ignore[arg-type]
+        port = (entry.get("OpenRasSerialPort") or "").strip()
+        if not port:
+            raise RasError(
+                ERROR_DEVICE_DOES_NOT_EXIST,
+                "a modem entry needs OpenRasSerialPort=/dev/ttyUSB0 (or another /dev/tty*): "
+                "Windows' modem names mean nothing here",
+            )
+        if not _SERIAL.match(port) or ".." in port.split("/"):
+            raise RasError(
+                ERROR_INVALID_PARAMETER, f"OpenRasSerialPort={port!r}: not a /dev/ device path"
+            )
+        if not number:
+            raise RasError(ERROR_BAD_PHONE_NUMBER, "a modem entry needs a PhoneNumber")
+        if not _DIAL.match(number):
+            raise RasError(
+                ERROR_BAD_PHONE_NUMBER,
+                f"PhoneNumber={number!r}: only digits, spaces and * # + , W P T ! @ $ ( ) -",
+            )
+        speed = entry_int(entry, "OpenRasSerialSpeed", 115200, minimum=300, maximum=4000000)
+        if speed not in _SPEEDS:
+            raise RasError(
+                ERROR_INVALID_PARAMETER,
+                f"OpenRasSerialSpeed={speed}: use one of {', '.join(map(str, sorted(_SPEEDS)))}",
+            )
+        dial = "".join(c for c in number if c not in " ()-")
+        return cls(
+            kind="modem",
+            serial_port=port,
+            speed=speed,
+            number=dial,
+            local=entry_bool(entry, "OpenRasSerialLocal"),
+            **common,  # type: ignore[arg-type]
+        )
+
+
+def chat_script(settings: PppSettings) -> str:
+    """The chat script the daemon writes for a modem dial: abort on the modem's refusals,
+    reset, dial, wait for CONNECT (the dial deadline bounds the wait)."""
+    aborts = ("BUSY", "NO CARRIER", "NO DIALTONE", "NO DIAL TONE", "NO ANSWER", "ERROR")
+    lines = [f"ABORT '{a}'" for a in aborts]
+    lines += [
+        "TIMEOUT 5",
+        "'' ATZ",
+        f"OK ATDT{settings.number}",
+        f"TIMEOUT {max(5, int(settings.dial_timeout))}",
+        "CONNECT ''",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def build_argv(
+    settings: PppSettings,
+    *,
+    pppd: str,
+    ifname: str,
+    linkname: str,
+    logfile: Path,
+    password_fd: int | None,
+    chat: str = "/usr/sbin/chat",
+    chat_file: Path | None = None,
+    no_script: str = "/bin/true",
+) -> list[str]:
+    """pppd's whole command line: constants plus checked values, nothing else."""
+    argv = [
+        pppd,
+        "nodetach",
+        "noauth",  # we are the client: the peer need not authenticate itself to us
+        "refuse-eap",  # Windows' PPP default is PAP/CHAP/MS-CHAPv2 (and pppoe-server picks EAP)
+        "hide-password",
+        "debug",  # the interpreter reads the negotiation from the log
+        "logfile", str(logfile),
+        "linkname", linkname,
+        "ifname", ifname,
+        "maxfail", "1",
+        "holdoff", "0",
+        "noipdefault",
+        "usepeerdns",
+        "nodefaultroute",
+        "noreplacedefaultroute",
+        "noproxyarp",
+        # pppd would run the system's /etc/ppp/ip-up (DNS, routes): the daemon does that.
+        "ip-up-script", no_script,
+        "ip-down-script", no_script,
+        "ipv6-up-script", no_script,
+        "ipv6-down-script", no_script,
+        "auth-up-script", no_script,
+        "auth-down-script", no_script,
+    ]  # fmt: skip
+    if settings.idle_seconds:
+        argv += ["idle", str(settings.idle_seconds)]
+    if settings.user:
+        argv += ["user", settings.user]
+    if password_fd is not None:
+        argv += ["plugin", "passwordfd.so", "passwordfd", str(password_fd)]
+    if settings.kind == "pppoe":
+        argv += ["plugin", "rp-pppoe.so"]
+        if settings.pppoe_service:
+            argv += ["rp_pppoe_service", settings.pppoe_service]
+        argv += ["mtu", "1492", "mru", "1492", "noaccomp", "nopcomp", "default-asyncmap"]
+        argv += ["lcp-echo-interval", "10", "lcp-echo-failure", "3"]
+        argv += [f"nic-{settings.pppoe_interface}"]
+    else:
+        assert chat_file is not None
+        # pppd runs ``connect`` with /bin/sh -c: both paths are the daemon's own (quoted).
+        argv += ["connect", f"{shlex.quote(chat)} -v -s -f {shlex.quote(str(chat_file))}"]
+        argv += ["lock", "local" if settings.local else "modem"]
+        argv += ["lcp-echo-interval", "10", "lcp-echo-failure", "3"]
+        argv += [settings.serial_port, str(settings.speed)]
+    return argv

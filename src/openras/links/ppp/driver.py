@@ -1,0 +1,345 @@
+"""The PPP link: pppd for Windows' modem, serial, ISDN and PPPoE entries.
+
+Chosen by the Windows keys alone (``DEVICE=modem``/``isdn``/``serial``, ``DEVICE=PPPoE``,
+or ``Type=1``/``Type=5`` without a DEVICE block); the Linux side of the device is named by::
+
+    OpenRasPppoeInterface=eth0     PPPoE: the Ethernet interface (default: the only wired one)
+    OpenRasSerialPort=/dev/ttyUSB0 modem: the serial port (required; opened as the owner first)
+    OpenRasSerialSpeed=115200      modem: the port's speed
+    OpenRasSerialLocal=0           modem: 1 = no modem control lines (a null-modem, a pty)
+    IdleDisconnectSeconds=0        Windows' key: pppd's ``idle`` (no traffic for N s: 926)
+    OpenRasDialTimeoutMs=15000
+
+The program is ``pppd nodetach ... logfile RUN_DIR/pppd.log`` with an argv built by
+:mod:`openras.links.ppp.argv` from the checked entry (never the entry's text for pppd's own
+parser, never ``/etc/ppp/peers``); the interface is ``orppp<handle>`` (pppd's ``ifname``) and
+the link name ``openras-<handle>``. The password goes through the ``passwordfd`` plugin from
+a memfd pppd inherits. PPPoE uses pppd's kernel-mode ``rp-pppoe.so`` plugin; a modem dials
+with a chat script the daemon writes (``ATZ``, ``ATDT<PhoneNumber>``, ``CONNECT``).
+
+Everything the dial reports comes from pppd's log (``debug``), read by the sans-IO
+:class:`openras.links.ppp.interpreter.PppLog`: the states, IPCP's addresses and DNS, LCP's
+authentication protocol, the failure (691 from the log line, not the racy exit status).
+pppd's ``ip-up``/``ip-down`` scripts are pointed at ``/bin/true``: the system's scripts do
+not run (the daemon applies DNS itself) and no script talks back to the daemon. Connected is
+IPCP's two addresses in the log and the interface present.
+
+No PPP in the kernel (no ``/dev/ppp`` after ``modprobe ppp_generic``; for PPPoE no
+``AF_PPPOX`` after ``modprobe pppoe``) fails the dial before anything starts, naming what is
+missing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import errno
+import os
+import socket
+import subprocess
+import time
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, ClassVar, Final
+
+from openras import asuser
+from openras.errors import ERROR_CONNECTING_DEVICE_NOT_FOUND, RasError
+from openras.links._common import (
+    HELPER_ENV,
+    find_program,
+    interface_stats,
+    link_exists,
+    program_path,
+)
+from openras.links._owner_files import write_private
+from openras.links.base import Emit, Link, LinkSpec, LinkStats, Projection, StateReached
+from openras.links.journal import File, Interface
+from openras.links.ppp.argv import PppSettings, build_argv, chat_script
+from openras.links.ppp.interpreter import (
+    ERROR_NO_ANSWER,
+    ERROR_PORT_NOT_AVAILABLE,
+    ERROR_PORT_OR_DEVICE,
+    ERROR_PPP_TIMEOUT,
+    ORDER,
+    PppLog,
+    classify_exit,
+)
+from openras.links.process import LinkProcess, ProcessIdentity
+from openras.links.supervisor import SupervisedLink, stopped_before_start
+from openras.states import RasConnState
+
+_LOG: Final = "pppd.log"
+_CHAT: Final = "chat"
+_POLL: Final = 0.02
+_AF_PPPOX: Final = 24
+_PX_PROTO_OE: Final = 0
+_IFNAMSIZ: Final = 15
+_RUN: Final = Path("/var/run")
+
+
+def _kernel_gaps(kind: str) -> list[str]:
+    """What of PPP this kernel lacks for ``kind`` (empty: nothing)."""
+    gaps = []
+    if not Path("/dev/ppp").exists():
+        gaps.append("PPP (ppp_generic: /dev/ppp is missing)")
+    if kind == "pppoe":
+        try:
+            socket.socket(_AF_PPPOX, socket.SOCK_STREAM, _PX_PROTO_OE).close()
+        except OSError as exc:
+            if exc.errno in (errno.EAFNOSUPPORT, errno.EPROTONOSUPPORT, errno.EINVAL):
+                gaps.append("PPPoE (pppoe: no AF_PPPOX sockets)")
+    return gaps
+
+
+def check_kernel(kind: str) -> None:
+    """RasError(797) naming what the kernel lacks, after one try to load the modules."""
+    gaps = _kernel_gaps(kind)
+    if not gaps:
+        return
+    modules = ["ppp_generic", "pppoe" if kind == "pppoe" else "ppp_async"]
+    why = ""
+    modprobe = None
+    with contextlib.suppress(RasError):
+        modprobe = find_program("modprobe")
+    if modprobe is not None and os.geteuid() == 0:
+        for module in modules:
+            try:
+                res = subprocess.run(
+                    [modprobe, module], capture_output=True, text=True, timeout=20, env=HELPER_ENV
+                )
+            except (OSError, subprocess.TimeoutExpired) as exc:
+                why = f"; modprobe {module}: {exc}"
+                break
+            if res.returncode != 0:
+                why = f"; modprobe {module}: {' '.join(res.stderr.split()) or res.returncode}"
+                break
+        gaps = _kernel_gaps(kind)
+        if not gaps:
+            return
+    elif modprobe is None:
+        why = "; no modprobe to load it"
+    raise RasError(
+        ERROR_CONNECTING_DEVICE_NOT_FOUND,
+        f"this kernel ({os.uname().release}) has no kernel support for "
+        f"{' and '.join(gaps)}{why}: PPP links need CONFIG_PPP"
+        + (" and CONFIG_PPPOE" if kind == "pppoe" else " and CONFIG_PPP_ASYNC"),
+    )
+
+
+def _check_serial_port(settings: PppSettings, owner_uid: int) -> None:
+    """The owner may use the port: opened (and closed) with the owner's rights, so a
+    user's entry cannot make root dial out on a port the user has no access to."""
+    flags = os.O_RDWR | os.O_NOCTTY | os.O_NONBLOCK | os.O_CLOEXEC
+    try:
+        fd = asuser.open_as(owner_uid, settings.serial_port, flags)
+    except OSError as exc:
+        code = ERROR_PORT_NOT_AVAILABLE if exc.errno == errno.EBUSY else ERROR_PORT_OR_DEVICE
+        raise RasError(
+            code, f"OpenRasSerialPort={settings.serial_port}: {exc.strerror or exc}"
+        ) from None
+    os.close(fd)
+
+
+def interface_name(handle: int) -> str:
+    name = f"orppp{handle}"
+    return name if len(name) <= _IFNAMSIZ else f"orppp{handle % 10**10}"
+
+
+class PppLink(SupervisedLink[PppSettings]):
+    """pppd as a RAS link."""
+
+    driver: ClassVar[str] = "ppp"
+    device_type: ClassVar[str] = "ppp"
+    device_name: ClassVar[str] = "pppd"
+    #: SIGTERM is pppd's clean stop (LCP Terminate-Request): no other graceful stop.
+    term_after: ClassVar[float | None] = None
+
+    def __init__(self, spec: LinkSpec, emit: Emit) -> None:
+        super().__init__(spec, emit)
+        self._settings: PppSettings | None = None
+        self._log = PppLog()
+        self._log_offset = 0
+        self._reached: RasConnState | None = None
+        self._ifname = interface_name(spec.handle)
+        self._kind = ""
+
+    def __repr__(self) -> str:
+        state = self._reached.name if self._reached is not None else "new"
+        return f"<PppLink handle={self.spec.handle} {self._ifname} {state}>"
+
+    # -- checks -----------------------------------------------------------------------------
+
+    @classmethod
+    def validate(cls, spec: LinkSpec) -> PppSettings:
+        settings = PppSettings.from_spec(spec)
+        find_program("pppd")
+        if settings.kind == "modem":
+            find_program("chat")
+            _check_serial_port(settings, spec.owner_uid)
+        check_kernel(settings.kind)
+        return settings
+
+    def _path(self, name: str) -> Path:
+        return self.spec.run_dir / name
+
+    # -- start ------------------------------------------------------------------------------
+
+    async def _launch(self, prepared: PppSettings) -> None:
+        settings = self._settings = prepared
+        self._kind = settings.kind
+        pppd = find_program("pppd")
+        if link_exists(self._ifname):
+            raise RasError(ERROR_PORT_NOT_AVAILABLE, f"interface {self._ifname} exists already")
+        chat_file = None
+        chat = "/usr/sbin/chat"
+        if settings.kind == "modem":
+            chat = find_program("chat")
+            chat_file = self._path(_CHAT)
+            write_private(chat_file, chat_script(settings).encode())
+        no_script = next(
+            (p for p in ("/bin/true", "/usr/bin/true") if os.access(p, os.X_OK)), "/bin/true"
+        )
+        linkname = f"openras-{self.spec.handle}"
+        password = self.spec.params.password
+        pw_fd = None
+        if settings.user or password:
+            pw_fd = os.memfd_create("openras-ppp-password", 0)
+            os.write(pw_fd, password.encode())
+            os.lseek(pw_fd, 0, os.SEEK_SET)
+        try:
+            argv = build_argv(
+                settings, pppd=pppd, ifname=self._ifname, linkname=linkname,
+                logfile=self._path(_LOG), password_fd=pw_fd, chat=chat, chat_file=chat_file,
+                no_script=no_script,
+            )  # fmt: skip
+            if self._stopping:
+                raise stopped_before_start("pppd")
+            self.journal.note(Interface(self._ifname))
+            self.journal.note(File(str(_RUN / f"ppp-{linkname}.pid")))
+            self.journal.note(File(str(_RUN / f"{self._ifname}.pid")))
+            env = {"PATH": program_path(), "LANG": "C"}
+            proc = LinkProcess.spawn(
+                argv, marker=self.spec.marker, log_path=self._path("pppd.out"), env=env,
+                pass_fds=() if pw_fd is None else (pw_fd,),
+            )  # fmt: skip
+        finally:
+            if pw_fd is not None:
+                os.close(pw_fd)
+        self._watch_program(proc)
+        self._reach(RasConnState.OpenPort)
+        self._arm_dial_deadline(settings.dial_timeout)
+        self._run_task = self._spawn(self._dial())
+
+    # -- states -----------------------------------------------------------------------------
+
+    def _reach(self, state: RasConnState) -> None:
+        """Emit every state up to ``state`` not emitted yet, in order."""
+        current = ORDER.index(self._reached) if self._reached is not None else -1
+        for step in ORDER[current + 1 : ORDER.index(state) + 1]:
+            self._reached = step
+            self.emit(StateReached(step))
+
+    def _read_log(self) -> None:
+        try:
+            with open(self._path(_LOG), "rb") as fh:
+                fh.seek(self._log_offset)
+                data = fh.read(1 << 20)
+        except OSError:
+            return
+        self._log_offset += len(data)
+        self._log.feed(data)
+        reached = self._log.reached
+        if not self._connected and reached is not None and reached != RasConnState.Connected:
+            self._reach(reached)
+
+    async def _dial(self) -> None:
+        while not self._ended():
+            self._read_log()
+            if self._log.projected and link_exists(self._ifname):
+                self._mark_connected()
+                self._reach(RasConnState.Connected)
+                return
+            await asyncio.sleep(_POLL)
+
+    def _on_dial_deadline(self) -> None:
+        self._read_log()
+        assert self._settings is not None
+        detail = f"not connected within {self._settings.dial_timeout:g} s"
+        if self._log.failure is not None:
+            self._finish(self._log.failure.code, f"{detail}: {self._log.failure.line}")
+            return
+        if self._log.last_line:
+            detail += f" (pppd said: {self._log.last_line})"
+        reached = self._reached or RasConnState.OpenPort
+        if ORDER.index(reached) >= ORDER.index(RasConnState.DeviceConnected):
+            self._finish(ERROR_PPP_TIMEOUT, detail)
+        else:
+            self._finish(ERROR_NO_ANSWER, detail)
+
+    def _program_exited(self, rc: int | None) -> tuple[int, str]:
+        self._read_log()
+        return classify_exit(self._log, rc, connected=self._connected)
+
+    # -- persistence ------------------------------------------------------------------------
+
+    def record(self) -> dict[str, Any]:
+        return {
+            "process": self._proc.identity.to_record() if self._proc else None,
+            "ifname": self._ifname,
+            "kind": self._kind,
+            "connected": self._connected,
+        }
+
+    @classmethod
+    async def adopt(cls, spec: LinkSpec, record: Mapping[str, Any], emit: Emit) -> Link | None:
+        link = cls(spec, emit)
+        link._started = time.monotonic()
+        ifname = record.get("ifname")
+        if isinstance(ifname, str) and ifname:
+            link._ifname = ifname
+        link._kind = str(record.get("kind") or "")
+        link._read_log()  # the whole log again: the negotiated facts
+        proc_rec = record.get("process")
+        proc = LinkProcess.adopt(ProcessIdentity.from_record(proc_rec)) if proc_rec else None
+        if proc is not None:
+            link._watch_program(proc, journal=False)
+        if proc is None or not (link._log.projected and link_exists(link._ifname)):
+            await link._abandon()
+            return None
+        link._mark_connected()
+        link._reached = RasConnState.Projected
+        link._reach(RasConnState.Connected)
+        return link
+
+    # -- numbers ----------------------------------------------------------------------------
+
+    async def statistics(self) -> LinkStats:
+        return interface_stats(self._ifname) or LinkStats()
+
+    async def projection(self) -> Projection | None:
+        if not self._connected:
+            return None
+        facts = self._log.facts
+        extra = {"framing": "PPP", "kind": self._kind}
+        if facts.auth_protocol:
+            extra["auth_protocol"] = facts.auth_protocol
+        if facts.compression:
+            extra["compression"] = ", ".join(facts.compression)
+        if facts.device:
+            extra["device"] = facts.device
+        if facts.pppoe_session:
+            extra["pppoe_session"] = facts.pppoe_session
+        if facts.pppoe_peer:
+            extra["pppoe_peer"] = facts.pppoe_peer
+        if self._settings is not None and self._settings.kind == "pppoe":
+            extra["pppoe_interface"] = self._settings.pppoe_interface
+        return Projection(
+            interface=self._ifname,
+            local_address=facts.local_address,
+            remote_address=facts.remote_address,
+            dns=tuple(facts.dns),
+            extra=extra,
+        )
+
+
+__all__ = ["PppLink", "check_kernel", "interface_name"]

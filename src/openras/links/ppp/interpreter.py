@@ -1,0 +1,289 @@
+"""pppd's log (``logfile`` with ``debug``) and exit status as RAS states and codes; sans-IO.
+
+Fed the bytes of the log as they come (and, at the end, pppd's exit status); answers the
+states reached, the facts IPCP and LCP negotiated (addresses, DNS, the authentication
+protocol, compression) and the failure, if any, as a RAS code with pppd's own line.
+
+A failure is decided from the log first and from the exit status only when the log says
+nothing: pppd's exit status races (a server that hangs up right after rejecting our
+password makes pppd exit 16, "modem hang-up", about 1 run in 12, though it logged
+"CHAP authentication failed"), so 691 comes from the log line.
+
+The modem's answer comes from chat's own log (``chat -v -s``: stderr, which pppd sends to
+its log file): ``Failed (BUSY)`` and the others name the ABORT string that matched; a
+timeout while ``expect (OK)`` is a modem that does not answer (692), while ``expect
+(CONNECT)`` a call nobody answered (678).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Final
+
+from openras.states import RasConnState
+
+ERROR_PORT_NOT_AVAILABLE: Final = 633
+ERROR_UNKNOWN: Final = 635
+ERROR_DISCONNECTION: Final = 628
+ERROR_REMOTE_DISCONNECTION: Final = 629
+ERROR_FROM_DEVICE: Final = 651
+ERROR_LINE_BUSY: Final = 676
+ERROR_NO_ANSWER: Final = 678
+ERROR_NO_CARRIER: Final = 679
+ERROR_NO_DIALTONE: Final = 680
+ERROR_AUTHENTICATION_FAILURE: Final = 691
+ERROR_PORT_OR_DEVICE: Final = 692
+ERROR_PPP_TIMEOUT: Final = 718
+ERROR_PPP_NO_PROTOCOLS_CONFIGURED: Final = 720
+ERROR_PPP_LCP_TERMINATED: Final = 734
+ERROR_CONNECTING_DEVICE_NOT_FOUND: Final = 797
+ERROR_IDLE_DISCONNECTED: Final = 926
+
+#: The order a dial goes through; a later state implies the earlier ones.
+ORDER: Final = (
+    RasConnState.OpenPort,
+    RasConnState.PortOpened,
+    RasConnState.ConnectDevice,
+    RasConnState.DeviceConnected,
+    RasConnState.Authenticate,
+    RasConnState.Authenticated,
+    RasConnState.AuthProject,
+    RasConnState.Projected,
+    RasConnState.Connected,
+)
+
+#: chat's ABORT strings (as the daemon writes them) -> RAS code.
+CHAT_ABORTS: Final = {
+    "BUSY": ERROR_LINE_BUSY,
+    "NO DIALTONE": ERROR_NO_DIALTONE,
+    "NO DIAL TONE": ERROR_NO_DIALTONE,
+    "NO CARRIER": ERROR_NO_ANSWER,
+    "NO ANSWER": ERROR_NO_ANSWER,
+    "ERROR": ERROR_FROM_DEVICE,
+}
+
+#: pppd's exit status (man pppd, EXIT STATUS) -> (code, what it means), when the log said
+#: nothing more precise.
+EXIT_CODES: Final = {
+    1: (ERROR_UNKNOWN, "pppd: fatal error"),
+    2: (ERROR_UNKNOWN, "pppd: bad options"),
+    4: (ERROR_CONNECTING_DEVICE_NOT_FOUND, "the kernel does not support PPP"),
+    6: (ERROR_PORT_NOT_AVAILABLE, "the serial port could not be locked (in use)"),
+    7: (ERROR_PORT_OR_DEVICE, "the serial port could not be opened"),
+    8: (ERROR_NO_ANSWER, "the modem did not connect"),
+    10: (ERROR_PPP_LCP_TERMINATED, "PPP negotiation failed"),
+    11: (ERROR_AUTHENTICATION_FAILURE, "the peer failed to authenticate itself"),
+    12: (ERROR_IDLE_DISCONNECTED, "idle for IdleDisconnectSeconds"),
+    13: (ERROR_DISCONNECTION, "connect time limit reached"),
+    15: (ERROR_REMOTE_DISCONNECTION, "the peer stopped answering LCP echo requests"),
+    16: (ERROR_DISCONNECTION, "the modem hung up"),
+    17: (ERROR_PPP_LCP_TERMINATED, "serial loopback detected"),
+    19: (ERROR_AUTHENTICATION_FAILURE, "authentication failed"),
+}
+
+_AUTH_FAILED: Final = re.compile(
+    r"\b(?:PAP|CHAP|EAP|MS-CHAP(?:-?v2)?) authentication failed|^Authentication failed"
+    r"|EAP: peer reports authentication failure|MS-CHAP authentication failed"
+)
+_AUTH_OK: Final = re.compile(r"\b(PAP|CHAP|EAP) authentication succeeded")
+_LCP_AUTH: Final = re.compile(r"^rcvd \[LCP ConfReq .*<auth (pap|chap [\w-]+|eap)>")
+_CHAT_FAILED: Final = re.compile(r"\bFailed \(([^)]*)\)")
+_CHAT_EXPECT: Final = re.compile(r"\bexpect \(([^)]*)\)")
+_ADDR: Final = re.compile(r"^(local |remote) IP address (\S+)")
+_DNS: Final = re.compile(r"^(?:primary|secondary) +DNS address (\S+)")
+_COMPRESSION: Final = re.compile(r"^(.+?) (?:receive |transmit )?compression enabled")
+_IFACE: Final = re.compile(r"^Using interface (\S+)")
+_CONNECT: Final = re.compile(r"^Connect: (\S+) <--> (\S+)")
+#: (pattern, code) for failures named by one line; the first line that matches wins.
+_FAILURES: Final[tuple[tuple[re.Pattern[str], int], ...]] = (
+    (_AUTH_FAILED, ERROR_AUTHENTICATION_FAILURE),
+    (re.compile(r"^Device \S+ is locked by pid"), ERROR_PORT_NOT_AVAILABLE),
+    (re.compile(r"^Failed to open \S+: Device or resource busy"), ERROR_PORT_NOT_AVAILABLE),
+    (re.compile(r"^Failed to open "), ERROR_PORT_OR_DEVICE),
+    (
+        re.compile(r"Timeout waiting for PAD[OS] packets|Unable to complete PPPoE Discovery"),
+        ERROR_NO_ANSWER,
+    ),
+    (re.compile(r"^LCP: timeout sending Config-Requests"), ERROR_PPP_TIMEOUT),
+    (re.compile(r"^LCP terminated by peer"), ERROR_PPP_LCP_TERMINATED),
+    (
+        re.compile(
+            r"^IPCP: timeout sending Config-Requests|^IPCP terminated by peer"
+            r"|Peer refused to agree to our IP address|Could not determine local IP"
+        ),
+        ERROR_PPP_NO_PROTOCOLS_CONFIGURED,
+    ),
+    (re.compile(r"^No response to \d+ echo-requests"), ERROR_REMOTE_DISCONNECTION),
+    (re.compile(r"lack of activity"), ERROR_IDLE_DISCONNECTED),
+    (re.compile(r"^Modem hangup"), ERROR_DISCONNECTION),
+    (
+        re.compile(
+            r"Couldn't open the /dev/ppp device|lacks kernel support for PPP"
+            r"|kernel does not support PPP"
+        ),
+        ERROR_CONNECTING_DEVICE_NOT_FOUND,
+    ),
+)
+#: Codes a later line may not replace: the cause, not a consequence (a hang-up after a
+#: rejected password is still 691).
+_STICKY: Final = frozenset(
+    {ERROR_AUTHENTICATION_FAILURE, ERROR_LINE_BUSY, ERROR_NO_DIALTONE, ERROR_PORT_NOT_AVAILABLE}
+)
+
+
+@dataclass(frozen=True)
+class Failure:
+    code: int
+    line: str
+
+
+@dataclass
+class Facts:
+    """What the link negotiated, from the log."""
+
+    interface: str = ""
+    device: str = ""
+    local_address: str = ""
+    remote_address: str = ""
+    dns: list[str] = field(default_factory=list)
+    auth_protocol: str = ""
+    compression: list[str] = field(default_factory=list)
+    pppoe_session: str = ""
+    pppoe_peer: str = ""
+
+
+def _auth_name(lcp: str) -> str:
+    """``chap MS-v2`` -> ``MS-CHAPv2`` and so on (RASLCPAP_* names)."""
+    lcp = lcp.lower()
+    if lcp == "pap":
+        return "PAP"
+    if lcp == "eap":
+        return "EAP"
+    digest = lcp.removeprefix("chap ").strip()
+    return {"ms-v2": "MS-CHAPv2", "ms": "MS-CHAP", "md5": "CHAP"}.get(digest, "CHAP")
+
+
+class PppLog:
+    """pppd's log, line by line: states, facts, the failure."""
+
+    def __init__(self) -> None:
+        self._buf = b""
+        self.reached: RasConnState | None = None
+        self.facts = Facts()
+        self.failure: Failure | None = None
+        self.last_line = ""
+        self._peer_auth = ""  # the last LCP auth option the peer asked for
+        self._expecting = ""  # chat's current expect string
+
+    def _reach(self, state: RasConnState) -> None:
+        if self.reached is None or ORDER.index(state) > ORDER.index(self.reached):
+            self.reached = state
+
+    def _fail(self, code: int, line: str) -> None:
+        if self.failure is not None and self.failure.code in _STICKY:
+            return
+        if self.failure is None or code in _STICKY:
+            self.failure = Failure(code, line)
+
+    def feed(self, data: bytes) -> list[RasConnState]:
+        """Take more of the log; the states newly reached (in order, each once)."""
+        before = self.reached
+        self._buf += data
+        *lines, self._buf = self._buf.split(b"\n")
+        for raw in lines:
+            self._line(raw.decode("utf-8", "replace").strip())
+        if self.reached is None or self.reached == before:
+            return []
+        start = ORDER.index(before) + 1 if before is not None else 0
+        return list(ORDER[start : ORDER.index(self.reached) + 1])
+
+    def close(self) -> list[RasConnState]:
+        """The log ended (pppd exited): a last line without its newline counts too."""
+        if self._buf:
+            return self.feed(b"\n")
+        return []
+
+    @property
+    def projected(self) -> bool:
+        return bool(self.facts.local_address and self.facts.remote_address)
+
+    def _line(self, line: str) -> None:
+        if not line:
+            return
+        if not line.startswith(("sent [", "rcvd [")):
+            self.last_line = line
+        facts = self.facts
+        if "Plugin rp-pppoe.so loaded" in line or line.startswith(("send (", "abort on (")):
+            self._reach(RasConnState.PortOpened)
+        if line.startswith("Send PADI") or "send (ATD" in line or line.startswith("send (AT"):
+            self._reach(RasConnState.ConnectDevice)
+        if m := _CHAT_EXPECT.search(line):
+            self._expecting = m.group(1)
+            if self._expecting.startswith("CONNECT"):
+                self._reach(RasConnState.ConnectDevice)
+        if m := re.search(r"PPP session is (\d+)", line):
+            facts.pppoe_session = m.group(1)
+            self._reach(RasConnState.DeviceConnected)
+        if m := re.search(r"Connected to (\S+) via interface", line):
+            facts.pppoe_peer = m.group(1)
+            self._reach(RasConnState.DeviceConnected)
+        if "Serial connection established" in line or "CONNECT -- got it" in line:
+            self._reach(RasConnState.DeviceConnected)
+        if m := _IFACE.match(line):
+            facts.interface = m.group(1)
+        if m := _CONNECT.match(line):
+            facts.interface, facts.device = m.group(1), m.group(2)
+            self._reach(RasConnState.DeviceConnected)
+        if m := _LCP_AUTH.match(line):
+            self._peer_auth = m.group(1)
+        if line.startswith(("sent [PAP AuthReq", "rcvd [CHAP Challenge", "rcvd [EAP Request")):
+            self._reach(RasConnState.Authenticate)
+        if m := _AUTH_OK.search(line):
+            facts.auth_protocol = _auth_name(self._peer_auth) if self._peer_auth else m.group(1)
+            self._reach(RasConnState.Authenticated)
+        if (
+            line.startswith("sent [IPCP ConfReq")
+            and self.reached is not None
+            and ORDER.index(self.reached) >= ORDER.index(RasConnState.DeviceConnected)
+        ):
+            self._reach(RasConnState.AuthProject)
+        if m := _ADDR.match(line):
+            if m.group(1) == "local ":
+                facts.local_address = m.group(2)
+            else:
+                facts.remote_address = m.group(2)
+            self._reach(RasConnState.AuthProject)
+            if self.projected:
+                self._reach(RasConnState.Projected)
+        if (m := _DNS.match(line)) and m.group(1) not in facts.dns:
+            facts.dns.append(m.group(1))
+        if (m := _COMPRESSION.match(line)) and m.group(1) not in facts.compression:
+            facts.compression.append(m.group(1))
+        if m := _CHAT_FAILED.search(line):
+            reason = m.group(1).strip()
+            self._fail(CHAT_ABORTS.get(reason, ERROR_FROM_DEVICE), f"modem said {reason}")
+        elif line.startswith("alarm") or line.endswith("-- failed"):
+            if self._expecting in ("", "OK"):
+                self._fail(ERROR_PORT_OR_DEVICE, "the modem does not respond (no OK to AT)")
+            else:
+                self._fail(ERROR_NO_ANSWER, f"no {self._expecting} from the modem")
+        for pattern, code in _FAILURES:
+            if pattern.search(line):
+                self._fail(code, line)
+                break
+
+
+def classify_exit(log: PppLog, rc: int | None, *, connected: bool) -> tuple[int, str]:
+    """Why pppd ended (it exited by itself): the log's failure, else its exit status."""
+    log.close()
+    if log.failure is not None:
+        return log.failure.code, log.failure.line
+    if rc is not None and rc in EXIT_CODES:
+        code, what = EXIT_CODES[rc]
+        if connected and code == ERROR_PPP_LCP_TERMINATED:
+            code = ERROR_REMOTE_DISCONNECTION
+        return code, f"{what} (pppd exit {rc}; last: {log.last_line})"
+    if connected:
+        return ERROR_REMOTE_DISCONNECTION, f"pppd exited {rc} (last: {log.last_line})"
+    return ERROR_DISCONNECTION, f"pppd exited {rc} before connecting (last: {log.last_line})"
