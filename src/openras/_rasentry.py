@@ -435,9 +435,10 @@ def RasSetEntryProperties(
     return _codeof(run)[0]
 
 
-def RasRenameEntry(phonebook: str | None, old: str, new: str) -> int:
+def RasRenameEntry(phonebook: str | None, old: str, new: str, *, call: Caller | None = None) -> int:
     """Rename by RasRenameEntry's own (looser) name rules: 123 only for an over-long, blank or
-    ``.``-led name; 183 taken, 623 no such entry."""
+    ``.``-led name; 183 taken, 623 no such entry. ``call`` tells the daemon (see
+    ``credentials_follow_rename``)."""
     from openras.phonebook import Phonebook, edit
     from openras.phonebook.names import validate_new_name
 
@@ -455,13 +456,18 @@ def RasRenameEntry(phonebook: str | None, old: str, new: str) -> int:
             book.rename_entry(old, new)
 
         edit(path, apply, create=False)
-        credentials_follow_rename(path, old, new)
+        if call is not None:
+            credentials_follow_rename(call, path, old, new)
 
     return _codeof(run)[0]
 
 
 def RasDeleteEntry(
-    phonebook: str | None, entry: str, *, connected: Callable[[str, str], bool]
+    phonebook: str | None,
+    entry: str,
+    *,
+    connected: Callable[[str, str], bool],
+    call: Caller | None = None,
 ) -> int:
     """Delete ``entry``; 817 while it has a live connection, 123 when there is no such entry.
 
@@ -486,7 +492,8 @@ def RasDeleteEntry(
             book.remove_entry(entry)
 
         edit(path, apply, create=False)
-        credentials_follow_delete(path, entry)
+        if call is not None:
+            credentials_follow_delete(call, path, entry)
 
     return _codeof(run)[0]
 
@@ -504,26 +511,29 @@ def _cred_params(phonebook: str | None, entry: str) -> dict[str, Any]:
     }
 
 
-def credentials_follow_rename(path: str | os.PathLike[str], old: str, new: str) -> None:
+def credentials_follow_rename(
+    call: Caller, path: str | os.PathLike[str], old: str, new: str
+) -> None:
     """After ``old`` was renamed ``new`` in ``path``: its saved credentials are re-filed."""
-    _tell_daemon(path, P.ENTRY_RENAMED, {"old": old, "new": new})
+    _tell_daemon(call, path, P.ENTRY_RENAMED, {"old": old, "new": new})
 
 
-def credentials_follow_delete(path: str | os.PathLike[str], entry: str) -> None:
+def credentials_follow_delete(call: Caller, path: str | os.PathLike[str], entry: str) -> None:
     """After ``entry`` was deleted from ``path``: its saved credentials are dropped."""
-    _tell_daemon(path, P.ENTRY_DELETED, {"entry": entry})
+    _tell_daemon(call, path, P.ENTRY_DELETED, {"entry": entry})
 
 
-def _tell_daemon(path: str | os.PathLike[str], method: str, params: dict[str, Any]) -> None:
+def _tell_daemon(
+    call: Caller, path: str | os.PathLike[str], method: str, params: dict[str, Any]
+) -> None:
     """The daemon re-files or drops an edited entry's saved credentials (it checks that the
     edit happened: only root's edit carries other users' credentials). Once per spelling the
     credentials may be kept under. Best effort: the phonebook edit stands, and a daemon that
-    cannot be reached now keeps them under the old name."""
-    from openras import rasapi
-
+    cannot be reached now keeps them under the old name. ``call`` is the client's request
+    (``rasapi``'s process session)."""
     for where in _spellings(Path(path)):
         with contextlib.suppress(RasError):
-            rasapi._call(method, {**params, "phonebook": where})
+            call(method, {**params, "phonebook": where})
 
 
 def get_credentials(

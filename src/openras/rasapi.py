@@ -41,12 +41,11 @@ from openras._rasentry import (
 from openras._rasentry import (
     RASCM_UserName as RASCM_UserName,
 )
+from openras._rasentry import RasDeleteEntry as _delete_entry
 from openras._rasentry import (
     RasGetEntryProperties as RasGetEntryProperties,
 )
-from openras._rasentry import (
-    RasRenameEntry as RasRenameEntry,
-)
+from openras._rasentry import RasRenameEntry as _rename_entry
 from openras._rasentry import (
     RasSetEntryProperties as RasSetEntryProperties,
 )
@@ -916,9 +915,12 @@ def _entry_connected(phonebook: str, entry: str) -> bool:
 
 def RasDeleteEntry(phonebook: str | None, entry: str) -> int:
     """Delete an entry: 817 while connected, 123 if absent, 5 for another's phonebook."""
-    from openras._rasentry import RasDeleteEntry as delete
+    return _delete_entry(phonebook, entry, connected=_entry_connected, call=_call)
 
-    return delete(phonebook, entry, connected=_entry_connected)
+
+def RasRenameEntry(phonebook: str | None, old: str, new: str) -> int:
+    """Rename an entry by RasRenameEntry's own (looser) name rules; saved credentials follow."""
+    return _rename_entry(phonebook, old, new, call=_call)
 
 
 def RasGetCredentials(

@@ -7,6 +7,7 @@ matches the phonebooks and connections of the moment.
 
 from __future__ import annotations
 
+import argparse
 import sys
 from argparse import Namespace
 from typing import Final
@@ -225,13 +226,10 @@ fi
 _FILE_OPTIONS: Final = frozenset({"--phonebook", "--socket", "--state-dir", "-o", "--output"})
 
 
-def option_table() -> tuple[dict[str, list[str]], list[str]]:
+def option_table(parser: argparse.ArgumentParser) -> tuple[dict[str, list[str]], list[str]]:
     """Each command's options (``"entry show"`` for actions; ``""`` for the top level) and
-    the options that take a value, read from the real parser so completion cannot drift."""
-    import argparse
-
-    from openras.cli.openras import build_parser
-
+    the options that take a value, read from the real ``openras`` parser so completion
+    cannot drift."""
     table: dict[str, list[str]] = {}
     valued: set[str] = set()
 
@@ -248,12 +246,14 @@ def option_table() -> tuple[dict[str, list[str]], list[str]]:
                     valued.update(action.option_strings)
         table[key] = opts
 
-    walk(build_parser(), "")
+    walk(parser, "")
     return table, sorted(valued - _FILE_OPTIONS)
 
 
-def _script(template: str, shell: str) -> str:
-    table, valued = option_table()
+def script(shell: str, parser: argparse.ArgumentParser) -> str:
+    """The completion script for ``shell`` (bash or zsh), for the commands of ``parser``."""
+    template = _BASH if shell == "bash" else _ZSH
+    table, valued = option_table(parser)
     say = "printf '%s\\n'" if shell == "bash" else "print -l --"  # one option per line
 
     def arm(key: str) -> str:
@@ -265,11 +265,6 @@ def _script(template: str, shell: str) -> str:
         f'    case "${{1}}${{2:+ $2}}" in\n{arms}        *) {arm("")} ;;\n    esac\n}}'
     )
     return template.replace("@OPTIONS@", fn).replace("@VALUED@", "|".join(valued))
-
-
-def cmd_completion(args: Namespace) -> int:
-    sys.stdout.write(_script(_BASH, "bash") if args.shell == "bash" else _script(_ZSH, "zsh"))
-    return 0
 
 
 def cmd_complete(args: Namespace) -> int:

@@ -13,6 +13,7 @@ from collections.abc import Callable, Sequence
 from typing import Final
 
 from openras import __version__, errors
+from openras.cli import _completion as comp
 from openras.cli._common import CliError
 from openras.cli.rasdial_output import EXIT_FAILURE, EXIT_USAGE, exit_status
 
@@ -433,12 +434,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("code", metavar="CODE", help="a number, or an ERROR_ name")
 
-    from openras.cli import _completion as comp
-
     p = command(
         "completion",
         "print a shell completion script",
-        comp.cmd_completion,
+        _cmd_completion,
         "examples:\n  source <(openras completion bash)      # in ~/.bashrc\n"
         "  source <(openras completion zsh)       # in ~/.zshrc, after compinit",
     )
@@ -449,6 +448,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("kind", choices=comp.KINDS)
     p.set_defaults(handler=comp.cmd_complete)
     return parser
+
+
+def _cmd_completion(args: argparse.Namespace) -> int:
+    """Print the completion script, its options read from this very parser."""
+    sys.stdout.write(comp.script(args.shell, build_parser()))
+    return 0
 
 
 def _entry_help(args: argparse.Namespace) -> int:

@@ -20,19 +20,26 @@ if TYPE_CHECKING:
     from openras.phonebook.files import (
         MAX_PHONEBOOK_BYTES,
         atomic_write,
-        edit,
-        load,
         lock_path,
         locked,
         read_bytes,
-        save,
     )
     from openras.phonebook.locations import (
         phonebooks_for,
         system_phonebook_path,
         user_phonebook_path,
     )
-    from openras.phonebook.model import MAIN, Block, Entry, Phonebook, new_guid, parse
+    from openras.phonebook.model import (
+        MAIN,
+        Block,
+        Entry,
+        Phonebook,
+        edit,
+        load,
+        new_guid,
+        parse,
+        save,
+    )
     from openras.phonebook.names import MAX_ENTRY_NAME, names_equal, validate_entry_name
 
 #: Each name and the module it lives in: loaded on first use, so that finding the books
@@ -43,12 +50,9 @@ _LAZY: Final = {
     "tokenize": "openras.phonebook._lexer",
     "MAX_PHONEBOOK_BYTES": "openras.phonebook.files",
     "atomic_write": "openras.phonebook.files",
-    "edit": "openras.phonebook.files",
-    "load": "openras.phonebook.files",
     "lock_path": "openras.phonebook.files",
     "locked": "openras.phonebook.files",
     "read_bytes": "openras.phonebook.files",
-    "save": "openras.phonebook.files",
     "phonebooks_for": "openras.phonebook.locations",
     "system_phonebook_path": "openras.phonebook.locations",
     "user_phonebook_path": "openras.phonebook.locations",
@@ -56,6 +60,9 @@ _LAZY: Final = {
     "Block": "openras.phonebook.model",
     "Entry": "openras.phonebook.model",
     "Phonebook": "openras.phonebook.model",
+    "edit": "openras.phonebook.model",
+    "load": "openras.phonebook.model",
+    "save": "openras.phonebook.model",
     "new_guid": "openras.phonebook.model",
     "parse": "openras.phonebook.model",
     "MAX_ENTRY_NAME": "openras.phonebook.names",

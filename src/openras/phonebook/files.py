@@ -1,11 +1,12 @@
-"""Reading and writing phonebook files safely.
+"""Reading and writing phonebook files safely: the bytes, the writer lock, the atomic write.
 
 Readers take no lock: writers replace the file atomically (temp file in the same directory,
 fsync, ``os.replace``, fsync of the directory), so a reader sees the old or the new book, never
 half of one, even if the writer is killed. Writers serialise on ``flock`` of the phonebook's
 directory (never the phonebook itself, whose inode is replaced on every save; and no sidecar
-lock file, which would be left beside the user's phonebook for good), and ``edit`` re-reads
-the book under that lock so concurrent editors lose nothing.
+lock file, which would be left beside the user's phonebook for good), and ``model.edit``
+re-reads the book under that lock so concurrent editors lose nothing. Nothing here knows the
+book's content: ``load``, ``save`` and ``edit`` are the model's (:mod:`.model`).
 """
 
 from __future__ import annotations
@@ -17,10 +18,10 @@ import os
 import re
 import stat
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from os import PathLike
 from pathlib import Path
-from typing import Final, TypeVar, overload
+from typing import Final
 
 from openras.errors import (
     ERROR_CANNOT_LOAD_PHONEBOOK,
@@ -28,24 +29,13 @@ from openras.errors import (
     ERROR_CANNOT_WRITE_PHONEBOOK,
     PhonebookError,
 )
-from openras.phonebook.model import Phonebook, parse
 
-__all__ = [
-    "MAX_PHONEBOOK_BYTES",
-    "atomic_write",
-    "edit",
-    "load",
-    "lock_path",
-    "locked",
-    "read_bytes",
-    "save",
-]
+__all__ = ["MAX_PHONEBOOK_BYTES", "StrPath", "atomic_write", "lock_path", "locked", "read_bytes"]
 
 #: Refuse bigger files. A full Windows 10/11 export is ~2.8 KB an entry, so 10,000 such
 #: entries are ~28 MB; 32 MiB leaves room for that and still refuses a 50 MB file.
 MAX_PHONEBOOK_BYTES: Final = 32 * 1024 * 1024
 
-T = TypeVar("T")
 StrPath = str | PathLike[str]
 
 
@@ -69,11 +59,6 @@ def read_bytes(path: StrPath, limit: int = MAX_PHONEBOOK_BYTES) -> bytes:
         raise PhonebookError(ERROR_CANNOT_OPEN_PHONEBOOK, f"{p}: not a regular file") from None
     except OSError as exc:
         raise PhonebookError(ERROR_CANNOT_OPEN_PHONEBOOK, f"{p}: {_why(exc)}") from None
-
-
-def load(path: StrPath) -> Phonebook:
-    """Read and parse a phonebook (621 cannot open, 622 too big, 625 corrupt at file:line)."""
-    return parse(read_bytes(path), path)
 
 
 def lock_path(path: StrPath) -> Path:
@@ -180,51 +165,3 @@ def atomic_write(path: StrPath, data: bytes) -> None:
             raise PhonebookError(ERROR_CANNOT_WRITE_PHONEBOOK, f"{d}: {_why(exc)}") from None
     finally:
         os.close(dfd)
-
-
-def save(pb: Phonebook, path: StrPath | None = None) -> None:
-    """Write ``pb`` to ``path`` (default ``pb.path``, which is updated) under the lock.
-
-    This overwrites whatever is on disk; use ``edit`` to merge with concurrent writers.
-    """
-    dest = Path(path) if path is not None else pb.path
-    if dest is None:
-        raise PhonebookError(ERROR_CANNOT_WRITE_PHONEBOOK, "phonebook has no path")
-    data = pb.dumps()
-    with locked(dest):
-        atomic_write(dest, data)
-    pb.path = dest
-
-
-@contextlib.contextmanager
-def _editing(path: StrPath, create: bool) -> Iterator[Phonebook]:
-    with locked(path):
-        try:
-            before = read_bytes(path)
-        except PhonebookError as exc:
-            if not create or exc.code != ERROR_CANNOT_OPEN_PHONEBOOK or os.path.lexists(path):
-                raise
-            before = b""
-        pb = parse(before, path)
-        yield pb
-        after = pb.dumps()
-        if after != before:
-            atomic_write(path, after)
-
-
-@overload
-def edit(
-    path: StrPath, fn: None = None, *, create: bool = True
-) -> contextlib.AbstractContextManager[Phonebook]: ...
-@overload
-def edit(path: StrPath, fn: Callable[[Phonebook], T], *, create: bool = True) -> T: ...
-def edit(
-    path: StrPath, fn: Callable[[Phonebook], T] | None = None, *, create: bool = True
-) -> T | contextlib.AbstractContextManager[Phonebook]:
-    """Read-modify-write under the lock: ``edit(p, fn)`` returns ``fn(pb)``; ``with edit(p)
-    as pb:`` saves on a clean exit. The file is rewritten only if its bytes change; a
-    missing file starts empty when ``create`` is true."""
-    if fn is None:
-        return _editing(path, create)
-    with _editing(path, create) as pb:
-        return fn(pb)

@@ -3,20 +3,24 @@
 Every entry keeps its physical lines verbatim (terminator included); keys are looked up through
 an index rebuilt lazily from those lines. Reading never normalises anything, so writing back an
 unedited book reproduces its bytes exactly, and an edit replaces or inserts single lines.
+``load``, ``save`` and ``edit`` put a book on disk through :mod:`.files`.
 """
 
 from __future__ import annotations
 
+import contextlib
+import os
 import uuid
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from os import PathLike
 from pathlib import Path
-from typing import Final
+from typing import Final, TypeVar, overload
 
 from openras.errors import (
     ERROR_ALREADY_EXISTS,
     ERROR_CANNOT_LOAD_PHONEBOOK,
+    ERROR_CANNOT_OPEN_PHONEBOOK,
     ERROR_CANNOT_WRITE_PHONEBOOK,
     ERROR_CORRUPT_PHONEBOOK,
     EntryNotFound,
@@ -34,9 +38,24 @@ from openras.phonebook._lexer import (
     split_lines,
     strip_eol,
 )
+from openras.phonebook.files import StrPath, atomic_write, locked, read_bytes
 from openras.phonebook.names import name_key, validate_entry_name, validate_new_name
 
-__all__ = ["MAIN", "Block", "Entry", "Phonebook", "as_int", "miniport_port", "new_guid", "parse"]
+__all__ = [
+    "MAIN",
+    "Block",
+    "Entry",
+    "Phonebook",
+    "as_int",
+    "edit",
+    "load",
+    "miniport_port",
+    "new_guid",
+    "parse",
+    "save",
+]
+
+T = TypeVar("T")
 
 #: Name of the entry's first block (the keys before any NETCOMPONENTS=/MEDIA=/DEVICE= line).
 MAIN: Final = "main"
@@ -667,9 +686,7 @@ class Phonebook:
         return data
 
     def save(self, path: str | PathLike[str] | None = None) -> None:
-        """Write atomically under the phonebook lock (see ``files.save``)."""
-        from openras.phonebook.files import save
-
+        """Write atomically under the phonebook lock (see :func:`save`)."""
         save(self, path)
 
 
@@ -735,3 +752,59 @@ def parse(data: bytes, path: str | PathLike[str] | None = None) -> Phonebook:
                 raise _corrupt(where, n, "Key=Value line before the first [Entry] header")
         cur.append(line)
     return pb
+
+
+# ----------------------------------------------------------------------------------- files
+
+
+def load(path: StrPath) -> Phonebook:
+    """Read and parse a phonebook (621 cannot open, 622 too big, 625 corrupt at file:line)."""
+    return parse(read_bytes(path), path)
+
+
+def save(pb: Phonebook, path: StrPath | None = None) -> None:
+    """Write ``pb`` to ``path`` (default ``pb.path``, which is updated) under the lock.
+
+    This overwrites whatever is on disk; use ``edit`` to merge with concurrent writers.
+    """
+    dest = Path(path) if path is not None else pb.path
+    if dest is None:
+        raise PhonebookError(ERROR_CANNOT_WRITE_PHONEBOOK, "phonebook has no path")
+    data = pb.dumps()
+    with locked(dest):
+        atomic_write(dest, data)
+    pb.path = dest
+
+
+@contextlib.contextmanager
+def _editing(path: StrPath, create: bool) -> Iterator[Phonebook]:
+    with locked(path):
+        try:
+            before = read_bytes(path)
+        except PhonebookError as exc:
+            if not create or exc.code != ERROR_CANNOT_OPEN_PHONEBOOK or os.path.lexists(path):
+                raise
+            before = b""
+        pb = parse(before, path)
+        yield pb
+        after = pb.dumps()
+        if after != before:
+            atomic_write(path, after)
+
+
+@overload
+def edit(
+    path: StrPath, fn: None = None, *, create: bool = True
+) -> contextlib.AbstractContextManager[Phonebook]: ...
+@overload
+def edit(path: StrPath, fn: Callable[[Phonebook], T], *, create: bool = True) -> T: ...
+def edit(
+    path: StrPath, fn: Callable[[Phonebook], T] | None = None, *, create: bool = True
+) -> T | contextlib.AbstractContextManager[Phonebook]:
+    """Read-modify-write under the lock: ``edit(p, fn)`` returns ``fn(pb)``; ``with edit(p)
+    as pb:`` saves on a clean exit. The file is rewritten only if its bytes change; a
+    missing file starts empty when ``create`` is true."""
+    if fn is None:
+        return _editing(path, create)
+    with _editing(path, create) as pb:
+        return fn(pb)

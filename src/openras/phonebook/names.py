@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Final
+from typing import Final, Protocol
 
 from openras.errors import ERROR_ALREADY_EXISTS, ERROR_INVALID_NAME, ERROR_SUCCESS
-
-if TYPE_CHECKING:
-    from openras.phonebook.model import Phonebook
 
 __all__ = [
     "MAX_ENTRY_NAME",
@@ -20,6 +17,12 @@ __all__ = [
 #: RAS_MaxEntryName.
 MAX_ENTRY_NAME: Final = 256
 _FORBIDDEN: Final = frozenset("|><?*\\/:")
+
+
+class Names(Protocol):
+    """What ``validate_entry_name`` asks of a phonebook (a ``Phonebook`` is one)."""
+
+    def find(self, name: str) -> object | None: ...
 
 
 def name_key(name: str) -> str:
@@ -48,7 +51,7 @@ def validate_new_name(name: object) -> int:
     return ERROR_SUCCESS
 
 
-def validate_entry_name(name: object, phonebook: Phonebook | None = None) -> int:
+def validate_entry_name(name: object, phonebook: Names | None = None) -> int:
     """0 when ``name`` may name a new entry, else 123 (ERROR_INVALID_NAME) or 183.
 
     Invalid: what ``validate_new_name`` refuses, any of ``| > < ? * \\ / :``, or no letter or

@@ -15,7 +15,7 @@ import time
 from collections import deque
 from collections.abc import Iterable
 from pathlib import Path
-from typing import ClassVar, Final
+from typing import TYPE_CHECKING, ClassVar, Final
 
 from rich.text import Text
 from textual.app import App, ComposeResult
@@ -30,7 +30,16 @@ from openras.aclient import AsyncClient
 from openras.client import Client, SavedCredentials
 from openras.records import ConnectionInfo, Event
 from openras.tui.feed import Subscription
-from openras.tui.view import COLUMNS, Credentials, EntryChoice, Row, error_line, state_name
+from openras.tui.host import Host
+from openras.tui.view import (
+    COLUMNS,
+    Credentials,
+    EntryChoice,
+    Row,
+    describe,
+    error_line,
+    state_name,
+)
 from openras.wire import protocol as P
 
 log = logging.getLogger("openras.rasphone")
@@ -49,18 +58,6 @@ _QUIET_REASONS: Final = frozenset({0, errors.ERROR_USER_DISCONNECTION})
 def _unreachable(exc: BaseException) -> bool:
     """The daemon is gone (the feed reconnects), as opposed to a refusal of one request."""
     return isinstance(exc, errors.ManagerUnavailable | OSError | TimeoutError)
-
-
-def describe(exc: BaseException) -> str:
-    """One line for a failure: the RAS code and text, or the OS error."""
-    if isinstance(exc, TimeoutError):
-        return "it stopped answering"
-    if isinstance(exc, errors.ManagerUnavailable) and exc.detail:
-        return exc.detail  # "no connection manager at PATH: ..." says it better than 711's text
-    if isinstance(exc, errors.RasError):
-        detail = f" ({exc.detail})" if exc.detail else ""
-        return f"{error_line(exc.code)}{detail}"
-    return f"{type(exc).__name__}: {exc}"
 
 
 def _cell(value: str) -> Text:
@@ -731,3 +728,9 @@ class RasphoneApp(App[int]):
                     await client.transport.call(method, {**params, "phonebook": where})
             except (errors.RasError, OSError) as exc:
                 log.info("%s for %s: %s", method, where, describe(exc))
+
+
+if TYPE_CHECKING:
+
+    def _is_a_host(app: RasphoneApp) -> Host:
+        return app  # mypy checks that the app gives the screens what they ask of it

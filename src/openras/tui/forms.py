@@ -23,7 +23,7 @@ from openras.phonebook import load
 from openras.tui import entries
 from openras.tui.entries import DEVICES, Change, NewEntry, Refused
 from openras.tui.screens import _DIALOG_CSS
-from openras.tui.view import device_of
+from openras.tui.view import describe, device_of
 
 _FORM_CSS = """
     {name} .row {{ height: 1; margin-top: 1; }}
@@ -69,8 +69,6 @@ class _Form(ModalScreen[str | None]):
         except Refused as exc:
             self.show_error(str(exc))
         except (errors.RasError, OSError) as exc:  # not foreseen: still no traceback
-            from openras.tui.app import describe
-
             self.show_error(f"{describe(exc)}. Nothing was changed.")
         else:
             self.dismiss(done)

@@ -17,10 +17,11 @@ from textual.worker import Worker
 
 from openras import errors
 from openras.records import Event
-from openras.tui.app import RasphoneApp, describe
+from openras.tui.host import Host
 from openras.tui.view import (
     Credentials,
     EntryChoice,
+    describe,
     entry_properties,
     error_line,
     fmt_bytes,
@@ -46,9 +47,9 @@ _DIALOG_CSS = """
 SAVED_MASK = "*" * 16
 
 
-def _host(screen: Screen[Any]) -> RasphoneApp:
+def _host(screen: Screen[Any]) -> Host:
     app = screen.app
-    assert isinstance(app, RasphoneApp)
+    assert isinstance(app, Host)
     return app
 
 

@@ -23,6 +23,7 @@ __all__ = [
     "Row",
     "Credentials",
     "EntryChoice",
+    "describe",
     "entry_properties",
     "error_line",
     "fmt_bytes",
@@ -64,6 +65,18 @@ def phase_label(info: ConnectionInfo, *, hanging_up: bool = False) -> str:
 def error_line(code: int) -> str:
     """``Error 691: <Windows text>``: the code and its words, as rasdial prints them."""
     return f"Error {code}: {errors.message(code)}"
+
+
+def describe(exc: BaseException) -> str:
+    """One line for a failure: the RAS code and text, or the OS error."""
+    if isinstance(exc, TimeoutError):
+        return "it stopped answering"
+    if isinstance(exc, errors.ManagerUnavailable) and exc.detail:
+        return exc.detail  # "no connection manager at PATH: ..." says it better than 711's text
+    if isinstance(exc, errors.RasError):
+        detail = f" ({exc.detail})" if exc.detail else ""
+        return f"{error_line(exc.code)}{detail}"
+    return f"{type(exc).__name__}: {exc}"
 
 
 def fmt_duration(seconds: float | None) -> str:
