@@ -19,6 +19,7 @@ from openras import _windows, errors
 from openras.errors import RasError
 from openras.paths import user_phonebook
 from openras.wire import protocol as P
+from openras.wire.protocol import PASSWORD_HANDLE as PASSWORD_HANDLE
 
 T = TypeVar("T")
 
@@ -32,7 +33,6 @@ RASET_Vpn: Final = 2
 RASET_Direct: Final = 3
 RASET_Internet: Final = 4
 RASET_Broadband: Final = 5
-PASSWORD_HANDLE: Final = "*" * 16
 
 
 @dataclass

@@ -19,9 +19,8 @@ from pathlib import Path
 
 import msgspec
 
-from openras.manager.persist import atomic_write
-
-PASSWORD_HANDLE = "*" * 16
+from openras.atomic import atomic_write
+from openras.wire.protocol import PASSWORD_HANDLE as PASSWORD_HANDLE
 
 
 @dataclass(frozen=True)

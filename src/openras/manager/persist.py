@@ -27,6 +27,7 @@ from typing import Any
 
 import msgspec
 
+from openras.atomic import atomic_write as atomic_write
 from openras.links.base import DialParams
 
 #: The table's two slot files (see StateStore) and the one file of earlier versions.
@@ -69,32 +70,6 @@ def boot_id() -> str:
 
 def new_instance_id() -> str:
     return secrets.token_hex(6)
-
-
-def atomic_write(path: Path, data: bytes, mode: int = 0o600, *, durable: bool = True) -> None:
-    """Replace ``path`` with ``data``: readers see the old bytes or the new, never a mix.
-
-    ``durable`` also fsyncs the file and its directory, so the new bytes outlive a machine
-    crash; without it they outlive the process (what the table needs, see above).
-    """
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, mode)
-    try:
-        view = memoryview(data)
-        while view:
-            view = view[os.write(fd, view) :]
-        if durable:
-            os.fsync(fd)
-    finally:
-        os.close(fd)
-    os.replace(tmp, path)
-    if not durable:
-        return
-    dfd = os.open(path.parent, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(dfd)
-    finally:
-        os.close(dfd)
 
 
 class StateStore:
@@ -162,7 +137,7 @@ class StateStore:
         """
         self.corrupt = raw
         with contextlib.suppress(OSError):
-            atomic_write(self.legacy.with_suffix(".corrupt"), raw)
+            atomic_write(self.legacy.with_suffix(".corrupt"), raw, 0o600)
         self.close()
         for path in (*self.slots, self.legacy):
             with contextlib.suppress(FileNotFoundError):
@@ -193,7 +168,7 @@ class StateStore:
         if written is None or written[0] != instance or next_handle > written[1]:
             reserved = next_handle + HANDLE_BLOCK
             payload = {"instance": instance, "next_handle": reserved}
-            atomic_write(self.ids_path, msgspec.json.encode(payload))
+            atomic_write(self.ids_path, msgspec.json.encode(payload), 0o600)
             self._ids_written = (instance, reserved)
 
     def write_table(self, data: bytes) -> None:

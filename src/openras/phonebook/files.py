@@ -12,17 +12,14 @@ book's content: ``load``, ``save`` and ``edit`` are the model's (:mod:`.model`).
 from __future__ import annotations
 
 import contextlib
-import errno
 import fcntl
 import os
-import re
-import stat
-import tempfile
 from collections.abc import Iterator
 from os import PathLike
 from pathlib import Path
 from typing import Final
 
+from openras import atomic
 from openras.errors import (
     ERROR_CANNOT_LOAD_PHONEBOOK,
     ERROR_CANNOT_OPEN_PHONEBOOK,
@@ -94,74 +91,15 @@ def _target(path: StrPath) -> Path:
     return Path(os.path.realpath(p)) if p.is_symlink() else p
 
 
-def _umask() -> int:
-    try:
-        with open("/proc/self/status", encoding="ascii") as f:
-            for line in f:
-                if line.startswith("Umask:"):
-                    return int(line.split()[1], 8)
-    except (OSError, ValueError):
-        pass
-    return 0o022
-
-
-def _stale_temps(target: Path) -> list[Path]:
-    pattern = re.compile(re.escape(f".{target.name}.") + r"[A-Za-z0-9_]{6,}\.tmp\Z")
-    try:
-        return [p for p in target.parent.iterdir() if pattern.match(p.name)]
-    except OSError:
-        return []
-
-
 def atomic_write(path: StrPath, data: bytes) -> None:
-    """Replace ``path`` with ``data`` atomically, keeping its mode and (when allowed) owner.
+    """Replace ``path`` with ``data`` atomically (:func:`openras.atomic.atomic_write`),
+    keeping its mode and (when allowed) owner; a failure is PhonebookError 624 naming it.
 
     Call with the lock held. Temp files a killed writer left behind are removed first.
     """
     target = _target(path)
-    d = target.parent
     try:
-        d.mkdir(parents=True, exist_ok=True)
-        for stale in _stale_temps(target):
-            with contextlib.suppress(FileNotFoundError):
-                stale.unlink()
-        try:
-            st: os.stat_result | None = os.stat(target)
-        except FileNotFoundError:
-            st = None
-        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=d)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        atomic.atomic_write(target, data, sweep=True)
     except OSError as exc:
         raise PhonebookError(ERROR_CANNOT_WRITE_PHONEBOOK, f"{target}: {_why(exc)}") from None
-    try:
-        try:
-            view = memoryview(data)
-            while view:
-                view = view[os.write(fd, view) :]
-            os.fchmod(fd, stat.S_IMODE(st.st_mode) if st else 0o644 & ~_umask())
-            if st is not None and (st.st_uid, st.st_gid) != (os.geteuid(), os.getegid()):
-                # Not root: the new file is ours, as any editor would leave it.
-                with contextlib.suppress(PermissionError):
-                    os.fchown(fd, st.st_uid, st.st_gid)
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-        os.replace(tmp, target)
-    except OSError as exc:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise PhonebookError(ERROR_CANNOT_WRITE_PHONEBOOK, f"{target}: {_why(exc)}") from None
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
-    try:
-        dfd = os.open(d, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
-    except OSError:  # pragma: no cover - directory vanished under us
-        return
-    try:
-        os.fsync(dfd)
-    except OSError as exc:  # pragma: no cover - some filesystems refuse directory fsync
-        if exc.errno not in (errno.EINVAL, errno.ENOTSUP):
-            raise PhonebookError(ERROR_CANNOT_WRITE_PHONEBOOK, f"{d}: {_why(exc)}") from None
-    finally:
-        os.close(dfd)

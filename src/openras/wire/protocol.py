@@ -33,6 +33,10 @@ WAIT_DELETED: Final = f"{INTERFACE}.WaitDeleted"
 ENTRY_RENAMED: Final = f"{INTERFACE}.EntryRenamed"
 ENTRY_DELETED: Final = f"{INTERFACE}.EntryDeleted"
 
+#: The password a reply gives for a saved one (Windows' RasGetCredentials gives 16 asterisks),
+#: and that a call passes back to mean "keep the saved password".
+PASSWORD_HANDLE: Final = "*" * 16
+
 
 def call(
     method: str, parameters: dict[str, Any] | None = None, *, more: bool = False
