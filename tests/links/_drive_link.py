@@ -22,9 +22,9 @@ from openras.errors import RasError
 from openras.links.base import (
     DialParams,
     Link,
-    LinkDropped,
     LinkEvent,
     LinkFailed,
+    LinkLost,
     LinkSpec,
     StateReached,
 )
@@ -53,7 +53,7 @@ def on_event(event: LinkEvent) -> None:
         out({"event": "state", "state": int(event.state), "name": event.state.name})
     elif isinstance(event, LinkFailed):
         out({"event": "failed", "error": event.error, "detail": event.detail})
-    elif isinstance(event, LinkDropped):
+    elif isinstance(event, LinkLost):
         out({"event": "dropped", "error": event.error, "detail": event.detail})
 
 

@@ -19,9 +19,9 @@ from openras.errors import RasError
 from openras.links.base import (
     DialParams,
     Link,
-    LinkDropped,
     LinkEvent,
     LinkFailed,
+    LinkLost,
     LinkSpec,
     StateReached,
 )
@@ -104,7 +104,7 @@ class Recorder:
     async def connected(self, timeout: float) -> None:
         event = await self.wait_for(
             lambda e: (
-                isinstance(e, LinkFailed | LinkDropped)
+                isinstance(e, LinkFailed | LinkLost)
                 or (isinstance(e, StateReached) and e.state == RasConnState.Connected)
             ),
             timeout,

@@ -27,9 +27,9 @@ from ovpn_lab import PASSWORD, USER, OvpnServer, client_profile, make_pki
 from openras.errors import RasError
 from openras.links.base import (
     DialParams,
-    LinkDropped,
     LinkEvent,
     LinkFailed,
+    LinkLost,
     LinkSpec,
     StateReached,
 )
@@ -91,7 +91,7 @@ class Events:
     async def connected(self, timeout: float = 15) -> None:
         ev = await self.wait_for(
             lambda e: (
-                isinstance(e, LinkFailed | LinkDropped)
+                isinstance(e, LinkFailed | LinkLost)
                 or (isinstance(e, StateReached) and e.state is RasConnState.Connected)
             ),
             timeout,
@@ -208,7 +208,7 @@ async def test_dial_ping_stats_projection_hang_up(
     assert iface_gone(netns_lab, netns_pair.b, link.ifname)
     assert not run_dir.exists()
     # The stop was ours: nothing more is reported.
-    assert not any(isinstance(e, LinkFailed | LinkDropped) for _, e in events.items)
+    assert not any(isinstance(e, LinkFailed | LinkLost) for _, e in events.items)
 
 
 async def test_wrong_password_is_691(
@@ -220,7 +220,7 @@ async def test_wrong_password_is_691(
     events = Events()
     link = OpenVpnLink(spec, events)
     await link.start()
-    ev = await events.wait_for(lambda e: isinstance(e, LinkFailed | LinkDropped), 15)
+    ev = await events.wait_for(lambda e: isinstance(e, LinkFailed | LinkLost), 15)
     assert isinstance(ev, LinkFailed) and ev.error == 691, ev
     assert RasConnState.Connected not in events.states
     # The driver stops openvpn itself after a failure (exit status 0 notwithstanding).
@@ -241,7 +241,7 @@ async def test_untrusted_server_certificate_is_801_at_once(
     link = OpenVpnLink(make_spec(tmp_path, profile), events)
     t0 = time.monotonic()
     await link.start()
-    ev = await events.wait_for(lambda e: isinstance(e, LinkFailed | LinkDropped), 10)
+    ev = await events.wait_for(lambda e: isinstance(e, LinkFailed | LinkLost), 10)
     assert isinstance(ev, LinkFailed) and ev.error == 801, ev
     assert "VERIFY ERROR" in ev.detail
     assert time.monotonic() - t0 < 5  # not the dial timeout
@@ -260,7 +260,7 @@ async def test_server_down_fails_in_bounded_time(
     link = OpenVpnLink(spec, events)
     t0 = time.monotonic()
     await link.start()
-    ev = await events.wait_for(lambda e: isinstance(e, LinkFailed | LinkDropped), 12)
+    ev = await events.wait_for(lambda e: isinstance(e, LinkFailed | LinkLost), 12)
     elapsed = time.monotonic() - t0
     report(f"openvpn server-down failure ({ev})", elapsed * 1000)
     assert isinstance(ev, LinkFailed)
@@ -280,7 +280,7 @@ async def test_dial_timeout_when_server_silent(
     link = OpenVpnLink(spec, events)
     t0 = time.monotonic()
     await link.start()
-    ev = await events.wait_for(lambda e: isinstance(e, LinkFailed | LinkDropped), 6)
+    ev = await events.wait_for(lambda e: isinstance(e, LinkFailed | LinkLost), 6)
     assert isinstance(ev, LinkFailed) and ev.error == 809, ev
     assert 1.4 < time.monotonic() - t0 < 4
     await asyncio.wait_for(link.wait_closed(), 10)
@@ -304,9 +304,9 @@ async def test_server_gone_while_connected_drops(
     assert server.proc is not None
     t0 = time.monotonic()
     server.proc.send_signal(getattr(signal, how))
-    ev = await events.wait_for(lambda e: isinstance(e, LinkFailed | LinkDropped), 15)
+    ev = await events.wait_for(lambda e: isinstance(e, LinkFailed | LinkLost), 15)
     report(f"openvpn drop detected ({how} server: {ev})", (time.monotonic() - t0) * 1000)
-    assert isinstance(ev, LinkDropped), ev
+    assert isinstance(ev, LinkLost), ev
     assert ev.error == expected and ev.detail, ev
     await asyncio.wait_for(link.wait_closed(), 10)
     assert iface_gone(netns_lab, netns_pair.b, link.ifname)
@@ -330,7 +330,7 @@ def _read_json_line(proc: subprocess.Popen[bytes], key: str, timeout: float) -> 
             obj = json.loads(line)
             if key in obj:
                 return dict(obj[key])
-            if obj.get("event") in ("LinkFailed", "LinkDropped"):
+            if obj.get("event") in ("LinkFailed", "LinkLost"):
                 pytest.fail(f"helper link failed: {obj}")
     pytest.fail(f"helper printed no {key!r} in {timeout}s: {buf!r}")
 
@@ -398,8 +398,8 @@ async def test_adopt_reports_a_drop_that_happened_meanwhile(
     with netns_lab.inside(netns_pair.b):
         link = await OpenVpnLink.adopt(spec, record, events)
         assert isinstance(link, OpenVpnLink)
-        ev = await events.wait_for(lambda e: isinstance(e, LinkFailed | LinkDropped), 5)
-        assert ev == LinkDropped(629, "openvpn reconnecting: server-pushed-connection-reset")
+        ev = await events.wait_for(lambda e: isinstance(e, LinkFailed | LinkLost), 5)
+        assert ev == LinkLost(629, "openvpn reconnecting: server-pushed-connection-reset")
         await asyncio.wait_for(link.wait_closed(), 10)  # the driver stopped it itself
     assert iface_gone(netns_lab, netns_pair.b, link.ifname)
 

@@ -46,7 +46,7 @@ from netns import NetnsLab, NsPair, kill_pids, pids_in_netns, require_programs, 
 
 from openras.client import Client
 from openras.errors import InvalidHandle, RasError
-from openras.links.base import DialParams, LinkDropped, LinkFailed, LinkSpec
+from openras.links.base import DialParams, LinkFailed, LinkLost, LinkSpec
 from openras.links.ssh.driver import SshLink
 from openras.policy import Grant
 from openras.states import RasConnState
@@ -329,7 +329,7 @@ async def test_dial_failures(
         link = SshLink(spec, rec)
         t0 = time.monotonic()
         await link.start()
-        failed = await rec.wait_for(lambda e: isinstance(e, LinkFailed | LinkDropped), 8)
+        failed = await rec.wait_for(lambda e: isinstance(e, LinkFailed | LinkLost), 8)
         took = time.monotonic() - t0
         assert isinstance(failed, LinkFailed), failed
         assert failed.error == code, failed
@@ -364,9 +364,9 @@ async def test_dead_peer_drops_829(netns_lab: NetnsLab, ssh_pair: NsPair, tmp_pa
         pid = link.record()["process"]["pid"]
         cut = time.monotonic()
         netns_lab.run(ssh_pair.a, ["ip", "link", "set", ssh_pair.if_a, "down"])
-        dropped = await rec.wait_for(lambda e: isinstance(e, LinkDropped | LinkFailed), 10)
+        dropped = await rec.wait_for(lambda e: isinstance(e, LinkLost | LinkFailed), 10)
         took = time.monotonic() - cut
-        assert isinstance(dropped, LinkDropped)
+        assert isinstance(dropped, LinkLost)
         assert dropped.error == 829
         assert "not responding" in dropped.detail
         await close(link)
@@ -559,7 +559,7 @@ async def test_hang_up_while_connecting(
         pid = link.record()["process"]["pid"]
         took = await close(link)
     assert rec.states == [RasConnState.ConnectDevice]
-    assert not [e for e in rec.events if isinstance(e, LinkFailed | LinkDropped)]
+    assert not [e for e in rec.events if isinstance(e, LinkFailed | LinkLost)]
     assert not pid_alive(pid)
     assert not spec.run_dir.exists()
     assert took < 1
@@ -833,7 +833,7 @@ async def test_admin_credentials_trust_only_the_administrators_host_key(
         if case == "right-key":
             await rec.connected(5)
         else:
-            failed = await rec.wait_for(lambda e: isinstance(e, LinkFailed | LinkDropped), 8)
+            failed = await rec.wait_for(lambda e: isinstance(e, LinkFailed | LinkLost), 8)
             assert isinstance(failed, LinkFailed) and failed.error == 835, failed
         await close(link)
     assert kh.read_bytes() == before  # nothing learned into the administrator's file
@@ -865,7 +865,7 @@ async def test_tun_routes_never_take_over_an_existing_route(
     with netns_lab.inside(ssh_pair.b):
         link = SshLink(spec, rec)
         await link.start()
-        failed = await rec.wait_for(lambda e: isinstance(e, LinkFailed | LinkDropped), 8)
+        failed = await rec.wait_for(lambda e: isinstance(e, LinkFailed | LinkLost), 8)
         assert isinstance(failed, LinkFailed) and failed.error == 716, failed
         assert "File exists" in failed.detail
         dev = f"tun{link.record()['tun_unit']}"

@@ -40,7 +40,7 @@ from netns import NetnsLab, NsPair, pids_in_netns, require_programs, wait_until
 
 from openras.client import Client
 from openras.errors import RasError
-from openras.links.base import LinkDropped, LinkFailed, LinkSpec, StateReached
+from openras.links.base import LinkFailed, LinkLost, LinkSpec, StateReached
 from openras.links.wireguard.driver import WireGuardLink, uapi_socket
 from openras.links.wireguard.netplan import PolicySlot
 from openras.policy import Grant
@@ -285,7 +285,7 @@ async def test_no_handshake_fails_809_within_the_dial_timeout(
         link = WireGuardLink(spec, rec)
         t0 = time.monotonic()
         await link.start()
-        failed = await rec.wait_for(lambda e: isinstance(e, LinkFailed | LinkDropped), 5)
+        failed = await rec.wait_for(lambda e: isinstance(e, LinkFailed | LinkLost), 5)
         took = time.monotonic() - t0
         assert isinstance(failed, LinkFailed)
         assert failed.error == 809
@@ -320,7 +320,7 @@ async def test_a_closed_port_or_no_route_fails_at_once(
         link = WireGuardLink(spec, rec)
         t0 = time.monotonic()
         await link.start()
-        failed = await rec.wait_for(lambda e: isinstance(e, LinkFailed | LinkDropped), 5)
+        failed = await rec.wait_for(lambda e: isinstance(e, LinkFailed | LinkLost), 5)
         took = time.monotonic() - t0
         assert isinstance(failed, LinkFailed)
         assert (failed.error, endpoint in failed.detail) == (code, True), failed
@@ -357,9 +357,9 @@ async def test_peer_killed_drops_829_by_silence(
         assert netns_lab.ping(wg_pair.b, SERVER_IP)
         killed = time.monotonic()
         netns_lab.stop(server.proc)
-        dropped = await rec.wait_for(lambda e: isinstance(e, LinkDropped | LinkFailed), 10)
+        dropped = await rec.wait_for(lambda e: isinstance(e, LinkLost | LinkFailed), 10)
         took = time.monotonic() - killed
-        assert isinstance(dropped, LinkDropped)
+        assert isinstance(dropped, LinkLost)
         assert dropped.error == 829
         assert "silent" in dropped.detail
         assert 2.0 < took < 5.0
@@ -384,8 +384,8 @@ async def test_wireguard_go_killed_drops_829_at_once(
         pid = link.record()["process"]["pid"]
         t0 = time.monotonic()
         os.kill(pid, 9)
-        dropped = await rec.wait_for(lambda e: isinstance(e, LinkDropped | LinkFailed), 5)
-        assert isinstance(dropped, LinkDropped)
+        dropped = await rec.wait_for(lambda e: isinstance(e, LinkLost | LinkFailed), 5)
+        assert isinstance(dropped, LinkLost)
         assert dropped.error == 829
         assert "wireguard-go exited" in dropped.detail
         assert time.monotonic() - t0 < 1.0
@@ -511,7 +511,7 @@ async def test_hang_up_while_dialing(netns_lab: NetnsLab, wg_pair: NsPair, tmp_p
         pid = link.record()["process"]["pid"]
         took = await close_link(link)
     assert rec.states == [RasConnState.ConnectDevice, RasConnState.DeviceConnected]
-    assert not [e for e in rec.events if isinstance(e, LinkFailed | LinkDropped)]
+    assert not [e for e in rec.events if isinstance(e, LinkFailed | LinkLost)]
     assert_nothing_left(netns_lab, wg_pair.b, spec, ifname, pid)
     assert took < 1
 

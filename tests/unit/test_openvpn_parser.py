@@ -15,9 +15,9 @@ from hypothesis import strategies as st
 
 from openras.links.base import (
     DialParams,
-    LinkDropped,
     LinkEvent,
     LinkFailed,
+    LinkLost,
     LinkSpec,
     StateReached,
 )
@@ -295,7 +295,7 @@ async def test_driver_dial_transcript_reaches_connected(tmp_path: Path) -> None:
 async def test_driver_wrong_password_is_691_once(tmp_path: Path) -> None:
     link, events = _link(tmp_path)
     _play(link, WRONG_PASSWORD)
-    failures = [e for e in events if isinstance(e, LinkFailed | LinkDropped)]
+    failures = [e for e in events if isinstance(e, LinkFailed | LinkLost)]
     assert failures == [LinkFailed(691, "openvpn: Auth verification failed")]
 
 
@@ -319,8 +319,8 @@ async def test_driver_unreachable_uses_the_fatal_line(tmp_path: Path) -> None:
 async def test_driver_restart_after_connected_is_a_drop(tmp_path: Path) -> None:
     link, events = _link(tmp_path)
     _play(link, DIAL + SERVER_STOPPED + HANG_UP)
-    ends = [e for e in events if isinstance(e, LinkFailed | LinkDropped)]
-    assert ends == [LinkDropped(629, "openvpn restarted: server-pushed-connection-reset")]
+    ends = [e for e in events if isinstance(e, LinkFailed | LinkLost)]
+    assert ends == [LinkLost(629, "openvpn restarted: server-pushed-connection-reset")]
 
 
 async def test_driver_our_own_stop_reports_nothing(tmp_path: Path) -> None:
@@ -328,4 +328,4 @@ async def test_driver_our_own_stop_reports_nothing(tmp_path: Path) -> None:
     _play(link, DIAL)
     link.request_stop()
     _play(link, HANG_UP)
-    assert not [e for e in events if isinstance(e, LinkFailed | LinkDropped)]
+    assert not [e for e in events if isinstance(e, LinkFailed | LinkLost)]

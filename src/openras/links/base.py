@@ -95,8 +95,11 @@ class LinkFailed:
 
 
 @dataclass(frozen=True)
-class LinkDropped:
-    """An established link went down by itself with ``error`` (628, 629, 829...)."""
+class LinkLost:
+    """An established link went down by itself with ``error`` (628, 629, 829...).
+
+    The driver's event; a client that meets the drop gets the exception
+    :class:`openras.errors.LinkDropped`."""
 
     error: int
     detail: str = ""
@@ -111,7 +114,7 @@ class InputNeeded:
     echo: bool = False
 
 
-LinkEvent = StateReached | LinkFailed | LinkDropped | InputNeeded
+LinkEvent = StateReached | LinkFailed | LinkLost | InputNeeded
 Emit = Callable[[LinkEvent], None]
 
 

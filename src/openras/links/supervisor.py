@@ -38,7 +38,7 @@ from typing import Any, ClassVar, Generic, TypeVar, cast
 
 from openras.errors import ERROR_USER_DISCONNECTION, ERROR_VPN_TIMEOUT, RasError
 from openras.links._common import dial_timeout
-from openras.links.base import Emit, Link, LinkDropped, LinkFailed, LinkSpec
+from openras.links.base import Emit, Link, LinkFailed, LinkLost, LinkSpec
 from openras.links.journal import Journal, Process
 from openras.links.process import LinkProcess
 
@@ -182,7 +182,7 @@ class SupervisedLink(Link, Generic[PreparedT]):
             return
         self._terminal = True
         self._disarm_dial_deadline()
-        self.emit(LinkDropped(code, detail) if self._connected else LinkFailed(code, detail))
+        self.emit(LinkLost(code, detail) if self._connected else LinkFailed(code, detail))
         self._begin_stop()
 
     # ------------------------------------------------------------------ the contract

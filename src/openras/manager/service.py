@@ -28,9 +28,9 @@ from openras.links.base import (
     DialParams,
     InputNeeded,
     Link,
-    LinkDropped,
     LinkEvent,
     LinkFailed,
+    LinkLost,
     LinkSpec,
     StateReached,
 )
@@ -706,7 +706,7 @@ class Manager:
                 if event.detail:
                     log.info("handle %d: attempt failed: %s", handle, event.detail)
                 self._apply(self.table.link_failed(handle, event.error, now, event.detail))
-            elif isinstance(event, LinkDropped):
+            elif isinstance(event, LinkLost):
                 log.info("handle %d: link dropped: %s", handle, event.detail or event.error)
                 self._apply(self.table.link_dropped(handle, event.error, now, event.detail))
 

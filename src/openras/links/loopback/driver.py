@@ -27,8 +27,8 @@ from openras.links.base import (
     Emit,
     InputNeeded,
     Link,
-    LinkDropped,
     LinkFailed,
+    LinkLost,
     LinkSpec,
     LinkStats,
     Projection,
@@ -184,7 +184,7 @@ class LoopbackLink(SupervisedLink[dict[str, Any]]):
                         LinkFailed(int(ev["error"]), str(ev.get("detail") or "attempt failed"))
                     )
                 elif kind == "dropped":
-                    self.emit(LinkDropped(int(ev["error"]), str(ev.get("detail", ""))))
+                    self.emit(LinkLost(int(ev["error"]), str(ev.get("detail", ""))))
                 elif kind == "ask":
                     self._asking = True
                     self.emit(InputNeeded(str(ev.get("prompt", "")), bool(ev.get("echo"))))
@@ -205,7 +205,7 @@ class LoopbackLink(SupervisedLink[dict[str, Any]]):
         elif phase == "failed":
             self.emit(LinkFailed(int(status.get("error") or 635)))
         elif phase == "dropped":
-            self.emit(LinkDropped(int(status.get("error") or 629)))
+            self.emit(LinkLost(int(status.get("error") or 629)))
 
     def provide_input(self, text: str | None) -> bool:
         if not self._asking or self._ended() or self._writer is None:

@@ -31,7 +31,7 @@ How a dial goes:
    over the socket (``log on``), which woke the daemon for every line of a handshake that
    competes with the daemon for the CPU. Restarts while dialing (``>HOLD:`` again) are released until
    the dial timeout; a restart once connected is a drop (the manager decides about redial).
-4. After LinkFailed/LinkDropped the driver stops openvpn itself. ``request_stop`` sends
+4. After LinkFailed/LinkLost the driver stops openvpn itself. ``request_stop`` sends
    ``signal SIGTERM`` over the socket (SIGTERM to the pid if that fails or is not heard);
    ``wait_closed`` waits for the exit, deletes a tun left behind (only after SIGKILL) and
    the run-dir files.

@@ -29,8 +29,8 @@ How a dial goes (each step bounded by the dial timeout):
    until a handshake (Connected) or the deadline (LinkFailed 809 — a wrong key, a wrong
    endpoint and a dead server look the same to WireGuard, which never answers an
    unauthenticated packet). Then it is polled about once a second: a peer silent while we
-   transmit -> LinkDropped 829; wireguard-go exiting or the interface vanishing ->
-   LinkDropped 829.
+   transmit -> LinkLost 829; wireguard-go exiting or the interface vanishing ->
+   LinkLost 829.
 
 The interface, wireguard-go's UAPI socket and each policy rule are journaled before they
 are made (``links/journal.py``); ``wait_closed`` (and the clean-up after a crash) replays the
