@@ -8,7 +8,7 @@ PKGS="python3-venv openvpn wireguard-go wireguard-tools openssh-server openssh-c
 # The VM tier (tests/vm): QEMU, Debian's kernel (its modules have PPP, L2TP, ESP and WireGuard,
 # which the kernel here lacks), the static busybox virtme-ng builds the guest's initramfs
 # from, and the link programs the guest runs (it sees the host's files).
-PKGS="$PKGS qemu-system-x86 linux-image-amd64 busybox-static ppp"
+PKGS="$PKGS qemu-system-x86 linux-image-amd64 busybox-static ppp pppoe"
 if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
   missing=""
   for p in $PKGS; do dpkg -s "$p" >/dev/null 2>&1 || missing="$missing $p"; done

@@ -238,12 +238,10 @@ def build_argv(
         "noreplacedefaultroute",
         "noproxyarp",
         # pppd would run the system's /etc/ppp/ip-up (DNS, routes): the daemon does that.
+        # (pppd 2.4.9 has no option for /etc/ppp/ip-pre-up: the administrator's, it runs.)
         "ip-up-script", no_script,
         "ip-down-script", no_script,
-        "ipv6-up-script", no_script,
-        "ipv6-down-script", no_script,
-        "auth-up-script", no_script,
-        "auth-down-script", no_script,
+        "noipv6",  # IPv4 only (so the system's ipv6-up scripts do not run either)
     ]  # fmt: skip
     if settings.idle_seconds:
         argv += ["idle", str(settings.idle_seconds)]
