@@ -251,6 +251,7 @@ def test_auth_failure_is_691_even_when_pppd_exits_as_a_hang_up() -> None:
     assert (code, detail) == (691, "CHAP authentication failed")
 
 
+# The chat lines are what Debian's chat -v -s writes (recorded against a pty AT emulator).
 @pytest.mark.parametrize(
     ("text", "rc", "code"),
     [
@@ -261,6 +262,7 @@ def test_auth_failure_is_691_even_when_pppd_exits_as_a_hang_up() -> None:
             676,
         ),
         (b"expect (CONNECT)\nNO DIALTONE\n -- failed\nFailed (NO DIALTONE)\n", 8, 680),
+        (b"expect (CONNECT)\n^M\nERROR\n -- failed\nFailed (ERROR)\n", 8, 651),
         (b"expect (CONNECT)\nFailed (NO CARRIER)\n", 8, 678),
         (b"send (ATZ^M)\nexpect (OK)\nalarm\nFailed\nConnect script failed\n", 8, 692),
         (b"send (ATDT1^M)\nexpect (CONNECT)\nalarm\nFailed\n", 8, 678),

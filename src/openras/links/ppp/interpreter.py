@@ -263,7 +263,7 @@ class PppLog:
         if m := _CHAT_FAILED.search(line):
             reason = m.group(1).strip()
             self._fail(CHAT_ABORTS.get(reason, ERROR_FROM_DEVICE), f"modem said {reason}")
-        elif line.startswith("alarm") or line.endswith("-- failed"):
+        elif line == "alarm":  # chat's timeout (an ABORT match says "Failed (WHAT)")
             if self._expecting in ("", "OK"):
                 self._fail(ERROR_PORT_OR_DEVICE, "the modem does not respond (no OK to AT)")
             else:
