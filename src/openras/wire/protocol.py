@@ -73,9 +73,9 @@ def raise_for_error(msg: dict[str, Any]) -> dict[str, Any]:
         raise RemoteProtocolError(ERROR_UNKNOWN, "reply parameters are not an object")
     if err is None:
         return params
-    code = params.get("code", 635)
+    code = params.get("code", ERROR_UNKNOWN)
     raise RasError.from_code(
-        int(code) if isinstance(code, int) else 635,
+        int(code) if isinstance(code, int) else ERROR_UNKNOWN,
         params.get("detail") if isinstance(params.get("detail"), str) else None,
         handle=int(params.get("handle", 0) or 0),
         needs=params.get("needs") if isinstance(params.get("needs"), str) else None,

@@ -203,9 +203,9 @@ class LoopbackLink(SupervisedLink[dict[str, Any]]):
                 self._mark_connected()
             self.emit(StateReached(RasConnState(int(status["state"]))))
         elif phase == "failed":
-            self.emit(LinkFailed(int(status.get("error") or 635)))
+            self.emit(LinkFailed(int(status.get("error") or errors.ERROR_UNKNOWN)))
         elif phase == "dropped":
-            self.emit(LinkLost(int(status.get("error") or 629)))
+            self.emit(LinkLost(int(status.get("error") or errors.ERROR_REMOTE_DISCONNECTION)))
 
     def provide_input(self, text: str | None) -> bool:
         if not self._asking or self._ended() or self._writer is None:

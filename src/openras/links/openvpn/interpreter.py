@@ -27,7 +27,13 @@ from openras.states import RasConnState
 #: Lines of what came over the socket kept to explain a failure (FATAL, NOTIFY, resync).
 LOG_KEEP = 80
 #: Refused port (808), unresolvable name (868), no route (769): the dial fails at once.
-FAIL_EARLY = frozenset({808, 868, 769})
+FAIL_EARLY = frozenset(
+    {
+        errors.ERROR_VPN_REFUSED,
+        errors.ERROR_DNSNAME_NOT_RESOLVABLE,
+        errors.ERROR_BAD_ADDRESS_SPECIFIED,
+    }
+)
 
 
 @dataclass(frozen=True)
@@ -296,7 +302,10 @@ class Interpreter:
                 return self.end(exc.code, exc.detail or "")
             return self._login(user, password)
         if req.realm == "Private Key":
-            return self.end(869, "the private key needs a passphrase; use an unencrypted key")
+            return self.end(
+                errors.ERROR_EAPTLS_PASSWD_INVALID,
+                "the private key needs a passphrase; use an unencrypted key",
+            )
         return self.end(
             errors.ERROR_AUTHENTICATION_FAILURE,
             f"openvpn asks for {req.realm!r} {req.what}, which openras cannot answer",

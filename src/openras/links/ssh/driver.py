@@ -81,6 +81,7 @@ from openras.errors import (
     ERROR_ACCESS_DENIED,
     ERROR_BAD_PHONE_NUMBER,
     ERROR_INVALID_PARAMETER,
+    ERROR_PORT_NOT_AVAILABLE,
     ERROR_VPN_TIMEOUT,
     RasError,
 )
@@ -474,7 +475,7 @@ class SshLink(SupervisedLink["_Settings"]):
             unit = 100 + (base - 100 + k) % 200
             if not link_exists(f"tun{unit}"):
                 return unit
-        raise RasError(633, "no free tun unit")
+        raise RasError(ERROR_PORT_NOT_AVAILABLE, "no free tun unit")
 
     # -- states -----------------------------------------------------------------------------
 
