@@ -14,7 +14,8 @@ from openras.errors import ERROR_UNKNOWN, RasError, RemoteProtocolError
 INTERFACE: Final = "org.openras.Manager"
 ERROR_NAME: Final = f"{INTERFACE}.RasError"
 
-# Methods (parameters -> reply parameters). See docs in manager/service.py.
+# Methods. Their parameters and replies are the structs of wire/messages.py (the interface
+# description the daemon serves is generated from them); manager/server.py handles them.
 DIAL: Final = f"{INTERFACE}.Dial"
 #: The dialer's answer to a question the link asks while dialing (RASCS_Interactive).
 DIAL_INPUT: Final = f"{INTERFACE}.DialInput"

@@ -12,8 +12,9 @@ It follows ``wg-quick`` (``Address``, ``MTU``, routes for every peer's ``Allowed
   which routes exactly as wg-quick's: a marked packet skips it and finds main two rules
   later), so each rule is identified by priority + fwmark + table + selector, and the
   teardown removes those exact rules (``rtnl.DelRule``), never "whatever has priority N";
-* nothing is done for ``DNS`` (the driver reports it in the projection; the resolver
-  belongs to the system) and no nftables anti-spoofing rules are added;
+* ``DNS`` is not this plan's: the driver reports it in the projection and the daemon
+  applies it (:mod:`openras.dns`, through systemd-resolved, resolvconf or resolv.conf) and
+  takes it off before the handle answers 6; no nftables anti-spoofing rules are added;
 * the interface gets no IPv6 link-local address (``addrgenmode none``), as with the kernel's
   WireGuard; wireguard-go's tun would otherwise get one.
 
