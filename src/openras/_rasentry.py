@@ -354,7 +354,9 @@ def _apply_struct(
     if (v := changed("dwFramingProtocol")) is not None:
         e.set(_FRAMING_KEY, str(int(v)))
     for key, value in props.extra.items():
-        if e.get(key) != value:
+        # Against what Get returned, not e.get(): with a key repeated in two spellings
+        # ("I=" and "i=0"), the two answer differently and an unchanged value was rewritten.
+        if old.extra.get(key) != value and e.get(key) != value:
             e.set(key, value)
 
 

@@ -209,3 +209,15 @@ def test_phonebook_get_then_set_entry_properties_is_identity(case: Case) -> None
             assert props is not None
             assert _rasentry.RasSetEntryProperties(str(path), nm, props) == 0
             assert path.read_bytes() == data, nm
+
+
+def test_a_key_repeated_in_two_spellings_survives_get_then_set(tmp_path: Path) -> None:
+    """Found by the property above: ``I=`` then ``i=0`` (one key to Windows, two lines) came
+    back as ``I=0`` after an unchanged RasGetEntryProperties/RasSetEntryProperties."""
+    data = b"[0]\r\nType=\r\nType=\r\nI=\r\ni=0\r\n"
+    path = tmp_path / "gen.pbk"
+    path.write_bytes(data)
+    code, props = _rasentry.RasGetEntryProperties(str(path), "0")
+    assert code == 0 and props is not None
+    assert _rasentry.RasSetEntryProperties(str(path), "0", props) == 0
+    assert path.read_bytes() == data
