@@ -224,6 +224,8 @@ Deflate (15) compression enabled
 local  IP address 10.236.43.10
 remote IP address 10.236.43.1
 primary   DNS address 10.236.43.53
+secondary DNS address 10.236.43.54
+Script /bin/true started (pid 4242)
 """
 
 
@@ -235,9 +237,20 @@ def test_transcript_of_a_pppoe_dial_gives_states_and_projection() -> None:
     assert log.projected and log.failure is None
     f = log.facts
     assert (f.local_address, f.remote_address, f.dns) == ("10.236.43.10", "10.236.43.1",
-                                                          ["10.236.43.53"])  # fmt: skip
+                                                          ["10.236.43.53", "10.236.43.54"])  # fmt: skip
     assert f.auth_protocol == "MS-CHAPv2" and f.interface == "orppp7"
     assert f.pppoe_session == "1" and f.compression == ["Deflate (15)"]
+
+
+def test_projection_waits_for_the_end_of_ipcps_report() -> None:
+    """Read between the addresses and the DNS lines, the link is not yet projected."""
+    log = PppLog()
+    cut = PPPOE_OK.index(b"primary")
+    log.feed(PPPOE_OK[:cut])
+    assert not log.projected and log.facts.dns == []
+    states = log.feed(PPPOE_OK[cut:])
+    assert log.projected and states[-1] == RasConnState.Projected
+    assert log.facts.dns == ["10.236.43.53", "10.236.43.54"]
 
 
 def test_auth_failure_is_691_even_when_pppd_exits_as_a_hang_up() -> None:

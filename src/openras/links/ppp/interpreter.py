@@ -175,6 +175,7 @@ class PppLog:
         self.last_line = ""
         self._peer_auth = ""  # the last LCP auth option the peer asked for
         self._expecting = ""  # chat's current expect string
+        self._ipcp_done = False
 
     def _reach(self, state: RasConnState) -> None:
         if self.reached is None or ORDER.index(state) > ORDER.index(self.reached):
@@ -206,6 +207,16 @@ class PppLog:
 
     @property
     def projected(self) -> bool:
+        """IPCP is up and its report is complete.
+
+        pppd's ``ipcp_up`` logs the addresses, then the DNS servers, then starts the ip-up
+        script (``Script ... started``, logged with ``debug``): the addresses alone are not
+        the end of the report, a reader between two of its lines would miss the DNS.
+        """
+        return self._ipcp_done
+
+    @property
+    def _addressed(self) -> bool:
         return bool(self.facts.local_address and self.facts.remote_address)
 
     def _line(self, line: str) -> None:
@@ -254,10 +265,12 @@ class PppLog:
             else:
                 facts.remote_address = m.group(2)
             self._reach(RasConnState.AuthProject)
-            if self.projected:
-                self._reach(RasConnState.Projected)
-        if (m := _DNS.match(line)) and m.group(1) not in facts.dns:
+        elif (m := _DNS.match(line)) and m.group(1) not in facts.dns:
             facts.dns.append(m.group(1))
+        elif self._addressed and not self._ipcp_done and not _DNS.match(line):
+            # the first other line after the addresses (the ip-up script's start) ends it
+            self._ipcp_done = True
+            self._reach(RasConnState.Projected)
         if (m := _COMPRESSION.match(line)) and m.group(1) not in facts.compression:
             facts.compression.append(m.group(1))
         if m := _CHAT_FAILED.search(line):
