@@ -30,7 +30,9 @@ def test_varlink_introspection(rasman):
     try:
         info = t.call("org.varlink.service.GetInfo")
         assert "org.openras.Manager" in info["interfaces"]
-        desc = t.call("org.varlink.service.GetInterfaceDescription", {"interface": "org.openras.Manager"})
+        desc = t.call(
+            "org.varlink.service.GetInterfaceDescription", {"interface": "org.openras.Manager"}
+        )
         assert desc["description"].startswith("# The openras connection manager")
         assert "method Dial(" in desc["description"]
         with pytest.raises(errors.InvalidParameter):

@@ -69,7 +69,11 @@ def test_table_slots_take_turns_and_load_the_newest(tmp_path: Path) -> None:
     for n in range(1, 6):
         store.save(_record(n, pad=5000 - 900 * n))  # shrinking: each write truncates its slot
     store.close()
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["connections.0", "connections.1", "ids.json"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "connections.0",
+        "connections.1",
+        "ids.json",
+    ]
     again = StateStore(tmp_path)
     assert again.load() == _record(5, pad=500)
     assert again.path == again.slots[1]  # seq 5 is in slot 1
