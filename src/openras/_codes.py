@@ -984,5 +984,24 @@ CODES: Final[dict[int, tuple[str, str]]] = {
     ),
     # Win32 codes past the RAS range that ras-api.md §5.2 lists (FormatMessage texts).
     1462: ("ERROR_INCORRECT_SIZE", "Incorrect size argument."),
+    # IPsec IKE codes (winerror.h) an IKEv2 dial fails with, as Windows' rasdial prints them.
+    13801: ("ERROR_IPSEC_IKE_AUTH_FAIL", "IKE authentication credentials are unacceptable"),
+    13805: ("ERROR_IPSEC_IKE_TIMED_OUT", "Negotiation timed out"),
+    13806: (
+        "ERROR_IPSEC_IKE_NO_CERT",
+        "IKE failed to find valid machine certificate. Contact your Network Security "
+        "Administrator about installing a valid certificate in the appropriate Certificate "
+        "Store.",
+    ),
+    13817: ("ERROR_IPSEC_IKE_CRL_FAILED", "Certificate Revocation Check failed"),
+    13820: (
+        "ERROR_IPSEC_IKE_NO_PRIVATE_KEY",
+        "IKE negotiation failed because the machine certificate used does not have a private "
+        "key. IPsec certificates require a private key. Contact your Network Security "
+        "administrator about replacing with a certificate that has a private key.",
+    ),
+    13825: ("ERROR_IPSEC_IKE_NO_POLICY", "No policy configured"),
+    13843: ("ERROR_IPSEC_IKE_INVALID_PAYLOAD", "Invalid payload received"),
+    13868: ("ERROR_IPSEC_IKE_POLICY_MATCH", "Policy match error"),
     0x80070057: ("E_INVALIDARG", "The parameter is incorrect."),
 }
