@@ -41,8 +41,8 @@ from netns import NetnsLab, NsPair, pids_in_netns, require_programs, wait_until
 from openras.client import Client
 from openras.errors import RasError
 from openras.links.base import LinkFailed, LinkLost, LinkSpec, StateReached
+from openras.links.policy_slots import PolicySlot
 from openras.links.wireguard.driver import WireGuardLink, uapi_socket
-from openras.links.wireguard.netplan import PolicySlot
 from openras.policy import Grant
 from openras.states import RasConnState
 

@@ -10,6 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from openras.errors import RasError
+from openras.links.policy_slots import POLICY_SLOTS, POLICY_TABLE_BASE, PolicySlot
 from openras.links.rtnl import AddRule, DelRule, parse_del_rule, routes_too_much
 from openras.links.wireguard.config import (
     WgConfig,
@@ -23,9 +24,6 @@ from openras.links.wireguard.config import (
     split_endpoint,
 )
 from openras.links.wireguard.netplan import (
-    POLICY_SLOTS,
-    POLICY_TABLE_BASE,
-    PolicySlot,
     batches,
     plan_network,
 )

@@ -60,13 +60,12 @@ class Rule(msgspec.Struct, frozen=True, tag="rule"):
     version: int
     priority: int
     table: int
-    fwmark: int
+    #: The rule's "not fwmark" (None: a rule without one, as charon's "lookup TABLE").
+    fwmark: int | None
     suppress_prefixlength: int | None = None
 
     @classmethod
     def of(cls, rule: AddRule) -> Rule:
-        if rule.not_fwmark is None:
-            raise ValueError("a journaled rule needs its fwmark (removal is by exact match)")
         return cls(
             rule.version, rule.priority, rule.table, rule.not_fwmark, rule.suppress_prefixlength
         )

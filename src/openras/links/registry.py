@@ -20,6 +20,7 @@ DRIVERS: Final[dict[str, str]] = {
     "wireguard": "openras.links.wireguard.driver:WireGuardLink",
     "ssh": "openras.links.ssh.driver:SshLink",
     "ppp": "openras.links.ppp.driver:PppLink",
+    "ikev2": "openras.links.ikev2.driver:Ikev2Link",
 }
 
 
@@ -42,6 +43,16 @@ def _device_type(entry: EntryView) -> str:
     if not device.strip():
         device = _TYPE_DEVICE.get((entry.get("Type") or "").strip(), "")
     return device.strip().lower()
+
+
+def _is_ikev2(entry: EntryView) -> bool:
+    """An IKEv2 entry: VpnStrategy 7, 8 or 14, or no strategy and the IKEv2 miniport as the
+    device (the minimal entry scripts write: ``Device=WAN Miniport (IKEv2)``)."""
+    strategy = (entry.get("VpnStrategy") or "").strip() or "0"
+    if strategy != "0":
+        return _VPN.get(strategy, ("", ""))[1] == "ikev2"
+    device = entry.get("PreferredDevice") or ""
+    return "(ikev2)" in device.lower()
 
 
 def missing_driver(entry: EntryView) -> str:
@@ -72,8 +83,11 @@ def driver_name(entry: EntryView) -> str:
                 f"entry {entry.name!r}: OpenRasDevice={explicit!r} is not a known link type",
             )
         return explicit
-    if _device_type(entry) in _PPP_DEVICES:
+    device = _device_type(entry)
+    if device in _PPP_DEVICES:
         return "ppp"
+    if device == "vpn" and _is_ikev2(entry):
+        return "ikev2"
     raise errors.RasError(
         ERROR_DEVICETYPE_DOES_NOT_EXIST,
         f"entry {entry.name!r}: {missing_driver(entry)}, not available on this system",
@@ -99,7 +113,7 @@ def load_driver(name: str) -> type[Link]:
 
 #: Drivers whose links need root (a tun device, routes): a per-user daemon cannot run them.
 #: (ssh decides per entry: its socks mode works without root; its validate says so.)
-ROOT_ONLY: Final = frozenset({"openvpn", "wireguard", "ppp"})
+ROOT_ONLY: Final = frozenset({"openvpn", "wireguard", "ppp", "ikev2"})
 
 
 def needs_system_daemon(driver: str) -> str | None:
@@ -129,6 +143,8 @@ KNOWN_KEYS: Final = frozenset(
         "OpenRasSshAcceptNewHostKey", "OpenRasSshServerAliveInterval",
         "OpenRasSshServerAliveCountMax", "OpenRasSshTunLocal", "OpenRasSshTunRemote",
         "OpenRasSshTunRemoteUnit", "OpenRasSshTunRoutes",
+        "OpenRasIkev2Ca", "OpenRasIkev2Auth", "OpenRasIkev2Cert", "OpenRasIkev2Key",
+        "OpenRasIkev2DpdSeconds",
         "OpenRasPppoeInterface", "OpenRasSerialPort", "OpenRasSerialSpeed", "OpenRasSerialLocal",
         # RasSetEntryProperties' fields Windows keeps elsewhere (openras._rasentry)
         "OpenRasOptions", "OpenRasOptions2", "OpenRasFramingProtocol",

@@ -239,18 +239,31 @@ class AddRule:
         return RTM_NEWRULE, _CREATE, head + attrs
 
 
+#: The routing tables the daemon allocates to links (openras.links.policy_slots): tables and
+#: fwmarks 0x6F720000 + slot ("or" in ASCII, far from wg-quick's 51820 and from the low bits
+#: firewalls use for marks).
+POLICY_TABLE_BASE: Final = 0x6F720000
+POLICY_SLOTS: Final = 4096
+DAEMON_TABLES: Final = range(POLICY_TABLE_BASE, POLICY_TABLE_BASE + POLICY_SLOTS)
+
+
 @dataclass(frozen=True)
 class DelRule:
-    """The exact removal of ``rule``: ``ip -4|-6 rule del not fwmark M table T
-    [suppress_prefixlength N] priority P``. Only a rule with a fwmark can be removed this way
-    (the daemon's own rules all carry their link's fwmark): a removal by priority alone would
-    take whatever rule another link or the administrator has there."""
+    """The exact removal of ``rule``: ``ip -4|-6 rule del [not fwmark M] table T
+    [suppress_prefixlength N] priority P``. Only a rule with a fwmark, or one that looks up
+    a table of the daemon's own policy slots (:data:`DAEMON_TABLES`: charon's rule for its
+    link), can be removed this way: a removal by priority alone would take whatever rule
+    another link or the administrator has there."""
 
     rule: AddRule
 
     def __post_init__(self) -> None:
-        if self.rule.not_fwmark is None:
-            raise ValueError("a rule is removed by exact match: it needs its fwmark")
+        rule = self.rule
+        if rule.not_fwmark is None and rule.table not in DAEMON_TABLES:
+            raise ValueError(
+                "a rule is removed by exact match: it needs its fwmark or a table of the "
+                "daemon's own"
+            )
 
     @property
     def ifname(self) -> str:

@@ -62,6 +62,9 @@ def snapshot(entry: object, phonebook: Path, all_users: bool) -> EntrySnapshot:
     # Windows keeps PhoneNumber in the DEVICE block; the typed view knows where to look.
     if entry.phone_number and "phonenumber" not in keys:
         keys["phonenumber"] = entry.phone_number
+    # The device a minimal entry names only in its MEDIA block (Device=WAN Miniport (IKEv2)).
+    if entry.device_name and "preferreddevice" not in keys:
+        keys["preferreddevice"] = entry.device_name
     return EntrySnapshot(
         name=entry.name,
         keys=keys,

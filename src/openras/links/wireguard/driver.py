@@ -90,6 +90,12 @@ from openras.links.base import (
     StateReached,
 )
 from openras.links.journal import Interface, Rule, Socket
+from openras.links.policy_slots import (
+    POLICY_SLOTS,
+    allocate_policy_slot,
+    hold_policy_slot,
+    release_policy_slot,
+)
 from openras.links.process import LinkProcess, ProcessIdentity
 from openras.links.rtnl import AddRule, Rtnl, parse_del_rule
 from openras.links.supervisor import LinkFailure, SupervisedLink, stopped_before_start
@@ -117,9 +123,7 @@ from openras.links.wireguard.dump import (
     parse_uapi,
 )
 from openras.links.wireguard.netplan import (
-    POLICY_SLOTS,
     NetPlan,
-    PolicySlot,
     batches,
     needs_policy_routing,
     plan_network,
@@ -193,43 +197,6 @@ def load_config(spec: LinkSpec, settings: _Settings) -> WgConfig:
     require_dialable(config)
     check_policy(config, owner_uid=spec.owner_uid, grant=spec.grant)
     return config
-
-
-#: Policy slots held by live links of this daemon: slot -> handle. Taken synchronously (no
-#: await between the kernel check and the entry), released once a link's rules are removed.
-_held_slots: dict[int, int] = {}
-
-
-def _slot_in_use(slot: PolicySlot, rtnl: Rtnl, kernel_rules: Sequence[Any]) -> bool:
-    pris = set(slot.priorities)
-    if any(
-        r.priority in pris or r.table == slot.table or r.fwmark == slot.fwmark for r in kernel_rules
-    ):
-        return True
-    return any(rtnl.table_has_routes(v, slot.table) for v in (4, 6))
-
-
-def allocate_policy_slot(handle: int) -> PolicySlot:
-    """The first slot from ``handle``'s that no live link holds and the kernel shows unused
-    (no rule with its priorities, table or fwmark; no route in its table); RasError(716)
-    when every slot is taken. In the calling thread's network namespace."""
-    slot = PolicySlot.first_for(handle)
-    try:
-        with Rtnl() as rtnl:
-            kernel_rules = [*rtnl.rules(4), *rtnl.rules(6)]
-            for _ in range(POLICY_SLOTS):
-                if slot.slot not in _held_slots and not _slot_in_use(slot, rtnl, kernel_rules):
-                    _held_slots[slot.slot] = handle
-                    return slot
-                slot = slot.next()
-    except OSError as exc:
-        raise RasError(ERROR_IP_CONFIGURATION, f"policy routing: {exc}") from None
-    raise RasError(ERROR_IP_CONFIGURATION, "no free routing table for the default route")
-
-
-def release_policy_slot(slot: int | None, handle: int) -> None:
-    if slot is not None and _held_slots.get(slot) == handle:
-        del _held_slots[slot]
 
 
 def uapi_socket(ifname: str) -> Path:
@@ -726,7 +693,7 @@ class WireGuardLink(SupervisedLink[WgConfig]):
         slot = record.get("policy_slot")
         if isinstance(slot, int) and 0 <= slot < POLICY_SLOTS:
             link._slot = slot
-            _held_slots.setdefault(slot, spec.handle)
+            hold_policy_slot(slot, spec.handle)
         link._keepalive_overridden = tuple(map(str, record.get("keepalive_overridden", [])))
         link._projection = dict(record.get("projection", {}))
         proc_rec = record.get("process")

@@ -37,11 +37,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Final
 
+from openras.links.policy_slots import (
+    PolicySlot,
+)
 from openras.links.rtnl import (
-    RT_TABLE_MAIN,
     AddAddress,
     AddRoute,
-    AddRule,
     DelRule,
     LinkUp,
     NoLinkLocal,
@@ -50,55 +51,7 @@ from openras.links.rtnl import (
 from openras.links.wireguard.config import IPNetwork, WgConfig
 
 DEFAULT_MTU: Final = 1420
-#: Policy routing slots: tables and fwmarks POLICY_TABLE_BASE + slot ("or" in ASCII, far from
-#: wg-quick's 51820 and from the low bits firewalls use for marks), rule priorities
-#: RULE_PRIORITY_BASE + 2 slot (+1), below main's 32766.
-POLICY_TABLE_BASE: Final = 0x6F720000
-POLICY_SLOTS: Final = 4096
-RULE_PRIORITY_BASE: Final = 24000
-
 IpArgs = tuple[str, ...]
-
-
-@dataclass(frozen=True)
-class PolicySlot:
-    """The daemon's routing resources for one link's default route."""
-
-    slot: int
-
-    def __post_init__(self) -> None:
-        if not 0 <= self.slot < POLICY_SLOTS:
-            raise ValueError(f"policy slot {self.slot} out of range")
-
-    @classmethod
-    def first_for(cls, handle: int) -> PolicySlot:
-        """Where the search for ``handle``'s slot starts."""
-        return cls(handle % POLICY_SLOTS)
-
-    def next(self) -> PolicySlot:
-        return PolicySlot((self.slot + 1) % POLICY_SLOTS)
-
-    @property
-    def table(self) -> int:
-        return POLICY_TABLE_BASE + self.slot
-
-    @property
-    def fwmark(self) -> int:
-        return POLICY_TABLE_BASE + self.slot
-
-    @property
-    def priorities(self) -> tuple[int, int]:
-        """(suppress rule priority, not-fwmark rule priority)."""
-        return RULE_PRIORITY_BASE + 2 * self.slot, RULE_PRIORITY_BASE + 2 * self.slot + 1
-
-    def rules(self, version: int) -> tuple[AddRule, AddRule]:
-        """(not-fwmark rule, suppress rule) of one IP version, as plan_network adds them."""
-        suppress_pri, mark_pri = self.priorities
-        mark = self.fwmark
-        return (
-            AddRule(version, mark_pri, self.table, not_fwmark=mark),
-            AddRule(version, suppress_pri, RT_TABLE_MAIN, not_fwmark=mark, suppress_prefixlength=0),
-        )
 
 
 @dataclass(frozen=True)

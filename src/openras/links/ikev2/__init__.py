@@ -1,0 +1,1 @@
+"""The IKEv2 link (strongSwan charon over VICI)."""
