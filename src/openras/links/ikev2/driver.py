@@ -78,6 +78,7 @@ _RUN: Final = "run"
 _MOUNT_AND_EXEC: Final = 'mount --bind -- "$0" /run && exec "$@"'
 _POLL: Final = 0.005
 _TUN: Final = re.compile(rb"created TUN device: (\S+)")
+_FILE_LINE: Final = re.compile(r"^\S+ \d+\[\w+\] (.*)$")
 #: RASIKEV2_PROJECTION_INFO.dwAuthenticationProtocol per auth; flags.
 _AUTH_PROTOCOL: Final = {"cert": 1, "eap": 2, "psk": 3}
 RASIKEv2_FLAGS_MOBIKESUPPORTED: Final = 0x1
@@ -225,8 +226,9 @@ class Ikev2Link(SupervisedLink[Ikev2Settings]):
                 # The initiate's own log lines come before its answer (the "log" events of
                 # the other connection may come after it): the failure is known in time.
                 await control.request(
-                    "initiate", config.initiate(timeout_ms), on_event=self._on_event
-                )
+                    "initiate", config.initiate(timeout_ms), stream="control-log",
+                    on_event=self._on_event,
+                )  # fmt: skip
             except ViciError as exc:
                 code, detail = self._log.end_reason(connected=False, default=ERROR_VPN_TIMEOUT)
                 raise LinkFailure(code, detail if self._log.failure else str(exc)) from None
@@ -318,7 +320,7 @@ class Ikev2Link(SupervisedLink[Ikev2Settings]):
             if name == "list-sa" and isinstance(msg.get(config.CONN), Mapping):
                 found.update(msg[config.CONN])
 
-        await control.request("list-sas", {"ike": config.CONN}, on_event=take)
+        await control.request("list-sas", {"ike": config.CONN}, stream="list-sa", on_event=take)
         if found:
             self._log.take_sa(found)
         return found
@@ -422,30 +424,33 @@ class Ikev2Link(SupervisedLink[Ikev2Settings]):
             with contextlib.suppress(ValueError):
                 link._slot = PolicySlot(slot)
                 hold_policy_slot(slot, spec.handle)
-        facts = link._log.facts
-        facts.dns = [str(d) for d in record.get("dns") or []]
-        facts.tun = str(record.get("tun") or "")
-        facts.eap_method = str(record.get("eap_method") or "")
+        link._read_file_log()  # the negotiated facts (virtual IP, DNS, TUN), again
         proc_rec = record.get("process")
         proc = LinkProcess.adopt(ProcessIdentity.from_record(proc_rec)) if proc_rec else None
-        if proc is not None:
-            link._watch_program(proc, journal=False)
         sa: dict[str, Any] = {}
         if proc is not None:
+            link._watch_program(proc, journal=False)
             with contextlib.suppress(OSError, ViciError, ViciClosed, asyncio.TimeoutError):
                 link._control = await ViciConnection.open(link._path(_VICI))
                 sa = await asyncio.wait_for(link._refresh(link._control), 5.0)
-        children = sa.get("child-sas") if sa else None
-        if sa.get("state") != "ESTABLISHED" or not children:
+        if sa.get("state") != "ESTABLISHED" or not sa.get("child-sas"):
             await link._abandon()
             return None
         link._log.child_up = True
-        link._events = await ViciConnection.open(link._path(_VICI))
-        link._spawn(link._listen(link._events))
+        with contextlib.suppress(OSError):
+            link._events = await ViciConnection.open(link._path(_VICI))
+            link._spawn(link._listen(link._events))
         link._log.reach(RasConnState.Projected)
         link._mark_connected()
         emit(StateReached(RasConnState.Connected))
         return link
+
+    def _read_file_log(self) -> None:
+        """charon's file log (``HH:MM:SS NN[GRP] message``), fed to the interpreter."""
+        with contextlib.suppress(OSError):
+            for raw in self._path(_LOG).read_bytes().decode("utf-8", "replace").splitlines():
+                if m := _FILE_LINE.match(raw):
+                    self._log.feed_line(m.group(1))
 
 
 __all__ = ["Ikev2Link", "find_charon"]

@@ -56,11 +56,6 @@ def encode_request(command: str, message: Mapping[str, Any] | None = None) -> by
     return _HEADER.pack(len(packet)) + packet
 
 
-def encode_register(event: str) -> bytes:
-    packet: bytes = Packet.register_event(event)
-    return _HEADER.pack(len(packet)) + packet
-
-
 def decode_packet(payload: bytes) -> tuple[int, str, Msg]:
     """(packet type, event name or "", message) of one unframed packet."""
     parsed = Packet.parse(payload)
@@ -110,40 +105,56 @@ class ViciConnection:
         command: str,
         message: Mapping[str, Any] | None = None,
         *,
+        stream: str = "",
         on_event: OnEvent | None = None,
     ) -> Msg:
-        """Send ``command``; events that arrive before the response go to ``on_event``.
-        Raises ViciError when charon says ``success = no``."""
+        """Send ``command``; raises ViciError when charon says ``success = no``.
+
+        A command that streams its results as events (``list-sas`` as ``list-sa``,
+        ``initiate``'s log as ``control-log``) sends them only to a connection registered
+        for them: ``stream`` names that event, registered for the command's duration, and
+        each one goes to ``on_event``."""
         async with self._lock:
-            await self._write(encode_request(command, message))
-            while True:
-                kind, name, body = await self._read()
-                if kind == Packet.EVENT:
-                    if on_event is not None:
-                        on_event(name, body)
-                    continue
-                if kind == Packet.CMD_UNKNOWN:
-                    raise ViciError(f"charon does not know the command {command!r}")
-                if kind != Packet.CMD_RESPONSE:
-                    raise ViciClosed(f"unexpected VICI packet type {kind} for {command!r}")
-                if body.get("success", "yes") == "no":
-                    raise ViciError(body.get("errmsg") or f"{command} failed")
-                return body
+            if stream:
+                await self._register(stream, True, on_event)
+            try:
+                await self._write(encode_request(command, message))
+                while True:
+                    kind, name, body = await self._read()
+                    if kind == Packet.EVENT:
+                        if on_event is not None:
+                            on_event(name, body)
+                        continue
+                    if kind == Packet.CMD_UNKNOWN:
+                        raise ViciError(f"charon does not know the command {command!r}")
+                    if kind != Packet.CMD_RESPONSE:
+                        raise ViciClosed(f"unexpected VICI packet type {kind} for {command!r}")
+                    if body.get("success", "yes") == "no":
+                        raise ViciError(body.get("errmsg") or f"{command} failed")
+                    return body
+            finally:
+                if stream:
+                    await self._register(stream, False, on_event)
+
+    async def _register(self, event: str, on: bool, on_event: OnEvent | None) -> None:
+        packet = Packet.register_event(event) if on else Packet.unregister_event(event)
+        await self._write(_HEADER.pack(len(packet)) + packet)
+        while True:
+            kind, name, body = await self._read()
+            if kind == Packet.EVENT:
+                if on_event is not None:
+                    on_event(name, body)
+                continue
+            if kind != Packet.EVENT_CONFIRM:
+                raise ViciError(f"charon refused the event {event!r}")
+            return
 
     async def listen(self, events: list[str], on_event: OnEvent) -> None:
         """Register for ``events`` and hand each one to ``on_event`` until the socket closes
         (then ViciClosed is raised; cancel the task to stop listening)."""
         async with self._lock:
             for event in events:
-                await self._write(encode_register(event))
-                while True:
-                    kind, name, body = await self._read()
-                    if kind == Packet.EVENT:
-                        on_event(name, body)
-                        continue
-                    if kind != Packet.EVENT_CONFIRM:
-                        raise ViciError(f"charon refused the event {event!r}")
-                    break
+                await self._register(event, True, on_event)
             while True:
                 kind, name, body = await self._read()
                 if kind == Packet.EVENT:
@@ -160,6 +171,5 @@ __all__ = [
     "ViciConnection",
     "ViciError",
     "decode_packet",
-    "encode_register",
     "encode_request",
 ]
