@@ -18,6 +18,7 @@ contents go to charon over VICI, never as a path charon opens.
 from __future__ import annotations
 
 import ipaddress
+import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -37,6 +38,13 @@ from openras.links.base import LinkSpec
 
 #: The system's CA bundle (Debian's ca-certificates), Windows' "Trusted Root" store here.
 SYSTEM_CA_BUNDLE: Final = Path("/etc/ssl/certs/ca-certificates.crt")
+#: Another bundle, set by whoever starts the daemon (an administrator's own CA store, a test
+#: lab's CA); never read from a phonebook.
+CA_BUNDLE_ENV: Final = "OPENRAS_CA_BUNDLE"
+
+
+def system_ca_bundle() -> Path:
+    return Path(os.environ.get(CA_BUNDLE_ENV) or SYSTEM_CA_BUNDLE)
 RASEO2_REQUIRE_MACHINE_CERTIFICATES: Final = 0x400000
 RASEO2_USE_PSK_FOR_IKEV2_INITIATOR: Final = 0x800000
 RASEO2_DISABLE_MOBILITY: Final = 0x200000
@@ -147,11 +155,12 @@ def _cas(spec: LinkSpec) -> tuple[tuple[bytes, ...], str]:
         if not cas:
             raise RasError(ERROR_INVALID_PARAMETER, f"OpenRasIkev2Ca={path}: no PEM certificate")
         return tuple(cas), str(path)
+    bundle = system_ca_bundle()
     try:
-        data = SYSTEM_CA_BUNDLE.read_bytes()
+        data = bundle.read_bytes()
     except OSError:
         data = b""
-    return tuple(pem_certificates(data)), str(SYSTEM_CA_BUNDLE)
+    return tuple(pem_certificates(data)), str(bundle)
 
 
 def _machine_cert(spec: LinkSpec) -> tuple[tuple[bytes, ...], bytes, str]:
