@@ -9,6 +9,10 @@ PKGS="python3-venv openvpn wireguard-go wireguard-tools openssh-server openssh-c
 # which the kernel here lacks), the static busybox virtme-ng builds the guest's initramfs
 # from, and the link programs the guest runs (it sees the host's files).
 PKGS="$PKGS qemu-system-x86 linux-image-amd64 busybox-static ppp pppoe"
+# IKEv2: strongSwan's charon with the userspace ESP path (kernel-libipsec, extra plugins),
+# EAP-MSCHAPv2 (extauth) and OpenSSL's legacy MD4/DES (standard plugins); swanctl and pki
+# for the test responder. Not libstrongswan-extra-plugins: it pulls in systemd.
+PKGS="$PKGS strongswan-charon strongswan-swanctl strongswan-pki libcharon-extra-plugins libcharon-extauth-plugins libstrongswan-standard-plugins"
 if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
   missing=""
   for p in $PKGS; do dpkg -s "$p" >/dev/null 2>&1 || missing="$missing $p"; done

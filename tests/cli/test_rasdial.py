@@ -299,18 +299,18 @@ def test_runs_as_a_module_too(cli: Cli) -> None:
     assert result.returncode == 0
 
 
-#: A Windows 10 IKEv2 export's entry (PreferredDevice, DEVICE=vpn, VpnStrategy=7): no driver
-#: here runs IKEv2, so the dial ends in 609 once RasDial has taken it.
-IKEV2_ENTRY = """
-[Office IKEv2]
+#: A Windows 10 L2TP export's entry (PreferredDevice, DEVICE=vpn, VpnStrategy=3): no driver
+#: here runs L2TP yet, so the dial ends in 609 once RasDial has taken it.
+L2TP_ENTRY = """
+[Office L2TP]
 Encoding=1
 PBVersion=4
 Type=2
-VpnStrategy=7
-PreferredDevice=WAN Miniport (IKEv2)
+VpnStrategy=3
+PreferredDevice=WAN Miniport (L2TP)
 MEDIA=rastapi
-Port=VPN2-0
-Device=WAN Miniport (IKEv2)
+Port=VPN3-0
+Device=WAN Miniport (L2TP)
 DEVICE=vpn
 PhoneNumber=vpn.example.com
 """
@@ -321,9 +321,9 @@ def test_failure_before_any_state_still_says_connecting(cli: Cli) -> None:
     took (a Vista transcript: 'Connecting to IKEEXT...' then 'Remote Access error 797'), also
     when the device cannot be dialed here at all (609)."""
     book = Path(cli.daemon.phonebook)
-    book.write_text(book.read_text() + IKEV2_ENTRY)
-    result = cli.rasdial("Office IKEv2", f"/PHONEBOOK:{book}")
-    assert lines(result.stdout) == ["Connecting to Office IKEv2...", *error_block(609)]
+    book.write_text(book.read_text() + L2TP_ENTRY)
+    result = cli.rasdial("Office L2TP", f"/PHONEBOOK:{book}")
+    assert lines(result.stdout) == ["Connecting to Office L2TP...", *error_block(609)]
     assert result.returncode == 9  # 609 - 600, rasdial's exit status for a RAS code
 
 

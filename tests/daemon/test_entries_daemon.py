@@ -206,20 +206,27 @@ def test_non_root_is_refused_the_all_users_book_and_default_creds(rasman, shared
     assert r.RasSetCredentials(str(book), "Demo", dflt) == 0
 
 
-def test_windows_ikev2_entry_is_refused_with_its_real_type(rasman, tmp_path: Path) -> None:
-    """DEVICE=vpn sits in the device block; the daemon still sees it and says what is missing."""
+def test_windows_vpn_entries_are_refused_or_run_by_their_real_type(rasman, tmp_path: Path) -> None:
+    """DEVICE=vpn sits in the device block; the daemon still sees it: an L2TP export says
+    what is missing (609), an IKEv2 export goes to the ikev2 driver, which asks for the user
+    name and password the dial lacks (691, with ``needs``) before anything starts."""
     from openras import Client, errors
 
-    book = tmp_path / "ikev2.pbk"
-    shutil.copyfile(Path(__file__).parents[1] / "unit" / "pbk_corpus" / "ikev2.pbk", book)
-    code, h = r.RasDial(None, str(book), r.RASDIALPARAMS(szEntryName="IKEv2 Office"))
-    assert code == 609
-    if h:
-        assert r.RasHangUp(h) == 0
-    with Client(rasman.socket) as c, pytest.raises(errors.RasError) as exc:
-        c.dial("IKEv2 Office", book)
-    assert exc.value.code == 609
-    assert "IKEv2 (VpnStrategy 7) needs the ikev2 driver" in str(exc.value)
-    if exc.value.handle:
-        with Client(rasman.socket) as c:
-            c.hang_up(exc.value.handle)
+    corpus = Path(__file__).parents[1] / "unit" / "pbk_corpus"
+    for name, entry, code in (("l2tp.pbk", "L2TP Lab", 609), ("ikev2.pbk", "IKEv2 Office", 691)):
+        book = tmp_path / name
+        shutil.copyfile(corpus / name, book)
+        got, h = r.RasDial(None, str(book), r.RASDIALPARAMS(szEntryName=entry))
+        assert got == code
+        if h:
+            assert r.RasHangUp(h) == 0
+        with Client(rasman.socket) as c, pytest.raises(errors.RasError) as exc:
+            c.dial(entry, book)
+        assert exc.value.code == code
+        if code == 609:
+            assert "L2TP (VpnStrategy 3) needs the ppp driver" in str(exc.value)
+        else:
+            assert exc.value.needs == errors.NEEDS_CREDENTIALS, exc.value
+        if exc.value.handle:
+            with Client(rasman.socket) as c:
+                c.hang_up(exc.value.handle)

@@ -159,7 +159,6 @@ def test_pbk_lone_surrogate_in_utf8_book_is_a_clear_error() -> None:
 @pytest.mark.parametrize(
     ("fname", "entry", "says"),
     [
-        ("ikev2.pbk", "IKEv2 Office", "IKEv2 (VpnStrategy 7) needs the ikev2 driver"),
         ("l2tp.pbk", "L2TP Lab", "L2TP (VpnStrategy 3) needs the ppp driver"),
     ],
 )
@@ -173,6 +172,11 @@ def test_pbk_snapshot_knows_the_device_type(fname: str, entry: str, says: str) -
     assert errors.symbol(609) == "ERROR_DEVICETYPE_DOES_NOT_EXIST"
     assert says in str(exc.value)
     assert "not available" in str(exc.value)
+
+
+def test_pbk_windows_ikev2_export_runs_the_ikev2_driver() -> None:
+    snap = snapshot(load(CORPUS / "ikev2.pbk")["IKEv2 Office"], CORPUS / "ikev2.pbk", False)
+    assert driver_name(snap) == "ikev2"  # DEVICE=vpn with VpnStrategy=7, nothing else
 
 
 @pytest.mark.parametrize(("fname", "entry"), [("pppoe.pbk", "DSL"), ("modem.pbk", "Dial-up ISP")])

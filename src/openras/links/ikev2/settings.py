@@ -26,10 +26,12 @@ from typing import Final
 
 from openras.errors import (
     ERROR_ACCESS_DENIED,
+    ERROR_AUTHENTICATION_FAILURE,
     ERROR_BAD_PHONE_NUMBER,
     ERROR_INVALID_PARAMETER,
     ERROR_IPSEC_IKE_NO_CERT,
     ERROR_IPSEC_IKE_NO_PRIVATE_KEY,
+    NEEDS_CREDENTIALS,
     RasError,
 )
 from openras.links._common import entry_bool, entry_int, resolve_entry_path
@@ -212,11 +214,16 @@ def settings_from_spec(spec: LinkSpec) -> Ikev2Settings:
         if spec.params.domain:
             user = f"{spec.params.domain}\\{user}"
         secret = spec.params.password
-        if not user or not _USER.match(user):
+        if not user or not secret:
             raise RasError(
-                ERROR_INVALID_PARAMETER,
-                "EAP-MSCHAPv2 needs a user name (rasdial ENTRY USER PASSWORD)",
+                ERROR_AUTHENTICATION_FAILURE,
+                "the entry signs in with a user name and password (EAP-MSCHAPv2) and the dial "
+                "has none: give them (rasdial ENTRY USER '*', openras dial ENTRY -u USER -p) "
+                "or save them (openras creds set ENTRY)",
+                needs=NEEDS_CREDENTIALS,
             )
+        if not _USER.match(user):
+            raise RasError(ERROR_INVALID_PARAMETER, f"{user!r} is not a valid user name")
     elif auth == "psk":
         secret = spec.params.password
         if not secret:
