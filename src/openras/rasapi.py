@@ -786,7 +786,12 @@ def RasGetProjectionInfoEx(hrasconn: int) -> tuple[int, RAS_PROJECTION_INFO | No
     v6, v6_server = str(d.get("local_address_v6", "")), str(d.get("remote_address_v6", ""))
     servers4 = tuple(a for a in (v4_server,) if a)
     servers6 = tuple(a for a in (v6_server,) if a)
+    extra = d.get("extra") or {}
     ikev2 = RASIKEV2_PROJECTION_INFO(
+        # An IKEv2 link says how it authenticated (RASIKEv2_AUTH_*), its EAP type and flags.
+        dwAuthenticationProtocol=_int(extra.get("ikev2_auth")),
+        dwEapTypeId=_int(extra.get("eap_type")),
+        dwFlags=_int(extra.get("ikev2_flags")),
         dwIPv4NegotiationError=0 if v4 else ERROR_PROTOCOL_NOT_CONFIGURED,
         ipv4Address=v4,
         ipv4ServerAddress=v4_server,
@@ -800,6 +805,12 @@ def RasGetProjectionInfoEx(hrasconn: int) -> tuple[int, RAS_PROJECTION_INFO | No
         ipv6ServerAddresses=servers6,
     )
     return 0, RAS_PROJECTION_INFO(type=PROJECTION_INFO_TYPE_IKEv2, ikev2=ikev2)
+
+
+def _int(value: object) -> int:
+    """A projection's numeric extra ("26"), 0 when absent or not a number."""
+    text = str(value or "")
+    return int(text) if text.isdigit() else 0
 
 
 def _interface_id(address: str) -> bytes:

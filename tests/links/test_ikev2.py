@@ -111,6 +111,8 @@ def test_windows_export_dials_pings_reports_and_hangs_up(
         code, info = rasapi.RasGetProjectionInfoEx(conn.handle)
         assert code == 0 and info is not None and info.ikev2 is not None
         assert info.ikev2.ipv4Address == proj.local_address
+        assert (info.ikev2.dwAuthenticationProtocol, info.ikev2.dwEapTypeId) == (2, 26)  # EAP
+        assert info.ikev2.dwFlags & 1  # RASIKEv2_FLAGS_MOBIKESUPPORTED
         assert len(daemon_rules(netns_pair.b)) == 1  # charon's rule, in the link's own table
         run_dirs = list((daemon.state_dir / "links").iterdir()) if (
             daemon.state_dir / "links").exists() else []  # fmt: skip
