@@ -32,8 +32,10 @@ WITH_LINKS=0
 START=1
 COMMANDS=(rasman rasdial openras rasphone)
 # What the links need on Debian: openvpn, wireguard-go (userspace WireGuard; wg configures
-# it and the kernel module), ssh's client. resolvconf/systemd-resolved are used if present.
-LINK_PACKAGES=(openvpn wireguard-go wireguard-tools openssh-client)
+# it and the kernel module), ssh's client, pppd, strongSwan's charon with the userspace ESP
+# path and EAP-MSCHAPv2. resolvconf/systemd-resolved are used if present.
+LINK_PACKAGES=(openvpn wireguard-go wireguard-tools openssh-client ppp strongswan-charon
+  libcharon-extra-plugins libcharon-extauth-plugins libstrongswan-standard-plugins)
 
 usage() {
   sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'

@@ -18,6 +18,8 @@ from pathlib import Path
 from netns import NetnsLab, NsPair, wait_until
 
 USER = "alice"
+#: A second user (the pool gives one address per identity).
+USER2 = "bob"
 PASSWORD = "correct horse battery"
 PSK = "lab-only-preshared-key-0123456789"
 CHARON = "/usr/lib/ipsec/charon"
@@ -130,6 +132,7 @@ class SwanServer:
             f"pools {{ rwpool {{ addrs = {self.pool}\n dns = {self.dns} }} }}\n"
             "secrets {\n"
             f'  eap-alice {{ id = {USER}\n secret = "{PASSWORD}" }}\n'
+            f'  eap-bob {{ id = {USER2}\n secret = "{PASSWORD}" }}\n'
             f'  ike-psk {{ secret = "{PSK}" }}\n'
             "}\n" + "".join(self.extra_conf)
         )

@@ -19,7 +19,7 @@ import pytest
 from _linkkit import Events, check_redial, rules, wait_reconnected
 from netns import NetnsLab, NsPair, require_programs, wait_until
 from rasman_ns import Daemon, program_pids, rasman_in
-from swan_lab import PASSWORD, PSK, USER, SwanServer, make_ca, windows_entry
+from swan_lab import PASSWORD, PSK, USER, USER2, SwanServer, make_ca, windows_entry
 
 from openras import errors, rasapi
 from openras.links.rtnl import DAEMON_TABLES
@@ -228,3 +228,30 @@ def test_rasman_killed_while_connected_adopts_the_link(
         c.hang_up(handle, wait=True, timeout=15)
     assert wait_until(lambda: not charons(netns_pair.b), 5)
     assert daemon_rules(netns_pair.b) == []
+
+
+def test_two_links_each_with_its_charon_tun_and_table(
+    daemon: Daemon, netns_lab: NetnsLab, netns_pair: NsPair, server: SwanServer, tmp_path: Path
+) -> None:
+    """Two IKEv2 links at once (random local ports: no fight over UDP 500/4500); hanging up
+    one leaves the other carrying traffic."""
+    pbk = tmp_path / "rasphone.pbk"
+    pbk.write_text(
+        windows_entry("First", server.pair.addr_a)
+        + windows_entry("Second", server.pair.addr_a, IpPrioritizeRemote="0"),
+        encoding="utf-8",
+    )
+    with daemon.client() as c:
+        first = c.dial("First", pbk, user=USER, password=PASSWORD)
+        second = c.dial("Second", pbk, user=USER2, password=PASSWORD)
+        p1, p2 = first.projection(), second.projection()
+        assert p1.interface != p2.interface and p1.local_address != p2.local_address
+        assert len(charons(netns_pair.b)) == 2 and len(daemon_rules(netns_pair.b)) == 2
+        first.hang_up(wait=True, timeout=15)
+        assert p1.interface not in netns_lab.links(netns_pair.b)
+        assert second.status().state is RasConnState.Connected
+        # The split-tunnel link routes the virtual IP's class network (the server offers
+        # everything), which holds the inside address.
+        assert netns_lab.ping(netns_pair.b, server.inside)
+        second.hang_up(wait=True, timeout=15)
+    assert charons(netns_pair.b) == [] and daemon_rules(netns_pair.b) == []

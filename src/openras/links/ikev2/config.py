@@ -15,6 +15,9 @@ Why these settings:
 * ``resolve`` with ``resolvconf.path = /bin/true``: charon reports each DNS server of the
   configuration payload in its log ("installing DNS server X via resolvconf") and changes
   nothing; the daemon applies DNS (``openras.dns``) like every other link's.
+* random local ports (``port = 0``): two links, or a system charon (strongswan-starter's
+  ``ipsec`` service) on UDP 500/4500, never keep a link's charon from binding; the server
+  sees the source port a NAT would give it.
 * retransmissions bounded (about 9 s) so a dead server ends the attempt, or the link,
   within a dial timeout instead of charon's default of minutes.
 """
@@ -62,6 +65,8 @@ def strongswan_conf(
 charon {{
   load_modular = no
   load = {PLUGINS}
+  port = 0
+  port_nat_t = 0
   install_virtual_ip = yes
   install_routes = {"yes" if install_routes else "no"}
   routing_table = {table}
