@@ -295,14 +295,14 @@ _REASONS: dict[str, tuple[int, int]] = {
     "ping-exit": (errors.ERROR_VPN_TIMEOUT, errors.ERROR_LINK_FAILURE),
     "server_poll": (errors.ERROR_VPN_TIMEOUT, errors.ERROR_LINK_FAILURE),
     "connection-timeout": (errors.ERROR_VPN_TIMEOUT, errors.ERROR_LINK_FAILURE),
-    "tls-error": (801, errors.ERROR_LINK_FAILURE),
-    "connection-reset": (808, errors.ERROR_REMOTE_DISCONNECTION),
-    "connection-reset-inactive": (808, errors.ERROR_REMOTE_DISCONNECTION),
-    "server-pushed-connection-reset": (808, errors.ERROR_REMOTE_DISCONNECTION),
-    "server-pushed-halt": (808, errors.ERROR_REMOTE_DISCONNECTION),
-    "remote-exit": (808, errors.ERROR_REMOTE_DISCONNECTION),
-    "exit-with-notification": (808, errors.ERROR_REMOTE_DISCONNECTION),
-    "inactive": (errors.ERROR_DISCONNECTION, 828),
+    "tls-error": (errors.ERROR_VALIDATING_SERVER_CERT, errors.ERROR_LINK_FAILURE),
+    "connection-reset": (errors.ERROR_VPN_REFUSED, errors.ERROR_REMOTE_DISCONNECTION),
+    "connection-reset-inactive": (errors.ERROR_VPN_REFUSED, errors.ERROR_REMOTE_DISCONNECTION),
+    "server-pushed-connection-reset": (errors.ERROR_VPN_REFUSED, errors.ERROR_REMOTE_DISCONNECTION),
+    "server-pushed-halt": (errors.ERROR_VPN_REFUSED, errors.ERROR_REMOTE_DISCONNECTION),
+    "remote-exit": (errors.ERROR_VPN_REFUSED, errors.ERROR_REMOTE_DISCONNECTION),
+    "exit-with-notification": (errors.ERROR_VPN_REFUSED, errors.ERROR_REMOTE_DISCONNECTION),
+    "inactive": (errors.ERROR_DISCONNECTION, errors.ERROR_IDLE_TIMEOUT),
 }
 #: A failed dial with no better explanation ("unable to establish the VPN connection").
 GENERIC_DIAL_FAILURE = errors.ERROR_AUTOMATIC_VPN_FAILED
@@ -321,38 +321,52 @@ _LOG_RULES: tuple[tuple[re.Pattern[str], int], ...] = tuple(
     (re.compile(p, re.I), code)
     for p, code in (
         (r"AUTH_FAILED|auth-failure|Verification Failed", errors.ERROR_AUTHENTICATION_FAILURE),
-        (r"VERIFY (?:KU |EKU |X509NAME )?ERROR", 801),  # names the certificate: best detail
-        (r"certificate verify failed", 801),
+        # names the certificate: best detail
+        (r"VERIFY (?:KU |EKU |X509NAME )?ERROR", errors.ERROR_VALIDATING_SERVER_CERT),
+        (r"certificate verify failed", errors.ERROR_VALIDATING_SERVER_CERT),
         (
             r"alert (?:bad certificate|unknown ca|certificate (?:expired|revoked|unknown)"
             r"|unsupported certificate)",
-            810,
+            errors.ERROR_VPN_BAD_CERT,
         ),
         (
             r"Cannot load (?:inline )?(?:certificate|private key|CA)|Private key does not match"
             r"|Cannot load .*cert",
-            781,
+            errors.ERROR_CERT_FOR_ENCRYPTION_NOT_FOUND,
         ),
-        (r"private key password verification failed", 869),
-        (r"Cannot resolve host address|RESOLVE: Cannot", 868),
-        (r"Connection refused|ECONNREFUSED", 808),
+        (r"private key password verification failed", errors.ERROR_EAPTLS_PASSWD_INVALID),
+        (r"Cannot resolve host address|RESOLVE: Cannot", errors.ERROR_DNSNAME_NOT_RESOLVABLE),
+        (r"Connection refused|ECONNREFUSED", errors.ERROR_VPN_REFUSED),
         (
             r"TLS key negotiation failed|TLS handshake failed|connect-retry-max|server_poll"
             r"|Connection timed out|ETIMEDOUT",
             errors.ERROR_VPN_TIMEOUT,
         ),
-        (r"Network is unreachable|No route to host|EHOSTUNREACH|ENETUNREACH", 769),
+        (
+            r"Network is unreachable|No route to host|EHOSTUNREACH|ENETUNREACH",
+            errors.ERROR_BAD_ADDRESS_SPECIFIED,
+        ),
         (
             r"Cannot open TUN/TAP|Cannot ioctl TUNSETIFF|ERROR: Cannot .*tun",
             errors.ERROR_CONNECTING_DEVICE_NOT_FOUND,
         ),
-        (r"Options error", 872),
+        (r"Options error", errors.ERROR_INVALID_INTERFACE_CONFIG),
     )
 )
 
 
 #: Causes a restart cannot cure (certificates, keys, credentials, configuration).
-DEFINITIVE: frozenset[int] = frozenset({691, 781, 797, 801, 810, 869, 872})
+DEFINITIVE: frozenset[int] = frozenset(
+    {
+        errors.ERROR_AUTHENTICATION_FAILURE,
+        errors.ERROR_CERT_FOR_ENCRYPTION_NOT_FOUND,
+        errors.ERROR_CONNECTING_DEVICE_NOT_FOUND,
+        errors.ERROR_VALIDATING_SERVER_CERT,
+        errors.ERROR_VPN_BAD_CERT,
+        errors.ERROR_EAPTLS_PASSWD_INVALID,
+        errors.ERROR_INVALID_INTERFACE_CONFIG,
+    }
+)
 
 
 def classify_text(lines: Iterable[str]) -> tuple[int, str] | None:

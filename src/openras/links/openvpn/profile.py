@@ -62,9 +62,11 @@ MAX_LINE = 255
 MAX_PARAMS = 16
 MAX_PROFILE_BYTES = 1024 * 1024
 
-ERROR_PROFILE = 872  # ERROR_INVALID_INTERFACE_CONFIG: "the configuration ... is not valid"
+#: What a profile is refused with: unusable ("the configuration ... is not valid"), asking
+#: for what the daemon does not allow, naming a certificate or key file that cannot be read.
+ERROR_PROFILE = errors.ERROR_INVALID_INTERFACE_CONFIG
 ERROR_NOT_ALLOWED = errors.ERROR_ACCESS_DENIED
-ERROR_NO_CERT = 781  # ERROR_CERT_FOR_ENCRYPTION_NOT_FOUND
+ERROR_NO_CERT = errors.ERROR_CERT_FOR_ENCRYPTION_NOT_FOUND
 
 
 @dataclass(frozen=True)

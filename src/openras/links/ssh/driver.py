@@ -80,8 +80,13 @@ import psutil
 from openras.errors import (
     ERROR_ACCESS_DENIED,
     ERROR_BAD_PHONE_NUMBER,
+    ERROR_INVALID_INTERFACE_CONFIG,
     ERROR_INVALID_PARAMETER,
+    ERROR_IP_CONFIGURATION,
+    ERROR_LINK_FAILURE,
     ERROR_PORT_NOT_AVAILABLE,
+    ERROR_UNABLE_TO_AUTHENTICATE_SERVER,
+    ERROR_UNKNOWN,
     ERROR_VPN_TIMEOUT,
     RasError,
 )
@@ -116,9 +121,6 @@ from openras.links.journal import Interface
 from openras.links.process import LinkProcess, ProcessIdentity
 from openras.links.rtnl import routes_too_much
 from openras.links.ssh.log import (
-    ERROR_LINK_FAILURE,
-    ERROR_UNABLE_TO_AUTHENTICATE_SERVER,
-    ERROR_UNKNOWN,
     Authenticated,
     HostKeyLearned,
     SshLogParser,
@@ -127,8 +129,6 @@ from openras.links.ssh.log import (
 from openras.links.supervisor import LinkFailure, SupervisedLink
 from openras.states import RasConnState
 
-ERROR_IP_CONFIGURATION: Final = 716
-ERROR_BAD_CONFIG: Final = 872
 #: The dial loop reads ssh's log and its TCP state this often (cheap, in-process); ``ssh -O
 #: check`` (a helper process) runs on "Authenticated to", else every _CHECK_EVERY polls.
 _POLL: Final = 0.01
@@ -638,7 +638,7 @@ class SshLink(SupervisedLink["_Settings"]):
                 self._settings.known_hosts,
                 self.spec.owner_uid,
                 new,
-                code=ERROR_BAD_CONFIG,
+                code=ERROR_INVALID_INTERFACE_CONFIG,
             )
         self._known_hosts_before = now
 
@@ -746,7 +746,7 @@ def _read_known_hosts(settings: _Settings, owner: int) -> bytes | None:
     is: the owner's, or root's for the administrator's, which must exist (else 778)."""
     uid = 0 if settings.admin_known_hosts else owner
     known = read_owner_file_if_exists(
-        settings.known_hosts, uid, code=ERROR_BAD_CONFIG, what="known_hosts"
+        settings.known_hosts, uid, code=ERROR_INVALID_INTERFACE_CONFIG, what="known_hosts"
     )
     if settings.admin_known_hosts and not (known or b"").strip():
         raise RasError(
@@ -763,7 +763,9 @@ def _read_entry_files(settings: _Settings, owner: int) -> tuple[bytes | None, by
     known = _read_known_hosts(settings, owner)
     identity = None
     if settings.identity is not None:
-        identity = read_owner_file(settings.identity, owner, code=ERROR_BAD_CONFIG, what="identity")
+        identity = read_owner_file(
+            settings.identity, owner, code=ERROR_INVALID_INTERFACE_CONFIG, what="identity"
+        )
     return known, identity
 
 
