@@ -25,12 +25,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Final
 
-from openras.errors import ERROR_ACCESS_DENIED, RasError
+from openras.errors import ERROR_ACCESS_DENIED, ERROR_INVALID_INTERFACE_CONFIG, RasError
 from openras.links.rtnl import routes_too_much
 from openras.policy import Grant
 
-#: ERROR_INVALID_INTERFACE_CONFIG: what every configuration error is reported as.
-ERROR_BAD_CONFIG: Final = 872
 #: Below this a port is privileged: only root's configs may have wireguard-go bind one.
 FIRST_UNPRIVILEGED_PORT: Final = 1024
 
@@ -310,7 +308,7 @@ def parse_config(text: str, source: str = "<config>") -> WgConfig:
 
     def fail(line: int, message: str) -> RasError:
         where = f"{source}:{line}" if line else source
-        return RasError(ERROR_BAD_CONFIG, f"{where}: {message}")
+        return RasError(ERROR_INVALID_INTERFACE_CONFIG, f"{where}: {message}")
 
     sections: list[_Section] = []
     current: _Section | None = None
@@ -476,10 +474,10 @@ def parse_config(text: str, source: str = "<config>") -> WgConfig:
 def require_dialable(config: WgConfig) -> None:
     """A RAS dial needs somebody to dial: at least one peer with an Endpoint."""
     if not config.peers:
-        raise RasError(ERROR_BAD_CONFIG, f"{config.source}: no [Peer] section")
+        raise RasError(ERROR_INVALID_INTERFACE_CONFIG, f"{config.source}: no [Peer] section")
     if not config.dial_peers:
         raise RasError(
-            ERROR_BAD_CONFIG,
+            ERROR_INVALID_INTERFACE_CONFIG,
             f"{config.source}:{config.peers[0].line}: no [Peer] has an Endpoint; nothing to dial",
         )
 

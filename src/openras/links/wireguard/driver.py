@@ -62,7 +62,10 @@ from typing import Any, ClassVar, Final
 
 from openras.errors import (
     ERROR_CONNECTING_DEVICE_NOT_FOUND,
+    ERROR_DNSNAME_NOT_RESOLVABLE,
+    ERROR_INVALID_INTERFACE_CONFIG,
     ERROR_INVALID_PARAMETER,
+    ERROR_IP_CONFIGURATION,
     ERROR_LINK_FAILURE,
     ERROR_VPN_TIMEOUT,
     RasError,
@@ -100,7 +103,6 @@ from openras.links.process import LinkProcess, ProcessIdentity
 from openras.links.rtnl import AddRule, Rtnl, parse_del_rule
 from openras.links.supervisor import LinkFailure, SupervisedLink, stopped_before_start
 from openras.links.wireguard.config import (
-    ERROR_BAD_CONFIG,
     IPInterface,
     IPNetwork,
     WgConfig,
@@ -133,10 +135,6 @@ from openras.states import RasConnState
 
 log = logging.getLogger(__name__)
 
-ERROR_IP_CONFIGURATION: Final = 716
-#: "The remote connection was not made because the name of the remote access server did
-#: not resolve."
-ERROR_DNSNAME_NOT_RESOLVABLE: Final = 868
 UAPI_DIR: Final = Path("/var/run/wireguard")
 _DIAL_POLL: Final = 0.05
 #: Finer polls right after the interface is up, where a handshake with a reachable peer lands
@@ -187,12 +185,17 @@ class _Settings:
 def load_config(spec: LinkSpec, settings: _Settings) -> WgConfig:
     """Read (as the owner) and parse the entry's config; RasError(872) if unusable."""
     data = read_owner_file(
-        settings.config_path, spec.owner_uid, code=ERROR_BAD_CONFIG, what="WireGuard config"
+        settings.config_path,
+        spec.owner_uid,
+        code=ERROR_INVALID_INTERFACE_CONFIG,
+        what="WireGuard config",
     )
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError:
-        raise RasError(ERROR_BAD_CONFIG, f"{settings.config_path}: not UTF-8 text") from None
+        raise RasError(
+            ERROR_INVALID_INTERFACE_CONFIG, f"{settings.config_path}: not UTF-8 text"
+        ) from None
     config = parse_config(text, str(settings.config_path))
     require_dialable(config)
     check_policy(config, owner_uid=spec.owner_uid, grant=spec.grant)
@@ -477,7 +480,7 @@ class WireGuardLink(SupervisedLink[WgConfig]):
         finally:
             remove_quietly(path)
         if res.returncode != 0:
-            raise LinkFailure(ERROR_BAD_CONFIG, f"wg setconf: {res.stderr.strip()}")
+            raise LinkFailure(ERROR_INVALID_INTERFACE_CONFIG, f"wg setconf: {res.stderr.strip()}")
 
     async def _probe_endpoints(self) -> None:
         """Watch each dialed peer's endpoint for what WireGuard never reports (no route,
@@ -571,7 +574,9 @@ class WireGuardLink(SupervisedLink[WgConfig]):
             )
         text = answer.decode("ascii", "replace").strip()
         if text != "errno=0":
-            raise LinkFailure(ERROR_BAD_CONFIG, f"wireguard-go refused {what} ({text})")
+            raise LinkFailure(
+                ERROR_INVALID_INTERFACE_CONFIG, f"wireguard-go refused {what} ({text})"
+            )
 
     async def _uapi_dump(self) -> WgDump | None:
         data = await self._uapi(b"get=1\n\n")

@@ -17,16 +17,14 @@ import ipaddress
 import socket
 from typing import Final
 
+from openras.errors import ERROR_BAD_ADDRESS_SPECIFIED, ERROR_VPN_REFUSED
 from openras.links.wireguard.config import split_endpoint
-
-ERROR_VPN_REFUSED: Final = 808
-ERROR_NO_ROUTE: Final = 769
 
 #: errno of a connect/receive -> (RAS code, what it means)
 _MEANING: Final = {
     errno.ECONNREFUSED: (ERROR_VPN_REFUSED, "nothing listens on that port (ICMP port unreachable)"),
-    errno.EHOSTUNREACH: (ERROR_NO_ROUTE, "the host is unreachable"),
-    errno.ENETUNREACH: (ERROR_NO_ROUTE, "there is no route to it"),
+    errno.EHOSTUNREACH: (ERROR_BAD_ADDRESS_SPECIFIED, "the host is unreachable"),
+    errno.ENETUNREACH: (ERROR_BAD_ADDRESS_SPECIFIED, "there is no route to it"),
 }
 
 
