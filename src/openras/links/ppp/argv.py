@@ -25,12 +25,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Final, Literal
 
-from openras.errors import ERROR_BAD_PHONE_NUMBER, ERROR_INVALID_PARAMETER, RasError
+from openras.errors import (
+    ERROR_BAD_PHONE_NUMBER,
+    ERROR_DEVICE_DOES_NOT_EXIST,
+    ERROR_DEVICETYPE_DOES_NOT_EXIST,
+    ERROR_INVALID_PARAMETER,
+    RasError,
+)
 from openras.links._common import dial_timeout, entry_bool, entry_int
 from openras.links.base import EntryView, LinkSpec
-
-ERROR_DEVICE_DOES_NOT_EXIST: Final = 608
-ERROR_DEVICETYPE_DOES_NOT_EXIST: Final = 609
 
 Kind = Literal["pppoe", "modem"]
 _MODEM_DEVICES: Final = frozenset({"modem", "isdn", "serial"})

@@ -43,7 +43,14 @@ from pathlib import Path
 from typing import Any, ClassVar, Final
 
 from openras import asuser
-from openras.errors import ERROR_CONNECTING_DEVICE_NOT_FOUND, RasError
+from openras.errors import (
+    ERROR_CONNECTING_DEVICE_NOT_FOUND,
+    ERROR_NO_ANSWER,
+    ERROR_PORT_NOT_AVAILABLE,
+    ERROR_PORT_OR_DEVICE,
+    ERROR_PPP_TIMEOUT,
+    RasError,
+)
 from openras.links._common import (
     HELPER_ENV,
     find_program,
@@ -55,15 +62,7 @@ from openras.links._owner_files import write_private
 from openras.links.base import Emit, Link, LinkSpec, LinkStats, Projection, StateReached
 from openras.links.journal import File, Interface
 from openras.links.ppp.argv import PppSettings, build_argv, chat_script
-from openras.links.ppp.interpreter import (
-    ERROR_NO_ANSWER,
-    ERROR_PORT_NOT_AVAILABLE,
-    ERROR_PORT_OR_DEVICE,
-    ERROR_PPP_TIMEOUT,
-    ORDER,
-    PppLog,
-    classify_exit,
-)
+from openras.links.ppp.interpreter import ORDER, PppLog, classify_exit
 from openras.links.process import LinkProcess, ProcessIdentity
 from openras.links.supervisor import SupervisedLink, stopped_before_start
 from openras.states import RasConnState
