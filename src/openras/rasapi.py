@@ -158,7 +158,7 @@ RASAPIVERSION_CURRENT: Final = RASAPIVERSION_601
 PROJECTION_INFO_TYPE_PPP: Final = 1
 PROJECTION_INFO_TYPE_IKEv2: Final = 2
 ERROR_PROJECTION_NOT_COMPLETE: Final = errors.ERROR_PROJECTION_NOT_COMPLETE
-ERROR_PROTOCOL_NOT_CONFIGURED: Final = 731
+ERROR_PROTOCOL_NOT_CONFIGURED: Final = errors.ERROR_PROTOCOL_NOT_CONFIGURED
 #: sizeof() of the Unicode structs on 64-bit Windows 10 (ras.h, pack 4, every field up to
 #: WINVER 0xA00): what the size arguments of the enumeration calls are counted in.
 SIZEOF_RASCONN: Final = 1388

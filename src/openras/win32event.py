@@ -15,6 +15,8 @@ import time
 from collections.abc import Sequence
 from typing import Final
 
+from openras.errors import ERROR_INVALID_HANDLE
+
 __all__ = [
     "INFINITE",
     "WAIT_ABANDONED",
@@ -77,7 +79,7 @@ def _event(h: object) -> PyHANDLE:
     if h.closed:
         from openras.pywintypes import error
 
-        raise error(6, "WaitForSingleObject", "The handle is invalid.")
+        raise error(ERROR_INVALID_HANDLE, "WaitForSingleObject", "The handle is invalid.")
     return h
 
 

@@ -50,7 +50,16 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Final
 
-from openras.errors import message
+from openras.errors import (
+    ERROR_CANNOT_FIND_PHONEBOOK_ENTRY,
+    ERROR_CANNOT_LOAD_PHONEBOOK,
+    ERROR_CANNOT_OPEN_PHONEBOOK,
+    ERROR_CANNOT_WRITE_PHONEBOOK,
+    ERROR_CORRUPT_PHONEBOOK,
+    ERROR_INVALID_PARAMETER,
+    ERROR_RASMAN_CANNOT_INITIALIZE,
+    message,
+)
 from openras.states import RasConnState
 
 __all__ = [
@@ -84,7 +93,17 @@ _UNMAPPED: Final = frozenset({726, 727})
 
 _CONNECTING: Final = "Connecting to {entry}..."
 #: Codes RasDial returns before its first notification (rasdial prints no progress for them).
-_REFUSED_UP_FRONT: Final = frozenset({87, 621, 622, 623, 624, 625, 711})
+_REFUSED_UP_FRONT: Final = frozenset(
+    {
+        ERROR_INVALID_PARAMETER,
+        ERROR_CANNOT_OPEN_PHONEBOOK,
+        ERROR_CANNOT_LOAD_PHONEBOOK,
+        ERROR_CANNOT_FIND_PHONEBOOK_ENTRY,
+        ERROR_CANNOT_WRITE_PHONEBOOK,
+        ERROR_CORRUPT_PHONEBOOK,
+        ERROR_RASMAN_CANNOT_INITIALIZE,
+    }
+)
 _VERIFYING: Final = "Verifying username and password..."
 _REGISTERING: Final = "Registering your computer on the network..."
 

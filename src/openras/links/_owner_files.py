@@ -19,7 +19,7 @@ import pwd
 from pathlib import Path
 
 from openras import asuser
-from openras.errors import RasError, from_os_error
+from openras.errors import ERROR_ACCESS_DENIED, RasError, from_os_error
 
 #: Larger files than this are refused (configs and keys are tiny).
 DEFAULT_LIMIT = 1 << 20
@@ -28,7 +28,7 @@ DEFAULT_LIMIT = 1 << 20
 def _usable(owner_uid: int) -> None:
     euid = os.geteuid()
     if euid != 0 and euid != owner_uid:
-        raise RasError(5, f"cannot act on files of uid {owner_uid}")
+        raise RasError(ERROR_ACCESS_DENIED, f"cannot act on files of uid {owner_uid}")
 
 
 def read_owner_file(
