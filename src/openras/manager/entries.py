@@ -1,8 +1,9 @@
 """Resolving what a dial names (phonebook + entry) into a frozen view the daemon keeps.
 
 The daemon reads phonebooks on the caller's behalf, opening them with the caller's own
-credentials (:mod:`openras.asuser`), so the kernel decides what the caller may read; and it keeps a snapshot of the entry's keys with the connection: a link adopted after a
-restart runs with the settings it was dialed with, even if the file changed since.
+credentials (:mod:`openras.asuser`), so the kernel decides what the caller may read; and it
+keeps a snapshot of the entry's keys with the connection: a link adopted after a restart runs
+with the settings it was dialed with, even if the file changed since.
 """
 
 from __future__ import annotations
@@ -17,9 +18,11 @@ from openras import asuser, errors
 
 @dataclass(frozen=True)
 class EntrySnapshot:
-    """An entry's main keys (first occurrence wins), looked up case-insensitively, and its
-    device type (``DEVICE=`` of the device block, which is not a main key; else derived from
-    ``Type=``), so a driver is chosen from what the entry really is."""
+    """An entry's main keys (first occurrence wins), looked up case-insensitively, with
+    ``PhoneNumber`` and ``PreferredDevice`` filled in from the DEVICE and MEDIA blocks where
+    Windows keeps them (see :func:`snapshot`), and its device type (``DEVICE=`` of the device
+    block, which is not a main key; else derived from ``Type=``), so a driver is chosen from
+    what the entry really is."""
 
     name: str
     keys: Mapping[str, str] = field(default_factory=dict)
@@ -52,7 +55,9 @@ class EntrySnapshot:
 
 
 def snapshot(entry: object, phonebook: Path, all_users: bool) -> EntrySnapshot:
-    """Freeze a phonebook Entry into the keys the daemon needs."""
+    """Freeze a phonebook Entry: every main key, lower-cased (the first of a repeated key
+    wins), plus the phone number and device name its DEVICE/MEDIA blocks hold when the main
+    block has no such key, and its device type."""
     from openras.phonebook import Entry
 
     assert isinstance(entry, Entry)
@@ -85,8 +90,9 @@ def cheap_to_read(uid: int, phonebook: str | None, user_phonebook: str | None) -
     They can when the daemon reads as the caller itself (root dialing, or a per-user daemon's
     own user): those are direct reads of small files, tens of microseconds of work, where the
     hop to a thread and back costs 0.3-0.5 ms of the dial under load; and when each
-    phonebook :func:`resolve` may read is small. Anyone else's files are read by helper
-    processes running as that user, which can take seconds (always a thread, then).
+    phonebook :func:`resolve` may read is small. Anyone else's files are opened under a
+    switched identity (:mod:`openras.asuser`: its pool of threads, or a helper process where
+    it knows no system call numbers) and may be as large as the limit: always a thread, then.
     """
     if os.geteuid() != uid:
         return False
@@ -105,9 +111,9 @@ def cheap_to_read(uid: int, phonebook: str | None, user_phonebook: str | None) -
     return True
 
 
-#: The largest phonebook a non-root caller's dial reads (root's: MAX_PHONEBOOK_BYTES). A
+#: The largest phonebook read for a non-root caller (root's: MAX_PHONEBOOK_BYTES). A
 #: typical entry is under 1 KB and a full Windows export about 2.8 KB: 8 MiB is thousands of
-#: entries, and it bounds the parsing one user can make the daemon do per dial.
+#: entries, and it bounds the parsing one user can make the daemon do per call.
 USER_PHONEBOOK_LIMIT = 8 * 1024 * 1024
 
 
@@ -147,8 +153,10 @@ def resolve(
 ) -> EntrySnapshot:
     """Find ``entry_name`` in the named phonebook, or in all-users then the user's one.
 
-    Every file is opened as the caller: one it may not read is 621 when named, skipped in
-    the search order (as a missing one is).
+    Every file is opened as the caller: one that is missing or that it may not read is 621
+    (622 too large) when named, skipped in the search order; one that does not parse is 625
+    either way. No such entry is EntryNotFound (623), with a "did you mean" from the names
+    in the books that were read.
     """
     from openras.phonebook import system_phonebook_path
     from openras.phonebook.model import parse
