@@ -1,11 +1,12 @@
-"""Crash-safe storage of the connection table (temp file, rename; fsync where it matters).
+"""Crash-safe storage of the connection table (slot files written in place by turns) and of
+the handle counter (temp file, rename, fsync).
 
 The table is rewritten after every change, crash-safely (two slot files written by turns,
 see :class:`StateStore`) but without fsync: it must survive the daemon's death, and the
-page cache does; after a machine crash its rows
-are of another boot and are dropped on load anyway, since no link survives a reboot. Two
-fsyncs per state change cost ~9 ms under load, as much as a whole WireGuard handshake. The
-manager also coalesces the writes of a burst of changes into one (``Manager._persist``).
+page cache does; after a machine crash its rows are of another boot and are dropped on load
+anyway, since no link survives a reboot. Two fsyncs per state change cost ~9 ms under load,
+as much as a whole WireGuard handshake. The manager also coalesces the writes of a burst of
+changes into one (``Manager._persist``).
 
 What must survive a machine crash is that handles never go back. The counter and the
 instance id (the prefix of every link's marker) live in a small file of their own, written
@@ -75,10 +76,10 @@ def new_instance_id() -> str:
 class StateStore:
     """The table in two slot files, overwritten in place by turns, and the ids file.
 
-    A table write was a new temp file and a rename: 0.1 ms idle, up to 0.9 ms under load on
-    this kind of disk (journalled metadata), several times per dial, on the event loop. An
-    in-place ``pwrite`` to an open file costs microseconds. In place alone could leave a
-    torn file (a SIGKILL can stop a write between pages), so there are two slots: each
+    The table is written several times per dial, on the event loop, so a write must not
+    touch file-system metadata: a new temp file and a rename each time costs a journalled
+    metadata update, an in-place ``pwrite`` to a file kept open does not. In place alone could
+    leave a torn file (a SIGKILL can stop a write between pages), so there are two slots: each
     write goes to the slot *not* holding the newest table, behind a header with a sequence
     number, the length and a CRC. Loading takes the valid slot with the highest sequence;
     a torn one is ignored (the other holds the table as it was one change earlier).
