@@ -289,19 +289,23 @@ def ras_state(openvpn_state: str) -> RasConnState | None:
 
 #: Reasons openvpn gives in ``RECONNECTING,<reason>``/``EXITING,<reason>`` -> (while dialing,
 #: once connected). A user-sent signal (SIGTERM...) means someone outside openras stopped it.
+_TIMED_OUT = (errors.ERROR_VPN_TIMEOUT, errors.ERROR_LINK_FAILURE)
+_SERVER_ENDED = (errors.ERROR_VPN_REFUSED, errors.ERROR_REMOTE_DISCONNECTION)
 _REASONS: dict[str, tuple[int, int]] = {
     "auth-failure": (errors.ERROR_AUTHENTICATION_FAILURE, errors.ERROR_AUTHENTICATION_FAILURE),
-    "ping-restart": (errors.ERROR_VPN_TIMEOUT, errors.ERROR_LINK_FAILURE),
-    "ping-exit": (errors.ERROR_VPN_TIMEOUT, errors.ERROR_LINK_FAILURE),
-    "server_poll": (errors.ERROR_VPN_TIMEOUT, errors.ERROR_LINK_FAILURE),
-    "connection-timeout": (errors.ERROR_VPN_TIMEOUT, errors.ERROR_LINK_FAILURE),
+    **dict.fromkeys(("ping-restart", "ping-exit", "server_poll", "connection-timeout"), _TIMED_OUT),
     "tls-error": (errors.ERROR_VALIDATING_SERVER_CERT, errors.ERROR_LINK_FAILURE),
-    "connection-reset": (errors.ERROR_VPN_REFUSED, errors.ERROR_REMOTE_DISCONNECTION),
-    "connection-reset-inactive": (errors.ERROR_VPN_REFUSED, errors.ERROR_REMOTE_DISCONNECTION),
-    "server-pushed-connection-reset": (errors.ERROR_VPN_REFUSED, errors.ERROR_REMOTE_DISCONNECTION),
-    "server-pushed-halt": (errors.ERROR_VPN_REFUSED, errors.ERROR_REMOTE_DISCONNECTION),
-    "remote-exit": (errors.ERROR_VPN_REFUSED, errors.ERROR_REMOTE_DISCONNECTION),
-    "exit-with-notification": (errors.ERROR_VPN_REFUSED, errors.ERROR_REMOTE_DISCONNECTION),
+    **dict.fromkeys(
+        (
+            "connection-reset",
+            "connection-reset-inactive",
+            "server-pushed-connection-reset",
+            "server-pushed-halt",
+            "remote-exit",
+            "exit-with-notification",
+        ),
+        _SERVER_ENDED,
+    ),
     "inactive": (errors.ERROR_DISCONNECTION, errors.ERROR_IDLE_TIMEOUT),
 }
 #: A failed dial with no better explanation ("unable to establish the VPN connection").
