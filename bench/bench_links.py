@@ -15,6 +15,9 @@ before any timer, as a daemon would be. For each link type, N repetitions altern
     --management-hold --management-query-passwords``, ``state on`` + ``hold release``,
     answer ``>PASSWORD:Need 'Auth'``, until ``>STATE:..,CONNECTED``; hang-up:
     ``signal SIGTERM`` over management → process exit;
+  - IKEv2 (certificate + EAP-MSCHAPv2, kernel-libipsec): timer, a charon of its own (private
+    ``/run``), wait for its VICI socket, load the CA, secret and connection with the
+    ``vici`` package, ``initiate`` until it returns; hang-up: SIGTERM → charon exits;
   - SSH tun mode: timer, ``ssh -N -T -M -S CTL -w UNIT:any`` (the options openras passes),
     poll ``ssh -O check`` until the master answers and the tun exists, ``ip -batch``
     (address, up); hang-up: ``ssh -O exit`` → the master exits.
@@ -26,7 +29,7 @@ sockets every 0.25 ms, and configures WireGuard in-process where the raw procedu
 per-repetition ratios (each openras sample against the raw one next to it in time), which
 drifts of the machine's speed during a run move less.
 
-Run as root: ``python bench/bench_links.py [--reps N] [--links wireguard,openvpn,ssh]``. It exits 1
+Run as root: ``python bench/bench_links.py [--reps N] [--links wireguard,openvpn,ssh,ikev2]``. It exits 1
 when a link type failed or a ratio missed its target (the verdict column says which).
 Everything started is stopped by pid and the namespaces are deleted, even on error.
 """
@@ -363,11 +366,41 @@ def bench_ssh(lab: NetnsLab, pair: NsPair, client: Client, work: Path, reps: int
         raw.cleanup()
 
 
-BENCHES = {"wireguard": bench_wireguard, "openvpn": bench_openvpn, "ssh": bench_ssh}
+def bench_ikev2(lab: NetnsLab, pair: NsPair, client: Client, work: Path, reps: int) -> list[Series]:
+    from _ikev2 import RawCharon
+    from swan_lab import PASSWORD, USER, SwanServer, make_ca, windows_entry
+
+    d = work / "ikev2"
+    ca = make_ca(d / "pki")
+    third = pair.addr_a.split(".")[2]
+    server = SwanServer(pair, d / "responder", pool=f"10.235.{third}.0/28",
+                        inside=f"10.236.{third}.1")  # fmt: skip
+    server.start(lab, ca)
+    pbk = d / "rasphone.pbk"
+    pbk.write_text(windows_entry("Bench IKEv2", pair.addr_a, OpenRasIkev2Ca=str(ca[0])))
+    raw = RawCharon(lab, pair.b, d / "raw", pair.addr_a, ca[0].read_bytes())
+    try:
+        return measure(
+            "ikev2",
+            Side(raw.dial, raw.hang_up),
+            openras_side(client, "Bench IKEv2", pbk, USER, PASSWORD),
+            reps,
+        )
+    finally:
+        raw.cleanup()
+
+
+BENCHES = {
+    "wireguard": bench_wireguard,
+    "openvpn": bench_openvpn,
+    "ssh": bench_ssh,
+    "ikev2": bench_ikev2,
+}
 NEEDS = {
     "wireguard": ("wireguard-go", "wg"),
     "openvpn": ("openvpn", "openssl"),
     "ssh": ("ssh", "/usr/sbin/sshd", "ssh-keygen", "ss"),
+    "ikev2": ("/usr/lib/ipsec/charon", "swanctl", "pki", "unshare"),
 }
 
 
@@ -376,8 +409,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--reps", type=int, default=20, help="repetitions per side (default 20)")
     ap.add_argument(
         "--links",
-        default="wireguard,openvpn,ssh",
-        help="comma-separated subset of wireguard,openvpn,ssh (default: all)",
+        default="wireguard,openvpn,ssh,ikev2",
+        help="comma-separated subset of wireguard,openvpn,ssh,ikev2 (default: all)",
     )
     ap.add_argument("--samples", action="store_true", help="print every sample too")
     ap.add_argument(

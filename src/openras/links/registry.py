@@ -12,6 +12,7 @@ import importlib
 from typing import Final
 
 from openras import errors
+from openras.errors import ERROR_DEVICETYPE_DOES_NOT_EXIST
 from openras.links.base import EntryView, Link
 
 DRIVERS: Final[dict[str, str]] = {
@@ -24,8 +25,6 @@ DRIVERS: Final[dict[str, str]] = {
 }
 
 
-#: 609 "A device type was specified that does not exist.": no driver here runs this type.
-ERROR_DEVICETYPE_DOES_NOT_EXIST: Final = 609
 _TYPE_DEVICE: Final = {"1": "modem", "2": "vpn", "5": "pppoe"}  # Type= when no DEVICE block
 _PPP_DEVICES: Final = {"modem": "a modem", "isdn": "ISDN", "serial": "a serial", "pppoe": "PPPoE"}
 #: VpnStrategy -> (protocol, driver it needs) for DEVICE=vpn (ras-api.md 4.10).

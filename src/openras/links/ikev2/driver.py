@@ -76,8 +76,7 @@ _RUN: Final = "run"
 #: Mounts the link's run directory over /run in charon's own mount namespace, then execs
 #: charon; the directory and charon's path are positional arguments ($0, $@), not text.
 _MOUNT_AND_EXEC: Final = 'mount --bind -- "$0" /run && exec "$@"'
-_POLL: Final = 0.005
-_TUN: Final = re.compile(rb"created TUN device: (\S+)")
+_POLL: Final = 0.002
 _FILE_LINE: Final = re.compile(r"^\S+ \d+\[\w+\] (.*)$")
 #: RASIKEV2_PROJECTION_INFO.dwAuthenticationProtocol per auth; flags.
 _AUTH_PROTOCOL: Final = {"cert": 1, "eap": 2, "psk": 3}
@@ -120,6 +119,7 @@ class Ikev2Link(SupervisedLink[Ikev2Settings]):
         self._control: ViciConnection | None = None
         self._auth = ""
         self._mobike = False
+        self._log_offset = 0
 
     def __repr__(self) -> str:
         state = self._log.reached.name if self._log.reached is not None else "new"
@@ -147,6 +147,8 @@ class Ikev2Link(SupervisedLink[Ikev2Settings]):
 
     def _on_event(self, name: str, msg: Mapping[str, Any]) -> None:
         was_up = self._log.child_up
+        if self._connected and was_up and msg.get("up") != "yes":
+            self._read_file_log()  # what charon logged since Connected: why it goes down
         states = self._log.feed_event(name, msg)
         if not self._connected:
             self._emit_states(states)
@@ -199,7 +201,7 @@ class Ikev2Link(SupervisedLink[Ikev2Settings]):
                     ERROR_RASMAN_CANNOT_INITIALIZE, f"charon exited at start: {self._out_tail()}"
                 )
             try:
-                self._events = await ViciConnection.open(path)
+                self._control = await ViciConnection.open(path)
                 return
             except OSError:
                 await asyncio.sleep(_POLL)
@@ -215,10 +217,9 @@ class Ikev2Link(SupervisedLink[Ikev2Settings]):
     async def _dial(self, settings: Ikev2Settings) -> None:
         try:
             await self._wait_for_vici()
-            assert self._events is not None
-            events = self._events
-            self._spawn(self._listen(events))
-            control = self._control = await ViciConnection.open(self._path(_VICI))
+            control = self._control
+            assert control is not None
+            self._spawn(self._watch_sas())  # meanwhile: a connection for the SA events
             await self._load(control, settings)
             self._reach(RasConnState.PortOpened)
             timeout_ms = int(max(self._remaining(), 0.001) * 1000)
@@ -230,6 +231,7 @@ class Ikev2Link(SupervisedLink[Ikev2Settings]):
                     on_event=self._on_event,
                 )  # fmt: skip
             except ViciError as exc:
+                self._read_file_log()  # the level-1 lines that say why
                 code, detail = self._log.end_reason(connected=False, default=ERROR_VPN_TIMEOUT)
                 raise LinkFailure(code, detail if self._log.failure else str(exc)) from None
             await self._connected_now(control)
@@ -242,9 +244,16 @@ class Ikev2Link(SupervisedLink[Ikev2Settings]):
         except RasError as exc:
             self._finish(exc.code, exc.detail or str(exc))
 
-    async def _listen(self, events: ViciConnection) -> None:
-        with contextlib.suppress(ViciClosed):
-            await events.listen(["log", "ike-updown", "child-updown"], self._on_event)
+    async def _watch_sas(self) -> None:
+        """The SA events (up, down), on a connection of their own, for the link's life.
+
+        Not charon's ``log`` stream: charon would send every line it logs (measurably slower
+        dials); the dial reads its ``initiate``'s own log lines, and a drop reads the lines
+        charon's file log got since Connected (flushed per line) for its reason."""
+        with contextlib.suppress(OSError, ViciClosed, ViciError):
+            events = self._events = await ViciConnection.open(self._path(_VICI))
+            await events.subscribe(["ike-updown", "child-updown"], self._on_event)
+            await events.pump(self._on_event)  # until charon closes it (its exit says why)
 
     async def _load(self, control: ViciConnection, settings: Ikev2Settings) -> None:
         """The CAs, the credentials and the connection, over VICI."""
@@ -270,24 +279,23 @@ class Ikev2Link(SupervisedLink[Ikev2Settings]):
 
     async def _connected_now(self, control: ViciConnection) -> None:
         """initiate succeeded: the SA's facts, the TUN device, split-tunnel routes; Connected."""
-        await self._refresh(control)
+        self._log.child_up = True
+        assert self._settings is not None
         facts = self._log.facts
-        if not facts.tun:
-            facts.tun = self._tun_from_log()
+        if not (facts.local_address and self._settings.full_tunnel):
+            # The split tunnel's routes need the traffic selectors; otherwise the SA's other
+            # facts are read when asked for (projection), not on the dial's path.
+            await self._refresh(control)
+        # The details the level-0 stream left out (virtual IP, DNS, EAP method, the TUN
+        # device); from now on only what is new is read (a drop's reason).
+        self._read_file_log()
         if not facts.local_address:
             raise LinkFailure(ERROR_IP_CONFIGURATION, "the server assigned no virtual IP address")
-        assert self._settings is not None
         if not self._settings.full_tunnel:
             self._add_split_routes()
         self._reach(RasConnState.Projected)
         self._mark_connected()
         self.emit(StateReached(RasConnState.Connected))
-
-    def _tun_from_log(self) -> str:
-        with contextlib.suppress(OSError):
-            if m := _TUN.search(self._path(_LOG).read_bytes()):
-                return m.group(1).decode()
-        return ""
 
     def _add_split_routes(self) -> None:
         """IpPrioritizeRemote=0: only the networks the server's traffic selectors name (not
@@ -326,6 +334,7 @@ class Ikev2Link(SupervisedLink[Ikev2Settings]):
         return found
 
     def _on_dial_deadline(self) -> None:
+        self._read_file_log()
         code, detail = self._log.end_reason(connected=False, default=ERROR_VPN_TIMEOUT)
         if self._log.failure is None:
             detail = f"not connected within {self._dial_timeout():g} s"
@@ -334,6 +343,7 @@ class Ikev2Link(SupervisedLink[Ikev2Settings]):
         self._finish(code, detail)
 
     def _program_exited(self, rc: int | None) -> tuple[int, str]:
+        self._read_file_log()
         code, detail = self._log.end_reason(
             connected=self._connected,
             default=ERROR_LINK_FAILURE if self._connected else ERROR_RASMAN_CANNOT_INITIALIZE,
@@ -369,6 +379,9 @@ class Ikev2Link(SupervisedLink[Ikev2Settings]):
         if not self._connected:
             return None
         facts = self._log.facts
+        if not facts.server_address and self._control is not None:
+            with contextlib.suppress(ViciError, ViciClosed, asyncio.TimeoutError):
+                await asyncio.wait_for(self._refresh(self._control), 2.0)
         flags = 0
         if self._mobike:
             flags |= RASIKEv2_FLAGS_MOBIKESUPPORTED
@@ -437,20 +450,29 @@ class Ikev2Link(SupervisedLink[Ikev2Settings]):
             await link._abandon()
             return None
         link._log.child_up = True
-        with contextlib.suppress(OSError):
-            link._events = await ViciConnection.open(link._path(_VICI))
-            link._spawn(link._listen(link._events))
+        link._spawn(link._watch_sas())
         link._log.reach(RasConnState.Projected)
         link._mark_connected()
         emit(StateReached(RasConnState.Connected))
         return link
 
+    def _file_log_since(self) -> str:
+        """What charon's file log got since the last read (all of it the first time)."""
+        try:
+            with open(self._path(_LOG), "rb") as fh:
+                fh.seek(self._log_offset)
+                data = fh.read(1 << 20)
+        except OSError:
+            return ""
+        self._log_offset += len(data)
+        return data.decode("utf-8", "replace")
+
     def _read_file_log(self) -> None:
-        """charon's file log (``HH:MM:SS NN[GRP] message``), fed to the interpreter."""
-        with contextlib.suppress(OSError):
-            for raw in self._path(_LOG).read_bytes().decode("utf-8", "replace").splitlines():
-                if m := _FILE_LINE.match(raw):
-                    self._log.feed_line(m.group(1))
+        """charon's file log (``HH:MM:SS NN[GRP] message``) since the last read, fed to the
+        interpreter."""
+        for raw in self._file_log_since().splitlines():
+            if m := _FILE_LINE.match(raw):
+                self._log.feed_line(m.group(1))
 
 
 __all__ = ["Ikev2Link", "find_charon"]

@@ -51,7 +51,10 @@ ORDER: Final = (
 _STATES: Final = (
     (re.compile(r"^initiating IKE_SA "), RasConnState.ConnectDevice),
     (re.compile(r"^parsed IKE_SA_INIT response"), RasConnState.DeviceConnected),
-    (re.compile(r"^generating IKE_AUTH request"), RasConnState.Authenticate),
+    (
+        re.compile(r"^generating IKE_AUTH request|^establishing CHILD_SA "),
+        RasConnState.Authenticate,
+    ),
     (re.compile(r"^IKE_SA \S+ established between"), RasConnState.Authenticated),
     (re.compile(r"^processing INTERNAL_IP[46]_ADDRESS attribute"), RasConnState.AuthProject),
     (re.compile(r"^CHILD_SA \S+ established with"), RasConnState.Projected),

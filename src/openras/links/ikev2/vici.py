@@ -149,12 +149,17 @@ class ViciConnection:
                 raise ViciError(f"charon refused the event {event!r}")
             return
 
-    async def listen(self, events: list[str], on_event: OnEvent) -> None:
-        """Register for ``events`` and hand each one to ``on_event`` until the socket closes
-        (then ViciClosed is raised; cancel the task to stop listening)."""
+    async def subscribe(self, events: list[str], on_event: OnEvent) -> None:
+        """Register for ``events`` (events arriving meanwhile go to ``on_event``); then
+        :meth:`pump` hands each one to ``on_event``."""
         async with self._lock:
             for event in events:
                 await self._register(event, True, on_event)
+
+    async def pump(self, on_event: OnEvent) -> None:
+        """Hand every event to ``on_event`` until the socket closes (ViciClosed); cancel the
+        task to stop. Only on a connection that sends no commands any more."""
+        async with self._lock:
             while True:
                 kind, name, body = await self._read()
                 if kind == Packet.EVENT:
