@@ -230,7 +230,10 @@ def run_tier(rwdir: Path, *, timeout: float = TIER_TIMEOUT) -> TierRun:
     image, version = kernel
     rwdir.mkdir(parents=True, exist_ok=True)
     console_path = rwdir / "console.log"
-    command = shlex.join(["sh", str(GUEST_SCRIPT), str(rwdir), sys.executable, str(REPO)])
+    # OPENRAS_VM_GUEST_ARGS: extra pytest arguments for the guest session, for a developer
+    # who runs one guest file (``tests/vm/guest/test_x.py``) instead of the whole tier.
+    extra = shlex.split(os.environ.get("OPENRAS_VM_GUEST_ARGS", ""))
+    command = shlex.join(["sh", str(GUEST_SCRIPT), str(rwdir), sys.executable, str(REPO), *extra])
     argv = [vng, "--disable-kvm", "--run", str(image), "--memory", "1G",
             "--rwdir", str(rwdir), "--verbose", "--exec", command]  # fmt: skip
     # vng's own temp files (a return-code file it shares with the guest) go next to rwdir, so
