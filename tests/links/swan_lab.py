@@ -27,6 +27,8 @@ PLUGINS = (
     "random nonce openssl aes sha1 sha2 hmac kdf gmp pem pkcs1 pkcs8 x509 pubkey constraints "
     "eap-identity eap-mschapv2 kernel-libipsec kernel-netlink socket-default vici"
 )
+#: A responder on the kernel's ESP (where the kernel has it: the VM tier).
+KERNEL_PLUGINS = PLUGINS.replace("kernel-libipsec ", "")
 
 
 def _pki(*args: str, stdin: bytes | None = None) -> bytes:
@@ -80,6 +82,7 @@ class SwanServer:
     proc: subprocess.Popen[bytes] | None = None
     ca: tuple[Path, Path] | None = None
     extra_conf: list[str] = field(default_factory=list)
+    plugins: str = PLUGINS
 
     @property
     def vici(self) -> Path:
@@ -94,7 +97,7 @@ class SwanServer:
         (w / "run").mkdir(exist_ok=True)
         (w / "strongswan.conf").write_text(
             "charon {\n  load_modular = no\n"
-            f"  load = {PLUGINS}\n"
+            f"  load = {self.plugins}\n"
             "  plugins { vici { socket = unix://" + str(self.vici) + " }\n"
             "            openssl { load_legacy = yes } }\n"
             "  filelog { lab { path = " + str(self.log) + "\n"

@@ -325,3 +325,17 @@ def test_vici_request_streams_events_and_raises_on_failure() -> None:
         b.close()
 
     asyncio.run(main())
+
+
+def test_retransmissions_fit_the_dial_timeout() -> None:
+    from openras.links.ikev2.config import retransmit_tries
+
+    def total(tries: int) -> float:
+        return sum(1.6**i for i in range(tries + 1))
+
+    assert retransmit_tries(15) == 3  # the default dial timeout: about 9 s of tries
+    for timeout in (16.0, 30.0, 60.0, 90.0):
+        n = retransmit_tries(timeout)
+        assert total(n) <= timeout < total(n + 1), (timeout, n)
+    assert retransmit_tries(1) == 3  # never fewer (a short timeout ends the dial itself)
+    assert retransmit_tries(10_000) == 8  # nor more than charon's DPD should wait

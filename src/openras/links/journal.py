@@ -1,12 +1,13 @@
 """The teardown journal: what a link made, written down *before* it is made.
 
 Every resource a link creates outside its own process (an interface, a policy rule, a
-socket file, a program) is appended here as a typed undo step just before the driver creates
-it, in ``<run dir>/journal``. Closing a link and cleaning up after a crash are then the same
-thing, :func:`replay`: the steps undone newest first, each one idempotent and checked against
-what it names (a process by pid *and* start time, a rule by exact match, a socket only when
-nothing answers on it), so a step for something that was never made, or is gone already,
-changes nothing. No driver guesses after a crash what it might have left.
+socket file, a program, kernel IPsec state) is appended here as a typed undo step just
+before the driver creates it, in ``<run dir>/journal``. Closing a link and cleaning up
+after a crash are then the same thing, :func:`replay`: the steps undone newest first, each
+one idempotent and checked against what it names (a process by pid *and* start time, a
+rule by exact match, a socket only when nothing answers on it), so a step for something
+that was never made, or is gone already, changes nothing. No driver guesses after a crash
+what it might have left.
 
 A step is one JSON line (appended with one ``write``: a crash leaves at most a torn last
 line, which is skipped). The journal lives in the run directory, which survives a daemon
@@ -29,6 +30,7 @@ import msgspec
 from openras.links._common import remove_quietly
 from openras.links.process import LinkProcess, ProcessIdentity
 from openras.links.rtnl import AddRule, DelRule, NetlinkError, Rtnl
+from openras.links.xfrm import purge_if_id
 
 log = logging.getLogger(__name__)
 
@@ -93,7 +95,15 @@ class File(msgspec.Struct, frozen=True, tag="file"):
     path: str
 
 
-Step = Process | Interface | Rule | Socket | File
+class XfrmIfId(msgspec.Struct, frozen=True, tag="xfrm"):
+    """The kernel SAs and policies that carry an XFRM interface id (the IKEv2 link's kernel
+    ESP path): deleted, whoever's charon installed them is gone (a SIGKILLed charon leaves
+    them; a clean stop has removed them already)."""
+
+    if_id: int
+
+
+Step = Process | Interface | Rule | Socket | File | XfrmIfId
 _encoder: Final = msgspec.json.Encoder()
 _decoder: Final = msgspec.json.Decoder(Step)
 
@@ -175,9 +185,14 @@ async def _remove_dead_socket(path: Path) -> None:
     remove_quietly(path)
 
 
-def _undo_now(step: Interface | Rule | File) -> None:
+def _undo_now(step: Interface | Rule | File | XfrmIfId) -> None:
     """The undo of a step that is one quick call (a netlink request, an unlink)."""
-    if isinstance(step, Interface):
+    if isinstance(step, XfrmIfId):
+        try:
+            purge_if_id(step.if_id)
+        except (NetlinkError, OSError) as exc:
+            log.warning("teardown: %s", exc)
+    elif isinstance(step, Interface):
         with Rtnl() as rtnl:
             rtnl.delete_link(step.name)
     elif isinstance(step, Rule):

@@ -30,7 +30,7 @@ import socket
 import struct
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Final
+from typing import Final, Self
 
 IPInterface = ipaddress.IPv4Interface | ipaddress.IPv6Interface
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -60,6 +60,11 @@ IFLA_IFNAME: Final = 3
 IFLA_MTU: Final = 4
 IFLA_STATS64: Final = 23
 IFLA_AF_SPEC: Final = 26
+IFLA_LINKINFO: Final = 18
+IFLA_INFO_KIND: Final = 1
+IFLA_INFO_DATA: Final = 2
+IFLA_XFRM_IF_ID: Final = 2
+NLA_F_NESTED: Final = 0x8000
 IFLA_INET6_ADDR_GEN_MODE: Final = 8
 IN6_ADDR_GEN_MODE_NONE: Final = 1
 IFA_ADDRESS: Final = 1
@@ -172,6 +177,31 @@ class LinkUp:
     def encode(self, index: int) -> tuple[int, int, bytes]:
         head = struct.pack("=BxHiII", socket.AF_UNSPEC, 0, index, IFF_UP, IFF_UP)
         return RTM_NEWLINK, NLM_F_REQUEST | NLM_F_ACK, head + _u32(IFLA_MTU, self.mtu)
+
+
+@dataclass(frozen=True)
+class NewXfrmInterface:
+    """``ip link add NAME type xfrm if_id N``: an XFRM interface, the route-based IPsec
+    data path. Traffic routed into it is encrypted by the kernel's SAs and policies that
+    carry the same ``if_id``, and decrypted traffic of those SAs comes out of it, so a link's
+    IPsec has an interface of its own (routes, counters, DNS) as a TUN link has."""
+
+    name: str
+    if_id: int
+
+    @property
+    def ifname(self) -> str:
+        return ""  # it does not exist yet: no index to look up
+
+    def ip_args(self) -> tuple[str, ...]:
+        return ("link", "add", self.name, "type", "xfrm", "if_id", str(self.if_id))
+
+    def encode(self, index: int) -> tuple[int, int, bytes]:
+        head = struct.pack("=BxHiII", socket.AF_UNSPEC, 0, 0, 0, 0)
+        data = _attr(IFLA_INFO_DATA | NLA_F_NESTED, _u32(IFLA_XFRM_IF_ID, self.if_id))
+        info = _attr(IFLA_INFO_KIND, b"xfrm\0") + data
+        body = head + _attr(IFLA_IFNAME, self.name.encode() + b"\0")
+        return RTM_NEWLINK, _CREATE, body + _attr(IFLA_LINKINFO | NLA_F_NESTED, info)
 
 
 @dataclass(frozen=True)
@@ -384,7 +414,7 @@ def routes_too_much(nets: Iterable[IPNetwork]) -> bool:
     return cover4 > MAX_SPLIT_V4 or cover6 > MAX_SPLIT_V6
 
 
-Op = AddAddress | NoLinkLocal | LinkUp | AddRoute | AddRule | DelRule
+Op = AddAddress | NoLinkLocal | LinkUp | NewXfrmInterface | AddRoute | AddRule | DelRule
 
 
 def describe(op: Op) -> str:
@@ -410,9 +440,9 @@ def _ifinfo(index: int) -> bytes:
 class Rtnl:
     """One rtnetlink socket; :meth:`apply` sends requests one by one, each acknowledged."""
 
-    def __init__(self) -> None:
+    def __init__(self, protocol: int = NETLINK_ROUTE) -> None:
         self._sock = socket.socket(
-            socket.AF_NETLINK, socket.SOCK_RAW | socket.SOCK_CLOEXEC, NETLINK_ROUTE
+            socket.AF_NETLINK, socket.SOCK_RAW | socket.SOCK_CLOEXEC, protocol
         )
         self._sock.settimeout(_TIMEOUT)
         self._sock.bind((0, 0))
@@ -421,7 +451,7 @@ class Rtnl:
     def close(self) -> None:
         self._sock.close()
 
-    def __enter__(self) -> Rtnl:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc: object) -> None:

@@ -97,3 +97,10 @@ def rasman(rasman_started: NsRasman) -> NsRasman:
         assert time.monotonic() < deadline, f"rasman did not answer in {RASMAN_START_S:.0f} s"
         time.sleep(0.05)
     return rasman_started
+
+
+@pytest.fixture
+def api(rasman: NsRasman, monkeypatch: pytest.MonkeyPatch, fresh_rasapi: None) -> None:
+    """The Win32-shaped API (rasapi's process-wide session) pointed at the session's rasman,
+    with no session of an earlier test's before it or after it."""
+    monkeypatch.setenv("OPENRAS_SOCKET", str(rasman.socket))

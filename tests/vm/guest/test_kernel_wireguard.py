@@ -14,7 +14,6 @@ from __future__ import annotations
 import os
 import subprocess
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -59,22 +58,6 @@ def kernel_peer(lab: NetnsLab, ns: str, tmp: Path, client_pub: str) -> str:
     lab.run(ns, ["ip", "address", "add", f"{SERVER_IP}/24", "dev", "wgsrv"])
     lab.run(ns, ["ip", "link", "set", "wgsrv", "up"])
     return public
-
-
-@pytest.fixture
-def api(rasman: NsRasman, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """rasapi's process-wide session pointed at the session's rasman, closed afterwards."""
-    monkeypatch.setenv("OPENRAS_SOCKET", str(rasman.socket))
-
-    def reset() -> None:
-        with rasapi._lock:
-            if rasapi._session is not None:
-                rasapi._session.close()
-            rasapi._session = None
-
-    reset()
-    yield
-    reset()
 
 
 def crash_and_restart(lab: NetnsLab, pair: NsPair, rm: NsRasman) -> float:

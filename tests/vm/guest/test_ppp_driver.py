@@ -17,7 +17,6 @@ from __future__ import annotations
 import shlex
 import subprocess
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import psutil
@@ -36,21 +35,6 @@ SUBNET = "10.236.43"
 SERVER_IP, FIRST_CLIENT_IP, DNS_IP = f"{SUBNET}.1", f"{SUBNET}.10", f"{SUBNET}.53"
 ENTRY = "宽带连接"
 USER, PASSWORD = "alice", "s3cret-Pw"
-
-
-@pytest.fixture
-def api(rasman: NsRasman, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    monkeypatch.setenv("OPENRAS_SOCKET", str(rasman.socket))
-
-    def reset() -> None:
-        with rasapi._lock:
-            if rasapi._session is not None:
-                rasapi._session.close()
-            rasapi._session = None
-
-    reset()
-    yield
-    reset()
 
 
 def pppoe_server(lab: NetnsLab, pair: NsPair, tmp: Path) -> tuple[subprocess.Popen[bytes], Path]:

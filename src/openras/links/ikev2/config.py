@@ -6,24 +6,33 @@ the connection and its credentials (typed values in VICI's key/value encoding, n
 
 Why these settings:
 
-* ``kernel-libipsec`` before ``kernel-netlink``: where the kernel has no ESP (the machine
-  this runs on may not), charon encrypts in userspace over a TUN device (``ipsec<N>``, the
-  kernel picks N); it always sends ESP in UDP 4500 then.
-* the routes charon installs go to the link's own policy table and rule priority (the
-  daemon allocates them per link, as for WireGuard), so two IKEv2 links never share
-  charon's default table 220, and the rule is journaled before charon makes it.
+* two data paths. Where the kernel has ESP (:class:`KernelEsp`), the kernel's is used,
+  route-based: the daemon makes an XFRM interface for the link, charon tags the CHILD SA's
+  SAs and policies with its ``if_id`` and puts the virtual IP on it, and the daemon routes
+  into it (charon installs no route and no rule). The outer ESP packets and charon's IKE
+  packets carry the link's fwmark (``set_mark_out``, socket-default's ``fwmark``), so the
+  link's policy rules (WireGuard's pair: ``not fwmark`` to its table, main with
+  ``suppress_prefixlength 0``) never send them into the tunnel. Where it has none (the
+  machine this runs on may not), ``kernel-libipsec``: charon encrypts in userspace over a
+  TUN device (``ipsec<N>``, the kernel picks N) and always sends ESP in UDP 4500; the routes
+  charon installs then go to the link's own policy table and rule priority (the daemon
+  allocates them per link), so two IKEv2 links never share charon's default table 220, and
+  the rule is journaled before charon makes it.
 * ``resolve`` with ``resolvconf.path = /bin/true``: charon reports each DNS server of the
   configuration payload in its log ("installing DNS server X via resolvconf") and changes
   nothing; the daemon applies DNS (``openras.dns``) like every other link's.
 * random local ports (``port = 0``): two links, or a system charon (strongswan-starter's
   ``ipsec`` service) on UDP 500/4500, never keep a link's charon from binding; the server
   sees the source port a NAT would give it.
-* retransmissions bounded (about 9 s) so a dead server ends the attempt, or the link,
-  within a dial timeout instead of charon's default of minutes.
+* retransmissions (1 s, then x1.6) bounded by the dial timeout (:func:`retransmit_tries`:
+  3 tries, about 9 s, for the default 15 s) so a dead server ends the attempt, or the
+  link, within the time the entry gives a dial instead of charon's default of minutes,
+  and a slow server (a longer timeout) gets more tries.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
 
@@ -36,6 +45,35 @@ PLUGINS: Final = (
     "constraints revocation eap-identity eap-mschapv2 kernel-libipsec kernel-netlink "
     "socket-default vici resolve"
 )
+#: Without the userspace path: charon then uses the kernel's XFRM for ESP.
+KERNEL_PLUGINS: Final = PLUGINS.replace("kernel-libipsec ", "")
+#: The XFRM interface's MTU: Windows' IKEv2 default, room for ESP in UDP over 1500.
+XFRM_MTU: Final = 1400
+
+
+RETRANSMIT_TIMEOUT: Final = 1.0
+RETRANSMIT_BASE: Final = 1.6
+
+
+def retransmit_tries(dial_timeout: float) -> int:
+    """The most retransmissions whose waits all fit in ``dial_timeout`` seconds (3 to 8)."""
+    tries, total = 0, RETRANSMIT_TIMEOUT
+    while tries < 8 and total + RETRANSMIT_TIMEOUT * RETRANSMIT_BASE ** (tries + 1) <= dial_timeout:
+        tries += 1
+        total += RETRANSMIT_TIMEOUT * RETRANSMIT_BASE**tries
+    return max(3, tries)
+
+
+@dataclass(frozen=True)
+class KernelEsp:
+    """The kernel ESP path of one link: its XFRM interface, the interface id its SAs and
+    policies carry, and the fwmark of its outer packets (the policy slot's)."""
+
+    ifname: str
+    if_id: int
+    fwmark: int
+
+
 #: Windows' IKE proposals (AES/3DES with SHA1/SHA256 and MODP1024/2048), after strongSwan's
 #: defaults: Windows servers and Windows-configured responders accept one of them.
 IKE_PROPOSALS: Final = (
@@ -59,24 +97,40 @@ def strongswan_conf(
     priority: int,
     no_op: str,
     install_routes: bool = True,
+    kernel_esp: KernelEsp | None = None,
+    dial_timeout: float = 15.0,
 ) -> str:
     """The whole ``strongswan.conf`` of one link's charon (no include of the system's)."""
-    return f"""\
-charon {{
-  load_modular = no
+    mark = ""
+    if kernel_esp is None:
+        paths = f"""\
   load = {PLUGINS}
-  port = 0
-  port_nat_t = 0
-  install_virtual_ip = yes
   install_routes = {"yes" if install_routes else "no"}
   routing_table = {table}
   routing_table_prio = {priority}
-  retransmit_tries = 3
-  retransmit_timeout = 1.0
-  retransmit_base = 1.6
+"""
+    else:  # the daemon routes into the XFRM interface: no route, no rule of charon's
+        mark = f"    socket-default {{ fwmark = {kernel_esp.fwmark} }}\n"
+        paths = f"""\
+  load = {KERNEL_PLUGINS}
+  install_routes = no
+  routing_table = 0
+  install_virtual_ip_on = {kernel_esp.ifname}
+"""
+    return f"""\
+charon {{
+  load_modular = no
+{paths}\
+  port = 0
+  port_nat_t = 0
+  install_virtual_ip = yes
+  retransmit_tries = {retransmit_tries(dial_timeout)}
+  retransmit_timeout = {RETRANSMIT_TIMEOUT}
+  retransmit_base = {RETRANSMIT_BASE}
   close_ike_on_child_failure = yes
   plugins {{
     vici {{ socket = unix://{vici_socket} }}
+{mark}\
     openssl {{ load_legacy = yes }}
     resolve {{ resolvconf {{ path = {no_op} }} }}
   }}
@@ -94,7 +148,7 @@ charon {{
 """
 
 
-def connection(settings: Ikev2Settings) -> dict[str, Any]:
+def connection(settings: Ikev2Settings, kernel_esp: KernelEsp | None = None) -> dict[str, Any]:
     """The ``load-conn`` message."""
     if settings.auth == "eap":
         local: dict[str, Any] = {"auth": "eap-mschapv2", "eap_id": settings.user}
@@ -106,6 +160,16 @@ def connection(settings: Ikev2Settings) -> dict[str, Any]:
         local = {"auth": "pubkey", "certs": []}  # the certificate is loaded by load-cert
         remote = {"auth": "pubkey", "id": settings.remote_id}
     dpd = f"{settings.dpd_seconds}s"
+    child: dict[str, Any] = {
+        "remote_ts": ["0.0.0.0/0"],
+        "esp_proposals": list(ESP_PROPOSALS),
+        "start_action": "none",
+        "dpd_action": "clear",
+        "close_action": "none",
+    }
+    if kernel_esp is not None:
+        child["if_id_in"] = child["if_id_out"] = str(kernel_esp.if_id)
+        child["set_mark_out"] = f"{kernel_esp.fwmark:#x}"
     return {
         CONN: {
             "version": "2",
@@ -121,15 +185,7 @@ def connection(settings: Ikev2Settings) -> dict[str, Any]:
             "unique": "no",
             "local-1": local,
             "remote-1": remote,
-            "children": {
-                CHILD: {
-                    "remote_ts": ["0.0.0.0/0"],
-                    "esp_proposals": list(ESP_PROPOSALS),
-                    "start_action": "none",
-                    "dpd_action": "clear",
-                    "close_action": "none",
-                }
-            },
+            "children": {CHILD: child},
         }
     }
 
@@ -151,4 +207,12 @@ def initiate(timeout_ms: int) -> dict[str, Any]:
     return {"child": CHILD, "ike": CONN, "timeout": str(max(1, timeout_ms)), "loglevel": "0"}
 
 
-__all__ = ["CHILD", "CONN", "connection", "initiate", "shared_secret", "strongswan_conf"]
+__all__ = [
+    "CHILD",
+    "CONN",
+    "KernelEsp",
+    "connection",
+    "initiate",
+    "shared_secret",
+    "strongswan_conf",
+]

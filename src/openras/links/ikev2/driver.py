@@ -18,9 +18,18 @@ charon is configured by the daemon only (:mod:`openras.links.ikev2.config`: a ge
 ``strongswan.conf`` with no include of the system's, and VICI messages built from the typed
 settings); the password, PSK and private key go over VICI, never to a file or argv. The
 interpreter (:mod:`openras.links.ikev2.interpreter`) turns charon's log and SA events into
-states and Windows' codes. Where the kernel has no ESP, charon's ``kernel-libipsec`` plugin
-carries the traffic over a TUN device (``ipsec<N>``); the virtual IP lands there, and the
-routes go to the link's own policy table (journaled before charon makes its rule).
+states and Windows' codes.
+
+**Two data paths** (:mod:`openras.links.ikev2.config` says how each is configured). Where
+the kernel has ESP and XFRM interfaces (:func:`openras.links.xfrm.kernel_esp`), the kernel's:
+the daemon makes an XFRM interface ``orik<slot>`` for the link (journaled, with a step that
+purges the SAs and policies carrying its ``if_id``, which a SIGKILLed charon would leave),
+charon puts the virtual IP on it, and the daemon routes into it: a full tunnel by the
+policy slot's table and rules (as WireGuard's), a split tunnel by the selectors' routes.
+Where it has none, charon's ``kernel-libipsec`` plugin carries the traffic over a TUN
+device (``ipsec<N>``); the virtual IP lands there, and the routes go to the link's own
+policy table (journaled before charon makes its rule). ``OPENRAS_IKEV2_ESP`` (the daemon's
+environment: ``auto``, ``kernel`` or ``userspace``) overrides the choice.
 """
 
 from __future__ import annotations
@@ -50,7 +59,7 @@ from openras.links.ikev2 import config
 from openras.links.ikev2.interpreter import CharonLog
 from openras.links.ikev2.settings import Ikev2Settings, settings_from_spec
 from openras.links.ikev2.vici import ViciClosed, ViciConnection, ViciError
-from openras.links.journal import Rule
+from openras.links.journal import Interface, Rule, XfrmIfId
 from openras.links.policy_slots import (
     PolicySlot,
     allocate_policy_slot,
@@ -58,8 +67,9 @@ from openras.links.policy_slots import (
     release_policy_slot,
 )
 from openras.links.process import LinkProcess, ProcessIdentity
-from openras.links.rtnl import AddRoute, NetlinkError, Rtnl
+from openras.links.rtnl import AddRoute, LinkUp, NetlinkError, NewXfrmInterface, Op, Rtnl
 from openras.links.supervisor import LinkFailure, SupervisedLink, stopped_before_start
+from openras.links.xfrm import kernel_esp
 from openras.states import RasConnState
 
 #: Where Debian, Fedora and Arch put charon (it is not on PATH).
@@ -83,6 +93,15 @@ _AUTH_PROTOCOL: Final = {"cert": 1, "eap": 2, "psk": 3}
 RASIKEv2_FLAGS_MOBIKESUPPORTED: Final = 0x1
 RASIKEv2_FLAGS_BEHIND_NAT: Final = 0x2
 RASIKEv2_FLAGS_SERVERBEHIND_NAT: Final = 0x4
+
+
+def use_kernel_esp() -> bool:
+    """The data path: ``OPENRAS_IKEV2_ESP`` (``kernel``, ``userspace``), else the kernel's
+    ESP where it has it."""
+    choice = os.environ.get("OPENRAS_IKEV2_ESP", "auto").strip().lower()
+    if choice in ("kernel", "userspace"):
+        return choice == "kernel"
+    return kernel_esp()
 
 
 def find_charon() -> str:
@@ -120,6 +139,7 @@ class Ikev2Link(SupervisedLink[Ikev2Settings]):
         self._auth = ""
         self._mobike = False
         self._log_offset = 0
+        self._esp: config.KernelEsp | None = None
 
     def __repr__(self) -> str:
         state = self._log.reached.name if self._log.reached is not None else "new"
@@ -171,20 +191,26 @@ class Ikev2Link(SupervisedLink[Ikev2Settings]):
         run = self._path(_RUN)
         run.mkdir(mode=0o700, exist_ok=True)
         no_op = next((p for p in ("/bin/true", "/usr/bin/true") if os.access(p, os.X_OK)), "")
+        if use_kernel_esp():
+            self._esp = config.KernelEsp(f"orik{slot.slot}", slot.table, slot.fwmark)
         write_private(
             self._path(_CONF),
             config.strongswan_conf(
                 run_dir=self.spec.run_dir, vici_socket=self._path(_VICI),
                 log_file=self._path(_LOG), table=slot.table, priority=priority,
                 no_op=no_op or "/bin/true", install_routes=settings.full_tunnel,
+                kernel_esp=self._esp, dial_timeout=self._dial_timeout(),
             ).encode(),
         )  # fmt: skip
         if self._stopping:
             raise stopped_before_start("charon")
-        # charon adds "lookup TABLE" rules at start and removes them at a clean exit: a
-        # SIGKILLed charon's are removed by the journal's replay.
-        for version in (4, 6):
-            self.journal.note(Rule(version, priority, slot.table, None))
+        if self._esp is not None:
+            self._make_xfrm_interface(self._esp)
+        else:
+            # charon adds "lookup TABLE" rules at start and removes them at a clean exit: a
+            # SIGKILLed charon's are removed by the journal's replay.
+            for version in (4, 6):
+                self.journal.note(Rule(version, priority, slot.table, None))
         env = {"PATH": program_path(), "LANG": "C", "STRONGSWAN_CONF": str(self._path(_CONF))}
         argv = [unshare, "--mount", "--propagation", "private", sh, "-c", _MOUNT_AND_EXEC,
                 str(run), charon]  # fmt: skip
@@ -192,6 +218,23 @@ class Ikev2Link(SupervisedLink[Ikev2Settings]):
         self._reach(RasConnState.OpenPort)
         self._arm_dial_deadline()
         self._run_task = self._spawn(self._dial(settings))
+
+    def _make_xfrm_interface(self, esp: config.KernelEsp) -> None:
+        """The link's XFRM interface, up; journaled first, with the purge of whatever SAs
+        and policies end up carrying its id."""
+        self.journal.note(Interface(esp.ifname))
+        self.journal.note(XfrmIfId(esp.if_id))
+        try:
+            with Rtnl() as rtnl:
+                rtnl.apply([NewXfrmInterface(esp.ifname, esp.if_id),
+                            LinkUp(esp.ifname, config.XFRM_MTU)])  # fmt: skip
+        except (NetlinkError, OSError) as exc:
+            raise RasError(
+                ERROR_CONNECTING_DEVICE_NOT_FOUND,
+                f"cannot make the XFRM interface for the kernel's ESP ({exc}); "
+                "OPENRAS_IKEV2_ESP=userspace in rasman's environment uses charon's own",
+            ) from None
+        self._log.facts.tun = esp.ifname
 
     async def _wait_for_vici(self) -> None:
         path = self._path(_VICI)
@@ -270,7 +313,7 @@ class Ikev2Link(SupervisedLink[Ikev2Settings]):
             shared = config.shared_secret(settings)
             if shared is not None:
                 await control.request("load-shared", shared)
-            conn = config.connection(settings)
+            conn = config.connection(settings, self._esp)
             if settings.auth == "cert":
                 conn[config.CONN]["local-1"]["certs"] = [c.decode() for c in settings.certs[:1]]
             await control.request("load-conn", conn)
@@ -293,6 +336,8 @@ class Ikev2Link(SupervisedLink[Ikev2Settings]):
             raise LinkFailure(ERROR_IP_CONFIGURATION, "the server assigned no virtual IP address")
         if not self._settings.full_tunnel:
             self._add_split_routes()
+        elif self._esp is not None:
+            self._add_full_tunnel_routes(self._esp)
         self._reach(RasConnState.Projected)
         self._mark_connected()
         self.emit(StateReached(RasConnState.Connected))
@@ -319,6 +364,23 @@ class Ikev2Link(SupervisedLink[Ikev2Settings]):
                 rtnl.apply([AddRoute(facts.tun, net) for net in nets])
         except (NetlinkError, OSError) as exc:
             raise LinkFailure(ERROR_IP_CONFIGURATION, f"split-tunnel routes: {exc}") from None
+
+    def _add_full_tunnel_routes(self, esp: config.KernelEsp) -> None:
+        """The kernel path's full tunnel: a default route into the XFRM interface in the
+        policy slot's table, and the slot's rules (journaled first), so everything but the
+        link's own marked packets (IKE, the outer ESP) goes through the tunnel."""
+        assert self._slot is not None
+        vip = ipaddress.ip_address(self._log.facts.local_address)
+        default = ipaddress.ip_network("0.0.0.0/0" if vip.version == 4 else "::/0")
+        ops: list[Op] = [AddRoute(esp.ifname, default, self._slot.table)]
+        for rule in self._slot.rules(vip.version):
+            self.journal.note(Rule.of(rule))
+            ops.append(rule)
+        try:
+            with Rtnl() as rtnl:
+                rtnl.apply(ops)
+        except (NetlinkError, OSError) as exc:
+            raise LinkFailure(ERROR_IP_CONFIGURATION, f"full-tunnel routes: {exc}") from None
 
     async def _refresh(self, control: ViciConnection) -> dict[str, Any]:
         """The IKE SA as ``list-sas`` gives it (facts refreshed); {} when there is none."""
@@ -424,6 +486,7 @@ class Ikev2Link(SupervisedLink[Ikev2Settings]):
             "dns": list(facts.dns),
             "tun": facts.tun,
             "eap_method": facts.eap_method,
+            "kernel_esp": self._esp is not None,
         }
 
     @classmethod
@@ -437,6 +500,10 @@ class Ikev2Link(SupervisedLink[Ikev2Settings]):
             with contextlib.suppress(ValueError):
                 link._slot = PolicySlot(slot)
                 hold_policy_slot(slot, spec.handle)
+        if record.get("kernel_esp") and link._slot is not None:
+            s = link._slot
+            link._esp = config.KernelEsp(f"orik{s.slot}", s.table, s.fwmark)
+            link._log.facts.tun = link._esp.ifname
         link._read_file_log()  # the negotiated facts (virtual IP, DNS, TUN), again
         proc_rec = record.get("process")
         proc = LinkProcess.adopt(ProcessIdentity.from_record(proc_rec)) if proc_rec else None
