@@ -230,6 +230,50 @@ def test_rasman_killed_while_connected_adopts_the_link(
     assert daemon_rules(netns_pair.b) == []
 
 
+def test_mobike_follows_the_tunnel_to_a_new_local_address(
+    daemon: Daemon,
+    netns_lab: NetnsLab,
+    netns_pair: NsPair,
+    server: SwanServer,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The address the tunnel leaves from goes away (a laptop moving from Wi-Fi to cable):
+    charon moves the SAs with MOBIKE, traffic keeps crossing, and RASCONNSTATUS's
+    localEndPoint says where from now (from charon's ``ike-update`` event)."""
+    monkeypatch.setenv("OPENRAS_SOCKET", str(daemon.socket))
+    pair = netns_pair
+    third = pair.addr_a.split(".")[2]
+    new_a, new_b = f"10.98.{third}.1", f"10.98.{third}.2"
+    with daemon.client() as c:
+        conn = c.dial(ENTRY, phonebook(tmp_path, server), user=USER, password=PASSWORD)
+
+        def endpoints() -> tuple[str, str]:
+            code, st = rasapi.RasGetConnectStatus(conn.handle)
+            assert code == 0 and st is not None, code
+            assert st.rasconnstate == RasConnState.Connected
+            return st.localEndPoint.ipv4, st.remoteEndPoint.ipv4
+
+        assert endpoints() == (pair.addr_b, pair.addr_a)
+        netns_lab.run(pair.a, ["ip", "addr", "add", f"{new_a}/24", "dev", pair.if_a])
+        netns_lab.run(pair.b, ["ip", "addr", "add", f"{new_b}/24", "dev", pair.if_b])
+        netns_lab.run(pair.b, ["ip", "route", "add", f"{pair.addr_a}/32", "dev", pair.if_b,
+                               "src", new_b])  # fmt: skip
+        netns_lab.run(pair.b, ["ip", "addr", "del", f"{pair.addr_b}/{pair.prefix}",
+                               "dev", pair.if_b])  # fmt: skip
+        assert wait_until(lambda: endpoints() == (new_b, pair.addr_a), 20), endpoints()
+        assert netns_lab.ping(pair.b, server.inside, count=2)
+        assert "requesting address change using MOBIKE" in _charon_log(daemon)
+        conn.hang_up(wait=True, timeout=15)
+    assert wait_until(lambda: not charons(pair.b), 5)
+
+
+def _charon_log(daemon: Daemon) -> str:
+    """The link's charon log (its run directory is the only one while it is up)."""
+    logs = list((daemon.state_dir / "links").glob("*/charon.log"))
+    return "".join(p.read_text(errors="replace") for p in logs)
+
+
 def test_two_links_each_with_its_charon_tun_and_table(
     daemon: Daemon, netns_lab: NetnsLab, netns_pair: NsPair, server: SwanServer, tmp_path: Path
 ) -> None:

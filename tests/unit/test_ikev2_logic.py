@@ -339,3 +339,23 @@ def test_retransmissions_fit_the_dial_timeout() -> None:
         assert total(n) <= timeout < total(n + 1), (timeout, n)
     assert retransmit_tries(1) == 3  # never fewer (a short timeout ends the dial itself)
     assert retransmit_tries(10_000) == 8  # nor more than charon's DPD should wait
+
+
+def test_ike_update_moves_the_outer_addresses() -> None:
+    """MOBIKE: charon's ``ike-update`` gives the new addresses at its top level, and the SA
+    as it was in its section."""
+    log = CharonLog()
+    log.feed_event(
+        "child-updown",
+        {"up": "yes", "openras": {"local-host": "10.0.0.2", "remote-host": "192.0.2.1",
+                                  "local-vips": ["10.97.0.1"]}},
+    )  # fmt: skip
+    assert (log.facts.local_host, log.facts.server_address) == ("10.0.0.2", "192.0.2.1")
+    log.feed_event(
+        "ike-update",
+        {"local-host": "10.0.9.2", "local-port": "4500", "remote-host": "192.0.2.1",
+         "remote-port": "4500", "openras": {"local-host": "10.0.0.2", "remote-host": "192.0.2.1"}},
+    )  # fmt: skip
+    assert log.facts.local_host == "10.0.9.2" and log.facts.server_address == "192.0.2.1"
+    assert log.facts.local_address == "10.97.0.1"  # the virtual IP does not move
+    assert log.child_up and not log.went_down

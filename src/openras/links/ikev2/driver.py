@@ -167,7 +167,7 @@ class Ikev2Link(SupervisedLink[Ikev2Settings]):
 
     def _on_event(self, name: str, msg: Mapping[str, Any]) -> None:
         was_up = self._log.child_up
-        if self._connected and was_up and msg.get("up") != "yes":
+        if self._connected and was_up and name.endswith("updown") and msg.get("up") != "yes":
             self._read_file_log()  # what charon logged since Connected: why it goes down
         states = self._log.feed_event(name, msg)
         if not self._connected:
@@ -288,14 +288,15 @@ class Ikev2Link(SupervisedLink[Ikev2Settings]):
             self._finish(exc.code, exc.detail or str(exc))
 
     async def _watch_sas(self) -> None:
-        """The SA events (up, down), on a connection of their own, for the link's life.
+        """The SA events (up, down, moved by MOBIKE), on a connection of their own, for the
+        link's life.
 
         Not charon's ``log`` stream: charon would send every line it logs (measurably slower
         dials); the dial reads its ``initiate``'s own log lines, and a drop reads the lines
         charon's file log got since Connected (flushed per line) for its reason."""
         with contextlib.suppress(OSError, ViciClosed, ViciError):
             events = self._events = await ViciConnection.open(self._path(_VICI))
-            await events.subscribe(["ike-updown", "child-updown"], self._on_event)
+            await events.subscribe(["ike-updown", "child-updown", "ike-update"], self._on_event)
             await events.pump(self._on_event)  # until charon closes it (its exit says why)
 
     async def _load(self, control: ViciConnection, settings: Ikev2Settings) -> None:
@@ -441,7 +442,7 @@ class Ikev2Link(SupervisedLink[Ikev2Settings]):
         if not self._connected:
             return None
         facts = self._log.facts
-        if not facts.server_address and self._control is not None:
+        if not (facts.server_address and facts.local_host) and self._control is not None:
             with contextlib.suppress(ViciError, ViciClosed, asyncio.TimeoutError):
                 await asyncio.wait_for(self._refresh(self._control), 2.0)
         flags = 0
@@ -466,6 +467,11 @@ class Ikev2Link(SupervisedLink[Ikev2Settings]):
             extra["encryption"] = facts.encryption
         if facts.remote_ts:
             extra["remote_ts"] = ", ".join(facts.remote_ts)
+        # The tunnel's outer addresses (RASCONNSTATUS' localEndPoint and remoteEndPoint).
+        if facts.local_host:
+            extra["local_endpoint"] = facts.local_host
+        if facts.server_address:
+            extra["server"] = facts.server_address
         return Projection(
             interface=facts.tun,
             local_address=facts.local_address,

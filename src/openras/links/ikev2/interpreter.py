@@ -116,6 +116,8 @@ class Facts:
 
     local_address: str = ""
     server_address: str = ""
+    #: The tunnel's outer local address (MOBIKE moves it; ``ike-update`` says where to).
+    local_host: str = ""
     dns: list[str] = field(default_factory=list)
     eap_method: str = ""
     server_auth: str = ""
@@ -197,9 +199,16 @@ class CharonLog:
             self._fail(ERROR_REMOTE_DISCONNECTION, line)
 
     def feed_event(self, name: str, msg: Mapping[str, Any]) -> list[RasConnState]:
-        """A VICI event (``log``, ``ike-updown``, ``child-updown``)."""
+        """A VICI event (``log``, ``ike-updown``, ``child-updown``, ``ike-update``)."""
         if name in ("log", "control-log"):  # charon's log; an initiate's own copy of it
             return self.feed_line(str(msg.get("msg", "")))
+        if name == "ike-update":  # MOBIKE (or a NAT) moved the SA: the new outer addresses
+            for sa in msg.values():
+                if isinstance(sa, Mapping):
+                    self.take_sa(sa)  # (the SA as it was: its addresses may be the old ones)
+            self.facts.local_host = str(msg.get("local-host") or self.facts.local_host)
+            self.facts.server_address = str(msg.get("remote-host") or self.facts.server_address)
+            return []
         if name not in ("ike-updown", "child-updown"):
             return []
         up = msg.get("up") == "yes"
@@ -217,6 +226,7 @@ class CharonLog:
         """Facts from an IKE SA as ``list-sas`` and the updown events give it."""
         facts = self.facts
         facts.server_address = str(sa.get("remote-host") or facts.server_address)
+        facts.local_host = str(sa.get("local-host") or facts.local_host)
         vips = sa.get("local-vips")
         if isinstance(vips, list) and vips and not facts.local_address:
             facts.local_address = str(vips[0])
