@@ -157,6 +157,26 @@ RASAPIVERSION_601: Final = 4
 RASAPIVERSION_CURRENT: Final = RASAPIVERSION_601
 PROJECTION_INFO_TYPE_PPP: Final = 1
 PROJECTION_INFO_TYPE_IKEv2: Final = 2
+RASLCPAP_PAP: Final = 0xC023
+RASLCPAP_SPAP: Final = 0xC027
+RASLCPAP_CHAP: Final = 0xC223
+RASLCPAP_EAP: Final = 0xC227
+RASLCPAD_CHAP_MD5: Final = 0x05
+RASLCPAD_CHAP_MS: Final = 0x80
+RASLCPAD_CHAP_MSV2: Final = 0x81
+RASCCPCA_MPPC: Final = 0x00000006
+RASCCPO_HistoryLess: Final = 0x00000002
+RASCCPO_Encryption56bit: Final = 0x00000010
+RASCCPO_Encryption40bit: Final = 0x00000020
+RASCCPO_Encryption128bit: Final = 0x00000040
+#: A PPP link's ``auth_protocol`` (its projection's extra) -> (RASLCPAP_*, RASLCPAD_*).
+_LCP_AUTH: Final = {
+    "PAP": (RASLCPAP_PAP, 0),
+    "CHAP": (RASLCPAP_CHAP, RASLCPAD_CHAP_MD5),
+    "MS-CHAP": (RASLCPAP_CHAP, RASLCPAD_CHAP_MS),
+    "MS-CHAPv2": (RASLCPAP_CHAP, RASLCPAD_CHAP_MSV2),
+    "EAP": (RASLCPAP_EAP, 0),
+}
 ERROR_PROJECTION_NOT_COMPLETE: Final = errors.ERROR_PROJECTION_NOT_COMPLETE
 ERROR_PROTOCOL_NOT_CONFIGURED: Final = errors.ERROR_PROTOCOL_NOT_CONFIGURED
 #: sizeof() of the Unicode structs on 64-bit Windows 10 (ras.h, pack 4, every field up to
@@ -353,9 +373,9 @@ class RASIKEV2_PROJECTION_INFO:
 @dataclass
 class RAS_PROJECTION_INFO:
     """Windows 7's shape: ``type`` says which member of the union (``ppp`` or ``ikev2``) is
-    set; the other is None. openras's links are tunnels without PPP, so they report IKEv2's
-    (addresses, no LCP); the interface name and DNS servers are in the Pythonic
-    :class:`openras.records.ProjectionInfo`."""
+    set; the other is None. A PPP link (pppd) reports ``ppp``; the other links are tunnels
+    without PPP, so they report IKEv2's (addresses, no LCP). The interface name and DNS
+    servers are in the Pythonic :class:`openras.records.ProjectionInfo`."""
 
     version: int = RASAPIVERSION_CURRENT
     type: int = PROJECTION_INFO_TYPE_IKEv2
@@ -776,12 +796,16 @@ def _projection(hrasconn: int) -> tuple[int, dict[str, Any] | None]:
 def RasGetProjectionInfoEx(hrasconn: int) -> tuple[int, RAS_PROJECTION_INFO | None]:
     """The projection in Windows 7's RAS_PROJECTION_INFO shape (730 before RASCS_Projected).
 
-    openras's links negotiate no PPP, so ``type`` is PROJECTION_INFO_TYPE_IKEv2 and ``ikev2``
-    holds the addresses (a tunnel with addresses and no LCP, as an IKEv2 link has).
+    A PPP link (pppd: modem, PPPoE, PPTP) is PROJECTION_INFO_TYPE_PPP with ``ppp`` filled from
+    what pppd negotiated, as Windows reports its own PPP links. The other links negotiate no
+    PPP, so ``type`` is PROJECTION_INFO_TYPE_IKEv2 and ``ikev2`` holds the addresses (a tunnel
+    with addresses and no LCP, as an IKEv2 link has).
     """
     code, d = _projection(hrasconn)
     if code or d is None:
         return code, None
+    if _is_ppp(d):
+        return 0, RAS_PROJECTION_INFO(type=PROJECTION_INFO_TYPE_PPP, ppp=ppp_projection(d))
     v4, v4_server = str(d.get("local_address", "")), str(d.get("remote_address", ""))
     v6, v6_server = str(d.get("local_address_v6", "")), str(d.get("remote_address_v6", ""))
     servers4 = tuple(a for a in (v4_server,) if a)
@@ -807,6 +831,47 @@ def RasGetProjectionInfoEx(hrasconn: int) -> tuple[int, RAS_PROJECTION_INFO | No
     return 0, RAS_PROJECTION_INFO(type=PROJECTION_INFO_TYPE_IKEv2, ikev2=ikev2)
 
 
+def _is_ppp(d: dict[str, Any]) -> bool:
+    return (d.get("extra") or {}).get("framing") == "PPP"
+
+
+def _lcp_auth(d: dict[str, Any]) -> tuple[int, int]:
+    """(RASLCPAP_*, RASLCPAD_*) of the protocol the peer made us authenticate with."""
+    return _LCP_AUTH.get(str((d.get("extra") or {}).get("auth_protocol", "")), (0, 0))
+
+
+def ppp_projection(d: dict[str, Any]) -> RASPPP_PROJECTION_INFO:
+    """A PPP link's projection (the daemon's wire dict) as RASPPP_PROJECTION_INFO: IPCP's
+    addresses, IPv6CP not negotiated (731), the authentication protocol we used (pppd
+    authenticates only us: no server-side protocol), and MPPE as CCP's MPPC encryption."""
+    v4 = str(d.get("local_address", ""))
+    auth, data = _lcp_auth(d)
+    compression = str((d.get("extra") or {}).get("compression", ""))
+    ccp_options = 0
+    if "MPPE" in compression:
+        for bits, flag in (
+            ("128", RASCCPO_Encryption128bit),
+            ("56", RASCCPO_Encryption56bit),
+            ("40", RASCCPO_Encryption40bit),
+        ):
+            if f"{bits}-bit" in compression:
+                ccp_options |= flag
+        if "stateless" in compression:
+            ccp_options |= RASCCPO_HistoryLess
+    return RASPPP_PROJECTION_INFO(
+        dwIPv4NegotiationError=0 if v4 else ERROR_PROTOCOL_NOT_CONFIGURED,
+        ipv4Address=v4,
+        ipv4ServerAddress=str(d.get("remote_address", "")),
+        dwIPv6NegotiationError=ERROR_PROTOCOL_NOT_CONFIGURED,
+        dwAuthenticationProtocol=auth,
+        dwAuthenticationData=data,
+        dwCcpCompressionAlgorithm=RASCCPCA_MPPC if ccp_options else 0,
+        dwCcpServerCompressionAlgorithm=RASCCPCA_MPPC if ccp_options else 0,
+        dwCcpOptions=ccp_options,
+        dwCcpServerOptions=ccp_options,
+    )
+
+
 def _int(value: object) -> int:
     """A projection's numeric extra ("26"), 0 when absent or not a number."""
     text = str(value or "")
@@ -825,12 +890,13 @@ def RasGetProjectionInfo(
     hrasconn: int, projection: int
 ) -> tuple[int, RASPPPIP | RASPPPIPV6 | RASPPPLCP | None]:
     """The pre-Windows 7 call: one protocol's result, as ``RASP_PppIp`` -> RASPPPIP,
-    ``RASP_PppIpv6`` -> RASPPPIPV6.
+    ``RASP_PppIpv6`` -> RASPPPIPV6, and for a PPP link (pppd) ``RASP_PppLcp`` -> RASPPPLCP
+    with the authentication protocol it used.
 
     730 before RASCS_Projected, 6 for a gone handle, 87 for an unknown RASPROJECTION. 731
-    (ERROR_PROTOCOL_NOT_CONFIGURED: "the protocol was not attempted") for what no link here
-    negotiates: LCP and CCP (no PPP runs), AMB, NBF, IPX and SLIP (gone since Vista), and IP or
-    IPv6 when the link has no such address.
+    (ERROR_PROTOCOL_NOT_CONFIGURED: "the protocol was not attempted") for what is not
+    negotiated: LCP on a link without PPP, CCP, AMB, NBF, IPX and SLIP (gone since Vista), and
+    IP or IPv6 when the link has no such address.
     """
     known = (RASP_Amb, RASP_PppNbf, RASP_PppIpx, RASP_PppIp, RASP_PppCcp, RASP_PppLcp)
     if isinstance(projection, bool) or projection not in (*known, RASP_PppIpv6, RASP_Slip):
@@ -843,6 +909,9 @@ def RasGetProjectionInfo(
             szIpAddress=str(d["local_address"]),
             szServerIpAddress=str(d.get("remote_address", "")),
         )
+    if projection == RASP_PppLcp and _is_ppp(d):
+        auth, data = _lcp_auth(d)
+        return 0, RASPPPLCP(dwAuthenticationProtocol=auth, dwAuthenticationData=data)
     if projection == RASP_PppIpv6 and d.get("local_address_v6"):
         return 0, RASPPPIPV6(
             bLocalInterfaceIdentifier=_interface_id(str(d["local_address_v6"])),
