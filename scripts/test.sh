@@ -9,6 +9,8 @@ PKGS="python3-venv openvpn wireguard-go wireguard-tools openssh-server openssh-c
 # which the kernel here lacks), the static busybox virtme-ng builds the guest's initramfs
 # from, and the link programs the guest runs (it sees the host's files).
 PKGS="$PKGS qemu-system-x86 linux-image-amd64 busybox-static ppp pppoe"
+# PPTP: the client (pptp-linux, run by pppd as its pty) and the VM tier's test server.
+PKGS="$PKGS pptp-linux pptpd"
 # IKEv2: strongSwan's charon with the userspace ESP path (kernel-libipsec, extra plugins),
 # EAP-MSCHAPv2 (extauth) and OpenSSL's legacy MD4/DES (standard plugins); swanctl and pki
 # for the test responder. Not libstrongswan-extra-plugins: it pulls in systemd.

@@ -1,6 +1,6 @@
 """The ppp driver on this host, whose kernel has no PPP (no /dev/ppp, no modules).
 
-What runs here: a Windows PPPoE entry and a modem entry dialed through a real rasman in a
+What runs here: a Windows PPPoE entry, a modem entry and a PPTP entry dialed through a real rasman in a
 network namespace fail at once with 797 naming the missing kernel support and leave nothing
 running (no pppd, no interface, no run files); and the pure parts: the argv built from the
 typed model (the password never in it, no entry value as an option word, values starting
@@ -48,6 +48,13 @@ HOST_HAS_PPP = Path("/dev/ppp").exists()
             "PhoneNumber=5550100\n",
             "modem",
         ),
+        # a Windows 10 PPTP export (the server need not exist: nothing is sent)
+        (
+            "Type=2\nVpnStrategy=1\nDataEncryption=256\nPreferredDevice=WAN Miniport (PPTP)\n"
+            "MEDIA=rastapi\nPort=VPN4-0\nDevice=WAN Miniport (PPTP)\n\nDEVICE=vpn\n"
+            "PhoneNumber=192.0.2.1\n",
+            "PPTP",
+        ),
     ],
 )
 def test_dial_without_kernel_ppp_fails_at_once_leaving_nothing(
@@ -74,6 +81,8 @@ def test_dial_without_kernel_ppp_fails_at_once_leaving_nothing(
     assert "kernel support for PPP" in text and "ppp_generic" in text, text
     if kind == "PPPoE":
         assert "PPPoE" in text, text
+    if kind == "PPTP":
+        assert "CONFIG_PPP_MPPE" in text, text  # MPPE is required: its module is named too
     assert "s3cret-pw" not in text
     assert took < 5, f"the refusal took {took:.2f} s"
     assert set(pids_in_netns(netns_pair.b)) == before == {rm.proc.pid}, "pppd or a helper left"
@@ -96,6 +105,11 @@ def test_dial_without_kernel_ppp_fails_at_once_leaving_nothing(
         {"type": "5"},
         {"type": "1"},
         {"openrasdevice": "ppp"},
+        {"device": "vpn", "vpnstrategy": "1"},  # PPTP only
+        {"device": "vpn", "vpnstrategy": "2"},  # PPTP first
+        {"device": "vpn", "vpnstrategy": "12"},  # PPTP, then SSTP
+        {"type": "2", "vpnstrategy": "1"},
+        {"device": "vpn", "preferreddevice": "WAN Miniport (PPTP)"},
     ],
 )
 def test_windows_keys_choose_ppp(keys: dict[str, str]) -> None:

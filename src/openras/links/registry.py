@@ -1,9 +1,9 @@
 """Which driver runs an entry, decided from the entry's keys (never a program path).
 
-The Windows keys decide where they can (``DEVICE=vpn`` + ``VpnStrategy=7`` is IKEv2,
-``DEVICE=modem``/``PPPoE`` is PPP); link types Windows lacks use ``OpenRasDevice=``. The table
-below maps names to classes inside this package only, so a phonebook can never make the root
-daemon load code of a user's choosing.
+The Windows keys decide where they can (``DEVICE=vpn`` + ``VpnStrategy=7`` is IKEv2, 1, 2
+or 12 PPTP over pppd, ``DEVICE=modem``/``PPPoE`` is PPP); link types Windows lacks use
+``OpenRasDevice=``. The table below maps names to classes inside this package only, so a
+phonebook can never make the root daemon load code of a user's choosing.
 """
 
 from __future__ import annotations
@@ -54,6 +54,15 @@ def _is_ikev2(entry: EntryView) -> bool:
     return "(ikev2)" in device.lower()
 
 
+def _is_pptp(entry: EntryView) -> bool:
+    """A PPTP entry: VpnStrategy 1, 2 or 12, or no strategy and the PPTP miniport as the
+    device (as :func:`_is_ikev2`; the ppp driver's ``argv.is_pptp`` says the same)."""
+    strategy = (entry.get("VpnStrategy") or "").strip() or "0"
+    if strategy != "0":
+        return _VPN.get(strategy, ("", ""))[0] == "PPTP"
+    return "(pptp)" in (entry.get("PreferredDevice") or "").lower()
+
+
 def missing_driver(entry: EntryView) -> str:
     """Why a Windows entry has no driver here, e.g. ``IKEv2 (VpnStrategy 7) needs the ikev2
     driver``; pure, for the error text."""
@@ -87,6 +96,8 @@ def driver_name(entry: EntryView) -> str:
         return "ppp"
     if device == "vpn" and _is_ikev2(entry):
         return "ikev2"
+    if device == "vpn" and _is_pptp(entry):
+        return "ppp"
     raise errors.RasError(
         ERROR_DEVICETYPE_DOES_NOT_EXIST,
         f"entry {entry.name!r}: {missing_driver(entry)}, not available on this system",

@@ -14,10 +14,18 @@ Neither ``/etc/ppp/peers`` nor a user's file is read; Debian's ``/etc/ppp/option
 peer does not have to authenticate itself to us), its ``lock``/``modem``/``crtscts`` are
 what a modem wants anyway (``OpenRasSerialLocal=1`` says ``local`` for a line with no
 carrier detect).
+
+A PPTP entry (``DEVICE=vpn``, ``VpnStrategy`` 1, 2 or 12) runs pppd over ``pty "pptp
+<server> --nolaunchpppd ..."``: the command is the daemon's (the trusted ``pptp``, the
+server checked as a host name or IPv4 address, so no entry text reaches ``/bin/sh`` or pptp's
+parser as anything but that one name), MS-CHAPv2 only, and MPPE-128 as the entry's
+``DataEncryption`` says (Windows' pbk codes: 0 none, 8 if possible, 256 required, 512
+maximum; a VPN entry without the key requires it, as Windows' does).
 """
 
 from __future__ import annotations
 
+import ipaddress
 import re
 import shlex
 import socket
@@ -35,9 +43,18 @@ from openras.errors import (
 from openras.links._common import dial_timeout, entry_bool, entry_int
 from openras.links.base import EntryView, LinkSpec
 
-Kind = Literal["pppoe", "modem"]
+Kind = Literal["pppoe", "modem", "pptp"]
+#: MPPE as the entry asks: required (128-bit), accepted when the server offers it, refused.
+Mppe = Literal["require", "optional", "refuse"]
 _MODEM_DEVICES: Final = frozenset({"modem", "isdn", "serial"})
-_TYPE_KIND: Final = {"1": "modem", "5": "pppoe"}
+_TYPE_KIND: Final = {"1": "modem", "2": "vpn", "5": "pppoe"}
+#: VpnStrategy values that dial PPTP (VS_PptpOnly, VS_PptpFirst, VS_PptpSstp: ras-api.md 4.10).
+PPTP_STRATEGIES: Final = frozenset({"1", "2", "12"})
+#: pbk ``DataEncryption`` codes (pbk.h DE_*): 0 none, 8 if possible, 256 require, 512 max.
+_DE_NONE: Final = 0
+_DE_IF_POSSIBLE: Final = 8
+_DE_REQUIRE: Final = 256
+_HOST_LABEL: Final = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?$")
 _IFNAME: Final = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.:-]{0,14}$")
 _SERIAL: Final = re.compile(r"^/dev/[A-Za-z0-9_][A-Za-z0-9_./-]{0,62}$")
 _DIAL: Final = re.compile(r"^[0-9*#+,WwPpTt!@$ ()-]{1,64}$")
@@ -68,6 +85,8 @@ def entry_kind(entry: EntryView) -> Kind:
         return "pppoe"
     if device in _MODEM_DEVICES or device == "modem":
         return "modem"
+    if device == "vpn" and is_pptp(entry):
+        return "pptp"
     if (entry.get("OpenRasPppoeInterface") or "").strip():
         return "pppoe"
     if (entry.get("OpenRasSerialPort") or "").strip():
@@ -75,8 +94,55 @@ def entry_kind(entry: EntryView) -> Kind:
     raise RasError(
         ERROR_DEVICETYPE_DOES_NOT_EXIST,
         f"entry {entry.name!r}: DEVICE={device or '(none)'} is not a PPP device "
-        "(modem, isdn, serial or PPPoE)",
+        "(modem, isdn, serial, PPPoE, or vpn with VpnStrategy 1, 2 or 12: PPTP)",
     )
+
+
+def is_pptp(entry: EntryView) -> bool:
+    """A VPN entry that dials PPTP: VpnStrategy 1, 2 or 12, or no strategy and the PPTP
+    miniport as its device (``Device=WAN Miniport (PPTP)``)."""
+    strategy = (entry.get("VpnStrategy") or "").strip() or "0"
+    if strategy != "0":
+        return strategy in PPTP_STRATEGIES
+    return "(pptp)" in (entry.get("PreferredDevice") or "").lower()
+
+
+def pptp_server(text: str) -> str:
+    """The PPTP server from the entry's PhoneNumber: an IPv4 address or a host name (RFC 1123
+    labels), nothing else, so the name can reach ``/bin/sh`` and pptp as one plain word."""
+    value = text.strip()
+    if not value:
+        raise RasError(ERROR_BAD_PHONE_NUMBER, "a PPTP entry needs PhoneNumber=<server>")
+    try:
+        address = ipaddress.ip_address(value)
+    except ValueError:
+        address = None
+    if isinstance(address, ipaddress.IPv6Address):
+        raise RasError(ERROR_BAD_PHONE_NUMBER, f"PhoneNumber={value!r}: PPTP runs over IPv4 only")
+    if address is not None:
+        return str(address)
+    name = value.removesuffix(".")
+    labels = name.split(".")
+    if len(name) > 253 or not all(_HOST_LABEL.match(label) for label in labels):
+        raise RasError(
+            ERROR_BAD_PHONE_NUMBER,
+            f"PhoneNumber={value[:80]!r}: not a host name or IPv4 address",
+        )
+    if all(label.isdigit() for label in labels):  # 10.1 or 010.0.0.1: not an address here
+        raise RasError(ERROR_BAD_PHONE_NUMBER, f"PhoneNumber={value!r}: not an IPv4 address")
+    return name
+
+
+def entry_mppe(entry: EntryView) -> Mppe:
+    """MPPE from ``DataEncryption`` (pbk.h's DE_* codes): 0 refuses it, 8 takes it when the
+    server offers it, anything else requires it; no key is DE_Require, a VPN entry's
+    default on Windows."""
+    code = entry_int(entry, "DataEncryption", _DE_REQUIRE)
+    if code == _DE_NONE:
+        return "refuse"
+    if code == _DE_IF_POSSIBLE:
+        return "optional"
+    return "require"
 
 
 def _is_wired(name: str) -> bool:
@@ -121,6 +187,9 @@ class PppSettings:
     number: str = ""
     local: bool = False
     idle_seconds: int = 0
+    #: PPTP: the server (an IPv4 address or a checked host name) and MPPE.
+    server: str = ""
+    mppe: Mppe = "require"
 
     @classmethod
     def from_spec(cls, spec: LinkSpec) -> PppSettings:
@@ -135,6 +204,13 @@ class PppSettings:
         idle = entry_int(entry, "IdleDisconnectSeconds", 0, maximum=7 * 24 * 3600)
         number = (spec.params.phone_number or entry.get("PhoneNumber") or "").strip()
         common = dict(user=user, dial_timeout=dial_timeout(entry), idle_seconds=idle)
+        if kind == "pptp":
+            return cls(
+                kind="pptp",
+                server=pptp_server(number),
+                mppe=entry_mppe(entry),
+                **common,  # type: ignore[arg-type]
+            )
         if kind == "pppoe":
             raw = (entry.get("OpenRasPppoeInterface") or "").strip()
             iface = check_value("OpenRasPppoeInterface", raw) if raw else ""
@@ -221,6 +297,7 @@ def build_argv(
     chat: str = "/usr/sbin/chat",
     chat_file: Path | None = None,
     no_script: str = "/bin/true",
+    pptp: str = "/usr/sbin/pptp",
 ) -> list[str]:
     """pppd's whole command line: constants plus checked values, nothing else."""
     argv = [
@@ -259,6 +336,8 @@ def build_argv(
         argv += ["mtu", "1492", "mru", "1492", "noaccomp", "nopcomp", "default-asyncmap"]
         argv += ["lcp-echo-interval", "10", "lcp-echo-failure", "3"]
         argv += [f"nic-{settings.pppoe_interface}"]
+    elif settings.kind == "pptp":
+        argv += pptp_options(settings, pptp=pptp, linkname=linkname)
     else:
         assert chat_file is not None
         # pppd runs ``connect`` with /bin/sh -c: both paths are the daemon's own (quoted).
@@ -266,4 +345,27 @@ def build_argv(
         argv += ["lock", "local" if settings.local else "modem"]
         argv += ["lcp-echo-interval", "10", "lcp-echo-failure", "3"]
         argv += [settings.serial_port, str(settings.speed)]
+    return argv
+
+
+def pptp_options(settings: PppSettings, *, pptp: str, linkname: str) -> list[str]:
+    """pppd's options for a PPTP dial: pptp as the ``pty`` (no host route of its own: it
+    would add one and never delete it; its syslog name is the link's), MS-CHAPv2 only (what
+    MPPE's keys come from, and Windows' PPTP default), MPPE-128 as the entry asks."""
+    # --phone names pptp's call manager socket (/var/run/pptp/<address>:<phone>): one call
+    # manager per link, not one shared by every pptp dialing the same server
+    command = [
+        pptp, settings.server, "--nolaunchpppd", "--nohostroute", "--logstring", linkname,
+        "--phone", linkname,
+    ]  # fmt: skip
+    argv = ["pty", " ".join(shlex.quote(word) for word in command)]
+    argv += ["refuse-pap", "refuse-chap", "refuse-mschap"]  # and refuse-eap: MS-CHAPv2 left
+    argv += ["nobsdcomp", "nodeflate", "novj", "mtu", "1400", "mru", "1400"]
+    argv += ["lcp-echo-interval", "10", "lcp-echo-failure", "3"]
+    if settings.mppe == "require":
+        argv += ["require-mppe-128"]
+    elif settings.mppe == "optional":
+        argv += ["nomppe-40"]  # 128-bit only, as Windows since Vista (no weak crypto)
+    else:
+        argv += ["nomppe", "noccp"]
     return argv

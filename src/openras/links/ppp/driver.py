@@ -1,7 +1,8 @@
-"""The PPP link: pppd for Windows' modem, serial, ISDN and PPPoE entries.
+"""The PPP link: pppd for Windows' modem, serial, ISDN, PPPoE and PPTP entries.
 
 Chosen by the Windows keys alone (``DEVICE=modem``/``isdn``/``serial``, ``DEVICE=PPPoE``,
-or ``Type=1``/``Type=5`` without a DEVICE block); the Linux side of the device is named by::
+``DEVICE=vpn`` with ``VpnStrategy`` 1/2/12, or ``Type=1``/``Type=5`` without a DEVICE
+block); the Linux side of the device is named by::
 
     OpenRasPppoeInterface=eth0     PPPoE: the Ethernet interface (default: the only wired one)
     OpenRasSerialPort=/dev/ttyUSB0 modem: the serial port (required; opened as the owner first)
@@ -15,7 +16,11 @@ The program is ``pppd nodetach ... logfile RUN_DIR/pppd.log`` with an argv built
 parser, never ``/etc/ppp/peers``); the interface is ``orppp<handle>`` (pppd's ``ifname``) and
 the link name ``openras-<handle>``. The password goes through the ``passwordfd`` plugin from
 a memfd pppd inherits. PPPoE uses pppd's kernel-mode ``rp-pppoe.so`` plugin; a modem dials
-with a chat script the daemon writes (``ATZ``, ``ATDT<PhoneNumber>``, ``CONNECT``).
+with a chat script the daemon writes (``ATZ``, ``ATDT<PhoneNumber>``, ``CONNECT``). PPTP
+runs ``pptp <PhoneNumber> --nolaunchpppd`` as pppd's ``pty`` (MS-CHAPv2, MPPE-128 per
+``DataEncryption``); the driver watches the TCP table for the control connection (pptp says
+so only to syslog) and, at the close, waits for pptp's processes (they carry the link's
+marker) to leave after pppd, killing any still there.
 
 Everything the dial reports comes from pppd's log (``debug``), read by the sans-IO
 :class:`openras.links.ppp.interpreter.PppLog`: the states, IPCP's addresses and DNS, LCP's
@@ -45,10 +50,9 @@ from typing import Any, ClassVar, Final
 from openras import asuser
 from openras.errors import (
     ERROR_CONNECTING_DEVICE_NOT_FOUND,
-    ERROR_NO_ANSWER,
+    ERROR_NO_LOCAL_ENCRYPTION,
     ERROR_PORT_NOT_AVAILABLE,
     ERROR_PORT_OR_DEVICE,
-    ERROR_PPP_TIMEOUT,
     RasError,
 )
 from openras.links._common import (
@@ -62,8 +66,14 @@ from openras.links._owner_files import write_private
 from openras.links.base import Emit, Link, LinkSpec, LinkStats, Projection, StateReached
 from openras.links.journal import File, Interface
 from openras.links.ppp.argv import PppSettings, build_argv, chat_script
-from openras.links.ppp.interpreter import ORDER, PppLog, classify_exit
-from openras.links.process import LinkProcess, ProcessIdentity
+from openras.links.ppp.interpreter import (
+    ORDER,
+    PppLog,
+    classify_exit,
+    deadline_code,
+    pptp_control_seen,
+)
+from openras.links.process import MARKER_ENV, LinkProcess, ProcessIdentity
 from openras.links.supervisor import SupervisedLink, stopped_before_start
 from openras.states import RasConnState
 
@@ -74,13 +84,31 @@ _AF_PPPOX: Final = 24
 _PX_PROTO_OE: Final = 0
 _IFNAMSIZ: Final = 15
 _RUN: Final = Path("/var/run")
+#: How often a PPTP dial looks for its control connection in the TCP table.
+_TCP_POLL: Final = 0.25
+#: How long pptp's processes may take to leave after pppd (the call manager clears the call
+#: and the control connection) before they are killed.
+_PPTP_GRACE: Final = 5.0
 
 
-def _kernel_gaps(kind: str) -> list[str]:
+def _mppe_present() -> bool:
+    """ppp_mppe is loaded or built in (it has no /dev node to look for)."""
+    if Path("/sys/module/ppp_mppe").exists():
+        return True
+    try:
+        builtin = Path("/lib/modules", os.uname().release, "modules.builtin").read_text()
+    except OSError:
+        return False
+    return "/ppp_mppe.ko" in builtin
+
+
+def _kernel_gaps(kind: str, *, mppe: bool = False) -> list[str]:
     """What of PPP this kernel lacks for ``kind`` (empty: nothing)."""
     gaps = []
     if not Path("/dev/ppp").exists():
         gaps.append("PPP (ppp_generic: /dev/ppp is missing)")
+    if mppe and not _mppe_present():
+        gaps.append("MPPE (ppp_mppe)")
     if kind == "pppoe":
         try:
             socket.socket(_AF_PPPOX, socket.SOCK_STREAM, _PX_PROTO_OE).close()
@@ -90,12 +118,15 @@ def _kernel_gaps(kind: str) -> list[str]:
     return gaps
 
 
-def check_kernel(kind: str) -> None:
-    """RasError(797) naming what the kernel lacks, after one try to load the modules."""
-    gaps = _kernel_gaps(kind)
+def check_kernel(kind: str, *, mppe: bool = False) -> None:
+    """RasError(797) naming what the kernel lacks, after one try to load the modules; 741
+    when only MPPE, which the entry requires, is missing."""
+    gaps = _kernel_gaps(kind, mppe=mppe)
     if not gaps:
         return
     modules = ["ppp_generic", "pppoe" if kind == "pppoe" else "ppp_async"]
+    if mppe:
+        modules.append("ppp_mppe")
     why = ""
     modprobe = None
     with contextlib.suppress(RasError):
@@ -112,16 +143,21 @@ def check_kernel(kind: str) -> None:
             if res.returncode != 0:
                 why = f"; modprobe {module}: {' '.join(res.stderr.split()) or res.returncode}"
                 break
-        gaps = _kernel_gaps(kind)
+        gaps = _kernel_gaps(kind, mppe=mppe)
         if not gaps:
             return
     elif modprobe is None:
         why = "; no modprobe to load it"
+    needs = " and CONFIG_PPPOE" if kind == "pppoe" else " and CONFIG_PPP_ASYNC"
+    if mppe:
+        needs += " and CONFIG_PPP_MPPE"
+    code = ERROR_CONNECTING_DEVICE_NOT_FOUND
+    if gaps == ["MPPE (ppp_mppe)"]:
+        code = ERROR_NO_LOCAL_ENCRYPTION  # the entry requires encryption this kernel lacks
     raise RasError(
-        ERROR_CONNECTING_DEVICE_NOT_FOUND,
+        code,
         f"this kernel ({os.uname().release}) has no kernel support for "
-        f"{' and '.join(gaps)}{why}: PPP links need CONFIG_PPP"
-        + (" and CONFIG_PPPOE" if kind == "pppoe" else " and CONFIG_PPP_ASYNC"),
+        f"{' and '.join(gaps)}{why}: PPP links need CONFIG_PPP{needs}",
     )
 
 
@@ -137,6 +173,22 @@ def _check_serial_port(settings: PppSettings, owner_uid: int) -> None:
             code, f"OpenRasSerialPort={settings.serial_port}: {exc.strerror or exc}"
         ) from None
     os.close(fd)
+
+
+def _marked_exactly(marker: str) -> list[ProcessIdentity]:
+    """Live processes whose ``OPENRAS_LINK`` is ``marker`` (not only starts with it)."""
+    import psutil
+
+    found = []
+    for proc in psutil.process_iter(["pid", "create_time"]):
+        try:
+            if proc.environ().get(MARKER_ENV) != marker:
+                continue
+            if proc.status() != psutil.STATUS_ZOMBIE:
+                found.append(ProcessIdentity(proc.pid, proc.info["create_time"]))
+        except (psutil.Error, OSError):
+            continue
+    return found
 
 
 def interface_name(handle: int) -> str:
@@ -175,7 +227,9 @@ class PppLink(SupervisedLink[PppSettings]):
         if settings.kind == "modem":
             find_program("chat")
             _check_serial_port(settings, spec.owner_uid)
-        check_kernel(settings.kind)
+        if settings.kind == "pptp":
+            find_program("pptp")
+        check_kernel(settings.kind, mppe=settings.kind == "pptp" and settings.mppe != "refuse")
         return settings
 
     def _path(self, name: str) -> Path:
@@ -186,6 +240,7 @@ class PppLink(SupervisedLink[PppSettings]):
     async def _launch(self, prepared: PppSettings) -> None:
         settings = self._settings = prepared
         self._kind = settings.kind
+        self._log = PppLog(settings.kind)
         pppd = find_program("pppd")
         if link_exists(self._ifname):
             raise RasError(ERROR_PORT_NOT_AVAILABLE, f"interface {self._ifname} exists already")
@@ -195,6 +250,7 @@ class PppLink(SupervisedLink[PppSettings]):
             chat = find_program("chat")
             chat_file = self._path(_CHAT)
             write_private(chat_file, chat_script(settings).encode())
+        pptp = find_program("pptp") if settings.kind == "pptp" else "/usr/sbin/pptp"
         no_script = next(
             (p for p in ("/bin/true", "/usr/bin/true") if os.access(p, os.X_OK)), "/bin/true"
         )
@@ -209,7 +265,7 @@ class PppLink(SupervisedLink[PppSettings]):
             argv = build_argv(
                 settings, pppd=pppd, ifname=self._ifname, linkname=linkname,
                 logfile=self._path(_LOG), password_fd=pw_fd, chat=chat, chat_file=chat_file,
-                no_script=no_script,
+                no_script=no_script, pptp=pptp,
             )  # fmt: skip
             if self._stopping:
                 raise stopped_before_start("pppd")
@@ -252,16 +308,36 @@ class PppLink(SupervisedLink[PppSettings]):
             self._reach(reached)
 
     async def _dial(self) -> None:
+        next_tcp = 0.0
         while not self._ended():
             self._read_log()
             if self._log.projected and link_exists(self._ifname):
                 self._mark_connected()
                 self._reach(RasConnState.Connected)
                 return
+            if self._kind == "pptp" and time.monotonic() >= next_tcp:
+                next_tcp = time.monotonic() + _TCP_POLL
+                self._look_for_control_connection()
             await asyncio.sleep(_POLL)
+
+    def _look_for_control_connection(self) -> None:
+        """PPTP: feed the interpreter the control connection's being up (this namespace's TCP
+        table has it established to the server's port 1723), once."""
+        if self._log.control_connected or self._settings is None:
+            return
+        try:
+            table = Path("/proc/net/tcp").read_text()
+        except OSError:
+            return
+        if pptp_control_seen(table, self._settings.server):
+            states = self._log.control_up()
+            if states and not self._connected:
+                self._reach(states[-1])
 
     def _on_dial_deadline(self) -> None:
         self._read_log()
+        if self._kind == "pptp":
+            self._look_for_control_connection()
         assert self._settings is not None
         detail = f"not connected within {self._settings.dial_timeout:g} s"
         if self._log.failure is not None:
@@ -269,15 +345,28 @@ class PppLink(SupervisedLink[PppSettings]):
             return
         if self._log.last_line:
             detail += f" (pppd said: {self._log.last_line})"
-        reached = self._reached or RasConnState.OpenPort
-        if ORDER.index(reached) >= ORDER.index(RasConnState.DeviceConnected):
-            self._finish(ERROR_PPP_TIMEOUT, detail)
-        else:
-            self._finish(ERROR_NO_ANSWER, detail)
+        self._finish(deadline_code(self._log), detail)
 
     def _program_exited(self, rc: int | None) -> tuple[int, str]:
         self._read_log()
         return classify_exit(self._log, rc, connected=self._connected)
+
+    async def _release(self) -> None:
+        """PPTP: pppd is gone; pptp's processes (the GRE gateway, the call manager clearing
+        the call) carry the link's marker and get a few seconds to leave, then SIGKILL."""
+        if self._kind != "pptp":
+            return
+        deadline = time.monotonic() + _PPTP_GRACE
+        while left := await asyncio.to_thread(_marked_exactly, self.spec.marker):
+            if time.monotonic() >= deadline:
+                for ident in left:
+                    proc = LinkProcess.adopt(ident)
+                    if proc is not None:
+                        proc.kill()
+                        with contextlib.suppress(TimeoutError):
+                            await asyncio.wait_for(proc.wait(), _PPTP_GRACE)
+                return
+            await asyncio.sleep(0.05)
 
     # -- persistence ------------------------------------------------------------------------
 
@@ -297,6 +386,7 @@ class PppLink(SupervisedLink[PppSettings]):
         if isinstance(ifname, str) and ifname:
             link._ifname = ifname
         link._kind = str(record.get("kind") or "")
+        link._log = PppLog(link._kind)
         link._read_log()  # the whole log again: the negotiated facts
         proc_rec = record.get("process")
         proc = LinkProcess.adopt(ProcessIdentity.from_record(proc_rec)) if proc_rec else None
@@ -332,6 +422,11 @@ class PppLink(SupervisedLink[PppSettings]):
             extra["pppoe_peer"] = facts.pppoe_peer
         if self._settings is not None and self._settings.kind == "pppoe":
             extra["pppoe_interface"] = self._settings.pppoe_interface
+        if self._settings is not None and self._settings.kind == "pptp":
+            extra["server"] = self._settings.server  # RASCONNSTATUS.remoteEndPoint
+        mppe = [c for c in facts.compression if c.startswith("MPPE")]
+        if mppe:
+            extra["encryption"] = mppe[0]
         return Projection(
             interface=self._ifname,
             local_address=facts.local_address,

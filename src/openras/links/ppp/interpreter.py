@@ -13,11 +13,22 @@ The modem's answer comes from chat's own log (``chat -v -s``: stderr, which pppd
 its log file): ``Failed (BUSY)`` and the others name the ABORT string that matched; a
 timeout while ``expect (OK)`` is a modem that does not answer (692), while ``expect
 (CONNECT)`` a call nobody answered (678).
+
+PPTP (``kind="pptp"``): pptp's warnings and fatal errors reach the same log (its stderr;
+its ``log()`` lines go to syslog only). ``Connect: orpppN <--> /dev/pts/N`` is only the pty
+(ConnectDevice); the server's answer to our LCP request (GRE through both ways) is
+DeviceConnected. A TCP refusal on port 1723 is 807, an unreachable or silent server 809, a
+name that does not resolve 868; with the control connection up (the driver feeds
+:meth:`PppLog.control_up`) but no answer through GRE, 806. MPPE: required here and refused
+by the server 742, required by the server and refused here 741, not in the kernel 741.
 """
 
 from __future__ import annotations
 
+import ipaddress
 import re
+import socket
+import struct
 from dataclasses import dataclass, field
 from typing import Final
 
@@ -25,11 +36,14 @@ from openras.errors import (
     ERROR_AUTHENTICATION_FAILURE,
     ERROR_CONNECTING_DEVICE_NOT_FOUND,
     ERROR_DISCONNECTION,
+    ERROR_DNSNAME_NOT_RESOLVABLE,
     ERROR_FROM_DEVICE,
     ERROR_IDLE_DISCONNECTED,
     ERROR_LINE_BUSY,
     ERROR_NO_ANSWER,
     ERROR_NO_DIALTONE,
+    ERROR_NO_LOCAL_ENCRYPTION,
+    ERROR_NO_REMOTE_ENCRYPTION,
     ERROR_PORT_NOT_AVAILABLE,
     ERROR_PORT_OR_DEVICE,
     ERROR_PPP_LCP_TERMINATED,
@@ -37,6 +51,9 @@ from openras.errors import (
     ERROR_PPP_TIMEOUT,
     ERROR_REMOTE_DISCONNECTION,
     ERROR_UNKNOWN,
+    ERROR_VPN_DISCONNECT,
+    ERROR_VPN_GRE_BLOCKED,
+    ERROR_VPN_TIMEOUT,
 )
 from openras.states import RasConnState
 
@@ -86,6 +103,9 @@ _AUTH_FAILED: Final = re.compile(
     r"\b(?:PAP|CHAP|EAP|MS-CHAP(?:-?v2)?) authentication failed|^Authentication failed"
     r"|EAP: peer reports authentication failure|MS-CHAP authentication failed"
 )
+#: The server answered our LCP request: GRE gets through both ways (PPTP's DeviceConnected).
+_LCP_ANSWER: Final = re.compile(r"^rcvd \[LCP Conf(?:Ack|Nak|Rej) ")
+_LCP_TIMEOUT: Final = re.compile(r"^LCP: timeout sending Config-Requests")
 _AUTH_OK: Final = re.compile(r"\b(PAP|CHAP|EAP) authentication succeeded")
 _LCP_AUTH: Final = re.compile(r"^rcvd \[LCP ConfReq .*<auth (pap|chap [\w-]+|eap)>")
 _CHAT_FAILED: Final = re.compile(r"\bFailed \(([^)]*)\)")
@@ -106,6 +126,13 @@ _FAILURES: Final[tuple[tuple[re.Pattern[str], int], ...]] = (
         ERROR_NO_ANSWER,
     ),
     (re.compile(r"^LCP: timeout sending Config-Requests"), ERROR_PPP_TIMEOUT),
+    # The peer closed LCP because it requires MPPE and we refused it (its reason in brackets).
+    (re.compile(r"^LCP terminated by peer \(MPPE required"), ERROR_NO_LOCAL_ENCRYPTION),
+    (re.compile(r"^MPPE required, but kernel has no support"), ERROR_NO_LOCAL_ENCRYPTION),
+    (
+        re.compile(r"^MPPE required but peer negotiation failed|^MPPE required, but MS-CHAP"),
+        ERROR_NO_REMOTE_ENCRYPTION,
+    ),
     (re.compile(r"^LCP terminated by peer"), ERROR_PPP_LCP_TERMINATED),
     (
         re.compile(
@@ -125,6 +152,22 @@ _FAILURES: Final[tuple[tuple[re.Pattern[str], int], ...]] = (
         ERROR_CONNECTING_DEVICE_NOT_FOUND,
     ),
 )
+#: pptp's own lines (``<logstring> warn|fatal[function:file.c:line]: message``) -> code.
+_PPTP_FAILURES: Final[tuple[tuple[re.Pattern[str], int], ...]] = (
+    (re.compile(r"\]: connect: Connection refused"), ERROR_VPN_DISCONNECT),
+    (
+        re.compile(
+            r"\]: connect: (?:No route to host|Network is unreachable|Connection timed out)"
+        ),
+        ERROR_VPN_TIMEOUT,
+    ),
+    (re.compile(r"\]: getaddrinfo\(\)|possesses no IPv4 address"), ERROR_DNSNAME_NOT_RESOLVABLE),
+    (
+        re.compile(r"\]: Could not open control connection|Could not launch call manager"),
+        ERROR_VPN_TIMEOUT,
+    ),
+)
+_PPTP_LINE: Final = re.compile(r"^\S+ (?:warn|fatal)\[\w+:[\w.]+:\d+\]: ")
 #: Codes a later line may not replace: the cause, not a consequence (a hang-up after a
 #: rejected password is still 691).
 _STICKY: Final = frozenset(
@@ -167,7 +210,10 @@ def _auth_name(lcp: str) -> str:
 class PppLog:
     """pppd's log, line by line: states, facts, the failure."""
 
-    def __init__(self) -> None:
+    def __init__(self, kind: str = "") -> None:
+        self.kind = kind
+        #: PPTP: the control connection (TCP 1723) was seen established.
+        self.control_connected = False
         self._buf = b""
         self.reached: RasConnState | None = None
         self.facts = Facts()
@@ -198,6 +244,17 @@ class PppLog:
             return []
         start = ORDER.index(before) + 1 if before is not None else 0
         return list(ORDER[start : ORDER.index(self.reached) + 1])
+
+    def control_up(self) -> list[RasConnState]:
+        """PPTP: the driver saw the control connection established (pptp logs that to
+        syslog only); a GRE-blocked link then times out as 806, not as a silent server."""
+        before = self.reached
+        self.control_connected = True
+        failure = self.failure
+        if failure and failure.code == ERROR_VPN_TIMEOUT and _LCP_TIMEOUT.search(failure.line):
+            self.failure = Failure(ERROR_VPN_GRE_BLOCKED, failure.line)
+        self._reach(RasConnState.ConnectDevice)
+        return [] if self.reached == before else [RasConnState.ConnectDevice]
 
     def close(self) -> list[RasConnState]:
         """The log ended (pppd exited): a last line without its newline counts too."""
@@ -245,6 +302,11 @@ class PppLog:
             facts.interface = m.group(1)
         if m := _CONNECT.match(line):
             facts.interface, facts.device = m.group(1), m.group(2)
+            # PPTP: only the pty is connected; the tunnel is up at the server's first packet
+            self._reach(
+                RasConnState.ConnectDevice if self.kind == "pptp" else RasConnState.DeviceConnected
+            )
+        if self.kind == "pptp" and _LCP_ANSWER.match(line):
             self._reach(RasConnState.DeviceConnected)
         if m := _LCP_AUTH.match(line):
             self._peer_auth = m.group(1)
@@ -281,27 +343,82 @@ class PppLog:
                 self._fail(ERROR_PORT_OR_DEVICE, "the modem does not respond (no OK to AT)")
             else:
                 self._fail(ERROR_NO_ANSWER, f"no {self._expecting} from the modem")
+        if self.kind == "pptp" and _PPTP_LINE.match(line):
+            for pattern, code in _PPTP_FAILURES:
+                if pattern.search(line):
+                    self._fail(code, line)
+                    break
         for pattern, code in _FAILURES:
             if pattern.search(line):
-                self._fail(code, line)
+                self._fail(self._pptp_code(code, line), line)
                 break
+
+    def _pptp_code(self, code: int, line: str) -> int:
+        """A PPTP dial's code for a PPP failure: LCP that times out is GRE that does not get
+        through (806) when the control connection is up, a server that never answered (809)
+        when it is not known to be; the tunnel's hang-up is the VPN's (807)."""
+        if self.kind != "pptp":
+            return code
+        if code == ERROR_PPP_TIMEOUT and _LCP_TIMEOUT.search(line):
+            return ERROR_VPN_GRE_BLOCKED if self.control_connected else ERROR_VPN_TIMEOUT
+        if code == ERROR_DISCONNECTION:
+            return ERROR_VPN_DISCONNECT
+        return code
 
 
 def classify_exit(log: PppLog, rc: int | None, *, connected: bool) -> tuple[int, str]:
-    """Why pppd ended (it exited by itself): the log's failure, else its exit status.
-
-    A connected call whose peer terminated LCP was closed by the remote side (629), as
-    Windows reports it; 734 is LCP failing while dialing."""
+    """Why pppd ended (it exited by itself): the log's failure, else its exit status."""
     log.close()
     if log.failure is not None:
-        if connected and log.failure.code == ERROR_PPP_LCP_TERMINATED:
-            return ERROR_REMOTE_DISCONNECTION, log.failure.line
         return log.failure.code, log.failure.line
     if rc is not None and rc in EXIT_CODES:
         code, what = EXIT_CODES[rc]
         if connected and code == ERROR_PPP_LCP_TERMINATED:
             code = ERROR_REMOTE_DISCONNECTION
+        if log.kind == "pptp" and code == ERROR_DISCONNECTION:
+            code, what = ERROR_VPN_DISCONNECT, "the PPTP tunnel closed"  # pptp exited
         return code, f"{what} (pppd exit {rc}; last: {log.last_line})"
     if connected:
         return ERROR_REMOTE_DISCONNECTION, f"pppd exited {rc} (last: {log.last_line})"
     return ERROR_DISCONNECTION, f"pppd exited {rc} before connecting (last: {log.last_line})"
+
+
+def deadline_code(log: PppLog) -> int:
+    """The code of a dial that ran out of time with nothing in the log to blame: a PPTP
+    server that never answered (809), or whose control connection is up but whose PPP
+    never came back through GRE (806); a modem or PPPoE server that never answered (678);
+    PPP that started and did not finish (718)."""
+    reached = log.reached or RasConnState.OpenPort
+    started = ORDER.index(reached) >= ORDER.index(RasConnState.DeviceConnected)
+    if log.kind == "pptp":
+        if started:
+            return ERROR_PPP_TIMEOUT
+        return ERROR_VPN_GRE_BLOCKED if log.control_connected else ERROR_VPN_TIMEOUT
+    return ERROR_PPP_TIMEOUT if started else ERROR_NO_ANSWER
+
+
+_PPTP_PORT: Final = 1723
+_TCP_ESTABLISHED: Final = "01"
+
+
+def pptp_control_seen(tcp_table: str, server: str) -> bool:
+    """Whether ``/proc/net/tcp``'s text holds an established connection to port 1723 of
+    ``server`` (any address when ``server`` is a host name, which pptp resolves itself)."""
+    try:
+        wanted: str | None = str(ipaddress.IPv4Address(server))
+    except ValueError:
+        wanted = None
+    for row in tcp_table.splitlines()[1:]:
+        fields = row.split()
+        if len(fields) < 4 or fields[3] != _TCP_ESTABLISHED:
+            continue
+        address, _, port = fields[2].partition(":")
+        try:
+            if int(port, 16) != _PPTP_PORT:
+                continue
+            remote = socket.inet_ntoa(struct.pack("<I", int(address, 16)))
+        except (ValueError, struct.error):
+            continue
+        if wanted is None or remote == wanted:
+            return True
+    return False
