@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import os
 import sys
+import time
 
 from _linkkit import NsRasman
+from netns import NetnsLab, NsPair, wait_until
 
 #: rasman's start under TCG measured 10-30 s; the deadline leaves room for a loaded host.
 RASMAN_START_S = 120.0
@@ -18,3 +20,14 @@ def rasman_argv(rm: NsRasman) -> list[str]:
 
 def rasman_env(rm: NsRasman) -> dict[str, str]:
     return {**os.environ, "XDG_CONFIG_HOME": str(rm.state_dir.parent / "config")}
+
+
+def crash_and_restart(lab: NetnsLab, pair: NsPair, rm: NsRasman) -> float:
+    """SIGKILL rasman, start a new one on the same state; seconds until it answers."""
+    assert rm.proc is not None
+    rm.proc.kill()
+    rm.proc.wait(30)
+    t0 = time.monotonic()
+    rm.proc = lab.spawn(pair.b, rasman_argv(rm), log=rm.log, env=rasman_env(rm))
+    assert wait_until(rm.ready, RASMAN_START_S, interval=0.05), "rasman did not restart"
+    return time.monotonic() - t0

@@ -6,8 +6,9 @@ Windows 10 export plus the CA to trust (``OpenRasIkev2Ca``: this rasman was not 
 the test CA as its store). The driver's ``auto`` choice must take the kernel path: the
 virtual IP on the link's own XFRM interface ``orik<slot>``, the kernel's SAs and policies
 tagged with its ``if_id``, no TUN, the full tunnel routed by the policy slot's table and
-rules. Then traffic crosses, the statistics count it, and at 6 nothing is left: interface,
-SAs, policies, rules, charon. A charon killed with SIGKILL (no DELETE, no clean-up of its
+rules. Then traffic crosses, a rasman killed with SIGKILL is replaced by one that adopts
+the link, the statistics count the traffic, and at 6 nothing is left: interface, SAs,
+policies, rules, charon. A charon killed with SIGKILL (no DELETE, no clean-up of its
 own) ends the link with a reason, and the teardown journal's purge removes the kernel state
 it left behind.
 """
@@ -22,6 +23,7 @@ from pathlib import Path
 
 import pytest
 from _linkkit import NsRasman, pid_alive, rules
+from _vmkit import crash_and_restart
 from netns import NetnsLab, NsPair, pids_in_netns, require_programs, wait_until
 from swan_lab import KERNEL_PLUGINS, PASSWORD, USER, SwanServer, make_ca, windows_entry
 
@@ -139,6 +141,18 @@ def test_kernel_esp_dials_pings_and_leaves_nothing(
     assert "suppress_prefixlength 0" in lab.run(pair.b, ["ip", "rule"]).stdout
 
     assert lab.ping(pair.b, INSIDE, count=3, wait=5)
+
+    # rasman SIGKILLed and started again: it adopts the link (charon by pid and start time,
+    # the SA over VICI, the kernel path from its record), and the link still carries traffic.
+    [charon] = charons(pair.b)
+    restart_s = crash_and_restart(lab, pair, rasman)
+    code, status = rasapi.RasGetConnectStatus(h)
+    assert code == 0 and status is not None and status.rasconnstate == RasConnState.Connected
+    assert charons(pair.b) == [charon]
+    with Client(rasman.socket, autostart=False, timeout=60) as ras:
+        assert ras.projection(h).interface == ifname
+    assert lab.ping(pair.b, INSIDE, count=2, wait=5)
+
     code, stats = rasapi.RasGetConnectionStatistics(h)
     assert code == 0 and stats is not None
     assert stats.dwBytesXmited > 0 and stats.dwBytesRcved > 0
@@ -152,7 +166,10 @@ def test_kernel_esp_dials_pings_and_leaves_nothing(
     hangup_s = time.monotonic() - t1
     nothing_left(lab, pair, ifname)
     assert not lab.ping(pair.b, INSIDE)
-    print(f"\nIKEv2 kernel ESP via rasman: dial {dial_s:.2f} s, hang-up until 6 {hangup_s:.2f} s")
+    print(
+        f"\nIKEv2 kernel ESP via rasman: dial {dial_s:.2f} s, hang-up until 6 {hangup_s:.2f} s,"
+        f" rasman restart (adoption) {restart_s:.1f} s"
+    )
 
 
 def test_a_killed_charon_fails_the_link_and_its_kernel_state_is_purged(

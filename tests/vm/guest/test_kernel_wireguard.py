@@ -18,8 +18,8 @@ from pathlib import Path
 
 import pytest
 from _linkkit import NsRasman, ip_json, link_pids, pid_alive, routes_via, rules
-from _vmkit import RASMAN_START_S, rasman_argv, rasman_env
-from netns import NetnsLab, NsPair, pids_in_netns, require_programs, wait_until
+from _vmkit import crash_and_restart
+from netns import NetnsLab, NsPair, pids_in_netns, require_programs
 
 from openras import rasapi
 from openras.client import Client
@@ -58,17 +58,6 @@ def kernel_peer(lab: NetnsLab, ns: str, tmp: Path, client_pub: str) -> str:
     lab.run(ns, ["ip", "address", "add", f"{SERVER_IP}/24", "dev", "wgsrv"])
     lab.run(ns, ["ip", "link", "set", "wgsrv", "up"])
     return public
-
-
-def crash_and_restart(lab: NetnsLab, pair: NsPair, rm: NsRasman) -> float:
-    """SIGKILL rasman, start a new one on the same state; seconds until it answers."""
-    assert rm.proc is not None
-    rm.proc.kill()
-    rm.proc.wait(30)
-    t0 = time.monotonic()
-    rm.proc = lab.spawn(pair.b, rasman_argv(rm), log=rm.log, env=rasman_env(rm))
-    assert wait_until(rm.ready, RASMAN_START_S, interval=0.05), "rasman did not restart"
-    return time.monotonic() - t0
 
 
 def live_pids(ns: str) -> set[int]:

@@ -67,6 +67,7 @@ from openras.links.policy_slots import (
     release_policy_slot,
 )
 from openras.links.process import LinkProcess, ProcessIdentity
+from openras.links.progress import LogTail
 from openras.links.rtnl import AddRoute, LinkUp, NetlinkError, NewXfrmInterface, Op, Rtnl
 from openras.links.supervisor import LinkFailure, SupervisedLink, stopped_before_start
 from openras.links.xfrm import kernel_esp
@@ -138,7 +139,7 @@ class Ikev2Link(SupervisedLink[Ikev2Settings]):
         self._control: ViciConnection | None = None
         self._auth = ""
         self._mobike = False
-        self._log_offset = 0
+        self._log_tail = LogTail(self._path(_LOG))
         self._esp: config.KernelEsp | None = None
 
     def __repr__(self) -> str:
@@ -529,21 +530,10 @@ class Ikev2Link(SupervisedLink[Ikev2Settings]):
         emit(StateReached(RasConnState.Connected))
         return link
 
-    def _file_log_since(self) -> str:
-        """What charon's file log got since the last read (all of it the first time)."""
-        try:
-            with open(self._path(_LOG), "rb") as fh:
-                fh.seek(self._log_offset)
-                data = fh.read(1 << 20)
-        except OSError:
-            return ""
-        self._log_offset += len(data)
-        return data.decode("utf-8", "replace")
-
     def _read_file_log(self) -> None:
         """charon's file log (``HH:MM:SS NN[GRP] message``) since the last read, fed to the
         interpreter."""
-        for raw in self._file_log_since().splitlines():
+        for raw in self._log_tail.read().decode("utf-8", "replace").splitlines():
             if m := _FILE_LINE.match(raw):
                 self._log.feed_line(m.group(1))
 

@@ -32,20 +32,10 @@ from openras.errors import (
     ERROR_TS_UNACCEPTABLE,
     ERROR_VPN_TIMEOUT,
 )
+from openras.links.progress import DIAL_ORDER, Failure, Progress, keep_failure
 from openras.states import RasConnState
 
-#: The order a dial goes through; a later state implies the earlier ones.
-ORDER: Final = (
-    RasConnState.OpenPort,
-    RasConnState.PortOpened,
-    RasConnState.ConnectDevice,
-    RasConnState.DeviceConnected,
-    RasConnState.Authenticate,
-    RasConnState.Authenticated,
-    RasConnState.AuthProject,
-    RasConnState.Projected,
-    RasConnState.Connected,
-)
+ORDER: Final = DIAL_ORDER
 
 #: Log line -> state it shows.
 _STATES: Final = (
@@ -104,12 +94,6 @@ _TUN: Final = re.compile(r"created TUN device: (\S+)")
 _DELETE: Final = re.compile(r"received DELETE for IKE_SA|deleting IKE_SA .* on request of peer")
 
 
-@dataclass(frozen=True)
-class Failure:
-    code: int
-    line: str
-
-
 @dataclass
 class Facts:
     """What the exchange negotiated."""
@@ -134,7 +118,8 @@ class CharonLog:
     """charon's messages and SA events for one link: states, facts, the failure."""
 
     def __init__(self) -> None:
-        self.reached: RasConnState | None = None
+        self.progress = Progress()
+        self._new: list[RasConnState] = []
         self.facts = Facts()
         self.failure: Failure | None = None
         self.last_line = ""
@@ -143,31 +128,25 @@ class CharonLog:
         #: The SAs went down after being up (the link is lost); the reason is ``failure``.
         self.went_down = False
 
+    @property
+    def reached(self) -> RasConnState | None:
+        return self.progress.reached
+
     def _reach(self, state: RasConnState) -> None:
-        if self.reached is None or ORDER.index(state) > ORDER.index(self.reached):
-            self.reached = state
+        self._new += self.progress.advance(state)
 
     def _fail(self, code: int, line: str) -> None:
-        if self.failure is not None and self.failure.code in _STICKY:
-            return
-        if self.failure is None or code in _STICKY:
-            self.failure = Failure(code, line)
+        self.failure = keep_failure(self.failure, code, line, _STICKY)
 
     def reach(self, state: RasConnState) -> list[RasConnState]:
         """The driver's own steps (OpenPort, PortOpened, Connected); the states new to it."""
-        return self._advance(lambda: self._reach(state))
-
-    def _advance(self, step: Any) -> list[RasConnState]:
-        before = self.reached
-        step()
-        if self.reached is None or self.reached == before:
-            return []
-        start = ORDER.index(before) + 1 if before is not None else 0
-        return list(ORDER[start : ORDER.index(self.reached) + 1])
+        return self.progress.advance(state)
 
     def feed_line(self, line: str) -> list[RasConnState]:
         """One log message; the states newly reached, in order."""
-        return self._advance(lambda: self._line(line.strip()))
+        self._new = []
+        self._line(line.strip())
+        return self._new
 
     def _line(self, line: str) -> None:
         if not line:

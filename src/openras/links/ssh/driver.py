@@ -119,6 +119,7 @@ from openras.links.base import (
 )
 from openras.links.journal import Interface
 from openras.links.process import LinkProcess, ProcessIdentity
+from openras.links.progress import LogTail, Progress
 from openras.links.rtnl import routes_too_much
 from openras.links.ssh.log import (
     Authenticated,
@@ -399,14 +400,15 @@ class SshLink(SupervisedLink["_Settings"]):
         super().__init__(spec, emit)
         self._settings: _Settings | None = None
         self._parser = SshLogParser()
-        self._log_offset = 0
-        self._reached: RasConnState | None = None
+        self._log_tail = LogTail(self._path(_LOG))
+        self._progress = Progress(_ORDER)
         self._tun_unit: int | None = None
         self._known_hosts_before = b""
         self._ssh = "ssh"  # the absolute path once start() or adopt() looked it up
 
     def __repr__(self) -> str:
-        state = self._reached.name if self._reached is not None else "new"
+        reached = self._progress.reached
+        state = reached.name if reached is not None else "new"
         return f"<SshLink handle={self.spec.handle} {state}>"
 
     # -- checks -----------------------------------------------------------------------------
@@ -481,20 +483,11 @@ class SshLink(SupervisedLink["_Settings"]):
 
     def _reach(self, state: RasConnState) -> None:
         """Emit every state up to ``state`` that was not emitted yet, in order."""
-        current = _ORDER.index(self._reached) if self._reached is not None else -1
-        for step in _ORDER[current + 1 : _ORDER.index(state) + 1]:
-            self._reached = step
+        for step in self._progress.advance(state):
             self.emit(StateReached(step))
 
     def _read_log(self) -> None:
-        try:
-            with open(self._path(_LOG), "rb") as fh:
-                fh.seek(self._log_offset)
-                data = fh.read(1 << 20)
-        except OSError:
-            return
-        self._log_offset += len(data)
-        for event in self._parser.feed(data):
+        for event in self._parser.feed(self._log_tail.read()):
             if isinstance(event, Authenticated) and not self._connected:
                 self._reach(RasConnState.Authenticated)
             elif isinstance(event, HostKeyLearned):
@@ -517,13 +510,13 @@ class SshLink(SupervisedLink["_Settings"]):
         tick = 0
         while not self._ended():
             self._read_log()
-            if self._reached == RasConnState.ConnectDevice and self._tcp_up():
+            if self._progress.reached == RasConnState.ConnectDevice and self._tcp_up():
                 # TCP is up; key exchange and the host key check come next. Authenticate is
                 # not visible at LogLevel VERBOSE: it is implied by "Authenticated to" or
                 # by an authentication failure.
                 self._reach(RasConnState.DeviceConnected)
             if (
-                self._reached == RasConnState.Authenticated
+                self._progress.reached == RasConnState.Authenticated
                 or tick % _CHECK_EVERY == _CHECK_EVERY - 1
             ) and (await self._check() and await self._ready()):
                 if self._ended():
@@ -646,10 +639,8 @@ class SshLink(SupervisedLink["_Settings"]):
         self._read_log()
         self._parser.close()
         code, detail, implied = classify_exit(self._parser, rc)
-        if not self._connected and _ORDER.index(implied) > _ORDER.index(
-            self._reached or RasConnState.ConnectDevice
-        ):
-            self._reach(implied)
+        if not self._connected:
+            self._reach(implied)  # (nothing when the dial got further already)
         if self._connected and code == ERROR_UNKNOWN:
             code = ERROR_LINK_FAILURE
         return code, detail
@@ -689,7 +680,7 @@ class SshLink(SupervisedLink["_Settings"]):
         unit = record.get("tun_unit")
         link._tun_unit = int(unit) if unit is not None else None
         with contextlib.suppress(OSError):
-            link._log_offset = link._path(_LOG).stat().st_size
+            link._log_tail.offset = link._path(_LOG).stat().st_size
         proc_rec = record.get("process")
         proc = LinkProcess.adopt(ProcessIdentity.from_record(proc_rec)) if proc_rec else None
         if proc is not None:
@@ -705,7 +696,7 @@ class SshLink(SupervisedLink["_Settings"]):
             return None
         remove_quietly(link._path(_PASSWORD), link._path(_ASKPASS))
         link._mark_connected()
-        link._reached = RasConnState.Authenticated
+        link._progress.advance(RasConnState.Authenticated)  # (reported before the crash)
         link._reach(RasConnState.Connected)
         return link
 
