@@ -87,7 +87,9 @@ _RUN: Final = "run"
 #: Mounts the link's run directory over /run in charon's own mount namespace, then execs
 #: charon; the directory and charon's path are positional arguments ($0, $@), not text.
 _MOUNT_AND_EXEC: Final = 'mount --bind -- "$0" /run && exec "$@"'
-_POLL: Final = 0.002
+#: How often the dial looks for charon's VICI socket (an ``os.stat``; the event loop's timer
+#: rounds it up to its 1 ms resolution).
+_POLL: Final = 0.0005
 _FILE_LINE: Final = re.compile(r"^\S+ \d+\[\w+\] (.*)$")
 #: RASIKEV2_PROJECTION_INFO.dwAuthenticationProtocol per auth; flags.
 _AUTH_PROTOCOL: Final = {"cert": 1, "eap": 2, "psk": 3}
@@ -238,17 +240,21 @@ class Ikev2Link(SupervisedLink[Ikev2Settings]):
         self._log.facts.tun = esp.ifname
 
     async def _wait_for_vici(self) -> None:
+        """Connect to charon's VICI socket once charon has made it (a connect is tried only
+        when the file is there: charon binds and listens at once)."""
         path = self._path(_VICI)
         while True:
             if self._proc is not None and self._proc.exited:
                 raise LinkFailure(
                     ERROR_RASMAN_CANNOT_INITIALIZE, f"charon exited at start: {self._out_tail()}"
                 )
-            try:
-                self._control = await ViciConnection.open(path)
-                return
-            except OSError:
-                await asyncio.sleep(_POLL)
+            if path.exists():
+                try:
+                    self._control = await ViciConnection.open(path)
+                    return
+                except OSError:
+                    pass
+            await asyncio.sleep(_POLL)
 
     def _out_tail(self) -> str:
         for name in (_LOG, "charon.out"):
