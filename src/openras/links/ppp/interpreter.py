@@ -367,9 +367,14 @@ class PppLog:
 
 
 def classify_exit(log: PppLog, rc: int | None, *, connected: bool) -> tuple[int, str]:
-    """Why pppd ended (it exited by itself): the log's failure, else its exit status."""
+    """Why pppd ended (it exited by itself): the log's failure, else its exit status.
+
+    A connected call whose peer terminated LCP was closed by the remote side (629), as
+    Windows reports it; 734 is LCP failing while dialing."""
     log.close()
     if log.failure is not None:
+        if connected and log.failure.code == ERROR_PPP_LCP_TERMINATED:
+            return ERROR_REMOTE_DISCONNECTION, log.failure.line
         return log.failure.code, log.failure.line
     if rc is not None and rc in EXIT_CODES:
         code, what = EXIT_CODES[rc]
