@@ -327,6 +327,48 @@ def test_vici_request_streams_events_and_raises_on_failure() -> None:
     asyncio.run(main())
 
 
+def test_vici_pipeline_sends_all_then_reads_every_answer_in_order() -> None:
+    """A CA bundle's load-certs go in one write; each answer is matched to its command, a
+    refused one by its errmsg, and none is lost when they arrive in pieces."""
+    from vici.protocol import Message, Packet
+
+    def frame(body: dict[str, object]) -> bytes:
+        payload = bytes([Packet.CMD_RESPONSE]) + Message.serialize(body)
+        return struct.pack("!I", len(payload)) + payload
+
+    async def main() -> None:
+        import socket
+
+        a, b = socket.socketpair()
+        reader, writer = await asyncio.open_connection(sock=a)
+        conn = ViciConnection(reader, writer)
+        b.setblocking(False)
+        loop = asyncio.get_running_loop()
+        messages = [{"type": "x509", "flag": "CA", "data": f"ca{i}"} for i in range(3)]
+
+        async def serve() -> int:
+            got = b""
+            expected = sum(len(encode_request("load-cert", m)) for m in messages)
+            while len(got) < expected:
+                got += await loop.sock_recv(b, 65536)
+            replies = (
+                frame({"success": "yes"})
+                + frame({"success": "no", "errmsg": "parsing failed"})
+                + frame({"success": "yes"})
+            )
+            for i in range(0, len(replies), 7):  # in pieces
+                await loop.sock_sendall(b, replies[i : i + 7])
+            return len(got)
+
+        server = asyncio.create_task(serve())
+        assert await conn.pipeline("load-cert", messages) == ["", "parsing failed", ""]
+        assert await server == sum(len(encode_request("load-cert", m)) for m in messages)
+        conn.close()
+        b.close()
+
+    asyncio.run(main())
+
+
 def test_retransmissions_fit_the_dial_timeout() -> None:
     from openras.links.ikev2.config import retransmit_tries
 

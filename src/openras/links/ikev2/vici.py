@@ -16,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import struct
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Final
 
@@ -135,6 +135,26 @@ class ViciConnection:
             finally:
                 if stream:
                     await self._register(stream, False, on_event)
+
+    async def pipeline(self, command: str, messages: Sequence[Mapping[str, Any]]) -> list[str]:
+        """Send ``command`` once per message, all in one write, then read the answers (in
+        order: charon answers a connection's commands in turn); the ``errmsg`` of each one
+        refused, "" for each done. For many small commands (a CA bundle's ``load-cert``s)
+        the round trips go: charon's own work is what remains."""
+        async with self._lock:
+            await self._write(b"".join(encode_request(command, m) for m in messages))
+            out: list[str] = []
+            while len(out) < len(messages):
+                kind, _name, body = await self._read()
+                if kind == Packet.EVENT:
+                    continue  # (none registered on a connection that pipelines)
+                if kind == Packet.CMD_UNKNOWN:
+                    raise ViciError(f"charon does not know the command {command!r}")
+                if kind != Packet.CMD_RESPONSE:
+                    raise ViciClosed(f"unexpected VICI packet type {kind} for {command!r}")
+                refused = body.get("success", "yes") == "no"
+                out.append((body.get("errmsg") or f"{command} failed") if refused else "")
+            return out
 
     async def _register(self, event: str, on: bool, on_event: OnEvent | None) -> None:
         packet = Packet.register_event(event) if on else Packet.unregister_event(event)
