@@ -183,6 +183,7 @@ def test_pptp_export_dials_reports_pings_and_hangs_up_leaving_nothing(
     assert status.rasconnstate == RasConnState.Connected
     # RASCONN as Windows 10 reports a PPTP connection (RASDT_Vpn, the PPTP miniport).
     assert (status.szDeviceType, status.szDeviceName) == ("vpn", "WAN Miniport (PPTP)")
+    assert status.remoteEndPoint.ipv4 == pair.addr_a  # the PPTP server
     code, conns = rasapi.RasEnumConnections()
     assert code == 0
     assert [(c.szEntryName, c.szDeviceType, c.szDeviceName) for c in conns] == [
@@ -201,6 +202,15 @@ def test_pptp_export_dials_reports_pings_and_hangs_up_leaving_nothing(
     assert code == 0 and ip is not None
     assert (ip.szIpAddress, ip.szServerIpAddress) == (FIRST_CLIENT_IP, LOCAL_IP)
     assert FIRST_CLIENT_IP in lab.addresses(pair.b, proj.interface)
+    # RAS_PROJECTION_INFO as Windows fills it for a PPTP link: PPP, MS-CHAPv2, MPPE-128.
+    code, info = rasapi.RasGetProjectionInfoEx(h)
+    assert code == 0 and info is not None and info.ppp is not None
+    assert info.type == rasapi.PROJECTION_INFO_TYPE_PPP
+    assert (info.ppp.ipv4Address, info.ppp.ipv4ServerAddress) == (FIRST_CLIENT_IP, LOCAL_IP)
+    assert info.ppp.dwAuthenticationProtocol == rasapi.RASLCPAP_CHAP
+    assert info.ppp.dwAuthenticationData == rasapi.RASLCPAD_CHAP_MSV2
+    assert info.ppp.dwCcpCompressionAlgorithm == rasapi.RASCCPCA_MPPC
+    assert info.ppp.dwCcpOptions & rasapi.RASCCPO_Encryption128bit
 
     # pppd and pptp (GRE gateway, call manager) run for the link; no password in any argv.
     others = live_pids(pair.b) - {rasman.proc.pid}

@@ -20,7 +20,9 @@ A PPTP entry (``DEVICE=vpn``, ``VpnStrategy`` 1, 2 or 12) runs pppd over ``pty "
 server checked as a host name or IPv4 address, so no entry text reaches ``/bin/sh`` or pptp's
 parser as anything but that one name), MS-CHAPv2 only, and MPPE-128 as the entry's
 ``DataEncryption`` says (Windows' pbk codes: 0 none, 8 if possible, 256 required, 512
-maximum; a VPN entry without the key requires it, as Windows' does).
+maximum; a VPN entry without the key requires it, as Windows' does). pppd 2.4.9 cannot take
+MPPE "if possible": without ``require-mppe`` it rejects the MPPE a server offers (measured
+against pptpd), so 8 requires it too, which every MPPE server accepts.
 """
 
 from __future__ import annotations
@@ -44,15 +46,14 @@ from openras.links._common import dial_timeout, entry_bool, entry_int
 from openras.links.base import EntryView, LinkSpec
 
 Kind = Literal["pppoe", "modem", "pptp"]
-#: MPPE as the entry asks: required (128-bit), accepted when the server offers it, refused.
-Mppe = Literal["require", "optional", "refuse"]
+#: MPPE as the entry asks: required (128-bit) or refused.
+Mppe = Literal["require", "refuse"]
 _MODEM_DEVICES: Final = frozenset({"modem", "isdn", "serial"})
 _TYPE_KIND: Final = {"1": "modem", "2": "vpn", "5": "pppoe"}
 #: VpnStrategy values that dial PPTP (VS_PptpOnly, VS_PptpFirst, VS_PptpSstp: ras-api.md 4.10).
 PPTP_STRATEGIES: Final = frozenset({"1", "2", "12"})
 #: pbk ``DataEncryption`` codes (pbk.h DE_*): 0 none, 8 if possible, 256 require, 512 max.
 _DE_NONE: Final = 0
-_DE_IF_POSSIBLE: Final = 8
 _DE_REQUIRE: Final = 256
 _HOST_LABEL: Final = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?$")
 _IFNAME: Final = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.:-]{0,14}$")
@@ -134,15 +135,11 @@ def pptp_server(text: str) -> str:
 
 
 def entry_mppe(entry: EntryView) -> Mppe:
-    """MPPE from ``DataEncryption`` (pbk.h's DE_* codes): 0 refuses it, 8 takes it when the
-    server offers it, anything else requires it; no key is DE_Require, a VPN entry's
-    default on Windows."""
+    """MPPE from ``DataEncryption`` (pbk.h's DE_* codes): 0 (DE_None) refuses it, anything
+    else requires it: 256/512 (DE_Require/DE_RequireMax; no key is DE_Require, a VPN entry's
+    default on Windows) and 8 (DE_IfPossible, which pppd cannot express: see above)."""
     code = entry_int(entry, "DataEncryption", _DE_REQUIRE)
-    if code == _DE_NONE:
-        return "refuse"
-    if code == _DE_IF_POSSIBLE:
-        return "optional"
-    return "require"
+    return "refuse" if code == _DE_NONE else "require"
 
 
 def _is_wired(name: str) -> bool:
@@ -363,9 +360,7 @@ def pptp_options(settings: PppSettings, *, pptp: str, linkname: str) -> list[str
     argv += ["nobsdcomp", "nodeflate", "novj", "mtu", "1400", "mru", "1400"]
     argv += ["lcp-echo-interval", "10", "lcp-echo-failure", "3"]
     if settings.mppe == "require":
-        argv += ["require-mppe-128"]
-    elif settings.mppe == "optional":
-        argv += ["nomppe-40"]  # 128-bit only, as Windows since Vista (no weak crypto)
+        argv += ["require-mppe-128"]  # 128-bit only, as Windows since Vista (no 40/56-bit)
     else:
         argv += ["nomppe", "noccp"]
     return argv

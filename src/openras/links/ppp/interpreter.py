@@ -130,7 +130,9 @@ _FAILURES: Final[tuple[tuple[re.Pattern[str], int], ...]] = (
     (re.compile(r"^LCP terminated by peer \(MPPE required"), ERROR_NO_LOCAL_ENCRYPTION),
     (re.compile(r"^MPPE required, but kernel has no support"), ERROR_NO_LOCAL_ENCRYPTION),
     (
-        re.compile(r"^MPPE required but peer negotiation failed|^MPPE required, but MS-CHAP"),
+        re.compile(
+            r"^MPPE required but peer (?:negotiation failed|refused)|^MPPE required, but MS-CHAP"
+        ),
         ERROR_NO_REMOTE_ENCRYPTION,
     ),
     (re.compile(r"^LCP terminated by peer"), ERROR_PPP_LCP_TERMINATED),
