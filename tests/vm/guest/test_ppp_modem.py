@@ -18,11 +18,11 @@ a server that goes away makes the emulator hang up the client's line (``TIOCVHAN
 
 What is proven: the modem's answers as RAS codes (BUSY 676, NO DIALTONE 680, NO CARRIER 678,
 a modem that answers nothing 692, a wrong password 691), each leaving no pppd and no
-interface; a dial that connects, with IPCP's addresses, DNS and the authentication protocol
-in the projection, traffic across, and a hang-up until RasGetConnectStatus answers 6 with
-pppd and the interface gone and the server's line hung up; a server gone mid-call as a link
-failure (stopped: 629, killed: 628); and a rasman killed with SIGKILL whose successor adopts
-the call.
+interface; a dial that connects (MS-CHAPv2), with IPCP's addresses, DNS and the
+authentication protocol in the projection (RASPPP_PROJECTION_INFO too), traffic across, a
+rasman killed with SIGKILL whose successor adopts the call, and a hang-up until
+RasGetConnectStatus answers 6 with pppd and the interface gone and the server's line hung
+up; a server gone mid-call (PAP, CHAP) as a link failure (stopped: 629, killed: 628).
 """
 
 from __future__ import annotations
@@ -267,7 +267,7 @@ def test_the_modems_answers_are_ras_codes_and_leave_nothing(
     print("\nmodem refusals: " + ", ".join(timings))
 
 
-def test_modem_entry_dials_pings_and_hangs_up(
+def test_modem_entry_dials_survives_a_rasman_sigkill_and_hangs_up(
     lab: NetnsLab,
     pair: NsPair,
     rasman: NsRasman,
@@ -314,6 +314,22 @@ def test_modem_entry_dials_pings_and_hangs_up(
     assert code == 0 and stats is not None
     assert stats.dwBytesRcved > 0 and stats.dwBytesXmited > 0
 
+    # rasman killed mid-call: pppd (its own session) goes on, the call too; the next rasman
+    # adopts it from its record: same handle, same pppd, the facts re-read from pppd's log.
+    restart_s = crash_and_restart(lab, pair, rasman)
+    assert pid_alive(pppd.pid) and modem.in_call and len(modem.calls) == calls_before + 1
+    code, status = rasapi.RasGetConnectStatus(h)
+    assert code == 0 and status is not None
+    assert status.rasconnstate == RasConnState.Connected
+    with Client(rasman.socket, autostart=False, timeout=60) as ras:
+        adopted = ras.projection(h)
+    assert (adopted.interface, adopted.local_address) == (proj.interface, CLIENT_IP)
+    assert adopted.extra["auth_protocol"] == "MS-CHAPv2" and DNS_IP in adopted.dns
+    assert client_pppd(pair, rasman).pid == pppd.pid
+    assert lab.ping(pair.b, SERVER_IP, count=1, wait=5)
+    code, stats = rasapi.RasGetConnectionStatistics(h)
+    assert code == 0 and stats is not None and stats.dwBytesRcved > 0
+
     t1 = time.monotonic()
     assert rasapi.RasHangUp(h) == 0
     hangup_s = wait_gone(h, 60)
@@ -331,8 +347,9 @@ def test_modem_entry_dials_pings_and_hangs_up(
     assert "LCP terminated by peer" in log or "Modem hangup" in log, log[-1500:]
     assert modem.errors == []
     print(
-        f"\nmodem via rasman: dial {dial_s:.2f} s, hang-up until 6 {hangup_s:.2f} s "
-        f"(t {time.monotonic() - t1:.2f} s to the server's end)"
+        f"\nmodem via rasman: dial {dial_s:.2f} s, rasman restart and adoption "
+        f"{restart_s:.1f} s, hang-up until 6 {hangup_s:.2f} s "
+        f"({time.monotonic() - t1:.2f} s to the server's end)"
     )
 
 
@@ -349,16 +366,15 @@ def test_server_gone_mid_call_is_a_link_failure(
     629; a server killed (SIGKILL: the line just drops, the modem hangs up) is 628."""
     modem.behaviour = Behaviour.ANSWER
     timings = []
-    for auth, sig, want in (
-        ("chap", signal.SIGTERM, ERROR_REMOTE_DISCONNECTION),
-        ("mschap-v2", signal.SIGKILL, ERROR_DISCONNECTION),
+    for auth, name, sig, want in (
+        ("pap", "PAP", signal.SIGTERM, ERROR_REMOTE_DISCONNECTION),
+        ("chap", "CHAP", signal.SIGKILL, ERROR_DISCONNECTION),
     ):
         server.auth = auth
         code, h, _ = dial(pbk)
         assert code == 0, f"{rasapi.RasGetErrorString(code)}; server: {server.log()[-1500:]}"
-        if auth == "chap":
-            with Client(rasman.socket, autostart=False, timeout=60) as ras:
-                assert ras.projection(h).extra["auth_protocol"] == "CHAP"
+        with Client(rasman.socket, autostart=False, timeout=60) as ras:
+            assert ras.projection(h).extra["auth_protocol"] == name
         assert lab.ping(pair.b, SERVER_IP, count=1, wait=5)
 
         os.kill(server.procs[-1].pid, sig)
@@ -374,39 +390,3 @@ def test_server_gone_mid_call_is_a_link_failure(
         timings.append(f"{sig.name}: {rec.error} ({rec.detail}) in {gone_s:.2f} s")
     assert modem.errors == []
     print("\nserver gone mid-call: " + "; ".join(timings))
-
-
-def test_rasman_killed_mid_call_is_adopted(
-    lab: NetnsLab,
-    pair: NsPair,
-    rasman: NsRasman,
-    api: None,
-    modem: ModemEmulator,
-    server: Server,
-    pbk: Path,
-) -> None:
-    modem.behaviour = Behaviour.ANSWER
-    server.auth = "pap"
-    code, h, _ = dial(pbk)
-    assert code == 0, f"{rasapi.RasGetErrorString(code)}; server: {server.log()[-1500:]}"
-    pppd = client_pppd(pair, rasman)
-
-    restart_s = crash_and_restart(lab, pair, rasman)
-
-    # The call went on without a daemon; the new one adopts it: same handle, same pppd.
-    assert pid_alive(pppd.pid) and modem.in_call
-    code, status = rasapi.RasGetConnectStatus(h)
-    assert code == 0 and status is not None
-    assert status.rasconnstate == RasConnState.Connected
-    with Client(rasman.socket, autostart=False, timeout=60) as ras:
-        proj = ras.projection(h)
-    assert proj.local_address == CLIENT_IP and proj.extra["auth_protocol"] == "PAP"
-    assert lab.ping(pair.b, SERVER_IP, count=1, wait=5)
-    assert client_pppd(pair, rasman).pid == pppd.pid
-
-    assert rasapi.RasHangUp(h) == 0
-    wait_gone(h, 60)
-    nothing_left(lab, pair, rasman, h)
-    assert wait_until(lambda: not modem.in_call, 20)
-    assert wait_until(lambda: server.procs[-1].poll() is not None, 30)
-    print(f"\nrasman SIGKILL: restart and adoption {restart_s:.1f} s")
