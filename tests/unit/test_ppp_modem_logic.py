@@ -69,7 +69,9 @@ _CONNECTED = (
 
 def test_an_answered_call_connects_with_pap() -> None:
     log = PppLog()
-    log.feed(_CONNECTED)
+    # DeviceConnected at the modem's CONNECT (chat's " -- got it"), before pppd says so
+    assert log.feed(_DIAL + b"CONNECT\n -- got it\n")[-1] == RasConnState.DeviceConnected
+    log.feed(_CONNECTED[len(_DIAL) + len(b"CONNECT\n -- got it\n") :])
     assert log.projected and log.failure is None
     assert log.facts.auth_protocol == "PAP" and log.facts.device == "/dev/pts/3"
 

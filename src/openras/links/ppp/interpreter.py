@@ -298,7 +298,9 @@ class PppLog:
         if m := re.search(r"Connected to (\S+) via interface", line):
             facts.pppoe_peer = m.group(1)
             self._reach(RasConnState.DeviceConnected)
-        if "Serial connection established" in line or "CONNECT -- got it" in line:
+        # chat logs the match on a line of its own: "CONNECT", then " -- got it"
+        answered = line == "-- got it" and self._expecting.startswith("CONNECT")
+        if "Serial connection established" in line or answered:
             self._reach(RasConnState.DeviceConnected)
         if m := _IFACE.match(line):
             facts.interface = m.group(1)
