@@ -141,13 +141,15 @@ def wait_gone(h: int, timeout: float) -> float:
     return time.monotonic() - t0
 
 
-def nothing_left(lab: NetnsLab, pair: NsPair, rasman: NsRasman) -> None:
-    """B runs rasman alone again (no pppd, no pptp) and has no ppp interface (bounded)."""
+def nothing_left(lab: NetnsLab, pair: NsPair, rasman: NsRasman, *, settle: float = 0) -> None:
+    """B runs rasman alone (no pppd, no pptp) and has no ppp interface: checked at once
+    after status answered 6, which it may only answer once all of that is gone (``settle``:
+    a bounded wait, for a failed dial that left no handle to wait on)."""
     assert rasman.proc is not None
     only = {rasman.proc.pid}
-    assert wait_until(lambda: live_pids(pair.b) == only, 20), [
-        psutil.Process(p).cmdline() for p in live_pids(pair.b) - only if pid_alive(p)
-    ]
+    wait_until(lambda: live_pids(pair.b) == only and not orppp_links(lab, pair.b), settle)
+    left = live_pids(pair.b) - only
+    assert not left, [psutil.Process(p).cmdline() for p in left if pid_alive(p)]
     assert orppp_links(lab, pair.b) == []
 
 
@@ -159,11 +161,12 @@ def dial(pbk: Path, password: str) -> tuple[int, int, float]:
     return code, h, time.monotonic() - t0
 
 
-def end(h: int) -> None:
-    """Whatever a failed dial left of its handle: hung up until 6."""
+def end(lab: NetnsLab, pair: NsPair, rasman: NsRasman, h: int) -> None:
+    """Whatever a failed dial left of its handle hung up until 6, then nothing left."""
     if h:
         assert rasapi.RasHangUp(h) == 0
         wait_gone(h, 60)
+    nothing_left(lab, pair, rasman, settle=0 if h else 20)
 
 
 def test_pptp_export_dials_reports_pings_and_hangs_up_leaving_nothing(
@@ -221,7 +224,11 @@ def test_pptp_export_dials_reports_pings_and_hangs_up_leaving_nothing(
     assert argv[argv.index("user") + 1] == USER and "require-mppe-128" in argv
     pty = argv[argv.index("pty") + 1]
     assert shlex.split(pty)[1:3] == [pair.addr_a, "--nolaunchpppd"], pty
-    assert any("pptp" in " ".join(a) for p, a in cmdlines.items() if p != pppd[0]), cmdlines
+    pptp = [p for p, a in cmdlines.items() if p != pppd[0] and "pptp" in " ".join(a)]
+    assert pptp, cmdlines
+    # pptp's processes carry the link's marker: the close finds (and ends) them by it.
+    markers = {psutil.Process(p).environ().get("OPENRAS_LINK") for p in [pppd[0], *pptp]}
+    assert len(markers) == 1 and None not in markers, markers
     assert all(PASSWORD not in " ".join(a) for a in cmdlines.values())
 
     assert lab.ping(pair.b, LOCAL_IP, count=3, wait=5)
@@ -256,8 +263,7 @@ def test_pptp_failures_have_windows_codes_within_the_dial_timeout(
     code, h, took = dial(pbk, "wrong")
     assert code == 691, f"{code}: {rasapi.RasGetErrorString(code)}"
     timings[691] = took
-    end(h)
-    nothing_left(lab, pair, rasman)
+    end(lab, pair, rasman, h)
 
     # GRE dropped at the server's ingress: TCP 1723 (the control connection) gets through,
     # PPP does not: 806, once the dial timeout ran out.
@@ -269,10 +275,9 @@ def test_pptp_failures_have_windows_codes_within_the_dial_timeout(
         code, h, took = dial(pbk, PASSWORD)
         assert code == 806, f"{code}: {rasapi.RasGetErrorString(code)}"
         timings[806] = took
-        end(h)
+        end(lab, pair, rasman, h)
     finally:
         lab.run(pair.a, ["tc", "qdisc", "del", "dev", pair.if_a, "ingress"], check=False)
-    nothing_left(lab, pair, rasman)
 
     # Nobody at the address (no ARP answer on A's link): 809.
     lab.run(pair.b, ["ip", "route", "add", f"{NOBODY}/32", "dev", pair.if_b])
@@ -281,10 +286,9 @@ def test_pptp_failures_have_windows_codes_within_the_dial_timeout(
         code, h, took = dial(pbk, PASSWORD)
         assert code == 809, f"{code}: {rasapi.RasGetErrorString(code)}"
         timings[809] = took
-        end(h)
+        end(lab, pair, rasman, h)
     finally:
         lab.run(pair.b, ["ip", "route", "del", f"{NOBODY}/32"], check=False)
-    nothing_left(lab, pair, rasman)
 
     # The server down (nothing listens on 1723: a TCP reset): 807.
     pbk.write_text(windows_export(pair.addr_a), encoding="utf-8")
@@ -293,8 +297,7 @@ def test_pptp_failures_have_windows_codes_within_the_dial_timeout(
     code, h, took = dial(pbk, PASSWORD)
     assert code == 807, f"{code}: {rasapi.RasGetErrorString(code)}"
     timings[807] = took
-    end(h)
-    nothing_left(lab, pair, rasman)
+    end(lab, pair, rasman, h)
 
     for code, took in timings.items():
         assert took < DIAL_LIMIT_S + 5, f"{code} took {took:.1f} s"
