@@ -26,6 +26,7 @@ from openras.links.ppp.interpreter import (
 )
 from openras.links.registry import driver_name
 from openras.manager.entries import EntrySnapshot
+from openras.policy import Grant
 from openras.states import RasConnState
 
 SERVER = "10.231.243.1"
@@ -52,14 +53,24 @@ class _Entry:
         return self._keys.get(key.lower(), default)
 
 
-def _settings(keys: dict[str, str], *, user: str = "alice", domain: str = "") -> PppSettings:
+def _settings(
+    keys: dict[str, str],
+    *,
+    user: str = "alice",
+    domain: str = "",
+    phone: str = "",
+    admin: bool = False,
+) -> PppSettings:
     spec = LinkSpec(
         handle=7,
         owner_uid=1000,
         entry=_Entry(keys),
-        params=DialParams(entry_name="Office PPTP", user=user, password="pw", domain=domain),
+        params=DialParams(
+            entry_name="Office PPTP", user=user, password="pw", domain=domain, phone_number=phone
+        ),
         run_dir=Path("/nonexistent"),
         marker="test:7",
+        grant=Grant(admin_credentials=admin),
     )
     return PppSettings.from_spec(spec)
 
@@ -130,6 +141,15 @@ def test_data_encryption_decides_mppe(value: str | None, mppe: str) -> None:
         assert "require-mppe-128" in argv and "nomppe" not in argv
     else:
         assert "nomppe" in argv and "noccp" in argv and "require-mppe-128" not in argv
+
+
+def test_the_dials_number_is_the_server_but_never_with_the_administrators_password() -> None:
+    assert _settings(EXPORT, phone="vpn2.contoso.com").server == "vpn2.contoso.com"
+    assert _settings(EXPORT, phone=SERVER, admin=True).server == SERVER
+    assert _settings(EXPORT, admin=True).server == SERVER
+    with pytest.raises(RasError) as exc:
+        _settings(EXPORT, phone="evil.example", admin=True)
+    assert exc.value.code == 5
 
 
 def test_a_domain_goes_as_windows_sends_it() -> None:

@@ -36,6 +36,7 @@ from pathlib import Path
 from typing import Final, Literal
 
 from openras.errors import (
+    ERROR_ACCESS_DENIED,
     ERROR_BAD_PHONE_NUMBER,
     ERROR_DEVICE_DOES_NOT_EXIST,
     ERROR_DEVICETYPE_DOES_NOT_EXIST,
@@ -202,6 +203,14 @@ class PppSettings:
         number = (spec.params.phone_number or entry.get("PhoneNumber") or "").strip()
         common = dict(user=user, dial_timeout=dial_timeout(entry), idle_seconds=idle)
         if kind == "pptp":
+            entry_number = (entry.get("PhoneNumber") or "").strip()
+            if spec.grant.admin_credentials and number != entry_number:
+                # (the daemon refuses this before; the password must never go elsewhere)
+                raise RasError(
+                    ERROR_ACCESS_DENIED,
+                    "the administrator's saved credentials go only to the entry's own server "
+                    "(its PhoneNumber), not to another one",
+                )
             return cls(
                 kind="pptp",
                 server=pptp_server(number),
