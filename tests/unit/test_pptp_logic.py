@@ -444,3 +444,36 @@ def test_the_control_connection_is_seen_in_the_tcp_table() -> None:
     other_port = "\n".join([TCP_HEADER, _tcp_row(0, "10.231.243.2", SERVER, 443, "01")])
     assert not pptp_control_seen(other_port, SERVER)
     assert not pptp_control_seen(TCP_HEADER + "\n   0: garbage\n", SERVER)
+
+
+# -- the kernel check ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("gaps", "code"),
+    [
+        (["MPPE (ppp_mppe)"], 741),  # PPP is there, only the encryption the entry requires
+        (["PPP (ppp_generic: /dev/ppp is missing)", "MPPE (ppp_mppe)"], 797),
+    ],
+)
+def test_a_kernel_without_mppe_is_741_without_ppp_797(
+    monkeypatch: pytest.MonkeyPatch, gaps: list[str], code: int
+) -> None:
+    from openras.links.ppp import driver
+
+    seen: list[tuple[str, bool]] = []
+
+    def fake_gaps(kind: str, *, mppe: bool = False) -> list[str]:
+        seen.append((kind, mppe))
+        return gaps
+
+    def no_modprobe(name: str) -> str:
+        raise RasError(797, f"{name} is not installed")
+
+    monkeypatch.setattr(driver, "_kernel_gaps", fake_gaps)
+    monkeypatch.setattr(driver, "find_program", no_modprobe)
+    with pytest.raises(RasError) as exc:
+        driver.check_kernel("pptp", mppe=True)
+    assert exc.value.code == code
+    assert "CONFIG_PPP_MPPE" in str(exc.value) and "no modprobe" in str(exc.value)
+    assert seen == [("pptp", True)]
