@@ -32,7 +32,7 @@ def raw_conf(d: Path) -> Path:
         f"  load = {PLUGINS}\n  port = 0\n  port_nat_t = 0\n  install_virtual_ip = yes\n"
         f"  plugins {{ vici {{ socket = unix://{d / 'charon.vici'} }}\n"
         "            openssl { load_legacy = yes }\n"
-        "            resolve { resolvconf { path = /bin/true } } }\n"
+        f"            resolve {{ file = {d / 'resolv.conf'} }} }}\n"
         f"  filelog {{ raw {{ path = {d / 'charon.log'}\n default = 1\n flush_line = yes }} }}\n"
         "  syslog { daemon { default = -1 } }\n}\n"
     )

@@ -86,6 +86,7 @@ def test_windows_export_dials_pings_reports_and_hangs_up(
     monkeypatch.setenv("OPENRAS_SOCKET", str(daemon.socket))  # for the Win32-shaped API
     pbk = phonebook(tmp_path, server)
     seen: list[RasConnState] = []
+    resolv_before = Path("/etc/resolv.conf").read_bytes()
     with daemon.client() as c:
         t0 = time.monotonic()
         conn = c.dial(ENTRY, pbk, user=USER, password=PASSWORD,
@@ -105,6 +106,9 @@ def test_windows_export_dials_pings_reports_and_hangs_up(
         assert tun.startswith("ipsec") and tun in netns_lab.links(netns_pair.b)
         assert proj.local_address.startswith(server.pool.rsplit(".", 1)[0] + ".")
         assert proj.remote_address == server.pair.addr_a and proj.dns == (server.dns,)
+        # The DNS server is reported; the machine's resolv.conf is the daemon's to change
+        # (not at all here: tests run it with no DNS backend), never charon's.
+        assert Path("/etc/resolv.conf").read_bytes() == resolv_before
         assert proj.extra["auth_protocol"] == "EAP" and proj.extra["eap_type"] == "26"
         stats = conn.statistics()
         assert stats.bytes_sent > 0 and stats.frames_received >= 2

@@ -234,11 +234,14 @@ def test_bad_servers_and_missing_users_are_refused(tmp_path: Path, ca_file: Path
 def test_strongswan_conf_holds_no_entry_text(tmp_path: Path) -> None:
     text = config.strongswan_conf(
         run_dir=tmp_path, vici_socket=tmp_path / "v", log_file=tmp_path / "l",
-        table=0x6F720007, priority=24015, no_op="/bin/true",
+        table=0x6F720007, priority=24015, resolv_file=tmp_path / "resolv.conf",
     )  # fmt: skip
     assert "routing_table = 1869742087" in text and "routing_table_prio = 24015" in text
     assert "include" not in text and "kernel-libipsec kernel-netlink" in text
-    assert "path = /bin/true" in text  # DNS is reported, never written by charon
+    # DNS is reported in charon's log, never written where it counts: strongSwan 5.9.8's
+    # resolve plugin rewrites its file when there is no /sbin/resolvconf.
+    assert f"resolve {{ file = {tmp_path / 'resolv.conf'} }}" in text
+    assert "/etc/resolv.conf" not in text
 
 
 def test_pem_certificates_finds_each_block() -> None:

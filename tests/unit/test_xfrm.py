@@ -109,7 +109,7 @@ def test_charon_on_the_kernel_path_routes_nothing_and_marks_its_packets() -> Non
     esp = config.KernelEsp("orik3", 0x6F720003, 0x6F720003)
     conf = config.strongswan_conf(
         run_dir=Path("/r"), vici_socket=Path("/r/v"), log_file=Path("/r/l"), table=0x6F720003,
-        priority=24007, no_op="/bin/true", kernel_esp=esp,
+        priority=24007, resolv_file=Path("/r/resolv.conf"), kernel_esp=esp,
     )  # fmt: skip
     assert "kernel-libipsec" not in conf and "kernel-netlink" in conf
     assert "routing_table = 0\n" in conf and "install_routes = no" in conf
@@ -117,7 +117,7 @@ def test_charon_on_the_kernel_path_routes_nothing_and_marks_its_packets() -> Non
     assert f"fwmark = {0x6F720003}" in conf
     userspace = config.strongswan_conf(
         run_dir=Path("/r"), vici_socket=Path("/r/v"), log_file=Path("/r/l"), table=0x6F720003,
-        priority=24007, no_op="/bin/true",
+        priority=24007, resolv_file=Path("/r/resolv.conf"),
     )  # fmt: skip
     assert "kernel-libipsec" in userspace and "fwmark" not in userspace
     assert f"routing_table = {0x6F720003}" in userspace

@@ -18,9 +18,12 @@ Why these settings:
   charon installs then go to the link's own policy table and rule priority (the daemon
   allocates them per link), so two IKEv2 links never share charon's default table 220, and
   the rule is journaled before charon makes it.
-* ``resolve`` with ``resolvconf.path = /bin/true``: charon reports each DNS server of the
-  configuration payload in its log ("installing DNS server X via resolvconf") and changes
-  nothing; the daemon applies DNS (``openras.dns``) like every other link's.
+* ``resolve`` for its log line per DNS server of the configuration payload ("installing
+  DNS server X ..."); the daemon applies DNS (``openras.dns``) like every other link's, so
+  charon must change nothing. strongSwan 5.9.8's plugin has no setting for the resolvconf
+  program: it runs ``/sbin/resolvconf`` when that exists, else it rewrites its ``file``
+  (``/etc/resolv.conf`` by default). So ``file`` is in the run directory, and the driver
+  makes ``/sbin/resolvconf``, where there is one, a no-op in charon's mount namespace.
 * random local ports (``port = 0``): two links, or a system charon (strongswan-starter's
   ``ipsec`` service) on UDP 500/4500, never keep a link's charon from binding; the server
   sees the source port a NAT would give it.
@@ -95,7 +98,7 @@ def strongswan_conf(
     log_file: Path,
     table: int,
     priority: int,
-    no_op: str,
+    resolv_file: Path,
     install_routes: bool = True,
     kernel_esp: KernelEsp | None = None,
     dial_timeout: float = 15.0,
@@ -132,7 +135,7 @@ charon {{
     vici {{ socket = unix://{vici_socket} }}
 {mark}\
     openssl {{ load_legacy = yes }}
-    resolve {{ resolvconf {{ path = {no_op} }} }}
+    resolve {{ file = {resolv_file} }}
   }}
   filelog {{
     link {{

@@ -84,9 +84,16 @@ _CONF: Final = "strongswan.conf"
 _LOG: Final = "charon.log"
 _VICI: Final = "charon.vici"
 _RUN: Final = "run"
-#: Mounts the link's run directory over /run in charon's own mount namespace, then execs
-#: charon; the directory and charon's path are positional arguments ($0, $@), not text.
-_MOUNT_AND_EXEC: Final = 'mount --bind -- "$0" /run && exec "$@"'
+#: In charon's own mount namespace: the link's run directory over /run (charon's pid file
+#: is compiled in), a no-op over /sbin/resolvconf where there is one (charon's resolve
+#: plugin would run it: the daemon applies DNS), then exec charon. The directory, the no-op
+#: and charon are positional arguments ($0, $1, $@ after the shift), never script text.
+_MOUNT_AND_EXEC: Final = (
+    'mount --bind -- "$0" /run && '
+    '{ [ ! -e /sbin/resolvconf ] || mount --bind -- "$1" /sbin/resolvconf; } && '
+    'shift && exec "$@"'
+)
+_RESOLV: Final = "resolv.conf"
 #: How often the dial looks for charon's VICI socket (an ``os.stat``; the event loop's timer
 #: rounds it up to its 1 ms resolution).
 _POLL: Final = 0.0005
@@ -201,7 +208,7 @@ class Ikev2Link(SupervisedLink[Ikev2Settings]):
             config.strongswan_conf(
                 run_dir=self.spec.run_dir, vici_socket=self._path(_VICI),
                 log_file=self._path(_LOG), table=slot.table, priority=priority,
-                no_op=no_op or "/bin/true", install_routes=settings.full_tunnel,
+                resolv_file=self._path(_RESOLV), install_routes=settings.full_tunnel,
                 kernel_esp=self._esp, dial_timeout=self._dial_timeout(),
             ).encode(),
         )  # fmt: skip
@@ -216,7 +223,7 @@ class Ikev2Link(SupervisedLink[Ikev2Settings]):
                 self.journal.note(Rule(version, priority, slot.table, None))
         env = {"PATH": program_path(), "LANG": "C", "STRONGSWAN_CONF": str(self._path(_CONF))}
         argv = [unshare, "--mount", "--propagation", "private", sh, "-c", _MOUNT_AND_EXEC,
-                str(run), charon]  # fmt: skip
+                str(run), no_op or "/bin/true", charon]  # fmt: skip
         self._spawn_program(argv, log_name="charon.out", env=env)
         self._reach(RasConnState.OpenPort)
         self._arm_dial_deadline()
