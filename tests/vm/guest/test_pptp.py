@@ -68,12 +68,6 @@ class PptpServer:
     out: Path
 
 
-@pytest.fixture
-def api(rasman: NsRasman, monkeypatch: pytest.MonkeyPatch, fresh_rasapi: None) -> None:
-    """rasapi's process-wide session pointed at the session's rasman, fresh per test."""
-    monkeypatch.setenv("OPENRAS_SOCKET", str(rasman.socket))
-
-
 @pytest.fixture(scope="module")
 def server(
     lab: NetnsLab, pair: NsPair, tmp_path_factory: pytest.TempPathFactory
