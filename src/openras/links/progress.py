@@ -79,6 +79,30 @@ def keep_failure(
     return current
 
 
+class Interpreter:
+    """The part every driver's log interpreter shares: the dial's progress, the states a
+    feed newly reached, the failure kept (``STICKY``: codes that explain an end better than
+    whatever follows them), the last line."""
+
+    STICKY: frozenset[int] = frozenset()
+
+    def __init__(self) -> None:
+        self.progress = Progress()
+        self._new: list[RasConnState] = []
+        self.failure: Failure | None = None
+        self.last_line = ""
+
+    @property
+    def reached(self) -> RasConnState | None:
+        return self.progress.reached
+
+    def _reach(self, state: RasConnState) -> None:
+        self._new += self.progress.advance(state)
+
+    def _fail(self, code: int, line: str) -> None:
+        self.failure = keep_failure(self.failure, code, line, self.STICKY)
+
+
 class LogTail:
     """A program's log file, read from where the last read stopped (the program appends)."""
 
@@ -99,4 +123,4 @@ class LogTail:
         return data
 
 
-__all__ = ["DIAL_ORDER", "Failure", "LogTail", "Progress", "keep_failure"]
+__all__ = ["DIAL_ORDER", "Failure", "Interpreter", "LogTail", "Progress", "keep_failure"]

@@ -32,7 +32,7 @@ from openras.errors import (
     ERROR_TS_UNACCEPTABLE,
     ERROR_VPN_TIMEOUT,
 )
-from openras.links.progress import DIAL_ORDER, Failure, Progress, keep_failure
+from openras.links.progress import DIAL_ORDER, Failure, Interpreter
 from openras.states import RasConnState
 
 ORDER: Final = DIAL_ORDER
@@ -114,29 +114,18 @@ class Facts:
     remote_ts: list[str] = field(default_factory=list)
 
 
-class CharonLog:
+class CharonLog(Interpreter):
     """charon's messages and SA events for one link: states, facts, the failure."""
 
+    STICKY = _STICKY
+
     def __init__(self) -> None:
-        self.progress = Progress()
-        self._new: list[RasConnState] = []
+        super().__init__()
         self.facts = Facts()
-        self.failure: Failure | None = None
-        self.last_line = ""
         #: The IKE SA and its CHILD SA are up (child-updown with ``up``).
         self.child_up = False
         #: The SAs went down after being up (the link is lost); the reason is ``failure``.
         self.went_down = False
-
-    @property
-    def reached(self) -> RasConnState | None:
-        return self.progress.reached
-
-    def _reach(self, state: RasConnState) -> None:
-        self._new += self.progress.advance(state)
-
-    def _fail(self, code: int, line: str) -> None:
-        self.failure = keep_failure(self.failure, code, line, _STICKY)
 
     def reach(self, state: RasConnState) -> list[RasConnState]:
         """The driver's own steps (OpenPort, PortOpened, Connected); the states new to it."""

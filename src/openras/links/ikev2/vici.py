@@ -119,19 +119,10 @@ class ViciConnection:
                 await self._register(stream, True, on_event)
             try:
                 await self._write(encode_request(command, message))
-                while True:
-                    kind, name, body = await self._read()
-                    if kind == Packet.EVENT:
-                        if on_event is not None:
-                            on_event(name, body)
-                        continue
-                    if kind == Packet.CMD_UNKNOWN:
-                        raise ViciError(f"charon does not know the command {command!r}")
-                    if kind != Packet.CMD_RESPONSE:
-                        raise ViciClosed(f"unexpected VICI packet type {kind} for {command!r}")
-                    if body.get("success", "yes") == "no":
-                        raise ViciError(body.get("errmsg") or f"{command} failed")
-                    return body
+                body, refused = await self._answer(command, on_event)
+                if refused:
+                    raise ViciError(refused)
+                return body
             finally:
                 if stream:
                     await self._register(stream, False, on_event)
@@ -143,18 +134,23 @@ class ViciConnection:
         the round trips go: charon's own work is what remains."""
         async with self._lock:
             await self._write(b"".join(encode_request(command, m) for m in messages))
-            out: list[str] = []
-            while len(out) < len(messages):
-                kind, _name, body = await self._read()
-                if kind == Packet.EVENT:
-                    continue  # (none registered on a connection that pipelines)
-                if kind == Packet.CMD_UNKNOWN:
-                    raise ViciError(f"charon does not know the command {command!r}")
-                if kind != Packet.CMD_RESPONSE:
-                    raise ViciClosed(f"unexpected VICI packet type {kind} for {command!r}")
-                refused = body.get("success", "yes") == "no"
-                out.append((body.get("errmsg") or f"{command} failed") if refused else "")
-            return out
+            return [(await self._answer(command, None))[1] for _ in messages]
+
+    async def _answer(self, command: str, on_event: OnEvent | None) -> tuple[Msg, str]:
+        """The next command response (events before it go to ``on_event``): its message,
+        and why charon refused the command ("" when it did not)."""
+        while True:
+            kind, name, body = await self._read()
+            if kind == Packet.EVENT:
+                if on_event is not None:
+                    on_event(name, body)
+                continue
+            if kind == Packet.CMD_UNKNOWN:
+                raise ViciError(f"charon does not know the command {command!r}")
+            if kind != Packet.CMD_RESPONSE:
+                raise ViciClosed(f"unexpected VICI packet type {kind} for {command!r}")
+            refused = body.get("success", "yes") == "no"
+            return body, (body.get("errmsg") or f"{command} failed") if refused else ""
 
     async def _register(self, event: str, on: bool, on_event: OnEvent | None) -> None:
         packet = Packet.register_event(event) if on else Packet.unregister_event(event)

@@ -67,13 +67,13 @@ from openras.links.base import Emit, Link, LinkSpec, LinkStats, Projection, Stat
 from openras.links.journal import File, Interface
 from openras.links.ppp.argv import PppSettings, build_argv, chat_script
 from openras.links.ppp.interpreter import (
-    ORDER,
     PppLog,
     classify_exit,
     deadline_code,
     pptp_control_seen,
 )
 from openras.links.process import MARKER_ENV, LinkProcess, ProcessIdentity
+from openras.links.progress import LogTail, Progress
 from openras.links.supervisor import SupervisedLink, stopped_before_start
 from openras.states import RasConnState
 
@@ -209,13 +209,14 @@ class PppLink(SupervisedLink[PppSettings]):
         super().__init__(spec, emit)
         self._settings: PppSettings | None = None
         self._log = PppLog()
-        self._log_offset = 0
-        self._reached: RasConnState | None = None
+        self._log_tail = LogTail(self._path(_LOG))
+        self._progress = Progress()  # the states emitted
         self._ifname = interface_name(spec.handle)
         self._kind = ""
 
     def __repr__(self) -> str:
-        state = self._reached.name if self._reached is not None else "new"
+        reached = self._progress.reached
+        state = reached.name if reached is not None else "new"
         return f"<PppLink handle={self.spec.handle} {self._ifname} {state}>"
 
     # -- checks -----------------------------------------------------------------------------
@@ -289,20 +290,11 @@ class PppLink(SupervisedLink[PppSettings]):
 
     def _reach(self, state: RasConnState) -> None:
         """Emit every state up to ``state`` not emitted yet, in order."""
-        current = ORDER.index(self._reached) if self._reached is not None else -1
-        for step in ORDER[current + 1 : ORDER.index(state) + 1]:
-            self._reached = step
+        for step in self._progress.advance(state):
             self.emit(StateReached(step))
 
     def _read_log(self) -> None:
-        try:
-            with open(self._path(_LOG), "rb") as fh:
-                fh.seek(self._log_offset)
-                data = fh.read(1 << 20)
-        except OSError:
-            return
-        self._log_offset += len(data)
-        self._log.feed(data)
+        self._log.feed(self._log_tail.read())
         reached = self._log.reached
         if not self._connected and reached is not None and reached != RasConnState.Connected:
             self._reach(reached)
@@ -396,7 +388,7 @@ class PppLink(SupervisedLink[PppSettings]):
             await link._abandon()
             return None
         link._mark_connected()
-        link._reached = RasConnState.Projected
+        link._progress.advance(RasConnState.Projected)  # (reported before the crash)
         link._reach(RasConnState.Connected)
         return link
 

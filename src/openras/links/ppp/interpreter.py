@@ -55,20 +55,11 @@ from openras.errors import (
     ERROR_VPN_GRE_BLOCKED,
     ERROR_VPN_TIMEOUT,
 )
+from openras.links.progress import DIAL_ORDER, Failure, Interpreter
 from openras.states import RasConnState
 
 #: The order a dial goes through; a later state implies the earlier ones.
-ORDER: Final = (
-    RasConnState.OpenPort,
-    RasConnState.PortOpened,
-    RasConnState.ConnectDevice,
-    RasConnState.DeviceConnected,
-    RasConnState.Authenticate,
-    RasConnState.Authenticated,
-    RasConnState.AuthProject,
-    RasConnState.Projected,
-    RasConnState.Connected,
-)
+ORDER: Final = DIAL_ORDER
 
 #: chat's ABORT strings (as the daemon writes them) -> RAS code.
 CHAT_ABORTS: Final = {
@@ -177,12 +168,6 @@ _STICKY: Final = frozenset(
 )
 
 
-@dataclass(frozen=True)
-class Failure:
-    code: int
-    line: str
-
-
 @dataclass
 class Facts:
     """What the link negotiated, from the log."""
@@ -209,43 +194,30 @@ def _auth_name(lcp: str) -> str:
     return {"ms-v2": "MS-CHAPv2", "ms": "MS-CHAP", "md5": "CHAP"}.get(digest, "CHAP")
 
 
-class PppLog:
+class PppLog(Interpreter):
     """pppd's log, line by line: states, facts, the failure."""
 
+    STICKY = _STICKY
+
     def __init__(self, kind: str = "") -> None:
+        super().__init__()
         self.kind = kind
         #: PPTP: the control connection (TCP 1723) was seen established.
         self.control_connected = False
         self._buf = b""
-        self.reached: RasConnState | None = None
         self.facts = Facts()
-        self.failure: Failure | None = None
-        self.last_line = ""
         self._peer_auth = ""  # the last LCP auth option the peer asked for
         self._expecting = ""  # chat's current expect string
         self._ipcp_done = False
 
-    def _reach(self, state: RasConnState) -> None:
-        if self.reached is None or ORDER.index(state) > ORDER.index(self.reached):
-            self.reached = state
-
-    def _fail(self, code: int, line: str) -> None:
-        if self.failure is not None and self.failure.code in _STICKY:
-            return
-        if self.failure is None or code in _STICKY:
-            self.failure = Failure(code, line)
-
     def feed(self, data: bytes) -> list[RasConnState]:
         """Take more of the log; the states newly reached (in order, each once)."""
-        before = self.reached
+        self._new = []
         self._buf += data
         *lines, self._buf = self._buf.split(b"\n")
         for raw in lines:
             self._line(raw.decode("utf-8", "replace").strip())
-        if self.reached is None or self.reached == before:
-            return []
-        start = ORDER.index(before) + 1 if before is not None else 0
-        return list(ORDER[start : ORDER.index(self.reached) + 1])
+        return self._new
 
     def control_up(self) -> list[RasConnState]:
         """PPTP: the driver saw the control connection established (pptp logs that to
@@ -319,10 +291,8 @@ class PppLog:
         if m := _AUTH_OK.search(line):
             facts.auth_protocol = _auth_name(self._peer_auth) if self._peer_auth else m.group(1)
             self._reach(RasConnState.Authenticated)
-        if (
-            line.startswith("sent [IPCP ConfReq")
-            and self.reached is not None
-            and ORDER.index(self.reached) >= ORDER.index(RasConnState.DeviceConnected)
+        if line.startswith("sent [IPCP ConfReq") and self.progress.passed(
+            RasConnState.DeviceConnected
         ):
             self._reach(RasConnState.AuthProject)
         if m := _ADDR.match(line):
@@ -397,8 +367,7 @@ def deadline_code(log: PppLog) -> int:
     server that never answered (809), or whose control connection is up but whose PPP
     never came back through GRE (806); a modem or PPPoE server that never answered (678);
     PPP that started and did not finish (718)."""
-    reached = log.reached or RasConnState.OpenPort
-    started = ORDER.index(reached) >= ORDER.index(RasConnState.DeviceConnected)
+    started = log.progress.passed(RasConnState.DeviceConnected)
     if log.kind == "pptp":
         if started:
             return ERROR_PPP_TIMEOUT
