@@ -109,6 +109,7 @@ class LogTail:
     def __init__(self, path: Path, offset: int = 0) -> None:
         self.path = path
         self.offset = offset
+        self._partial = b""
 
     def read(self, limit: int = 1 << 20) -> bytes:
         """What the file got since the last read (at most ``limit`` bytes); b"" when there
@@ -121,6 +122,12 @@ class LogTail:
             return b""
         self.offset += len(data)
         return data
+
+    def lines(self) -> list[str]:
+        """The complete lines the file got since the last read (a line still being written
+        waits for its newline)."""
+        *done, self._partial = (self._partial + self.read()).split(b"\n")
+        return [line.decode("utf-8", "replace") for line in done]
 
 
 __all__ = ["DIAL_ORDER", "Failure", "Interpreter", "LogTail", "Progress", "keep_failure"]

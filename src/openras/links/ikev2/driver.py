@@ -547,7 +547,7 @@ class Ikev2Link(SupervisedLink[Ikev2Settings]):
     def _read_file_log(self) -> None:
         """charon's file log (``HH:MM:SS NN[GRP] message``) since the last read, fed to the
         interpreter."""
-        for raw in self._log_tail.read().decode("utf-8", "replace").splitlines():
+        for raw in self._log_tail.lines():
             if m := _FILE_LINE.match(raw):
                 self._log.feed_line(m.group(1))
 
