@@ -650,26 +650,26 @@ def RasGetConnectStatus(
     return 0, status
 
 
-def _rasconn(d: dict[str, Any], uid: int) -> RASCONN:
-    """One RASCONN from the wire. Positional, no conversions: the daemon's JSON already has
-    these types, and an enumeration builds a thousand of these at once."""
-    get = d.get
-    owner = get("owner", 0)
+def _rasconn(row: list[Any], uid: int) -> RASCONN:
+    """One RASCONN from the wire's RASCONN row (``manager.rows.RASCONN_FIELDS`` order:
+    handle, entry, device type, device name, phonebook, GUID, all-users, owner, correlation
+    id, driver). Positional, no conversions: an enumeration builds a thousand at once."""
+    handle, entry, dev_type, dev_name, book, guid, all_users, owner, corr, driver = row
     flags = RASCF_OwnerKnown | (RASCF_OwnerMatch if owner == uid else 0)
-    if get("all_users"):
+    if all_users:
         flags |= RASCF_AllUsers
     return RASCONN(
-        d["handle"],
-        d["entry"],
-        get("ras_device_type") or d["device_type"],
-        get("ras_device_name") or d["device_name"],
-        d["phonebook"],
+        handle,
+        entry,
+        dev_type,
+        dev_name,
+        book,
         1,
-        get("guid", ""),
+        guid,
         flags,
         LUID(owner & 0xFFFFFFFF, owner >> 32),
-        get("correlation_id", ""),
-        get("driver", ""),
+        corr,
+        driver,
     )
 
 
@@ -694,11 +694,11 @@ def RasEnumConnections(
     ``(code, conns, needed_bytes, count)``, with 603 and no records when ``cb`` is short of
     ``count * SIZEOF_RASCONN`` (no connections: 0 and count 0, whatever ``cb``).
     """
-    code, d = _code(lambda: _call(P.ENUM, {"include_pending": False}))
+    code, d = _code(lambda: _call(P.ENUM, {"include_pending": False, "rasconn": True}))
     if code:
         return (code, []) if cb is None else (code, [], 0, 0)
     uid = os.geteuid()
-    conns = [_rasconn(c, uid) for c in d["connections"]]
+    conns = [_rasconn(c, uid) for c in d["rasconn"]]
     if cb is None:
         return 0, conns
     needed = _sized(cb, len(conns), SIZEOF_RASCONN)

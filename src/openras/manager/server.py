@@ -23,13 +23,13 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from openras import __version__, _windows, errors, paths, policy
+from openras import __version__, errors, paths, policy
 from openras.links.base import DialParams
-from openras.manager import entries
+from openras.manager import entries, rows
 from openras.manager.credentials import PASSWORD_HANDLE, CredentialStore, Saved, apply_update
 from openras.manager.quota import Limits, LogLimiter, Quota, QuotaExceeded, limits_for
 from openras.manager.service import Manager, Prepared, Subscriber, conn_key
-from openras.manager.table import Conn, Phase
+from openras.manager.table import Phase
 from openras.wire import messages as wm
 from openras.wire import protocol as P
 from openras.wire.codec import MAX_REQUEST, MAX_REQUEST_DEPTH, FrameDecoder, encode
@@ -52,47 +52,6 @@ ACCEPT_BACKLOG = 256
 ACCEPT_BATCH = 32
 #: How long accepting pauses when accept() runs out of descriptors or memory.
 ACCEPT_RETRY_DELAY = 1.0
-
-
-def conn_record(
-    conn: Conn, *, now: float | None = None, entry: entries.EntrySnapshot | None = None
-) -> dict[str, Any]:
-    """A row as the wire shows it (status and enumeration share it). ``ras_device_*`` are
-    what Windows reports for the entry's device (RASCONN); ``device_*`` are the driver's."""
-    ras_type = _windows.device_type(
-        entry.device_type if entry else "", entry.get("Type") if entry else None
-    )
-    guid = conn.guid
-    if not guid and conn.entry_name and conn.phonebook:
-        guid = _windows.entry_guid(conn.phonebook, conn.entry_name)
-    return {
-        "handle": conn.handle,
-        "entry": conn.display_name,
-        "entry_name": conn.entry_name,
-        "phonebook": conn.phonebook,
-        "phone_number": conn.phone_number,
-        "device_type": conn.device_type,
-        "device_name": conn.device_name,
-        "driver": conn.driver,
-        "ras_device_type": ras_type,
-        "ras_device_name": _windows.device_name(
-            ras_type,
-            preferred=entry.get("PreferredDevice") if entry else None,
-            vpn_strategy=entry.get("VpnStrategy") if entry else None,
-            driver=conn.driver,
-        ),
-        "correlation_id": _windows.correlation_id(conn.handle, conn.created),
-        "guid": guid,
-        "all_users": conn.all_users,
-        "owner": conn.owner,
-        "phase": conn.phase.value,
-        "state": int(conn.state),
-        "error": conn.error,
-        "refs": conn.refs,
-        "created": conn.created,
-        "connected_at": conn.connected_at,
-        "detail": conn.detail,
-    }
 
 
 def peer_creds(writer: asyncio.StreamWriter) -> tuple[int, int, int]:
@@ -409,10 +368,10 @@ def _check_live_quota(s: Session, entry: entries.EntrySnapshot) -> None:
     """QuotaExceeded (5) if the caller holds as many live connections as a user may and this
     dial would start another (joining the caller's own connected entry starts none)."""
     key = conn_key(s.uid, entry)
-    rows = s.manager.table.rows.values()
-    if any(c.key == key and c.phase is not Phase.FAILED for c in rows):
+    table = s.manager.table.rows.values()
+    if any(c.key == key and c.phase is not Phase.FAILED for c in table):
         return
-    s.server.quota.check_live(s.uid, sum(1 for c in rows if c.owner == s.uid))
+    s.server.quota.check_live(s.uid, sum(1 for c in table if c.owner == s.uid))
 
 
 _PREPARING: dict[int, tuple[asyncio.Lock, list[int]]] = {}
@@ -584,12 +543,25 @@ async def m_hang_up(s: Session, p: wm.HangUpIn, more: bool) -> dict[str, Any]:
 
 async def m_status(s: Session, p: wm.HandleIn, more: bool) -> dict[str, Any]:
     conn = s.manager.status(s.uid, p.handle)
-    return conn_record(conn, entry=s.manager.entry_of(conn.handle))
+    return rows.record(conn, entry=s.manager.entry_of(conn.handle))
 
 
 async def m_enum(s: Session, p: wm.EnumIn, more: bool) -> dict[str, Any]:
-    rows = s.manager.table.listing(s.uid, p.include_pending)
-    return {"connections": [conn_record(c, entry=s.manager.entry_of(c.handle)) for c in rows]}
+    """The caller's rows, each encoded once per change (:mod:`openras.manager.rows`): as
+    records, or with ``rasconn`` as RASCONN arrays."""
+    manager = s.manager
+    cache, slots = manager.row_cache, manager.slots
+    listed = manager.table.listing(s.uid, p.include_pending)
+    if len(cache) > 2 * len(manager.table.rows) + 64:
+        cache.prune(manager.table.rows)
+    if p.rasconn:
+        return {"rasconn": [cache.rasconn(c, _entry(slots, c.handle)) for c in listed]}
+    return {"connections": [cache.full(c, _entry(slots, c.handle)) for c in listed]}
+
+
+def _entry(slots: dict[int, Any], handle: int) -> entries.EntrySnapshot | None:
+    slot = slots.get(handle)
+    return slot.entry if slot is not None else None
 
 
 async def m_stats(s: Session, p: wm.HandleIn, more: bool) -> dict[str, Any]:
@@ -624,8 +596,8 @@ async def m_subscribe(s: Session, p: wm.SubscribeIn, more: bool) -> dict[str, An
 
 
 async def m_history(s: Session, p: wm.NoParams, more: bool) -> dict[str, Any]:
-    rows = [h for h in s.manager.table.history if s.uid == 0 or h.get("owner") == s.uid]
-    return {"disconnects": rows}
+    mine = [h for h in s.manager.table.history if s.uid == 0 or h.get("owner") == s.uid]
+    return {"disconnects": mine}
 
 
 async def m_get_info(s: Session, p: wm.NoParams, more: bool) -> dict[str, Any]:

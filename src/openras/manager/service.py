@@ -37,7 +37,7 @@ from openras.links.base import (
 from openras.links.journal import Journal
 from openras.links.process import find_marked
 from openras.links.registry import driver_name, load_driver, needs_system_daemon
-from openras.manager import persist
+from openras.manager import persist, rows
 from openras.manager.credentials import CredentialStore
 from openras.manager.entries import EntrySnapshot
 from openras.manager.persist import ParamStore, StateStore, boot_id, new_instance_id
@@ -156,6 +156,8 @@ class Manager:
         self.boot = boot_id()
         #: handle -> what the manager keeps of it besides its row (one piece, one lifetime).
         self.slots: dict[int, LinkSlot] = {}
+        #: Each row's wire encoding, made again only when the row changes (enumeration).
+        self.row_cache = rows.RowCache()
         self.subscribers: set[Subscriber] = set()
         #: Resolved when the handle's row is deleted (waiters share it; never cancelled).
         self.deleted: dict[int, asyncio.Future[None]] = {}

@@ -72,6 +72,9 @@ class HangUpIn(_In):
 
 class EnumIn(_In):
     include_pending: bool = False
+    #: Rows as RASCONN arrays (``manager.rows.RASCONN_FIELDS``) under ``rasconn``, instead
+    #: of records under ``connections``: what RasEnumConnections needs, a third of the bytes.
+    rasconn: bool = False
 
 
 class SubscribeIn(_In):
