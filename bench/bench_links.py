@@ -73,6 +73,7 @@ from _netlab import (
     wg_setconf_config,
     write_private,
 )
+from _nm import NmOpenVpn, nm_missing
 
 from openras.client import Client, Connection
 from openras.errors import RasError
@@ -81,6 +82,8 @@ from openras.records import Event
 DIAL_TARGET = 1.10
 HANGUP_TARGET = 1.25
 PAUSE = 0.1  # between two measurements: lets the peers settle (and WireGuard's TAI64N tick)
+#: NetworkManager as the openvpn rows' third column (off with --no-nm or when not installed).
+WITH_NM = True
 
 
 @dataclass
@@ -90,6 +93,8 @@ class Series:
     target: float
     raw: list[float] = field(default_factory=list)
     ras: list[float] = field(default_factory=list)
+    #: NetworkManager (openvpn only, where it is installed): the third column.
+    nm: list[float] = field(default_factory=list)
     #: openras dial only: seconds from the dial call to each state event the client saw.
     timeline: dict[str, list[float]] = field(default_factory=dict)
     #: raw dial, where the raw procedure can tell (openvpn's states on its socket).
@@ -118,10 +123,11 @@ def print_table(rows: list[Series], reps: int) -> bool:
     print(
         f"openras vs raw program, {reps} repetitions each (ms; ratio = median openras / median raw)"
     )
+    with_nm = any(s.nm for s in rows)
     head = (
         f"{'link':<10} {'operation':<9} {'raw med':>8} {'raw p90':>8} "
         f"{'ras med':>8} {'ras p90':>8} {'ratio':>6} {'p90 r':>6} {'paired':>6} {'target':>7}"
-        "  verdict"
+        "  verdict" + (f"  {'NM med':>8} {'NM/raw':>7} {'NM/ras':>7}" if with_nm else "")
     )
     print(head)
     print("-" * len(head))
@@ -140,12 +146,24 @@ def print_table(rows: list[Series], reps: int) -> bool:
         print(
             f"{s.link:<10} {s.op:<9} {ms(raw_med):>8} {ms(p90(s.raw)):>8} "
             f"{ms(ras_med):>8} {ms(p90(s.ras)):>8} {ratio:6.2f} {ratio90:6.2f} {paired:6.2f} "
-            f"{'≤' + format(s.target, '.2f'):>7}  {'met' if ok else 'MISSED'}"
+            f"{'≤' + format(s.target, '.2f'):>7}  {'met' if ok else 'MISSED':<7}"
+            + (_nm_cells(s, raw_med, ras_med) if with_nm else "")
         )
     print()
     print("raw: the program by hand inside namespace B (2 ms polls). openras: Client.dial() to")
     print("return / hang_up(wait=True) until the handle answers 6; rasman already running in B.")
+    if with_nm:
+        print("NM: NetworkManager + nm-openvpn in a namespace of its own, same server and profile:")
+        print("`nmcli connection up` until it returns; `nmcli connection down` until NM's openvpn")
+        print("and its tun are gone (nm-openvpn passes --explicit-exit-notify: ~1 s of it).")
     return all_ok
+
+
+def _nm_cells(s: Series, raw_med: float, ras_med: float) -> str:
+    if not s.nm:
+        return f"  {'-':>8} {'-':>7} {'-':>7}"
+    nm_med = statistics.median(s.nm)
+    return f"  {ms(nm_med):>8} {nm_med / raw_med:7.2f} {nm_med / ras_med:7.2f}"
 
 
 def print_timelines(rows: list[Series]) -> None:
@@ -166,7 +184,9 @@ def print_timelines(rows: list[Series]) -> None:
 def print_samples(rows: list[Series]) -> None:
     print("samples (ms):")
     for s in rows:
-        for side, values in (("raw", s.raw), ("openras", s.ras)):
+        for side, values in (("raw", s.raw), ("openras", s.ras), ("NM", s.nm)):
+            if not values:
+                continue
             text = " ".join(f"{v * 1000:.0f}" for v in values)
             print(f"  {s.link:<9} {s.op:<8} {side:<8} {text}")
 
@@ -210,11 +230,13 @@ def openras_side(client: Client, entry: str, pbk: Path, user: str, password: str
     return Side(dial, hang_up, timeline)
 
 
-def measure(link: str, raw: Side, ras: Side, reps: int) -> list[Series]:
+def measure(link: str, raw: Side, ras: Side, reps: int, nm: Side | None = None) -> list[Series]:
+    """``reps`` alternating repetitions of each side (raw, openras, and NetworkManager when
+    given), the order turned around every repetition so that drift hits all alike."""
     dial = Series(link, "dial", DIAL_TARGET)
     hang = Series(link, "hang-up", HANGUP_TARGET)
     # One warm-up each, not counted (first dial of a driver in a fresh rasman imports it).
-    for side in (raw, ras):
+    for side in (raw, ras) if nm is None else (raw, ras, nm):
         side.dial()
         time.sleep(PAUSE)
         side.hang_up()
@@ -225,6 +247,8 @@ def measure(link: str, raw: Side, ras: Side, reps: int) -> list[Series]:
     dial.raw_timeline = raw.timeline
     for i in range(reps):
         order = ((raw, dial.raw, hang.raw), (ras, dial.ras, hang.ras))
+        if nm is not None:
+            order += ((nm, dial.nm, hang.nm),)
         for side, dials, hangs in order if i % 2 == 0 else reversed(order):
             dials.append(side.dial())
             time.sleep(PAUSE)
@@ -232,7 +256,8 @@ def measure(link: str, raw: Side, ras: Side, reps: int) -> list[Series]:
             time.sleep(PAUSE)
         print(
             f"  {link} rep {i + 1}/{reps}: raw {dial.raw[-1] * 1000:.0f}/{hang.raw[-1] * 1000:.0f} ms,"
-            f" openras {dial.ras[-1] * 1000:.0f}/{hang.ras[-1] * 1000:.0f} ms (dial/hang-up)",
+            f" openras {dial.ras[-1] * 1000:.0f}/{hang.ras[-1] * 1000:.0f} ms (dial/hang-up)"
+            + (f", NM {dial.nm[-1] * 1000:.0f}/{hang.nm[-1] * 1000:.0f} ms" if nm else ""),
             flush=True,
         )
     return [dial, hang]
@@ -297,12 +322,17 @@ def bench_openvpn(
     )
     raw = RawOpenVpn(lab, pair.b, profile, ifname=f"bvpn{os.getpid() % 100000}",
                      mgmt_path=work / "raw-ovpn.sock", log=d / "raw-openvpn.log")  # fmt: skip
+    nm: NmOpenVpn | None = None
     try:
+        if WITH_NM:
+            nm = NmOpenVpn(lab, pair, work / "nm", profile)
+            nm.start()
         rows = measure(
             "openvpn",
             Side(raw.dial, raw.hang_up, raw.timeline),
             openras_side(client, "Bench VPN", pbk, OVPN_USER, OVPN_PASSWORD),
             reps,
+            Side(nm.dial, nm.hang_up) if nm is not None else None,
         )
         failure_times(
             "openvpn", client, pbk, reps,
@@ -312,6 +342,8 @@ def bench_openvpn(
         return rows
     finally:
         raw.cleanup()
+        if nm is not None:
+            nm.cleanup()
 
 
 def failure_times(
@@ -414,6 +446,11 @@ def main(argv: list[str] | None = None) -> int:
     )
     ap.add_argument("--samples", action="store_true", help="print every sample too")
     ap.add_argument(
+        "--no-nm",
+        action="store_true",
+        help="no NetworkManager column (it needs network-manager and network-manager-openvpn)",
+    )
+    ap.add_argument(
         "--state-on-tmpfs",
         action="store_true",
         help="keep rasman's state dir in /dev/shm (shows what the table's disk writes cost)",
@@ -439,6 +476,11 @@ def main(argv: list[str] | None = None) -> int:
             links.remove(name)
     if not links:
         return 2
+    global WITH_NM
+    WITH_NM = "openvpn" in links and not args.no_nm
+    if WITH_NM and nm_missing():
+        print(f"bench_links: no NetworkManager column: not installed: {', '.join(nm_missing())}")
+        WITH_NM = False
 
     work = Path(tempfile.mkdtemp(prefix="orbench-"))  # short: AF_UNIX path limit
     os.environ["XDG_CONFIG_HOME"] = str(work / "config")  # the client's user phonebook
