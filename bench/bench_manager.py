@@ -30,6 +30,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -255,6 +256,59 @@ def bench_dial_hang_up(d: Daemon, pb: Path, root: Path, rounds: int) -> dict[str
     return {"dial": dial, "hang": hang, "raw_dial": raw_dial, "raw_hang": raw_hang}
 
 
+def bench_burst(d: Daemon, root: Path, n: int) -> dict[str, Any]:
+    """``n`` dials issued at once (a thread and a client each, released by one barrier), then
+    ``n`` hang-ups at once: the daemon's CPU time per call (its own, from /proc: not the
+    link programs') and the wall time until every one is Connected, then gone."""
+    pb = root / "burst.pbk"
+    names = [f"Burst {i}" for i in range(n)]
+    pb.write_text(pbk(names))
+    proc = psutil.Process(d.proc.pid if d.proc else 0)
+    clients = [Client(d.socket, autostart=False) for _ in names]
+    conns: list[Any] = [None] * n
+    errors: list[str] = []
+    barrier = threading.Barrier(n + 1)
+
+    def dial(i: int) -> None:
+        barrier.wait()
+        try:
+            conns[i] = clients[i].dial(names[i], pb)
+        except Exception as exc:  # counted and printed, never hidden
+            errors.append(f"dial {names[i]}: {exc}")
+
+    def hang_up(i: int) -> None:
+        barrier.wait()
+        if conns[i] is not None:
+            try:
+                conns[i].hang_up(wait=True, timeout=60)
+            except Exception as exc:
+                errors.append(f"hang-up {names[i]}: {exc}")
+
+    out: dict[str, Any] = {"n": n}
+    try:
+        for phase, fn in (("dial", dial), ("hang_up", hang_up)):
+            threads = [threading.Thread(target=fn, args=(i,)) for i in range(n)]
+            for t in threads:
+                t.start()
+            cpu0 = sum(proc.cpu_times()[:2])
+            t0 = time.perf_counter()
+            barrier.wait()
+            for t in threads:
+                t.join(120)
+            out[f"{phase}_wall"] = time.perf_counter() - t0
+            out[f"{phase}_cpu_per"] = (sum(proc.cpu_times()[:2]) - cpu0) / n
+            if phase == "dial":
+                out["connected"] = sum(
+                    1 for c in conns if c is not None and c.status().state == rasapi.RASCS_Connected
+                )
+            barrier.reset()
+    finally:
+        for c in clients:
+            c.close()
+    out["errors"] = errors
+    return out
+
+
 def link_pids(d: Daemon) -> dict[int, int]:
     """handle -> link pid, from the daemon's persisted table (what adoption would use)."""
     rec = StateStore(d.state).load() or {"table": {"rows": []}}
@@ -423,6 +477,9 @@ def main() -> None:
     ap.add_argument("--calls", type=int, default=5000)
     ap.add_argument("--min-free-gb", type=float, default=4.0)
     ap.add_argument("--skip-scale", action="store_true")
+    ap.add_argument(
+        "--burst", type=int, default=100, help="dials issued at once (0: no burst section)"
+    )
     args = ap.parse_args()
 
     root = Path(tempfile.mkdtemp(prefix="oras-bench-"))
@@ -490,6 +547,17 @@ def main() -> None:
                 )
             )
         print(table(rows), flush=True)
+        if args.burst:
+            b = bench_burst(d, root, args.burst)
+            print(
+                f"\n# burst: {b['n']} dials issued at once: {b['connected']} Connected in "
+                f"{b['dial_wall']:.2f} s; daemon CPU per dial {ms(b['dial_cpu_per'])} "
+                f"(target <= 1 ms); {b['n']} hang-ups at once until 6: {b['hang_up_wall']:.2f} s, "
+                f"daemon CPU per hang-up {ms(b['hang_up_cpu_per'])}; errors: {len(b['errors'])}",
+                flush=True,
+            )
+            for e in b["errors"][:10]:
+                print(f"  {e}")
         if args.skip_scale:
             return
         steps = sorted({int(s) for s in args.steps.split(",") if s} | {args.connections})

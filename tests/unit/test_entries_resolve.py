@@ -26,3 +26,20 @@ def test_a_named_phonebook_that_is_missing_is_621(tmp_path: Path):
     with pytest.raises(errors.PhonebookError) as info:
         entries.resolve(0, "x", str(tmp_path / "absent.pbk"), None)
     assert info.value.code == errors.ERROR_CANNOT_OPEN_PHONEBOOK
+
+
+def test_same_bytes_are_parsed_once_and_changed_bytes_again(tmp_path: Path) -> None:
+    from openras.manager import entries
+
+    path = tmp_path / "p.pbk"
+    first = entries.parse_cached(b"[Office]\nPhoneNumber=1\n", path)
+    assert entries.parse_cached(b"[Office]\nPhoneNumber=1\n", path) is first
+    other = entries.parse_cached(b"[Office]\nPhoneNumber=2\n", path)
+    assert other is not first and other.find("Office").phone_number == "2"
+    assert entries.parse_cached(b"[Office]\nPhoneNumber=1\n", tmp_path / "q.pbk") is not first
+    with pytest.raises(errors.PhonebookError):
+        entries.parse_cached(b"[Office\n", path)  # a bad book is an error every time
+    with pytest.raises(errors.PhonebookError):
+        entries.parse_cached(b"[Office\n", path)
+    big = b"[Office]\nPhoneNumber=1\n" + b"; " + b"x" * entries.PARSED_MAX_BYTES + b"\n"
+    assert entries.parse_cached(big, path) is not entries.parse_cached(big, path)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import msgspec
 import pytest
 
 from openras import errors
@@ -508,6 +509,17 @@ def test_record_round_trip_equals_memory() -> None:
     assert t2.next_handle == t.next_handle
     assert list(t2.history) == list(t.history)
     assert t2.to_record() == t.to_record()
+
+
+def test_encodable_table_is_the_record_on_disk() -> None:
+    """The daemon writes ``to_encodable()`` (rows as dataclasses) for speed: the bytes must
+    be exactly those of ``to_record()``, which adoption reads back."""
+    t = Table()
+    connected(t, key="pb\0a", owner=ALICE)
+    failed(t, key="pb\0b", session=0)
+    t.link_recorded(dialing(t, key="pb\0d").handle, {"record": {"pid": 7}, "entry": {}})
+    t.link_dropped(connected(t, key="pb\0e").handle, 629, 3.0)
+    assert msgspec.json.encode(t.to_encodable()) == msgspec.json.encode(t.to_record())
 
 
 def test_display_name_without_entry() -> None:

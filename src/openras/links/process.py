@@ -41,13 +41,48 @@ class ProcessIdentity:
 
     def alive(self) -> bool:
         """True if this very process still runs (a zombie counts as gone)."""
-        try:
-            proc = psutil.Process(self.pid)
-            if abs(proc.create_time() - self.create_time) > 0.01:
-                return False
-            return proc.status() != psutil.STATUS_ZOMBIE
-        except psutil.Error:
+        found = proc_start(self.pid)
+        if found is None or abs(found[0] - self.create_time) > 0.01:
             return False
+        return found[1] not in ("Z", "X")
+
+
+_BOOT_TIME: float | None = None
+
+
+def _boot_time() -> float:
+    """``btime`` of /proc/stat, read once a daemon life (psutil reads it on every call)."""
+    global _BOOT_TIME
+    if _BOOT_TIME is None:
+        with open("/proc/stat", "rb") as fh:
+            for line in fh:
+                if line.startswith(b"btime"):
+                    _BOOT_TIME = float(line.split()[1])
+                    break
+            else:  # pragma: no cover - every Linux has it
+                raise OSError("no btime in /proc/stat")
+    return _BOOT_TIME
+
+
+def proc_start(pid: int) -> tuple[float, str] | None:
+    """(create time, state letter) of ``pid`` from one read of /proc/PID/stat; None if gone.
+
+    The create time is psutil's (start ticks / CLK_TCK + boot time), so identities recorded
+    by earlier versions still match; a psutil.Process took a millisecond of the daemon's
+    CPU per dial and per hang-up.
+    """
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as fh:
+            raw = fh.read()
+    except OSError:
+        return None
+    fields = raw.rpartition(b")")[2].split()
+    if len(fields) < 20:
+        return None
+    return int(fields[19]) / _CLOCK_TICKS + _boot_time(), fields[0].decode()
+
+
+_CLOCK_TICKS: float = os.sysconf("SC_CLK_TCK")
 
 
 class LinkProcess:
@@ -97,10 +132,8 @@ class LinkProcess:
             ) from None
         finally:
             os.close(log)
-        try:
-            ctime = psutil.Process(popen.pid).create_time()
-        except psutil.Error:
-            ctime = 0.0
+        found = proc_start(popen.pid)
+        ctime = found[0] if found is not None else 0.0
         proc = cls(ProcessIdentity(popen.pid, ctime), popen)
         proc._watch()
         return proc

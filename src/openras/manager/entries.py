@@ -9,11 +9,16 @@ with the settings it was dialed with, even if the file changed since.
 from __future__ import annotations
 
 import os
+from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from openras import asuser, errors
+
+if TYPE_CHECKING:
+    from openras.phonebook.model import Phonebook
 
 
 @dataclass(frozen=True)
@@ -148,6 +153,34 @@ def is_system_phonebook(path: Path) -> bool:
     return os.path.abspath(path) == os.path.abspath(system_phonebook_path())
 
 
+#: Parsed phonebooks by (path, the bytes the caller read): a dial still reads its phonebook
+#: as the caller every time (the kernel decides), but the same bytes are not parsed again.
+#: Parsing and indexing a 100-entry book took most of a dial's CPU in the daemon.
+_PARSED: OrderedDict[tuple[str, bytes], Phonebook] = OrderedDict()
+PARSED_KEEP = 8
+#: Larger books are parsed each time (the cache must not hold a lot of memory).
+PARSED_MAX_BYTES = 64 * 1024
+
+
+def parse_cached(data: bytes, path: Path) -> Phonebook:
+    """``parse(data, path)``, or the same bytes' earlier result (never mutated: the entries
+    leave through :func:`snapshot`, a copy)."""
+    from openras.phonebook.model import parse
+
+    if len(data) > PARSED_MAX_BYTES:
+        return parse(data, path)
+    key = (str(path), data)
+    book = _PARSED.get(key)
+    if book is not None:
+        _PARSED.move_to_end(key)
+        return book
+    book = parse(data, path)  # a PhonebookError is not kept: the next read parses again
+    _PARSED[key] = book
+    if len(_PARSED) > PARSED_KEEP:
+        _PARSED.popitem(last=False)
+    return book
+
+
 def resolve(
     uid: int, entry_name: str, phonebook: str | None, user_phonebook: str | None
 ) -> EntrySnapshot:
@@ -159,7 +192,6 @@ def resolve(
     in the books that were read.
     """
     from openras.phonebook import system_phonebook_path
-    from openras.phonebook.model import parse
 
     candidates: list[Path]
     if phonebook:
@@ -182,7 +214,7 @@ def resolve(
             if phonebook:
                 raise
             continue
-        book = parse(data, path)
+        book = parse_cached(data, path)
         entry = book.find(entry_name)
         if entry is not None:
             return snapshot(entry, path, is_system_phonebook(path))

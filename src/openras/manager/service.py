@@ -14,7 +14,7 @@ import os
 import re
 import shutil
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -109,6 +109,48 @@ class Subscriber:
         return self.handle is None or event.get("handle") == self.handle
 
 
+class Subscribers:
+    """The live event streams, indexed by the handle each follows (None: all of the caller's),
+    so that an event is offered only to its own followers: asking every stream made 100
+    dials at once cost the daemon quadratically (a dial's stream follows only its handle)."""
+
+    def __init__(self) -> None:
+        self._by_handle: dict[int | None, set[Subscriber]] = {}
+        #: The key each stream was filed under (its handle when added).
+        self._key: dict[Subscriber, int | None] = {}
+
+    def add(self, sub: Subscriber) -> None:
+        self.discard(sub)
+        self._key[sub] = sub.handle
+        self._by_handle.setdefault(sub.handle, set()).add(sub)
+
+    def discard(self, sub: Subscriber) -> None:
+        if sub not in self._key:
+            return
+        key = self._key.pop(sub)
+        filed = self._by_handle[key]
+        filed.discard(sub)
+        if not filed:
+            del self._by_handle[key]
+
+    def __contains__(self, sub: object) -> bool:
+        return sub in self._key
+
+    def __len__(self) -> int:
+        return len(self._key)
+
+    def __iter__(self) -> Iterator[Subscriber]:
+        return iter(list(self._key))
+
+    def for_event(self, event: dict[str, Any]) -> list[Subscriber]:
+        """The streams that want ``event`` (a copy: delivering may drop one)."""
+        followers = list(self._by_handle.get(None, ()))
+        handle = event.get("handle")
+        if handle is not None:
+            followers += self._by_handle.get(handle, ())
+        return [sub for sub in followers if sub.wants(event)]
+
+
 @dataclass
 class LinkSlot:
     """What the manager keeps for one handle besides its table row: dropped as one piece
@@ -158,7 +200,7 @@ class Manager:
         self.slots: dict[int, LinkSlot] = {}
         #: Each row's wire encoding, made again only when the row changes (enumeration).
         self.row_cache = rows.RowCache()
-        self.subscribers: set[Subscriber] = set()
+        self.subscribers = Subscribers()
         #: Resolved when the handle's row is deleted (waiters share it; never cancelled).
         self.deleted: dict[int, asyncio.Future[None]] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
@@ -601,12 +643,11 @@ class Manager:
                 kind,
                 f" (reason {event['error']})" if event.get("error") else "",
             )
-        for sub in list(self.subscribers):
-            if sub.wants(event):
-                try:
-                    sub.queue.put_nowait(event)
-                except asyncio.QueueFull:
-                    self._drop_subscriber(sub)
+        for sub in self.subscribers.for_event(event):
+            try:
+                sub.queue.put_nowait(event)
+            except asyncio.QueueFull:
+                self._drop_subscriber(sub)
 
     def _drop_subscriber(self, sub: Subscriber) -> None:
         log.warning("dropping a subscriber of uid %d: %d events unread", sub.uid, sub.queue.qsize())
@@ -818,7 +859,7 @@ class Manager:
         self._dirty = False
         self.table.changed = False
         self.store.save(
-            {"boot_id": self.boot, "instance": self.instance, "table": self.table.to_record()}
+            {"boot_id": self.boot, "instance": self.instance, "table": self.table.to_encodable()}
         )
 
     @property
