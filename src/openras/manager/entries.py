@@ -9,6 +9,7 @@ with the settings it was dialed with, even if the file changed since.
 from __future__ import annotations
 
 import os
+import threading
 from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -157,6 +158,7 @@ def is_system_phonebook(path: Path) -> bool:
 #: as the caller every time (the kernel decides), but the same bytes are not parsed again.
 #: Parsing and indexing a 100-entry book took most of a dial's CPU in the daemon.
 _PARSED: OrderedDict[tuple[str, bytes], Phonebook] = OrderedDict()
+_PARSED_LOCK = threading.Lock()
 PARSED_KEEP = 8
 #: Larger books are parsed each time (the cache must not hold a lot of memory).
 PARSED_MAX_BYTES = 64 * 1024
@@ -170,14 +172,17 @@ def parse_cached(data: bytes, path: Path) -> Phonebook:
     if len(data) > PARSED_MAX_BYTES:
         return parse(data, path)
     key = (str(path), data)
-    book = _PARSED.get(key)
-    if book is not None:
-        _PARSED.move_to_end(key)
-        return book
+    with _PARSED_LOCK:  # dials of different users prepare in worker threads at once
+        book = _PARSED.get(key)
+        if book is not None:
+            _PARSED.move_to_end(key)
+            return book
     book = parse(data, path)  # a PhonebookError is not kept: the next read parses again
-    _PARSED[key] = book
-    if len(_PARSED) > PARSED_KEEP:
-        _PARSED.popitem(last=False)
+    book.find("")  # its lazy index is built here, not by two threads sharing it later
+    with _PARSED_LOCK:
+        _PARSED[key] = book
+        if len(_PARSED) > PARSED_KEEP:
+            _PARSED.popitem(last=False)
     return book
 
 
