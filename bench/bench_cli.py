@@ -74,6 +74,9 @@ def main() -> None:
         try:
             wait_listening(sock, daemon)
             env = {**os.environ, "OPENRAS_SOCKET": str(sock), "XDG_CONFIG_HOME": d}
+            # As on a user's machine: the warm-up run writes the .pyc files. With the
+            # variable set, every module edited since its .pyc was compiled anew per run.
+            env.pop("PYTHONDONTWRITEBYTECODE", None)
             cases = [
                 ("python -c pass (floor)", [sys.executable, "-c", "pass"]),
                 ("rasdial /?", [*rasdial, "/?"]),
