@@ -392,7 +392,7 @@ COLUMNS = (
     "connections",
     "RasEnumConnections p50",
     "p99",
-    "enum (wire) p50",
+    "records (wire) p50",
     "status p50",
     "daemon RSS",
     "daemon USS",
@@ -433,6 +433,7 @@ def measure_at(d: Daemon, c: Client, n: int, dial_times: list[float]) -> dict[st
     enum = timed(rasapi.RasEnumConnections, 40)
     t = Transport(d.socket)
     try:
+        # The full records (Client.connections(), the tools); RasEnumConnections asks for rows.
         enum_wire = timed(lambda: t.call(P.ENUM, {"include_pending": False}), 40)
         h = conns[-1].hrasconn
         status = timed(lambda: t.call(P.GET_STATUS, {"handle": h}), 500)
