@@ -43,3 +43,20 @@ def test_same_bytes_are_parsed_once_and_changed_bytes_again(tmp_path: Path) -> N
         entries.parse_cached(b"[Office\n", path)
     big = b"[Office]\nPhoneNumber=1\n" + b"; " + b"x" * entries.PARSED_MAX_BYTES + b"\n"
     assert entries.parse_cached(big, path) is not entries.parse_cached(big, path)
+
+
+def test_a_corrupt_all_users_book_does_not_block_the_users_own(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    system = tmp_path / "all-users.pbk"
+    system.write_text("[Shared]\nOpenRasDevice=loopback\n[Broken\n")
+    monkeypatch.setenv("OPENRAS_SYSTEM_PHONEBOOK", str(system))
+    mine = tmp_path / "mine.pbk"
+    mine.write_text("[Mine]\nOpenRasDevice=loopback\n")
+    assert entries.resolve(0, "Mine", None, str(mine)).name == "Mine"
+    with pytest.raises(errors.PhonebookError) as info:  # maybe in the broken book: say where
+        entries.resolve(0, "Shared", None, str(mine))
+    assert info.value.code == errors.ERROR_CORRUPT_PHONEBOOK
+    assert f"{system}:3" in str(info.value)
+    with pytest.raises(errors.PhonebookError):  # named, it is its error at once
+        entries.resolve(0, "Mine", str(system), None)

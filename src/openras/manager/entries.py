@@ -193,8 +193,9 @@ def resolve(
 
     Every file is opened as the caller: one that is missing or that it may not read is 621
     (622 too large) when named, skipped in the search order; one that does not parse is 625
-    either way. No such entry is EntryNotFound (623), with a "did you mean" from the names
-    in the books that were read.
+    when named, and skipped in the search order unless the entry is in none of the others
+    (then its 625, naming the file and line, is the answer). No such entry is EntryNotFound
+    (623), with a "did you mean" from the names in the books that were read.
     """
     from openras.phonebook import system_phonebook_path
 
@@ -206,6 +207,7 @@ def resolve(
         if user_phonebook:
             candidates.append(Path(user_phonebook))
     names: list[str] = []
+    corrupt: list[errors.PhonebookError] = []
     for path in candidates:
         try:
             data = read_phonebook_as(uid, path)
@@ -219,11 +221,21 @@ def resolve(
             if phonebook:
                 raise
             continue
-        book = parse_cached(data, path)
+        try:
+            book = parse_cached(data, path)
+        except errors.PhonebookError as exc:
+            if phonebook:
+                raise
+            # A corrupt book in the search order (an administrator's typo in the all-users
+            # one) must not stop every user's own entries from dialing: the next is read.
+            corrupt.append(exc)
+            continue
         entry = book.find(entry_name)
         if entry is not None:
             return snapshot(entry, path, is_system_phonebook(path))
         names += book.names()
+    if corrupt:  # the entry may be in the book that does not parse: say where it breaks
+        raise corrupt[0]
     raise errors.EntryNotFound(detail=f"no entry {entry_name!r}{did_you_mean(entry_name, names)}")
 
 
