@@ -106,7 +106,6 @@ def test_dial_without_kernel_ppp_fails_at_once_leaving_nothing(
         {"type": "1"},
         {"openrasdevice": "ppp"},
         {"device": "vpn", "vpnstrategy": "1"},  # PPTP only
-        {"device": "vpn", "vpnstrategy": "2"},  # PPTP first
         {"device": "vpn", "vpnstrategy": "12"},  # PPTP, then SSTP
         {"type": "2", "vpnstrategy": "1"},
         {"device": "vpn", "preferreddevice": "WAN Miniport (PPTP)"},
@@ -114,6 +113,7 @@ def test_dial_without_kernel_ppp_fails_at_once_leaving_nothing(
 )
 def test_windows_keys_choose_ppp(keys: dict[str, str]) -> None:
     assert driver_name(EntrySnapshot("x", keys)) == "ppp"
+    # "PPTP first" is a list (PPTP, then IKEv2...): tests/unit/test_vpn_strategy.py
 
 
 def test_vpn_entries_do_not_become_ppp() -> None:

@@ -256,7 +256,7 @@ def test_pem_certificates_finds_each_block() -> None:
     ("keys", "driver"),
     [
         ({"vpnstrategy": "7"}, "ikev2"),
-        ({"vpnstrategy": "8"}, "ikev2"),
+        ({"vpnstrategy": "8"}, "attempts"),  # IKEv2 first, then PPTP: a list
         ({"vpnstrategy": "14"}, "ikev2"),
         ({"preferreddevice": "WAN Miniport (IKEv2)"}, "ikev2"),
         ({"openrasdevice": "openvpn", "vpnstrategy": "7"}, "openvpn"),

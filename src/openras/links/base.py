@@ -114,7 +114,13 @@ class InputNeeded:
     echo: bool = False
 
 
-LinkEvent = StateReached | LinkFailed | LinkLost | InputNeeded
+@dataclass(frozen=True)
+class RecordChanged:
+    """The link's :meth:`Link.record` changed after ``start`` (another program now runs the
+    link: the next tunnel type of a VPN strategy): the manager records it again."""
+
+
+LinkEvent = StateReached | LinkFailed | LinkLost | InputNeeded | RecordChanged
 Emit = Callable[[LinkEvent], None]
 
 

@@ -13,6 +13,7 @@ from typing import Final
 
 from openras import errors
 from openras.errors import ERROR_DEVICETYPE_DOES_NOT_EXIST
+from openras.links import strategy
 from openras.links.base import EntryView, Link
 
 DRIVERS: Final[dict[str, str]] = {
@@ -22,6 +23,7 @@ DRIVERS: Final[dict[str, str]] = {
     "ssh": "openras.links.ssh.driver:SshLink",
     "ppp": "openras.links.ppp.driver:PppLink",
     "ikev2": "openras.links.ikev2.driver:Ikev2Link",
+    "attempts": "openras.links.attempts:AttemptsLink",
 }
 
 
@@ -44,23 +46,16 @@ def _device_type(entry: EntryView) -> str:
     return device.strip().lower()
 
 
-def _is_ikev2(entry: EntryView) -> bool:
-    """An IKEv2 entry: VpnStrategy 7, 8 or 14, or no strategy and the IKEv2 miniport as the
-    device (the minimal entry scripts write: ``Device=WAN Miniport (IKEv2)``)."""
-    strategy = (entry.get("VpnStrategy") or "").strip() or "0"
-    if strategy != "0":
-        return _VPN.get(strategy, ("", ""))[1] == "ikev2"
-    device = entry.get("PreferredDevice") or ""
-    return "(ikev2)" in device.lower()
+#: The driver that dials each tunnel type here (a type missing from it is skipped in a list
+#: and refused alone with 609).
+PROTOCOL_DRIVERS: Final = {strategy.IKEV2: "ikev2", strategy.PPTP: "ppp"}
 
 
-def _is_pptp(entry: EntryView) -> bool:
-    """A PPTP entry: VpnStrategy 1, 2 or 12, or no strategy and the PPTP miniport as the
-    device (as :func:`_is_ikev2`; the ppp driver's ``argv.is_pptp`` says the same)."""
-    strategy = (entry.get("VpnStrategy") or "").strip() or "0"
-    if strategy != "0":
-        return _VPN.get(strategy, ("", ""))[0] == "PPTP"
-    return "(pptp)" in (entry.get("PreferredDevice") or "").lower()
+def vpn_attempts(entry: EntryView) -> list[tuple[str, str]]:
+    """(tunnel type, driver) for each type a ``DEVICE=vpn`` entry tries that has a driver
+    here, in Windows' order for its ``VpnStrategy`` (:mod:`openras.links.strategy`)."""
+    order = strategy.attempt_order(entry.get("VpnStrategy"), entry.get("PreferredDevice"))
+    return [(p, PROTOCOL_DRIVERS[p]) for p in order if p in PROTOCOL_DRIVERS]
 
 
 def missing_driver(entry: EntryView) -> str:
@@ -85,7 +80,7 @@ def driver_name(entry: EntryView) -> str:
     """
     explicit = (entry.get("OpenRasDevice") or "").strip().lower()
     if explicit:
-        if explicit not in DRIVERS:
+        if explicit not in DRIVERS or explicit == "attempts":  # a list is the entry's strategy
             raise errors.RasError(
                 ERROR_DEVICETYPE_DOES_NOT_EXIST,
                 f"entry {entry.name!r}: OpenRasDevice={explicit!r} is not a known link type",
@@ -94,10 +89,12 @@ def driver_name(entry: EntryView) -> str:
     device = _device_type(entry)
     if device in _PPP_DEVICES:
         return "ppp"
-    if device == "vpn" and _is_ikev2(entry):
-        return "ikev2"
-    if device == "vpn" and _is_pptp(entry):
-        return "ppp"
+    if device == "vpn":
+        tries = vpn_attempts(entry)
+        if len(tries) > 1:
+            return "attempts"  # Windows' list of tunnel types, one after the other
+        if tries:
+            return tries[0][1]
     raise errors.RasError(
         ERROR_DEVICETYPE_DOES_NOT_EXIST,
         f"entry {entry.name!r}: {missing_driver(entry)}, not available on this system",
@@ -123,7 +120,7 @@ def load_driver(name: str) -> type[Link]:
 
 #: Drivers whose links need root (a tun device, routes): a per-user daemon cannot run them.
 #: (ssh decides per entry: its socks mode works without root; its validate says so.)
-ROOT_ONLY: Final = frozenset({"openvpn", "wireguard", "ppp", "ikev2"})
+ROOT_ONLY: Final = frozenset({"openvpn", "wireguard", "ppp", "ikev2", "attempts"})
 
 
 def needs_system_daemon(driver: str) -> str | None:
@@ -180,9 +177,10 @@ def unknown_keys(keys: list[str]) -> list[str]:
 
 def unknown_device(device: str) -> str | None:
     """Why ``OpenRasDevice=device`` names no driver (None if it does)."""
-    if device.strip().lower() in DRIVERS:
+    nameable = sorted(set(DRIVERS) - {"attempts"})  # a list is the entry's VpnStrategy
+    if device.strip().lower() in nameable:
         return None
-    return f"unknown device {device!r}: use one of {', '.join(sorted(DRIVERS))}"
+    return f"unknown device {device!r}: use one of {', '.join(nameable)}"
 
 
 def entry_key_problems(items: list[tuple[str, str]]) -> list[str]:

@@ -32,6 +32,7 @@ from openras.links.base import (
     LinkFailed,
     LinkLost,
     LinkSpec,
+    RecordChanged,
     StateReached,
 )
 from openras.links.journal import Journal
@@ -734,6 +735,12 @@ class Manager:
                 self._spawn(self._connected_with_dns(handle, emit))
                 return
             now = self.clock()
+            if isinstance(event, RecordChanged):
+                if slot is not None and slot.link is not None:
+                    record = {"record": slot.link.record(), "entry": slot.entry.to_record()}
+                    self.table.link_recorded(handle, record)
+                    self._apply([])
+                return
             if isinstance(event, InputNeeded):
                 link = self.link_of(handle)
                 if slot is not None and slot.interactive:
