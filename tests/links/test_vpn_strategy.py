@@ -75,6 +75,7 @@ def test_pptp_first_moves_on_to_ikev2_and_is_adopted(
         assert seen == sorted(seen) and len(seen) == len(set(seen))  # forward, each once
         proj = conn.projection()
         assert proj.extra["vpn_protocol"] == "IKEv2"
+        assert proj.extra["vpn_failed_before"].startswith("PPTP 797")
         assert proj.local_address.startswith(server.pool.rsplit(".", 1)[0] + ".")
         assert netns_lab.ping(netns_pair.b, server.inside, count=2)
         handle = conn.handle

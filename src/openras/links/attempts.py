@@ -15,7 +15,8 @@ fails with the last attempt's code when one type was tried, or 800
 a name that does not resolve or a hang-up end the list at once (``strategy.worth_next``).
 Once connected nothing falls back: a link that drops is reported as dropped.
 
-The type that connected is in the projection (``extra["vpn_protocol"]``); the daemon keeps
+The type that connected is in the projection (``extra["vpn_protocol"]``, and the types that
+failed before it with their errors in ``extra["vpn_failed_before"]``); the daemon keeps
 no memory of it across dials (Windows rewrites the entry's ``PreferredDevice``; openras does
 not write a user's phonebook: an entry whose strategy is Automatic tries its
 ``PreferredDevice`` type first).
@@ -295,7 +296,9 @@ class AttemptsLink(Link):
         proj = await self._current.projection()
         if proj is None:
             return None
-        return replace(proj, extra={**proj.extra, "vpn_protocol": self._protocol})
+        tried = "; ".join(f"{p} {c}" + (f" ({d})" if d else "") for p, c, d in self._failures)
+        return replace(proj, extra={**proj.extra, "vpn_protocol": self._protocol,
+                                    "vpn_failed_before": tried})  # fmt: skip
 
 
 def _all_failed(failures: list[tuple[str, int, str]]) -> RasError:

@@ -246,6 +246,39 @@ def test_pptp_export_dials_reports_pings_and_hangs_up_leaving_nothing(
     print(f"\nPPTP via rasman: dial {dial_s:.2f} s, hang-up until 6 {hangup_s:.2f} s")
 
 
+def test_ikev2_first_moves_on_to_pptp_when_nobody_answers_ike(
+    lab: NetnsLab, pair: NsPair, rasman: NsRasman, api: None, server: PptpServer, tmp_path: Path
+) -> None:
+    """``VpnStrategy=8`` (IKEv2 first, then PPTP, SSTP, L2TP) at the PPTP server: a real
+    charon tries IKE there and nobody answers; at its dial timeout the list moves on to
+    PPTP, which connects. One handle throughout, the states forward only, the projection
+    names the type that connected and the one that failed before it."""
+    pbk = tmp_path / "rasphone.pbk"
+    export = windows_export(pair.addr_a).replace("VpnStrategy=1\n", "VpnStrategy=8\n")
+    pbk.write_text(export.replace("IpNameAssign=1\n", "IpNameAssign=1\nOpenRasDialTimeoutMs=8000\n"),
+                   encoding="utf-8")  # fmt: skip
+    nothing_left(lab, pair, rasman)
+    seen: list[RasConnState] = []
+    t0 = time.monotonic()
+    with Client(rasman.socket, autostart=False, timeout=120) as ras:
+        conn = ras.dial(ENTRY, pbk, user=USER, password=PASSWORD,
+                        on_state=lambda ev: seen.append(ev.state))  # fmt: skip
+        took = time.monotonic() - t0
+        assert conn.status().state is RasConnState.Connected
+        assert seen == sorted(seen) and len(seen) == len(set(seen)), seen
+        proj = conn.projection()
+        assert proj.extra["vpn_protocol"] == "PPTP", proj.extra
+        assert proj.extra["vpn_failed_before"].startswith("IKEv2 "), proj.extra
+        assert proj.interface.startswith("orppp") and proj.local_address.startswith(SUBNET)
+        assert lab.ping(pair.b, LOCAL_IP, count=2, wait=5)
+        assert [c for c in live_pids(pair.b) if psutil.Process(c).name() == "charon"] == []
+        h = conn.handle
+    assert rasapi.RasHangUp(h) == 0
+    wait_gone(h, 60)
+    nothing_left(lab, pair, rasman)
+    print(f"\nIKEv2 first -> PPTP via rasman: dial {took:.1f} s")
+
+
 def test_pptp_failures_have_windows_codes_within_the_dial_timeout(
     lab: NetnsLab, pair: NsPair, rasman: NsRasman, api: None, server: PptpServer, tmp_path: Path
 ) -> None:
