@@ -7,8 +7,8 @@ import pytest
 
 from openras import errors
 from openras.links import strategy as S
-from openras.links.attempts import _all_failed, _OnlyThisType
-from openras.links.registry import driver_name, vpn_attempts
+from openras.links.attempts import Overridden, _all_failed
+from openras.links.registry import attempts_for, driver_name, vpn_attempts
 from openras.manager.entries import EntrySnapshot
 
 
@@ -92,12 +92,12 @@ def test_driver_is_the_list_only_when_several_types_run_here() -> None:
 
 def test_an_attempt_sees_the_entry_as_its_type_only() -> None:
     entry = vpn("2", "WAN Miniport (PPTP)")
-    seen = _OnlyThisType(entry, "IKEv2")
+    seen = Overridden(entry, {"VpnStrategy": S.ONLY["IKEv2"]})
     assert seen.get("VpnStrategy") == "7" and seen.get("vpnstrategy") == "7"
     assert seen.get("PreferredDevice") == "WAN Miniport (PPTP)"
     assert seen.name == "Office" and seen.device_type == "vpn"
     assert driver_name(seen) == "ikev2"
-    assert driver_name(_OnlyThisType(entry, "PPTP")) == "ppp"
+    assert driver_name(Overridden(entry, {"VpnStrategy": S.ONLY["PPTP"]})) == "ppp"
 
 
 def test_what_a_failed_list_answers() -> None:
@@ -108,3 +108,28 @@ def test_what_a_failed_list_answers() -> None:
     assert "PPTP 797 (no kernel PPP)" in str(several) and "IKEv2 809" in str(several)
     final = _all_failed([("PPTP", 797, "no kernel PPP"), ("IKEv2", 691, "bad password")])
     assert final.code == 691 and "IKEv2: bad password" in str(final)
+
+
+def test_a_modem_entry_tries_its_alternate_numbers_when_it_says_so() -> None:
+    from openras.manager.entries import snapshot
+    from openras.phonebook.model import parse
+
+    book = parse(
+        b"[Dial-up]\nType=1\n\nMEDIA=serial\nPort=COM1\nDevice=Standard 56000 bps Modem\n\n"
+        b"DEVICE=modem\nPhoneNumber=555 0100\nTryNextAlternateOnFail=1\n\n"
+        b"DEVICE=modem\nPhoneNumber=555 0199\nTryNextAlternateOnFail=1\n"
+    )
+    entry = snapshot(book.find("Dial-up"), __import__("pathlib").Path("/x.pbk"), False)
+    assert entry.alternates == ("555 0199",)
+    assert EntrySnapshot.from_record(entry.to_record()) == entry  # survives the journal
+    assert attempts_for(entry) == [
+        ("555 0100", "ppp", {"phonenumber": "555 0100"}),
+        ("555 0199", "ppp", {"phonenumber": "555 0199"}),
+    ]
+    assert driver_name(entry) == "attempts"
+    seen = Overridden(entry, {"phonenumber": "555 0199"})
+    assert seen.get("PhoneNumber") == "555 0199" and seen.alternates == ("555 0199",)
+    # Without TryNextAlternateOnFail=1 the alternates are not dialed: the ppp driver alone.
+    off = EntrySnapshot(name="m", keys={"phonenumber": "1", "trynextalternateonfail": "0"},
+                        device_type="modem", alternates=("2",))  # fmt: skip
+    assert driver_name(off) == "ppp" and len(attempts_for(off)) == 1

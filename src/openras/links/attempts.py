@@ -1,5 +1,7 @@
-"""A ``DEVICE=vpn`` entry whose ``VpnStrategy`` is a list (Automatic, "PPTP first", "IKEv2
-then SSTP"...): one tunnel type after the other until one connects, as Windows dials them.
+"""One attempt after the other until one connects, as Windows dials them: a ``DEVICE=vpn``
+entry whose ``VpnStrategy`` is a list (Automatic, "PPTP first", "IKEv2 then SSTP"...), and
+a modem entry with alternate numbers and ``TryNextAlternateOnFail=1`` (its number, then
+each alternate; the number dialed is in the projection's ``extra["dialed_number"]``).
 
 The order is :mod:`openras.links.strategy`'s; the types with a driver here are the
 registry's (:func:`openras.links.registry.vpn_attempts`). Each attempt is the driver of its
@@ -56,37 +58,42 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class Attempt:
-    """One tunnel type to try: its driver and what that driver's validate read (or why it
-    cannot be tried at all, found before anything started)."""
+    """One thing to try (a tunnel type, a number): its driver, the keys it sees changed,
+    and what that driver's validate read (or why it cannot be tried, found before anything
+    started)."""
 
     protocol: str
     driver: str
+    overrides: Mapping[str, str]
     prepared: object | None = None
     refused: RasError | None = None
 
 
-class _OnlyThisType:
-    """The entry as one attempt's driver sees it: its ``VpnStrategy`` says this type only."""
+class Overridden:
+    """The entry as one attempt's driver sees it: a few keys changed (``VpnStrategy`` says
+    this type only; ``PhoneNumber`` is this alternate)."""
 
-    def __init__(self, entry: EntryView, protocol: str) -> None:
+    def __init__(self, entry: EntryView, overrides: Mapping[str, str]) -> None:
         self._entry = entry
-        self._strategy = strategy.ONLY[protocol]
+        self._overrides = {k.lower(): v for k, v in overrides.items()}
 
     @property
     def name(self) -> str:
         return self._entry.name
 
     def get(self, key: str, default: str | None = None) -> str | None:
-        if key.lower() == "vpnstrategy":
-            return self._strategy
+        if key.lower() in self._overrides:
+            return self._overrides[key.lower()]
         return self._entry.get(key, default)
 
     def __getattr__(self, attr: str) -> Any:  # to_record, phonebook, device_type...
         return getattr(self._entry, attr)
 
 
-def attempt_spec(spec: LinkSpec, protocol: str, prepared: object | None = None) -> LinkSpec:
-    return replace(spec, entry=_OnlyThisType(spec.entry, protocol), prepared=prepared)
+def attempt_spec(
+    spec: LinkSpec, overrides: Mapping[str, str], prepared: object | None = None
+) -> LinkSpec:
+    return replace(spec, entry=Overridden(spec.entry, overrides), prepared=prepared)
 
 
 class AttemptsLink(Link):
@@ -102,6 +109,7 @@ class AttemptsLink(Link):
         self._current: Link | None = None
         self._protocol = ""
         self._current_driver = ""
+        self._overrides: dict[str, str] = {}
         self._failures: list[tuple[str, int, str]] = []
         self._failed: tuple[int, str] | None = None  # the current attempt's own failure
         self._stopping = False
@@ -119,16 +127,19 @@ class AttemptsLink(Link):
     def validate(cls, spec: LinkSpec) -> list[Attempt]:
         """Each type's own checks, in order; a type whose checks fail is skipped (its error
         kept). RasError when no type can be tried."""
-        from openras.links.registry import load_driver, vpn_attempts
+        from openras.links.registry import attempts_for, load_driver
 
         out: list[Attempt] = []
-        for protocol, driver in vpn_attempts(spec.entry):
+        tries = attempts_for(spec.entry)
+        if spec.params.phone_number and not cls._is_vpn(spec):
+            tries = tries[:1]  # the caller's own number replaces the entry's numbers
+        for label, driver, overrides in tries:
             try:
-                prepared = load_driver(driver).validate(attempt_spec(spec, protocol))
+                prepared = load_driver(driver).validate(attempt_spec(spec, overrides))
             except RasError as exc:
-                out.append(Attempt(protocol, driver, refused=exc))
+                out.append(Attempt(label, driver, overrides, refused=exc))
             else:
-                out.append(Attempt(protocol, driver, prepared))
+                out.append(Attempt(label, driver, overrides, prepared))
         if not any(a.refused is None for a in out):
             raise _all_failed([(a.protocol, a.refused.code, a.refused.detail or "") for a in out
                                if a.refused is not None])  # fmt: skip
@@ -159,9 +170,10 @@ class AttemptsLink(Link):
 
         while self._attempts:
             a = self._attempts.pop(0)
-            link = load_driver(a.driver)(attempt_spec(self.spec, a.protocol, a.prepared),
+            link = load_driver(a.driver)(attempt_spec(self.spec, a.overrides, a.prepared),
                                          self._emit_from(a.protocol))  # fmt: skip
             self._current, self._protocol, self._current_driver = link, a.protocol, a.driver
+            self._overrides = dict(a.overrides)
             self._failed = None
             log.info("%r: trying %s", self, a.protocol)
             try:
@@ -254,6 +266,7 @@ class AttemptsLink(Link):
         return {
             "protocol": self._protocol,
             "driver": self._current_driver,
+            "overrides": self._overrides,
             "record": link.record() if link is not None else None,
         }
 
@@ -264,14 +277,15 @@ class AttemptsLink(Link):
         from openras.links.registry import DRIVERS, load_driver
 
         protocol, driver = str(record.get("protocol", "")), str(record.get("driver", ""))
-        inner = record.get("record")
-        if protocol not in strategy.ONLY or driver not in DRIVERS or driver == cls.driver:
+        inner, raw = record.get("record"), record.get("overrides")
+        overrides = {str(k): str(v) for k, v in raw.items()} if isinstance(raw, Mapping) else {}
+        if not overrides or driver not in DRIVERS or driver == cls.driver:
             await cls.cleanup_orphan(spec)
             return None
         link = cls(spec, emit)
-        link._protocol, link._current_driver = protocol, driver
+        link._protocol, link._current_driver, link._overrides = protocol, driver, overrides
         link._done = asyncio.get_running_loop().create_future()
-        sub_spec = attempt_spec(spec, protocol)
+        sub_spec = attempt_spec(spec, overrides)
         if not isinstance(inner, Mapping):
             await load_driver(driver).cleanup_orphan(sub_spec)
             return None
@@ -297,8 +311,17 @@ class AttemptsLink(Link):
         if proj is None:
             return None
         tried = "; ".join(f"{p} {c}" + (f" ({d})" if d else "") for p, c, d in self._failures)
-        return replace(proj, extra={**proj.extra, "vpn_protocol": self._protocol,
-                                    "vpn_failed_before": tried})  # fmt: skip
+        if self._is_vpn(self.spec):
+            extra = {"vpn_protocol": self._protocol, "vpn_failed_before": tried}
+        else:
+            extra = {"dialed_number": self._protocol, "numbers_failed_before": tried}
+        return replace(proj, extra={**proj.extra, **extra})
+
+    @staticmethod
+    def _is_vpn(spec: LinkSpec) -> bool:
+        from openras.links.registry import entry_device
+
+        return entry_device(spec.entry) == "vpn"
 
 
 def _all_failed(failures: list[tuple[str, int, str]]) -> RasError:

@@ -38,6 +38,11 @@ _VPN: Final = {
 }
 
 
+def entry_device(entry: EntryView) -> str:
+    """The entry's device type, lower-cased (``vpn``, ``modem``, ``pppoe``...; '' if none)."""
+    return _device_type(entry)
+
+
 def _device_type(entry: EntryView) -> str:
     typed = getattr(entry, "device_type", "")  # EntrySnapshot: the DEVICE block's value
     device = (typed if isinstance(typed, str) else "") or entry.get("DEVICE") or ""
@@ -56,6 +61,24 @@ def vpn_attempts(entry: EntryView) -> list[tuple[str, str]]:
     here, in Windows' order for its ``VpnStrategy`` (:mod:`openras.links.strategy`)."""
     order = strategy.attempt_order(entry.get("VpnStrategy"), entry.get("PreferredDevice"))
     return [(p, PROTOCOL_DRIVERS[p]) for p in order if p in PROTOCOL_DRIVERS]
+
+
+#: Device types that dial a telephone number (alternates apply to them).
+_DIALED: Final = frozenset({"modem", "isdn", "serial"})
+
+
+def attempts_for(entry: EntryView) -> list[tuple[str, str, dict[str, str]]]:
+    """What a dial of ``entry`` tries, in order: (label, driver, the keys that attempt sees
+    changed). A VPN list: each tunnel type as its strategy's only type. A dialed entry
+    with ``TryNextAlternateOnFail=1``: its number, then each alternate number."""
+    device = _device_type(entry)
+    if device == "vpn":
+        return [(p, d, {"vpnstrategy": strategy.ONLY[p]}) for p, d in vpn_attempts(entry)]
+    numbers = [(entry.get("PhoneNumber") or "").strip()]
+    alternates = getattr(entry, "alternates", ())  # EntrySnapshot: the later DEVICE blocks
+    if device in _DIALED and (entry.get("TryNextAlternateOnFail") or "").strip() == "1":
+        numbers += [n.strip() for n in alternates if isinstance(n, str) and n.strip()]
+    return [(n, "ppp", {"phonenumber": n}) for n in numbers]
 
 
 def missing_driver(entry: EntryView) -> str:
@@ -88,7 +111,9 @@ def driver_name(entry: EntryView) -> str:
         return explicit
     device = _device_type(entry)
     if device in _PPP_DEVICES:
-        return "ppp"
+        # A modem entry with alternate numbers and TryNextAlternateOnFail: one call after
+        # the other, as a list (links/attempts.py).
+        return "attempts" if len(attempts_for(entry)) > 1 else "ppp"
     if device == "vpn":
         tries = vpn_attempts(entry)
         if len(tries) > 1:

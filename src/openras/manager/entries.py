@@ -35,6 +35,8 @@ class EntrySnapshot:
     phonebook: str = ""
     all_users: bool = False
     device_type: str = ""
+    #: The first link's alternate numbers (its later DEVICE blocks' ``PhoneNumber=``).
+    alternates: tuple[str, ...] = ()
 
     def get(self, key: str, default: str | None = None) -> str | None:
         return self.keys.get(key.lower(), default)
@@ -46,6 +48,7 @@ class EntrySnapshot:
             "phonebook": self.phonebook,
             "all_users": self.all_users,
             "device_type": self.device_type,
+            "alternates": list(self.alternates),
         }
 
     @classmethod
@@ -57,6 +60,9 @@ class EntrySnapshot:
             phonebook=str(rec.get("phonebook", "")),
             all_users=bool(rec.get("all_users", False)),
             device_type=str(rec.get("device_type", "")),
+            alternates=tuple(str(n) for n in alts)
+            if isinstance(alts := rec.get("alternates"), list)
+            else (),
         )
 
 
@@ -76,12 +82,17 @@ def snapshot(entry: object, phonebook: Path, all_users: bool) -> EntrySnapshot:
     # The device a minimal entry names only in its MEDIA block (Device=WAN Miniport (IKEv2)).
     if entry.device_name and "preferreddevice" not in keys:
         keys["preferreddevice"] = entry.device_name
+    # Whether a failed call tries the next number: a key of the DEVICE block, as Windows has it.
+    try_next = entry.get("TryNextAlternateOnFail", None, block="DEVICE", index=0)
+    if try_next is not None and "trynextalternateonfail" not in keys:
+        keys["trynextalternateonfail"] = try_next
     return EntrySnapshot(
         name=entry.name,
         keys=keys,
         phonebook=str(phonebook),
         all_users=all_users,
         device_type=entry.device_type or "",
+        alternates=tuple(n for n in entry.alternates if n.strip()),
     )
 
 

@@ -271,6 +271,44 @@ def test_the_modems_answers_are_ras_codes_and_leave_nothing(
     print("\nmodem refusals: " + ", ".join(timings))
 
 
+def test_try_next_alternate_on_fail_dials_the_alternate_number(
+    lab: NetnsLab,
+    pair: NsPair,
+    rasman: NsRasman,
+    api: None,
+    modem: ModemEmulator,
+    server: Server,
+    pbk: Path,
+    tmp_path: Path,
+) -> None:
+    """The entry's number rings out (NO CARRIER, 678); TryNextAlternateOnFail=1 dials its
+    alternate (a second DEVICE block, as Windows writes one), which answers: one handle,
+    Connected, the number that answered and the one that failed in the projection."""
+    modem.behaviour = Behaviour.ANSWER
+    server.auth = "pap"
+    text = pbk.read_text(encoding="utf-8").replace(f"PhoneNumber={NUMBER}", "PhoneNumber=555-0000")
+    alternate = (
+        f"\nDEVICE=modem\nPhoneNumber={NUMBER}\nAreaCode=\nCountryCode=0\nCountryID=0\n"
+        "UseDialingRules=0\nTryNextAlternateOnFail=1\n"
+    )
+    book = tmp_path / "alternates.pbk"
+    book.write_text(text + alternate, encoding="utf-8")
+    dialed_before = len(modem.dialed)
+    code, h, seconds = dial(book)
+    assert code == 0, f"{rasapi.RasGetErrorString(code)}; server: {server.log()[-1500:]}"
+    assert modem.dialed[dialed_before:] == ["5550000", "5550100"]
+    with Client(rasman.socket, autostart=False, timeout=60) as ras:
+        proj = ras.projection(h)
+        assert ras.status(h).state is RasConnState.Connected
+    assert proj.extra["dialed_number"] == NUMBER, proj.extra
+    assert proj.extra["numbers_failed_before"].startswith(f"555-0000 {ERROR_NO_ANSWER}")
+    assert lab.ping(pair.b, SERVER_IP, count=2, wait=5)
+    assert rasapi.RasHangUp(h) == 0
+    wait_gone(h, 30)
+    nothing_left(lab, pair, rasman, h)
+    print(f"\nalternate number: connected in {seconds:.1f} s")
+
+
 def test_modem_entry_dials_survives_a_rasman_sigkill_and_hangs_up(
     lab: NetnsLab,
     pair: NsPair,
