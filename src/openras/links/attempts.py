@@ -97,11 +97,11 @@ def attempt_spec(
 
 
 class AttemptsLink(Link):
-    """The tunnel types of the entry's strategy, tried in order (see the module)."""
+    """The attempts of the entry (tunnel types, numbers), tried in order (see the module)."""
 
     driver: ClassVar[str] = "attempts"
     device_type: ClassVar[str] = "vpn"
-    device_name: ClassVar[str] = "openras vpn (strategy)"
+    device_name: ClassVar[str] = "openras attempts"
 
     def __init__(self, spec: LinkSpec, emit: Emit) -> None:
         super().__init__(spec, emit)
