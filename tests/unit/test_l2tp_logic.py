@@ -1,0 +1,175 @@
+"""L2TP/IPsec, the pure parts: which entries dial L2TP and with what encryption, charon's
+IKEv1 transport-mode messages, xl2tpd's and pppd's files, charon's failure lines as the
+codes Windows gives, and the kernel check's verdicts."""
+
+from __future__ import annotations
+
+import shlex
+from pathlib import Path
+
+import pytest
+
+from openras.errors import ERROR_CONNECTING_DEVICE_NOT_FOUND, RasError
+from openras.links.ppp import l2tp as L
+
+SERVER = "10.231.244.1"
+#: The keys of a Windows 10 L2TP/IPsec export that matter here (ras-api.md 7.3).
+EXPORT = {
+    "Type": "2",
+    "VpnStrategy": "3",
+    "DataEncryption": "256",
+    "PreferredDevice": "WAN Miniport (L2TP)",
+    "DEVICE": "vpn",
+    "PhoneNumber": SERVER,
+}
+
+
+class _Entry:
+    def __init__(self, keys: dict[str, str]) -> None:
+        self._keys = {k.lower(): v for k, v in keys.items()}
+        self.name = "L2TP Lab"
+
+    def get(self, key: str, default: str | None = None) -> str | None:
+        return self._keys.get(key.lower(), default)
+
+
+@pytest.mark.parametrize(
+    ("strategy", "device", "l2tp"),
+    [
+        ("3", "", True),
+        ("4", "", True),
+        ("13", "", True),
+        ("1", "WAN Miniport (L2TP)", False),  # the strategy decides when there is one
+        ("7", "", False),
+        ("0", "WAN Miniport (L2TP)", True),
+        ("", "WAN Miniport (L2TP)", True),
+        ("0", "WAN Miniport (PPTP)", False),
+    ],
+)
+def test_which_entries_dial_l2tp(strategy: str, device: str, l2tp: bool) -> None:
+    entry = _Entry({**EXPORT, "VpnStrategy": strategy, "PreferredDevice": device})
+    assert L.is_l2tp(entry) is l2tp
+
+
+@pytest.mark.parametrize(
+    ("code", "ipsec"), [(None, True), ("256", True), ("512", True), ("8", True), ("0", False)]
+)
+def test_ipsec_follows_data_encryption(code: str | None, ipsec: bool) -> None:
+    keys = dict(EXPORT)
+    keys.pop("DataEncryption")
+    if code is not None:
+        keys["DataEncryption"] = code
+    assert L.entry_ipsec(_Entry(keys)) is ipsec
+
+
+def test_bad_data_encryption_is_named() -> None:
+    with pytest.raises(RasError, match="DataEncryption"):
+        L.entry_ipsec(_Entry({**EXPORT, "DataEncryption": "x"}))
+
+
+def test_psk_is_required_for_ipsec_and_the_error_says_how() -> None:
+    with pytest.raises(RasError) as exc:
+        L.check_psk("")
+    assert exc.value.code == 766
+    assert "RASCM_PreSharedKey" in str(exc.value) and "DataEncryption=0" in str(exc.value)
+    with pytest.raises(RasError):
+        L.check_psk("a\0b")
+    with pytest.raises(RasError):
+        L.check_psk("k" * 257)
+    assert L.check_psk("k" * 256) == "k" * 256
+
+
+def test_psk_never_in_repr() -> None:
+    settings = L.L2tpSettings(server=SERVER, ipsec=True, psk="s3cret-psk")
+    assert "s3cret-psk" not in repr(settings)
+
+
+def test_ike_connection_is_ikev1_transport_for_l2tp_only() -> None:
+    settings = L.L2tpSettings(server=SERVER, ipsec=True, psk="k", reqid=4242)
+    conn = L.ike_connection(settings, fwmark=0x1234)[L.CONN]
+    assert conn["version"] == "1" and conn["aggressive"] == "no"
+    assert conn["remote_addrs"] == [SERVER]
+    assert conn["local-1"] == {"auth": "psk"} and conn["remote-1"] == {"auth": "psk"}
+    child = conn["children"][L.CHILD]
+    assert child["mode"] == "transport"
+    assert child["remote_ts"] == ["dynamic[udp/1701]"]  # only L2TP to the server is protected
+    assert child["local_ts"] == ["dynamic[udp]"]
+    assert child["reqid"] == "4242" and child["set_mark_out"] == "0x1234"
+    assert "vips" not in conn  # no virtual IP: PPP's IPCP gives the address
+    plain = L.ike_connection(L.L2tpSettings(server=SERVER, ipsec=True, psk="k"))[L.CONN]
+    assert "reqid" not in plain["children"][L.CHILD]
+    assert "set_mark_out" not in plain["children"][L.CHILD]
+    secret = L.ike_secret(settings)
+    assert secret == {"id": "openras-l2tp-psk", "type": "IKE", "data": "k"}
+
+
+@pytest.mark.parametrize(
+    ("line", "code"),
+    [
+        # charon 5.9.8 initiating IKEv1 main mode against a responder with another PSK
+        ("received INVALID_ID_INFORMATION error notify", 789),
+        ("message verification failed", 789),
+        ("received AUTHENTICATION_FAILED error notify", 789),
+        ("received NO_PROPOSAL_CHOSEN error notify", 789),
+        ("giving up after 3 retransmits", 809),
+        ("establishing CHILD_SA l2tp{1}", None),
+    ],
+)
+def test_ike_failures_are_windows_codes(line: str, code: int | None) -> None:
+    assert L.ike_failure(line) == code
+
+
+def test_xl2tpd_conf_has_only_the_server_and_daemon_paths(tmp_path: Path) -> None:
+    opts = tmp_path / "options.l2tp"
+    text = L.xl2tpd_conf(L.L2tpSettings(server=SERVER, ipsec=True), options_file=opts)
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    assert "[lac openras]" in lines
+    assert f"lns = {SERVER}" in lines
+    assert f"pppoptfile = {opts}" in lines
+    assert "autodial = no" in lines and "redial = no" in lines
+    assert "port = 0" in lines  # one xl2tpd per link: none holds 1701 for the others
+
+
+def test_pppd_options_quote_the_user_and_keep_the_password_out(tmp_path: Path) -> None:
+    text = L.pppd_options(
+        user='DOM\\al "x"', ifname="orppp7", linkname="openras-7",
+        logfile=tmp_path / "pppd.log", no_script="/bin/true", password_fd=5,
+    )  # fmt: skip
+    lines = text.splitlines()
+    # pppd's tokenizer reads a quoted word with \\ and \" escapes: shlex's posix mode agrees
+    user_line = next(line for line in lines if line.startswith("user "))
+    assert shlex.split(user_line) == ["user", 'DOM\\al "x"']
+    assert "plugin passwordfd.so passwordfd 5" in lines
+    assert "nomppe" in lines and "refuse-pap" in lines and "noauth" in lines
+    assert 'ifname "orppp7"' in lines
+    with pytest.raises(RasError):
+        L.pppd_options(
+            user="a\nplugin evil.so", ifname="orppp7", linkname="openras-7",
+            logfile=tmp_path / "pppd.log", no_script="/bin/true", password_fd=None,
+        )  # fmt: skip
+
+
+def test_kernel_gaps_name_each_missing_part() -> None:
+    listed = "kernel/net/l2tp/l2tp_core.ko:\nkernel/net/l2tp/l2tp_ppp.ko: l2tp_core.ko\n"
+    full = dict(ppp=True, esp=True, loaded=(), modules_listed=listed)
+    assert L.kernel_gaps(ipsec=True, **full) == []  # type: ignore[arg-type]
+    assert L.kernel_gaps(ipsec=True, ppp=True, esp=True, loaded=("l2tp_core", "l2tp_ppp"),
+                         modules_listed="") == []  # fmt: skip
+    gaps = L.kernel_gaps(ipsec=True, ppp=False, esp=False, loaded=(), modules_listed="")
+    assert gaps[0].startswith("PPP") and gaps[1] == "L2TP (l2tp_core, l2tp_ppp)"
+    assert gaps[2].startswith("IPsec ESP")
+    # L2TP alone (DataEncryption=0) does not need ESP
+    assert L.kernel_gaps(ipsec=False, ppp=True, esp=False, loaded=(), modules_listed=listed) == []
+
+
+def test_check_kernel_here_refuses_with_what_is_missing(monkeypatch: pytest.MonkeyPatch) -> None:
+    """This host's kernel: either it has everything (nothing to check) or the error names
+    each missing part and the config options."""
+    try:
+        L.check_kernel(True)
+    except RasError as exc:
+        assert exc.code == ERROR_CONNECTING_DEVICE_NOT_FOUND
+        assert "CONFIG_L2TP" in str(exc) and "CONFIG_INET_ESP" in str(exc)
+    monkeypatch.setattr("openras.links.xfrm.kernel_esp", lambda: False)
+    with pytest.raises(RasError, match="IPsec ESP"):
+        L.check_kernel(True)
