@@ -552,6 +552,8 @@ def get_credentials(
         out.szDomain, out.dwMask = d["domain"], out.dwMask | RASCM_Domain
     if mask & RASCM_Password and d["has_password"]:
         out.szPassword, out.dwMask = PASSWORD_HANDLE, out.dwMask | RASCM_Password
+    elif mask & RASCM_PreSharedKey and d.get("has_psk"):
+        out.szPassword, out.dwMask = PASSWORD_HANDLE, out.dwMask | RASCM_PreSharedKey
     return 0, out
 
 
@@ -561,16 +563,23 @@ def set_credentials(
     if not isinstance(creds, RASCREDENTIALS):
         return errors.ERROR_INVALID_PARAMETER
     mask = creds.dwMask
+    # RASCM_PreSharedKey: szPassword carries the entry's pre-shared key (as on Windows), so
+    # it cannot also carry the password in the same call.
+    psk = bool(mask & RASCM_PreSharedKey)
+    if psk and mask & RASCM_Password:
+        return errors.ERROR_INVALID_PARAMETER
     params = {
         **_cred_params(phonebook, entry),
         "default": bool(mask & RASCM_DefaultCreds),
         "user": creds.szUserName,
-        "password": creds.szPassword,
+        "password": "" if psk else creds.szPassword,
         "domain": creds.szDomain,
+        "psk": creds.szPassword if psk else "",
         "mask": {
             "user": bool(mask & RASCM_UserName),
             "password": bool(mask & RASCM_Password),
             "domain": bool(mask & RASCM_Domain),
+            "psk": psk,
         },
         "clear": bool(clear),
     }

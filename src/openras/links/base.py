@@ -55,6 +55,8 @@ class DialParams:
     #: The password came from the all-users credentials the administrator saved, not from
     #: the caller (the link must talk only to the all-users entry's own server).
     admin_credentials: bool = False
+    #: The entry's saved IPsec pre-shared key (RASCM_PreSharedKey), for L2TP/IPsec.
+    psk: str = field(default="", repr=False)
 
 
 @dataclass(frozen=True)

@@ -3,7 +3,8 @@
 One 0600 JSON file per (user, phonebook, entry) under ``<state>/credentials/<uid>/``; the
 all-users default credentials (``RASCM_DefaultCreds``) live under ``default/`` and only root
 may set them. A saved password never leaves the daemon: readers get the 16-asterisk handle,
-and a caller passing that handle back means "keep the saved one". They follow an entry a
+and a caller passing that handle back means "keep the saved one". The same goes for an
+L2TP/IPsec entry's pre-shared key (``RASCM_PreSharedKey``), kept beside them. They follow an entry a
 client renames or deletes (``EntryRenamed``/``EntryDeleted``): :meth:`CredentialStore.move_entry`
 and :meth:`CredentialStore.forget_entry`.
 """
@@ -28,10 +29,15 @@ class Saved:
     user: str = ""
     password: str | None = None  # None: no password saved
     domain: str = ""
+    psk: str | None = None  # the entry's IPsec pre-shared key (RASCM_PreSharedKey)
 
     @property
     def has_password(self) -> bool:
         return self.password is not None
+
+    @property
+    def has_psk(self) -> bool:
+        return self.psk is not None
 
 
 class CredentialStore:
@@ -51,7 +57,10 @@ class CredentialStore:
             return None
         data = msgspec.json.decode(raw)
         return Saved(
-            user=data.get("user", ""), password=data.get("password"), domain=data.get("domain", "")
+            user=data.get("user", ""),
+            password=data.get("password"),
+            domain=data.get("domain", ""),
+            psk=data.get("psk"),
         )
 
     def lookup(self, owner: int, phonebook: str, entry: str) -> Saved | None:
@@ -68,6 +77,7 @@ class CredentialStore:
             "user": saved.user,
             "password": saved.password,
             "domain": saved.domain,
+            "psk": saved.psk,
         }
         atomic_write(path, msgspec.json.encode(record), mode=0o600)
 
@@ -126,24 +136,32 @@ def apply_update(
     set_password: bool,
     set_domain: bool,
     clear: bool,
+    psk: str = "",
+    set_psk: bool = False,
 ) -> Saved | None:
-    """RasSetCredentials' rules: masked fields change, the asterisk handle keeps a password."""
+    """RasSetCredentials' rules: masked fields change, the asterisk handle keeps a password
+    (and a pre-shared key)."""
     cur = current or Saved()
     if clear:
         new = Saved(
             user="" if set_user else cur.user,
             password=None if set_password else cur.password,
             domain="" if set_domain else cur.domain,
+            psk=None if set_psk else cur.psk,
         )
     else:
         new_password = cur.password
         if set_password and password != PASSWORD_HANDLE:
             new_password = password
+        new_psk = cur.psk
+        if set_psk and psk != PASSWORD_HANDLE:
+            new_psk = psk or None  # an empty key is no key
         new = Saved(
             user=user if set_user else cur.user,
             password=new_password,
             domain=domain if set_domain else cur.domain,
+            psk=new_psk,
         )
-    if not new.user and new.password is None and not new.domain:
+    if not new.user and new.password is None and not new.domain and new.psk is None:
         return None
     return new

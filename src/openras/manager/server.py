@@ -402,6 +402,7 @@ def _with_saved_credentials(
     administrator's password never goes to a server the caller chose. The link then knows
     (``admin_credentials``) to check the server only against what the entry names.
     """
+    params = _with_saved_psk(s, entry, params)
     wants_saved = (not params.user and not params.password) or params.password == PASSWORD_HANDLE
     if not wants_saved:
         return params
@@ -432,6 +433,23 @@ def _with_saved_credentials(
     )
 
 
+def _with_saved_psk(s: Session, entry: entries.EntrySnapshot, params: DialParams) -> DialParams:
+    """The entry's IPsec pre-shared key (Windows keeps it per entry, not per dial): the
+    caller's own saved one, else the one root saved for an all-users entry (or for root).
+    Only VPN entries have one: other dials read no file for it."""
+    from openras.links.registry import entry_device
+
+    if entry_device(entry) != "vpn":
+        return params
+    store = s.server.credentials
+    saved = store.get(s.uid, entry.phonebook, entry.name)
+    if (saved is None or saved.psk is None) and (s.uid == 0 or entry.all_users):
+        saved = store.get(None, entry.phonebook, entry.name)
+    if saved is None or saved.psk is None:
+        return params
+    return replace(params, psk=saved.psk)
+
+
 def _cred_target(s: Session, p: wm.CredentialsIn) -> tuple[int | None, entries.EntrySnapshot]:
     if not p.entry:
         raise errors.InvalidParameter(detail="an entry name is needed")
@@ -452,6 +470,7 @@ async def m_get_credentials(s: Session, p: wm.CredentialsIn, more: bool) -> dict
         "domain": saved.domain,
         "has_password": saved.has_password,
         "password": PASSWORD_HANDLE if saved.has_password else "",
+        "has_psk": saved.has_psk,
     }
 
 
@@ -467,6 +486,8 @@ async def m_set_credentials(s: Session, p: wm.SetCredentialsIn, more: bool) -> d
         set_password=p.mask.password,
         set_domain=p.mask.domain,
         clear=p.clear,
+        psk=p.psk,
+        set_psk=p.mask.psk,
     )
     if new is None:
         store.delete(owner, entry.phonebook, entry.name)

@@ -337,6 +337,7 @@ class Manager:
             password=saved.password or "",
             domain=saved.domain,
             admin_credentials=admin,
+            psk=saved.psk or "",
         )
 
     async def _stop_unrecorded(self, adopted: set[int]) -> None:

@@ -93,13 +93,16 @@ class Mask(Struct, frozen=True, kw_only=True):
     user: bool = False
     password: bool = False
     domain: bool = False
+    #: RASCM_PreSharedKey: the entry's IPsec pre-shared key (``psk``).
+    psk: bool = False
 
 
 class SetCredentialsIn(CredentialsIn):
     user: Name = ""
     password: Name = ""
     domain: Domain = ""
-    #: Which of user, password and domain to set (the others stay as saved).
+    psk: Name = ""
+    #: Which of user, password, domain and psk to set (the others stay as saved).
     mask: Mask = Mask()
     clear: bool = False
 
@@ -215,6 +218,8 @@ class CredentialsOut(_Out):
     has_password: bool
     #: A placeholder when a password is saved (never the password itself).
     password: str
+    #: An IPsec pre-shared key is saved (it never leaves the daemon either).
+    has_psk: bool = False
 
 
 class MovedOut(_Out):
