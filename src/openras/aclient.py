@@ -162,11 +162,14 @@ class AsyncClient:
         password: str | None = None,
         domain: str | None = None,
         all_users: bool = False,
+        psk: str | None = None,
     ) -> None:
         """As :meth:`Client.save_credentials <openras.Client.save_credentials>`."""
         await self.transport.call(
             P.SET_CREDENTIALS,
-            credentials_update(entry, phonebook, user, password, domain, all_users=all_users),
+            credentials_update(
+                entry, phonebook, user, password, domain, all_users=all_users, psk=psk
+            ),
         )
 
     async def forget_credentials(

@@ -59,10 +59,17 @@ class SavedCredentials:
     user: str
     domain: str
     has_password: bool
+    #: An IPsec pre-shared key (RASCM_PreSharedKey) is saved for the entry.
+    has_psk: bool = False
 
     @classmethod
     def from_wire(cls, d: dict[str, Any]) -> SavedCredentials:
-        return cls(user=d["user"], domain=d["domain"], has_password=bool(d["has_password"]))
+        return cls(
+            user=d["user"],
+            domain=d["domain"],
+            has_password=bool(d["has_password"]),
+            has_psk=bool(d.get("has_psk")),
+        )
 
 
 # The requests both clients make (no I/O): Client and AsyncClient differ only in how they
@@ -83,6 +90,7 @@ def credentials_update(
     domain: str | None,
     *,
     all_users: bool,
+    psk: str | None = None,
 ) -> dict[str, Any]:
     """SetCredentials of the fields given (None: left as it is)."""
     return {
@@ -90,8 +98,9 @@ def credentials_update(
         "user": user or "",
         "password": password or "",
         "domain": domain or "",
+        "psk": psk or "",
         "mask": {"user": user is not None, "password": password is not None,
-                 "domain": domain is not None},
+                 "domain": domain is not None, "psk": psk is not None},
     }  # fmt: skip
 
 
@@ -101,7 +110,7 @@ def credentials_forget(
     return {
         **credentials_query(entry, phonebook, all_users),
         "clear": True,
-        "mask": {"user": True, "password": True, "domain": True},
+        "mask": {"user": True, "password": True, "domain": True, "psk": True},
     }
 
 
@@ -243,13 +252,17 @@ class Client:
         password: str | None = None,
         domain: str | None = None,
         all_users: bool = False,
+        psk: str | None = None,
     ) -> None:
         """Save the fields given (None leaves a field as it is) in the daemon's store;
         ``all_users`` (root only): the defaults every user's dial of the all-users entry
-        gets when they saved none of their own."""
+        gets when they saved none of their own. ``psk``: an L2TP/IPsec entry's pre-shared
+        key."""
         self._t.call(
             P.SET_CREDENTIALS,
-            credentials_update(entry, phonebook, user, password, domain, all_users=all_users),
+            credentials_update(
+                entry, phonebook, user, password, domain, all_users=all_users, psk=psk
+            ),
         )
 
     def forget_credentials(

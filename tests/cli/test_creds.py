@@ -39,6 +39,7 @@ def test_set_show_dial_rm(rasman):
         "user": "bob",
         "domain": "",
         "has_password": True,
+        "has_psk": False,
     }
     with Client(rasman.socket) as c:  # a dial with no password uses the saved one
         conn = c.dial("Locked", rasman.phonebook)

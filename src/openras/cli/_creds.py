@@ -2,7 +2,8 @@
 
 Saved passwords live in the daemon's root-only store, never in a phonebook; they read back
 as "saved", never as text. ``--all-users`` (root) works on the defaults every user's dial of
-an all-users entry gets when that user saved none of their own.
+an all-users entry gets when that user saved none of their own. ``--psk-stdin`` saves an
+L2TP/IPsec entry's pre-shared key (Windows' ``RASCM_PreSharedKey``), read back as "saved" too.
 """
 
 from __future__ import annotations
@@ -32,20 +33,35 @@ def cmd_creds_show(args: Namespace) -> int:
                 "user": saved.user,
                 "domain": saved.domain,
                 "has_password": saved.has_password,
+                "has_psk": saved.has_psk,
             }
         )
         return EXIT_SUCCESS
-    if not (saved.user or saved.domain or saved.has_password):
+    if not (saved.user or saved.domain or saved.has_password or saved.has_psk):
         print(f"{args.entry}: no credentials saved{_whose(args)}")
         return EXIT_SUCCESS
     print(f"{args.entry}{_whose(args)}")
     print(f"  user      {saved.user or '-'}")
     print(f"  domain    {saved.domain or '-'}")
     print(f"  password  {MASK if saved.has_password else '(none)'}")
+    if saved.has_psk:
+        print(f"  psk       {MASK}")
     return EXIT_SUCCESS
 
 
+def _new_psk(args: Namespace) -> str | None:
+    """The pre-shared key from stdin's first line (never from argv: other users see it)."""
+    if not getattr(args, "psk_stdin", False):
+        return None
+    psk = sys.stdin.readline().rstrip("\r\n")
+    if not psk:
+        raise CliError("no pre-shared key on stdin; nothing was saved", EXIT_USAGE)
+    return psk
+
+
 def _new_password(args: Namespace) -> str | None:
+    if getattr(args, "psk_stdin", False):
+        return None  # stdin is the key's; a password goes in its own call
     if args.password_stdin:
         return sys.stdin.readline().rstrip("\r\n")
     if args.ask_password or (args.user is None and args.domain is None and sys.stdin.isatty()):
@@ -62,10 +78,12 @@ def _new_password(args: Namespace) -> str | None:
 
 
 def cmd_creds_set(args: Namespace) -> int:
+    psk = _new_psk(args)
     password = _new_password(args)
-    if args.user is None and args.domain is None and password is None:
+    if args.user is None and args.domain is None and password is None and psk is None:
         raise CliError(
-            "nothing to save: give --user, --domain, -p (ask for the password) or --password-stdin",
+            "nothing to save: give --user, --domain, -p (ask for the password), "
+            "--password-stdin or --psk-stdin",
             EXIT_USAGE,
         )
     with open_client(args.socket) as client:
@@ -76,6 +94,7 @@ def cmd_creds_set(args: Namespace) -> int:
             password=password,
             domain=args.domain,
             all_users=args.all_users,
+            psk=psk,
         )
     if not args.json:
         print(f"{args.entry}: credentials saved{_whose(args)}")

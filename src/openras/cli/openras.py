@@ -406,6 +406,11 @@ def build_parser() -> argparse.ArgumentParser:
             pw.add_argument(
                 "--password-stdin", action="store_true", help="read the password from stdin"
             )
+            pw.add_argument(
+                "--psk-stdin",
+                action="store_true",
+                help="read an L2TP/IPsec entry's pre-shared key from stdin",
+            )
 
     p = command(
         "daemon",
