@@ -11,7 +11,7 @@ import pytest
 
 from openras import errors
 from openras.errors import PhonebookError, RasError
-from openras.links.registry import driver_name
+from openras.links.registry import attempts_for, driver_name
 from openras.manager.credentials import CredentialStore, Saved
 from openras.manager.entries import EntrySnapshot, snapshot
 from openras.phonebook import MAX_PHONEBOOK_BYTES, Phonebook, edit, load, parse, validate_entry_name
@@ -179,10 +179,22 @@ def test_pbk_windows_ikev2_export_runs_the_ikev2_driver() -> None:
     assert driver_name(snap) == "ikev2"  # DEVICE=vpn with VpnStrategy=7, nothing else
 
 
-@pytest.mark.parametrize(("fname", "entry"), [("pppoe.pbk", "DSL"), ("modem.pbk", "Dial-up ISP")])
-def test_pbk_modem_and_pppoe_entries_run_the_ppp_driver(fname: str, entry: str) -> None:
+@pytest.mark.parametrize(
+    ("fname", "entry", "driver"),
+    [
+        ("pppoe.pbk", "DSL", "ppp"),
+        # Two numbers and TryNextAlternateOnFail=1: the ppp driver per number, in a list.
+        ("modem.pbk", "Dial-up ISP", "attempts"),
+    ],
+)
+def test_pbk_modem_and_pppoe_entries_run_the_ppp_driver(
+    fname: str, entry: str, driver: str
+) -> None:
     snap = snapshot(load(CORPUS / fname)[entry], CORPUS / fname, False)
-    assert driver_name(snap) == "ppp"  # the Windows keys alone (DEVICE=modem, DEVICE=PPPoE)
+    assert driver_name(snap) == driver  # the Windows keys alone (DEVICE=modem, DEVICE=PPPoE)
+    assert {d for _, d, _ in attempts_for(snap)} == {"ppp"}
+    if driver == "attempts":
+        assert [n for n, _, _ in attempts_for(snap)] == ["5551234", "5559876"]
 
 
 def test_pbk_entry_never_names_a_program() -> None:
