@@ -76,6 +76,10 @@ def test_a_dial_gets_the_entrys_psk_whatever_the_caller_gives(tmp_path: Path) ->
     )
     got = server._with_saved_credentials(s, shared, dial)
     assert (got.psk, got.user, got.password) == ("root-psk", "alice", "pw")
+    # Root's key goes only to the entry's own server, never to a number the caller names.
+    elsewhere = DialParams(entry_name="Office", user="alice", password="pw", phone_number="x.test")
+    assert server._with_saved_psk(s, shared, elsewhere).psk == ""
+    assert server._with_saved_psk(_session(tmp_path, 0), shared, elsewhere).psk == "root-psk"
     store.put(1000, pb, "Office", Saved(psk="own-psk"))
     assert server._with_saved_psk(s, shared, dial).psk == "own-psk"
     assert "own-psk" not in repr(server._with_saved_psk(s, shared, dial))

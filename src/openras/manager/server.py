@@ -445,6 +445,13 @@ def _with_saved_psk(s: Session, entry: entries.EntrySnapshot, params: DialParams
     saved = store.get(s.uid, entry.phonebook, entry.name)
     if (saved is None or saved.psk is None) and (s.uid == 0 or entry.all_users):
         saved = store.get(None, entry.phonebook, entry.name)
+        # The administrator's key goes only to the entry's own server, as its saved password
+        # does: a responder of the caller's choosing could test guesses of it offline.
+        own_server = not params.phone_number or params.phone_number == (
+            entry.get("PhoneNumber") or ""
+        )
+        if s.uid != 0 and not own_server:
+            saved = None
     if saved is None or saved.psk is None:
         return params
     return replace(params, psk=saved.psk)
