@@ -471,3 +471,22 @@ async def test_wrong_saved_password_fails_then_the_form_asks(rasman: Rasman, boo
         await until(
             pilot, lambda: ("information", "Connected to Secret.") in app.notices, "the dial"
         )
+
+
+async def test_a_stale_status_never_brings_a_dropped_row_back(rasman: Rasman, book: Path) -> None:
+    """A status read before the handle went but applied after its row was dropped (a
+    hang-up's read and the feed's crossing) is stale: handles are never reused."""
+    from openras.client import ConnectionInfo
+
+    app = make_app(rasman, book)
+    async with app.run_test() as pilot:
+        await online(pilot, app)
+        client = app.client
+        assert client is not None
+        stale = ConnectionInfo(handle=9999, entry="Office", state=RasConnState.Disconnected,
+                               phase="disconnecting", entry_name="Office")  # fmt: skip
+        await app._apply(client, stale)
+        assert 9999 in app.rows  # a handle the app has not seen go: shown
+        app._drop_row(9999, None)
+        await app._apply(client, stale)
+        assert 9999 not in app.rows and str(9999) not in app.table.rows

@@ -150,6 +150,8 @@ class RasphoneApp(App[int]):
         self.recent: dict[int, deque[str]] = {}
         #: Why the last connection ended, kept for a details screen still open on it.
         self.ended: dict[int, str] = {}
+        #: Handles whose row was dropped (they answered 6, or vanished): never shown again.
+        self.gone: dict[int, None] = {}
         self.banner: str = ""
         #: Every notification shown (severity, text): the toasts vanish, this is for tests.
         self.notices: list[tuple[str, str]] = []
@@ -308,6 +310,11 @@ class RasphoneApp(App[int]):
 
     async def _apply(self, client: AsyncClient, info: ConnectionInfo) -> None:
         row = self.rows.get(info.handle)
+        if row is None and info.handle in self.gone:
+            # A status answered before the handle went, read after its row was dropped:
+            # handles are never reused, so it is stale (it brought a "Disconnecting" row
+            # back for good when a hang-up's and the feed's reads crossed).
+            return
         if row is None:
             row = self.rows[info.handle] = Row(info)
         row.info = info
@@ -335,7 +342,7 @@ class RasphoneApp(App[int]):
 
     def _forget_old(self) -> None:
         """Keep the event logs and end notes of recent handles only (the UI may run for weeks)."""
-        for book in (self.recent, self.ended):
+        for book in (self.recent, self.ended, self.gone):
             for handle in list(book)[: max(0, len(book) - KEEP_ENDED)]:
                 if handle not in self.rows:
                     del book[handle]
@@ -343,6 +350,7 @@ class RasphoneApp(App[int]):
     def _drop_row(self, handle: int, why: str | None) -> None:
         self._forget_old()
         row = self.rows.pop(handle, None)
+        self.gone[handle] = None
         if why is not None:
             self.ended.setdefault(handle, f"Gone: {why}.")
         else:
