@@ -4,26 +4,14 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from typing import Any
+
+from test_creds import _openras
 
 from openras.manager.credentials import CredentialStore
 
 PBK = "[Office]\nDEVICE=vpn\nVpnStrategy=3\nPhoneNumber=192.0.2.7\n"
 PSK = "psk-from-stdin-41c"
-
-
-def _openras(rasman: Any, *args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "openras.cli.openras", "--phonebook", str(rasman.phonebook), *args],
-        input=stdin,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        env=rasman.env,
-        check=False,
-    )
 
 
 def test_psk_set_show_rm(rasman: Any) -> None:

@@ -74,6 +74,13 @@ def attempt_order(strategy: str | None, preferred_device: str | None) -> tuple[s
     return order
 
 
+def first_type(strategy: str | None, preferred_device: str | None) -> str | None:
+    """The tunnel type an entry dials first (what a driver asks to know whether the entry
+    is "its" type: PPTP for ``VpnStrategy`` 1, 2 and 12, or none and the PPTP miniport)."""
+    order = attempt_order(strategy, preferred_device)
+    return order[0] if order else None
+
+
 #: Codes that end the list: the next type would fail the same way (a refused account, a
 #: name that does not resolve), the policy refused it, or the user ended the dial.
 _FINAL: Final = frozenset(

@@ -43,6 +43,7 @@ from openras.errors import (
     ERROR_INVALID_PARAMETER,
     RasError,
 )
+from openras.links import strategy
 from openras.links._common import dial_timeout, entry_bool, entry_int
 from openras.links.base import EntryView, LinkSpec
 
@@ -51,8 +52,6 @@ Kind = Literal["pppoe", "modem", "pptp"]
 Mppe = Literal["require", "refuse"]
 _MODEM_DEVICES: Final = frozenset({"modem", "isdn", "serial"})
 _TYPE_KIND: Final = {"1": "modem", "2": "vpn", "5": "pppoe"}
-#: VpnStrategy values that dial PPTP (VS_PptpOnly, VS_PptpFirst, VS_PptpSstp: ras-api.md 4.10).
-PPTP_STRATEGIES: Final = frozenset({"1", "2", "12"})
 #: pbk ``DataEncryption`` codes (pbk.h DE_*): 0 none, 8 if possible, 256 require, 512 max.
 _DE_NONE: Final = 0
 _DE_REQUIRE: Final = 256
@@ -103,10 +102,8 @@ def entry_kind(entry: EntryView) -> Kind:
 def is_pptp(entry: EntryView) -> bool:
     """A VPN entry that dials PPTP: VpnStrategy 1, 2 or 12, or no strategy and the PPTP
     miniport as its device (``Device=WAN Miniport (PPTP)``)."""
-    strategy = (entry.get("VpnStrategy") or "").strip() or "0"
-    if strategy != "0":
-        return strategy in PPTP_STRATEGIES
-    return "(pptp)" in (entry.get("PreferredDevice") or "").lower()
+    first = strategy.first_type(entry.get("VpnStrategy"), entry.get("PreferredDevice"))
+    return first == strategy.PPTP
 
 
 def pptp_server(text: str) -> str:

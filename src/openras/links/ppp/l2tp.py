@@ -36,12 +36,11 @@ from openras.errors import (
     ERROR_NO_CERTIFICATE,
     RasError,
 )
+from openras.links import strategy
 from openras.links._common import entry_int
 from openras.links.base import EntryView
 from openras.links.ikev2.config import ESP_PROPOSALS, IKE_PROPOSALS
 
-#: VpnStrategy values that dial L2TP (VS_L2tpOnly, VS_L2tpFirst, VS_L2tpSstp: ras-api.md 4.10).
-L2TP_STRATEGIES: Final = frozenset({"3", "4", "13"})
 #: ERROR_OAKLEY_GENERAL_PROCESSING: "the security layer encountered a processing error"
 #: (Windows' answer to a wrong pre-shared key or a failed IKE exchange).
 ERROR_L2TP_SECURITY: Final = 789
@@ -70,10 +69,8 @@ _IKE_FAILURES: Final = (
 def is_l2tp(entry: EntryView) -> bool:
     """A VPN entry that dials L2TP: VpnStrategy 3, 4 or 13, or no strategy and the L2TP
     miniport as its device (``PreferredDevice=WAN Miniport (L2TP)``)."""
-    strategy = (entry.get("VpnStrategy") or "").strip() or "0"
-    if strategy != "0":
-        return strategy in L2TP_STRATEGIES
-    return "(l2tp)" in (entry.get("PreferredDevice") or "").lower()
+    first = strategy.first_type(entry.get("VpnStrategy"), entry.get("PreferredDevice"))
+    return first == strategy.L2TP
 
 
 def entry_ipsec(entry: EntryView) -> bool:
@@ -250,7 +247,6 @@ def check_kernel(ipsec: bool) -> None:
 
 __all__ = [
     "ERROR_L2TP_SECURITY",
-    "L2TP_STRATEGIES",
     "L2tpSettings",
     "check_kernel",
     "check_psk",
