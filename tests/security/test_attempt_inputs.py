@@ -52,3 +52,32 @@ def test_an_attempts_changed_keys_are_the_daemons_own_values() -> None:
     with pytest.raises(errors.RasError) as info:
         driver_name(EntrySnapshot(name="v", keys={"vpnstrategy": "7;rm"}, device_type="vpn"))
     assert info.value.code == errors.ERROR_DEVICETYPE_DOES_NOT_EXIST
+
+
+def test_the_policy_judges_each_driver_a_list_would_run(tmp_path: Path) -> None:
+    """A list runs other drivers: the policy must allow each of them, and a refusal names
+    the real one ("attempts" is no device an administrator writes)."""
+    from types import SimpleNamespace
+
+    from openras import policy
+    from openras.manager.service import Manager
+
+    manager = Manager(tmp_path / "state")
+    pptp_first = EntrySnapshot(name="v", keys={"vpnstrategy": "2"}, device_type="vpn")
+    params = DialParams(entry_name="v")
+    nobody = 65534
+
+    def allow(devices: str) -> None:
+        text = f"[default]\nentries = own all-users\ndevices = {devices}\n"
+        manager.policy = SimpleNamespace(current=lambda: policy.parse(text, "p.conf"))  # type: ignore[assignment]
+
+    allow("loopback ikev2")
+    with pytest.raises(errors.RasError) as info:
+        manager.grant(nobody, pptp_first, params, "attempts")
+    assert info.value.code == errors.ERROR_ACCESS_DENIED
+    assert "ppp links of your own are not allowed" in str(info.value)
+    allow("attempts")  # naming the list itself allows nothing
+    with pytest.raises(errors.RasError):
+        manager.grant(nobody, pptp_first, params, "attempts")
+    allow("ppp ikev2")
+    assert manager.grant(nobody, pptp_first, params, "attempts").full_tunnel is False

@@ -37,7 +37,7 @@ from openras.links.base import (
 )
 from openras.links.journal import Journal
 from openras.links.process import find_marked
-from openras.links.registry import driver_name, load_driver, needs_system_daemon
+from openras.links.registry import attempts_for, driver_name, load_driver, needs_system_daemon
 from openras.manager import persist, rows
 from openras.manager.credentials import CredentialStore
 from openras.manager.entries import EntrySnapshot
@@ -410,10 +410,16 @@ class Manager:
         it may not dial it at all."""
         if uid == 0:
             return policy.Grant(admin_credentials=params.admin_credentials)
-        g = policy.decide(
-            self.policy.current(), policy.Caller.of(uid), driver=driver, all_users=entry.all_users
+        # A list of attempts runs other drivers: each must be allowed (and the refusal names
+        # the real one, not "attempts", which no administrator writes in a policy).
+        drivers = (
+            [driver] if driver != "attempts" else sorted({d for _, d, _ in attempts_for(entry)})
         )
-        return replace(g, admin_credentials=params.admin_credentials)
+        current, caller = self.policy.current(), policy.Caller.of(uid)
+        grants = [
+            policy.decide(current, caller, driver=d, all_users=entry.all_users) for d in drivers
+        ]
+        return replace(grants[0], admin_credentials=params.admin_credentials)
 
     async def dial(
         self,
