@@ -1,0 +1,429 @@
+"""Load run of rasman (issue 16 §3): many clients at once, a mix of calls, one daemon.
+
+``--connections`` (100) loopback connections are dialed first and kept, so that status and
+enumeration run "at 100 connections"; then ``--clients`` (100) clients, a share of them
+(``--processes-share``, half) in processes of their own and the rest as threads of this one,
+each with its own session, make ``--calls`` (1,000) calls each, drawn from a fixed weighted
+mix (:data:`MIX`) with a seeded RNG, as fast as they are answered (no pause between calls):
+
+* ``status``: GetConnectStatus of a long-lived handle (must be Connected);
+* ``enumerate``: ``Client.connections()``, the full records (at least the long-lived ones);
+* ``statistics``: of a long-lived handle whose link runs;
+* ``subscribe``: a session of its own, Subscribe until "subscribed", then closed (unsubscribed);
+* ``dial``: the client's own loopback entry until Connected, then ``hang_up`` (``wait``) and
+  one status call, which must answer ERROR_INVALID_HANDLE (6) (``hang_up`` and ``gone``).
+
+Every exception and every unexpected answer is an error, counted per kind; the first few are
+printed. Prints throughput, p50/p99/max per kind and the targets beside the figures
+(0 errors; p99 <= 5 ms for status and enumerate). Asserts nothing.
+
+Each loopback link is a Python process (~14 MB); the long-lived ones are SIGSTOPped once
+connected (see bench_manager), except ``--running`` of them, which serve the statistics
+calls (a stopped link would let the daemon's statistics query wait for its 2 s timeout).
+
+Usage: ``python bench/bench_load.py [--clients 100] [--calls 1000] [--processes-share 0.5]``;
+``--quick`` is 10 clients x 100 calls at 10 connections.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import multiprocessing as mp
+import os
+import queue
+import random
+import shutil
+import signal
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import psutil
+from bench_manager import Daemon, ms, pbk, pct, table
+
+from openras import Client
+from openras.errors import ERROR_INVALID_HANDLE, RasError
+from openras.states import RasConnState
+from openras.wire import protocol as P
+from openras.wire.transport import Transport
+
+#: The call mix: kind and weight (per 1,000 draws). A "dial" draw is three timed calls.
+MIX: tuple[tuple[str, int], ...] = (
+    ("status", 400),
+    ("enumerate", 250),
+    ("statistics", 200),
+    ("subscribe", 145),
+    ("dial", 5),
+)
+#: The kinds reported, in order (a dial draw times dial, hang_up and gone).
+KINDS = ("status", "enumerate", "statistics", "subscribe", "dial", "hang_up", "gone")
+#: p99 targets (seconds) of issue 16 §3.
+P99_TARGET = {"status": 0.005, "enumerate": 0.005}
+#: Error messages each worker keeps (all are counted).
+KEEP_ERRORS = 5
+
+
+@dataclass(frozen=True)
+class Spec:
+    """What one worker needs: picklable, for the processes."""
+
+    index: int
+    socket: Path
+    phonebook: Path
+    entry: str
+    handles: tuple[int, ...]
+    running: tuple[int, ...]
+    calls: int
+    seed: int
+    timeout: float
+
+
+@dataclass
+class Result:
+    """One worker's latencies (seconds) per kind, errors per kind and the first messages."""
+
+    index: int
+    latencies: dict[str, list[float]] = field(default_factory=lambda: {k: [] for k in KINDS})
+    errors: dict[str, int] = field(default_factory=dict)
+    messages: list[str] = field(default_factory=list)
+
+    def wire(self) -> tuple[Any, ...]:
+        """Plain data for the results queue (a class of a spawned ``__mp_main__`` would not
+        unpickle in this process)."""
+        return self.index, self.latencies, self.errors, self.messages
+
+    def error(self, kind: str, what: str) -> None:
+        self.errors[kind] = self.errors.get(kind, 0) + 1
+        if len(self.messages) < KEEP_ERRORS:
+            self.messages.append(f"client {self.index} {kind}: {what}")
+
+
+class Unexpected(Exception):
+    """An answer that came back but is not the one expected."""
+
+
+def do_status(c: Client, spec: Spec, rng: random.Random) -> None:
+    info = c.status(rng.choice(spec.handles))
+    if info.state != RasConnState.Connected:
+        raise Unexpected(f"handle {info.handle} in state {info.state!r}")
+
+
+def do_enumerate(c: Client, spec: Spec, rng: random.Random) -> None:
+    n = len(c.connections())
+    if n < len(spec.handles):
+        raise Unexpected(f"{n} connections listed, {len(spec.handles)} are up")
+
+
+def do_statistics(c: Client, spec: Spec, rng: random.Random) -> None:
+    st = c.statistics(rng.choice(spec.running))
+    if st.duration_ms <= 0:
+        raise Unexpected(f"duration {st.duration_ms} ms")
+
+
+def do_subscribe(c: Client, spec: Spec, rng: random.Random) -> None:
+    t = Transport(spec.socket, spec.timeout)
+    try:
+        first = next(t.stream(P.SUBSCRIBE, {}))
+        if first.get("event") != "subscribed":
+            raise Unexpected(f"first message {first!r}")
+    finally:
+        t.close()
+
+
+CALLS = {
+    "status": do_status,
+    "enumerate": do_enumerate,
+    "statistics": do_statistics,
+    "subscribe": do_subscribe,
+}
+
+
+def dial_cycle(c: Client, spec: Spec, out: Result) -> None:
+    """Dial the client's own entry, hang it up until gone, and check status answers 6."""
+    t0 = time.perf_counter()
+    try:
+        h = c.dial(spec.entry, spec.phonebook).handle
+    except Exception as exc:  # counted and printed, never hidden
+        out.error("dial", repr(exc))
+        if isinstance(exc, RasError) and exc.handle:
+            with contextlib.suppress(Exception):
+                c.hang_up(exc.handle, wait=True)
+        return
+    t1 = time.perf_counter()
+    out.latencies["dial"].append(t1 - t0)
+    try:
+        c.hang_up(h, wait=True, timeout=spec.timeout)
+    except Exception as exc:
+        out.error("hang_up", repr(exc))
+        return
+    t2 = time.perf_counter()
+    out.latencies["hang_up"].append(t2 - t1)
+    try:
+        c.status(h)
+    except RasError as exc:
+        out.latencies["gone"].append(time.perf_counter() - t2)
+        if exc.code != ERROR_INVALID_HANDLE:
+            out.error("gone", f"status of hung-up handle {h}: {exc.code} {exc}")
+    except Exception as exc:
+        out.error("gone", repr(exc))
+    else:
+        out.error("gone", f"handle {h} still answers status after its hang-up")
+
+
+def worker(spec: Spec, go: Any, results: Any) -> None:
+    """Connect, say ready, wait for ``go``, make the calls, put the :class:`Result`."""
+    out = Result(spec.index)
+    rng = random.Random(spec.seed)
+    kinds = [k for k, _ in MIX]
+    weights = [w for _, w in MIX]
+    try:
+        c = Client(spec.socket, autostart=False, timeout=spec.timeout)
+    except Exception as exc:
+        out.error("connect", repr(exc))
+        results.put(("ready", spec.index))
+        results.put(("done", out.wire()))
+        return
+    results.put(("ready", spec.index))
+    go.wait()
+    try:
+        for kind in rng.choices(kinds, weights, k=spec.calls):
+            if kind == "dial":
+                dial_cycle(c, spec, out)
+                continue
+            t0 = time.perf_counter()
+            try:
+                CALLS[kind](c, spec, rng)
+            except Exception as exc:
+                out.error(kind, repr(exc))
+                continue
+            out.latencies[kind].append(time.perf_counter() - t0)
+    finally:
+        c.close()
+        results.put(("done", out.wire()))
+
+
+# ------------------------------------------------------------------------------------ set-up
+
+
+def dial_long_lived(
+    d: Daemon, pb: Path, names: list[str], running: int
+) -> tuple[list[int], set[int]]:
+    """Dial ``names``; SIGSTOP each link once connected except the first ``running`` ones.
+
+    Returns the handles and the pids stopped."""
+    handles: list[int] = []
+    stopped: set[int] = set()
+    keep: set[int] = set()
+    with Client(d.socket, autostart=False) as c:
+        for i, name in enumerate(names):
+            handles.append(c.dial(name, pb).handle)
+            if i + 1 == running:
+                keep = {p.pid for p in d.links()}
+            if i + 1 >= running and (i % 10 == 9 or i + 1 == len(names)):
+                for p in d.links():
+                    if p.pid not in keep and p.pid not in stopped:
+                        with contextlib.suppress(psutil.Error):
+                            p.send_signal(signal.SIGSTOP)
+                            stopped.add(p.pid)
+    return handles, stopped
+
+
+def hang_up_all(d: Daemon, handles: list[int], stopped: set[int]) -> int:
+    """Resume the stopped links and hang everything up, 20 at a time; return how many are left."""
+    with Client(d.socket, autostart=False) as c:
+        for pid in stopped:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGCONT)
+        for k in range(0, len(handles), 20):
+            batch = handles[k : k + 20]
+            for h in batch:
+                with contextlib.suppress(Exception):
+                    c.hang_up(h, wait=False)
+            for h in batch:
+                with contextlib.suppress(Exception):
+                    c.wait_gone(h, timeout=30)
+        return len(c.connections(include_pending=True))
+
+
+def ours(marks: tuple[str, ...]) -> list[str]:
+    """Processes whose command line names one of ``marks`` (the run's directories)."""
+    found = []
+    for p in psutil.process_iter(["pid", "cmdline"]):
+        line = " ".join(p.info["cmdline"] or [])
+        if p.pid != os.getpid() and any(m in line for m in marks):
+            found.append(f"{p.pid} {line[:120]}")
+    return found
+
+
+# ------------------------------------------------------------------------------------ run
+
+
+def run(
+    d: Daemon, specs: list[Spec], n_processes: int, deadline: float
+) -> tuple[list[Result], float, float]:
+    """Start the workers, release them at once, collect the results; wall time, daemon CPU."""
+    ctx = mp.get_context("spawn")
+    go = ctx.Event()
+    results = ctx.Queue()
+    procs = [ctx.Process(target=worker, args=(s, go, results)) for s in specs[:n_processes]]
+    threads = [
+        threading.Thread(target=worker, args=(s, go, results), daemon=True)
+        for s in specs[n_processes:]
+    ]
+    for p in procs:
+        p.start()
+    for t in threads:
+        t.start()
+    out: list[Result] = []
+    try:
+        ready = 0
+        while ready < len(specs):
+            msg = results.get(timeout=120)
+            ready += msg[0] == "ready"
+            if msg[0] == "done":
+                out.append(Result(*msg[1]))
+        assert d.proc is not None
+        daemon = psutil.Process(d.proc.pid)
+        cpu0 = sum(daemon.cpu_times()[:2])
+        t0 = time.perf_counter()
+        go.set()
+        while len(out) < len(specs):
+            msg = results.get(timeout=max(1.0, deadline - time.monotonic()))
+            if msg[0] == "done":
+                out.append(Result(*msg[1]))
+        wall = time.perf_counter() - t0
+        cpu = sum(daemon.cpu_times()[:2]) - cpu0
+    except queue.Empty:
+        raise SystemExit(f"only {len(out)} of {len(specs)} clients finished in time") from None
+    finally:
+        go.set()
+        for p in procs:
+            p.join(30)
+            if p.is_alive():
+                p.kill()
+                p.join()
+        for t in threads:
+            t.join(30)
+    return out, wall, cpu
+
+
+def report(out: list[Result], wall: float, cpu: float, args: argparse.Namespace) -> None:
+    lat: dict[str, list[float]] = {k: [] for k in KINDS}
+    errs: dict[str, int] = {}
+    messages: list[str] = []
+    for r in out:
+        for k, v in r.latencies.items():
+            lat[k] += v
+        for k, n in r.errors.items():
+            errs[k] = errs.get(k, 0) + n
+        messages += r.messages
+    total = sum(len(v) for v in lat.values()) + sum(errs.values())
+    n_err = sum(errs.values())
+    rows: list[tuple[str, ...]] = [("call", "count", "p50", "p99", "max", "errors", "target")]
+    for k in [*KINDS, *sorted(set(errs) - set(KINDS))]:
+        v = lat.get(k, [])
+        target = ""
+        if k in P99_TARGET:
+            met = bool(v) and pct(v, 99) <= P99_TARGET[k] and not errs.get(k)
+            target = f"p99 <= {ms(P99_TARGET[k])}: {'met' if met else 'MISSED'}"
+        cells = (ms(pct(v, 50)), ms(pct(v, 99)), ms(max(v))) if v else ("-", "-", "-")
+        rows.append((k, f"{len(v):,}", *cells, str(errs.get(k, 0)), target))
+    print(table(rows))
+    print(
+        f"\ncalls: {total:,} in {wall:.2f} s = {total / wall:,.0f} calls/s; "
+        f"daemon CPU {cpu:.2f} s ({100 * cpu / wall:.0f} % of one core)"
+    )
+    print(f"errors: {n_err} (target 0: {'met' if n_err == 0 else 'MISSED'})")
+    for m in messages[:10]:
+        print(f"  {m}")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--clients", type=int, default=None, help="default 100 (--quick: 10)")
+    ap.add_argument(
+        "--calls", type=int, default=None, help="per client; default 1000 (--quick: 100)"
+    )
+    ap.add_argument(
+        "--connections", type=int, default=None, help="long-lived; default 100 (--quick: 10)"
+    )
+    ap.add_argument(
+        "--processes-share", type=float, default=0.5, help="share of clients in processes"
+    )
+    ap.add_argument(
+        "--running", type=int, default=10, help="long-lived links left running (statistics)"
+    )
+    ap.add_argument("--seed", type=int, default=16)
+    ap.add_argument("--timeout", type=float, default=30.0, help="per call, seconds")
+    ap.add_argument("--deadline", type=float, default=1800.0, help="for the whole run, seconds")
+    ap.add_argument("--quick", action="store_true", help="10 clients x 100 calls at 10 connections")
+    args = ap.parse_args()
+    small = args.quick
+    clients = args.clients if args.clients is not None else (10 if small else 100)
+    calls = args.calls if args.calls is not None else (100 if small else 1000)
+    conns = args.connections if args.connections is not None else (10 if small else 100)
+    running = max(1, min(args.running, conns))
+    n_processes = round(clients * min(1.0, max(0.0, args.processes_share)))
+
+    root = Path(tempfile.mkdtemp(prefix="oras-load-"))
+    pb = root / "load.pbk"
+    long_names = [f"L{i:03d}" for i in range(conns)]
+    pb.write_text(pbk(long_names + [f"D{i:03d}" for i in range(clients)]))
+    d = Daemon(root)
+    marks = (str(root), str(d.socket.parent))
+    load = os.getloadavg()
+    print(
+        f"# rasman load run: python {sys.version.split()[0]}, {os.cpu_count()} cpus, "
+        f"load average {load[0]:.2f}; {clients} clients ({n_processes} processes, "
+        f"{clients - n_processes} threads) x {calls} calls at {conns} connections "
+        f"({running} links running, the others SIGSTOPped); seed {args.seed}",
+        flush=True,
+    )
+    handles: list[int] = []
+    stopped: set[int] = set()
+    try:
+        d.start()
+        t0 = time.perf_counter()
+        handles, stopped = dial_long_lived(d, pb, long_names, running)
+        print(
+            f"dialed {len(handles)} long-lived connections in {time.perf_counter() - t0:.1f} s",
+            flush=True,
+        )
+        specs = [
+            Spec(
+                index=i,
+                socket=d.socket,
+                phonebook=pb,
+                entry=f"D{i:03d}",
+                handles=tuple(handles),
+                running=tuple(handles[:running]),
+                calls=calls,
+                seed=args.seed * 100_003 + i,
+                timeout=args.timeout,
+            )
+            for i in range(clients)
+        ]
+        out, wall, cpu = run(d, specs, n_processes, time.monotonic() + args.deadline)
+        report(out, wall, cpu, args)
+    finally:
+        left = -1
+        if d.proc is not None and d.proc.poll() is None:
+            with contextlib.suppress(Exception):
+                left = hang_up_all(d, handles, stopped)
+        d.stop()
+        shutil.rmtree(root, ignore_errors=True)
+        behind = ours(marks)
+        print(
+            f"teardown: {left} connections left before the daemon stopped; processes left: {len(behind)}"
+        )
+        for line in behind:
+            print(f"  {line}")
+
+
+if __name__ == "__main__":
+    main()
