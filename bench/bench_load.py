@@ -81,6 +81,10 @@ class Spec:
     calls: int
     seed: int
     timeout: float
+    mix: tuple[tuple[str, int], ...] = MIX
+    #: Calls per second (exponential gaps); 0: each call as soon as the previous returns.
+    rate: float = 0.0
+    process: bool = False
 
 
 @dataclass
@@ -88,6 +92,9 @@ class Result:
     """One worker's latencies (seconds) per kind, errors per kind and the first messages."""
 
     index: int
+    process: bool = False
+    #: CPU seconds of the worker's process during its calls (a thread's: the whole process's).
+    cpu: float = 0.0
     latencies: dict[str, list[float]] = field(default_factory=lambda: {k: [] for k in KINDS})
     errors: dict[str, int] = field(default_factory=dict)
     messages: list[str] = field(default_factory=list)
@@ -95,7 +102,7 @@ class Result:
     def wire(self) -> tuple[Any, ...]:
         """Plain data for the results queue (a class of a spawned ``__mp_main__`` would not
         unpickle in this process)."""
-        return self.index, self.latencies, self.errors, self.messages
+        return self.index, self.process, self.cpu, self.latencies, self.errors, self.messages
 
     def error(self, kind: str, what: str) -> None:
         self.errors[kind] = self.errors.get(kind, 0) + 1
@@ -177,10 +184,11 @@ def dial_cycle(c: Client, spec: Spec, out: Result) -> None:
 
 def worker(spec: Spec, go: Any, results: Any) -> None:
     """Connect, say ready, wait for ``go``, make the calls, put the :class:`Result`."""
-    out = Result(spec.index)
+    out = Result(spec.index, spec.process)
     rng = random.Random(spec.seed)
-    kinds = [k for k, _ in MIX]
-    weights = [w for _, w in MIX]
+    gaps = random.Random(spec.seed + 1)
+    kinds = [k for k, _ in spec.mix]
+    weights = [w for _, w in spec.mix]
     try:
         c = Client(spec.socket, autostart=False, timeout=spec.timeout)
     except Exception as exc:
@@ -190,8 +198,13 @@ def worker(spec: Spec, go: Any, results: Any) -> None:
         return
     results.put(("ready", spec.index))
     go.wait()
+    due = time.monotonic()
+    cpu0 = time.process_time()
     try:
         for kind in rng.choices(kinds, weights, k=spec.calls):
+            if spec.rate > 0:
+                due += gaps.expovariate(spec.rate)
+                time.sleep(max(0.0, due - time.monotonic()))
             if kind == "dial":
                 dial_cycle(c, spec, out)
                 continue
@@ -203,6 +216,7 @@ def worker(spec: Spec, go: Any, results: Any) -> None:
                 continue
             out.latencies[kind].append(time.perf_counter() - t0)
     finally:
+        out.cpu = time.process_time() - cpu0
         c.close()
         results.put(("done", out.wire()))
 
@@ -263,23 +277,53 @@ def ours(marks: tuple[str, ...]) -> list[str]:
 # ------------------------------------------------------------------------------------ run
 
 
-def run(
-    d: Daemon, specs: list[Spec], n_processes: int, deadline: float
-) -> tuple[list[Result], float, float]:
-    """Start the workers, release them at once, collect the results; wall time, daemon CPU."""
+@dataclass
+class Usage:
+    """Where the CPU went during the calls (seconds), and the daemon's time on the CPU and
+    waiting for one (``/proc/PID/task/*/schedstat``: run, run-queue wait)."""
+
+    wall: float = 0.0
+    machine: float = 0.0
+    daemon: float = 0.0
+    daemon_run: float = 0.0
+    daemon_wait: float = 0.0
+    threads: float = 0.0
+    processes: float = 0.0
+
+
+def schedstat(pid: int) -> tuple[float, float]:
+    """Seconds on the CPU and runnable but waiting for it, summed over the threads of ``pid``."""
+    run = wait = 0
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        with contextlib.suppress(OSError, ValueError):
+            a, b, _ = (task / "schedstat").read_text().split()
+            run, wait = run + int(a), wait + int(b)
+    return run / 1e9, wait / 1e9
+
+
+def busy() -> float:
+    """CPU seconds the machine spent not idle, all cores."""
+    t = psutil.cpu_times()
+    return sum(t) - t.idle - getattr(t, "iowait", 0.0)
+
+
+def run(d: Daemon, specs: list[Spec], deadline: float) -> tuple[list[Result], Usage]:
+    """Start the workers, release them at once, collect the results and the CPU use."""
     ctx = mp.get_context("spawn")
     go = ctx.Event()
     results = ctx.Queue()
-    procs = [ctx.Process(target=worker, args=(s, go, results)) for s in specs[:n_processes]]
+    procs = [ctx.Process(target=worker, args=(s, go, results)) for s in specs if s.process]
     threads = [
         threading.Thread(target=worker, args=(s, go, results), daemon=True)
-        for s in specs[n_processes:]
+        for s in specs
+        if not s.process
     ]
     for p in procs:
         p.start()
     for t in threads:
         t.start()
     out: list[Result] = []
+    use = Usage()
     try:
         ready = 0
         while ready < len(specs):
@@ -289,15 +333,22 @@ def run(
                 out.append(Result(*msg[1]))
         assert d.proc is not None
         daemon = psutil.Process(d.proc.pid)
-        cpu0 = sum(daemon.cpu_times()[:2])
+        me = psutil.Process()
+        cpu0, mine0, machine0 = sum(daemon.cpu_times()[:2]), sum(me.cpu_times()[:2]), busy()
+        run0, wait0 = schedstat(d.proc.pid)
         t0 = time.perf_counter()
         go.set()
         while len(out) < len(specs):
             msg = results.get(timeout=max(1.0, deadline - time.monotonic()))
             if msg[0] == "done":
                 out.append(Result(*msg[1]))
-        wall = time.perf_counter() - t0
-        cpu = sum(daemon.cpu_times()[:2]) - cpu0
+        use.wall = time.perf_counter() - t0
+        use.daemon = sum(daemon.cpu_times()[:2]) - cpu0
+        use.threads = sum(me.cpu_times()[:2]) - mine0
+        use.machine = busy() - machine0
+        run1, wait1 = schedstat(d.proc.pid)
+        use.daemon_run, use.daemon_wait = run1 - run0, wait1 - wait0
+        use.processes = sum(r.cpu for r in out if r.process)
     except queue.Empty:
         raise SystemExit(f"only {len(out)} of {len(specs)} clients finished in time") from None
     finally:
@@ -309,10 +360,11 @@ def run(
                 p.join()
         for t in threads:
             t.join(30)
-    return out, wall, cpu
+    return out, use
 
 
-def report(out: list[Result], wall: float, cpu: float, args: argparse.Namespace) -> None:
+def merged(out: list[Result]) -> tuple[dict[str, list[float]], dict[str, int], list[str]]:
+    """All workers' latencies and errors per kind, and their first messages."""
     lat: dict[str, list[float]] = {k: [] for k in KINDS}
     errs: dict[str, int] = {}
     messages: list[str] = []
@@ -322,6 +374,15 @@ def report(out: list[Result], wall: float, cpu: float, args: argparse.Namespace)
         for k, n in r.errors.items():
             errs[k] = errs.get(k, 0) + n
         messages += r.messages
+    return lat, errs, messages
+
+
+def spread(v: list[float]) -> tuple[str, str, str]:
+    return (ms(pct(v, 50)), ms(pct(v, 99)), ms(max(v))) if v else ("-", "-", "-")
+
+
+def report(out: list[Result], use: Usage) -> None:
+    lat, errs, messages = merged(out)
     total = sum(len(v) for v in lat.values()) + sum(errs.values())
     n_err = sum(errs.values())
     rows: list[tuple[str, ...]] = [("call", "count", "p50", "p99", "max", "errors", "target")]
@@ -331,16 +392,38 @@ def report(out: list[Result], wall: float, cpu: float, args: argparse.Namespace)
         if k in P99_TARGET:
             met = bool(v) and pct(v, 99) <= P99_TARGET[k] and not errs.get(k)
             target = f"p99 <= {ms(P99_TARGET[k])}: {'met' if met else 'MISSED'}"
-        cells = (ms(pct(v, 50)), ms(pct(v, 99)), ms(max(v))) if v else ("-", "-", "-")
-        rows.append((k, f"{len(v):,}", *cells, str(errs.get(k, 0)), target))
+        rows.append((k, f"{len(v):,}", *spread(v), str(errs.get(k, 0)), target))
+    for label, proc in (("processes", True), ("threads", False)):
+        part = merged([r for r in out if r.process == proc])[0]
+        for k in P99_TARGET:
+            rows.append((f"  {k}, {label}", f"{len(part[k]):,}", *spread(part[k]), "", ""))
     print(table(rows))
     print(
-        f"\ncalls: {total:,} in {wall:.2f} s = {total / wall:,.0f} calls/s; "
-        f"daemon CPU {cpu:.2f} s ({100 * cpu / wall:.0f} % of one core)"
+        f"\ncalls: {total:,} in {use.wall:.2f} s = {total / use.wall:,.0f} calls/s; "
+        f"daemon CPU {use.daemon:.2f} s ({100 * use.daemon / use.wall:.0f} % of one core, "
+        f"{use.daemon / max(1, total) * 1e6:,.0f} us per call)"
+    )
+    rest = use.machine - use.daemon - use.threads - use.processes
+    print(
+        f"CPU busy {use.machine:.1f} s of {use.wall * (os.cpu_count() or 1):.1f} s: daemon "
+        f"{use.daemon:.1f}, client processes {use.processes:.1f}, client threads (this "
+        f"process) {use.threads:.1f}, the rest (link programs, other work) {rest:.1f}; the "
+        f"daemon ran {use.daemon_run:.1f} s and waited {use.daemon_wait:.1f} s for a CPU"
     )
     print(f"errors: {n_err} (target 0: {'met' if n_err == 0 else 'MISSED'})")
     for m in messages[:10]:
         print(f"  {m}")
+
+
+def parse_mix(text: str) -> tuple[tuple[str, int], ...]:
+    """``status=400,dial=0``: the weights given replace :data:`MIX`'s."""
+    weights = dict(MIX)
+    for part in filter(None, text.split(",")):
+        kind, _, w = part.partition("=")
+        if kind not in weights:
+            raise SystemExit(f"--mix: unknown kind {kind!r} (known: {', '.join(weights)})")
+        weights[kind] = int(w)
+    return tuple((k, w) for k, w in weights.items() if w > 0)
 
 
 def main() -> None:
@@ -358,6 +441,8 @@ def main() -> None:
     ap.add_argument(
         "--running", type=int, default=10, help="long-lived links left running (statistics)"
     )
+    ap.add_argument("--mix", default="", help="weights per 1,000 draws, e.g. dial=0,status=500")
+    ap.add_argument("--rate", type=float, default=0.0, help="calls/s per client (0: back to back)")
     ap.add_argument("--seed", type=int, default=16)
     ap.add_argument("--timeout", type=float, default=30.0, help="per call, seconds")
     ap.add_argument("--deadline", type=float, default=1800.0, help="for the whole run, seconds")
@@ -369,6 +454,7 @@ def main() -> None:
     conns = args.connections if args.connections is not None else (10 if small else 100)
     running = max(1, min(args.running, conns))
     n_processes = round(clients * min(1.0, max(0.0, args.processes_share)))
+    mix = parse_mix(args.mix)
 
     root = Path(tempfile.mkdtemp(prefix="oras-load-"))
     pb = root / "load.pbk"
@@ -377,21 +463,25 @@ def main() -> None:
     d = Daemon(root)
     marks = (str(root), str(d.socket.parent))
     load = os.getloadavg()
+    pace = f"{args.rate:g} calls/s each" if args.rate > 0 else "back to back"
     print(
         f"# rasman load run: python {sys.version.split()[0]}, {os.cpu_count()} cpus, "
         f"load average {load[0]:.2f}; {clients} clients ({n_processes} processes, "
-        f"{clients - n_processes} threads) x {calls} calls at {conns} connections "
-        f"({running} links running, the others SIGSTOPped); seed {args.seed}",
+        f"{clients - n_processes} threads) x {calls} calls ({pace}) at {conns} connections "
+        f"({running} links running, the others SIGSTOPped); seed {args.seed}; "
+        f"mix {', '.join(f'{k} {w}' for k, w in mix)}",
         flush=True,
     )
     handles: list[int] = []
     stopped: set[int] = set()
     try:
         d.start()
+        assert d.proc is not None
         t0 = time.perf_counter()
         handles, stopped = dial_long_lived(d, pb, long_names, running)
         print(
-            f"dialed {len(handles)} long-lived connections in {time.perf_counter() - t0:.1f} s",
+            f"daemon pid {d.proc.pid}; dialed {len(handles)} long-lived connections in "
+            f"{time.perf_counter() - t0:.1f} s",
             flush=True,
         )
         specs = [
@@ -405,11 +495,14 @@ def main() -> None:
                 calls=calls,
                 seed=args.seed * 100_003 + i,
                 timeout=args.timeout,
+                mix=mix,
+                rate=args.rate,
+                process=i < n_processes,
             )
             for i in range(clients)
         ]
-        out, wall, cpu = run(d, specs, n_processes, time.monotonic() + args.deadline)
-        report(out, wall, cpu, args)
+        out, use = run(d, specs, time.monotonic() + args.deadline)
+        report(out, use)
     finally:
         left = -1
         if d.proc is not None and d.proc.poll() is None:
