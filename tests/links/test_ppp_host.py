@@ -106,7 +106,7 @@ def test_dial_without_kernel_ppp_fails_at_once_leaving_nothing(
         {"type": "1"},
         {"openrasdevice": "ppp"},
         {"device": "vpn", "vpnstrategy": "1"},  # PPTP only
-        {"device": "vpn", "vpnstrategy": "12"},  # PPTP, then SSTP
+        {"device": "vpn", "vpnstrategy": "5"},  # SSTP only
         {"type": "2", "vpnstrategy": "1"},
         {"device": "vpn", "preferreddevice": "WAN Miniport (PPTP)"},
     ],

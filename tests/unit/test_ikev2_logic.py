@@ -257,7 +257,7 @@ def test_pem_certificates_finds_each_block() -> None:
     [
         ({"vpnstrategy": "7"}, "ikev2"),
         ({"vpnstrategy": "8"}, "attempts"),  # IKEv2 first, then PPTP: a list
-        ({"vpnstrategy": "14"}, "ikev2"),
+        ({"vpnstrategy": "14"}, "attempts"),  # IKEv2, then SSTP: a list
         ({"preferreddevice": "WAN Miniport (IKEv2)"}, "ikev2"),
         ({"openrasdevice": "openvpn", "vpnstrategy": "7"}, "openvpn"),
     ],

@@ -98,15 +98,19 @@ def _argv(settings: PppSettings) -> list[str]:
 def test_windows_pptp_entries_are_the_pptp_kind(keys: dict[str, str]) -> None:
     assert entry_kind(_Entry(keys)) == "pptp"
     snap = EntrySnapshot("x", {k.lower(): v for k, v in keys.items()})
-    # "PPTP first" is a list (PPTP, then IKEv2...) run by the attempts link.
-    assert driver_name(snap) == ("attempts" if keys.get("VpnStrategy") == "2" else "ppp")
+    # "PPTP first" (PPTP, then IKEv2...) and 12 (PPTP, then SSTP) are lists run by the
+    # attempts link.
+    assert driver_name(snap) == ("attempts" if keys.get("VpnStrategy") in ("2", "12") else "ppp")
 
 
 @pytest.mark.parametrize("strategy", ["3", "5", "7", "0"])
 def test_other_vpn_strategies_are_not_pptp(strategy: str) -> None:
-    with pytest.raises(RasError) as exc:
-        entry_kind(_Entry({"DEVICE": "vpn", "VpnStrategy": strategy}))
-    assert exc.value.code == 609
+    try:
+        kind = entry_kind(_Entry({"DEVICE": "vpn", "VpnStrategy": strategy}))
+    except RasError as exc:
+        assert exc.code == 609
+    else:
+        assert kind == "sstp" and strategy in ("5", "0")  # 0: SSTP first (Windows 10's order)
 
 
 def test_pptp_argv_from_a_windows_export() -> None:

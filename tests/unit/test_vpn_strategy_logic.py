@@ -75,11 +75,12 @@ def test_which_failures_move_on(code: int, moves_on: bool) -> None:
 def test_driver_is_the_list_only_when_several_types_run_here() -> None:
     assert driver_name(vpn("7")) == "ikev2"
     assert driver_name(vpn("1")) == "ppp"
-    assert driver_name(vpn("2")) == "attempts"  # PPTP, then IKEv2 (SSTP, L2TP: no driver)
-    assert vpn_attempts(vpn("2")) == [("PPTP", "ppp"), ("IKEv2", "ikev2")]
+    assert driver_name(vpn("5")) == "ppp"  # SSTP alone: pppd with sstpc
+    assert driver_name(vpn("2")) == "attempts"  # PPTP, then IKEv2, then SSTP
+    assert vpn_attempts(vpn("2"))[:3] == [("PPTP", "ppp"), ("IKEv2", "ikev2"), ("SSTP", "ppp")]
     assert driver_name(vpn("8")) == "attempts"
-    assert driver_name(vpn("14")) == "ikev2"  # SSTP has no driver: IKEv2 alone
-    assert driver_name(vpn("12")) == "ppp"
+    assert driver_name(vpn("14")) == "attempts"  # IKEv2, then SSTP
+    assert driver_name(vpn("12")) == "attempts"  # PPTP, then SSTP
     assert driver_name(vpn("0")) == "attempts"
     assert driver_name(vpn(None, "WAN Miniport (IKEv2)")) == "ikev2"
     with pytest.raises(errors.RasError) as info:

@@ -1,7 +1,8 @@
 """Which driver runs an entry, decided from the entry's keys (never a program path).
 
 The Windows keys decide where they can (``DEVICE=vpn`` + ``VpnStrategy=7`` is IKEv2, 1, 2
-or 12 PPTP over pppd, ``DEVICE=modem``/``PPPoE`` is PPP); link types Windows lacks use
+or 12 PPTP over pppd, 5 or 6
+SSTP over pppd, ``DEVICE=modem``/``PPPoE`` is PPP); link types Windows lacks use
 ``OpenRasDevice=``. The table below maps names to classes inside this package only, so a
 phonebook can never make the root daemon load code of a user's choosing.
 """
@@ -53,7 +54,7 @@ def _device_type(entry: EntryView) -> str:
 
 #: The driver that dials each tunnel type here (a type missing from it is skipped in a list
 #: and refused alone with 609).
-PROTOCOL_DRIVERS: Final = {strategy.IKEV2: "ikev2", strategy.PPTP: "ppp"}
+PROTOCOL_DRIVERS: Final = {strategy.IKEV2: "ikev2", strategy.PPTP: "ppp", strategy.SSTP: "ppp"}
 
 
 def vpn_attempts(entry: EntryView) -> list[tuple[str, str]]:
@@ -178,6 +179,7 @@ KNOWN_KEYS: Final = frozenset(
         "OpenRasIkev2Ca", "OpenRasIkev2Auth", "OpenRasIkev2Cert", "OpenRasIkev2Key",
         "OpenRasIkev2DpdSeconds",
         "OpenRasPppoeInterface", "OpenRasSerialPort", "OpenRasSerialSpeed", "OpenRasSerialLocal",
+        "OpenRasSstpCaFile",
         # RasSetEntryProperties' fields Windows keeps elsewhere (openras._rasentry)
         "OpenRasOptions", "OpenRasOptions2", "OpenRasFramingProtocol",
     }

@@ -23,6 +23,15 @@ parser as anything but that one name), MS-CHAPv2 only, and MPPE-128 as the entry
 maximum; a VPN entry without the key requires it, as Windows' does). pppd 2.4.9 cannot take
 MPPE "if possible": without ``require-mppe`` it rejects the MPPE a server offers (measured
 against pptpd), so 8 requires it too, which every MPPE server accepts.
+
+An SSTP entry (``DEVICE=vpn``, ``VpnStrategy`` 5 or 6) runs pppd over ``pty "sstpc
+--nolaunchpppd ... <server>"`` the same way: the server is a checked host name or IPv4
+address with an optional ``:port``, the CA file is the daemon's path (the system store, or
+a root-owned copy of the file ``OpenRasSstpCaFile=`` names, read as the caller), MS-CHAPv2
+only and no MPPE (TLS is the encryption, as on Windows). pppd loads ``sstp-pppd-plugin.so``
+so sstpc learns when PPP is up and sends the SSTP Call Connected (with the crypto binding)
+that a server waits for. sstpc checks the server's certificate chain against that CA only,
+not that it names the server (measured with sstp-client 1.0.18).
 """
 
 from __future__ import annotations
@@ -31,7 +40,7 @@ import ipaddress
 import re
 import shlex
 import socket
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Final, Literal
 
@@ -47,7 +56,7 @@ from openras.links import strategy
 from openras.links._common import dial_timeout, entry_bool, entry_int
 from openras.links.base import EntryView, LinkSpec
 
-Kind = Literal["pppoe", "modem", "pptp"]
+Kind = Literal["pppoe", "modem", "pptp", "sstp"]
 #: MPPE as the entry asks: required (128-bit) or refused.
 Mppe = Literal["require", "refuse"]
 _MODEM_DEVICES: Final = frozenset({"modem", "isdn", "serial"})
@@ -88,6 +97,8 @@ def entry_kind(entry: EntryView) -> Kind:
         return "modem"
     if device == "vpn" and is_pptp(entry):
         return "pptp"
+    if device == "vpn" and is_sstp(entry):
+        return "sstp"
     if (entry.get("OpenRasPppoeInterface") or "").strip():
         return "pppoe"
     if (entry.get("OpenRasSerialPort") or "").strip():
@@ -97,6 +108,40 @@ def entry_kind(entry: EntryView) -> Kind:
         f"entry {entry.name!r}: DEVICE={device or '(none)'} is not a PPP device "
         "(modem, isdn, serial, PPPoE, or vpn with VpnStrategy 1, 2 or 12: PPTP)",
     )
+
+
+def is_sstp(entry: EntryView) -> bool:
+    """A VPN entry that dials SSTP: VpnStrategy 5 or 6, or no strategy and the SSTP
+    miniport as its device (``Device=WAN Miniport (SSTP)``)."""
+    first = strategy.first_type(entry.get("VpnStrategy"), entry.get("PreferredDevice"))
+    return first == strategy.SSTP
+
+
+def sstp_server(text: str) -> str:
+    """The SSTP server from the entry's PhoneNumber: an IPv4 address or a host name (RFC 1123
+    labels), optionally ``:port`` (1-65535), nothing else, so it reaches ``/bin/sh`` and
+    sstpc as one plain word."""
+    value = text.strip()
+    if not value:
+        raise RasError(ERROR_BAD_PHONE_NUMBER, "an SSTP entry needs PhoneNumber=<server>")
+    host, sep, port = value.rpartition(":") if ":" in value else (value, "", "")
+    if sep and not (port.isascii() and port.isdigit() and len(port) <= 5 and 0 < int(port) < 65536):
+        raise RasError(ERROR_BAD_PHONE_NUMBER, f"PhoneNumber={value[:80]!r}: not a port after ':'")
+    try:
+        name = str(ipaddress.IPv4Address(host))
+    except ValueError:
+        name = host.removesuffix(".")
+        labels = name.split(".")
+        if (
+            len(name) > 253
+            or not all(_HOST_LABEL.match(label) for label in labels)
+            or all(label.isdigit() for label in labels)
+        ):
+            raise RasError(
+                ERROR_BAD_PHONE_NUMBER,
+                f"PhoneNumber={value[:80]!r}: not a host name or IPv4 address (with a :port)",
+            ) from None
+    return f"{name}:{int(port)}" if sep else name
 
 
 def is_pptp(entry: EntryView) -> bool:
@@ -185,6 +230,10 @@ class PppSettings:
     #: PPTP: the server (an IPv4 address or a checked host name) and MPPE.
     server: str = ""
     mppe: Mppe = "require"
+    #: SSTP: the CA file the entry names (``OpenRasSstpCaFile``, "" = the system store) and,
+    #: once the driver read it as the caller, its PEM certificates.
+    sstp_ca_file: str = ""
+    sstp_ca_pem: bytes = field(default=b"", repr=False)
 
     @classmethod
     def from_spec(cls, spec: LinkSpec) -> PppSettings:
@@ -199,6 +248,20 @@ class PppSettings:
         idle = entry_int(entry, "IdleDisconnectSeconds", 0, maximum=7 * 24 * 3600)
         number = (spec.params.phone_number or entry.get("PhoneNumber") or "").strip()
         common = dict(user=user, dial_timeout=dial_timeout(entry), idle_seconds=idle)
+        if kind == "sstp":
+            if spec.grant.admin_credentials and number != (entry.get("PhoneNumber") or "").strip():
+                raise RasError(  # (the daemon refuses this before, as for PPTP)
+                    ERROR_ACCESS_DENIED,
+                    "the administrator's saved credentials go only to the entry's own server "
+                    "(its PhoneNumber), not to another one",
+                )
+            return cls(
+                kind="sstp",
+                server=sstp_server(number),
+                mppe="refuse",
+                sstp_ca_file=(entry.get("OpenRasSstpCaFile") or "").strip(),
+                **common,  # type: ignore[arg-type]
+            )
         if kind == "pptp":
             entry_number = (entry.get("PhoneNumber") or "").strip()
             if spec.grant.admin_credentials and number != entry_number:
@@ -301,6 +364,8 @@ def build_argv(
     chat_file: Path | None = None,
     no_script: str = "/bin/true",
     pptp: str = "/usr/sbin/pptp",
+    sstpc: str = "/usr/sbin/sstpc",
+    sstp_ca: str = "/etc/ssl/certs/ca-certificates.crt",
 ) -> list[str]:
     """pppd's whole command line: constants plus checked values, nothing else."""
     argv = [
@@ -341,6 +406,8 @@ def build_argv(
         argv += [f"nic-{settings.pppoe_interface}"]
     elif settings.kind == "pptp":
         argv += pptp_options(settings, pptp=pptp, linkname=linkname)
+    elif settings.kind == "sstp":
+        argv += sstp_options(settings, sstpc=sstpc, linkname=linkname, ca_file=sstp_ca)
     else:
         assert chat_file is not None
         # pppd runs ``connect`` with /bin/sh -c: both paths are the daemon's own (quoted).
@@ -369,4 +436,30 @@ def pptp_options(settings: PppSettings, *, pptp: str, linkname: str) -> list[str
         argv += ["require-mppe-128"]  # 128-bit only, as Windows since Vista (no 40/56-bit)
     else:
         argv += ["nomppe", "noccp"]
+    return argv
+
+
+#: sstpc's run-time directory: its socket for the pppd plugin is ``sstpc-<ipparam>`` there.
+SSTPC_RUN_DIR: Final = "/var/run/sstpc"
+
+
+def sstp_socket(linkname: str) -> str:
+    """The socket sstpc listens on for ``sstp-pppd-plugin.so`` (named by ``--ipparam``)."""
+    return f"{SSTPC_RUN_DIR}/sstpc-{linkname}"
+
+
+def sstp_options(settings: PppSettings, *, sstpc: str, linkname: str, ca_file: str) -> list[str]:
+    """pppd's options for an SSTP dial: sstpc as the ``pty`` (the server's certificate
+    checked against ``ca_file``; its log on stderr, which pppd writes to its log file), the
+    plugin that tells sstpc PPP is up (then it sends Call Connected), MS-CHAPv2 only, no
+    MPPE (the TLS layer encrypts)."""
+    command = [
+        sstpc, "--nolaunchpppd", "--ipparam", linkname, "--ca-cert", ca_file,
+        "--log-stderr", "--log-level", "2", "--log-ident", "sstpc", settings.server,
+    ]  # fmt: skip
+    argv = ["pty", " ".join(shlex.quote(word) for word in command)]
+    argv += ["plugin", "sstp-pppd-plugin.so", "sstp-sock", sstp_socket(linkname)]
+    argv += ["refuse-pap", "refuse-chap", "refuse-mschap"]  # and refuse-eap: MS-CHAPv2 left
+    argv += ["nomppe", "noccp", "nobsdcomp", "nodeflate", "novj", "mtu", "1400", "mru", "1400"]
+    argv += ["lcp-echo-interval", "10", "lcp-echo-failure", "3"]
     return argv

@@ -20,7 +20,12 @@ with a chat script the daemon writes (``ATZ``, ``ATDT<PhoneNumber>``, ``CONNECT`
 runs ``pptp <PhoneNumber> --nolaunchpppd`` as pppd's ``pty`` (MS-CHAPv2, MPPE-128 per
 ``DataEncryption``); the driver watches the TCP table for the control connection (pptp says
 so only to syslog) and, at the close, waits for pptp's processes (they carry the link's
-marker) to leave after pppd, killing any still there.
+marker) to leave after pppd, killing any still there. SSTP (``VpnStrategy`` 5/6) runs
+``sstpc --nolaunchpppd <PhoneNumber>`` as the ``pty`` with ``sstp-pppd-plugin.so``
+(MS-CHAPv2, no MPPE); the server's certificate must chain to the system's CAs or to::
+
+    OpenRasSstpCaFile=/path/ca.pem SSTP: the server's CA (read as the caller; a root-owned
+                                   copy in the link's run directory is what sstpc reads)
 
 Everything the dial reports comes from pppd's log (``debug``), read by the sans-IO
 :class:`openras.links.ppp.interpreter.PppLog`: the states, IPCP's addresses and DNS, LCP's
@@ -38,6 +43,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import errno
 import os
 import socket
@@ -50,6 +56,7 @@ from typing import Any, ClassVar, Final
 from openras import asuser
 from openras.errors import (
     ERROR_CONNECTING_DEVICE_NOT_FOUND,
+    ERROR_INVALID_PARAMETER,
     ERROR_NO_LOCAL_ENCRYPTION,
     ERROR_PORT_NOT_AVAILABLE,
     ERROR_PORT_OR_DEVICE,
@@ -61,11 +68,13 @@ from openras.links._common import (
     interface_stats,
     link_exists,
     program_path,
+    resolve_entry_path,
 )
-from openras.links._owner_files import write_private
+from openras.links._owner_files import read_owner_file, write_private
 from openras.links.base import Emit, Link, LinkSpec, LinkStats, Projection, StateReached
+from openras.links.ikev2.settings import pem_certificates, system_ca_bundle
 from openras.links.journal import File, Interface
-from openras.links.ppp.argv import PppSettings, build_argv, chat_script
+from openras.links.ppp.argv import PppSettings, build_argv, chat_script, sstp_socket
 from openras.links.ppp.interpreter import (
     PppLog,
     classify_exit,
@@ -78,6 +87,7 @@ from openras.links.supervisor import SupervisedLink, stopped_before_start
 from openras.states import RasConnState
 
 _LOG: Final = "pppd.log"
+_SSTP_CA: Final = "sstp-ca.pem"
 _CHAT: Final = "chat"
 _POLL: Final = 0.02
 _AF_PPPOX: Final = 24
@@ -175,6 +185,20 @@ def _check_serial_port(settings: PppSettings, owner_uid: int) -> None:
     os.close(fd)
 
 
+def _sstp_ca(spec: LinkSpec, settings: PppSettings) -> bytes:
+    """The PEM certificates of the CA file an SSTP entry names, read as the caller (root's
+    only with the administrator's saved credentials); b"" when it names none."""
+    if not settings.sstp_ca_file:
+        return b""
+    path = resolve_entry_path(spec, "OpenRasSstpCaFile", settings.sstp_ca_file)
+    reader = 0 if spec.grant.admin_credentials else spec.owner_uid
+    data = read_owner_file(path, reader, code=ERROR_INVALID_PARAMETER, what="SSTP CA file")
+    pem = b"".join(pem_certificates(data))
+    if not pem:
+        raise RasError(ERROR_INVALID_PARAMETER, f"OpenRasSstpCaFile={path}: no PEM certificate")
+    return pem
+
+
 def _marked_exactly(marker: str) -> list[ProcessIdentity]:
     """Live processes whose ``OPENRAS_LINK`` is ``marker`` (not only starts with it)."""
     import psutil
@@ -230,6 +254,9 @@ class PppLink(SupervisedLink[PppSettings]):
             _check_serial_port(settings, spec.owner_uid)
         if settings.kind == "pptp":
             find_program("pptp")
+        if settings.kind == "sstp":
+            find_program("sstpc")
+            settings = dataclasses.replace(settings, sstp_ca_pem=_sstp_ca(spec, settings))
         check_kernel(settings.kind, mppe=settings.kind == "pptp" and settings.mppe != "refuse")
         return settings
 
@@ -252,6 +279,11 @@ class PppLink(SupervisedLink[PppSettings]):
             chat_file = self._path(_CHAT)
             write_private(chat_file, chat_script(settings).encode())
         pptp = find_program("pptp") if settings.kind == "pptp" else "/usr/sbin/pptp"
+        sstpc = find_program("sstpc") if settings.kind == "sstp" else "/usr/sbin/sstpc"
+        sstp_ca = str(system_ca_bundle())
+        if settings.kind == "sstp" and settings.sstp_ca_pem:
+            sstp_ca = str(self._path(_SSTP_CA))
+            write_private(Path(sstp_ca), settings.sstp_ca_pem)
         no_script = next(
             (p for p in ("/bin/true", "/usr/bin/true") if os.access(p, os.X_OK)), "/bin/true"
         )
@@ -266,13 +298,15 @@ class PppLink(SupervisedLink[PppSettings]):
             argv = build_argv(
                 settings, pppd=pppd, ifname=self._ifname, linkname=linkname,
                 logfile=self._path(_LOG), password_fd=pw_fd, chat=chat, chat_file=chat_file,
-                no_script=no_script, pptp=pptp,
+                no_script=no_script, pptp=pptp, sstpc=sstpc, sstp_ca=sstp_ca,
             )  # fmt: skip
             if self._stopping:
                 raise stopped_before_start("pppd")
             self.journal.note(Interface(self._ifname))
             self.journal.note(File(str(_RUN / f"ppp-{linkname}.pid")))
             self.journal.note(File(str(_RUN / f"{self._ifname}.pid")))
+            if settings.kind == "sstp":
+                self.journal.note(File(sstp_socket(linkname)))
             env = {"PATH": program_path(), "LANG": "C"}
             proc = LinkProcess.spawn(
                 argv, marker=self.spec.marker, log_path=self._path("pppd.out"), env=env,
@@ -414,7 +448,7 @@ class PppLink(SupervisedLink[PppSettings]):
             extra["pppoe_peer"] = facts.pppoe_peer
         if self._settings is not None and self._settings.kind == "pppoe":
             extra["pppoe_interface"] = self._settings.pppoe_interface
-        if self._settings is not None and self._settings.kind == "pptp":
+        if self._settings is not None and self._settings.kind in ("pptp", "sstp"):
             extra["server"] = self._settings.server  # RASCONNSTATUS.remoteEndPoint
         mppe = [c for c in facts.compression if c.startswith("MPPE")]
         if mppe:

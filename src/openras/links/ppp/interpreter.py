@@ -21,6 +21,12 @@ DeviceConnected. A TCP refusal on port 1723 is 807, an unreachable or silent ser
 name that does not resolve 868; with the control connection up (the driver feeds
 :meth:`PppLog.control_up`) but no answer through GRE, 806. MPPE: required here and refused
 by the server 742, required by the server and refused here 741, not in the kernel 741.
+
+SSTP (``kind="sstp"``) is read the same way (the pty connected is ConnectDevice, the
+server's first LCP answer DeviceConnected); sstpc's own lines (``--log-stderr``:
+``<date> sstpc[pid]: message``) name its failures: a server certificate the CA does not
+vouch for 801, a name that does not resolve 868, no SSTP server answering (no TCP, no TLS,
+no HTTP 200) 809, and an SSTP call the server ended 807.
 """
 
 from __future__ import annotations
@@ -51,6 +57,7 @@ from openras.errors import (
     ERROR_PPP_TIMEOUT,
     ERROR_REMOTE_DISCONNECTION,
     ERROR_UNKNOWN,
+    ERROR_VALIDATING_SERVER_CERT,
     ERROR_VPN_DISCONNECT,
     ERROR_VPN_GRE_BLOCKED,
     ERROR_VPN_TIMEOUT,
@@ -161,10 +168,33 @@ _PPTP_FAILURES: Final[tuple[tuple[re.Pattern[str], int], ...]] = (
     ),
 )
 _PPTP_LINE: Final = re.compile(r"^\S+ (?:warn|fatal)\[\w+:[\w.]+:\d+\]: ")
+#: sstpc's own lines (sstp-client 1.0.18, ``--log-stderr``) -> code.
+_SSTPC_LINE: Final = re.compile(r"\bsstpc\[\d+\]: ")
+_SSTPC_FAILURES: Final[tuple[tuple[re.Pattern[str], int], ...]] = (
+    (
+        re.compile(r"SSL certificate verification failed|Verification of server certificate"),
+        ERROR_VALIDATING_SERVER_CERT,
+    ),
+    (re.compile(r"Could not (?:lookup|resolve) host"), ERROR_DNSNAME_NOT_RESOLVABLE),
+    (
+        re.compile(
+            r"Could not (?:perform )?HTTP handshake|HTTP handshake with server failed"
+            r"|Could not (?:complete )?connect|Expected HTTP code 200"
+        ),
+        ERROR_VPN_TIMEOUT,
+    ),
+    (re.compile(r"Connection was aborted"), ERROR_VPN_DISCONNECT),
+)
 #: Codes a later line may not replace: the cause, not a consequence (a hang-up after a
 #: rejected password is still 691).
 _STICKY: Final = frozenset(
-    {ERROR_AUTHENTICATION_FAILURE, ERROR_LINE_BUSY, ERROR_NO_DIALTONE, ERROR_PORT_NOT_AVAILABLE}
+    {
+        ERROR_AUTHENTICATION_FAILURE,
+        ERROR_LINE_BUSY,
+        ERROR_NO_DIALTONE,
+        ERROR_PORT_NOT_AVAILABLE,
+        ERROR_VALIDATING_SERVER_CERT,
+    }
 )
 
 
@@ -280,9 +310,9 @@ class PppLog(Interpreter):
             facts.interface, facts.device = m.group(1), m.group(2)
             # PPTP: only the pty is connected; the tunnel is up at the server's first packet
             self._reach(
-                RasConnState.ConnectDevice if self.kind == "pptp" else RasConnState.DeviceConnected
+                RasConnState.ConnectDevice if self._tunnel else RasConnState.DeviceConnected
             )
-        if self.kind == "pptp" and _LCP_ANSWER.match(line):
+        if self._tunnel and _LCP_ANSWER.match(line):
             self._reach(RasConnState.DeviceConnected)
         if m := _LCP_AUTH.match(line):
             self._peer_auth = m.group(1)
@@ -322,15 +352,27 @@ class PppLog(Interpreter):
                 if pattern.search(line):
                     self._fail(code, line)
                     break
+        if self.kind == "sstp" and _SSTPC_LINE.search(line):
+            for pattern, code in _SSTPC_FAILURES:
+                if pattern.search(line):
+                    self._fail(code, line)
+                    break
         for pattern, code in _FAILURES:
             if pattern.search(line):
                 self._fail(self._pptp_code(code, line), line)
                 break
 
+    @property
+    def _tunnel(self) -> bool:
+        """A VPN over a pty program (PPTP, SSTP): the pty is not yet the server."""
+        return self.kind in ("pptp", "sstp")
+
     def _pptp_code(self, code: int, line: str) -> int:
         """A PPTP dial's code for a PPP failure: LCP that times out is GRE that does not get
         through (806) when the control connection is up, a server that never answered (809)
         when it is not known to be; the tunnel's hang-up is the VPN's (807)."""
+        if self.kind == "sstp" and code == ERROR_DISCONNECTION:
+            return ERROR_VPN_DISCONNECT  # sstpc (the pty) ended: the SSTP call closed
         if self.kind != "pptp":
             return code
         if code == ERROR_PPP_TIMEOUT and _LCP_TIMEOUT.search(line):
@@ -354,8 +396,8 @@ def classify_exit(log: PppLog, rc: int | None, *, connected: bool) -> tuple[int,
         code, what = EXIT_CODES[rc]
         if connected and code == ERROR_PPP_LCP_TERMINATED:
             code = ERROR_REMOTE_DISCONNECTION
-        if log.kind == "pptp" and code == ERROR_DISCONNECTION:
-            code, what = ERROR_VPN_DISCONNECT, "the PPTP tunnel closed"  # pptp exited
+        if log.kind in ("pptp", "sstp") and code == ERROR_DISCONNECTION:
+            code, what = ERROR_VPN_DISCONNECT, f"the {log.kind.upper()} tunnel closed"
         return code, f"{what} (pppd exit {rc}; last: {log.last_line})"
     if connected:
         return ERROR_REMOTE_DISCONNECTION, f"pppd exited {rc} (last: {log.last_line})"
@@ -368,6 +410,8 @@ def deadline_code(log: PppLog) -> int:
     never came back through GRE (806); a modem or PPPoE server that never answered (678);
     PPP that started and did not finish (718)."""
     started = log.progress.passed(RasConnState.DeviceConnected)
+    if log.kind == "sstp":
+        return ERROR_PPP_TIMEOUT if started else ERROR_VPN_TIMEOUT
     if log.kind == "pptp":
         if started:
             return ERROR_PPP_TIMEOUT
