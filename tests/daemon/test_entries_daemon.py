@@ -207,13 +207,14 @@ def test_non_root_is_refused_the_all_users_book_and_default_creds(rasman, shared
 
 
 def test_windows_vpn_entries_are_refused_or_run_by_their_real_type(rasman, tmp_path: Path) -> None:
-    """DEVICE=vpn sits in the device block; the daemon still sees it: an L2TP export says
-    what is missing (609), an IKEv2 export goes to the ikev2 driver, which asks for the user
-    name and password the dial lacks (691, with ``needs``) before anything starts."""
+    """DEVICE=vpn sits in the device block; the daemon still sees it: an L2TP/IPsec export
+    goes to the l2tp driver, which says the pre-shared key is missing (766) and how to save
+    one, an IKEv2 export to the ikev2 driver, which asks for the user name and password the
+    dial lacks (691, with ``needs``), each before anything starts."""
     from openras import Client, errors
 
     corpus = Path(__file__).parents[1] / "unit" / "pbk_corpus"
-    for name, entry, code in (("l2tp.pbk", "L2TP Lab", 609), ("ikev2.pbk", "IKEv2 Office", 691)):
+    for name, entry, code in (("l2tp.pbk", "L2TP Lab", 766), ("ikev2.pbk", "IKEv2 Office", 691)):
         book = tmp_path / name
         shutil.copyfile(corpus / name, book)
         got, h = r.RasDial(None, str(book), r.RASDIALPARAMS(szEntryName=entry))
@@ -223,8 +224,8 @@ def test_windows_vpn_entries_are_refused_or_run_by_their_real_type(rasman, tmp_p
         with Client(rasman.socket) as c, pytest.raises(errors.RasError) as exc:
             c.dial(entry, book)
         assert exc.value.code == code
-        if code == 609:
-            assert "L2TP (VpnStrategy 3) needs the ppp driver" in str(exc.value)
+        if code == 766:
+            assert "RASCM_PreSharedKey" in str(exc.value), exc.value
         else:
             assert exc.value.needs == errors.NEEDS_CREDENTIALS, exc.value
         if exc.value.handle:

@@ -105,7 +105,7 @@ def test_every_type_failing_is_800_naming_each_and_leaves_nothing(
         with pytest.raises(errors.RasError) as info:
             c.dial(ENTRY, pbk, user=USER, password=PASSWORD)
         assert info.value.code == errors.ERROR_AUTOMATIC_VPN_FAILED, info.value
-        assert "PPTP 797" in str(info.value) and "IKEv2" in str(info.value)
+        assert "PPTP 797" in str(info.value) and "IKEv2" in str(info.value), str(info.value)
         handle = info.value.handle
         assert handle  # a failed dial still has its handle
         c.hang_up(handle, wait=True, timeout=15)

@@ -266,10 +266,9 @@ def test_windows_keys_choose_the_ikev2_driver(keys: dict[str, str], driver: str)
     assert driver_name(EntrySnapshot("e", keys, device_type="vpn")) == driver
 
 
-def test_l2tp_is_still_refused_with_609() -> None:
-    with pytest.raises(errors.RasError) as exc:
-        driver_name(EntrySnapshot("e", {"vpnstrategy": "3"}, device_type="vpn"))
-    assert exc.value.code == errors.ERROR_DEVICETYPE_DOES_NOT_EXIST
+def test_l2tp_goes_to_the_l2tp_driver_and_a_strategy_list_with_it_to_attempts() -> None:
+    assert driver_name(EntrySnapshot("e", {"vpnstrategy": "3"}, device_type="vpn")) == "l2tp"
+    assert driver_name(EntrySnapshot("e", {"vpnstrategy": "4"}, device_type="vpn")) == "attempts"
 
 
 # -- VICI ----------------------------------------------------------------------------------

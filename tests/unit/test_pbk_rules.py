@@ -156,18 +156,16 @@ def test_pbk_lone_surrogate_in_utf8_book_is_a_clear_error() -> None:
 # -- the daemon's view of an entry -------------------------------------------------------------
 
 
-@pytest.mark.parametrize(
-    ("fname", "entry", "says"),
-    [
-        ("l2tp.pbk", "L2TP Lab", "L2TP (VpnStrategy 3) needs the ppp driver"),
-    ],
-)
-def test_pbk_snapshot_knows_the_device_type(fname: str, entry: str, says: str) -> None:
-    snap = snapshot(load(CORPUS / fname)[entry], CORPUS / fname, False)
-    assert snap.device_type == snap.to_record()["device_type"]
+def test_pbk_snapshot_knows_the_device_type() -> None:
+    """The device type sits in the DEVICE block: the snapshot carries it (an L2TP export
+    goes to the l2tp driver), and a type no driver runs is refused, saying which."""
+    snap = snapshot(load(CORPUS / "l2tp.pbk")["L2TP Lab"], CORPUS / "l2tp.pbk", False)
+    assert snap.device_type == snap.to_record()["device_type"] == "vpn"
     assert EntrySnapshot.from_record(snap.to_record()) == snap
+    assert driver_name(snap) == "l2tp"
+    says = "device type 'atm' has no driver"
     with pytest.raises(RasError) as exc:
-        driver_name(snap)
+        driver_name(EntrySnapshot("e", {}, device_type="atm"))
     assert exc.value.code == 609
     assert errors.symbol(609) == "ERROR_DEVICETYPE_DOES_NOT_EXIST"
     assert says in str(exc.value)

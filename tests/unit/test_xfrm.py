@@ -20,6 +20,7 @@ from openras.links.rtnl import (
 from openras.links.xfrm import (
     XFRMA_IF_ID,
     XFRMA_MARK,
+    XFRMA_TMPL,
     kernel_esp_available,
     policy_ids,
     sa_ids,
@@ -103,6 +104,32 @@ def test_policy_filter_deletes_by_index_direction_and_if_id() -> None:
     index, direction = struct.unpack_from("=IB", bodies[0], 56)
     assert (index, direction) == (8, 1)
     assert _attrs(bodies[0], 64)[XFRMA_IF_ID] == struct.pack("=I", 7)
+
+
+def test_a_transport_mode_links_sas_and_policies_are_found_by_reqid() -> None:
+    """L2TP/IPsec's SAs and policies have no if_id: its reqid (the SA's field, the policy's
+    template) finds them, and nobody else's."""
+    a = b"\xc0\x00\x02\x01" + b"\0" * 12
+
+    def sa(spi: int, reqid: int) -> bytes:
+        raw = bytearray(_sa(a, spi, None))
+        struct.pack_into("=I", raw, 208, reqid)
+        return bytes(raw)
+
+    def policy(index: int, *reqids: int) -> bytes:
+        info = bytearray(168)
+        struct.pack_into("=IB", info, 156, index, 1)
+        tmpls = bytearray(64 * len(reqids))
+        for n, reqid in enumerate(reqids):
+            struct.pack_into("=I", tmpls, 64 * n + 44, reqid)
+        return bytes(info) + _attr(XFRMA_TMPL, bytes(tmpls))
+
+    bodies = sa_ids([sa(0x11, 0x4F520003), sa(0x22, 1), sa(0x33, 0x4F520003)], reqid=0x4F520003)
+    assert [struct.unpack_from("=16sI", b)[1] for b in bodies] == [0x11, 0x33]
+    found = policy_ids([policy(8, 0x4F520003), policy(9, 1), policy(10, 2, 0x4F520003)],
+                       reqid=0x4F520003)  # fmt: skip
+    assert [struct.unpack_from("=I", b, 56)[0] for b in found] == [8, 10]
+    assert all(XFRMA_IF_ID not in _attrs(b, 64) for b in found)  # none to name
 
 
 def test_charon_on_the_kernel_path_routes_nothing_and_marks_its_packets() -> None:

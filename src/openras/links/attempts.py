@@ -31,7 +31,7 @@ import logging
 import shutil
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Final
 
 from openras import errors
 from openras.errors import RasError
@@ -324,6 +324,14 @@ class AttemptsLink(Link):
         return entry_device(spec.entry) == "vpn"
 
 
+#: What of the connection's detail (400 characters) the 800 summary may fill.
+_DETAIL_ROOM: Final = 360
+
+
+def _cut(text: str, room: int) -> str:
+    return text if len(text) <= room else text[: room - 1] + "…"
+
+
 def _all_failed(failures: list[tuple[str, int, str]]) -> RasError:
     """One type tried: its own error. Several: 800, each type's error in the detail."""
     if len(failures) == 1:
@@ -334,5 +342,7 @@ def _all_failed(failures: list[tuple[str, int, str]]) -> RasError:
     last = failures[-1]
     if not strategy.worth_next(last[1]):  # the list ended on a final error: that error
         return RasError(last[1], f"{last[0]}: {last[2]}" if last[2] else last[0])
-    said = "; ".join(f"{p} {c}" + (f" ({d})" if d else "") for p, c, d in failures)
+    # Each type's reason cut short, so that every type shows within the row's detail.
+    share = max(40, _DETAIL_ROOM // len(failures) - 12)
+    said = "; ".join(f"{p} {c}" + (f" ({_cut(d, share)})" if d else "") for p, c, d in failures)
     return RasError(errors.ERROR_AUTOMATIC_VPN_FAILED, f"every VPN type failed: {said}")

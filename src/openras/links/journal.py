@@ -30,7 +30,7 @@ import msgspec
 from openras.links._common import remove_quietly
 from openras.links.process import LinkProcess, ProcessIdentity
 from openras.links.rtnl import AddRule, DelRule, NetlinkError, Rtnl
-from openras.links.xfrm import purge_if_id
+from openras.links.xfrm import purge_if_id, purge_reqid
 
 log = logging.getLogger(__name__)
 
@@ -103,7 +103,14 @@ class XfrmIfId(msgspec.Struct, frozen=True, tag="xfrm"):
     if_id: int
 
 
-Step = Process | Interface | Rule | Socket | File | XfrmIfId
+class XfrmReqid(msgspec.Struct, frozen=True, tag="xfrm-reqid"):
+    """The kernel SAs and policies of a transport-mode link (L2TP/IPsec: no interface to
+    carry an id), found by the reqid its charon was told to use."""
+
+    reqid: int
+
+
+Step = Process | Interface | Rule | Socket | File | XfrmIfId | XfrmReqid
 _encoder: Final = msgspec.json.Encoder()
 _decoder: Final = msgspec.json.Decoder(Step)
 
@@ -185,11 +192,14 @@ async def _remove_dead_socket(path: Path) -> None:
     remove_quietly(path)
 
 
-def _undo_now(step: Interface | Rule | File | XfrmIfId) -> None:
+def _undo_now(step: Interface | Rule | File | XfrmIfId | XfrmReqid) -> None:
     """The undo of a step that is one quick call (a netlink request, an unlink)."""
-    if isinstance(step, XfrmIfId):
+    if isinstance(step, XfrmIfId | XfrmReqid):
         try:
-            purge_if_id(step.if_id)
+            if isinstance(step, XfrmIfId):
+                purge_if_id(step.if_id)
+            else:
+                purge_reqid(step.reqid)
         except (NetlinkError, OSError) as exc:
             log.warning("teardown: %s", exc)
     elif isinstance(step, Interface):

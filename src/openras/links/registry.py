@@ -24,6 +24,7 @@ DRIVERS: Final[dict[str, str]] = {
     "ssh": "openras.links.ssh.driver:SshLink",
     "ppp": "openras.links.ppp.driver:PppLink",
     "ikev2": "openras.links.ikev2.driver:Ikev2Link",
+    "l2tp": "openras.links.ppp.l2tp_link:L2tpLink",
     "attempts": "openras.links.attempts:AttemptsLink",
 }
 
@@ -34,7 +35,7 @@ _PPP_DEVICES: Final = {"modem": "a modem", "isdn": "ISDN", "serial": "a serial",
 _VPN: Final = {
     **dict.fromkeys(("7", "8", "14"), ("IKEv2", "ikev2")),
     **dict.fromkeys(("1", "2", "12"), ("PPTP", "ppp")),
-    **dict.fromkeys(("3", "4", "13"), ("L2TP", "ppp")),
+    **dict.fromkeys(("3", "4", "13"), ("L2TP", "l2tp")),
     **dict.fromkeys(("5", "6"), ("SSTP", "ppp")),
 }
 
@@ -54,7 +55,12 @@ def _device_type(entry: EntryView) -> str:
 
 #: The driver that dials each tunnel type here (a type missing from it is skipped in a list
 #: and refused alone with 609).
-PROTOCOL_DRIVERS: Final = {strategy.IKEV2: "ikev2", strategy.PPTP: "ppp", strategy.SSTP: "ppp"}
+PROTOCOL_DRIVERS: Final = {
+    strategy.IKEV2: "ikev2",
+    strategy.PPTP: "ppp",
+    strategy.L2TP: "l2tp",
+    strategy.SSTP: "ppp",
+}
 
 
 def vpn_attempts(entry: EntryView) -> list[tuple[str, str]]:
@@ -146,7 +152,7 @@ def load_driver(name: str) -> type[Link]:
 
 #: Drivers whose links need root (a tun device, routes): a per-user daemon cannot run them.
 #: (ssh decides per entry: its socks mode works without root; its validate says so.)
-ROOT_ONLY: Final = frozenset({"openvpn", "wireguard", "ppp", "ikev2", "attempts"})
+ROOT_ONLY: Final = frozenset({"openvpn", "wireguard", "ppp", "ikev2", "l2tp", "attempts"})
 
 
 def needs_system_daemon(driver: str) -> str | None:

@@ -26,13 +26,18 @@ XFRM_MSG_GETSA: Final = 0x12
 XFRM_MSG_NEWPOLICY: Final = 0x13
 XFRM_MSG_DELPOLICY: Final = 0x14
 XFRM_MSG_GETPOLICY: Final = 0x15
+XFRMA_TMPL: Final = 5
 XFRMA_MARK: Final = 21
 XFRMA_IF_ID: Final = 31
 #: ``struct xfrm_usersa_info`` (224 bytes) and ``struct xfrm_userpolicy_info`` (168): where
 #: the fields this module reads are, and where the attributes start.
 _SA_INFO: Final = 224
 _SA_ID_OFFSET: Final = 56  # after the selector: xfrm_id {daddr[16], spi, proto}
+_SA_REQID_OFFSET: Final = 208
 _SA_FAMILY_OFFSET: Final = 212
+#: ``struct xfrm_user_tmpl`` (64 bytes; a policy's XFRMA_TMPL is an array of them): reqid.
+_TMPL_SIZE: Final = 64
+_TMPL_REQID_OFFSET: Final = 44
 _POLICY_INFO: Final = 168
 _POLICY_INDEX_OFFSET: Final = 156  # priority, then index, then dir
 #: What a dump request carries (the kernel ignores it for a dump): a zeroed
@@ -85,14 +90,25 @@ def _if_id(attrs: dict[int, bytes]) -> int | None:
     return struct.unpack_from("=I", raw)[0] if raw is not None and len(raw) >= 4 else None
 
 
-def sa_ids(payloads: Iterable[bytes], if_id: int) -> list[bytes]:
-    """The ``XFRM_MSG_DELSA`` bodies of the dumped SAs that carry ``if_id``. Pure."""
+def _tmpl_reqids(raw: bytes) -> set[int]:
+    return {
+        struct.unpack_from("=I", raw, off + _TMPL_REQID_OFFSET)[0]
+        for off in range(0, len(raw) - _TMPL_SIZE + 1, _TMPL_SIZE)
+    }
+
+
+def sa_ids(payloads: Iterable[bytes], if_id: int | None = None, *,
+           reqid: int | None = None) -> list[bytes]:  # fmt: skip
+    """The ``XFRM_MSG_DELSA`` bodies of the dumped SAs that carry ``if_id`` (or, for a
+    transport-mode link, which has no interface, its ``reqid``). Pure."""
     out = []
     for p in payloads:
         if len(p) < _SA_INFO:
             continue
         attrs = _attrs(p, _SA_INFO)
-        if _if_id(attrs) != if_id:
+        if if_id is not None and _if_id(attrs) != if_id:
+            continue
+        if reqid is not None and struct.unpack_from("=I", p, _SA_REQID_OFFSET)[0] != reqid:
             continue
         daddr, spi, proto = struct.unpack_from("=16sIB", p, _SA_ID_OFFSET)
         (family,) = struct.unpack_from("=H", p, _SA_FAMILY_OFFSET)
@@ -103,18 +119,24 @@ def sa_ids(payloads: Iterable[bytes], if_id: int) -> list[bytes]:
     return out
 
 
-def policy_ids(payloads: Iterable[bytes], if_id: int) -> list[bytes]:
+def policy_ids(payloads: Iterable[bytes], if_id: int | None = None, *,
+               reqid: int | None = None) -> list[bytes]:  # fmt: skip
     """The ``XFRM_MSG_DELPOLICY`` bodies (by index and direction) of the dumped policies
-    that carry ``if_id``. Pure."""
+    that carry ``if_id`` (or whose template names ``reqid``). Pure."""
     out = []
     for p in payloads:
         if len(p) < _POLICY_INFO:
             continue
         attrs = _attrs(p, _POLICY_INFO)
-        if _if_id(attrs) != if_id:
+        found_if_id = _if_id(attrs)
+        if if_id is not None and found_if_id != if_id:
+            continue
+        if reqid is not None and reqid not in _tmpl_reqids(attrs.get(XFRMA_TMPL, b"")):
             continue
         index, direction = struct.unpack_from("=IB", p, _POLICY_INDEX_OFFSET)
-        body = struct.pack("=56sIB3x", b"", index, direction) + _u32(XFRMA_IF_ID, if_id)
+        body = struct.pack("=56sIB3x", b"", index, direction)
+        if found_if_id is not None:
+            body += _u32(XFRMA_IF_ID, found_if_id)
         if XFRMA_MARK in attrs:
             body += _attr(XFRMA_MARK, attrs[XFRMA_MARK])
         out.append(body)
@@ -130,17 +152,24 @@ class Xfrm(Rtnl):
     def purge_if_id(self, if_id: int) -> int:
         """Delete every SA and policy that carries ``if_id``; how many. One gone meanwhile
         is no error (a teardown step runs again after a crash)."""
+        return self._purge(f"if_id {if_id}", if_id=if_id)
+
+    def purge_reqid(self, reqid: int) -> int:
+        """Delete every SA and policy of ``reqid`` (a transport-mode link's); how many."""
+        return self._purge(f"reqid {reqid}", reqid=reqid)
+
+    def _purge(self, what: str, *, if_id: int | None = None, reqid: int | None = None) -> int:
         done = 0
         sas = self._dump(XFRM_MSG_GETSA, b"\0" * _SA_ID_SIZE, XFRM_MSG_NEWSA)
         policies = self._dump(XFRM_MSG_GETPOLICY, b"\0" * _POLICY_ID_SIZE, XFRM_MSG_NEWPOLICY)
         for kind, bodies in (
-            (XFRM_MSG_DELSA, sa_ids(sas, if_id)),
-            (XFRM_MSG_DELPOLICY, policy_ids(policies, if_id)),
+            (XFRM_MSG_DELSA, sa_ids(sas, if_id, reqid=reqid)),
+            (XFRM_MSG_DELPOLICY, policy_ids(policies, if_id, reqid=reqid)),
         ):
             for body in bodies:
                 code = self._request(kind, NLM_F_REQUEST | NLM_F_ACK, body)
                 if code and code not in (errno.ENOENT, errno.ESRCH):
-                    raise NetlinkError(code, f"xfrm purge of if_id {if_id}: {os.strerror(code)}")
+                    raise NetlinkError(code, f"xfrm purge of {what}: {os.strerror(code)}")
                 done += not code
         return done
 
@@ -151,4 +180,17 @@ def purge_if_id(if_id: int) -> int:
         return xfrm.purge_if_id(if_id)
 
 
-__all__ = ["kernel_esp", "kernel_esp_available", "policy_ids", "purge_if_id", "sa_ids"]
+def purge_reqid(reqid: int) -> int:
+    """:meth:`Xfrm.purge_reqid` on a socket of its own."""
+    with Xfrm() as xfrm:
+        return xfrm.purge_reqid(reqid)
+
+
+__all__ = [
+    "kernel_esp",
+    "kernel_esp_available",
+    "policy_ids",
+    "purge_if_id",
+    "purge_reqid",
+    "sa_ids",
+]

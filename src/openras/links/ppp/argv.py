@@ -151,18 +151,19 @@ def is_pptp(entry: EntryView) -> bool:
     return first == strategy.PPTP
 
 
-def pptp_server(text: str) -> str:
-    """The PPTP server from the entry's PhoneNumber: an IPv4 address or a host name (RFC 1123
-    labels), nothing else, so the name can reach ``/bin/sh`` and pptp as one plain word."""
+def pptp_server(text: str, kind: str = "PPTP") -> str:
+    """A PPTP (or L2TP) server from the entry's PhoneNumber: an IPv4 address or a host name
+    (RFC 1123 labels), nothing else, so the name can reach ``/bin/sh`` and the tunnel
+    program (its own config file, for xl2tpd) as one plain word."""
     value = text.strip()
     if not value:
-        raise RasError(ERROR_BAD_PHONE_NUMBER, "a PPTP entry needs PhoneNumber=<server>")
+        raise RasError(ERROR_BAD_PHONE_NUMBER, f"a {kind} entry needs PhoneNumber=<server>")
     try:
         address = ipaddress.ip_address(value)
     except ValueError:
         address = None
     if isinstance(address, ipaddress.IPv6Address):
-        raise RasError(ERROR_BAD_PHONE_NUMBER, f"PhoneNumber={value!r}: PPTP runs over IPv4 only")
+        raise RasError(ERROR_BAD_PHONE_NUMBER, f"PhoneNumber={value!r}: {kind} runs over IPv4 only")
     if address is not None:
         return str(address)
     name = value.removesuffix(".")
@@ -210,6 +211,33 @@ def default_pppoe_interface() -> str:
     )
 
 
+def dial_user(spec: LinkSpec) -> str:
+    """The dial's user name as pppd gets it (``DOMAIN\\user`` when a domain is given, as
+    Windows sends it in MS-CHAP), checked."""
+    user = check_value("user name", spec.params.user.strip())
+    if len(user.encode()) > _MAX_USER:
+        raise RasError(ERROR_INVALID_PARAMETER, f"user name longer than {_MAX_USER} bytes")
+    if spec.params.domain.strip():
+        domain = check_value("domain", spec.params.domain.strip())
+        user = f"{domain}\\{user}"
+    return user
+
+
+def dial_server(spec: LinkSpec, kind: str) -> str:
+    """A VPN dial's server (the caller's number or the entry's PhoneNumber), checked; the
+    administrator's saved credentials go to the entry's own server only."""
+    entry_number = (spec.entry.get("PhoneNumber") or "").strip()
+    number = (spec.params.phone_number or entry_number).strip()
+    if spec.grant.admin_credentials and number != entry_number:
+        # (the daemon refuses this before; the password must never go elsewhere)
+        raise RasError(
+            ERROR_ACCESS_DENIED,
+            "the administrator's saved credentials go only to the entry's own server "
+            "(its PhoneNumber), not to another one",
+        )
+    return pptp_server(number, kind)
+
+
 @dataclass(frozen=True)
 class PppSettings:
     """What a PPP dial does, checked: the only input pppd's argv is built from."""
@@ -239,12 +267,7 @@ class PppSettings:
     def from_spec(cls, spec: LinkSpec) -> PppSettings:
         entry = spec.entry
         kind = entry_kind(entry)
-        user = check_value("user name", spec.params.user.strip())
-        if len(user.encode()) > _MAX_USER:
-            raise RasError(ERROR_INVALID_PARAMETER, f"user name longer than {_MAX_USER} bytes")
-        if spec.params.domain.strip():
-            domain = check_value("domain", spec.params.domain.strip())
-            user = f"{domain}\\{user}"  # as Windows sends it (MS-CHAP's DOMAIN\user)
+        user = dial_user(spec)
         idle = entry_int(entry, "IdleDisconnectSeconds", 0, maximum=7 * 24 * 3600)
         number = (spec.params.phone_number or entry.get("PhoneNumber") or "").strip()
         common = dict(user=user, dial_timeout=dial_timeout(entry), idle_seconds=idle)
@@ -263,17 +286,9 @@ class PppSettings:
                 **common,  # type: ignore[arg-type]
             )
         if kind == "pptp":
-            entry_number = (entry.get("PhoneNumber") or "").strip()
-            if spec.grant.admin_credentials and number != entry_number:
-                # (the daemon refuses this before; the password must never go elsewhere)
-                raise RasError(
-                    ERROR_ACCESS_DENIED,
-                    "the administrator's saved credentials go only to the entry's own server "
-                    "(its PhoneNumber), not to another one",
-                )
             return cls(
                 kind="pptp",
-                server=pptp_server(number),
+                server=dial_server(spec, "PPTP"),
                 mppe=entry_mppe(entry),
                 **common,  # type: ignore[arg-type]
             )

@@ -380,8 +380,12 @@ class PppLink(SupervisedLink[PppSettings]):
     async def _release(self) -> None:
         """PPTP: pppd is gone; pptp's processes (the GRE gateway, the call manager clearing
         the call) carry the link's marker and get a few seconds to leave, then SIGKILL."""
-        if self._kind != "pptp":
-            return
+        if self._kind == "pptp":
+            await self._reap_marked()
+
+    async def _reap_marked(self) -> None:
+        """Wait (a few seconds) until no process carries the link's marker; SIGKILL the
+        ones still there then."""
         deadline = time.monotonic() + _PPTP_GRACE
         while left := await asyncio.to_thread(_marked_exactly, self.spec.marker):
             if time.monotonic() >= deadline:

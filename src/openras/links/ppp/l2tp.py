@@ -108,6 +108,60 @@ class L2tpSettings:
     reqid: int = 0
 
 
+#: The reqid each link's IPsec SAs and policies carry: this base plus the handle's low 24
+#: bits (handles only grow, so two live links never share one; system charons count from 1).
+REQID_BASE: Final = 0x4F000000
+
+
+def reqid_for(handle: int) -> int:
+    """The reqid of ``handle``'s SAs and policies (how a teardown finds them)."""
+    return REQID_BASE + (handle & 0xFFFFFF)
+
+
+def strongswan_conf(*, vici_socket: Path, log_file: Path, dial_timeout: float) -> str:
+    """The whole ``strongswan.conf`` of one L2TP link's charon (no include of the system's):
+    the kernel's XFRM for ESP (transport mode has no userspace path), no routes, no virtual
+    IP, any local port."""
+    from openras.links.ikev2.config import (
+        KERNEL_PLUGINS,
+        RETRANSMIT_BASE,
+        RETRANSMIT_TIMEOUT,
+        retransmit_tries,
+    )
+
+    return f"""\
+charon {{
+  load_modular = no
+  load = {KERNEL_PLUGINS}
+  install_routes = no
+  install_virtual_ip = no
+  port = 0
+  port_nat_t = 0
+  retransmit_tries = {retransmit_tries(dial_timeout)}
+  retransmit_timeout = {RETRANSMIT_TIMEOUT}
+  retransmit_base = {RETRANSMIT_BASE}
+  plugins {{
+    vici {{ socket = unix://{vici_socket} }}
+    openssl {{ load_legacy = yes }}
+  }}
+  filelog {{
+    link {{
+      path = {log_file}
+      time_format = %H:%M:%S
+      default = 1
+      flush_line = yes
+    }}
+  }}
+  syslog {{ daemon {{ default = -1 }} }}
+}}
+"""
+
+
+def initiate(timeout_ms: int) -> dict[str, Any]:
+    """The ``initiate`` message for the L2TP CHILD (IKEv1 brings up the IKE SA with it)."""
+    return {"child": CHILD, "ike": CONN, "timeout": str(max(1, timeout_ms)), "loglevel": "0"}
+
+
 def ike_connection(settings: L2tpSettings, *, fwmark: int = 0) -> dict[str, Any]:
     """The ``load-conn`` message: IKEv1 main mode, PSK, one transport-mode CHILD for UDP to
     the server's L2TP port (any local port: xl2tpd's own, one per link)."""
@@ -247,6 +301,7 @@ def check_kernel(ipsec: bool) -> None:
 
 __all__ = [
     "ERROR_L2TP_SECURITY",
+    "REQID_BASE",
     "L2tpSettings",
     "check_kernel",
     "check_psk",
@@ -254,8 +309,11 @@ __all__ = [
     "ike_connection",
     "ike_failure",
     "ike_secret",
+    "initiate",
     "is_l2tp",
     "kernel_gaps",
     "pppd_options",
+    "reqid_for",
+    "strongswan_conf",
     "xl2tpd_conf",
 ]
