@@ -461,6 +461,10 @@ class SstpServer:
             session.connected_error = "certificate hash differs"
         else:
             session.connected = True
+        self._log(
+            f"{session.peer}: Call Connected {'ok' if session.connected else 'bad: '}"
+            f"{session.connected_error}"
+        )
 
 
 def _first_pem(path: str) -> str:
