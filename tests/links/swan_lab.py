@@ -36,6 +36,21 @@ def _pki(*args: str, stdin: bytes | None = None) -> bytes:
     return res.stdout
 
 
+#: A Windows-style L2TP/IPsec responder's connection (``SwanServer``'s ``extra_conf``): IKEv1, PSK, transport mode for UDP 1701.
+L2TP_RESPONDER = """
+connections {
+  l2tp { version = 1
+    proposals = aes256-sha256-modp2048,aes256-sha1-modp1024,aes128-sha1-modp1024
+    local { auth = psk }
+    remote { auth = psk }
+    children { l2tp { mode = transport
+      local_ts = dynamic[udp/1701]
+      remote_ts = dynamic[udp]
+      esp_proposals = aes256-sha1,aes128-sha1 } } }
+}
+"""
+
+
 def make_ca(d: Path, name: str = "openras test CA") -> tuple[Path, Path]:
     """(CA certificate, CA key) in ``d``."""
     d.mkdir(parents=True, exist_ok=True)

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 from netns import NetnsLab, NsPair, require_programs, wait_until
-from swan_lab import CHARON, PLUGINS, PSK, SwanServer, make_ca
+from swan_lab import CHARON, L2TP_RESPONDER, PLUGINS, PSK, SwanServer, make_ca
 
 from openras.links.ikev2.vici import ViciConnection, ViciError
 from openras.links.ppp.l2tp import (
@@ -25,20 +25,6 @@ from openras.links.ppp.l2tp import (
     ike_failure,
     ike_secret,
 )
-
-#: A Windows-style L2TP/IPsec responder's connection (merged into the lab's swanctl.conf).
-_L2TP_RESPONDER = """
-connections {
-  l2tp { version = 1
-    proposals = aes256-sha256-modp2048,aes256-sha1-modp1024,aes128-sha1-modp1024
-    local { auth = psk }
-    remote { auth = psk }
-    children { l2tp { mode = transport
-      local_ts = dynamic[udp/1701]
-      remote_ts = dynamic[udp]
-      esp_proposals = aes256-sha1,aes128-sha1 } } }
-}
-"""
 
 
 def _client_charon(lab: NetnsLab, pair: NsPair, workdir: Path) -> Path:
@@ -101,7 +87,7 @@ def _codes(log: Path) -> list[int]:
 def responder(netns_lab: NetnsLab, netns_pair: NsPair, tmp_path: Path) -> SwanServer:
     require_programs("pki", "swanctl", CHARON)
     srv = SwanServer(netns_pair, tmp_path / "responder", pool="10.97.9.0/28",
-                     inside="10.96.9.1", extra_conf=[_L2TP_RESPONDER])  # fmt: skip
+                     inside="10.96.9.1", extra_conf=[L2TP_RESPONDER])  # fmt: skip
     srv.start(netns_lab, make_ca(tmp_path / "ca"))
     return srv
 

@@ -1,6 +1,6 @@
 """The ppp driver on this host, whose kernel has no PPP (no /dev/ppp, no modules).
 
-What runs here: a Windows PPPoE entry, a modem entry and a PPTP entry dialed through a real rasman in a
+What runs here: a Windows PPPoE entry, a modem entry, a PPTP and an L2TP entry dialed through a real rasman in a
 network namespace fail at once with 797 naming the missing kernel support and leave nothing
 running (no pppd, no interface, no run files); and the pure parts: the argv built from the
 typed model (the password never in it, no entry value as an option word, values starting
@@ -55,6 +55,13 @@ HOST_HAS_PPP = Path("/dev/ppp").exists()
             "PhoneNumber=192.0.2.1\n",
             "PPTP",
         ),
+        # a Windows L2TP export that allows L2TP without IPsec (DataEncryption=0)
+        (
+            "Type=2\nVpnStrategy=3\nDataEncryption=0\nPreferredDevice=WAN Miniport (L2TP)\n"
+            "MEDIA=rastapi\nPort=VPN3-0\nDevice=WAN Miniport (L2TP)\n\nDEVICE=vpn\n"
+            "PhoneNumber=192.0.2.1\n",
+            "L2TP",
+        ),
     ],
 )
 def test_dial_without_kernel_ppp_fails_at_once_leaving_nothing(
@@ -83,6 +90,8 @@ def test_dial_without_kernel_ppp_fails_at_once_leaving_nothing(
         assert "PPPoE" in text, text
     if kind == "PPTP":
         assert "CONFIG_PPP_MPPE" in text, text  # MPPE is required: its module is named too
+    if kind == "L2TP":
+        assert "CONFIG_L2TP" in text and "IPsec" not in text, text
     assert "s3cret-pw" not in text
     assert took < 5, f"the refusal took {took:.2f} s"
     assert set(pids_in_netns(netns_pair.b)) == before == {rm.proc.pid}, "pppd or a helper left"
@@ -116,10 +125,8 @@ def test_windows_keys_choose_ppp(keys: dict[str, str]) -> None:
     # "PPTP first" is a list (PPTP, then IKEv2...): tests/unit/test_vpn_strategy.py
 
 
-def test_vpn_entries_do_not_become_ppp() -> None:
-    with pytest.raises(RasError) as exc:
-        driver_name(EntrySnapshot("x", {"device": "vpn", "vpnstrategy": "3"}))
-    assert exc.value.code == 609
+def test_l2tp_entries_go_to_their_own_driver_not_ppp() -> None:
+    assert driver_name(EntrySnapshot("x", {"device": "vpn", "vpnstrategy": "3"})) == "l2tp"
 
 
 # -- argv from the typed model ----------------------------------------------------------------

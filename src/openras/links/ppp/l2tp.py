@@ -293,7 +293,7 @@ def check_kernel(ipsec: bool) -> None:
     if gaps:
         raise RasError(
             ERROR_CONNECTING_DEVICE_NOT_FOUND,
-            f"this kernel ({os.uname().release}) has no support for {' and '.join(gaps)}: "
+            f"this kernel ({os.uname().release}) has no kernel support for {' and '.join(gaps)}: "
             "L2TP links need CONFIG_PPP, CONFIG_L2TP and CONFIG_PPPOL2TP"
             + (", and for IPsec CONFIG_INET_ESP and CONFIG_XFRM_USER" if ipsec else ""),
         )
