@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from openras.errors import ERROR_CONNECTING_DEVICE_NOT_FOUND, RasError
+from openras.errors import ERROR_BAD_PHONE_NUMBER, ERROR_CONNECTING_DEVICE_NOT_FOUND, RasError
+from openras.links.base import DialParams, LinkSpec
 from openras.links.ppp import l2tp as L
 
 SERVER = "10.231.244.1"
@@ -173,3 +174,76 @@ def test_check_kernel_here_refuses_with_what_is_missing(monkeypatch: pytest.Monk
     monkeypatch.setattr("openras.links.xfrm.kernel_esp", lambda: False)
     with pytest.raises(RasError, match="IPsec ESP"):
         L.check_kernel(True)
+
+
+# -- the driver's model (links/ppp/l2tp_link.py) ------------------------------------------------
+
+
+def _spec(keys: dict[str, str], *, handle: int = 7, psk: str = "", phone: str = "",
+          admin: bool = False) -> LinkSpec:  # fmt: skip
+    from dataclasses import replace
+
+    params = DialParams(entry_name="L2TP Lab", user="alice", password="pw", psk=psk,
+                        phone_number=phone, domain="CORP")  # fmt: skip
+    spec = LinkSpec(handle=handle, owner_uid=1000, entry=_Entry(keys), params=params,  # type: ignore[arg-type]
+                    run_dir=Path("/nonexistent"), marker="m")  # fmt: skip
+    return replace(spec, grant=replace(spec.grant, admin_credentials=admin)) if admin else spec
+
+
+def test_a_dial_is_the_checked_server_ipsec_the_key_and_a_reqid_of_the_link() -> None:
+    from openras.links.ppp.l2tp_link import dial_from_spec
+
+    dial = dial_from_spec(_spec(EXPORT, psk="k3y"))
+    assert dial.tunnel.server == SERVER and dial.tunnel.ipsec and dial.tunnel.psk == "k3y"
+    assert dial.tunnel.reqid == L.reqid_for(7) == L.REQID_BASE + 7
+    assert dial.user == "CORP\\alice"  # MS-CHAP's DOMAIN\user, as Windows sends it
+    assert L.reqid_for(7 + (1 << 24)) != L.reqid_for(8)  # (the low 24 bits of growing handles)
+    plain = dial_from_spec(_spec({**EXPORT, "DataEncryption": "0"}))
+    assert not plain.tunnel.ipsec and plain.tunnel.psk == ""  # L2TP alone needs no key
+    with pytest.raises(RasError) as exc:
+        dial_from_spec(_spec(EXPORT))  # IPsec required, no key saved
+    assert exc.value.code == 766
+
+
+@pytest.mark.parametrize(
+    "number", ["-oProxyCommand=x", "a b", "10.0.0.1;reboot", "::1", "host\nname", ""]
+)
+def test_a_server_that_is_not_a_plain_name_or_address_is_refused(number: str) -> None:
+    from openras.links.ppp.l2tp_link import dial_from_spec
+
+    with pytest.raises(RasError) as exc:
+        dial_from_spec(_spec({**EXPORT, "PhoneNumber": number}, psk="k"))
+    assert exc.value.code == ERROR_BAD_PHONE_NUMBER
+    assert "L2TP" in str(exc.value) or "not a host name" in str(exc.value)
+
+
+def test_the_administrators_key_and_password_go_to_the_entrys_server_only() -> None:
+    from openras.links.ppp.l2tp_link import dial_from_spec
+
+    with pytest.raises(RasError) as exc:
+        dial_from_spec(_spec(EXPORT, psk="k", phone="192.0.2.9", admin=True))
+    assert exc.value.code == 5
+    assert dial_from_spec(_spec(EXPORT, psk="k", phone=SERVER, admin=True)).tunnel.server == SERVER
+
+
+def test_charons_conf_is_the_kernels_esp_with_no_route_and_no_virtual_ip(tmp_path: Path) -> None:
+    conf = L.strongswan_conf(vici_socket=tmp_path / "v", log_file=tmp_path / "l",
+                             dial_timeout=15.0)  # fmt: skip
+    assert "kernel-libipsec" not in conf and "kernel-netlink" in conf
+    assert "install_routes = no" in conf and "install_virtual_ip = no" in conf
+    assert f"unix://{tmp_path / 'v'}" in conf and "include" not in conf
+    assert L.initiate(2500) == {"child": L.CHILD, "ike": L.CONN, "timeout": "2500", "loglevel": "0"}
+
+
+@pytest.mark.parametrize(
+    ("line", "code"),
+    [
+        ("Maximum retries exceeded for tunnel 12345.  Closing.", 809),
+        ("xl2tpd[1]: Unable to bind socket: Address already in use", 711),
+        ("Connecting to host 10.0.0.1, port 1701", None),
+    ],
+)
+def test_xl2tpd_lines_that_end_a_dial(line: str, code: int | None) -> None:
+    from openras.links.ppp.l2tp_link import xl2tpd_failure
+
+    assert xl2tpd_failure(line) == code

@@ -157,7 +157,7 @@ def pptp_server(text: str, kind: str = "PPTP") -> str:
     program (its own config file, for xl2tpd) as one plain word."""
     value = text.strip()
     if not value:
-        raise RasError(ERROR_BAD_PHONE_NUMBER, f"a {kind} entry needs PhoneNumber=<server>")
+        raise RasError(ERROR_BAD_PHONE_NUMBER, f"this {kind} entry needs PhoneNumber=<server>")
     try:
         address = ipaddress.ip_address(value)
     except ValueError:
