@@ -24,4 +24,4 @@ def test_typos_are_named_with_the_nearest_key():
     ]
     assert unknown_keys(["openrassshmode", "PhoneNumber"]) == []
     assert unknown_device("OpenVPN") is None
-    assert "use one of ikev2, loopback" in (unknown_device("openvnp") or "")
+    assert "use one of ikev2, l2tp, loopback" in (unknown_device("openvnp") or "")
