@@ -189,11 +189,16 @@ class Soak:
         self.actions: Counter[str] = Counter()
         self.faults: Counter[str] = Counter()
         self.reaped = 0
+        #: Links seen connected (with their process), by entry.
+        self.links_up: Counter[str] = Counter()
         self.violations: list[str] = []
         self.trail: deque[str] = deque(maxlen=30)
         #: (step, daemon pid, RSS bytes) at every quiescent point.
         self.rss: list[tuple[int, int, int]] = []
+        #: More invariants (a namespace's interfaces, routes, rules) and more faults (a
+        #: server's death): name -> (weight, action), the action counting its own faults.
         self.extra_checks: list[Callable[[Truth], list[str]]] = []
+        self.extra_faults: dict[str, tuple[int, Callable[[], None]]] = {}
         self.client = self._connect()
 
     # ------------------------------------------------------------------ plumbing
@@ -223,11 +228,11 @@ class Soak:
         self.issued.add(handle)
         self.top = max(self.top, handle)
 
-    def _doom(self, handle: int, ends: frozenset[int] | None = None) -> None:
+    def doom(self, handle: int, ends: frozenset[int] | None = None) -> None:
         self.rows.pop(handle, None)
         self.doomed[handle] = ends
 
-    def _note(self, text: str) -> None:
+    def note(self, text: str) -> None:
         self.trail.append(f"step {self.steps}: {text}")
 
     def _live(self, entry: str) -> int | None:
@@ -237,7 +242,7 @@ class Soak:
                 return h
         return None
 
-    def _connected(self) -> list[int]:
+    def connected(self) -> list[int]:
         return sorted(h for h, r in self.rows.items() if r.phase == "connected")
 
     def _spawn_dialer(self, entry: str) -> subprocess.Popen[bytes]:
@@ -390,6 +395,7 @@ class Soak:
                     continue
                 if row.pid is None:
                     row.pid = pids[0]
+                    self.links_up[row.entry] += 1
                 elif row.pid != pids[0]:
                     v.append(f"handle {h}: link process {row.pid} became {pids[0]} (not adopted)")
                 stored = record_pids((t.stored.get(h) or {}).get("link"))
@@ -423,7 +429,7 @@ class Soak:
     def step(self) -> None:
         """One random action (a dial, a hang-up, a fault), then wait and check."""
         self.steps += 1
-        live = self._connected()
+        live = self.connected()
         slow_free = self._live(self.entries.slow) is None and not any(
             r.entry == self.entries.slow and r.phase != "failed" for r in self.rows.values()
         )
@@ -438,10 +444,14 @@ class Soak:
             "drop": 4 if room else 0,
             "kill_daemon": 7,
         }
+        weights |= {k: w for k, (w, _) in self.extra_faults.items()}
         names = [k for k, w in weights.items() if w]
         name = self.rng.choices(names, [weights[k] for k in names])[0]
         self.actions[name] += 1
-        getattr(self, f"_{name}")()
+        if name in self.extra_faults:
+            self.extra_faults[name][1]()
+        else:
+            getattr(self, f"_{name}")()
         self.check(self.wait_quiet())
 
     def _dial(self) -> None:
@@ -449,7 +459,7 @@ class Soak:
         pool = list(self.entries.quick) + ([self.entries.bad] if failed < 3 else [])
         entry = self.rng.choice(pool)
         joins = self._live(entry)
-        self._note(f"dial {entry!r}" + (f" (joins {joins})" if joins else ""))
+        self.note(f"dial {entry!r}" + (f" (joins {joins})" if joins else ""))
         try:
             h = self.client.dial(entry, self.pbk).handle
         except errors.RasError as exc:
@@ -474,12 +484,12 @@ class Soak:
         h = self.rng.choice(sorted(self.rows))
         row = self.rows[h]
         if row.refs > 1:
-            self._note(f"hang up {h} (drops one of {row.refs} references)")
+            self.note(f"hang up {h} (drops one of {row.refs} references)")
             self.client.hang_up(h, wait=False)
             row.refs -= 1
             return
         waits = self.rng.random() < 0.5
-        self._note(
+        self.note(
             f"hang up {h} {row.entry!r} ({row.phase}, {'wait' if waits else 'then wait_gone'})"
         )
         if waits:
@@ -492,17 +502,17 @@ class Soak:
             self.violations.append(f"handle {h} still answers after its hang-up returned")
         except errors.InvalidHandle:
             pass
-        self._doom(h)
+        self.doom(h)
 
     def _redial(self) -> None:
         """Hang up and dial the same entry at once: the dial waits for the teardown and
         gets a new handle."""
-        h = self.rng.choice(self._connected())
+        h = self.rng.choice(self.connected())
         entry = self.rows[h].entry
-        self._note(f"redial {entry!r}: hang up {h} and dial again at once")
+        self.note(f"redial {entry!r}: hang up {h} and dial again at once")
         for _ in range(self.rows[h].refs):
             self.client.hang_up(h, wait=False)
-        self._doom(h)
+        self.doom(h)
         try:
             new = self.client.dial(entry, self.pbk).handle
         except errors.RasError as exc:
@@ -515,7 +525,7 @@ class Soak:
         """A client SIGKILLed mid-dial: the attempt is the daemon's and goes on to connect."""
         entry = self.entries.slow
         state = self.rng.choice(DIAL_STATES)
-        self._note(f"dial {entry!r} in a client SIGKILLed at state {state}")
+        self.note(f"dial {entry!r} in a client SIGKILLed at state {state}")
         proc = self._spawn_dialer(entry)
         try:
             h = self._attempt_at(entry, state, lambda: proc.poll() is None)
@@ -528,21 +538,21 @@ class Soak:
             self.rows[h] = Row(entry, "connected")
 
     def _kill_link(self) -> None:
-        h = self.rng.choice(self._connected())
+        h = self.rng.choice(self.connected())
         pid = self.rows[h].pid
-        self._note(f"SIGKILL link {pid} of {h} {self.rows[h].entry!r}")
+        self.note(f"SIGKILL link {pid} of {h} {self.rows[h].entry!r}")
         assert pid is not None  # seen by the check after the step that made the row
         os.kill(pid, signal.SIGKILL)
         self.faults["link program SIGKILLed"] += 1
         poll(lambda: pid_gone(pid), 10)
-        self._doom(h, frozenset({errors.ERROR_DISCONNECTION}))
+        self.doom(h, frozenset({errors.ERROR_DISCONNECTION}))
 
     def _kill_link_mid_dial(self) -> None:
         """The link program dies while dialing: the dial fails and the row stays, failed,
         until hung up (if it was Connected by then, it drops with 628 instead)."""
         entry = self.entries.slow
         state = self.rng.choice(DIAL_STATES[1:])
-        self._note(f"dial {entry!r}, SIGKILL its link at state {state}")
+        self.note(f"dial {entry!r}, SIGKILL its link at state {state}")
         result: list[int | errors.RasError] = []
 
         def dial() -> None:
@@ -570,11 +580,11 @@ class Soak:
                 self.violations.append(f"the failed dial names {outcome.handle}, not {h}")
             self.rows[h] = Row(entry, "failed")
         else:
-            self._doom(h, frozenset({errors.ERROR_DISCONNECTION}))
+            self.doom(h, frozenset({errors.ERROR_DISCONNECTION}))
 
     def _drop(self) -> None:
         entry = self.entries.dropper
-        self._note(f"dial {entry!r} (drops by itself)")
+        self.note(f"dial {entry!r} (drops by itself)")
         try:
             h = self.client.dial(entry, self.pbk).handle
         except errors.RasError as exc:
@@ -582,19 +592,19 @@ class Soak:
             return
         self._issue(h, f"dial {entry}")
         self.faults["link dropped by itself"] += 1
-        self._doom(h, frozenset({errors.ERROR_REMOTE_DISCONNECTION}))
+        self.doom(h, frozenset({errors.ERROR_REMOTE_DISCONNECTION}))
 
     # ------------------------------------------------------------------ killing the daemon
 
     def _kill_daemon(self) -> None:
-        live = self._connected()
+        live = self.connected()
         variants = ["idle", "racing dial"]
         if live:
             variants += ["mid-teardown", "link dies while down"]
         if self._live(self.entries.slow) is None and len(live) < self.max_live:
             variants.append("mid-dial")
         variant = self.rng.choice(variants)
-        self._note(f"SIGKILL rasman ({variant})")
+        self.note(f"SIGKILL rasman ({variant})")
         getattr(self, "_crash_" + variant.replace(" ", "_").replace("-", "_"))()
         self.faults[f"rasman SIGKILLed ({variant})"] += 1
 
@@ -603,22 +613,22 @@ class Soak:
         self._restart()
 
     def _crash_mid_teardown(self) -> None:
-        h = self.rng.choice(self._connected())
+        h = self.rng.choice(self.connected())
         for _ in range(self.rows[h].refs):
             self.client.hang_up(h, wait=False)
         self._kill9()
-        self._doom(h)
+        self.doom(h)
         self._restart()
 
     def _crash_link_dies_while_down(self) -> None:
-        h = self.rng.choice(self._connected())
+        h = self.rng.choice(self.connected())
         pid = self.rows[h].pid
         assert pid is not None
         self._kill9()
         os.kill(pid, signal.SIGKILL)
         poll(lambda: pid_gone(pid), 10)
         self.faults["link program SIGKILLed"] += 1
-        self._doom(h, frozenset({errors.ERROR_DISCONNECTION}))
+        self.doom(h, frozenset({errors.ERROR_DISCONNECTION}))
         self._restart()
 
     def _crash_mid_dial(self) -> None:
@@ -686,11 +696,11 @@ class Soak:
 
     def finish(self) -> None:
         """Hang up everything (each handle must reach 6) and check the table is empty."""
-        self._note("hang up everything")
+        self.note("hang up everything")
         for h, row in sorted(self.rows.items()):
             for _ in range(row.refs):
                 self.client.hang_up(h, wait=False)
-            self._doom(h)
+            self.doom(h)
         for h in sorted(self.doomed):
             with contextlib.suppress(errors.InvalidHandle):
                 self.client.wait_gone(h, timeout=QUIET_DEADLINE)
@@ -717,9 +727,11 @@ class Soak:
     def summary(self) -> str:
         faults = ", ".join(f"{k}: {n}" for k, n in sorted(self.faults.items()))
         actions = ", ".join(f"{k}: {n}" for k, n in sorted(self.actions.items()))
+        up = ", ".join(f"{k}: {n}" for k, n in sorted(self.links_up.items()))
         return (
             f"soak: {self.steps} steps, {sum(self.faults.values())} faults injected ({faults}); "
-            f"actions ({actions}); {len(self.issued)} handles issued, {self.reaped} reaped; "
+            f"actions ({actions}); links connected ({up}); "
+            f"{len(self.issued)} handles issued, {self.reaped} reaped; "
             f"violations: {len(self.violations)}"
         )
 
