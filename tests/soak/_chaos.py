@@ -43,6 +43,10 @@ QUIET_DEADLINE = 30.0
 #: The loopback program's states before Connected (program.SEQUENCE): where a fault may hit.
 DIAL_STATES = (0, 1, 2, 3, 4, 5, 14, 10, 18)
 
+#: How a link whose program was SIGKILLed ends: 628 when the driver sees its process go
+#: (loopback, OpenVPN), 829 when it sees its tunnel go first (WireGuard's UAPI socket).
+LINK_KILLED = frozenset({errors.ERROR_DISCONNECTION, errors.ERROR_LINK_FAILURE})
+
 #: A client that dials and prints the handle; the soak SIGKILLs it while the dial runs.
 DIALER = """
 import sys
@@ -545,7 +549,7 @@ class Soak:
         os.kill(pid, signal.SIGKILL)
         self.faults["link program SIGKILLed"] += 1
         poll(lambda: pid_gone(pid), 10)
-        self.doom(h, frozenset({errors.ERROR_DISCONNECTION}))
+        self.doom(h, LINK_KILLED)
 
     def _kill_link_mid_dial(self) -> None:
         """The link program dies while dialing: the dial fails and the row stays, failed,

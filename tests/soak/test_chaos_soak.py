@@ -30,6 +30,7 @@ from _linkkit import ip_json, rules
 from netns import NetnsLab, NsPair, require_programs, require_root_netns
 from ovpn_lab import PASSWORD, USER, OvpnServer, client_profile, make_pki
 from rasman_ns import rasman_in
+from test_wireguard import WG_PORT, client_config, keypair, start_server
 
 from openras import errors
 
@@ -37,7 +38,7 @@ pytestmark = [pytest.mark.slow]
 
 #: The CI run: at most this many steps, and at most this long (a busy 2-core machine).
 CI_STEPS = 100
-CI_SECONDS = 25.0
+CI_SECONDS = 20.0
 #: Growth of the daemon's RSS tolerated between warm-up and the end (see test docstring).
 RSS_GROWTH = 12 * 2**20
 
@@ -192,8 +193,9 @@ class SharedServer(OvpnServer):
 
 
 VPNS = ("VPN 1", "VPN 2")
+TUNNELS = (*VPNS, "WG")
 LINK_ENTRIES = Entries(
-    quick=("Quick A", "Stubborn", *VPNS), slow="Slow", dropper="Dropper", bad="Bad"
+    quick=("Quick A", "Stubborn", *TUNNELS), slow="Slow", dropper="Dropper", bad="Bad"
 )
 
 
@@ -227,7 +229,7 @@ class Lab:
         v: list[str] = []
         want: set[str] = set()
         for h in soak.connected():
-            if soak.rows[h].entry in VPNS:
+            if soak.rows[h].entry in TUNNELS:
                 if h not in self.ifaces:
                     self.ifaces[h] = soak.client.projection(h).interface
                 want.add(self.ifaces[h])
@@ -247,12 +249,12 @@ class Lab:
 @pytest.mark.root
 @pytest.mark.netns
 def test_chaos_soak_links(tmp_path: Path, pytestconfig: pytest.Config) -> None:
-    """The loopback soak with OpenVPN links beside them, rasman and its links in a network
-    namespace, and one more fault: the OpenVPN server's death. After every step the client
-    namespace holds exactly the tun devices (and their routes) of the connected VPN rows and
-    the policy rules it started with."""
+    """The loopback soak with OpenVPN and WireGuard (wireguard-go) links beside them, rasman
+    and its links in a network namespace, and one more fault: the OpenVPN server's death.
+    After every step the client namespace holds exactly the tunnel devices (and their
+    routes) of the connected rows and the policy rules it started with."""
     require_root_netns()
-    require_programs("openvpn", "openssl")
+    require_programs("openvpn", "openssl", "wireguard-go", "wg")
     seed = seed_of(pytestconfig)
     netns = NetnsLab(workdir=tmp_path)
     try:
@@ -260,10 +262,15 @@ def test_chaos_soak_links(tmp_path: Path, pytestconfig: pytest.Config) -> None:
         pki = make_pki(tmp_path / "pki")
         (tmp_path / "server").mkdir()
         server = SharedServer(
-            pair, tmp_path / "server", tunnel_net=f"10.232.{pair.addr_a.split('.')[2]}"
+            pair, tmp_path / "server", tunnel_net=f"10.233.{pair.addr_a.split('.')[2]}"
         )
         server.start(netns, pki, keepalive=(1, 3))
         client_profile(tmp_path, server, pki)
+        wg_private, wg_public = keypair()
+        wg_server = start_server(netns, pair, tmp_path, client_pub=wg_public)
+        wg_conf = client_config(
+            tmp_path, wg_private, wg_server.public_key, f"{pair.addr_a}:{WG_PORT}"
+        )
         pbk = write_phonebook(tmp_path / "soak.pbk")
         with pbk.open("a") as fh:
             for name in VPNS:
@@ -271,6 +278,10 @@ def test_chaos_soak_links(tmp_path: Path, pytestconfig: pytest.Config) -> None:
                     f"[{name}]\nOpenRasDevice=openvpn\nPhoneNumber={pair.addr_a}\n"
                     "OpenRasOpenVpnProfile=client.ovpn\nOpenRasDialTimeoutMs=10000\n\n"
                 )
+            fh.write(
+                "[WG]\nOpenRasDevice=wireguard\n"
+                f"OpenRasWireGuardConfig={wg_conf.name}\nOpenRasDialTimeoutMs=5000\n\n"
+            )
         lab = Lab(netns, pair, server, pki)
         with rasman_in(netns, pair.b, tmp_path) as daemon:
             soak = Soak(daemon, pbk, LINK_ENTRIES, random.Random(seed), log=daemon.log)
