@@ -52,7 +52,7 @@ from openras.errors import (
 )
 from openras.links._common import dial_timeout, find_program, link_exists, program_path
 from openras.links._owner_files import write_private
-from openras.links.base import Emit, Link, LinkSpec, Projection
+from openras.links.base import Emit, Link, LinkSpec, Projection, RecordChanged
 from openras.links.ikev2.driver import _MOUNT_AND_EXEC, find_charon
 from openras.links.ikev2.vici import ViciClosed, ViciConnection, ViciError
 from openras.links.journal import File, Interface, Process, XfrmReqid
@@ -87,7 +87,8 @@ _XL2TPD_FAILURES: Final = (
 
 @dataclass(frozen=True)
 class L2tpDial:
-    """One L2TP dial, checked: the tunnel (server, IPsec, PSK, reqid) and pppd's user."""
+    """One L2TP dial, checked: the tunnel (server, IPsec, PSK; the reqid once the link has
+    its handle) and pppd's user."""
 
     tunnel: l2tp.L2tpSettings
     user: str
@@ -108,7 +109,6 @@ def dial_from_spec(spec: LinkSpec) -> L2tpDial:
         server=dial_server(spec, "L2TP"),
         ipsec=ipsec,
         psk=l2tp.check_psk(spec.params.psk) if ipsec else "",
-        reqid=l2tp.reqid_for(spec.handle),
     )
     return L2tpDial(tunnel=tunnel, user=dial_user(spec), dial_timeout=dial_timeout(entry))
 
@@ -165,7 +165,9 @@ class L2tpLink(PppLink):
     # -- start ------------------------------------------------------------------------------
 
     async def _launch(self, prepared: L2tpDial) -> None:  # type: ignore[override]
-        self._dial_cfg = prepared
+        # (the checks ran before the handle existed: the reqid is the link's from here)
+        tunnel = replace(prepared.tunnel, reqid=l2tp.reqid_for(self.spec.handle))
+        prepared = self._dial_cfg = replace(prepared, tunnel=tunnel)
         self._ipsec = prepared.tunnel.ipsec
         if link_exists(self._ifname):
             raise RasError(ERROR_PORT_NOT_AVAILABLE, f"interface {self._ifname} exists already")
@@ -297,6 +299,7 @@ class L2tpLink(PppLink):
             if pw_fd is not None:
                 os.close(pw_fd)
         self._watch_program(proc)
+        self.emit(RecordChanged())  # (start() has returned: adoption must find xl2tpd)
 
     async def _call(self) -> None:
         """``c openras`` into xl2tpd's control pipe, once xl2tpd has made it."""
@@ -351,6 +354,7 @@ class L2tpLink(PppLink):
             self.journal.note(Process(proc.pid, proc.identity.create_time))
             self._pppd = proc
             self._spawn(self._watch_helper(proc, "pppd"))
+            self.emit(RecordChanged())
 
     async def _watch_helper(self, proc: LinkProcess, name: str) -> None:
         """pppd's or charon's exit that nobody asked for ends the link."""
