@@ -237,3 +237,34 @@ def test_sstpc_does_not_check_the_name(tmp_path: Path, pki: Pki) -> None:
         rig.client_ppp.sendall(sstp.hdlc_encode(LCP_REQUEST))
         assert _frames(rig.server_ppp, sstp.HdlcDecoder(), WAIT_S)[:1] == [LCP_REQUEST]
         assert rig.proc.poll() is None
+
+
+def test_the_daemon_checks_the_chain_and_the_name_before_sstpc(pki: Pki) -> None:
+    """What sstpc leaves out, the driver does before starting it: the certificate must chain
+    to the CA and name the server (its subjectAltName, an IP address here), else 801 saying
+    which; the right certificate passes, and a server nobody answers is left to sstpc."""
+    from openras.errors import ERROR_VALIDATING_SERVER_CERT, RasError
+    from openras.links.ppp.sstp_check import check_server_certificate
+
+    def serve(cert: Path, key: Path) -> sstp.SstpServer:
+        return sstp.SstpServer(str(cert), str(key), ("127.0.0.1", 0), lambda: None).start()  # type: ignore[arg-type,return-value]
+
+    good = serve(pki.cert, pki.key)
+    wrong_name = serve(pki.wrong_name_cert, pki.wrong_name_key)
+    try:
+        check_server_certificate(f"127.0.0.1:{good.address[1]}", str(pki.ca), WAIT_S)
+        with pytest.raises(RasError) as exc:
+            check_server_certificate(f"127.0.0.1:{wrong_name.address[1]}", str(pki.ca), WAIT_S)
+        assert exc.value.code == ERROR_VALIDATING_SERVER_CERT
+        assert "IP address mismatch" in str(exc.value), exc.value
+        with pytest.raises(RasError) as exc:
+            check_server_certificate(f"127.0.0.1:{good.address[1]}", str(pki.other_ca), WAIT_S)
+        assert exc.value.code == ERROR_VALIDATING_SERVER_CERT
+        assert "unable to get local issuer certificate" in str(exc.value), exc.value
+    finally:
+        good.close()
+        wrong_name.close()
+    with socket.socket() as unused:  # a port nobody listens on: sstpc's to report (809)
+        unused.bind(("127.0.0.1", 0))
+        port = unused.getsockname()[1]
+    check_server_certificate(f"127.0.0.1:{port}", str(pki.ca), WAIT_S)

@@ -231,8 +231,13 @@ def http_reply(request: bytes) -> tuple[bool, bytes]:
 class PppPeer:
     """A PPP peer speaking async HDLC over a file descriptor pair."""
 
-    def __init__(self, rfd: int, wfd: int, *, proc: subprocess.Popen[bytes] | None = None):
+    def __init__(
+        self, rfd: int, wfd: int, *, proc: subprocess.Popen[bytes] | None = None, hold: int = -1
+    ) -> None:
         self.rfd, self.wfd, self.proc = rfd, wfd, proc
+        #: The pty's slave, held open here while pppd runs: with no slave open, a read of
+        #: the master is EIO (before pppd has opened its tty, or while it reopens it).
+        self._hold = hold
         self._decoder = HdlcDecoder()
         self._lock = threading.Lock()
 
@@ -245,8 +250,7 @@ class PppPeer:
         proc = subprocess.Popen(
             [pppd, path, "nodetach", *pppd_args], stdin=subprocess.DEVNULL, close_fds=True
         )
-        os.close(slave)
-        return cls(master, master, proc=proc)
+        return cls(master, master, proc=proc, hold=slave)
 
     def send(self, frame: bytes) -> None:
         data = hdlc_encode(frame)
@@ -257,6 +261,8 @@ class PppPeer:
     def read_frames(self, timeout: float) -> list[bytes] | None:
         """The frames that arrive within ``timeout`` ([] if none); None at EOF."""
         ready, _, _ = select.select([self.rfd], [], [], timeout)
+        if self.proc is not None and self.proc.poll() is not None and not ready:
+            return None  # pppd exited (its slave is held open here: no EIO says so)
         if not ready:
             return []
         try:
@@ -278,6 +284,9 @@ class PppPeer:
                     self.proc.wait(5)
             with contextlib.suppress(OSError):
                 os.close(self.rfd)
+            if self._hold >= 0:
+                with contextlib.suppress(OSError):
+                    os.close(self._hold)
 
 
 # -- a session ------------------------------------------------------------------------------

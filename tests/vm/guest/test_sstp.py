@@ -174,7 +174,8 @@ def test_sstp_export_dials_pings_and_hangs_up_leaving_nothing(
     nothing_left(lab, pair, rasman)
     code, h, dial_s = dial(pbk, PASSWORD)
     assert code == 0, (
-        f"{rasapi.RasGetErrorString(code)}; {_tail(server.out)} {_tail(server.ppp_log)}"
+        f"{rasapi.RasGetErrorString(code)}; {_tail(server.out)} {_tail(server.ppp_log)}; "
+        f"rasman: {_tail(rasman.log)}"
     )
     assert dial_s < DIAL_LIMIT_S
     code, status = rasapi.RasGetConnectStatus(h)

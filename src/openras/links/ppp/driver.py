@@ -81,6 +81,7 @@ from openras.links.ppp.interpreter import (
     deadline_code,
     pptp_control_seen,
 )
+from openras.links.ppp.sstp_check import check_server_certificate
 from openras.links.process import MARKER_ENV, LinkProcess, ProcessIdentity
 from openras.links.progress import LogTail, Progress
 from openras.links.supervisor import SupervisedLink, stopped_before_start
@@ -284,6 +285,11 @@ class PppLink(SupervisedLink[PppSettings]):
         if settings.kind == "sstp" and settings.sstp_ca_pem:
             sstp_ca = str(self._path(_SSTP_CA))
             write_private(Path(sstp_ca), settings.sstp_ca_pem)
+        if settings.kind == "sstp":
+            # sstpc checks the chain but not the name: the daemon checks both first.
+            await asyncio.to_thread(
+                check_server_certificate, settings.server, sstp_ca, settings.dial_timeout
+            )
         no_script = next(
             (p for p in ("/bin/true", "/usr/bin/true") if os.access(p, os.X_OK)), "/bin/true"
         )
