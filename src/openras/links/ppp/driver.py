@@ -384,9 +384,10 @@ class PppLink(SupervisedLink[PppSettings]):
         return classify_exit(self._log, rc, connected=self._connected)
 
     async def _release(self) -> None:
-        """PPTP: pppd is gone; pptp's processes (the GRE gateway, the call manager clearing
-        the call) carry the link's marker and get a few seconds to leave, then SIGKILL."""
-        if self._kind == "pptp":
+        """PPTP, SSTP: pppd is gone; its pty's programs (pptp's GRE gateway and call manager
+        clearing the call; sstpc sending its Call Disconnect) carry the link's marker and get
+        a few seconds to leave, then SIGKILL."""
+        if self._kind in ("pptp", "sstp"):
             await self._reap_marked()
 
     async def _reap_marked(self) -> None:
