@@ -149,6 +149,19 @@ def _frames(sock: socket.socket, decoder: sstp.HdlcDecoder, timeout: float) -> l
     return []
 
 
+def _lcp_through(rig: Rig) -> list[bytes]:
+    """The LCP request written into sstpc, again every half second as pppd retransmits it
+    (sstpc drops what comes before its SSTP call is up), until the server's PPP side has
+    frames or the wait ends; those frames."""
+    decoder = sstp.HdlcDecoder()
+    deadline = time.monotonic() + WAIT_S
+    while time.monotonic() < deadline:
+        rig.client_ppp.sendall(sstp.hdlc_encode(LCP_REQUEST))
+        if frames := _frames(rig.server_ppp, decoder, 0.5):
+            return frames
+    return []
+
+
 def test_hdlc_round_trip_and_fcs() -> None:
     """The codec against RFC 1662's check value and escapes: what pppd would accept."""
     encoded = sstp.hdlc_encode(LCP_REQUEST)
@@ -200,8 +213,7 @@ def test_sstp_packets_parse_back() -> None:
 
 def test_lcp_crosses_both_ways(rig: Rig) -> None:
     """pppd's bytes into sstpc come out of the server's PPP side, and back."""
-    rig.client_ppp.sendall(sstp.hdlc_encode(LCP_REQUEST))
-    at_server = _frames(rig.server_ppp, sstp.HdlcDecoder(), WAIT_S)
+    at_server = _lcp_through(rig)
     assert at_server[:1] == [LCP_REQUEST], rig.stderr.read_text(errors="replace")
     rig.server_ppp.sendall(sstp.hdlc_encode(LCP_ACK))
     assert _frames(rig.client_ppp, sstp.HdlcDecoder(), WAIT_S)[:1] == [LCP_ACK]
@@ -234,15 +246,15 @@ def test_sstpc_does_not_check_the_name(tmp_path: Path, pki: Pki) -> None:
     (it verifies the chain only once a CA is given). The driver must not rely on sstpc for
     the server's identity beyond the CA."""
     with _rig(tmp_path, pki.wrong_name_cert, pki.wrong_name_key, pki.ca) as rig:
-        rig.client_ppp.sendall(sstp.hdlc_encode(LCP_REQUEST))
-        assert _frames(rig.server_ppp, sstp.HdlcDecoder(), WAIT_S)[:1] == [LCP_REQUEST]
+        assert _lcp_through(rig)[:1] == [LCP_REQUEST]
         assert rig.proc.poll() is None
 
 
 def test_the_daemon_checks_the_chain_and_the_name_before_sstpc(pki: Pki) -> None:
     """What sstpc leaves out, the driver does before starting it: the certificate must chain
     to the CA and name the server (its subjectAltName, an IP address here), else 801 saying
-    which; the right certificate passes, and a server nobody answers is left to sstpc."""
+    which; the right certificate passes; nobody answering is 809 and a name that does not
+    resolve 868, before sstpc would try."""
     from openras.errors import ERROR_VALIDATING_SERVER_CERT, RasError
     from openras.links.ppp.sstp_check import check_server_certificate
 
@@ -264,7 +276,12 @@ def test_the_daemon_checks_the_chain_and_the_name_before_sstpc(pki: Pki) -> None
     finally:
         good.close()
         wrong_name.close()
-    with socket.socket() as unused:  # a port nobody listens on: sstpc's to report (809)
+    with socket.socket() as unused:  # a port nobody listens on: 809 at once
         unused.bind(("127.0.0.1", 0))
         port = unused.getsockname()[1]
-    check_server_certificate(f"127.0.0.1:{port}", str(pki.ca), WAIT_S)
+    with pytest.raises(RasError) as exc:
+        check_server_certificate(f"127.0.0.1:{port}", str(pki.ca), WAIT_S)
+    assert exc.value.code == 809 and "refused" in str(exc.value), exc.value
+    with pytest.raises(RasError) as exc:
+        check_server_certificate("sstp.invalid", str(pki.ca), WAIT_S)
+    assert exc.value.code == 868, exc.value

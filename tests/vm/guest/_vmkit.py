@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 import time
 
+import psutil
 from _linkkit import NsRasman
 from netns import NetnsLab, NsPair, wait_until
 
@@ -31,3 +33,13 @@ def crash_and_restart(lab: NetnsLab, pair: NsPair, rm: NsRasman) -> float:
     rm.proc = lab.spawn(pair.b, rasman_argv(rm), log=rm.log, env=rasman_env(rm))
     assert wait_until(rm.ready, RASMAN_START_S, interval=0.05), "rasman did not restart"
     return time.monotonic() - t0
+
+
+def cmdlines_of(pids: set[int]) -> dict[int, list[str]]:
+    """The command lines of those of ``pids`` still running (pppd's ip-up script, /bin/true,
+    comes and goes)."""
+    out = {}
+    for pid in pids:
+        with contextlib.suppress(psutil.Error):
+            out[pid] = psutil.Process(pid).cmdline()
+    return out

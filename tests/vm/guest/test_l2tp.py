@@ -28,7 +28,7 @@ from pathlib import Path
 import psutil
 import pytest
 from _linkkit import NsRasman, pid_alive
-from _vmkit import crash_and_restart
+from _vmkit import cmdlines_of, crash_and_restart
 from netns import NetnsLab, NsPair, kill_pids, pids_in_netns, require_programs, wait_until
 from swan_lab import KERNEL_PLUGINS, L2TP_RESPONDER, PSK, SwanServer, make_ca
 
@@ -246,7 +246,7 @@ def connected_checks(lab: NetnsLab, pair: NsPair, rasman: NsRasman, server: L2tp
     states = xfrm(lab, pair.b, "state")
     assert "mode transport" in states and f"reqid {reqid_for(h)}" in states, states
     # charon, xl2tpd and pppd run for the link; neither the password nor the key in argv.
-    cmdlines = {p: psutil.Process(p).cmdline() for p in live_pids(pair.b) - {rasman.proc.pid}}
+    cmdlines = cmdlines_of(live_pids(pair.b) - {rasman.proc.pid})
     names = sorted(psutil.Process(p).name() for p in cmdlines)
     assert names == ["charon", "pppd", "xl2tpd"], cmdlines
     assert all(PASSWORD not in " ".join(a) and PSK not in " ".join(a) for a in cmdlines.values())

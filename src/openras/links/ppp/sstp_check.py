@@ -25,7 +25,12 @@ import socket
 import ssl
 from typing import Final
 
-from openras.errors import ERROR_VALIDATING_SERVER_CERT, RasError
+from openras.errors import (
+    ERROR_DNSNAME_NOT_RESOLVABLE,
+    ERROR_VALIDATING_SERVER_CERT,
+    ERROR_VPN_TIMEOUT,
+    RasError,
+)
 
 SSTP_PORT: Final = 443
 
@@ -41,8 +46,9 @@ def split_server(server: str) -> tuple[str, int]:
 
 def check_server_certificate(server: str, cafile: str, timeout: float) -> None:
     """RasError(801) unless ``server`` presents a certificate that chains to ``cafile`` and
-    names it. A server that cannot be reached is no error here: sstpc's own attempt says
-    so, with its own code (809, 868)."""
+    names it; 868 when its name does not resolve, 809 when nothing answers there within
+    ``timeout`` (sstpc would not reach it either). A TLS failure that is not the
+    certificate's is left to sstpc, whose own attempt says what it is."""
     host, port = split_server(server)
     try:
         context = ssl.create_default_context(cafile=cafile)
@@ -63,8 +69,17 @@ def check_server_certificate(server: str, cafile: str, timeout: float) -> None:
             f"the SSTP server {host}'s certificate is not accepted: {why} "
             f"(checked against {cafile}; OpenRasSstpCaFile= names the CA to trust)",
         ) from None
-    except (OSError, ssl.SSLError):
+    except ssl.SSLError:
         return
+    except socket.gaierror as exc:
+        raise RasError(
+            ERROR_DNSNAME_NOT_RESOLVABLE, f"the SSTP server's name {host} does not resolve: {exc}"
+        ) from None
+    except OSError as exc:
+        raise RasError(
+            ERROR_VPN_TIMEOUT,
+            f"no SSTP server answers at {host}:{port}: {exc.strerror or exc or 'timed out'}",
+        ) from None
 
 
 __all__ = ["SSTP_PORT", "check_server_certificate", "split_server"]
