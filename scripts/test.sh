@@ -15,8 +15,9 @@ PKGS="$PKGS pptp-linux pptpd"
 # EAP-MSCHAPv2 (extauth) and OpenSSL's legacy MD4/DES (standard plugins); swanctl and pki
 # for the test responder. Not libstrongswan-extra-plugins: it pulls in systemd.
 PKGS="$PKGS strongswan-charon strongswan-swanctl strongswan-pki libcharon-extra-plugins libcharon-extauth-plugins libstrongswan-standard-plugins"
-# L2TP/IPsec: xl2tpd (tests/links/test_l2tp_xl2tpd.py runs the config openras writes).
-PKGS="$PKGS xl2tpd"
+# L2TP/IPsec: xl2tpd (with charon above and pppd). SSTP: sstp-client (sstpc and its pppd
+# plugin); openssl makes the tests' certificates.
+PKGS="$PKGS xl2tpd sstp-client openssl"
 if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
   missing=""
   for p in $PKGS; do dpkg -s "$p" >/dev/null 2>&1 || missing="$missing $p"; done
