@@ -13,7 +13,7 @@ the ESP SAs in transport mode carrying the link's reqid, neither password nor ke
 argv, traffic across, a rasman SIGKILLed and replaced (the new one adopts the link), and a
 hang-up until RasGetConnectStatus answers 6 with charon, xl2tpd, pppd, the interface and
 every SA and policy gone. And the failures: a wrong password (691), a wrong pre-shared key
-(789), each leaving nothing.
+(789), nobody answering at the address (809), each leaving nothing.
 """
 
 from __future__ import annotations
@@ -43,6 +43,8 @@ pytestmark = pytest.mark.vm
 SUBNET = "10.236.47"
 LOCAL_IP, FIRST_CLIENT_IP, DNS_IP = f"{SUBNET}.1", f"{SUBNET}.10", f"{SUBNET}.53"
 ENTRY = "Office L2TP"
+#: An address on B's link (an on-link route) that nobody answers ARP for.
+NOBODY = "10.236.50.200"
 USER, PASSWORD = "alice", "l2tp-S3cret"
 #: Generous under TCG (IKEv1 main and quick mode, then L2TP, then PPP).
 DIAL_LIMIT_S = 60.0
@@ -291,3 +293,19 @@ def test_l2tp_failures_have_windows_codes_and_leave_nothing(
     code, h, _took = dial(pbk, PASSWORD)
     assert code == 789, f"{code}: {rasapi.RasGetErrorString(code)}"
     end(lab, pair, rasman, h)
+
+    # Nobody at the address (no ARP answer on B's link): IKE is never answered: 809,
+    # within the entry's dial timeout (10 s here).
+    lab.run(pair.b, ["ip", "route", "add", f"{NOBODY}/32", "dev", pair.if_b])
+    export = windows_export(NOBODY).replace(
+        f"OpenRasDialTimeoutMs={int(DIAL_LIMIT_S * 1000)}", "OpenRasDialTimeoutMs=10000"
+    )
+    pbk.write_text(export, encoding="utf-8")
+    save_psk(pbk, PSK)
+    try:
+        code, h, took = dial(pbk, PASSWORD)
+        assert code == 809, f"{code}: {rasapi.RasGetErrorString(code)}"
+        assert took < 10 + 10, took
+        end(lab, pair, rasman, h)
+    finally:
+        lab.run(pair.b, ["ip", "route", "del", f"{NOBODY}/32"], check=False)

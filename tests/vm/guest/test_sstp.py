@@ -238,3 +238,10 @@ def test_sstp_failures_have_windows_codes(
     assert code == 801, f"{code}: {rasapi.RasGetErrorString(code)}"
     assert took < DIAL_LIMIT_S + 5
     end(lab, pair, rasman, h)
+
+    # The server down (nothing listens on its port: a TCP reset): 809, sstpc never started.
+    pbk.write_text(windows_export(f"{pair.addr_a}:4443", server.ca), encoding="utf-8")
+    code, h, took = dial(pbk, PASSWORD)
+    assert code == 809, f"{code}: {rasapi.RasGetErrorString(code)}"
+    assert took < DIAL_LIMIT_S + 5
+    end(lab, pair, rasman, h)

@@ -141,6 +141,7 @@ class L2tpLink(PppLink):
         self._charon_tail = LogTail(self._path(_CHARON_LOG))
         self._xl2tpd_tail = LogTail(self._path("xl2tpd.out"))
         self._ike_failure: tuple[int, str] | None = None
+        self._ike_answered = False  # charon received something from the server
         self._ipsec = False
 
     def __repr__(self) -> str:
@@ -250,15 +251,19 @@ class L2tpLink(PppLink):
             await control.request("initiate", l2tp.initiate(timeout_ms))
         except (ViciError, ViciClosed) as exc:
             self._read_charon_log()
-            code, line = self._ike_failure or (l2tp.ERROR_L2TP_SECURITY, str(exc))
+            # (no line that says why: a server that never answered is 809, else IPsec's 789)
+            default = l2tp.ERROR_L2TP_SECURITY if self._ike_answered else _NO_ANSWER
+            code, line = self._ike_failure or (default, str(exc) or "no answer to IKE")
             raise LinkFailure(code, f"IPsec for L2TP failed: {line}") from None
 
     def _read_charon_log(self) -> None:
         for raw in self._charon_tail.lines():
-            if (m := _FILE_LINE.match(raw)) and self._ike_failure is None:
-                code = l2tp.ike_failure(m.group(1))
-                if code is not None:
-                    self._ike_failure = (code, m.group(1))
+            if not (m := _FILE_LINE.match(raw)):
+                continue
+            if m.group(1).startswith("received packet"):
+                self._ike_answered = True
+            if self._ike_failure is None and (code := l2tp.ike_failure(m.group(1))) is not None:
+                self._ike_failure = (code, m.group(1))
 
     def _start_xl2tpd(self, dial: L2tpDial) -> None:
         """xl2tpd with the daemon's config and pppd's options; the password's memfd passes
