@@ -493,6 +493,8 @@ class RasphoneApp(App[int]):
             ):
                 self.tell(f"{choice.name} is already connected.", severity="warning")
                 return
+        if choice.needs_psk and not await self._psk_saved(choice):
+            return
         user = password = ""
         saved = await self.saved_credentials(choice) if choice.needs_credentials else None
         if saved is not None:
@@ -558,16 +560,48 @@ class RasphoneApp(App[int]):
     async def saved_credentials(self, choice: EntryChoice) -> SavedCredentials | None:
         """What the daemon has saved for the entry (never the password), or None when it
         has nothing or cannot say (then the form asks, as without saved credentials)."""
+        saved = await self._saved(choice)
+        return saved if saved is not None and (saved.user or saved.has_password) else None
+
+    async def _saved(self, choice: EntryChoice) -> SavedCredentials | None:
         client = self.client
         if client is None:
             return None
         try:
             async with asyncio.timeout(CALL_TIMEOUT):
-                saved = await client.credentials(choice.name, choice.dial_phonebook)
+                return await client.credentials(choice.name, choice.dial_phonebook)
         except (errors.RasError, OSError) as exc:  # TimeoutError is an OSError
             log.info("saved credentials of %s unknown: %s", choice.name, describe(exc))
             return None
-        return saved if saved.user or saved.has_password else None
+
+    async def _psk_saved(self, choice: EntryChoice) -> bool:
+        """An L2TP/IPsec entry has its pre-shared key saved, or the user types it now and
+        it is saved for the entry through the daemon (as Windows keeps it with the entry).
+        False: cancelled, or it could not be saved (said why)."""
+        from openras.tui.screens import PresharedKeyScreen
+
+        saved = await self._saved(choice)
+        if saved is not None and saved.has_psk:
+            return True
+        key = await self.push_screen_wait(PresharedKeyScreen(choice.name))
+        if key is None:
+            return False
+        socket, autostart, book = self.socket_path, self.autostart, choice.dial_phonebook
+
+        def run() -> None:
+            with Client(socket, autostart=autostart, timeout=CALL_TIMEOUT) as client:
+                client.save_credentials(choice.name, book, psk=key)
+
+        try:
+            await asyncio.to_thread(run)
+        except (errors.RasError, OSError) as exc:
+            self.tell(
+                f"The pre-shared key for {choice.name} was not saved: {describe(exc)}.",
+                severity="error",
+            )
+            return False
+        self.tell(f"Pre-shared key saved for {choice.name}.")
+        return True
 
     def open_details(self, handle: int) -> None:
         from openras.tui.screens import DetailsScreen

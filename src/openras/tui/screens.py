@@ -321,6 +321,39 @@ class QuestionScreen(ModalScreen[str | None]):
         self.dismiss(message.value or None)
 
 
+class PresharedKeyScreen(ModalScreen[str | None]):
+    """An L2TP/IPsec entry's pre-shared key (Windows keeps it with the entry: Security,
+    Advanced settings), asked for when none is saved, typed masked; the app saves it
+    through the daemon for the entry, never in the phonebook. None: cancelled."""
+
+    DEFAULT_CSS = _DIALOG_CSS.format(name="PresharedKeyScreen")
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "dismiss(None)", "Cancel")]
+
+    def __init__(self, entry: str) -> None:
+        super().__init__()
+        self.entry = entry
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="dialog"):
+            yield Static(f"Pre-shared key for {self.entry}", classes="title", markup=False)
+            yield Static(
+                "This L2TP/IPsec entry needs the key its server's administrator gave you. "
+                "It is kept for the entry by rasman (a root-only file), not in the phonebook.",
+                markup=False,
+            )
+            yield Input(password=True, placeholder="pre-shared key", id="psk")
+            yield Static("Enter: save and dial    Esc: cancel", classes="hint", markup=False)
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.query_one("#psk", Input).focus()
+
+    def on_input_submitted(self, message: Input.Submitted) -> None:
+        message.stop()
+        if message.value:
+            self.dismiss(message.value)
+
+
 class DialScreen(ModalScreen[str]):
     """Dials one entry and shows each state; on failure the error and code, and the failed
     handle is hung up (as a RasDial caller must). Result: connected|failed|cancelled|retry, or

@@ -139,6 +139,19 @@ def needs_credentials(entry: Entry) -> bool:
     return device in _CREDENTIAL_DEVICES
 
 
+def needs_psk(entry: Entry) -> bool:
+    """An L2TP entry that requires IPsec (every ``DataEncryption`` but 0): it dials only
+    with a pre-shared key saved for it."""
+    if entry.openras("Device") is not None or (entry.device_type or "").lower() != "vpn":
+        return False
+    from openras.links.ppp import l2tp
+
+    try:
+        return l2tp.is_l2tp(entry) and l2tp.entry_ipsec(entry)
+    except errors.RasError:  # a DataEncryption that is no number: the dial says so
+        return False
+
+
 @dataclass(frozen=True)
 class Credentials:
     """What the credentials form gives: the user name, the password, and "Save password"."""
@@ -158,6 +171,8 @@ class EntryChoice:
     device: str
     host: str
     needs_credentials: bool
+    #: L2TP/IPsec: the dial needs the entry's pre-shared key saved.
+    needs_psk: bool = False
 
     @property
     def dial_phonebook(self) -> Path | None:
@@ -194,6 +209,7 @@ def list_entries(phonebook: Path | None) -> tuple[list[EntryChoice], list[str]]:
                 device=device_of(entry),
                 host=entry.phone_number or "",
                 needs_credentials=needs_credentials(entry),
+                needs_psk=needs_psk(entry),
             )
             for entry in book
         )
