@@ -299,20 +299,18 @@ def test_runs_as_a_module_too(cli: Cli) -> None:
     assert result.returncode == 0
 
 
-#: A Windows 10 L2TP export's entry (PreferredDevice, DEVICE=vpn, VpnStrategy=3): no driver
-#: here runs L2TP yet, so the dial ends in 609 once RasDial has taken it.
-L2TP_ENTRY = """
-[Office L2TP]
+#: An X.25 entry (Windows' RASDT_X25, ``DEVICE=x25``): no driver here runs X.25, so the dial
+#: ends in 609 once RasDial has taken it.
+X25_ENTRY = """
+[Office X25]
 Encoding=1
 PBVersion=4
-Type=2
-VpnStrategy=3
-PreferredDevice=WAN Miniport (L2TP)
-MEDIA=rastapi
-Port=VPN3-0
-Device=WAN Miniport (L2TP)
-DEVICE=vpn
-PhoneNumber=vpn.example.com
+Type=1
+MEDIA=x25
+Port=X25-0
+Device=PAD
+DEVICE=x25
+PhoneNumber=311040100000
 """
 
 
@@ -321,9 +319,9 @@ def test_failure_before_any_state_still_says_connecting(cli: Cli) -> None:
     took (a Vista transcript: 'Connecting to IKEEXT...' then 'Remote Access error 797'), also
     when the device cannot be dialed here at all (609)."""
     book = Path(cli.daemon.phonebook)
-    book.write_text(book.read_text() + L2TP_ENTRY)
-    result = cli.rasdial("Office L2TP", f"/PHONEBOOK:{book}")
-    assert lines(result.stdout) == ["Connecting to Office L2TP...", *error_block(609)]
+    book.write_text(book.read_text() + X25_ENTRY)
+    result = cli.rasdial("Office X25", f"/PHONEBOOK:{book}")
+    assert lines(result.stdout) == ["Connecting to Office X25...", *error_block(609)]
     assert result.returncode == 9  # 609 - 600, rasdial's exit status for a RAS code
 
 

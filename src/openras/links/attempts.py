@@ -152,10 +152,6 @@ class AttemptsLink(Link):
         assert isinstance(prepared, list)
         self._attempts = list(prepared)
         self._done = asyncio.get_running_loop().create_future()
-        for a in list(self._attempts):
-            if a.refused is not None:
-                self._attempts.remove(a)
-                self._note_failure(a.protocol, a.refused.code, a.refused.detail or "")
         # start() raises when no type could even start; otherwise one is under way and the
         # chain goes on in the background until one connects or all failed.
         try:
@@ -170,6 +166,9 @@ class AttemptsLink(Link):
 
         while self._attempts:
             a = self._attempts.pop(0)
+            if a.refused is not None:  # its checks failed: noted in its turn, then skipped
+                self._note_failure(a.protocol, a.refused.code, a.refused.detail or "")
+                continue
             link = load_driver(a.driver)(attempt_spec(self.spec, a.overrides, a.prepared),
                                          self._emit_from(a.protocol))  # fmt: skip
             self._current, self._protocol, self._current_driver = link, a.protocol, a.driver
