@@ -32,6 +32,18 @@ from netns import NetnsLab, NsPair
 IN_GUEST = os.environ.get("OPENRAS_VM_GUEST") == "1"
 
 
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--bench-reps", type=int, default=5,
+        help="rounds per side of the VM benchmarks (bench_*.py; bench/bench_vm.py passes it)",
+    )  # fmt: skip
+
+
+@pytest.fixture
+def bench_reps(request: pytest.FixtureRequest) -> int:
+    return int(request.config.getoption("--bench-reps"))
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """In the VM: tests that do not need rasman first, while it starts. Elsewhere: skip."""
     if IN_GUEST:

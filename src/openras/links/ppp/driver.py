@@ -82,7 +82,7 @@ from openras.links.ppp.interpreter import (
     pptp_control_seen,
 )
 from openras.links.ppp.sstp_check import check_server_certificate
-from openras.links.process import MARKER_ENV, LinkProcess, ProcessIdentity
+from openras.links.process import LinkProcess, ProcessIdentity, marked_processes
 from openras.links.progress import LogTail, Progress
 from openras.links.supervisor import SupervisedLink, stopped_before_start
 from openras.states import RasConnState
@@ -202,18 +202,7 @@ def _sstp_ca(spec: LinkSpec, settings: PppSettings) -> bytes:
 
 def _marked_exactly(marker: str) -> list[ProcessIdentity]:
     """Live processes whose ``OPENRAS_LINK`` is ``marker`` (not only starts with it)."""
-    import psutil
-
-    found = []
-    for proc in psutil.process_iter(["pid", "create_time"]):
-        try:
-            if proc.environ().get(MARKER_ENV) != marker:
-                continue
-            if proc.status() != psutil.STATUS_ZOMBIE:
-                found.append(ProcessIdentity(proc.pid, proc.info["create_time"]))
-        except (psutil.Error, OSError):
-            continue
-    return found
+    return marked_processes(lambda value: value == marker)
 
 
 def interface_name(handle: int) -> str:

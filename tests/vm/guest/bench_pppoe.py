@@ -1,0 +1,50 @@
+"""VM benchmark (``bench/bench_vm.py``): a PPPoE dial and hang-up through rasman against
+pppd started by hand with the same argv, alternating, against the same ``pppoe-server``."""
+
+from __future__ import annotations
+
+import itertools
+import subprocess
+from pathlib import Path
+
+import pytest
+from _benchkit import alternate, openras_round, raw_pppd_round
+from _linkkit import NsRasman
+from netns import NetnsLab, NsPair, kill_pids, require_programs
+from test_ppp_driver import ENTRY, PASSWORD, USER, live_pids, pppoe_server
+
+from openras.links.ppp.argv import PppSettings
+
+pytestmark = pytest.mark.vm
+
+
+def test_bench_pppoe(
+    lab: NetnsLab,
+    pair: NsPair,
+    rasman: NsRasman,
+    api: None,
+    tmp_path: Path,
+    bench_reps: int,
+) -> None:
+    require_programs("pppd", "pppoe-server")
+    subprocess.run(["modprobe", "-a", "ppp_async", "pppoe"], check=True, timeout=60)
+    pbk = tmp_path / "rasphone.pbk"
+    pbk.write_text(
+        f"[{ENTRY}]\nEncoding=1\nType=5\nOpenRasDialTimeoutMs=90000\n"
+        "MEDIA=rastapi\nPort=PPPoE5-0\nDevice=WAN Miniport (PPPOE)\n\nDEVICE=PPPoE\n",
+        encoding="utf-8",
+    )
+    settings = PppSettings(kind="pppoe", user=USER, dial_timeout=90, pppoe_interface=pair.if_b)
+    before = live_pids(pair.a)
+    server, _log = pppoe_server(lab, pair, tmp_path)
+    n = itertools.count(1)
+    try:
+        alternate(
+            "pppoe",
+            lambda: raw_pppd_round(lab, settings, pair.b, PASSWORD, tmp_path, next(n)),
+            lambda: openras_round(pbk, ENTRY, USER, PASSWORD),
+            bench_reps,
+        )
+    finally:
+        lab.stop(server, grace=10)
+        kill_pids(sorted(live_pids(pair.a) - before))
