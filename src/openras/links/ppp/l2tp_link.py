@@ -38,6 +38,7 @@ import stat
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import Any, ClassVar, Final
 
 import psutil
@@ -60,7 +61,7 @@ from openras.links.ppp import l2tp
 from openras.links.ppp.argv import dial_server, dial_user
 from openras.links.ppp.driver import _RUN, PppLink
 from openras.links.ppp.interpreter import PppLog, classify_exit, deadline_code
-from openras.links.process import LinkProcess, ProcessIdentity
+from openras.links.process import LinkProcess, ProcessIdentity, proc_start
 from openras.links.progress import LogTail
 from openras.links.supervisor import LinkFailure, stopped_before_start
 from openras.states import RasConnState
@@ -345,15 +346,16 @@ class L2tpLink(PppLink):
             await asyncio.sleep(_POLL)
 
     def _find_pppd(self) -> None:
-        """pppd is xl2tpd's child: journaled and watched once it is there."""
+        """pppd is xl2tpd's child: journaled and watched once it is there (xl2tpd's
+        children from one read of /proc, not a scan of every process)."""
         if self._proc is None or self._proc.exited:
             return
-        try:
-            children = psutil.Process(self._proc.pid).children()
-            found = next((c for c in children if c.name() == "pppd"), None)
-            ident = ProcessIdentity(found.pid, found.create_time()) if found else None
-        except psutil.Error:
-            return
+        ident = None
+        for pid in _children(self._proc.pid):
+            start = proc_start(pid)
+            if start is not None and _comm(pid) == "pppd":
+                ident = ProcessIdentity(pid, start[0])
+                break
         proc = LinkProcess.adopt(ident) if ident is not None else None
         if proc is not None:
             self.journal.note(Process(proc.pid, proc.identity.create_time))
@@ -489,9 +491,30 @@ class L2tpLink(PppLink):
         return replace(proj, extra=extra)
 
 
+def _children(pid: int) -> list[int]:
+    """``pid``'s children: /proc/PID/task/PID/children (CONFIG_PROC_CHILDREN), else a scan."""
+    try:
+        return [int(c) for c in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+    except OSError:
+        with contextlib.suppress(psutil.Error):
+            return [c.pid for c in psutil.Process(pid).children()]
+    return []
+
+
+def _comm(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/comm").read_text().strip()
+    except OSError:
+        return ""
+
+
 def _load_modules(ipsec: bool) -> None:
-    """Load what the dial needs (root only; a failure shows in check_kernel's answer)."""
-    if os.geteuid() != 0:
+    """Load what the dial needs and the kernel has not loaded yet (root only; a failure
+    shows in check_kernel's answer): a modprobe on every dial cost more than the rest of
+    the daemon's work on it."""
+    modules = ["ppp_generic", "l2tp_ppp", "ppp_async"] + (["esp4", "xfrm_user"] if ipsec else [])
+    missing = [m for m in modules if not Path("/sys/module", m).exists()]
+    if not missing or os.geteuid() != 0:
         return
     import subprocess
 
@@ -501,11 +524,8 @@ def _load_modules(ipsec: bool) -> None:
         modprobe = find_program("modprobe")
     except RasError:
         return
-    modules = ["ppp_generic", "l2tp_ppp", "ppp_async"]
-    if ipsec:
-        modules += ["esp4", "xfrm_user"]
     with contextlib.suppress(OSError, subprocess.TimeoutExpired):
-        subprocess.run([modprobe, "-a", *modules], capture_output=True, timeout=20, env=HELPER_ENV)
+        subprocess.run([modprobe, "-a", *missing], capture_output=True, timeout=20, env=HELPER_ENV)
 
 
 __all__ = ["L2tpDial", "L2tpLink", "dial_from_spec", "xl2tpd_failure"]
