@@ -15,7 +15,10 @@ mix (:data:`MIX`) with a seeded RNG, as fast as they are answered (no pause betw
 
 Every exception and every unexpected answer is an error, counted per kind; the first few are
 printed. Prints throughput, p50/p99/max per kind and the targets beside the figures
-(0 errors; p99 <= 5 ms for status and enumerate). Asserts nothing.
+(0 errors; p99 <= 5 ms for status and enumerate), and where the CPU went during the calls
+(daemon, client processes, client threads, the rest) with the daemon's time waiting for a
+CPU (schedstat). Asserts nothing. ``--mix dial=0,...`` changes weights; ``--rate R`` paces
+each client at R calls/s (exponential gaps) instead of back to back.
 
 Each loopback link is a Python process (~14 MB); the long-lived ones are SIGSTOPped once
 connected (see bench_manager), except ``--running`` of them, which serve the statistics
