@@ -77,8 +77,11 @@ def kernel_esp() -> bool:
         loaded = os.listdir("/sys/module")
     except OSError:
         loaded = []
+    xfrm = Path("/proc/sys/net/core/xfrm_acq_expires").exists()  # CONFIG_XFRM
+    if xfrm and set(ESP_MODULES) <= set(loaded):
+        return True  # (all loaded: the module lists, 0.6 ms of reading a dial, are not needed)
     return kernel_esp_available(
-        xfrm=Path("/proc/sys/net/core/xfrm_acq_expires").exists(),  # CONFIG_XFRM
+        xfrm=xfrm,
         loaded=loaded,
         modules_dep=_read(modules / "modules.dep"),
         modules_builtin=_read(modules / "modules.builtin"),

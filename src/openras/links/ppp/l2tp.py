@@ -274,15 +274,18 @@ def check_kernel(ipsec: bool) -> None:
     """RasError(797) naming what the kernel lacks, before anything starts."""
     from openras.links.xfrm import kernel_esp
 
+    try:
+        loaded = os.listdir("/sys/module")
+    except OSError:
+        loaded = []
+    needed = {*L2TP_MODULES, *(("esp4", "xfrm_user") if ipsec else ())}
+    if Path("/dev/ppp").exists() and needed <= set(loaded):
+        return  # (all loaded: the module lists, 0.6 ms of reading a dial, are not needed)
     modules = Path("/lib/modules") / os.uname().release
     listed = ""
     for name in ("modules.dep", "modules.builtin"):
         with contextlib.suppress(OSError):
             listed += (modules / name).read_text(errors="replace") + "\n"
-    try:
-        loaded = os.listdir("/sys/module")
-    except OSError:
-        loaded = []
     gaps = kernel_gaps(
         ipsec=ipsec,
         ppp=Path("/dev/ppp").exists() or "/ppp_generic.ko" in listed,
