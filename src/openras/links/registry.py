@@ -1,9 +1,8 @@
 """Which driver runs an entry, decided from the entry's keys (never a program path).
 
 The Windows keys decide where they can (``DEVICE=vpn`` + ``VpnStrategy=7`` is IKEv2, 1, 2
-or 12 PPTP over pppd, 5 or 6
-SSTP over pppd, ``DEVICE=modem``/``PPPoE`` is PPP); link types Windows lacks use
-``OpenRasDevice=``. The table below maps names to classes inside this package only, so a
+or 12 PPTP over pppd, 5 or 6 SSTP over pppd, 3, 4 or 13 L2TP/IPsec; ``DEVICE=modem``/``PPPoE``
+is PPP); link types Windows lacks use ``OpenRasDevice=``. The table below maps names to classes inside this package only, so a
 phonebook can never make the root daemon load code of a user's choosing.
 """
 
