@@ -45,6 +45,23 @@ def find_program(name: str) -> str:
     return os.path.abspath(found)
 
 
+def password_fd(user: str, password: str) -> int | None:
+    """pppd's password for its ``passwordfd`` plugin: a memfd holding it (never a file or
+    argv), or None when the dial has neither user name nor password. The caller closes it
+    once the program that inherits it has started."""
+    if not (user or password):
+        return None
+    fd = os.memfd_create("openras-ppp-password", 0)
+    os.write(fd, password.encode())
+    os.lseek(fd, 0, os.SEEK_SET)
+    return fd
+
+
+def no_op_program() -> str:
+    """``true``'s path: what pppd runs as its ip-up/ip-down scripts (the system's do not run)."""
+    return next((p for p in ("/bin/true", "/usr/bin/true") if os.access(p, os.X_OK)), "/bin/true")
+
+
 def link_exists(name: str) -> bool:
     """Whether interface ``name`` exists, without a helper process: ``if_nametoindex`` asks
     the calling thread's network namespace, the one the ``ip`` helpers spawned from the same

@@ -67,6 +67,8 @@ from openras.links._common import (
     find_program,
     interface_stats,
     link_exists,
+    no_op_program,
+    password_fd,
     program_path,
     resolve_entry_path,
 )
@@ -279,16 +281,9 @@ class PppLink(SupervisedLink[PppSettings]):
             await asyncio.to_thread(
                 check_server_certificate, settings.server, sstp_ca, settings.dial_timeout
             )
-        no_script = next(
-            (p for p in ("/bin/true", "/usr/bin/true") if os.access(p, os.X_OK)), "/bin/true"
-        )
+        no_script = no_op_program()
         linkname = f"openras-{self.spec.handle}"
-        password = self.spec.params.password
-        pw_fd = None
-        if settings.user or password:
-            pw_fd = os.memfd_create("openras-ppp-password", 0)
-            os.write(pw_fd, password.encode())
-            os.lseek(pw_fd, 0, os.SEEK_SET)
+        pw_fd = password_fd(settings.user, self.spec.params.password)
         try:
             argv = build_argv(
                 settings, pppd=pppd, ifname=self._ifname, linkname=linkname,

@@ -51,7 +51,14 @@ from openras.errors import (
     ERROR_VPN_TIMEOUT,
     RasError,
 )
-from openras.links._common import dial_timeout, find_program, link_exists, program_path
+from openras.links._common import (
+    dial_timeout,
+    find_program,
+    link_exists,
+    no_op_program,
+    password_fd,
+    program_path,
+)
 from openras.links._owner_files import write_private
 from openras.links.base import Emit, Link, LinkSpec, Projection, RecordChanged
 from openras.links.ikev2.driver import _MOUNT_AND_EXEC, find_charon
@@ -271,15 +278,8 @@ class L2tpLink(PppLink):
         """xl2tpd with the daemon's config and pppd's options; the password's memfd passes
         through xl2tpd (which closes no other descriptor) to the pppd it runs."""
         xl2tpd = find_program("xl2tpd")
-        no_script = next(
-            (p for p in ("/bin/true", "/usr/bin/true") if os.access(p, os.X_OK)), "/bin/true"
-        )
-        password = self.spec.params.password
-        pw_fd = None
-        if dial.user or password:
-            pw_fd = os.memfd_create("openras-l2tp-password", 0)
-            os.write(pw_fd, password.encode())
-            os.lseek(pw_fd, 0, os.SEEK_SET)
+        no_script = no_op_program()
+        pw_fd = password_fd(dial.user, self.spec.params.password)
         try:
             options = self._path(_PPP_OPTIONS)
             write_private(
