@@ -84,9 +84,10 @@ def check_psk(psk: str) -> str:
     if not psk:
         raise RasError(
             ERROR_NO_CERTIFICATE,
-            "this L2TP entry requires IPsec and has no pre-shared key: save one with "
-            "RasSetCredentials(..., RASCM_PreSharedKey), or set DataEncryption=0 in the entry "
-            "to dial L2TP without IPsec (unencrypted)",
+            "this L2TP entry requires IPsec and has no pre-shared key: save the key its "
+            "server's administrator gave you with 'openras creds set ENTRY --psk-stdin' "
+            "(rasphone asks for it; the API: RasSetCredentials with RASCM_PreSharedKey), or "
+            "set DataEncryption=0 in the entry to dial L2TP without IPsec (unencrypted)",
         )
     if len(psk) > _MAX_PSK or "\0" in psk:
         raise RasError(
