@@ -637,7 +637,7 @@ def RasGetConnectStatus(
         dwError=int(d["error"]),
         szDeviceType=str(d.get("ras_device_type") or d["device_type"]),
         szDeviceName=str(d.get("ras_device_name") or d["device_name"]),
-        szPhoneNumber=str(d["phone_number"]),
+        szPhoneNumber=str(d.get("dialed_number") or d["phone_number"]),
         rasconnsubstate=_substate(d),
         szOpenRasDriver=str(d.get("driver", "")),
     )

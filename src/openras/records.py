@@ -38,6 +38,9 @@ class ConnectionInfo:
     ras_device_name: str = ""
     #: RASCONN.guidCorrelationId: one per connection attempt (32 hex digits).
     correlation_id: str = ""
+    #: The number the link dials, as dialed (a modem's after the dialing rules, or the
+    #: alternate that answered); "" for links that dial no number.
+    dialed_number: str = ""
 
     @classmethod
     def from_wire(cls, d: dict[str, Any]) -> ConnectionInfo:
@@ -63,6 +66,7 @@ class ConnectionInfo:
             ras_device_type=str(d.get("ras_device_type", "")),
             ras_device_name=str(d.get("ras_device_name", "")),
             correlation_id=str(d.get("correlation_id", "")),
+            dialed_number=str(d.get("dialed_number") or ""),
         )
 
 

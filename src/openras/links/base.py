@@ -117,12 +117,20 @@ class InputNeeded:
 
 
 @dataclass(frozen=True)
+class NumberDialed:
+    """The link dials ``number`` now (a modem's digits after the dialing rules; an alternate
+    number): RASCONNSTATUS's ``szPhoneNumber`` from here on."""
+
+    number: str
+
+
+@dataclass(frozen=True)
 class RecordChanged:
     """The link's :meth:`Link.record` changed after ``start`` (another program now runs the
     link: the next tunnel type of a VPN strategy): the manager records it again."""
 
 
-LinkEvent = StateReached | LinkFailed | LinkLost | InputNeeded | RecordChanged
+LinkEvent = StateReached | LinkFailed | LinkLost | InputNeeded | RecordChanged | NumberDialed
 Emit = Callable[[LinkEvent], None]
 
 

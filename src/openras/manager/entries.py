@@ -66,6 +66,10 @@ class EntrySnapshot:
         )
 
 
+#: Keys a driver reads that Windows keeps in the entry's first DEVICE block.
+_DEVICE_KEYS = ("TryNextAlternateOnFail", "UseDialingRules", "AreaCode", "CountryCode", "CountryID")
+
+
 def snapshot(entry: object, phonebook: Path, all_users: bool) -> EntrySnapshot:
     """Freeze a phonebook Entry: every main key, lower-cased (the first of a repeated key
     wins), plus the phone number and device name its DEVICE/MEDIA blocks hold when the main
@@ -82,10 +86,12 @@ def snapshot(entry: object, phonebook: Path, all_users: bool) -> EntrySnapshot:
     # The device a minimal entry names only in its MEDIA block (Device=WAN Miniport (IKEv2)).
     if entry.device_name and "preferreddevice" not in keys:
         keys["preferreddevice"] = entry.device_name
-    # Whether a failed call tries the next number: a key of the DEVICE block, as Windows has it.
-    try_next = entry.get("TryNextAlternateOnFail", None, block="DEVICE", index=0)
-    if try_next is not None and "trynextalternateonfail" not in keys:
-        keys["trynextalternateonfail"] = try_next
+    # Keys of the DEVICE block, as Windows writes them: whether a failed call tries the next
+    # number, and the number's dialing rules (country and area code).
+    for key in _DEVICE_KEYS:
+        found = entry.get(key, None, block="DEVICE", index=0)
+        if found is not None and key.lower() not in keys:
+            keys[key.lower()] = found
     return EntrySnapshot(
         name=entry.name,
         keys=keys,

@@ -32,6 +32,7 @@ from openras.links.base import (
     LinkFailed,
     LinkLost,
     LinkSpec,
+    NumberDialed,
     RecordChanged,
     StateReached,
 )
@@ -747,6 +748,10 @@ class Manager:
                     record = {"record": slot.link.record(), "entry": slot.entry.to_record()}
                     self.table.link_recorded(handle, record)
                     self._apply([])
+                return
+            if isinstance(event, NumberDialed):
+                self.table.link_number(handle, event.number)
+                self._apply([])
                 return
             if isinstance(event, InputNeeded):
                 link = self.link_of(handle)

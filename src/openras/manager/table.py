@@ -82,6 +82,9 @@ class Conn:
     #: Why the link failed or dropped, in the link program's own words (the driver's reading
     #: of it: "TLS handshake failed", "Cannot ioctl TUNSETIFF: ..."), for the caller.
     detail: str = ""
+    #: The number the link dials now, as dialed (a modem's, after the dialing rules; the
+    #: alternate being tried); "" until a link says: ``phone_number`` is what was asked.
+    dialed_number: str = ""
 
     @property
     def display_name(self) -> str:
@@ -364,6 +367,13 @@ class Table:
         if conn.phase is Phase.CONNECTED:
             return self.link_dropped(handle, errors.ERROR_DISCONNECTION, now)
         return []
+
+    def link_number(self, handle: int, number: str) -> None:
+        """The link dials ``number`` now (RASCONNSTATUS's szPhoneNumber)."""
+        conn = self.rows.get(handle)
+        if conn is not None and conn.dialed_number != number:
+            conn.dialed_number = number[:MAX_DETAIL]
+            self.changed = True
 
     def link_recorded(self, handle: int, link: dict[str, Any]) -> None:
         """What finds the row's link again after a restart (its record and entry), set by

@@ -151,6 +151,8 @@ class Connection(_Out):
     created: float
     connected_at: float | None = None
     detail: str = ""
+    #: The number being dialed as dialed (dialing rules, alternates); "" until a link says.
+    dialed_number: str = ""
 
 
 class DialOut(_Out):

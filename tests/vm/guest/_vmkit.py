@@ -6,6 +6,7 @@ import contextlib
 import os
 import sys
 import time
+from pathlib import Path
 
 import psutil
 from _linkkit import NsRasman
@@ -21,7 +22,18 @@ def rasman_argv(rm: NsRasman) -> list[str]:
 
 
 def rasman_env(rm: NsRasman) -> dict[str, str]:
-    return {**os.environ, "XDG_CONFIG_HOME": str(rm.state_dir.parent / "config")}
+    """The session's rasman: its own config home, and the machine's dialing location at
+    :func:`location_file` (absent unless a test writes it)."""
+    return {
+        **os.environ,
+        "XDG_CONFIG_HOME": str(rm.state_dir.parent / "config"),
+        "OPENRAS_LOCATION": str(location_file(rm)),
+    }
+
+
+def location_file(rm: NsRasman) -> Path:
+    """Where the session's rasman reads its dialing location (/etc/openras/location.conf)."""
+    return rm.state_dir.parent / "location.conf"
 
 
 def crash_and_restart(lab: NetnsLab, pair: NsPair, rm: NsRasman) -> float:

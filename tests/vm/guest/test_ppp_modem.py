@@ -39,7 +39,7 @@ from pathlib import Path
 import psutil
 import pytest
 from _linkkit import NsRasman, pid_alive
-from _vmkit import crash_and_restart
+from _vmkit import crash_and_restart, location_file
 from modem_emulator import Behaviour, ModemEmulator
 from netns import NetnsLab, NsPair, pids_in_netns, require_programs, wait_until
 
@@ -54,6 +54,7 @@ from openras.errors import (
     ERROR_NO_DIALTONE,
     ERROR_PORT_OR_DEVICE,
     ERROR_REMOTE_DISCONNECTION,
+    ERROR_TAPI_CONFIGURATION,
 )
 from openras.states import RasConnState
 
@@ -302,11 +303,70 @@ def test_try_next_alternate_on_fail_dials_the_alternate_number(
         assert ras.status(h).state is RasConnState.Connected
     assert proj.extra["dialed_number"] == NUMBER, proj.extra
     assert proj.extra["numbers_failed_before"].startswith(f"555-0000 {ERROR_NO_ANSWER}")
+    # RASCONNSTATUS: the number that answered, as the modem dialed it
+    code, status = rasapi.RasGetConnectStatus(h)
+    assert code == 0 and status is not None and status.szPhoneNumber == "5550100", status
     assert lab.ping(pair.b, SERVER_IP, count=2, wait=5)
     assert rasapi.RasHangUp(h) == 0
     wait_gone(h, 30)
     nothing_left(lab, pair, rasman, h)
     print(f"\nalternate number: connected in {seconds:.1f} s")
+
+
+def test_dialing_rules_dial_the_number_as_the_location_says(
+    lab: NetnsLab,
+    pair: NsPair,
+    rasman: NsRasman,
+    api: None,
+    modem: ModemEmulator,
+    server: Server,
+    pbk: Path,
+    tmp_path: Path,
+) -> None:
+    """A Windows entry with UseDialingRules=1 keeps its number as country code, area code
+    and number. With no location on the machine the dial is refused at once (740, saying
+    what to write); with one (Seattle, behind a PBX: 8 for an outside line, *70 to disable
+    call waiting), a number in area 425 is a long-distance call: the modem must be sent
+    *70,8,1 425 5550100, and only that number answers. RASCONNSTATUS shows it as dialed."""
+    modem.behaviour = Behaviour.ANSWER
+    server.auth = "pap"
+    text = pbk.read_text(encoding="utf-8")
+    text = text.replace("AreaCode=\nCountryCode=0\n", "AreaCode=425\nCountryCode=1\n")
+    text = text.replace("UseDialingRules=0", "UseDialingRules=1")
+    assert "UseDialingRules=1" in text and "AreaCode=425" in text
+    book = tmp_path / "rules.pbk"
+    book.write_text(text, encoding="utf-8")
+    location = location_file(rasman)
+    location.unlink(missing_ok=True)
+    dialed_before = len(modem.dialed)
+    code, h, _ = dial(book)
+    assert code == ERROR_TAPI_CONFIGURATION, rasapi.RasGetErrorString(code)
+    assert modem.dialed[dialed_before:] == []  # nothing was dialed
+    if h:
+        assert rasapi.RasHangUp(h) == 0
+        wait_gone(h, 30)
+    expected = "*70,8,14255550100"
+    location.write_text(
+        "[location]\ncountry-code = 1\narea-code = 206\nlocal-access = 9,\n"
+        "long-distance-access = 8,\ndisable-call-waiting = *70,\n",
+        encoding="utf-8",
+    )
+    modem.number = expected  # the emulated line answers only what a right dial sends
+    try:
+        code, h, seconds = dial(book)
+        assert code == 0, f"{rasapi.RasGetErrorString(code)}; server: {server.log()[-1500:]}"
+        assert modem.dialed[-1] == expected, modem.dialed
+        code, status = rasapi.RasGetConnectStatus(h)
+        assert code == 0 and status is not None, code
+        assert status.szPhoneNumber == expected, status
+        assert lab.ping(pair.b, SERVER_IP, count=2, wait=5)
+        assert rasapi.RasHangUp(h) == 0
+        wait_gone(h, 30)
+        nothing_left(lab, pair, rasman, h)
+    finally:
+        modem.number = NUMBER
+        location.unlink(missing_ok=True)
+    print(f"\ndialing rules: connected in {seconds:.1f} s")
 
 
 def test_modem_entry_dials_survives_a_rasman_sigkill_and_hangs_up(

@@ -55,6 +55,7 @@ from openras.errors import (
 from openras.links import strategy
 from openras.links._common import dial_timeout, entry_bool, entry_int
 from openras.links.base import EntryView, LinkSpec
+from openras.links.ppp import dialing
 
 Kind = Literal["pppoe", "modem", "pptp", "sstp"]
 #: MPPE as the entry asks: required (128-bit) or refused.
@@ -253,6 +254,8 @@ class PppSettings:
     serial_port: str = ""
     speed: int = 115200
     number: str = ""
+    #: Dial by pulse (ATDP), as the machine's location says; tone otherwise.
+    pulse: bool = False
     local: bool = False
     idle_seconds: int = 0
     #: PPTP: the server (an IPv4 address or a checked host name) and MPPE.
@@ -341,15 +344,34 @@ class PppSettings:
                 ERROR_INVALID_PARAMETER,
                 f"OpenRasSerialSpeed={speed}: use one of {', '.join(map(str, sorted(_SPEEDS)))}",
             )
-        dial = "".join(c for c in number if c not in " ()-")
+        dial, pulse = modem_number(spec, number)
         return cls(
             kind="modem",
             serial_port=port,
             speed=speed,
             number=dial,
+            pulse=pulse,
             local=entry_bool(entry, "OpenRasSerialLocal"),
             **common,  # type: ignore[arg-type]
         )
+
+
+def modem_number(spec: LinkSpec, number: str) -> tuple[str, bool]:
+    """What the modem dials for ``number`` and whether by pulse: the entry's own number
+    through the machine's dialing rules when it has ``UseDialingRules=1`` (Windows'
+    RASEO_UseCountryAndAreaCodes, :mod:`openras.links.ppp.dialing`); a number the caller
+    gives, or an entry without the rules, as written (tone)."""
+    entry = spec.entry
+    if spec.params.phone_number or not entry_bool(entry, "UseDialingRules"):
+        return dialing.subscriber(number), False
+    location = dialing.current_location()
+    dialed = dialing.translate(
+        number,
+        country_code=(entry.get("CountryCode") or "").strip(),
+        area_code=(entry.get("AreaCode") or "").strip(),
+        location=location,
+    )
+    return dialed, location.pulse
 
 
 def chat_script(settings: PppSettings) -> str:
@@ -360,7 +382,7 @@ def chat_script(settings: PppSettings) -> str:
     lines += [
         "TIMEOUT 5",
         "'' ATZ",
-        f"OK ATDT{settings.number}",
+        f"OK ATD{'P' if settings.pulse else 'T'}{settings.number}",
         f"TIMEOUT {max(5, int(settings.dial_timeout))}",
         "CONNECT ''",
     ]

@@ -73,7 +73,15 @@ from openras.links._common import (
     resolve_entry_path,
 )
 from openras.links._owner_files import read_owner_file, write_private
-from openras.links.base import Emit, Link, LinkSpec, LinkStats, Projection, StateReached
+from openras.links.base import (
+    Emit,
+    Link,
+    LinkSpec,
+    LinkStats,
+    NumberDialed,
+    Projection,
+    StateReached,
+)
 from openras.links.ikev2.settings import pem_certificates, system_ca_bundle
 from openras.links.journal import File, Interface
 from openras.links.ppp.argv import PppSettings, build_argv, chat_script, sstp_socket
@@ -307,6 +315,8 @@ class PppLink(SupervisedLink[PppSettings]):
                 os.close(pw_fd)
         self._watch_program(proc)
         self._reach(RasConnState.OpenPort)
+        if settings.kind == "modem":
+            self.emit(NumberDialed(settings.number))
         self._arm_dial_deadline(settings.dial_timeout)
         self._run_task = self._spawn(self._dial())
 
