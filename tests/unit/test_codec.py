@@ -11,9 +11,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from openras.errors import ProtocolError
+from openras.errors import LocalProtocolError, ProtocolError
 from openras.wire import protocol as P
-from openras.wire.codec import MAX_FRAME, FrameDecoder, encode
+from openras.wire.codec import MAX_FRAME, FrameDecoder, encode, encode_plain
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -99,6 +99,11 @@ def test_truncated_then_completed_is_one_message() -> None:
         b'{"a": "\xff\xfe"}\0',  # not UTF-8
         b'{"a": 1,}\0',
         b'{"a": NaN}\0',
+        b'{"a": -Infinity}\0',
+        b'{"a": 1e400}\0',  # out of a float's range (as msgspec, which the daemon uses)
+        b'{"a": "\\ud800"}\0',  # half a UTF-16 pair
+        b'{"a": ["\\udc00\\ud83d"]}\0',
+        b'{"\\uDFFF": 1}\0',
     ],
 )
 def test_malformed_frame_raises_protocol_error(frame: bytes) -> None:
@@ -108,6 +113,26 @@ def test_malformed_frame_raises_protocol_error(frame: bytes) -> None:
     assert exc.value.code == 87
     with pytest.raises(ProtocolError):  # the decoder is spent: the session must end
         dec.feed(encode({"fine": True}))
+
+
+def test_the_clients_decoder_takes_what_the_daemons_takes() -> None:
+    """The client's decoder (stdlib json) and the daemon's (msgspec) agree on the grammar."""
+    frames = [
+        b'{"a": "\\ud83d\\ude00", "b": "\\\\ud800", "c": 1.5e308, "d": 12345678901234567890}\0',
+        b'{"a": [1, {"b": [null, false, -0.0, 4.9e-324]}]}\0',
+    ]
+    for frame in frames:
+        assert FrameDecoder().feed(frame) == FrameDecoder(max_depth=8).feed(frame)
+    assert FrameDecoder().feed(frames[0])[0]["a"] == "\U0001f600"
+    assert FrameDecoder().feed(frames[0])[0]["b"] == "\\ud800"  # a backslash, then text
+
+
+def test_a_clients_calls_encode_as_the_daemons_replies() -> None:
+    for msg in MESSAGES:
+        assert FrameDecoder().feed(encode_plain(msg)) == FrameDecoder().feed(encode(msg))
+    for bad in ({"x": object()}, {"x": float("nan")}, {"x": "\ud800"}):
+        with pytest.raises(LocalProtocolError):
+            encode_plain(bad)
 
 
 def test_messages_before_a_bad_frame_are_not_returned_as_good() -> None:

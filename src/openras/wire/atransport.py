@@ -10,7 +10,7 @@ from typing import Any
 
 from openras import errors, paths
 from openras.wire import protocol as P
-from openras.wire.codec import FrameDecoder, encode
+from openras.wire.codec import FrameDecoder, encode_plain
 from openras.wire.transport import check_peer, ensure_daemon, may_autostart
 
 
@@ -75,7 +75,7 @@ class AsyncTransport:
     async def call(self, method: str, params: dict[str, Any] | None = None) -> dict[str, Any]:
         async with self.lock:
             try:
-                self.writer.write(encode(P.call(method, params)))
+                self.writer.write(encode_plain(P.call(method, params)))
                 await self.writer.drain()
                 return P.raise_for_error(await self._recv())
             except (ConnectionError, BrokenPipeError) as exc:
@@ -87,7 +87,7 @@ class AsyncTransport:
         """Replies of a ``more`` call; holds this connection until the stream ends."""
         async with self.lock:
             try:
-                self.writer.write(encode(P.call(method, params, more=True)))
+                self.writer.write(encode_plain(P.call(method, params, more=True)))
                 await self.writer.drain()
                 while True:
                     msg = await self._recv()

@@ -16,11 +16,14 @@ another exception, and the decoder never holds more than the limit plus one read
 from __future__ import annotations
 
 import functools
-from typing import Any, Final, NoReturn, Union
-
-import msgspec
+import json
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, Final, NoReturn, Union
 
 from openras.errors import LocalProtocolError, RemoteProtocolError
+
+if TYPE_CHECKING:
+    import msgspec
 
 #: Largest frame a client accepts (a frame holds one request or reply; the biggest is an
 #: enumeration of thousands of connections).
@@ -35,10 +38,29 @@ MAX_REQUEST: Final = 1024 * 1024
 #: itself is level 1; the deepest real request, SetCredentials' ``mask``, is at level 3).
 MAX_REQUEST_DEPTH: Final = 8
 
-_encoder = msgspec.json.Encoder()
-_decoder = msgspec.json.Decoder(dict[str, Any])
-
 _SCALAR = Union[str, int, float, bool, None]  # noqa: UP007 (a runtime type for msgspec)
+
+# Two JSON engines, one grammar. The daemon encodes with msgspec (its replies carry
+# pre-encoded msgspec.Raw rows) and decodes requests with a depth bound msgspec checks in C.
+# A client's side (its calls are plain dicts; a reply has no depth bound) uses the standard
+# library's json, made as strict as msgspec: no NaN or Infinity, no number out of a
+# float's range, no lone surrogate, an object at the top. msgspec's import (its C core loads
+# datetime, decimal, uuid and typing_extensions) was a third of a command's start-up.
+
+
+class _Malformed(ValueError):
+    """A frame that is no JSON object (the text says why)."""
+
+
+class _TooDeep(ValueError):
+    """A frame nested deeper than the decoder's bound."""
+
+
+@functools.cache
+def _msgspec_encoder() -> msgspec.json.Encoder:
+    import msgspec
+
+    return msgspec.json.Encoder()
 
 
 @functools.cache
@@ -47,18 +69,100 @@ def _bounded_decoder(depth: int) -> msgspec.json.Decoder[dict[str, Any]]:
     so msgspec refuses the first container too deep, in C, before descending into it (and
     never recurses as far as the interpreter's limit). The type grows as 2**depth to build:
     keep ``depth`` small (8 builds in a few milliseconds, once)."""
+    import msgspec
+
     value: Any = _SCALAR
     for _ in range(depth - 1):
         value = Union[str, int, float, bool, None, list[value], dict[str, value]]  # noqa: UP007
     return msgspec.json.Decoder(dict[str, value])
 
 
+def _bounded_parser(depth: int) -> Callable[[bytes], dict[str, Any]]:
+    import msgspec
+
+    decoder = _bounded_decoder(depth)
+
+    def parse(frame: bytes) -> dict[str, Any]:
+        try:
+            msg: dict[str, Any] = decoder.decode(frame)
+        except msgspec.ValidationError as exc:
+            text = str(exc)
+            if text.startswith("Expected `bool | int | float"):
+                raise _TooDeep(text) from None
+            raise _Malformed(text) from None
+        except (msgspec.DecodeError, UnicodeDecodeError) as exc:
+            raise _Malformed(str(exc)) from None
+        return msg
+
+    return parse
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"JSON is malformed: {name} is no JSON number")
+
+
+def _finite(text: str) -> float:
+    value = float(text)
+    if value in (float("inf"), float("-inf")):
+        raise ValueError("Number out of range")
+    return value
+
+
+_json_decoder = json.JSONDecoder(parse_float=_finite, parse_constant=_no_constant)
+_JSON_TYPES: Final = {list: "array", str: "str", int: "int", float: "float", bool: "bool"}
+
+
+def _has_lone_surrogate(value: object) -> bool:
+    """Whether a string in ``value`` holds half a UTF-16 pair (only ``\\uD8xx`` escapes make
+    one: the frame's bytes are valid UTF-8). Iterative: ``value`` may be nested deeply."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            try:
+                item.encode("utf-8")
+            except UnicodeEncodeError:
+                return True
+        elif isinstance(item, dict):
+            stack.extend(item)
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return False
+
+
+def _parse_plain(frame: bytes) -> dict[str, Any]:
+    try:
+        value = _json_decoder.decode(frame.decode("utf-8"))
+    except ValueError as exc:  # JSONDecodeError, UnicodeDecodeError, out of range
+        raise _Malformed(str(exc)) from None
+    if not isinstance(value, dict):
+        name = "null" if value is None else _JSON_TYPES.get(type(value), "value")
+        raise _Malformed(f"Expected `object`, got `{name}`")
+    if (b"\\ud" in frame or b"\\uD" in frame) and _has_lone_surrogate(value):
+        raise _Malformed("JSON is malformed: invalid utf-16 surrogate pair")
+    return value
+
+
 def encode(message: dict[str, Any]) -> bytes:
     """One frame: the JSON text of ``message`` and the terminating NUL; LocalProtocolError
-    for a message that is no JSON (this side's bug: never sent as half a frame)."""
+    for a message that is no JSON (this side's bug: never sent as half a frame). msgspec's:
+    the daemon's replies hold msgspec.Raw rows and Structs."""
+    import msgspec  # loaded by _msgspec_encoder's first call
+
     try:
-        return _encoder.encode(message) + b"\0"
+        return _msgspec_encoder().encode(message) + b"\0"
     except (msgspec.EncodeError, TypeError, ValueError, OverflowError) as exc:
+        raise LocalProtocolError(detail=f"cannot encode the message: {exc}") from None
+
+
+def encode_plain(message: dict[str, Any]) -> bytes:
+    """:func:`encode` for a message of plain dicts, lists, strings and numbers (a client's
+    call), by the standard library: a client loads no C extension for its calls."""
+    try:
+        text = json.dumps(message, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+        return text.encode("utf-8") + b"\0"
+    except (TypeError, ValueError, OverflowError, RecursionError) as exc:
         raise LocalProtocolError(detail=f"cannot encode the message: {exc}") from None
 
 
@@ -75,7 +179,7 @@ class FrameDecoder:
         self._buf = bytearray()
         self._max = max_frame
         self._depth = max_depth
-        self._decoder = _decoder if max_depth is None else _bounded_decoder(max_depth)
+        self._parse = _parse_plain if max_depth is None else _bounded_parser(max_depth)
         self._scanned = 0  # bytes of _buf known to hold no NUL
         self._broken = False
 
@@ -113,17 +217,13 @@ class FrameDecoder:
 
     def _decode(self, frame: bytes) -> dict[str, Any]:
         try:
-            msg: dict[str, Any] = self._decoder.decode(frame)
-        except msgspec.ValidationError as exc:
-            text = str(exc)
-            if self._depth is not None and text.startswith("Expected `bool | int | float"):
-                self._fail(f"frame nested deeper than {self._depth} levels")
-            self._fail(f"malformed frame: {text[:200]}")
-        except (msgspec.DecodeError, UnicodeDecodeError) as exc:
+            return self._parse(frame)
+        except _TooDeep:
+            self._fail(f"frame nested deeper than {self._depth} levels")
+        except _Malformed as exc:
             self._fail(f"malformed frame: {str(exc)[:200]}")
         except RecursionError:
             self._fail("frame nested too deeply")
-        return msg
 
     def _fail(self, detail: str) -> NoReturn:
         self._broken = True

@@ -19,7 +19,7 @@ from typing import Any
 
 from openras import errors, paths
 from openras.wire import protocol as P
-from openras.wire.codec import FrameDecoder, encode
+from openras.wire.codec import FrameDecoder, encode_plain
 
 START_TIMEOUT = 10.0
 #: Beside the default socket: held by the one client that starts the daemon.
@@ -62,7 +62,7 @@ class Transport:
         self.sock.close()
 
     def send(self, msg: dict[str, Any]) -> None:
-        self.sock.sendall(encode(msg))
+        self.sock.sendall(encode_plain(msg))
 
     def recv(self) -> dict[str, Any]:
         while not self.pending:
