@@ -10,7 +10,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from openras import errors
+from openras import errors, promote
 from openras.client import (
     SavedCredentials,
     credentials_forget,
@@ -99,7 +99,9 @@ class AsyncClient:
                     await self._answer(step.question.handle, answer)
         finally:
             await t.close()
-        return AsyncConnection(self, follower.outcome())
+        handle = follower.outcome()
+        await promote.after_connected_async(self.transport.call, handle, follower.dialed_number)
+        return AsyncConnection(self, handle)
 
     async def _answer(self, handle: int, text: str | None) -> None:
         """The answer goes on the main connection (the dial holds its own); None: the

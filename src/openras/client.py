@@ -9,7 +9,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from openras import errors, paths
+from openras import errors, paths, promote
 from openras.records import ConnectionInfo, Disconnect, Event, ProjectionInfo, Statistics
 from openras.wire import protocol as P
 from openras.wire.follow import DialFollower, Question
@@ -189,7 +189,9 @@ class Client:
                 on_state(step.event)
             if step.question is not None and on_input is not None:
                 self._answer(step.question, on_input(step.question.prompt, step.question.echo))
-        return Connection(self, follower.outcome())
+        handle = follower.outcome()
+        promote.after_connected(self._t.call, handle, follower.dialed_number)
+        return Connection(self, handle)
 
     def _answer(self, question: Question, text: str | None) -> None:
         """Send the answer on a connection of its own (the dial holds this one); None:

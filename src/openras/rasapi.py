@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, Final, overload
 
-from openras import errors
+from openras import errors, promote
 from openras._codes import CODES
 from openras._rasentry import (
     PASSWORD_HANDLE as PASSWORD_HANDLE,
@@ -507,6 +507,7 @@ def RasDial(
             return exc.code, handle
         finally:
             t.close()
+        promote.after_connected(_call, handle, follower.dialed_number)
         return 0, handle
     with _lock:  # before RasDial returns: a RasHangUp right after it must silence the thread
         _notifying.setdefault(handle, threading.Event())
@@ -563,6 +564,8 @@ def _notify_loop(
             if event is None:
                 continue
             state, error, phase = int(event.state), event.error, event.phase
+            if state == RasConnState.Connected and not error:
+                promote.after_connected(_call, handle, follower.dialed_number)
             if error and phase in ("failed", "disconnecting"):
                 # A state failed: notify once more for the same state, with the error.
                 notify(state if phase == "failed" else last_state, error)

@@ -504,6 +504,8 @@ class Table:
         }
         if conn.detail and conn.error:
             ev["detail"] = conn.detail
+        if conn.dialed_number:  # a telephone number: the dialer may promote an alternate
+            ev["dialed_number"] = conn.dialed_number
         if old is not None:
             ev["old_state"] = int(old)
         if redial:

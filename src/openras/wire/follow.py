@@ -43,6 +43,9 @@ class DialFollower:
         self.entry = entry
         self.handle = 0
         self.joined = False
+        #: The number the link dials, once it said (a modem's): the dialer then looks at
+        #: which of the entry's numbers answered (:mod:`openras.promote`).
+        self.dialed_number = ""
         self._last: dict[str, Any] = {}
 
     def feed(self, params: dict[str, Any], *, continues: bool) -> Step:
@@ -65,6 +68,7 @@ class DialFollower:
             )
         elif params.get("event") == "state":
             event = Event.from_wire(params)
+            self.dialed_number = str(params.get("dialed_number") or self.dialed_number)
         else:
             event = None
         question = None

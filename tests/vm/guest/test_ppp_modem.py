@@ -56,6 +56,7 @@ from openras.errors import (
     ERROR_REMOTE_DISCONNECTION,
     ERROR_TAPI_CONFIGURATION,
 )
+from openras.phonebook import load
 from openras.states import RasConnState
 
 pytestmark = pytest.mark.vm
@@ -284,10 +285,14 @@ def test_try_next_alternate_on_fail_dials_the_alternate_number(
 ) -> None:
     """The entry's number rings out (NO CARRIER, 678); TryNextAlternateOnFail=1 dials its
     alternate (a second DEVICE block, as Windows writes one), which answers: one handle,
-    Connected, the number that answered and the one that failed in the projection."""
+    Connected, the number that answered and the one that failed in the projection; with
+    PromoteAlternates=1 the number that answered is the entry's number from then on."""
     modem.behaviour = Behaviour.ANSWER
     server.auth = "pap"
     text = pbk.read_text(encoding="utf-8").replace(f"PhoneNumber={NUMBER}", "PhoneNumber=555-0000")
+    text = text.replace(
+        "TryNextAlternateOnFail=1\n", "PromoteAlternates=1\nTryNextAlternateOnFail=1\n"
+    )
     alternate = (
         f"\nDEVICE=modem\nPhoneNumber={NUMBER}\nAreaCode=\nCountryCode=0\nCountryID=0\n"
         "UseDialingRules=0\nTryNextAlternateOnFail=1\n"
@@ -306,6 +311,8 @@ def test_try_next_alternate_on_fail_dials_the_alternate_number(
     # RASCONNSTATUS: the number that answered, as the modem dialed it
     code, status = rasapi.RasGetConnectStatus(h)
     assert code == 0 and status is not None and status.szPhoneNumber == "5550100", status
+    promoted = load(book)[ENTRY]  # RasDial promoted the alternate in the user's book
+    assert (promoted.phone_number, promoted.alternates) == (NUMBER, ["555-0000"])
     assert lab.ping(pair.b, SERVER_IP, count=2, wait=5)
     assert rasapi.RasHangUp(h) == 0
     wait_gone(h, 30)
