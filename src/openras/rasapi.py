@@ -790,6 +790,30 @@ def RasGetConnectionStatistics(hrasconn: int) -> tuple[int, RAS_STATS | None]:
     )
 
 
+def RasGetLinkStatistics(hrasconn: int, dwSubEntry: int) -> tuple[int, RAS_STATS | None]:
+    """One link of a multilink connection. openras dials one link per connection (docs:
+    multilink), so sub-entry 1 is the connection's counters; another is 87."""
+    if not _handle_ok(hrasconn):
+        return errors.ERROR_INVALID_HANDLE, None
+    if dwSubEntry != 1:
+        return errors.ERROR_INVALID_PARAMETER, None
+    return RasGetConnectionStatistics(hrasconn)
+
+
+def RasGetSubEntryHandle(hrasconn: int, dwSubEntry: int) -> tuple[int, int]:
+    """The handle of one link of a connection: sub-entry 1, the one link openras dials, is
+    the connection's own handle (so RasHangUp on it ends the connection, as ending a
+    connection's only link does on Windows); another sub-entry is not connected (618)."""
+    if not _handle_ok(hrasconn):
+        return errors.ERROR_INVALID_HANDLE, 0
+    code, _ = _code(lambda: _call(P.GET_STATUS, {"handle": hrasconn}))
+    if code:
+        return code, 0
+    if dwSubEntry != 1:
+        return errors.ERROR_PORT_NOT_OPEN, 0
+    return 0, hrasconn
+
+
 def _projection(hrasconn: int) -> tuple[int, dict[str, Any] | None]:
     if not _handle_ok(hrasconn):
         return errors.ERROR_INVALID_HANDLE, None

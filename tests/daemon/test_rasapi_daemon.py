@@ -280,3 +280,21 @@ def test_reconnects_after_daemon_restart(rasman):
     assert code == 0 and st.rasconnstate == RasConnState.Connected
     assert r.RasHangUp(h) == 0
     wait_until(lambda: gone(h), what="6")
+
+
+def test_one_link_per_connection_is_sub_entry_1(rasman):
+    """openras dials one link per connection: sub-entry 1's handle is the connection's own
+    (hanging it up ends the connection), its counters are the connection's; no other
+    sub-entry is connected (618), and a bad handle is 6."""
+    code, h = r.RasDial(None, str(rasman.phonebook), r.RASDIALPARAMS(szEntryName="Demo"))
+    assert code == 0
+    assert r.RasGetSubEntryHandle(h, 1) == (0, h)
+    assert r.RasGetSubEntryHandle(h, 2) == (r.ERROR_PORT_NOT_OPEN, 0)
+    code, link = r.RasGetLinkStatistics(h, 1)
+    assert code == 0 and link is not None and link.dwConnectDuration >= 0
+    assert r.RasGetLinkStatistics(h, 2) == (r.ERROR_INVALID_PARAMETER, None)
+    _, sub = r.RasGetSubEntryHandle(h, 1)
+    assert r.RasHangUp(sub) == 0
+    wait_until(lambda: gone(h), what="6")
+    assert r.RasGetSubEntryHandle(h, 1) == (r.ERROR_INVALID_HANDLE, 0)
+    assert r.RasGetLinkStatistics(h, 1)[0] == r.ERROR_INVALID_HANDLE

@@ -46,6 +46,7 @@ from openras.links.base import (
     LinkLost,
     LinkSpec,
     LinkStats,
+    NumberDialed,
     Projection,
     RecordChanged,
     StateReached,
@@ -235,7 +236,7 @@ class AttemptsLink(Link):
                 self.emit(event)
             elif isinstance(event, LinkFailed):
                 self._failed = (event.error, event.detail)  # decided once it is closed
-            elif isinstance(event, LinkLost | InputNeeded | RecordChanged):
+            elif isinstance(event, LinkLost | InputNeeded | RecordChanged | NumberDialed):
                 self.emit(event)
 
         return emit

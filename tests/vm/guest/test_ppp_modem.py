@@ -302,20 +302,22 @@ def test_try_next_alternate_on_fail_dials_the_alternate_number(
     dialed_before = len(modem.dialed)
     code, h, seconds = dial(book)
     assert code == 0, f"{rasapi.RasGetErrorString(code)}; server: {server.log()[-1500:]}"
-    assert modem.dialed[dialed_before:] == ["5550000", "5550100"]
-    with Client(rasman.socket, autostart=False, timeout=60) as ras:
-        proj = ras.projection(h)
-        assert ras.status(h).state is RasConnState.Connected
-    assert proj.extra["dialed_number"] == NUMBER, proj.extra
-    assert proj.extra["numbers_failed_before"].startswith(f"555-0000 {ERROR_NO_ANSWER}")
-    # RASCONNSTATUS: the number that answered, as the modem dialed it
-    code, status = rasapi.RasGetConnectStatus(h)
-    assert code == 0 and status is not None and status.szPhoneNumber == "5550100", status
-    promoted = load(book)[ENTRY]  # RasDial promoted the alternate in the user's book
-    assert (promoted.phone_number, promoted.alternates) == (NUMBER, ["555-0000"])
-    assert lab.ping(pair.b, SERVER_IP, count=2, wait=5)
-    assert rasapi.RasHangUp(h) == 0
-    wait_gone(h, 30)
+    try:
+        assert modem.dialed[dialed_before:] == ["5550000", "5550100"]
+        with Client(rasman.socket, autostart=False, timeout=60) as ras:
+            proj = ras.projection(h)
+            assert ras.status(h).state is RasConnState.Connected
+        assert proj.extra["dialed_number"] == NUMBER, proj.extra
+        assert proj.extra["numbers_failed_before"].startswith(f"555-0000 {ERROR_NO_ANSWER}")
+        # RASCONNSTATUS: the number that answered, as the modem dialed it
+        code, status = rasapi.RasGetConnectStatus(h)
+        assert code == 0 and status is not None and status.szPhoneNumber == "5550100", status
+        promoted = load(book)[ENTRY]  # RasDial promoted the alternate in the user's book
+        assert (promoted.phone_number, promoted.alternates) == (NUMBER, ["555-0000"])
+        assert lab.ping(pair.b, SERVER_IP, count=2, wait=5)
+    finally:  # the port is free for the next test whatever failed
+        assert rasapi.RasHangUp(h) == 0
+        wait_gone(h, 30)
     nothing_left(lab, pair, rasman, h)
     print(f"\nalternate number: connected in {seconds:.1f} s")
 
@@ -362,13 +364,15 @@ def test_dialing_rules_dial_the_number_as_the_location_says(
     try:
         code, h, seconds = dial(book)
         assert code == 0, f"{rasapi.RasGetErrorString(code)}; server: {server.log()[-1500:]}"
-        assert modem.dialed[-1] == expected, modem.dialed
-        code, status = rasapi.RasGetConnectStatus(h)
-        assert code == 0 and status is not None, code
-        assert status.szPhoneNumber == expected, status
-        assert lab.ping(pair.b, SERVER_IP, count=2, wait=5)
-        assert rasapi.RasHangUp(h) == 0
-        wait_gone(h, 30)
+        try:
+            assert modem.dialed[-1] == expected, modem.dialed
+            code, status = rasapi.RasGetConnectStatus(h)
+            assert code == 0 and status is not None, code
+            assert status.szPhoneNumber == expected, status
+            assert lab.ping(pair.b, SERVER_IP, count=2, wait=5)
+        finally:
+            assert rasapi.RasHangUp(h) == 0
+            wait_gone(h, 30)
         nothing_left(lab, pair, rasman, h)
     finally:
         modem.number = NUMBER
