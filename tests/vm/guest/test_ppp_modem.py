@@ -151,7 +151,7 @@ def pbk(modem: ModemEmulator, tmp_path_factory: pytest.TempPathFactory) -> Path:
         f"[{ENTRY}]\nEncoding=1\nPBVersion=4\nType=1\nAutoLogon=0\nUseRasCredentials=1\n"
         "VpnStrategy=0\nDataEncryption=256\nRedialAttempts=3\nRedialSeconds=60\n"
         "IdleDisconnectSeconds=0\nRedialOnLinkFailure=0\nPreferredPort=COM3\n"
-        "PreferredDevice=Standard 56000 bps Modem\nAuthRestrictions=544\n"
+        "PreferredDevice=Standard 56000 bps Modem\nAuthRestrictions=632\n"
         "IpPrioritizeRemote=0\nIpAssign=1\nIpNameAssign=1\n"
         f"OpenRasSerialPort={modem.port}\nOpenRasSerialLocal=1\nOpenRasDialTimeoutMs=60000\n\n"
         "NETCOMPONENTS=\nms_msclient=1\nms_server=1\n\n"
@@ -320,6 +320,49 @@ def test_try_next_alternate_on_fail_dials_the_alternate_number(
         wait_gone(h, 30)
     nothing_left(lab, pair, rasman, h)
     print(f"\nalternate number: connected in {seconds:.1f} s")
+
+
+def test_auth_restrictions_keep_the_password_off_protocols_the_entry_forbids(
+    lab: NetnsLab,
+    pair: NsPair,
+    rasman: NsRasman,
+    api: None,
+    modem: ModemEmulator,
+    server: Server,
+    pbk: Path,
+    tmp_path: Path,
+) -> None:
+    """The entry allows MS-CHAPv2 only (AuthRestrictions=512, "require encrypted password")
+    and the server asks for PAP, which would send the password in clear: pppd refuses it, the
+    dial fails with 691 (Windows' text: "...or the selected authentication protocol is not
+    permitted"), and the server never saw the password. With CHAP allowed too (544) a CHAP
+    server connects by CHAP."""
+    modem.behaviour = Behaviour.ANSWER
+    server.auth = "pap"
+    text = pbk.read_text(encoding="utf-8")
+    strict = tmp_path / "strict.pbk"
+    strict.write_text(text.replace("AuthRestrictions=632", "AuthRestrictions=512"), "utf-8")
+    calls_before = len(server.logs)
+    code, h, _ = dial(strict)
+    assert code == ERROR_AUTHENTICATION_FAILURE, f"{code}; server: {server.log()[-1500:]}"
+    failed_dial_ends(lab, pair, rasman, h)
+    assert len(server.logs) == calls_before + 1, "the call was answered"
+    seen = server.log()  # this call's server log
+    assert "rcvd [PAP AuthReq" not in seen and PASSWORD not in seen, seen[-1500:]
+    assert wait_until(lambda: not modem.in_call, 20), "the modem kept the call"
+
+    server.auth = "chap"
+    chap = tmp_path / "chap.pbk"
+    chap.write_text(text.replace("AuthRestrictions=632", "AuthRestrictions=544"), "utf-8")
+    code, h, _ = dial(chap)
+    try:
+        assert code == 0, f"{rasapi.RasGetErrorString(code)}; server: {server.log()[-1500:]}"
+        with Client(rasman.socket, autostart=False, timeout=60) as ras:
+            assert ras.projection(h).extra["auth_protocol"] == "CHAP"
+    finally:
+        assert rasapi.RasHangUp(h) == 0
+        wait_gone(h, 30)
+    nothing_left(lab, pair, rasman, h)
 
 
 def test_dialing_rules_dial_the_number_as_the_location_says(

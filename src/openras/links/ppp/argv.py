@@ -49,6 +49,7 @@ from openras.errors import (
     ERROR_BAD_PHONE_NUMBER,
     ERROR_DEVICE_DOES_NOT_EXIST,
     ERROR_DEVICETYPE_DOES_NOT_EXIST,
+    ERROR_INVALID_FUNCTION_FOR_ENTRY,
     ERROR_INVALID_PARAMETER,
     RasError,
 )
@@ -179,6 +180,71 @@ def pptp_server(text: str, kind: str = "PPTP") -> str:
     return name
 
 
+#: pbk.h's AR_F_* bits of ``AuthRestrictions`` (RASEO_RequirePAP... on the API side) and
+#: the PPP protocol each allows: PAP 0x8, SPAP 0x10 (Shiva's: pppd has none), MD5-CHAP 0x20,
+#: MS-CHAP 0x40 (and Windows 95's 0x400), EAP 0x80, custom (EAP with its data) 0x100,
+#: MS-CHAPv2 0x200. Windows writes 512 (MS-CHAPv2 only), 544 (CHAP and MS-CHAPv2), 632
+#: ("typical", unsecured password allowed).
+_AR_PROTOCOLS: Final = (
+    (0x8, "pap"),
+    (0x20, "chap"),
+    (0x40 | 0x400, "mschap"),
+    (0x200, "mschap-v2"),
+)
+AUTH_PROTOCOLS: Final = ("pap", "chap", "mschap", "mschap-v2")
+#: pbk.h's old scalar values (below 8): any, terminal, "encrypted" (typical secure), MS only.
+_AR_SCALAR: Final = {
+    0: AUTH_PROTOCOLS,
+    1: AUTH_PROTOCOLS,
+    2: ("chap", "mschap", "mschap-v2"),
+    3: ("mschap",),
+}
+_AUTH_NAMES: Final = {"pap": "PAP", "chap": "CHAP", "mschap": "MS-CHAP", "mschap-v2": "MS-CHAPv2"}
+
+
+def entry_auth(entry: EntryView) -> tuple[str, ...]:
+    """The PPP authentication protocols the entry allows (``AuthRestrictions``), in pppd's
+    names; all four when the entry says nothing. An entry that allows only what openras
+    cannot do over PPP (EAP, SPAP) is 780, naming them: never a protocol it forbids."""
+    raw = (entry.get("AuthRestrictions") or "").strip()
+    if not raw:
+        return AUTH_PROTOCOLS
+    try:
+        value = int(raw)
+    except ValueError:
+        raise RasError(
+            ERROR_INVALID_PARAMETER, f"AuthRestrictions={raw[:20]!r}: not a number"
+        ) from None
+    if value in _AR_SCALAR:
+        return _AR_SCALAR[value]
+    allowed = tuple(name for bit, name in _AR_PROTOCOLS if value & bit)
+    if not allowed:
+        raise RasError(
+            ERROR_INVALID_FUNCTION_FOR_ENTRY,
+            f"AuthRestrictions={value} allows only EAP or SPAP, which openras does not do "
+            "over PPP: allow MS-CHAPv2 (or CHAP, PAP) in the entry's security settings",
+        )
+    return allowed
+
+
+def refuse_options(allowed: tuple[str, ...]) -> list[str]:
+    """pppd's ``refuse-*`` options for what the entry does not allow (EAP is always refused)."""
+    return [f"refuse-{name}" for name in AUTH_PROTOCOLS if name not in allowed]
+
+
+def check_vpn_auth(entry: EntryView, kind: str) -> None:
+    """A PPTP, L2TP or SSTP link authenticates with MS-CHAPv2 only (MPPE's keys come from
+    it, and it is Windows' VPN default): an entry that forbids it is 780, said plainly."""
+    allowed = entry_auth(entry)
+    if "mschap-v2" not in allowed:
+        names = ", ".join(_AUTH_NAMES[a] for a in allowed)
+        raise RasError(
+            ERROR_INVALID_FUNCTION_FOR_ENTRY,
+            f"this {kind} entry allows {names} only (AuthRestrictions); openras's {kind} "
+            "links authenticate with MS-CHAPv2: allow it in the entry's security settings",
+        )
+
+
 def entry_mppe(entry: EntryView) -> Mppe:
     """MPPE from ``DataEncryption`` (pbk.h's DE_* codes): 0 (DE_None) refuses it, anything
     else requires it: 256/512 (DE_Require/DE_RequireMax; no key is DE_Require, a VPN entry's
@@ -258,6 +324,8 @@ class PppSettings:
     pulse: bool = False
     local: bool = False
     idle_seconds: int = 0
+    #: The PPP authentication protocols the entry allows (``AuthRestrictions``).
+    auth: tuple[str, ...] = AUTH_PROTOCOLS
     #: PPTP: the server (an IPv4 address or a checked host name) and MPPE.
     server: str = ""
     mppe: Mppe = "require"
@@ -273,7 +341,11 @@ class PppSettings:
         user = dial_user(spec)
         idle = entry_int(entry, "IdleDisconnectSeconds", 0, maximum=7 * 24 * 3600)
         number = (spec.params.phone_number or entry.get("PhoneNumber") or "").strip()
-        common = dict(user=user, dial_timeout=dial_timeout(entry), idle_seconds=idle)
+        common = dict(
+            user=user, dial_timeout=dial_timeout(entry), idle_seconds=idle, auth=entry_auth(entry)
+        )
+        if kind in ("sstp", "pptp"):
+            check_vpn_auth(entry, kind.upper())
         if kind == "sstp":
             if spec.grant.admin_credentials and number != (entry.get("PhoneNumber") or "").strip():
                 raise RasError(  # (the daemon refuses this before, as for PPTP)
@@ -434,6 +506,8 @@ def build_argv(
         argv += ["user", settings.user]
     if password_fd is not None:
         argv += ["plugin", "passwordfd.so", "passwordfd", str(password_fd)]
+    if settings.kind in ("pppoe", "modem"):
+        argv += refuse_options(settings.auth)  # only what the entry allows
     if settings.kind == "pppoe":
         argv += ["plugin", "rp-pppoe.so"]
         if settings.pppoe_service:

@@ -1,0 +1,59 @@
+"""AuthRestrictions (pbk.h's AR_F_* bits) as the PPP protocols pppd may use: what an entry
+forbids is refused in pppd's argv, so the password never goes out by it."""
+
+from __future__ import annotations
+
+import pytest
+
+from openras.errors import ERROR_INVALID_FUNCTION_FOR_ENTRY, ERROR_INVALID_PARAMETER, RasError
+from openras.links.ppp.argv import check_vpn_auth, entry_auth, refuse_options
+from openras.manager.entries import EntrySnapshot
+
+
+def _entry(value: str | None) -> EntrySnapshot:
+    return EntrySnapshot("x", {} if value is None else {"authrestrictions": value})
+
+
+@pytest.mark.parametrize(
+    ("value", "allowed"),
+    [
+        (None, ("pap", "chap", "mschap", "mschap-v2")),  # nothing said: all four
+        ("632", ("pap", "chap", "mschap", "mschap-v2")),  # "typical", unsecured allowed
+        ("608", ("chap", "mschap", "mschap-v2")),  # "typical", secure
+        ("544", ("chap", "mschap-v2")),  # seen in Windows 10 exports
+        ("512", ("mschap-v2",)),  # "require encrypted password"
+        ("8", ("pap",)),
+        ("1024", ("mschap",)),  # Windows 95's MS-CHAP is MS-CHAP
+        ("2", ("chap", "mschap", "mschap-v2")),  # the old scalar "encrypted"
+        ("0", ("pap", "chap", "mschap", "mschap-v2")),  # the old scalar "any"
+    ],
+)
+def test_the_bits_are_the_protocols_allowed(value: str | None, allowed: tuple[str, ...]) -> None:
+    assert entry_auth(_entry(value)) == allowed
+
+
+def test_what_is_not_allowed_is_refused_to_pppd() -> None:
+    assert refuse_options(entry_auth(_entry("512"))) == [
+        "refuse-pap",
+        "refuse-chap",
+        "refuse-mschap",
+    ]
+    assert refuse_options(entry_auth(_entry("632"))) == []
+
+
+def test_eap_only_and_garbage_are_clear_errors() -> None:
+    with pytest.raises(RasError) as err:
+        entry_auth(_entry("128"))  # EAP only: what the IKEv2 exports say
+    assert err.value.code == ERROR_INVALID_FUNCTION_FOR_ENTRY
+    assert "EAP" in str(err.value.detail)
+    with pytest.raises(RasError) as err:
+        entry_auth(_entry("all"))
+    assert err.value.code == ERROR_INVALID_PARAMETER
+
+
+def test_a_vpn_entry_that_forbids_ms_chap_v2_is_refused_saying_why() -> None:
+    check_vpn_auth(_entry("544"), "PPTP")  # allows MS-CHAPv2: fine
+    with pytest.raises(RasError) as err:
+        check_vpn_auth(_entry("40"), "PPTP")  # PAP and CHAP only
+    assert err.value.code == ERROR_INVALID_FUNCTION_FOR_ENTRY
+    assert "allows PAP, CHAP only" in str(err.value.detail)
