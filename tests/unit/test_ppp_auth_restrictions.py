@@ -57,3 +57,25 @@ def test_a_vpn_entry_that_forbids_ms_chap_v2_is_refused_saying_why() -> None:
         check_vpn_auth(_entry("40"), "PPTP")  # PAP and CHAP only
     assert err.value.code == ERROR_INVALID_FUNCTION_FOR_ENTRY
     assert "allows PAP, CHAP only" in str(err.value.detail)
+
+
+def test_a_server_that_wants_a_forbidden_protocol_is_691_saying_why() -> None:
+    """pppd's log when the entry refused the server's PAP and the server would take nothing
+    else (recorded in the VM tier against a pppd server with require-pap)."""
+    from openras.errors import ERROR_AUTHENTICATION_FAILURE
+    from openras.links.ppp.interpreter import PppLog, classify_exit
+
+    log = PppLog()
+    log.feed(
+        b"Connect: orppp7 <--> /dev/pts/1\n"
+        b"rcvd [LCP ConfReq id=0x1 <asyncmap 0x0> <auth pap> <magic 0x18c5697b>]\n"
+        b"sent [LCP ConfNak id=0x1 <auth chap MD5>]\n"
+        b"rcvd [LCP ConfReq id=0x2 <asyncmap 0x0> <magic 0x18c5697b>]\n"
+        b"sent [LCP ConfAck id=0x2 <asyncmap 0x0> <magic 0x18c5697b>]\n"
+        b'rcvd [LCP TermReq id=0x3 "peer refused to authenticate"]\n'
+        b"LCP terminated by peer (peer refused to authenticate)\n"
+        b"Connection terminated.\n"
+    )
+    code, detail = classify_exit(log, 16, connected=False)
+    assert code == ERROR_AUTHENTICATION_FAILURE
+    assert "AuthRestrictions" in detail

@@ -133,6 +133,12 @@ _FAILURES: Final[tuple[tuple[re.Pattern[str], int], ...]] = (
         ),
         ERROR_NO_REMOTE_ENCRYPTION,
     ),
+    # The server wants a protocol the entry's AuthRestrictions refused (pppd's server says
+    # this; Windows' 691 text: "...or the selected authentication protocol is not permitted").
+    (
+        re.compile(r"^LCP terminated by peer \(peer refused to authenticate"),
+        ERROR_AUTHENTICATION_FAILURE,
+    ),
     (re.compile(r"^LCP terminated by peer"), ERROR_PPP_LCP_TERMINATED),
     (
         re.compile(
@@ -151,6 +157,10 @@ _FAILURES: Final[tuple[tuple[re.Pattern[str], int], ...]] = (
         ),
         ERROR_CONNECTING_DEVICE_NOT_FOUND,
     ),
+)
+_REFUSED_AUTH: Final = (
+    ": the server asked for an authentication protocol this entry does not allow "
+    "(AuthRestrictions: allow it in the entry's security settings if you trust the line)"
 )
 #: pptp's own lines (``<logstring> warn|fatal[function:file.c:line]: message``) -> code.
 _PPTP_FAILURES: Final[tuple[tuple[re.Pattern[str], int], ...]] = (
@@ -359,7 +369,10 @@ class PppLog(Interpreter):
                     break
         for pattern, code in _FAILURES:
             if pattern.search(line):
-                self._fail(self._pptp_code(code, line), line)
+                why = line
+                if "peer refused to authenticate" in line:
+                    why += _REFUSED_AUTH
+                self._fail(self._pptp_code(code, line), why)
                 break
 
     @property
