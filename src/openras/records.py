@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from openras.states import RasConnState
+from openras.wire import fields
 
 
 @dataclass(frozen=True)
@@ -44,30 +45,7 @@ class ConnectionInfo:
 
     @classmethod
     def from_wire(cls, d: dict[str, Any]) -> ConnectionInfo:
-        return cls(
-            handle=int(d["handle"]),
-            entry=str(d.get("entry", "")),
-            state=RasConnState(int(d["state"])),
-            phase=str(d.get("phase", "")),
-            error=int(d.get("error", 0)),
-            entry_name=str(d.get("entry_name", "")),
-            phonebook=str(d.get("phonebook", "")),
-            phone_number=str(d.get("phone_number", "")),
-            device_type=str(d.get("device_type", "")),
-            device_name=str(d.get("device_name", "")),
-            guid=str(d.get("guid", "")),
-            all_users=bool(d.get("all_users", False)),
-            owner=int(d.get("owner", 0)),
-            refs=int(d.get("refs", 1)),
-            created=float(d.get("created", 0.0)),
-            connected_at=d.get("connected_at"),
-            detail=str(d.get("detail") or ""),
-            driver=str(d.get("driver", "")),
-            ras_device_type=str(d.get("ras_device_type", "")),
-            ras_device_name=str(d.get("ras_device_name", "")),
-            correlation_id=str(d.get("correlation_id", "")),
-            dialed_number=str(d.get("dialed_number") or ""),
-        )
+        return cls(**fields.connection(d))
 
 
 @dataclass(frozen=True)

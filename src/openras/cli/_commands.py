@@ -27,6 +27,7 @@ from openras.cli._common import (
     resolve_target,
     statistics_json,
 )
+from openras.cli._connect import open_client, open_transport
 from openras.cli._session import (
     HANGUP_TIMEOUT,
     DialInterrupted,
@@ -38,8 +39,6 @@ from openras.cli._session import (
     find_abandoned_attempt,
     follow_dial,
     hang_up_quietly,
-    open_client,
-    open_transport,
 )
 from openras.cli.rasdial_output import EXIT_SUCCESS, EXIT_USAGE, exit_status
 from openras.client import Client
@@ -332,41 +331,6 @@ def cmd_hangup(args: Namespace) -> int:
 
 
 # ------------------------------------------------------------------------------------ reading
-
-
-def _connection_rows(conns: list[ConnectionInfo], style: _term.Style) -> list[list[str]]:
-    now = time.time()
-    rows = []
-    for c in conns:
-        since = now - c.connected_at if c.connected_at and c.phase == "connected" else None
-        state = c.state.name if c.phase != "failed" else f"{c.state.name} (error {c.error})"
-        rows.append(
-            [
-                str(c.handle),
-                c.entry,
-                style(state, _term.state_colour(c.phase)) if style.enabled else state,
-                c.device_name or c.device_type,
-                c.phone_number or "-",
-                _term.duration(since),
-            ]
-        )
-    return rows
-
-
-def cmd_list(args: Namespace) -> int:
-    with open_client(args.socket, args.timeout) as client:
-        conns = client.connections(include_pending=args.all)
-    if args.json:
-        now = time.time()
-        emit_json([connection_json(c, now) for c in conns])
-        return EXIT_SUCCESS
-    if not conns:
-        print("No connections.")
-        return EXIT_SUCCESS
-    style = _term.Style(sys.stdout)
-    header = ["HANDLE", "ENTRY", "STATE", "DEVICE", "PHONE", "CONNECTED"]
-    print(_term.table(_connection_rows(conns, style), header, style))
-    return EXIT_SUCCESS
 
 
 def cmd_status(args: Namespace) -> int:

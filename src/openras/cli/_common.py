@@ -14,10 +14,10 @@ from typing import TYPE_CHECKING, Any
 
 from openras.cli.rasdial_output import EXIT_USAGE, exit_status
 from openras.errors import ERROR_NO_CONNECTION, message, symbol
-from openras.records import ConnectionInfo, Disconnect, Event, ProjectionInfo, Statistics
 
-if TYPE_CHECKING:  # `openras --help` and usage errors need no client
+if TYPE_CHECKING:  # `openras --help` and usage errors need no client, listings no records
     from openras.client import Client
+    from openras.records import ConnectionInfo, Disconnect, Event, ProjectionInfo, Statistics
 
 _INTEGER = re.compile(r"-?[0-9]{1,19}")  # handles and codes are 32-bit; 19 digits fit int64
 

@@ -12,7 +12,7 @@ import sys
 from argparse import Namespace
 
 from openras.cli._common import CliError, emit_json
-from openras.cli._session import open_client
+from openras.cli._connect import open_client
 from openras.cli.rasdial_output import EXIT_SUCCESS, EXIT_USAGE
 
 MASK = "*" * 16

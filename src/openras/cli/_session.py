@@ -18,10 +18,10 @@ import os
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from openras import errors
+from openras.cli._connect import open_client, open_transport
 from openras.cli._term import ask_line
 from openras.records import ConnectionInfo, Event
 from openras.wire import protocol as P
@@ -50,30 +50,6 @@ class DialResult:
 
     handle: int
     joined: bool
-
-
-def open_transport(socket: str | None) -> Transport:
-    """A session with rasman; ``None`` means the default socket (the per-user one autostarts)."""
-    from openras.wire.transport import connect
-
-    try:
-        return connect(Path(socket) if socket else None)
-    except OSError as exc:  # e.g. permission denied on the socket
-        raise errors.ManagerUnavailable(
-            detail=f"cannot reach the connection manager: {exc}"
-        ) from None
-
-
-def open_client(socket: str | None, timeout: float | None = None) -> Client:
-    """A :class:`Client`, with socket errors other than "absent" turned into RasError 711."""
-    from openras.client import Client
-
-    try:
-        return Client(socket, timeout=timeout)
-    except OSError as exc:
-        raise errors.ManagerUnavailable(
-            detail=f"cannot reach the connection manager: {exc}"
-        ) from None
 
 
 def _recv(t: Transport, wait: float | None) -> dict[str, Any] | None:

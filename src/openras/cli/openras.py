@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Callable, Sequence
-from typing import Final
+from typing import Any, Final, cast
 
 from openras import __version__, errors
 from openras.cli import _completion as comp
@@ -18,6 +18,8 @@ from openras.cli._common import CliError
 from openras.cli.rasdial_output import EXIT_FAILURE, EXIT_USAGE, exit_status
 
 Handler = Callable[[argparse.Namespace], int]
+#: Adds a command's arguments to its parser (the second: the options every command takes).
+_Arguments = Callable[[argparse.ArgumentParser, argparse.ArgumentParser], None]
 
 DESCRIPTION: Final = """\
 Dial, watch and hang up openras connections, and manage phonebook entries.
@@ -162,7 +164,59 @@ def _add_command(
     return p
 
 
-def build_parser() -> argparse.ArgumentParser:
+class _LazyCommands(argparse._SubParsersAction):  # type: ignore[type-arg]
+    """Commands whose parsers are built when argv names them.
+
+    A command is registered with its name and help line only (:meth:`add_lazy`): the choices
+    keep their order, ``--help`` lists every command and an unknown name gets the same error,
+    but a run builds just the parser of the command it runs. Building all of them cost more
+    than the rest of ``openras list`` (argparse looks for a message catalogue with a stat per
+    message it translates).
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._builders: dict[str, Callable[[], object]] = {}
+
+    def add_lazy(self, name: str, help: str | None, build: Callable[[], object]) -> None:
+        """Register ``name``; ``build()`` adds its parser (with :meth:`add_parser`) on use."""
+        self._name_parser_map[name] = None  # a placeholder: keeps membership and order
+        if help is not None:
+            self._choices_actions.append(self._ChoicesPseudoAction(name, (), help))
+        self._builders[name] = build
+
+    def add_parser(self, name: str, **kwargs: Any) -> argparse.ArgumentParser:
+        if name not in self._builders:
+            made: argparse.ArgumentParser = super().add_parser(name, **kwargs)
+            return made
+        # As the base class does, but in the placeholder's place, and the help line is there.
+        if kwargs.get("prog") is None:
+            kwargs["prog"] = f"{self._prog_prefix} {name}"
+        kwargs.pop("help", None)
+        parser: argparse.ArgumentParser = self._parser_class(**kwargs)
+        self._name_parser_map[name] = parser
+        return parser
+
+    def build(self, name: str) -> None:
+        build = self._builders.get(name)
+        if build is not None and self._name_parser_map.get(name) is None:
+            build()
+            del self._builders[name]
+
+    def __call__(
+        self,
+        parser: argparse.ArgumentParser,
+        namespace: argparse.Namespace,
+        values: Any,
+        option_string: str | None = None,
+    ) -> None:
+        self.build(values[0])
+        super().__call__(parser, namespace, values, option_string)
+
+
+def build_parser(lazy: bool = False) -> argparse.ArgumentParser:
+    """The ``openras`` parser; ``lazy``: each command's parser is built only when a parse
+    reaches it (what a run needs), else all of them (completion reads them all)."""
     common = _common_options(False)
     parser = argparse.ArgumentParser(
         prog="openras",
@@ -172,38 +226,41 @@ def build_parser() -> argparse.ArgumentParser:
         parents=[_common_options(True)],
     )
     parser.add_argument("--version", action="version", version=f"openras {__version__}")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND", title="commands")
-
-    def command(
-        name: str, help: str, handler: Handler, epilog: str = "", **kw: object
-    ) -> argparse.ArgumentParser:
-        return _add_command(sub, common, name, help, handler, epilog, **kw)
-
-    class c:  # a namespace of lazy handlers
-        cmd_dial = _lazy("openras.cli._commands", "cmd_dial")
-        cmd_hangup = _lazy("openras.cli._commands", "cmd_hangup")
-        cmd_list = _lazy("openras.cli._commands", "cmd_list")
-        cmd_status = _lazy("openras.cli._commands", "cmd_status")
-        cmd_stats = _lazy("openras.cli._commands", "cmd_stats")
-        cmd_watch = _lazy("openras.cli._commands", "cmd_watch")
-        cmd_history = _lazy("openras.cli._commands", "cmd_history")
-        cmd_error = _lazy("openras.cli._commands", "cmd_error")
-        cmd_daemon = _lazy("openras.cli._commands", "cmd_daemon")
-        cmd_manager = _lazy("openras.cli._manager", "cmd_manager")
-
-    p = command(
-        "dial",
-        "dial a phonebook entry and show its progress",
-        c.cmd_dial,
-        "examples:\n  openras dial Office\n  openras dial Office --user alice --ask-password\n"
-        "  printf '%s\\n' \"$PW\" | openras dial Office --user alice --password-stdin\n"
-        "  openras dial Office --no-wait     # print the handle and return\n\n"
-        "An entry that needs a user name and password the dial lacks (none given, none\n"
-        "saved) asks for them on a terminal and dials again (--save keeps them); without a\n"
-        "terminal, with --json or --password-stdin it fails at once with 691.\n"
-        "If the entry is already connected, nothing changes and the command succeeds.\n"
-        "A failed or interrupted dial is hung up before the command exits.",
+    sub = cast(
+        _LazyCommands,
+        parser.add_subparsers(
+            dest="command", metavar="COMMAND", title="commands", action=_LazyCommands
+        ),
     )
+    for name, help, handler, epilog, arguments in _COMMANDS:
+
+        def build(
+            name: str = name,
+            help: str | None = help,
+            handler: Handler = handler,
+            epilog: str = epilog,
+            arguments: _Arguments | None = arguments,
+        ) -> None:
+            if help is None:  # hidden: no help line, no description
+                p = sub.add_parser(name, parents=[common])
+                p.set_defaults(handler=handler)
+            else:
+                p = _add_command(sub, common, name, help, handler, epilog)
+            if arguments is not None:
+                arguments(p, common)
+
+        if lazy:
+            sub.add_lazy(name, help, build)
+        else:
+            build()
+    return parser
+
+
+def _handler(module: str, name: str) -> Handler:
+    return _lazy(f"openras.cli.{module}", name)
+
+
+def _dial_arguments(p: argparse.ArgumentParser, common: argparse.ArgumentParser) -> None:
     p.add_argument("entry", metavar="ENTRY", help="entry name (see `openras entries`)")
     p.add_argument("-u", "--user", help="user name (default: the one saved for the entry)")
     pw = p.add_mutually_exclusive_group()
@@ -227,18 +284,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--callback", metavar="NUMBER", help="callback number")
 
-    p = command(
-        "hangup",
-        "hang up a connection and wait until it is completely gone",
-        c.cmd_hangup,
-        "examples:\n  openras hangup Office\n  openras hangup 7          # by handle\n"
-        "  openras hangup            # on a terminal: pick from a list\n"
-        "  openras hangup --all\n\n"
-        "TARGET is a handle number or an entry name. The command returns when the\n"
-        "handle is invalid, i.e. nothing of the link is left and the entry can be\n"
-        "dialed again (--no-wait returns at once). Without TARGET and without a\n"
-        "terminal it refuses (exit 2).",
-    )
+
+def _hangup_arguments(p: argparse.ArgumentParser, common: argparse.ArgumentParser) -> None:
     p.add_argument("target", metavar="HANDLE|ENTRY", nargs="?", help="the connection to end")
     p.add_argument("--all", action="store_true", help="hang up every connection you may end")
     p.add_argument(
@@ -247,75 +294,39 @@ def build_parser() -> argparse.ArgumentParser:
         help="kill the link program at once instead of stopping it gracefully",
     )
 
-    p = command(
-        "list",
-        "list connections",
-        c.cmd_list,
-        "Without --all only connected entries are listed (as `rasdial` does).\n"
-        "JSON fields: handle entry entry_name phonebook phone_number device_type\n"
-        "device_name state state_code phase error detail owner refs all_users guid\n"
-        "created connected_at duration_s",
-    )
+
+def _list_arguments(p: argparse.ArgumentParser, common: argparse.ArgumentParser) -> None:
     p.add_argument(
         "-a", "--all", action="store_true", help="also list dialing, failed and closing connections"
     )
 
-    p = command("status", "show one connection: state, addresses, traffic", c.cmd_status)
+
+def _status_arguments(p: argparse.ArgumentParser, common: argparse.ArgumentParser) -> None:
     p.add_argument("target", metavar="HANDLE|ENTRY")
 
-    p = command(
-        "stats",
-        "show traffic statistics",
-        c.cmd_stats,
-        "Without a target: every connected entry (JSON: a list); with one: that\n"
-        "connection (JSON: an object).",
-    )
+
+def _stats_arguments(p: argparse.ArgumentParser, common: argparse.ArgumentParser) -> None:
     p.add_argument("target", metavar="HANDLE|ENTRY", nargs="?")
 
-    p = command(
-        "watch",
-        "print connection events as they happen, until Ctrl-C",
-        c.cmd_watch,
-        "With a handle, stops when that connection is gone. --json prints one\n"
-        "object per line: time event handle entry state state_code old_state phase\n"
-        "error redial",
-    )
+
+def _watch_arguments(p: argparse.ArgumentParser, common: argparse.ArgumentParser) -> None:
     p.add_argument(
         "target", metavar="HANDLE|ENTRY", nargs="?", help="only this connection or entry"
     )
 
-    command("history", "show recent disconnections and their reasons", c.cmd_history)
 
-    class e:
-        cmd_entries = _lazy("openras.cli._entries", "cmd_entries")
-        cmd_entry_show = _lazy("openras.cli._entries", "cmd_entry_show")
-        cmd_entry_add = _lazy("openras.cli._entries", "cmd_entry_add")
-        cmd_entry_edit = _lazy("openras.cli._entries", "cmd_entry_edit")
-        cmd_entry_rm = _lazy("openras.cli._entries", "cmd_entry_rm")
-        cmd_entry_rename = _lazy("openras.cli._entries", "cmd_entry_rename")
-        cmd_entry_import = _lazy("openras.cli._entries", "cmd_entry_import")
-        cmd_entry_export = _lazy("openras.cli._entries", "cmd_entry_export")
-
-    command("entries", "list the phonebook entries you can dial", e.cmd_entries)
-    p = command(
-        "entry",
-        "show, add, change, remove, rename, import or export entries",
-        _entry_help,
-        "Changes go to --phonebook, else to your own phonebook\n"
-        "($XDG_CONFIG_HOME/openras/rasphone.pbk, by default under ~/.config);\n"
-        "they are written atomically under a lock.",
-    )
+def _entry_arguments(p: argparse.ArgumentParser, common: argparse.ArgumentParser) -> None:
     esub = p.add_subparsers(dest="entry_command", metavar="ACTION", title="actions")
 
     def action(name: str, help: str, handler: Handler, epilog: str = "") -> argparse.ArgumentParser:
         return _add_command(esub, common, name, help, handler, epilog)
 
-    a = action("show", "print an entry's lines", e.cmd_entry_show)
+    a = action("show", "print an entry's lines", _handler("_entries", "cmd_entry_show"))
     a.add_argument("name", metavar="NAME")
     a = action(
         "add",
         "add an entry",
-        e.cmd_entry_add,
+        _handler("_entries", "cmd_entry_add"),
         "examples:\n  openras entry add Test --device loopback\n"
         "  openras entry add Work --device openvpn --set OpenRasOpenVpnProfile=work.ovpn\n\n"
         "--device sets OpenRasDevice= (loopback, openvpn, wireguard, ssh); any other\n"
@@ -328,7 +339,7 @@ def build_parser() -> argparse.ArgumentParser:
     a = action(
         "edit",
         "change or remove keys of an entry",
-        e.cmd_entry_edit,
+        _handler("_entries", "cmd_entry_edit"),
         "example:\n  openras entry edit Test --set OpenRasLoopbackStepMs=100 --unset OpenRasLoopbackPassword",
     )
     a.add_argument("name", metavar="NAME")
@@ -336,15 +347,15 @@ def build_parser() -> argparse.ArgumentParser:
     a.add_argument("--unset", metavar="KEY", action="append", help="remove a key (repeatable)")
     a.add_argument("--phone", metavar="NUMBER", help="set the phone number")
     a.add_argument("--device", metavar="TYPE", help="set the link type (OpenRasDevice=)")
-    a = action("rm", "remove an entry", e.cmd_entry_rm)
+    a = action("rm", "remove an entry", _handler("_entries", "cmd_entry_rm"))
     a.add_argument("name", metavar="NAME")
-    a = action("rename", "rename an entry", e.cmd_entry_rename)
+    a = action("rename", "rename an entry", _handler("_entries", "cmd_entry_rename"))
     a.add_argument("old", metavar="OLD")
     a.add_argument("new", metavar="NEW")
     a = action(
         "import",
         "copy entries from a .pbk file, or make one from an .ovpn or wg-quick .conf",
-        e.cmd_entry_import,
+        _handler("_entries", "cmd_entry_import"),
         "examples:\n  openras entry import ~/Downloads/office.pbk Office\n"
         "  openras entry import ~/Downloads/provider-nl.ovpn          # entry provider-nl\n"
         "  openras entry import /etc/wireguard/lab.conf Lab\n\n"
@@ -360,38 +371,22 @@ def build_parser() -> argparse.ArgumentParser:
     a = action(
         "export",
         "write entries as a .pbk file",
-        e.cmd_entry_export,
+        _handler("_entries", "cmd_entry_export"),
         "example:\n  openras entry export Office -o office.pbk",
     )
     a.add_argument("names", metavar="NAME", nargs="*", help="entries to write (default: all)")
     a.add_argument("-o", "--output", metavar="FILE", help="write to FILE (default: stdout)")
     a.add_argument("--force", action="store_true", help="overwrite FILE if it exists")
 
-    class k:
-        cmd_creds_show = _lazy("openras.cli._creds", "cmd_creds_show")
-        cmd_creds_set = _lazy("openras.cli._creds", "cmd_creds_set")
-        cmd_creds_rm = _lazy("openras.cli._creds", "cmd_creds_rm")
 
-    p = command(
-        "creds",
-        "show, save or delete the credentials kept for an entry",
-        _creds_help,
-        "examples:\n  openras creds set Office --user alice      # asks for the password\n"
-        "  printf '%s\\n' \"$PW\" | openras creds set Office --password-stdin\n"
-        "  openras creds show Office\n  openras creds rm Office\n"
-        "  sudo openras creds set Office --all-users --user corp -p\n\n"
-        "Passwords are kept by the connection manager in root-only files, never in a\n"
-        "phonebook, and are never shown. A dial without a user name and password uses\n"
-        "them. --all-users (root): the defaults every user's dial of the all-users\n"
-        "entry gets, sent only to the server that entry names.",
-    )
+def _creds_arguments(p: argparse.ArgumentParser, common: argparse.ArgumentParser) -> None:
     csub = p.add_subparsers(dest="creds_command", metavar="ACTION", title="actions")
     for name, help, handler in (
-        ("show", "show what is saved (never the password)", k.cmd_creds_show),
-        ("set", "save a user name, domain or password", k.cmd_creds_set),
-        ("rm", "delete what is saved", k.cmd_creds_rm),
+        ("show", "show what is saved (never the password)", "cmd_creds_show"),
+        ("set", "save a user name, domain or password", "cmd_creds_set"),
+        ("rm", "delete what is saved", "cmd_creds_rm"),
     ):
-        a = _add_command(csub, common, name, help, handler)
+        a = _add_command(csub, common, name, help, _handler("_creds", handler))
         a.add_argument("entry", metavar="ENTRY")
         a.add_argument(
             "--all-users", action="store_true", help="the all-users defaults (root only)"
@@ -412,47 +407,22 @@ def build_parser() -> argparse.ArgumentParser:
                 help="read an L2TP/IPsec entry's pre-shared key from stdin",
             )
 
-    p = command(
-        "daemon",
-        "run the connection manager (rasman) in the foreground",
-        c.cmd_daemon,
-        "example:\n  openras --socket /tmp/ras.sock daemon --state-dir /tmp/ras-state\n\n"
-        "Stops on Ctrl-C or SIGTERM; connections stay up and are adopted when it\n"
-        "starts again.",
-    )
+
+def _daemon_arguments(p: argparse.ArgumentParser, common: argparse.ArgumentParser) -> None:
     p.add_argument("--state-dir", metavar="DIR", help="where the connection table is kept")
     p.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
 
-    command(
-        "manager",
-        "show which connection manager answers (the system one or yours) and its pid",
-        c.cmd_manager,
-        "example:\n  openras manager\n\n"
-        "Nothing is started: with no manager running it says how to start one (exit 111).",
-    )
 
-    p = command(
-        "error",
-        "explain a RAS or Windows error number",
-        c.cmd_error,
-        "examples:\n  openras error 691\n  openras error ERROR_AUTHENTICATION_FAILURE",
-    )
+def _error_arguments(p: argparse.ArgumentParser, common: argparse.ArgumentParser) -> None:
     p.add_argument("code", metavar="CODE", help="a number, or an ERROR_ name")
 
-    p = command(
-        "completion",
-        "print a shell completion script",
-        _cmd_completion,
-        "examples:\n  source <(openras completion bash)      # in ~/.bashrc\n"
-        "  source <(openras completion zsh)       # in ~/.zshrc, after compinit",
-    )
+
+def _completion_arguments(p: argparse.ArgumentParser, common: argparse.ArgumentParser) -> None:
     p.add_argument("shell", choices=["bash", "zsh"])
 
-    # Hidden (no help=): the completion scripts' helper.
-    p = sub.add_parser("__complete", parents=[common])
+
+def _complete_arguments(p: argparse.ArgumentParser, common: argparse.ArgumentParser) -> None:
     p.add_argument("kind", choices=comp.KINDS)
-    p.set_defaults(handler=comp.cmd_complete)
-    return parser
 
 
 def _cmd_completion(args: argparse.Namespace) -> int:
@@ -475,9 +445,145 @@ def _creds_help(args: argparse.Namespace) -> int:
     )
 
 
+#: Each command: name, help line (None: hidden), handler, epilog, its arguments.
+_COMMANDS: Final[list[tuple[str, str | None, Handler, str, _Arguments | None]]] = [
+    (
+        "dial",
+        "dial a phonebook entry and show its progress",
+        _handler("_commands", "cmd_dial"),
+        "examples:\n  openras dial Office\n  openras dial Office --user alice --ask-password\n"
+        "  printf '%s\\n' \"$PW\" | openras dial Office --user alice --password-stdin\n"
+        "  openras dial Office --no-wait     # print the handle and return\n\n"
+        "An entry that needs a user name and password the dial lacks (none given, none\n"
+        "saved) asks for them on a terminal and dials again (--save keeps them); without a\n"
+        "terminal, with --json or --password-stdin it fails at once with 691.\n"
+        "If the entry is already connected, nothing changes and the command succeeds.\n"
+        "A failed or interrupted dial is hung up before the command exits.",
+        _dial_arguments,
+    ),
+    (
+        "hangup",
+        "hang up a connection and wait until it is completely gone",
+        _handler("_commands", "cmd_hangup"),
+        "examples:\n  openras hangup Office\n  openras hangup 7          # by handle\n"
+        "  openras hangup            # on a terminal: pick from a list\n"
+        "  openras hangup --all\n\n"
+        "TARGET is a handle number or an entry name. The command returns when the\n"
+        "handle is invalid, i.e. nothing of the link is left and the entry can be\n"
+        "dialed again (--no-wait returns at once). Without TARGET and without a\n"
+        "terminal it refuses (exit 2).",
+        _hangup_arguments,
+    ),
+    (
+        "list",
+        "list connections",
+        _handler("_listing", "cmd_list"),
+        "Without --all only connected entries are listed (as `rasdial` does).\n"
+        "JSON fields: handle entry entry_name phonebook phone_number device_type\n"
+        "device_name state state_code phase error detail owner refs all_users guid\n"
+        "created connected_at duration_s",
+        _list_arguments,
+    ),
+    (
+        "status",
+        "show one connection: state, addresses, traffic",
+        _handler("_commands", "cmd_status"),
+        "",
+        _status_arguments,
+    ),
+    (
+        "stats",
+        "show traffic statistics",
+        _handler("_commands", "cmd_stats"),
+        "Without a target: every connected entry (JSON: a list); with one: that\n"
+        "connection (JSON: an object).",
+        _stats_arguments,
+    ),
+    (
+        "watch",
+        "print connection events as they happen, until Ctrl-C",
+        _handler("_commands", "cmd_watch"),
+        "With a handle, stops when that connection is gone. --json prints one\n"
+        "object per line: time event handle entry state state_code old_state phase\n"
+        "error redial",
+        _watch_arguments,
+    ),
+    (
+        "history",
+        "show recent disconnections and their reasons",
+        _handler("_commands", "cmd_history"),
+        "",
+        None,
+    ),
+    (
+        "entries",
+        "list the phonebook entries you can dial",
+        _handler("_entries", "cmd_entries"),
+        "",
+        None,
+    ),
+    (
+        "entry",
+        "show, add, change, remove, rename, import or export entries",
+        _entry_help,
+        "Changes go to --phonebook, else to your own phonebook\n"
+        "($XDG_CONFIG_HOME/openras/rasphone.pbk, by default under ~/.config);\n"
+        "they are written atomically under a lock.",
+        _entry_arguments,
+    ),
+    (
+        "creds",
+        "show, save or delete the credentials kept for an entry",
+        _creds_help,
+        "examples:\n  openras creds set Office --user alice      # asks for the password\n"
+        "  printf '%s\\n' \"$PW\" | openras creds set Office --password-stdin\n"
+        "  openras creds show Office\n  openras creds rm Office\n"
+        "  sudo openras creds set Office --all-users --user corp -p\n\n"
+        "Passwords are kept by the connection manager in root-only files, never in a\n"
+        "phonebook, and are never shown. A dial without a user name and password uses\n"
+        "them. --all-users (root): the defaults every user's dial of the all-users\n"
+        "entry gets, sent only to the server that entry names.",
+        _creds_arguments,
+    ),
+    (
+        "daemon",
+        "run the connection manager (rasman) in the foreground",
+        _handler("_commands", "cmd_daemon"),
+        "example:\n  openras --socket /tmp/ras.sock daemon --state-dir /tmp/ras-state\n\n"
+        "Stops on Ctrl-C or SIGTERM; connections stay up and are adopted when it\n"
+        "starts again.",
+        _daemon_arguments,
+    ),
+    (
+        "manager",
+        "show which connection manager answers (the system one or yours) and its pid",
+        _handler("_manager", "cmd_manager"),
+        "example:\n  openras manager\n\n"
+        "Nothing is started: with no manager running it says how to start one (exit 111).",
+        None,
+    ),
+    (
+        "error",
+        "explain a RAS or Windows error number",
+        _handler("_commands", "cmd_error"),
+        "examples:\n  openras error 691\n  openras error ERROR_AUTHENTICATION_FAILURE",
+        _error_arguments,
+    ),
+    (
+        "completion",
+        "print a shell completion script",
+        _cmd_completion,
+        "examples:\n  source <(openras completion bash)      # in ~/.bashrc\n"
+        "  source <(openras completion zsh)       # in ~/.zshrc, after compinit",
+        _completion_arguments,
+    ),
+    ("__complete", None, comp.cmd_complete, "", _complete_arguments),
+]
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run ``openras``; returns the exit status (the console script exits with it)."""
-    parser = build_parser()
+    parser = build_parser(lazy=True)
     if any("\0" in arg for arg in (sys.argv[1:] if argv is None else argv)):
         # Only reachable in-process (exec cannot pass NUL); paths with NUL make os raise.
         print("openras: an argument contains a NUL character", file=sys.stderr)

@@ -17,7 +17,9 @@ Rules a script can rely on (see docs/cli.md):
 * Exit status: 0 success, 2 usage, RAS error N as N - 600 for 603-855 except 726 and 727
   (so 126 and 127 never occur), 1 otherwise.
 
-Imports stay within the client library so that start-up is fast; no asyncio.
+Imports stay within the client library so that start-up is fast; no asyncio. Each path
+imports what it needs where it starts: the listing (no arguments) loads neither the syntax
+module nor the dial machinery, only the transport.
 """
 
 from __future__ import annotations
@@ -28,32 +30,17 @@ import signal
 import sys
 import time
 from collections.abc import Iterable, Sequence
-from types import FrameType
+from typing import TYPE_CHECKING
 
 from openras import errors
 from openras.cli import rasdial_output as out
-from openras.cli._session import (
-    DialInterrupted,
-    answer_question,
-    connections_named,
-    drop_reference,
-    end_connection,
-    find_abandoned_attempt,
-    follow_dial,
-    hang_up_quietly,
-    open_client,
-    open_transport,
-)
-from openras.cli.rasdial_syntax import (
-    DialRequest,
-    DisconnectRequest,
-    HelpRequest,
-    ListRequest,
-    RasdialUsageError,
-    parse,
-)
-from openras.records import Event
-from openras.wire.follow import Question
+
+if TYPE_CHECKING:  # imported where used: the listing needs neither the parser nor dialing
+    from types import FrameType
+
+    from openras.cli.rasdial_syntax import DialRequest, DisconnectRequest
+    from openras.records import Event
+    from openras.wire.follow import Question
 
 NOTES = """\
 On openras:
@@ -124,26 +111,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         prog = "rasdial"
     signal.signal(signal.SIGTERM, _on_term)
     try:
-        request = parse(args)
-    except RasdialUsageError as exc:
-        _note(exc.message)
-        _write(out.usage_lines(prog))
-        return out.EXIT_USAGE
-    try:
-        if isinstance(request, HelpRequest):
-            _write(out.usage_lines(prog))
-            from openras.phonebook.locations import system_phonebook_path, user_phonebook_path
-
-            notes = NOTES.format(
-                prog=prog, system=system_phonebook_path(), user=user_phonebook_path()
-            )
-            _write(notes.splitlines())
-            return out.EXIT_SUCCESS
-        if isinstance(request, ListRequest):
-            return _list()
-        if isinstance(request, DisconnectRequest):
-            return _disconnect(request, prog)
-        return _dial(request)
+        return _run(args, prog)
     except errors.RasError as exc:
         return _fail(exc)
     except KeyboardInterrupt:
@@ -154,9 +122,45 @@ def main(argv: Sequence[str] | None = None) -> int:
         return out.EXIT_FAILURE
 
 
+def _run(args: list[str], prog: str) -> int:
+    if not args:  # the listing, rasdial's commonest use: parse([]) is always ListRequest
+        return _list()
+    from openras.cli.rasdial_syntax import (
+        DisconnectRequest,
+        HelpRequest,
+        ListRequest,
+        RasdialUsageError,
+        parse,
+    )
+
+    try:
+        request = parse(args)
+    except RasdialUsageError as exc:
+        _note(exc.message)
+        _write(out.usage_lines(prog))
+        return out.EXIT_USAGE
+    if isinstance(request, HelpRequest):
+        return _help(prog)
+    if isinstance(request, ListRequest):
+        return _list()
+    if isinstance(request, DisconnectRequest):
+        return _disconnect(request, prog)
+    return _dial(request)
+
+
+def _help(prog: str) -> int:
+    _write(out.usage_lines(prog))
+    from openras.phonebook.locations import system_phonebook_path, user_phonebook_path
+
+    notes = NOTES.format(prog=prog, system=system_phonebook_path(), user=user_phonebook_path())
+    _write(notes.splitlines())
+    return out.EXIT_SUCCESS
+
+
 def _list() -> int:
-    with open_client(None) as client:
-        names = [info.entry for info in client.connections()]
+    from openras.cli._connect import connection_fields
+
+    names = [info["entry"] for info in connection_fields(None)]
     _write(out.list_lines(names))
     return out.EXIT_SUCCESS
 
@@ -196,10 +200,21 @@ def _dial(req: DialRequest) -> int:
 
 
 def _answer(question: Question) -> None:
+    from openras.cli._session import answer_question
+
     answer_question(None, question)
 
 
 def _dial_once(req: DialRequest, user: str, password: str) -> int:
+    from openras.cli._connect import open_client, open_transport
+    from openras.cli._session import (
+        DialInterrupted,
+        drop_reference,
+        find_abandoned_attempt,
+        follow_dial,
+        hang_up_quietly,
+    )
+
     reporter = out.ProgressReporter(req.entry)
 
     def on_state(event: Event) -> None:
@@ -253,6 +268,9 @@ def _dial_once(req: DialRequest, user: str, password: str) -> int:
 
 
 def _disconnect(req: DisconnectRequest, prog: str) -> int:
+    from openras.cli._connect import open_client
+    from openras.cli._session import connections_named, end_connection
+
     with open_client(None) as client:
         if req.entry is None:
             targets = client.connections()  # what `rasdial` lists

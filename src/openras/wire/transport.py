@@ -10,16 +10,18 @@ import fcntl
 import os
 import socket
 import struct
-import subprocess
 import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from openras import errors, paths
 from openras.wire import protocol as P
 from openras.wire.codec import FrameDecoder, encode_plain
+
+if TYPE_CHECKING:  # imported where used: only the client that starts the daemon needs it
+    import subprocess
 
 START_TIMEOUT = 10.0
 #: Beside the default socket: held by the one client that starts the daemon.
@@ -187,6 +189,8 @@ def ensure_daemon(target: Path) -> None:
 
 def start_user_daemon(socket_path: Path) -> subprocess.Popen[bytes]:
     """Start a detached per-user rasman that outlives this process."""
+    import subprocess
+
     state = paths.default_state_dir()
     state.mkdir(parents=True, exist_ok=True, mode=0o700)
     log = os.open(state / "rasman.log", os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)

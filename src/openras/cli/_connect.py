@@ -1,0 +1,59 @@
+"""Reaching rasman from a command, and the listing that needs nothing more.
+
+Light on purpose: ``rasdial`` and ``openras list`` import this module and the transport,
+not the client's dial machinery or the record classes (dataclasses), which cost more start-up
+than a listing's round trip.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from openras import errors
+from openras.wire import protocol as P
+
+if TYPE_CHECKING:  # imported where used: `rasdial /?` and usage errors need no transport
+    from openras.client import Client
+    from openras.wire.transport import Transport
+
+
+def open_transport(socket: str | None, timeout: float | None = None) -> Transport:
+    """A session with rasman; ``None`` means the default socket (the per-user one autostarts)."""
+    from pathlib import Path
+
+    from openras.wire.transport import connect
+
+    try:
+        return connect(Path(socket) if socket else None, timeout=timeout)
+    except OSError as exc:  # e.g. permission denied on the socket
+        raise errors.ManagerUnavailable(
+            detail=f"cannot reach the connection manager: {exc}"
+        ) from None
+
+
+def open_client(socket: str | None, timeout: float | None = None) -> Client:
+    """A :class:`Client`, with socket errors other than "absent" turned into RasError 711."""
+    from openras.client import Client
+
+    try:
+        return Client(socket, timeout=timeout)
+    except OSError as exc:
+        raise errors.ManagerUnavailable(
+            detail=f"cannot reach the connection manager: {exc}"
+        ) from None
+
+
+def connection_fields(
+    socket: str | None, timeout: float | None = None, *, include_pending: bool = False
+) -> list[dict[str, Any]]:
+    """``Client(socket).connections(include_pending)``, each connection as the keyword
+    arguments of its :class:`~openras.records.ConnectionInfo` (:func:`openras.wire.fields.
+    connection`): the same session, call and checks, without the record class."""
+    from openras.wire.fields import connection
+
+    t = open_transport(socket, timeout)
+    try:
+        reply = t.call(P.ENUM, {"include_pending": include_pending})
+        return [connection(c) for c in reply["connections"]]
+    finally:
+        t.close()
