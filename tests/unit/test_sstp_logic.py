@@ -101,6 +101,9 @@ def test_sstp_argv_from_a_windows_export() -> None:
         (" 192.0.2.7 ", "192.0.2.7"),
         ("vpn.example.com:8443", "vpn.example.com:8443"),
         ("192.0.2.7:0443", "192.0.2.7:443"),
+        # IPv6: bare as Windows takes it, or bracketed; sstpc is given [address]:port
+        ("2001:db8::1", "[2001:db8::1]"),
+        ("[2001:DB8:0::1]:8443", "[2001:db8::1]:8443"),
     ],
 )
 def test_server_names_that_pass(text: str, server: str) -> None:
@@ -120,7 +123,12 @@ def test_server_names_that_pass(text: str, server: str) -> None:
         "vpn.example.com:65536",
         "vpn.example.com:",
         "vpn.example.com:+1",
-        "2001:db8::1",
+        "[2001:db8::1",
+        "[2001:db8::1]8443",
+        "[2001:db8::1]:0",
+        "[vpn.example.com]:443",
+        "fe80::1%eth0",  # a zone index (and what follows it) never reaches sstpc
+        "2001:db8::1;id",
         "10.1",
         "a" * 64 + ".example",
     ],

@@ -327,7 +327,12 @@ class SstpServer:
         self._cert_der = ssl.PEM_cert_to_DER_cert(_first_pem(cert))
         self._peer_factory = peer_factory
         self._log = log
-        self._sock = socket.create_server(listen, reuse_port=False)
+        if ":" in listen[0]:  # IPv6; "::" takes IPv4 too
+            self._sock = socket.create_server(
+                listen, family=socket.AF_INET6, dualstack_ipv6=listen[0] == "::"
+            )
+        else:
+            self._sock = socket.create_server(listen, reuse_port=False)
         self.address: tuple[str, int] = self._sock.getsockname()[:2]
         self.sessions: list[Session] = []
         self._stop = threading.Event()
@@ -496,11 +501,12 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cert", required=True)
     parser.add_argument("--key", required=True)
-    parser.add_argument("--listen", required=True, help="ADDR:PORT")
+    parser.add_argument("--listen", required=True, help="ADDR:PORT or [ADDR]:PORT")
     parser.add_argument("--pppd", default="pppd")
     parser.add_argument("--pppd-arg", action="append", default=[], help="one pppd argument")
     args = parser.parse_args(argv)
     host, _, port = args.listen.rpartition(":")
+    host = host.removeprefix("[").removesuffix("]")
 
     def log(line: str) -> None:
         print(f"{time.strftime('%H:%M:%S')} {line}", file=sys.stderr, flush=True)

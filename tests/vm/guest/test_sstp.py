@@ -36,6 +36,8 @@ pytestmark = pytest.mark.vm
 
 SUBNET = "10.236.46"
 LOCAL_IP, CLIENT_IP, DNS_IP = f"{SUBNET}.1", f"{SUBNET}.10", f"{SUBNET}.53"
+#: The veth pair's IPv6 addresses (the server's, the client's): SSTP over IPv6.
+V6_A, V6_B = "fd00:236:46::1", "fd00:236:46::2"
 ENTRY = "Office SSTP"
 USER, PASSWORD = "alice", "sstp-S3cret"
 DIAL_LIMIT_S = 15.0
@@ -93,7 +95,7 @@ def server(
                  "-out", str(tmp / f"{ca}.pem"), "-days", "2", "-subj", f"/CN=openras {ca}")  # fmt: skip
     _openssl("req", "-newkey", "rsa:2048", "-nodes", "-keyout", str(tmp / "server.key"),
              "-out", str(tmp / "server.csr"), "-subj", f"/CN={pair.addr_a}")  # fmt: skip
-    (tmp / "ext").write_text(f"subjectAltName=IP:{pair.addr_a}\n")
+    (tmp / "ext").write_text(f"subjectAltName=IP:{pair.addr_a},IP:{V6_A}\n")
     _openssl("x509", "-req", "-in", str(tmp / "server.csr"), "-CA", str(tmp / "ca.pem"),
              "-CAkey", str(tmp / "ca.key"), "-CAcreateserial", "-out", str(tmp / "server.pem"),
              "-days", "2", "-extfile", str(tmp / "ext"))  # fmt: skip
@@ -113,11 +115,13 @@ def server(
     ]  # fmt: skip
     serve = [
         sys.executable, str(HERE / "sstp_server.py"), "--cert", str(tmp / "server.pem"),
-        "--key", str(tmp / "server.key"), "--listen", f"{pair.addr_a}:443",
+        "--key", str(tmp / "server.key"), "--listen", "[::]:443",  # IPv4 and IPv6
     ]  # fmt: skip
     for arg in pppd_args:
         serve.append(f"--pppd-arg={arg}")
     script = f"mount --bind {shlex.quote(str(etc))} /etc/ppp && exec {shlex.join(serve)}"
+    for ns, ifname, addr in ((pair.a, pair.if_a, V6_A), (pair.b, pair.if_b, V6_B)):
+        lab.run(ns, ["ip", "-6", "addr", "add", f"{addr}/64", "dev", ifname, "nodad"])
     before = live_pids(pair.a)
     out = tmp / "sstp_server.out"
     proc = lab.spawn(
@@ -129,6 +133,8 @@ def server(
     finally:
         lab.stop(proc, grace=10)
         kill_pids(sorted(live_pids(pair.a) - before))
+        for ns, ifname, addr in ((pair.a, pair.if_a, V6_A), (pair.b, pair.if_b, V6_B)):
+            lab.run(ns, ["ip", "-6", "addr", "del", f"{addr}/64", "dev", ifname], check=False)
 
 
 def orppp_links(lab: NetnsLab, ns: str) -> list[str]:
@@ -221,6 +227,28 @@ def connected_checks(lab: NetnsLab, pair: NsPair, rasman: NsRasman, server: Sstp
     hangup_s = time.monotonic() - t1
     nothing_left(lab, pair, rasman)  # pppd, sstpc, orpppN
     print(f"\nSSTP via rasman: dial {dial_s:.2f} s, hang-up until 6 {hangup_s:.2f} s")
+
+
+def test_sstp_over_ipv6_as_windows_writes_the_address(
+    lab: NetnsLab, pair: NsPair, rasman: NsRasman, api: None, server: SstpLab, tmp_path: Path
+) -> None:
+    """The entry's PhoneNumber is a bare IPv6 address (as Windows takes it): the daemon
+    checks the certificate's IP address for it, sstpc reaches the server over IPv6 (the
+    server saw the client's IPv6 address), PPP runs inside, then nothing is left."""
+    pbk = tmp_path / "rasphone.pbk"
+    pbk.write_text(windows_export(V6_A, server.ca), encoding="utf-8")
+    code, h, dial_s = dial(pbk, PASSWORD)
+    try:
+        assert code == 0, f"{rasapi.RasGetErrorString(code)}; {_tail(server.out)}"
+        with Client(rasman.socket, autostart=False, timeout=60) as ras:
+            proj = ras.projection(h)
+        assert proj.extra["server"] == f"[{V6_A}]", proj.extra
+        assert proj.local_address == CLIENT_IP
+        assert f"'{V6_B}'" in _tail(server.out, 1 << 16), _tail(server.out)
+        assert lab.ping(pair.b, LOCAL_IP, count=2, wait=5)
+    finally:
+        end(lab, pair, rasman, h)
+    print(f"\nSSTP over IPv6: dial {dial_s:.2f} s")
 
 
 def test_sstp_failures_have_windows_codes(

@@ -120,12 +120,15 @@ def is_sstp(entry: EntryView) -> bool:
 
 
 def sstp_server(text: str) -> str:
-    """The SSTP server from the entry's PhoneNumber: an IPv4 address or a host name (RFC 1123
-    labels), optionally ``:port`` (1-65535), nothing else, so it reaches ``/bin/sh`` and
-    sstpc as one plain word."""
+    """The SSTP server from the entry's PhoneNumber: an IPv4 address, an IPv6 address (bare,
+    as Windows takes it, or ``[...]``) or a host name (RFC 1123 labels), optionally ``:port``
+    (1-65535), nothing else, so it reaches ``/bin/sh`` and sstpc as one plain word. An IPv6
+    server comes out as ``[address]`` or ``[address]:port``, the form sstpc parses."""
     value = text.strip()
     if not value:
         raise RasError(ERROR_BAD_PHONE_NUMBER, "an SSTP entry needs PhoneNumber=<server>")
+    if value.startswith("[") or value.count(":") > 1:
+        return _sstp_ipv6(value)
     host, sep, port = value.rpartition(":") if ":" in value else (value, "", "")
     if sep and not (port.isascii() and port.isdigit() and len(port) <= 5 and 0 < int(port) < 65536):
         raise RasError(ERROR_BAD_PHONE_NUMBER, f"PhoneNumber={value[:80]!r}: not a port after ':'")
@@ -144,6 +147,29 @@ def sstp_server(text: str) -> str:
                 f"PhoneNumber={value[:80]!r}: not a host name or IPv4 address (with a :port)",
             ) from None
     return f"{name}:{int(port)}" if sep else name
+
+
+def _sstp_ipv6(value: str) -> str:
+    """``[address]``, ``[address]:port`` or a bare IPv6 address, checked, in sstpc's form."""
+    address, port = value, ""
+    if value.startswith("["):
+        address, close, rest = value[1:].partition("]")
+        if not close or (rest and not rest.startswith(":")):
+            raise RasError(ERROR_BAD_PHONE_NUMBER, f"PhoneNumber={value[:80]!r}: not [IPv6]:port")
+        port = rest[1:]
+        if rest and not (port.isascii() and port.isdigit() and 0 < int(port[:6]) < 65536):
+            raise RasError(
+                ERROR_BAD_PHONE_NUMBER, f"PhoneNumber={value[:80]!r}: not a port after ']:'"
+            )
+    try:
+        if "%" in address:  # a zone index: no SSTP server is link-local
+            raise ValueError(address)
+        name = str(ipaddress.IPv6Address(address))
+    except ValueError:
+        raise RasError(
+            ERROR_BAD_PHONE_NUMBER, f"PhoneNumber={value[:80]!r}: not an IPv6 address"
+        ) from None
+    return f"[{name}]:{int(port)}" if port else f"[{name}]"
 
 
 def is_pptp(entry: EntryView) -> bool:

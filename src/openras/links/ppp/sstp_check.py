@@ -38,6 +38,9 @@ SSTP_PORT: Final = 443
 def split_server(server: str) -> tuple[str, int]:
     """``host`` or ``host:port`` (as :func:`openras.links.ppp.argv.sstp_server` checked it)
     -> (host, port). Pure."""
+    if server.startswith("["):  # [IPv6] or [IPv6]:port
+        address, _, rest = server[1:].partition("]")
+        return address, int(rest[1:]) if rest.startswith(":") else SSTP_PORT
     host, sep, port = server.rpartition(":")
     if not sep:
         return server, SSTP_PORT
