@@ -534,3 +534,24 @@ def test_history_is_bounded() -> None:
         t.link_gone(c.handle, float(i))
     assert len(t.history) == T.HISTORY_SIZE
     assert t.history[-1]["entry"] == f"e{T.HISTORY_SIZE + 9}"
+
+
+def test_the_number_a_link_dials_is_shown_and_announced() -> None:
+    """RASCONNSTATUS's szPhoneNumber is what the link dials (an alternate, the dialing rules
+    applied); the state events carry it so the dialer can promote an alternate; the number
+    asked for stays the row's identity (``.number`` rows, redial checks)."""
+    from openras.manager.rows import record
+
+    t = Table()
+    conn = dialing(t)
+    assert "dialed_number" not in events(t.link_state(conn.handle, RasConnState.ConnectDevice, 0))
+    t.changed = False
+    t.link_number(conn.handle, "*70,9,14255550100")
+    assert t.changed  # persisted: a restarted daemon still shows it
+    assert record(conn)["dialed_number"] == "*70,9,14255550100"
+    assert record(conn)["phone_number"] == "loopback-demo"
+    [ev] = events(t.link_state(conn.handle, RasConnState.Connected, 1.0), "state")
+    assert ev["dialed_number"] == "*70,9,14255550100"
+    again = Conn.from_record(json.loads(msgspec.json.encode(conn.to_record())))
+    assert again.dialed_number == "*70,9,14255550100"
+    t.link_number(99999, "5550100")  # a handle that is gone: nothing happens
