@@ -129,6 +129,10 @@ def follow_dial(
                     deadline += time.monotonic() - asked
             if step.done:
                 follower.outcome()
+                if follower.dialed_number:  # a modem's: an alternate may be promoted
+                    from openras import promote
+
+                    promote.after_connected(t.call, handle, follower.dialed_number)
                 return DialResult(handle, joined=follower.joined)
     except KeyboardInterrupt:
         raise DialInterrupted(handle) from None
