@@ -24,6 +24,7 @@ owns the run directory, the stop escalation and the teardown journal (``docs/lin
 from __future__ import annotations
 
 import abc
+import asyncio
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -208,6 +209,12 @@ class Link(abc.ABC):
     @abc.abstractmethod
     def kill(self) -> None:
         """Stop the program now (SIGKILL). Cleanup still happens in ``wait_closed``."""
+
+    def when_stopping(self, callback: Callable[[], None]) -> None:
+        """Call ``callback`` (soon) once the link's stop has begun, asked for or its own end:
+        the manager waits for ``wait_closed`` only from then on, so that a live link costs
+        it no task. Default: at once (the caller then waits for the close right away)."""
+        asyncio.get_running_loop().call_soon(callback)
 
     @abc.abstractmethod
     def record(self) -> dict[str, Any]:

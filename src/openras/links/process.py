@@ -84,14 +84,31 @@ _CLOCK_TICKS: float = os.sysconf("SC_CLK_TCK")
 
 
 class LinkProcess:
-    """One running link program, ours or adopted."""
+    """One running link program, ours or adopted.
+
+    Its exit is watched by the loop itself (the pidfd is one of its readers): nothing waits
+    in a task or an event per link while the program runs; a waiter's future, or an exit
+    callback, is made only when somebody asks for one.
+    """
+
+    __slots__ = (
+        "_exited",
+        "_on_exit_cbs",
+        "_pidfd",
+        "_popen",
+        "_waiters",
+        "identity",
+        "returncode",
+    )
 
     def __init__(self, identity: ProcessIdentity, popen: subprocess.Popen[bytes] | None = None):
         self.identity = identity
         self._popen = popen
-        self._exited = asyncio.Event()
         self._pidfd: int | None = None
         self.returncode: int | None = None
+        self._exited = False
+        self._waiters: list[asyncio.Future[None]] | None = None
+        self._on_exit_cbs: list[Callable[[int | None], None]] | None = None
 
     @property
     def pid(self) -> int:
@@ -103,15 +120,22 @@ class LinkProcess:
         argv: Sequence[str],
         *,
         marker: str,
-        log_path: Path,
+        log_path: Path | None,
         env: Mapping[str, str] | None = None,
         cwd: Path | None = None,
         pass_fds: Sequence[int] = (),
     ) -> LinkProcess:
-        """Start ``argv`` detached from the daemon; raise RasError(797) if it cannot run."""
+        """Start ``argv`` detached from the daemon; raise RasError(797) if it cannot run.
+
+        Its output goes to ``log_path``; None: to /dev/null (a program that opens its own
+        log, so that the daemon creates no file for it)."""
         full_env = dict(env if env is not None else _base_env())
         full_env[MARKER_ENV] = marker
-        log = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o600)
+        log = os.open(
+            log_path if log_path is not None else os.devnull,
+            os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC,
+            0o600,
+        )
         try:
             popen = subprocess.Popen(
                 list(argv),
@@ -161,19 +185,46 @@ class LinkProcess:
             self._pidfd = None
         if self._popen is not None:
             self.returncode = self._popen.wait()
-        self._exited.set()
+        self._exited = True
+        waiters, self._waiters = self._waiters, None
+        for fut in waiters or ():
+            if not fut.done():
+                fut.set_result(None)
+        callbacks, self._on_exit_cbs = self._on_exit_cbs, None
+        for callback in callbacks or ():
+            # A loop turn later, as a task awaiting the exit would see it: what the program
+            # wrote on its way out (its control socket may be read in this very turn) first.
+            loop.call_soon(callback, self.returncode)
+
+    def on_exit(self, callback: Callable[[int | None], None]) -> None:
+        """Call ``callback(returncode)`` once the program has exited (soon, if it has)."""
+        if self._exited:
+            asyncio.get_running_loop().call_soon(callback, self.returncode)
+            return
+        if self._on_exit_cbs is None:
+            self._on_exit_cbs = []
+        self._on_exit_cbs.append(callback)
 
     @property
     def exited(self) -> bool:
-        return self._exited.is_set()
+        return self._exited
 
     async def wait(self) -> int | None:
         """Wait for the exit; the return code when the process was our child."""
-        await self._exited.wait()
+        if not self._exited:
+            fut = asyncio.get_running_loop().create_future()
+            if self._waiters is None:
+                self._waiters = []
+            self._waiters.append(fut)
+            try:
+                await fut
+            finally:
+                if self._waiters is not None and fut in self._waiters:
+                    self._waiters.remove(fut)
         return self.returncode
 
     def signal(self, sig: int) -> None:
-        if self._exited.is_set():
+        if self._exited:
             return
         if self._pidfd is not None:
             with contextlib.suppress(ProcessLookupError, OSError):

@@ -32,7 +32,7 @@ import logging
 import shutil
 import signal
 import time
-from collections.abc import Coroutine, Mapping, Sequence
+from collections.abc import Callable, Coroutine, Mapping, Sequence
 from pathlib import Path
 from typing import Any, ClassVar, Generic, TypeVar, cast
 
@@ -77,7 +77,11 @@ class SupervisedLink(Link, Generic[PreparedT]):
         self._terminal = False  # the link reported its own end
         self._connected = False
         self._proc: LinkProcess | None = None
-        self._stop_begun = asyncio.Event()
+        #: A stop began; ``_stop_waiter`` is the future of a close that waits for it (made
+        #: only when one waits before the stop: a live link holds no event or task of its own).
+        self._stop_begun = False
+        self._stop_waiter: asyncio.Future[None] | None = None
+        self._stopping_callbacks: list[Callable[[], None]] | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
         #: The dial (and, for some drivers, the watch) task: cancelled when the stop begins.
         self._run_task: asyncio.Task[None] | None = None
@@ -132,16 +136,18 @@ class SupervisedLink(Link, Generic[PreparedT]):
         self,
         argv: Sequence[str],
         *,
-        log_name: str,
+        log_name: str | None,
         env: Mapping[str, str] | None = None,
         cwd: Path | None = None,
+        pass_fds: Sequence[int] = (),
     ) -> LinkProcess:
-        """Start the link's program (journaled, watched); RasError if a stop came first."""
+        """Start the link's program (journaled, watched); RasError if a stop came first.
+        Its output goes to ``log_name`` in the run directory (None: the program logs itself)."""
         if self._stopping:
             raise stopped_before_start(Path(argv[0]).name)
         proc = LinkProcess.spawn(
-            argv, marker=self.spec.marker, log_path=self.spec.run_dir / log_name, env=env,
-            cwd=cwd,
+            argv, marker=self.spec.marker, log_path=self.spec.run_dir / log_name if log_name else None, env=env,
+            cwd=cwd, pass_fds=pass_fds,
         )  # fmt: skip
         self._watch_program(proc)
         return proc
@@ -152,7 +158,7 @@ class SupervisedLink(Link, Generic[PreparedT]):
         if journal:
             self.journal.note(Process(proc.pid, proc.identity.create_time))
         self._proc = proc
-        self._spawn(self._watch_exit(proc))
+        proc.on_exit(self._on_program_exit)
 
     def _arm_dial_deadline(self, seconds: float | None = None) -> None:
         """Fail the dial (``_on_dial_deadline``) unless it is connected within ``seconds``
@@ -218,9 +224,15 @@ class SupervisedLink(Link, Generic[PreparedT]):
         running = proc is not None and not proc.exited
         if force and proc is not None:
             proc.kill()
-        if self._stop_begun.is_set():
+        if self._stop_begun:
             return
-        self._stop_begun.set()
+        self._stop_begun = True
+        waiter, self._stop_waiter = self._stop_waiter, None
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+        callbacks, self._stopping_callbacks = self._stopping_callbacks, None
+        for callback in callbacks or ():
+            asyncio.get_running_loop().call_soon(callback)
         task = self._run_task
         if task is not None and task is not asyncio.current_task():
             task.cancel()
@@ -247,8 +259,15 @@ class SupervisedLink(Link, Generic[PreparedT]):
             log.warning("%r: link ignored the stop request; killing it at its deadline", self)
             self._proc.kill()
 
-    async def _watch_exit(self, proc: LinkProcess) -> None:
-        rc = await proc.wait()
+    def when_stopping(self, callback: Callable[[], None]) -> None:
+        if self._stop_begun:
+            asyncio.get_running_loop().call_soon(callback)
+            return
+        if self._stopping_callbacks is None:
+            self._stopping_callbacks = []
+        self._stopping_callbacks.append(callback)
+
+    def _on_program_exit(self, rc: int | None) -> None:
         if not self._ended():
             reason = self._program_exited(rc)
             if reason is not None:
@@ -264,7 +283,10 @@ class SupervisedLink(Link, Generic[PreparedT]):
     async def _close(self) -> None:
         """Once a stop began: the programs gone, the tasks ended, then the journal replayed
         and the run directory removed. Status answers 6 only after this."""
-        await self._stop_begun.wait()
+        if not self._stop_begun:
+            if self._stop_waiter is None:
+                self._stop_waiter = asyncio.get_running_loop().create_future()
+            await self._stop_waiter
         if self._proc is not None:
             await self._proc.wait()
         for timer in self._escalation:

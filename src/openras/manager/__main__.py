@@ -2,6 +2,18 @@
 
 from __future__ import annotations
 
+import sys
+
+if "asyncio" not in sys.modules and "ssl" not in sys.modules:
+    # The daemon speaks no TLS through asyncio, which imports ssl if it can (with libssl,
+    # about 4 MB of the daemon's memory): hidden while asyncio loads. A driver that checks
+    # a certificate itself (SSTP's pre-check, in a worker thread) still imports it as usual.
+    sys.modules["ssl"] = None  # type: ignore[assignment]
+    try:
+        import asyncio
+    finally:
+        del sys.modules["ssl"]
+
 import argparse
 import asyncio
 import contextlib
@@ -11,7 +23,6 @@ import logging.handlers
 import os
 import queue
 import signal
-import sys
 from pathlib import Path
 
 from openras import __version__, errors, paths

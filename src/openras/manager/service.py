@@ -20,7 +20,6 @@ from pathlib import Path
 from typing import Any
 
 import msgspec
-import psutil
 
 from openras import errors, policy
 from openras.dns.service import DnsService
@@ -80,6 +79,8 @@ def _table_of(record: dict[str, Any] | None) -> Table | None:
 
 
 def _wait_exit(pid: int, timeout: float) -> None:
+    import psutil  # only a recovery needs it: 2-3 MB less for a daemon that never does
+
     with contextlib.suppress(psutil.Error):
         psutil.Process(pid).wait(timeout)
 
@@ -282,7 +283,7 @@ class Manager:
             adopted.add(conn.handle)
             slot.link = link
             log.info("handle %d %s: adopted (%s)", conn.handle, conn.display_name, conn.phase.value)
-            self._spawn(self._supervise(conn.handle, link, started=True))
+            self._supervise(conn.handle, link)
             if conn.phase is Phase.DISCONNECTING or conn.phase is Phase.FAILED:
                 self._stop_link(conn.handle)
         # Links spawned but never recorded (a crash between spawn and save), or known only to an
@@ -490,9 +491,15 @@ class Manager:
 
     def _save_params(self, handle: int) -> None:
         slot = self.slots.get(handle)
-        if slot is not None and handle in self.table.rows and not slot.params_saved:
-            self.param_store.save(handle, slot.params)
-            slot.params_saved = True
+        conn = self.table.rows.get(handle)
+        if slot is None or conn is None or slot.params_saved:
+            return
+        slot.params_saved = True
+        if slot.params == DialParams(entry_name=conn.entry_name, phone_number=conn.phone_number):
+            # Nothing a restart could not rebuild from the row (``_saved_params``): no file
+            # to create, and remove, per dial.
+            return
+        self.param_store.save(handle, slot.params)
 
     def hang_up(self, uid: int, handle: int, *, force: bool = False) -> None:
         """RasHangUp: idempotent, the link stopped gracefully then killed at its deadline.
@@ -829,13 +836,18 @@ class Manager:
         # Once the program runs, and after what start() left to do (the program's first
         # words): only a redial after a daemon restart reads them.
         asyncio.get_running_loop().call_soon(self._save_params, handle)
-        await self._supervise(handle, link, started=False)
+        self._supervise(handle, link)
 
-    async def _supervise(self, handle: int, link: Link, *, started: bool) -> None:
+    def _supervise(self, handle: int, link: Link) -> None:
+        """Wait for the link's close once its stop begins (a hang-up, or its own end): a
+        live link holds no task of the manager's while it runs."""
         slot = self.slots.get(handle)
         if slot is not None and slot.stop_wanted:
             slot.stop_wanted = False
             self._stop_link(handle)
+        link.when_stopping(lambda: self._spawn(self._closed(handle, link)))
+
+    async def _closed(self, handle: int, link: Link) -> None:
         try:
             await link.wait_closed()
             # Nothing of the link is left when status answers 6: its DNS neither.

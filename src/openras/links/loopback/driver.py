@@ -13,14 +13,14 @@ answer is 691).
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import os
+import socket
 import sys
 import time
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, cast
 
 from openras import errors
 from openras.links.base import (
@@ -83,6 +83,42 @@ def config_of(spec: LinkSpec) -> dict[str, Any]:
     }
 
 
+class _Control(asyncio.Protocol):
+    """The link's end of the program's control socket: lines in, handed to the link as they
+    come (a protocol, not a stream with a reading task: a live link holds no task, future or
+    buffer object of its own while it waits for its program's next word)."""
+
+    __slots__ = ("adopting", "buffer", "first_status", "link", "transport")
+
+    #: A line longer than this is not the program's (it writes short JSON objects).
+    MAX_LINE = 65536
+
+    def __init__(self, link: LoopbackLink, *, adopting: bool) -> None:
+        self.link = link
+        self.adopting = adopting
+        self.first_status = True
+        self.transport: asyncio.WriteTransport | None = None
+        self.buffer = b""
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = cast(asyncio.WriteTransport, transport)
+
+    def data_received(self, data: bytes) -> None:
+        *lines, rest = (self.buffer + data).split(b"\n") if self.buffer else data.split(b"\n")
+        self.buffer = rest
+        if len(rest) > self.MAX_LINE:
+            self.buffer = b""
+            if self.transport is not None:
+                self.transport.abort()
+            return
+        for line in lines:
+            if line:
+                self.link._on_line(line, self)
+
+    def eof_received(self) -> bool:
+        return True  # the link still writes its stop (it closes the socket at its close)
+
+
 class LoopbackLink(SupervisedLink[dict[str, Any]]):
     """The simulated link program: it reports its own failures and drops, so its events
     reach the manager as it sends them."""
@@ -96,10 +132,15 @@ class LoopbackLink(SupervisedLink[dict[str, Any]]):
 
     def __init__(self, spec: LinkSpec, emit: Emit) -> None:
         super().__init__(spec, emit)
-        self.control = spec.run_dir / "control.sock"
-        self._writer: asyncio.StreamWriter | None = None
+        self._transport: asyncio.WriteTransport | None = None
         self._connected_at: float | None = None
         self._asking = False
+        #: The program has said something on its control socket (it started).
+        self._heard = False
+
+    @property
+    def control(self) -> Path:
+        return self.spec.run_dir / "control.sock"
 
     @property
     def proc(self) -> LinkProcess | None:
@@ -117,34 +158,55 @@ class LoopbackLink(SupervisedLink[dict[str, Any]]):
         return config_of(spec)
 
     async def _launch(self, prepared: dict[str, Any]) -> None:
-        cfg = prepared
-        cfg_path = self.spec.run_dir / "loopback.json"
-        fd = os.open(cfg_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w") as fh:
-            json.dump(cfg, fh)
-        argv = [
-            sys.executable,
-            "-m",
-            "openras.links.loopback.program",
-            "--control",
-            str(self.control),
-            "--config",
-            str(cfg_path),
-        ]
-        env = {
-            "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-            "PYTHONPATH": os.pathsep.join(p for p in sys.path if p),
-        }
-        self._spawn_program(argv, log_name="link.log", env=env)
-        await self._attach(start=True)
+        # The settings go through an inherited memfd, the control connection is a socket pair
+        # whose other end the program inherits, and the program opens its own log: the daemon
+        # creates no file for them (an inode made and removed per dial was the largest part
+        # of its CPU per dial on ext4), and retries no connect until the program listens.
+        cfg = os.memfd_create("openras-loopback-config", os.MFD_CLOEXEC)
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            os.write(cfg, json.dumps(prepared).encode())
+            os.lseek(cfg, 0, os.SEEK_SET)
+            argv = [
+                sys.executable,
+                "-m",
+                "openras.links.loopback.program",
+                "--control",
+                str(self.control),
+                "--control-fd",
+                str(theirs.fileno()),
+                "--config-fd",
+                str(cfg),
+                "--log",
+                str(self.spec.run_dir / "link.log"),
+            ]
+            self._spawn_program(
+                argv, log_name=None, env=_program_env(), pass_fds=(cfg, theirs.fileno())
+            )
+        except BaseException:
+            ours.close()
+            raise
+        finally:
+            os.close(cfg)
+            theirs.close()
+        transport, _ = await asyncio.get_running_loop().connect_accepted_socket(
+            lambda: _Control(self, adopting=False), ours
+        )
+        self._greet(cast(asyncio.WriteTransport, transport), start=True)
 
-    async def _attach(self, *, start: bool) -> None:
+    async def _attach(self) -> None:
+        """After adoption: connect to the program's control socket (it listens already)."""
+        self._heard = True  # it started long ago: an exit now is a drop, not a failed start
         proc = self._proc
         assert proc is not None
+        loop = asyncio.get_running_loop()
         deadline = time.monotonic() + START_TIMEOUT
+        path = str(self.control)
         while True:
             try:
-                reader, writer = await asyncio.open_unix_connection(str(self.control))
+                transport, _ = await loop.create_unix_connection(
+                    lambda: _Control(self, adopting=True), path
+                )
                 break
             except (FileNotFoundError, ConnectionRefusedError):
                 if proc.exited or time.monotonic() > deadline:
@@ -152,46 +214,54 @@ class LoopbackLink(SupervisedLink[dict[str, Any]]):
                         errors.ERROR_CONNECTING_DEVICE_NOT_FOUND, "loopback program did not start"
                     ) from None
                 await asyncio.sleep(0.002)
-        self._writer = writer
-        writer.write(b'{"cmd": "watch"}\n{"cmd": "status"}\n')
+        self._greet(cast(asyncio.WriteTransport, transport), start=False)
+
+    def _greet(self, transport: asyncio.WriteTransport, *, start: bool) -> None:
+        self._transport = transport
+        commands = b'{"cmd": "watch"}\n{"cmd": "status"}\n'
         if start:
             msg = {
                 "cmd": "start",
                 "user": self.spec.params.user,
                 "password": self.spec.params.password,
             }
-            writer.write(json.dumps(msg).encode() + b"\n")
-        await writer.drain()
-        self._spawn(self._read(reader, adopting=not start))
+            commands += json.dumps(msg).encode() + b"\n"
+        transport.write(commands)
 
-    async def _read(self, reader: asyncio.StreamReader, *, adopting: bool) -> None:
-        first_status = True
-        with contextlib.suppress(ConnectionError):
-            while line := await reader.readline():
-                try:
-                    ev = json.loads(line)
-                except ValueError:
-                    continue
-                kind = ev.get("event")
-                if kind == "state":
-                    state = RasConnState(int(ev["state"]))
-                    if state is RasConnState.Connected:
-                        self._connected_at = time.time()
-                        self._mark_connected()
-                    self.emit(StateReached(state))
-                elif kind == "failed":
-                    self.emit(
-                        LinkFailed(int(ev["error"]), str(ev.get("detail") or "attempt failed"))
-                    )
-                elif kind == "dropped":
-                    self.emit(LinkLost(int(ev["error"]), str(ev.get("detail", ""))))
-                elif kind == "ask":
-                    self._asking = True
-                    self.emit(InputNeeded(str(ev.get("prompt", "")), bool(ev.get("echo"))))
-                elif kind == "status" and first_status:
-                    first_status = False
-                    if adopting:
-                        self._replay(ev)
+    def _program_exited(self, rc: int | None) -> tuple[int, str] | None:
+        # Gone before it said a word (its first is the status it is asked for at once): it
+        # did not start. Otherwise it reported its own end, or its drop is the close's.
+        if self._heard:
+            return None
+        return (
+            errors.ERROR_CONNECTING_DEVICE_NOT_FOUND,
+            f"loopback program did not start (exit {rc})",
+        )
+
+    def _on_line(self, line: bytes, control: _Control) -> None:
+        self._heard = True
+        try:
+            ev = json.loads(line)
+        except ValueError:
+            return
+        kind = ev.get("event")
+        if kind == "state":
+            state = RasConnState(int(ev["state"]))
+            if state is RasConnState.Connected:
+                self._connected_at = time.time()
+                self._mark_connected()
+            self.emit(StateReached(state))
+        elif kind == "failed":
+            self.emit(LinkFailed(int(ev["error"]), str(ev.get("detail") or "attempt failed")))
+        elif kind == "dropped":
+            self.emit(LinkLost(int(ev["error"]), str(ev.get("detail", ""))))
+        elif kind == "ask":
+            self._asking = True
+            self.emit(InputNeeded(str(ev.get("prompt", "")), bool(ev.get("echo"))))
+        elif kind == "status" and control.first_status:
+            control.first_status = False
+            if control.adopting:
+                self._replay(ev)
 
     def _replay(self, status: Mapping[str, Any]) -> None:
         """After adoption: tell the manager where the program really is."""
@@ -208,27 +278,27 @@ class LoopbackLink(SupervisedLink[dict[str, Any]]):
             self.emit(LinkLost(int(status.get("error") or errors.ERROR_REMOTE_DISCONNECTION)))
 
     def provide_input(self, text: str | None) -> bool:
-        if not self._asking or self._ended() or self._writer is None:
+        if not self._asking or self._ended() or self._transport is None:
             return False
         self._asking = False
         if text is None:
             self._finish(errors.ERROR_INTERACTIVE_MODE, "the dial allows no questions")
         else:
-            self._writer.write(json.dumps({"cmd": "answer", "text": text}).encode() + b"\n")
+            self._transport.write(json.dumps({"cmd": "answer", "text": text}).encode() + b"\n")
         return True
 
     def _graceful_stop(self) -> bool:
-        if self._writer is None or self._writer.is_closing():
+        if self._transport is None or self._transport.is_closing():
             return False
         try:
-            self._writer.write(b'{"cmd": "stop"}\n')
+            self._transport.write(b'{"cmd": "stop"}\n')
         except (ConnectionError, RuntimeError):
             return False
         return True
 
     async def _release(self) -> None:
-        if self._writer is not None:
-            self._writer.close()
+        if self._transport is not None:
+            self._transport.close()
 
     def record(self) -> dict[str, Any]:
         assert self._proc is not None
@@ -243,7 +313,7 @@ class LoopbackLink(SupervisedLink[dict[str, Any]]):
             return None
         link._watch_program(proc, journal=False)
         try:
-            await link._attach(start=False)
+            await link._attach()
         except errors.RasError:
             await link._abandon()
             return None
@@ -272,6 +342,13 @@ class LoopbackLink(SupervisedLink[dict[str, Any]]):
 
     async def projection(self) -> Projection | None:
         return Projection(interface="lo", local_address="127.0.0.1", remote_address="127.0.0.1")
+
+
+def _program_env() -> dict[str, str]:
+    return {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "PYTHONPATH": os.pathsep.join(p for p in sys.path if p),
+    }
 
 
 def run_dir_for(base: Path, handle: int) -> Path:

@@ -10,7 +10,11 @@ Control protocol (one JSON object per line on a Unix stream socket):
   -> {"cmd": "start", "user": U, "password": P}   (only once; the program holds until then)
   -> {"cmd": "status"}           <- {"event": "status", "phase", "state", "error", ...counters}
   -> {"cmd": "stop"}             graceful teardown (HangUpMs), then exit
-Config (JSON file, read once) holds the entry's OpenRasLoopback* settings, no secrets.
+The program listens on ``--control PATH``; ``--control-fd N`` is a connected socket it
+inherits (the spawning daemon's end of a socket pair), served like a client of the path.
+Config (JSON, read once: a file with ``--config``, or the inherited descriptor of
+``--config-fd``, which the driver uses: nothing to create on disk per dial) holds the entry's
+OpenRasLoopback* settings, no secrets.
 """
 
 from __future__ import annotations
@@ -201,7 +205,7 @@ class Program:
 
 
 async def amain(args: argparse.Namespace) -> int:
-    cfg = json.loads(Path(args.config).read_text(encoding="utf-8"))  # noqa: ASYNC240 - once, before serving
+    cfg = read_config(args)
     prog = Program(cfg)
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
@@ -211,6 +215,11 @@ async def amain(args: argparse.Namespace) -> int:
         server = await asyncio.start_unix_server(prog.client, path=args.control)
     finally:
         os.umask(old)
+    if args.control_fd is not None:
+        # The daemon's end of a socket pair it made at the spawn: its first connection,
+        # there before this program listens (the daemon never waits for the path).
+        reader, writer = await asyncio.open_connection(sock=socket.socket(fileno=args.control_fd))
+        prog.spawn(prog.client(reader, writer))
     async with server:
         await prog.done.wait()
     with contextlib.suppress(FileNotFoundError):
@@ -218,11 +227,28 @@ async def amain(args: argparse.Namespace) -> int:
     return 0 if prog.phase in ("stopping", "connected", "hold", "dialing") else 1
 
 
+def read_config(args: argparse.Namespace) -> dict[str, Any]:
+    """The settings, once, before serving (from the file or the inherited descriptor)."""
+    if args.config_fd is None:
+        return dict(json.loads(Path(args.config).read_text(encoding="utf-8")))
+    with os.fdopen(args.config_fd, "rb") as fh:
+        return dict(json.loads(fh.read()))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description="openras loopback link program")
     parser.add_argument("--control", required=True)
-    parser.add_argument("--config", required=True)
+    parser.add_argument("--control-fd", type=int, help="an inherited, connected control socket")
+    parser.add_argument("--log", help="append stdout and stderr to this file (created 0600)")
+    source = parser.add_mutually_exclusive_group(required=True)
+    source.add_argument("--config")
+    source.add_argument("--config-fd", type=int)
     args = parser.parse_args()
+    if args.log:
+        log = os.open(args.log, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        os.dup2(log, 1)
+        os.dup2(log, 2)
+        os.close(log)
     signal.signal(signal.SIGPIPE, signal.SIG_IGN)
     sys.exit(asyncio.run(amain(args)))
 
