@@ -17,9 +17,10 @@ a CLI's ``--help`` does not pay for the client, the wire codec (msgspec) or asyn
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Final
-
+TYPE_CHECKING = False  # typing's constant, without importing typing (see openras._lazy)
 if TYPE_CHECKING:
+    from typing import Any, Final
+
     from openras.aclient import AsyncClient, AsyncConnection
     from openras.client import Client, Connection
     from openras.errors import (

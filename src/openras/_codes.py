@@ -27,7 +27,10 @@ Win32 codes: the ``FormatMessage`` texts of ``winerror.h``.
 
 from __future__ import annotations
 
-from typing import Final
+TYPE_CHECKING = False  # typing's constant, without importing typing (see openras._lazy)
+if TYPE_CHECKING:
+    from typing import Final
+
 
 #: code -> (symbol, English message)
 CODES: Final[dict[int, tuple[str, str]]] = {

@@ -7,9 +7,11 @@ the same class on the client side (one subclass per frequent code).
 
 from __future__ import annotations
 
-from typing import Final
-
 from openras._codes import CODES
+
+TYPE_CHECKING = False  # typing's constant, without importing typing (see openras._lazy)
+if TYPE_CHECKING:
+    from typing import Final
 
 SUCCESS: Final = 0
 ERROR_SUCCESS: Final = 0

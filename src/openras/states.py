@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import enum
-from typing import Final
+
+TYPE_CHECKING = False  # typing's constant, without importing typing (see openras._lazy)
+if TYPE_CHECKING:
+    from typing import Final
 
 RASCS_PAUSED: Final = 0x1000
 RASCS_DONE: Final = 0x2000

@@ -24,6 +24,7 @@ HEAVY = (
     "msgspec",  # the daemon's codec: its C core loads datetime, decimal, uuid
     "dataclasses",  # with inspect, ast, dis and tokenize
     "inspect",
+    "typing",  # annotations' names come under TYPE_CHECKING (see openras._lazy)
     "asyncio",
     "subprocess",  # only to start the per-user daemon
     "openras.records",

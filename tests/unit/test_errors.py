@@ -108,10 +108,11 @@ def test_win32_codes() -> None:
 
 
 def test_constants_agree_with_table() -> None:
-    # errors.py's named constants must carry the SDK symbol of their value.
+    # errors.py's named constants must carry the SDK symbol of their value (a bool such as
+    # TYPE_CHECKING is no code).
     for name in dir(errors):
         value = getattr(errors, name)
-        if name.isupper() and name != "SUCCESS" and isinstance(value, int) and value in CODES:
+        if name.isupper() and name != "SUCCESS" and type(value) is int and value in CODES:
             assert CODES[value][0] == name, name
 
 

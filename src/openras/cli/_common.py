@@ -10,12 +10,14 @@ import re
 import sys
 import time
 from argparse import Namespace
-from typing import TYPE_CHECKING, Any
 
 from openras.cli.rasdial_output import EXIT_USAGE, exit_status
 from openras.errors import ERROR_NO_CONNECTION, message, symbol
 
+TYPE_CHECKING = False  # typing's constant, without importing typing (see openras._lazy)
 if TYPE_CHECKING:  # `openras --help` and usage errors need no client, listings no records
+    from typing import Any
+
     from openras.client import Client
     from openras.records import ConnectionInfo, Disconnect, Event, ProjectionInfo, Statistics
 

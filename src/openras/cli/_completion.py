@@ -10,7 +10,10 @@ from __future__ import annotations
 import argparse
 import sys
 from argparse import Namespace
-from typing import Final
+
+TYPE_CHECKING = False  # typing's constant, without importing typing (see openras._lazy)
+if TYPE_CHECKING:
+    from typing import Final
 
 COMMANDS: Final = (
     "dial",

@@ -7,12 +7,13 @@ than a listing's round trip.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
-
 from openras import errors
 from openras.wire import protocol as P
 
+TYPE_CHECKING = False  # typing's constant, without importing typing (see openras._lazy)
 if TYPE_CHECKING:  # imported where used: `rasdial /?` and usage errors need no transport
+    from typing import Any
+
     from openras.client import Client
     from openras.wire.transport import Transport
 

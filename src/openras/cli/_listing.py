@@ -12,13 +12,13 @@ import sys
 import time
 from argparse import Namespace
 from types import SimpleNamespace
-from typing import TYPE_CHECKING, cast
 
 from openras.cli import _term
 from openras.cli._common import connection_json, emit_json
 from openras.cli._connect import connection_fields
 from openras.cli.rasdial_output import EXIT_SUCCESS
 
+TYPE_CHECKING = False  # typing's constant, without importing typing (see openras._lazy)
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
@@ -46,8 +46,8 @@ def connection_rows(conns: Sequence[ConnectionInfo], style: _term.Style) -> list
 
 def cmd_list(args: Namespace) -> int:
     # Each one has every attribute of its ConnectionInfo, with the same values.
-    conns = [
-        cast("ConnectionInfo", SimpleNamespace(**fields))
+    conns: list[ConnectionInfo] = [
+        SimpleNamespace(**fields)  # type: ignore[misc]
         for fields in connection_fields(args.socket, args.timeout, include_pending=args.all)
     ]
     if args.json:

@@ -12,7 +12,10 @@ import re
 import sys
 import time
 from collections.abc import Sequence
-from typing import Final, TextIO
+
+TYPE_CHECKING = False  # typing's constant, without importing typing (see openras._lazy)
+if TYPE_CHECKING:
+    from typing import Final, TextIO
 
 _CODES: Final = {
     "bold": "1",

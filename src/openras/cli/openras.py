@@ -10,12 +10,15 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Callable, Sequence
-from typing import Any, Final, cast
 
 from openras import __version__, errors
 from openras.cli import _completion as comp
 from openras.cli._common import CliError
 from openras.cli.rasdial_output import EXIT_FAILURE, EXIT_USAGE, exit_status
+
+TYPE_CHECKING = False  # typing's constant, without importing typing (see openras._lazy)
+if TYPE_CHECKING:
+    from typing import Any, Final
 
 Handler = Callable[[argparse.Namespace], int]
 #: Adds a command's arguments to its parser (the second: the options every command takes).
@@ -226,11 +229,8 @@ def build_parser(lazy: bool = False) -> argparse.ArgumentParser:
         parents=[_common_options(True)],
     )
     parser.add_argument("--version", action="version", version=f"openras {__version__}")
-    sub = cast(
-        _LazyCommands,
-        parser.add_subparsers(
-            dest="command", metavar="COMMAND", title="commands", action=_LazyCommands
-        ),
+    sub: _LazyCommands = parser.add_subparsers(  # type: ignore[assignment]
+        dest="command", metavar="COMMAND", title="commands", action=_LazyCommands
     )
     for name, help, handler, epilog, arguments in _COMMANDS:
 

@@ -30,11 +30,11 @@ import signal
 import sys
 import time
 from collections.abc import Iterable, Sequence
-from typing import TYPE_CHECKING
 
 from openras import errors
 from openras.cli import rasdial_output as out
 
+TYPE_CHECKING = False  # typing's constant, without importing typing (see openras._lazy)
 if TYPE_CHECKING:  # imported where used: the listing needs neither the parser nor dialing
     from types import FrameType
 

@@ -48,7 +48,6 @@ times for four tunnel types do.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from typing import Final
 
 from openras.errors import (
     ERROR_CANNOT_FIND_PHONEBOOK_ENTRY,
@@ -61,6 +60,10 @@ from openras.errors import (
     message,
 )
 from openras.states import RasConnState
+
+TYPE_CHECKING = False  # typing's constant, without importing typing (see openras._lazy)
+if TYPE_CHECKING:
+    from typing import Final
 
 __all__ = [
     "COMMAND_COMPLETED",

@@ -18,11 +18,13 @@ from __future__ import annotations
 import functools
 import json
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, Final, NoReturn, Union
 
 from openras.errors import LocalProtocolError, RemoteProtocolError
 
+TYPE_CHECKING = False  # typing's constant, without importing typing (see openras._lazy)
 if TYPE_CHECKING:
+    from typing import Any, Final, NoReturn
+
     import msgspec
 
 #: Largest frame a client accepts (a frame holds one request or reply; the biggest is an
@@ -37,8 +39,6 @@ MAX_REQUEST: Final = 1024 * 1024
 #: Deepest nesting of objects and arrays the daemon accepts in a request (the message object
 #: itself is level 1; the deepest real request, SetCredentials' ``mask``, is at level 3).
 MAX_REQUEST_DEPTH: Final = 8
-
-_SCALAR = Union[str, int, float, bool, None]  # noqa: UP007 (a runtime type for msgspec)
 
 # Two JSON engines, one grammar. The daemon encodes with msgspec (its replies carry
 # pre-encoded msgspec.Raw rows) and decodes requests with a depth bound msgspec checks in C.
@@ -69,9 +69,11 @@ def _bounded_decoder(depth: int) -> msgspec.json.Decoder[dict[str, Any]]:
     so msgspec refuses the first container too deep, in C, before descending into it (and
     never recurses as far as the interpreter's limit). The type grows as 2**depth to build:
     keep ``depth`` small (8 builds in a few milliseconds, once)."""
+    from typing import Union
+
     import msgspec
 
-    value: Any = _SCALAR
+    value: Any = Union[str, int, float, bool, None]  # noqa: UP007 (a runtime type for msgspec)
     for _ in range(depth - 1):
         value = Union[str, int, float, bool, None, list[value], dict[str, value]]  # noqa: UP007
     return msgspec.json.Decoder(dict[str, value])

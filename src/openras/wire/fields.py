@@ -8,9 +8,11 @@ than the listing's own work.
 
 from __future__ import annotations
 
-from typing import Any
-
 from openras.states import RasConnState
+
+TYPE_CHECKING = False  # typing's constant, without importing typing (see openras._lazy)
+if TYPE_CHECKING:
+    from typing import Any
 
 
 def connection(d: dict[str, Any]) -> dict[str, Any]:

@@ -7,9 +7,11 @@ daemon raised, so every client face re-raises the same code.
 
 from __future__ import annotations
 
-from typing import Any, Final
-
 from openras.errors import ERROR_UNKNOWN, RasError, RemoteProtocolError
+
+TYPE_CHECKING = False  # typing's constant, without importing typing (see openras._lazy)
+if TYPE_CHECKING:
+    from typing import Any, Final
 
 INTERFACE: Final = "org.openras.Manager"
 ERROR_NAME: Final = f"{INTERFACE}.RasError"

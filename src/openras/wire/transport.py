@@ -14,14 +14,15 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
 
 from openras import errors, paths
 from openras.wire import protocol as P
 from openras.wire.codec import FrameDecoder, encode_plain
 
+TYPE_CHECKING = False  # typing's constant, without importing typing (see openras._lazy)
 if TYPE_CHECKING:  # imported where used: only the client that starts the daemon needs it
     import subprocess
+    from typing import Any
 
 START_TIMEOUT = 10.0
 #: Beside the default socket: held by the one client that starts the daemon.
