@@ -15,7 +15,7 @@ import sys
 import pytest
 from cli_support import TIMEOUT, Cli, lines
 
-from openras.cli.openras import build_parser
+from openras.cli.openras import build_parser, terminal_columns
 from openras.records import ConnectionInfo
 from openras.wire import fields
 
@@ -27,6 +27,7 @@ HEAVY = (
     "typing",  # annotations' names come under TYPE_CHECKING (see openras._lazy)
     "asyncio",
     "subprocess",  # only to start the per-user daemon
+    "shutil",  # argparse's formatters import it for the terminal's width
     "openras.records",
     "openras.client",
     "openras.wire.follow",
@@ -114,3 +115,14 @@ def test_completion_still_reads_every_command_from_the_parser() -> None:
     table, _valued = comp.option_table(build_parser())
     assert "--all" in table["list"] and "--psk-stdin" in table["creds set"]
     assert {k.split()[0] for k in table if k} >= set(comp.COMMANDS)
+
+
+@pytest.mark.parametrize("columns", ["100", "57", "0", "-3", "abc", None])
+def test_the_width_is_shutils(monkeypatch: pytest.MonkeyPatch, columns: str | None) -> None:
+    import shutil
+
+    if columns is None:
+        monkeypatch.delenv("COLUMNS", raising=False)
+    else:
+        monkeypatch.setenv("COLUMNS", columns)
+    assert terminal_columns() == shutil.get_terminal_size().columns
