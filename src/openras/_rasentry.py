@@ -108,6 +108,9 @@ _OPTIONS: Final = (
     _Flag(0x4000000, "ShowDialingProgress"),
 )
 _OPTIONS2: Final = (
+    # UsePreSharedKey: 1 in the L2TP entries of ras-api.md 7.3's export, 0 in its others
+    # (the pairing with the bit is inferred; no key is written while the bit stays clear).
+    _Flag(0x10, "IpSecFlags"),
     _Flag(0x80, "GlobalDeviceSettings"),
     _Flag(0x100, "RedialOnLinkFailure"),
     _Flag(0x40000, "DisableIKENameEkuCheck"),

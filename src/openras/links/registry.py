@@ -185,6 +185,7 @@ KNOWN_KEYS: Final = frozenset(
         "OpenRasIkev2DpdSeconds",
         "OpenRasPppoeInterface", "OpenRasSerialPort", "OpenRasSerialSpeed", "OpenRasSerialLocal",
         "OpenRasSstpCaFile",
+        "OpenRasL2tpCert", "OpenRasL2tpKey", "OpenRasL2tpCa",
         # RasSetEntryProperties' fields Windows keeps elsewhere (openras._rasentry)
         "OpenRasOptions", "OpenRasOptions2", "OpenRasFramingProtocol",
     }

@@ -151,13 +151,15 @@ def _read(spec: LinkSpec, key: str, *, code: int, what: str) -> tuple[Path, byte
     return path, read_owner_file(path, reader, code=code, what=what)
 
 
-def _cas(spec: LinkSpec) -> tuple[tuple[bytes, ...], str]:
-    named = _read(spec, "OpenRasIkev2Ca", code=ERROR_INVALID_PARAMETER, what="CA file")
+def read_cas(spec: LinkSpec, key: str = "OpenRasIkev2Ca") -> tuple[tuple[bytes, ...], str]:
+    """The CA certificates the entry's ``key`` names (read as the caller), else the system's
+    bundle; and where they came from."""
+    named = _read(spec, key, code=ERROR_INVALID_PARAMETER, what="CA file")
     if named is not None:
         path, data = named
         cas = pem_certificates(data)
         if not cas:
-            raise RasError(ERROR_INVALID_PARAMETER, f"OpenRasIkev2Ca={path}: no PEM certificate")
+            raise RasError(ERROR_INVALID_PARAMETER, f"{key}={path}: no PEM certificate")
         return tuple(cas), str(path)
     bundle = system_ca_bundle()
     try:
@@ -167,30 +169,40 @@ def _cas(spec: LinkSpec) -> tuple[tuple[bytes, ...], str]:
     return tuple(pem_certificates(data)), str(bundle)
 
 
-def _machine_cert(spec: LinkSpec) -> tuple[tuple[bytes, ...], bytes, str]:
-    cert = _read(spec, "OpenRasIkev2Cert", code=ERROR_IPSEC_IKE_NO_CERT, what="certificate")
+def read_machine_cert(
+    spec: LinkSpec,
+    *,
+    cert_key: str = "OpenRasIkev2Cert",
+    key_key: str = "OpenRasIkev2Key",
+    no_cert: int = ERROR_IPSEC_IKE_NO_CERT,
+    no_key: int = ERROR_IPSEC_IKE_NO_PRIVATE_KEY,
+) -> tuple[tuple[bytes, ...], bytes, str]:
+    """The machine certificate (first) with its chain, its PEM private key and the key's
+    VICI type, from the files the entry's ``cert_key`` and ``key_key`` name (read as the
+    caller); RasError(``no_cert`` or ``no_key``) naming the key to set."""
+    cert = _read(spec, cert_key, code=no_cert, what="certificate")
     if cert is None:
         raise RasError(
-            ERROR_IPSEC_IKE_NO_CERT,
+            no_cert,
             "the entry authenticates with a machine certificate and names none: set "
-            "OpenRasIkev2Cert= and OpenRasIkev2Key= (PEM files)",
+            f"{cert_key}= and {key_key}= (PEM files)",
         )
     certs = pem_certificates(cert[1])
     if not certs:
-        raise RasError(ERROR_IPSEC_IKE_NO_CERT, f"OpenRasIkev2Cert={cert[0]}: no PEM certificate")
-    key = _read(spec, "OpenRasIkev2Key", code=ERROR_IPSEC_IKE_NO_PRIVATE_KEY, what="key")
+        raise RasError(no_cert, f"{cert_key}={cert[0]}: no PEM certificate")
+    key = _read(spec, key_key, code=no_key, what="key")
     found = _PEM_KEY.search(key[1]) if key is not None else None
     if key is None or found is None:
         raise RasError(
-            ERROR_IPSEC_IKE_NO_PRIVATE_KEY,
-            "the machine certificate's private key is missing: set OpenRasIkev2Key= to a PEM "
+            no_key,
+            f"the machine certificate's private key is missing: set {key_key}= to a PEM "
             "private key file",
         )
     kind = (found.group(1) or b"").decode().strip()
     if kind == "ENCRYPTED":
         raise RasError(
-            ERROR_IPSEC_IKE_NO_PRIVATE_KEY,
-            f"OpenRasIkev2Key={key[0]}: the key is encrypted; give an unencrypted key file "
+            no_key,
+            f"{key_key}={key[0]}: the key is encrypted; give an unencrypted key file "
             "readable only by you",
         )
     key_type = {"RSA": "rsa", "EC": "ecdsa"}.get(kind, "any")
@@ -234,8 +246,8 @@ def settings_from_spec(spec: LinkSpec) -> Ikev2Settings:
                 "the entry authenticates with a pre-shared key: give it as the password",
             )
     else:
-        certs, key, key_type = _machine_cert(spec)
-    cas, ca_source = _cas(spec)
+        certs, key, key_type = read_machine_cert(spec)
+    cas, ca_source = read_cas(spec)
     if not cas and auth != "psk":
         raise RasError(
             ERROR_INVALID_PARAMETER,
@@ -259,4 +271,10 @@ def settings_from_spec(spec: LinkSpec) -> Ikev2Settings:
     )  # fmt: skip
 
 
-__all__ = ["Ikev2Settings", "pem_certificates", "settings_from_spec"]
+__all__ = [
+    "Ikev2Settings",
+    "pem_certificates",
+    "read_cas",
+    "read_machine_cert",
+    "settings_from_spec",
+]
