@@ -51,6 +51,28 @@ connections {
 """
 
 
+def l2tp_cert_responder(addr: str) -> str:
+    """The certificate half of a Windows-style L2TP/IPsec responder (``extra_conf`` beside
+    :data:`L2TP_RESPONDER`: IKEv1 picks it by the proposal's authentication method): the
+    server's certificate (``server.crt``, naming ``addr``) and ID ``addr``; a client's
+    certificate accepted only from the lab's CA."""
+    return f"""
+connections {{
+  l2tp-cert {{ version = 1
+    local_addrs = {addr}
+    proposals = aes256-sha256-modp2048,aes256-sha1-modp1024,aes128-sha1-modp1024
+    local {{ auth = pubkey
+      certs = server.crt
+      id = {addr} }}
+    remote {{ auth = pubkey }}
+    children {{ l2tp {{ mode = transport
+      local_ts = dynamic[udp/1701]
+      remote_ts = dynamic[udp]
+      esp_proposals = aes256-sha1,aes128-sha1 }} }} }}
+}}
+"""
+
+
 def make_ca(d: Path, name: str = "openras test CA") -> tuple[Path, Path]:
     """(CA certificate, CA key) in ``d``."""
     d.mkdir(parents=True, exist_ok=True)

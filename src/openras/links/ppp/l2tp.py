@@ -5,15 +5,25 @@ the kernel check that runs before anything starts.
 What a dial runs (the driver's launch is not built yet: see docs/links.md):
 
 * IPsec first, IKEv1 in transport mode protecting UDP to the server's port 1701, with the
-  entry's pre-shared key (Windows keeps it per entry: ``RASCM_PreSharedKey``). A charon per
-  link as the ikev2 driver starts it, loaded over VICI with :func:`ike_connection` and
-  :func:`ike_secret`. Transport mode needs the kernel's ESP (charon's userspace
+  entry's pre-shared key (Windows keeps it per entry: ``RASCM_PreSharedKey``) or with
+  certificates (:func:`entry_auth`: the machine's, and the server's checked against a CA and
+  the name dialed). A charon per link as the ikev2 driver starts it, loaded over VICI with
+  :func:`ike_credentials` and :func:`ike_connection`. Transport mode needs the kernel's ESP (charon's userspace
   ``kernel-libipsec`` does tunnel mode only), so where :func:`openras.links.xfrm.kernel_esp`
   is false the dial is refused before anything starts, naming what the kernel lacks.
 * Then L2TP and PPP: xl2tpd with :func:`xl2tpd_conf` in the link's run directory (its
   control pipe there too, so two links never share one), pppd's options from
   :func:`pppd_options` (constants; the user name as a quoted argument; the password through
   the ``passwordfd`` plugin, never in a file or argv).
+
+Certificate mode (``IpSecFlags=0``, Windows' "use certificate"; pbk.h's
+RASEO2_UsePreSharedKey, 0x10 of dwfOptions2, is ``IpSecFlags=1``) reads the files three keys
+of openras's own name, as the dialing user (:mod:`openras.links.ikev2.settings`' readers)::
+
+    OpenRasL2tpCert=/path/machine.pem  the machine certificate, with its chain
+    OpenRasL2tpKey=/path/machine.key   its private key (PEM, unencrypted)
+    OpenRasL2tpCa=/path/ca.pem         the CA the server's certificate must come from
+                                       (default: the system's CA bundle)
 
 Windows' encryption rule for L2TP (``DataEncryption``, pbk.h's DE_* codes): 0 (no
 encryption) dials L2TP alone, without IPsec; any other value requires IPsec. MPPE is never
@@ -33,6 +43,7 @@ from typing import Any, Final
 from openras.errors import (
     ERROR_CONNECTING_DEVICE_NOT_FOUND,
     ERROR_INVALID_PARAMETER,
+    ERROR_INVALID_SERVER_CERT,
     ERROR_NO_CERTIFICATE,
     RasError,
 )
@@ -44,6 +55,14 @@ from openras.links.ikev2.config import ESP_PROPOSALS, IKE_PROPOSALS
 #: ERROR_OAKLEY_GENERAL_PROCESSING: "the security layer encountered a processing error"
 #: (Windows' answer to a wrong pre-shared key or a failed IKE exchange).
 ERROR_L2TP_SECURITY: Final = 789
+#: ERROR_OAKLEY_NO_CERT: "no valid machine certificate on your computer for security
+#: authentication" (the server refused the machine certificate openras sent).
+ERROR_L2TP_NO_VALID_CERT: Final = 786
+#: ERROR_OAKLEY_AUTH_FAIL: "the security layer could not authenticate the remote computer"
+#: (the server's certificate is not from the entry's CA, or has expired).
+ERROR_L2TP_SERVER_AUTH: Final = 787
+AUTH_PSK: Final = "psk"
+AUTH_CERT: Final = "cert"
 L2TP_PORT: Final = 1701
 CONN: Final = "openras-l2tp"
 CHILD: Final = "l2tp"
@@ -65,6 +84,21 @@ _IKE_FAILURES: Final = (
     (re.compile(r"giving up after \d+ retransmits"), 809),
 )  # fmt: skip
 
+#: charon's log lines of a certificate dial, before the table above (the first line that
+#: matches explains the failure: the CA's is logged before the name's).
+_CERT_FAILURES: Final = (
+    # Our certificate: the server verified it and refused it (not from a CA it trusts).
+    (re.compile(r"received AUTHENTICATION_FAILED"), ERROR_L2TP_NO_VALID_CERT),
+    (re.compile(r"no private key found|no RSA private key found"), ERROR_L2TP_NO_VALID_CERT),
+    # The server's: not from the entry's CA, expired, or a constraint of the chain broken.
+    (re.compile(r"no issuer certificate found for|certificate validation failed|"
+                r"certificate .* (expired|not valid)|constraint check failed"),
+     ERROR_L2TP_SERVER_AUTH),
+    # From the CA but not naming the server dialed (Windows' 835 name check).
+    (re.compile(r"IDir '.*' does not match to|no trusted \S+ public key found for"),
+     ERROR_INVALID_SERVER_CERT),
+)  # fmt: skip
+
 
 def is_l2tp(entry: EntryView) -> bool:
     """A VPN entry that dials L2TP: VpnStrategy 3, 4 or 13, or no strategy and the L2TP
@@ -77,6 +111,16 @@ def entry_ipsec(entry: EntryView) -> bool:
     """Whether the dial needs IPsec: every ``DataEncryption`` but 0 (DE_None) does; no key
     is DE_Require, a VPN entry's default on Windows."""
     return entry_int(entry, "DataEncryption", _DE_REQUIRE) != _DE_NONE
+
+
+def entry_auth(entry: EntryView) -> str:
+    """How IPsec authenticates: ``IpSecFlags=1`` (RASEO2_UsePreSharedKey) the pre-shared
+    key, ``IpSecFlags=0`` certificates; without the key (openras's own entries) certificates
+    when ``OpenRasL2tpCert`` names one, else the pre-shared key, as before the key was read."""
+    raw = entry.get("IpSecFlags")
+    if raw is not None and raw.strip():
+        return AUTH_PSK if entry_int(entry, "IpSecFlags", 1, maximum=2**32 - 1) & 1 else AUTH_CERT
+    return AUTH_CERT if (entry.get("OpenRasL2tpCert") or "").strip() else AUTH_PSK
 
 
 def check_psk(psk: str) -> str:
@@ -100,13 +144,28 @@ def check_psk(psk: str) -> str:
 @dataclass(frozen=True)
 class L2tpSettings:
     """An L2TP dial, checked: the server (checked as the PPTP kind checks it), whether IPsec
-    protects it, the pre-shared key, and the link's IPsec reqid (what its SAs and policies
-    are found by when charon did not remove them)."""
+    protects it and how it authenticates (the pre-shared key, or the machine certificate,
+    its key and the CAs the server's must come from, and the identity the server's must
+    carry), and the link's IPsec reqid (what its SAs and policies are found by when charon
+    did not remove them)."""
 
     server: str
     ipsec: bool
     psk: str = field(default="", repr=False)
     reqid: int = 0
+    auth: str = AUTH_PSK
+    #: The identity the server must authenticate as (the server dialed), or "%any".
+    remote_id: str = "%any"
+    #: PEM certificates the server's chain may end in.
+    cas: tuple[bytes, ...] = field(default=(), repr=False)
+    #: The machine certificate (first) and its chain, its private key, the key's VICI type.
+    certs: tuple[bytes, ...] = field(default=(), repr=False)
+    key: bytes = field(default=b"", repr=False)
+    key_type: str = ""
+
+    @property
+    def cert(self) -> bool:
+        return self.ipsec and self.auth == AUTH_CERT
 
 
 #: The reqid each link's IPsec SAs and policies carry: this base plus the handle's low 24
@@ -179,21 +238,30 @@ def ike_connection(settings: L2tpSettings, *, fwmark: int = 0) -> dict[str, Any]
         child["reqid"] = str(settings.reqid)
     if fwmark:
         child["set_mark_out"] = f"{fwmark:#x}"
-    return {
-        CONN: {
-            "version": "1",
-            "aggressive": "no",
-            "remote_addrs": [settings.server],
-            "proposals": list(IKE_PROPOSALS),
-            "encap": "no",
-            "keyingtries": "1",
-            "unique": "no",
-            "dpd_delay": "30s",
-            "local-1": {"auth": "psk"},
-            "remote-1": {"auth": "psk"},
-            "children": {CHILD: child},
-        }
+    local: dict[str, Any] = {"auth": "psk"}
+    remote: dict[str, Any] = {"auth": "psk"}
+    if settings.cert:
+        # Our certificate always sent (a server may not ask); the server's checked against
+        # the loaded CAs and the identity dialed (charon compares its ID payload and finds
+        # that identity in the certificate).
+        local = {"auth": "pubkey", "certs": [c.decode() for c in settings.certs[:1]]}
+        remote = {"auth": "pubkey", "id": settings.remote_id}
+    conn: dict[str, Any] = {
+        "version": "1",
+        "aggressive": "no",
+        "remote_addrs": [settings.server],
+        "proposals": list(IKE_PROPOSALS),
+        "encap": "no",
+        "keyingtries": "1",
+        "unique": "no",
+        "dpd_delay": "30s",
+        "local-1": local,
+        "remote-1": remote,
+        "children": {CHILD: child},
     }
+    if settings.cert:
+        conn["send_cert"] = "always"
+    return {CONN: conn}
 
 
 def ike_secret(settings: L2tpSettings) -> dict[str, Any]:
@@ -201,9 +269,23 @@ def ike_secret(settings: L2tpSettings) -> dict[str, Any]:
     return {"id": "openras-l2tp-psk", "type": "IKE", "data": settings.psk}
 
 
-def ike_failure(line: str) -> int | None:
-    """The RAS code a charon log line means for an L2TP/IPsec dial (None: not a failure)."""
-    for pattern, code in _IKE_FAILURES:
+def ike_credentials(settings: L2tpSettings) -> list[tuple[str, list[dict[str, Any]]]]:
+    """The VICI commands that load the dial's credentials, each with its messages (in
+    order: the CAs, the private key, the machine certificate and its chain; or the PSK).
+    Secrets travel only this way, over the link's own socket: never a file or argv."""
+    if not settings.cert:
+        return [("load-shared", [ike_secret(settings)])]
+    return [
+        ("load-cert", [{"type": "x509", "flag": "CA", "data": ca} for ca in settings.cas]),
+        ("load-key", [{"type": settings.key_type or "any", "data": settings.key}]),
+        ("load-cert", [{"type": "x509", "flag": "NONE", "data": c} for c in settings.certs]),
+    ]
+
+
+def ike_failure(line: str, *, cert: bool = False) -> int | None:
+    """The RAS code a charon log line means for an L2TP/IPsec dial (None: not a failure);
+    ``cert``: the dial authenticates with certificates."""
+    for pattern, code in (*_CERT_FAILURES, *_IKE_FAILURES) if cert else _IKE_FAILURES:
         if pattern.search(line):
             return code
     return None
@@ -304,13 +386,19 @@ def check_kernel(ipsec: bool) -> None:
 
 
 __all__ = [
+    "AUTH_CERT",
+    "AUTH_PSK",
+    "ERROR_L2TP_NO_VALID_CERT",
     "ERROR_L2TP_SECURITY",
+    "ERROR_L2TP_SERVER_AUTH",
     "REQID_BASE",
     "L2tpSettings",
     "check_kernel",
     "check_psk",
+    "entry_auth",
     "entry_ipsec",
     "ike_connection",
+    "ike_credentials",
     "ike_failure",
     "ike_secret",
     "initiate",

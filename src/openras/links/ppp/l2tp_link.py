@@ -7,8 +7,9 @@ module runs them:
 
 1. **IPsec** (unless ``DataEncryption=0``): a charon of the link's own, in a mount namespace
    with the run directory over ``/run`` (as the IKEv2 link runs one), loaded over VICI with
-   the entry's pre-shared key (never a file or argv) and an IKEv1 connection whose one
-   transport-mode CHILD protects UDP to the server's port 1701. Its SAs and policies carry a
+   the entry's pre-shared key, or its machine certificate, private key and CA (files read
+   as the dialing user; the contents never a file or argv), and an IKEv1 connection whose
+   one transport-mode CHILD protects UDP to the server's port 1701. Its SAs and policies carry a
    reqid of the link's (:func:`openras.links.ppp.l2tp.reqid_for`), journaled first, so a
    SIGKILLed charon's are purged at the teardown.
 2. **L2TP and PPP**: xl2tpd in the foreground with the daemon's config, its control pipe in
@@ -24,7 +25,12 @@ when all three are gone and the journal has run (the interface, pid files, SAs, 
 States: OpenPort (charon or xl2tpd started), PortOpened (charon loaded), ConnectDevice (IPsec
 up, the L2TP call asked for), DeviceConnected (pppd's channel connected), then PPP's.
 Codes: IKE failures as Windows gives them for L2TP (789: wrong PSK or no proposal; 809: no
-answer), an L2TP tunnel nobody answers 809, PPP's own (691, 734...).
+answer; with certificates 766 none named, 786 the server refused ours, 787 the server's not
+from the CA, 835 the server's not naming the server dialed), an L2TP tunnel nobody answers
+809, PPP's own (691, 734...).
+
+Every file the link's programs create in the run directory is 0600 (they run with umask 077);
+the daemon's own are made 0600.
 """
 
 from __future__ import annotations
@@ -44,8 +50,12 @@ from typing import Any, ClassVar, Final
 import psutil
 
 from openras.errors import (
+    ERROR_ACCESS_DENIED,
     ERROR_CONNECTING_DEVICE_NOT_FOUND,
+    ERROR_INVALID_PARAMETER,
+    ERROR_INVALID_SERVER_CERT,
     ERROR_LINK_FAILURE,
+    ERROR_NO_CERTIFICATE,
     ERROR_PORT_NOT_AVAILABLE,
     ERROR_RASMAN_CANNOT_INITIALIZE,
     ERROR_VPN_TIMEOUT,
@@ -53,6 +63,8 @@ from openras.errors import (
 )
 from openras.links._common import (
     dial_timeout,
+    entry_bool,
+    entry_int,
     find_program,
     link_exists,
     no_op_program,
@@ -79,6 +91,10 @@ _VICI: Final = "charon.vici"
 _XL2TPD_CONF: Final = "xl2tpd.conf"
 _PPP_OPTIONS: Final = "pppd.options"
 _CONTROL: Final = "l2tp-control"
+#: The programs' files 0600: charon's and pppd's logs, xl2tpd's pid file and control pipe.
+_UMASK: Final = "umask 077 && "
+#: RASEO2_DisableIKENameEkuCheck in OpenRasOptions2 (as the IKEv2 link reads it).
+_RASEO2_DISABLE_NAME_CHECK: Final = 0x40000
 #: How often the dial reads pppd's log (a few small reads; a 20 ms poll cost 10 ms a dial on average).
 _POLL: Final = 0.005
 #: How long each program may take to leave after its clean stop before the next step.
@@ -114,12 +130,56 @@ def dial_from_spec(spec: LinkSpec) -> L2tpDial:
             f"entry {entry.name!r} is not an L2TP entry (VpnStrategy 3, 4 or 13)",
         )
     ipsec = l2tp.entry_ipsec(entry)
-    tunnel = l2tp.L2tpSettings(
-        server=dial_server(spec, "L2TP"),
-        ipsec=ipsec,
-        psk=l2tp.check_psk(spec.params.psk) if ipsec else "",
-    )
+    server = dial_server(spec, "L2TP")
+    if ipsec and l2tp.entry_auth(entry) == l2tp.AUTH_CERT:
+        tunnel = _cert_tunnel(spec, server)
+    else:
+        tunnel = l2tp.L2tpSettings(
+            server=server, ipsec=ipsec, psk=l2tp.check_psk(spec.params.psk) if ipsec else ""
+        )
     return L2tpDial(tunnel=tunnel, user=dial_user(spec), dial_timeout=dial_timeout(entry))
+
+
+def _cert_tunnel(spec: LinkSpec, server: str) -> l2tp.L2tpSettings:
+    """The certificate-mode tunnel: the files the entry names, read as the dialing user
+    (the IKEv2 link's readers; root's for the administrator's saved credentials), checked."""
+    from openras.links.ikev2.settings import read_cas, read_machine_cert
+
+    entry = spec.entry
+    if not (entry.get("OpenRasL2tpCert") or "").strip():
+        raise RasError(
+            ERROR_NO_CERTIFICATE,
+            "this L2TP entry authenticates IPsec with certificates (IpSecFlags=0) and names no "
+            "machine certificate: set OpenRasL2tpCert= and OpenRasL2tpKey= to your PEM "
+            "certificate and private key (files only you can read) and OpenRasL2tpCa= to the "
+            "server's CA, or set IpSecFlags=1 to use the server's pre-shared key instead",
+        )
+    certs, key, key_type = read_machine_cert(
+        spec, cert_key="OpenRasL2tpCert", key_key="OpenRasL2tpKey",
+        no_cert=ERROR_NO_CERTIFICATE, no_key=ERROR_NO_CERTIFICATE,
+    )  # fmt: skip
+    cas, source = read_cas(spec, "OpenRasL2tpCa")
+    if not cas:
+        raise RasError(
+            ERROR_INVALID_PARAMETER,
+            f"no CA certificate to check the L2TP server with ({source} has none): set "
+            "OpenRasL2tpCa= to the CA's PEM file",
+        )
+    options2 = entry_int(entry, "OpenRasOptions2", 0, maximum=2**32 - 1)
+    name_check = not (
+        entry_bool(entry, "DisableIKENameEkuCheck") or options2 & _RASEO2_DISABLE_NAME_CHECK
+    )
+    if not name_check and spec.grant.admin_credentials:
+        raise RasError(
+            ERROR_ACCESS_DENIED,
+            "the administrator's saved credentials go only to a server whose certificate "
+            "names it: DisableIKENameEkuCheck must be 0",
+        )
+    return l2tp.L2tpSettings(
+        server=server, ipsec=True, auth=l2tp.AUTH_CERT,
+        remote_id=server.strip("[]") if name_check else "%any",
+        cas=cas, certs=certs, key=key, key_type=key_type,
+    )  # fmt: skip
 
 
 def xl2tpd_failure(line: str) -> int | None:
@@ -211,8 +271,8 @@ class L2tpLink(PppLink):
             "LANG": "C",
             "STRONGSWAN_CONF": str(self._path(_CHARON_CONF)),
         }
-        argv = [unshare, "--mount", "--propagation", "private", sh, "-c", _MOUNT_AND_EXEC,
-                str(run), no_op or "/bin/true", charon]  # fmt: skip
+        argv = [unshare, "--mount", "--propagation", "private", sh, "-c",
+                _UMASK + _MOUNT_AND_EXEC, str(run), no_op or "/bin/true", charon]  # fmt: skip
         if self._stopping:
             raise stopped_before_start("charon")
         proc = LinkProcess.spawn(
@@ -249,10 +309,25 @@ class L2tpLink(PppLink):
                     break
             await asyncio.sleep(0.0005)
         control = self._control
+        command = ""
         try:
-            await control.request("load-shared", l2tp.ike_secret(dial.tunnel))
-            await control.request("load-conn", l2tp.ike_connection(dial.tunnel))
+            for command, messages in l2tp.ike_credentials(dial.tunnel):
+                if command == "load-cert" and len(messages) > 1:
+                    await control.pipeline(command, messages)  # (a bundle: one write)
+                else:
+                    for message in messages:
+                        await control.request(command, message)
+            command = "load-conn"
+            await control.request(command, l2tp.ike_connection(dial.tunnel))
         except ViciError as exc:
+            if dial.tunnel.cert and command in ("load-key", "load-cert"):
+                what = "private key (OpenRasL2tpKey)" if command == "load-key" else (
+                    "certificate (OpenRasL2tpCert)")  # fmt: skip
+                raise LinkFailure(
+                    ERROR_NO_CERTIFICATE,
+                    f"charon could not load the machine {what}: {exc}; give an unencrypted "
+                    "PEM file (PKCS#8, RSA or EC)",
+                ) from None
             raise LinkFailure(ERROR_RASMAN_CANNOT_INITIALIZE, f"charon refused: {exc}") from None
         self._reach(RasConnState.PortOpened)
         timeout_ms = int(max(self._remaining(), 0.001) * 1000)
@@ -271,8 +346,10 @@ class L2tpLink(PppLink):
                 continue
             if m.group(1).startswith("received packet"):
                 self._ike_answered = True
-            if self._ike_failure is None and (code := l2tp.ike_failure(m.group(1))) is not None:
-                self._ike_failure = (code, m.group(1))
+            cert = self._dial_cfg is not None and self._dial_cfg.tunnel.cert
+            code = l2tp.ike_failure(m.group(1), cert=cert)
+            if self._ike_failure is None and code is not None:
+                self._ike_failure = (code, _explain(code, m.group(1)))
 
     def _start_xl2tpd(self, dial: L2tpDial) -> None:
         """xl2tpd with the daemon's config and pppd's options; the password's memfd passes
@@ -295,7 +372,8 @@ class L2tpLink(PppLink):
             )
             if self._stopping:
                 raise stopped_before_start("xl2tpd")
-            argv = [xl2tpd, "-D", "-c", str(self._path(_XL2TPD_CONF)),
+            argv = [find_program("sh"), "-c", _UMASK + 'exec "$0" "$@"',
+                    xl2tpd, "-D", "-c", str(self._path(_XL2TPD_CONF)),
                     "-p", str(self._path("xl2tpd.pid")), "-C", str(self._path(_CONTROL))]  # fmt: skip
             proc = LinkProcess.spawn(
                 argv, marker=self.spec.marker, log_path=self._path("xl2tpd.out"),
@@ -440,6 +518,7 @@ class L2tpLink(PppLink):
         rec["pppd"] = self._pppd.identity.to_record() if self._pppd else None
         rec["charon"] = self._charon.identity.to_record() if self._charon else None
         rec["ipsec"] = self._ipsec
+        rec["ipsec_auth"] = self._dial_cfg.tunnel.auth if self._dial_cfg else l2tp.AUTH_PSK
         rec["server"] = self._dial_cfg.tunnel.server if self._dial_cfg else ""
         return rec
 
@@ -450,7 +529,10 @@ class L2tpLink(PppLink):
         link._ipsec = bool(record.get("ipsec"))
         server = str(record.get("server") or "")
         link._dial_cfg = L2tpDial(
-            tunnel=l2tp.L2tpSettings(server=server, ipsec=link._ipsec), user="",
+            tunnel=l2tp.L2tpSettings(
+                server=server, ipsec=link._ipsec,
+                auth=str(record.get("ipsec_auth") or l2tp.AUTH_PSK),
+            ), user="",
             dial_timeout=dial_timeout(spec.entry),
         )  # fmt: skip
         link._read_log()
@@ -488,8 +570,25 @@ class L2tpLink(PppLink):
         extra["tunnel"] = "L2TP/IPsec" if self._ipsec else "L2TP"
         extra["server"] = self._dial_cfg.tunnel.server
         if self._ipsec:
-            extra["ipsec"] = "IKEv1 PSK, ESP transport mode"
+            how = "machine certificate" if self._dial_cfg.tunnel.cert else "PSK"
+            extra["ipsec"] = f"IKEv1 {how}, ESP transport mode"
         return replace(proj, extra=extra)
+
+
+#: What to do about each certificate failure, after charon's line.
+_ADVICE: Final = {
+    l2tp.ERROR_L2TP_NO_VALID_CERT: "the server refused this machine's certificate "
+    "(OpenRasL2tpCert): use one issued by a CA the server trusts",
+    l2tp.ERROR_L2TP_SERVER_AUTH: "the server's certificate is not from the CA this entry "
+    "trusts (OpenRasL2tpCa), or has expired: ask the server's administrator for its CA",
+    ERROR_INVALID_SERVER_CERT: "the server's certificate does not name the server dialed "
+    "(PhoneNumber): dial the name its certificate carries",
+}
+
+
+def _explain(code: int, line: str) -> str:
+    advice = _ADVICE.get(code)
+    return f"{line} ({advice})" if advice else line
 
 
 def _children(pid: int) -> list[int]:
