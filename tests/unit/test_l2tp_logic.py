@@ -247,3 +247,160 @@ def test_xl2tpd_lines_that_end_a_dial(line: str, code: int | None) -> None:
     from openras.links.ppp.l2tp_link import xl2tpd_failure
 
     assert xl2tpd_failure(line) == code
+
+
+# -- certificate mode (IpSecFlags=0) ------------------------------------------------------------
+
+_CERT = b"-----BEGIN CERTIFICATE-----\nMIIBmachine\n-----END CERTIFICATE-----\n"
+_CA = b"-----BEGIN CERTIFICATE-----\nMIIBlabca\n-----END CERTIFICATE-----\n"
+_KEY = b"-----BEGIN EC PRIVATE KEY-----\nMHcCAQEEIkey\n-----END EC PRIVATE KEY-----\n"
+
+
+def _cert_files(d: Path) -> dict[str, str]:
+    (d / "m.crt").write_bytes(_CERT)
+    (d / "m.key").write_bytes(_KEY)
+    (d / "ca.crt").write_bytes(_CA)
+    return {"IpSecFlags": "0", "OpenRasL2tpCert": str(d / "m.crt"),
+            "OpenRasL2tpKey": str(d / "m.key"), "OpenRasL2tpCa": str(d / "ca.crt")}  # fmt: skip
+
+
+def _own_spec(keys: dict[str, str], **kw: object) -> LinkSpec:
+    """A spec whose owner is this process's user (the files are read as the owner)."""
+    import os
+    from dataclasses import replace
+
+    return replace(_spec(keys, **kw), owner_uid=os.geteuid())  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("keys", "auth"),
+    [
+        ({"IpSecFlags": "1"}, "psk"),  # RASEO2_UsePreSharedKey: the L2TP entries of an export
+        ({"IpSecFlags": "0"}, "cert"),
+        ({}, "psk"),  # openras's own entries before the key was read
+        ({"OpenRasL2tpCert": "/c.pem"}, "cert"),
+        ({"IpSecFlags": "1", "OpenRasL2tpCert": "/c.pem"}, "psk"),  # the Windows key wins
+    ],
+)
+def test_ipsecflags_chooses_the_pre_shared_key_or_certificates(keys: dict[str, str],
+                                                               auth: str) -> None:  # fmt: skip
+    assert L.entry_auth(_Entry({**EXPORT, **keys})) == auth
+
+
+def test_a_bad_ipsecflags_is_refused_naming_it() -> None:
+    with pytest.raises(RasError, match="IpSecFlags"):
+        L.entry_auth(_Entry({**EXPORT, "IpSecFlags": "yes"}))
+
+
+def test_raseo2_usepresharedkey_is_the_pbks_ipsecflags(tmp_path: Path) -> None:
+    """RasSetEntryProperties writes the bit as the key Windows exports; a clear bit on a new
+    entry writes nothing (the driver's default, the PSK, stays)."""
+    from openras import _rasentry as x
+    from openras.phonebook import load
+
+    path = tmp_path / "r.pbk"
+    props = x.RASENTRY(szLocalPhoneNumber=SERVER, szDeviceType="vpn",
+                       szDeviceName="WAN Miniport (L2TP)", dwVpnStrategy=3, dwfOptions2=0x10)  # fmt: skip
+    assert x.RasSetEntryProperties(str(path), "A", props) == 0
+    props.dwfOptions2 = 0
+    assert x.RasSetEntryProperties(str(path), "B", props) == 0
+    book = load(path)
+    assert book["A"].get("IpSecFlags") == "1" and book["B"].get("IpSecFlags") is None
+    assert book["A"].get("OpenRasOptions2") in (None, "0")
+    code, back = x.RasGetEntryProperties(str(path), "A")
+    assert code == 0 and back is not None and back.dwfOptions2 & 0x10
+
+
+def test_a_certificate_dial_reads_the_entrys_files_and_checks_the_server(tmp_path: Path) -> None:
+    from openras.links.ppp.l2tp_link import dial_from_spec
+
+    dial = dial_from_spec(_own_spec({**EXPORT, **_cert_files(tmp_path)}))
+    t = dial.tunnel
+    assert t.cert and t.auth == L.AUTH_CERT and t.psk == ""  # no pre-shared key needed
+    assert t.certs == (_CERT,) and t.cas == (_CA,) and t.key == _KEY and t.key_type == "ecdsa"
+    assert t.remote_id == SERVER  # the server's certificate must name the server dialed
+    assert _KEY.decode() not in repr(dial) and "MIIB" not in repr(dial)
+    relaxed = {**EXPORT, **_cert_files(tmp_path), "DisableIKENameEkuCheck": "1"}
+    assert dial_from_spec(_own_spec(relaxed)).tunnel.remote_id == "%any"
+    with pytest.raises(RasError) as exc:  # not for the administrator's saved credentials
+        dial_from_spec(_own_spec(relaxed, admin=True))
+    assert exc.value.code == 5
+
+
+@pytest.mark.parametrize(
+    ("drop", "change", "code", "says"),
+    [
+        ("OpenRasL2tpCert", {}, 766, "IpSecFlags=1"),
+        ("OpenRasL2tpKey", {}, 766, "OpenRasL2tpKey="),
+        ("", {"m.crt": b"not a certificate"}, 766, "no PEM certificate"),
+        ("", {"m.key": _KEY.replace(b"EC ", b"ENCRYPTED ")}, 766, "encrypted"),
+        ("", {"ca.crt": b""}, 87, "OpenRasL2tpCa"),
+    ],
+)
+def test_a_certificate_dial_without_a_usable_certificate_says_what_to_set(
+    tmp_path: Path, drop: str, change: dict[str, bytes], code: int, says: str
+) -> None:
+    from openras.links.ppp.l2tp_link import dial_from_spec
+
+    keys = {**EXPORT, **_cert_files(tmp_path)}
+    keys.pop(drop, None)
+    for name, data in change.items():
+        (tmp_path / name).write_bytes(data)
+    with pytest.raises(RasError) as exc:
+        dial_from_spec(_own_spec(keys))
+    assert exc.value.code == code and says in str(exc.value), str(exc.value)
+
+
+def test_without_a_ca_key_the_system_bundle_checks_the_server(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from openras.links.ppp.l2tp_link import dial_from_spec
+
+    keys = {**EXPORT, **_cert_files(tmp_path)}
+    del keys["OpenRasL2tpCa"]
+    bundle = tmp_path / "bundle.pem"
+    bundle.write_bytes(_CA + _CERT)
+    monkeypatch.setenv("OPENRAS_CA_BUNDLE", str(bundle))
+    assert dial_from_spec(_own_spec(keys)).tunnel.cas == (_CA, _CERT)
+    bundle.write_bytes(b"")
+    with pytest.raises(RasError, match="OpenRasL2tpCa="):
+        dial_from_spec(_own_spec(keys))
+
+
+def test_the_certificate_connection_is_pubkey_both_ways_with_the_servers_identity() -> None:
+    settings = L.L2tpSettings(server=SERVER, ipsec=True, auth=L.AUTH_CERT, remote_id=SERVER,
+                              cas=(_CA,), certs=(_CERT, _CA), key=_KEY, key_type="ecdsa",
+                              reqid=9)  # fmt: skip
+    conn = L.ike_connection(settings)[L.CONN]
+    assert conn["version"] == "1" and conn["send_cert"] == "always"
+    assert conn["local-1"] == {"auth": "pubkey", "certs": [_CERT.decode()]}
+    assert conn["remote-1"] == {"auth": "pubkey", "id": SERVER}
+    assert conn["children"][L.CHILD]["mode"] == "transport"
+    assert L.ike_credentials(settings) == [
+        ("load-cert", [{"type": "x509", "flag": "CA", "data": _CA}]),
+        ("load-key", [{"type": "ecdsa", "data": _KEY}]),
+        ("load-cert", [{"type": "x509", "flag": "NONE", "data": _CERT},
+                       {"type": "x509", "flag": "NONE", "data": _CA}]),
+    ]  # fmt: skip
+    psk = L.L2tpSettings(server=SERVER, ipsec=True, psk="k")
+    assert L.ike_credentials(psk) == [("load-shared", [L.ike_secret(psk)])]
+    assert "send_cert" not in L.ike_connection(psk)[L.CONN]
+
+
+@pytest.mark.parametrize(
+    ("line", "code"),
+    [
+        # charon 5.9.8's lines against tests/links' certificate responder (test_l2tp_ike)
+        ("received AUTHENTICATION_FAILED error notify", 786),  # our certificate refused
+        ('no issuer certificate found for "CN=vpn.lab.test"', 787),  # not from the CA
+        ("no trusted ECDSA public key found for '10.0.0.1'", 835),  # not naming the server
+        ("IDir '10.0.0.1' does not match to 'other.lab.test'", 835),
+        ("received NO_PROPOSAL_CHOSEN error notify", 789),
+        ("giving up after 3 retransmits", 809),
+        ("establishing CHILD_SA l2tp{1}", None),
+    ],
+)
+def test_certificate_failures_are_windows_codes(line: str, code: int | None) -> None:
+    assert L.ike_failure(line, cert=True) == code
+    if code in (786, 787, 835):
+        assert L.ike_failure(line) in (789, None)  # a PSK dial's reading is unchanged
