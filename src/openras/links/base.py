@@ -43,7 +43,7 @@ class EntryView(Protocol):
     def get(self, key: str, default: str | None = None) -> str | None: ...
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class DialParams:
     """RASDIALPARAMS, as the manager resolved it (saved credentials already merged)."""
 
@@ -60,7 +60,7 @@ class DialParams:
     psk: str = field(default="", repr=False)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class LinkSpec:
     """Everything a driver needs to start one link."""
 
@@ -171,6 +171,10 @@ class Link(abc.ABC):
     default_kill_deadline: ClassVar[float] = 10.0
     #: No entry keeps a link program alive longer than this after a hang-up.
     MAX_KILL_DEADLINE: ClassVar[float] = 30.0
+
+    #: Slots down to the drivers that declare theirs (the loopback): a thousand live links
+    #: hold no attribute dict each.
+    __slots__ = ("emit", "spec")
 
     def __init__(self, spec: LinkSpec, emit: Emit) -> None:
         self.spec = spec

@@ -118,8 +118,15 @@ _decoder: Final = msgspec.json.Decoder(Step)
 class Journal:
     """The journal of one link's run directory."""
 
+    __slots__ = ("run_dir",)
+
     def __init__(self, run_dir: Path) -> None:
-        self.path = run_dir / JOURNAL_FILE
+        self.run_dir = run_dir
+
+    @property
+    def path(self) -> Path:
+        # Made when used (a note, a replay): a live link keeps only its run dir's path.
+        return self.run_dir / JOURNAL_FILE
 
     def note(self, step: Step) -> None:
         """Append ``step`` (call it *before* creating what it undoes)."""

@@ -33,6 +33,7 @@ import shutil
 import signal
 import time
 from collections.abc import Callable, Coroutine, Mapping, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, ClassVar, Generic, TypeVar, cast
 
@@ -70,6 +71,23 @@ class SupervisedLink(Link, Generic[PreparedT]):
     #: (None: only the kill deadline).
     term_after: ClassVar[float | None] = 3.0
 
+    __slots__ = (
+        "_close_task",
+        "_connected",
+        "_dial_timer",
+        "_escalation",
+        "_proc",
+        "_run_task",
+        "_started",
+        "_stop_begun",
+        "_stop_waiter",
+        "_stopping",
+        "_stopping_callbacks",
+        "_tasks",
+        "_terminal",
+        "journal",
+    )
+
     def __init__(self, spec: LinkSpec, emit: Emit) -> None:
         super().__init__(spec, emit)
         self.journal = Journal(spec.run_dir)
@@ -82,7 +100,8 @@ class SupervisedLink(Link, Generic[PreparedT]):
         self._stop_begun = False
         self._stop_waiter: asyncio.Future[None] | None = None
         self._stopping_callbacks: list[Callable[[], None]] | None = None
-        self._tasks: set[asyncio.Task[Any]] = set()
+        #: The link's tasks (made with the first: most live links have none).
+        self._tasks: set[asyncio.Task[Any]] | None = None
         #: The dial (and, for some drivers, the watch) task: cancelled when the stop begins.
         self._run_task: asyncio.Task[None] | None = None
         self._dial_timer: asyncio.TimerHandle | None = None
@@ -128,6 +147,8 @@ class SupervisedLink(Link, Generic[PreparedT]):
     def _spawn(self, coro: Coroutine[Any, Any, Any]) -> asyncio.Task[Any]:
         """Run ``coro`` as one of the link's tasks (cancelled and awaited at close)."""
         task = asyncio.get_running_loop().create_task(coro)
+        if self._tasks is None:
+            self._tasks = set()
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
         return task
@@ -198,6 +219,8 @@ class SupervisedLink(Link, Generic[PreparedT]):
         prepared = self.spec.prepared
         if prepared is None:
             prepared = await asyncio.to_thread(self.validate, self.spec)
+        else:
+            self.spec = replace(self.spec, prepared=None)  # read once: not kept for the link's life
         self.spec.run_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
         if self._stopping:
             raise stopped_before_start(self.driver)
@@ -292,7 +315,7 @@ class SupervisedLink(Link, Generic[PreparedT]):
         for timer in self._escalation:
             timer.cancel()
         self._disarm_dial_deadline()
-        await cancel_and_wait([self._run_task, *self._tasks])
+        await cancel_and_wait([self._run_task, *(self._tasks or ())])
         await self._release()
         await self.journal.replay()
         shutil.rmtree(self.spec.run_dir, ignore_errors=True)

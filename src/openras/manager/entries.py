@@ -42,9 +42,18 @@ class EntrySnapshot:
         return self.keys.get(key.lower(), default)
 
     def to_record(self) -> dict[str, object]:
+        """The snapshot as the table row keeps it: made once, shared by the row's records
+        (the keys too: a snapshot never changes), not a copy per record. Not to be changed."""
+        made: dict[str, object] | None = self.__dict__.get("_record_made")
+        if made is None:
+            made = self._record()
+            object.__setattr__(self, "_record_made", made)
+        return made
+
+    def _record(self) -> dict[str, object]:
         return {
             "name": self.name,
-            "keys": dict(self.keys),
+            "keys": self.keys if type(self.keys) is dict else dict(self.keys),
             "phonebook": self.phonebook,
             "all_users": self.all_users,
             "device_type": self.device_type,

@@ -94,7 +94,7 @@ def _bounded_queue() -> asyncio.Queue[dict[str, Any] | None]:
     return asyncio.Queue(SUBSCRIBER_QUEUE)
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, slots=True, weakref_slot=True)
 class Subscriber:
     """A stream of events for one client call (filtered by the caller's uid)."""
 
@@ -154,7 +154,7 @@ class Subscribers:
         return [sub for sub in followers if sub.wants(event)]
 
 
-@dataclass
+@dataclass(slots=True)
 class LinkSlot:
     """What the manager keeps for one handle besides its table row: dropped as one piece
     when the row is deleted (``Manager._forget``)."""

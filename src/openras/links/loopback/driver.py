@@ -130,6 +130,8 @@ class LoopbackLink(SupervisedLink[dict[str, Any]]):
     #: A program that ignores the stop command is killed at the deadline, not SIGTERMed.
     term_after: ClassVar[float | None] = None
 
+    __slots__ = ("_asking", "_connected_at", "_heard", "_transport")
+
     def __init__(self, spec: LinkSpec, emit: Emit) -> None:
         super().__init__(spec, emit)
         self._transport: asyncio.WriteTransport | None = None
