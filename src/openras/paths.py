@@ -2,35 +2,56 @@
 
 ``OPENRAS_SOCKET`` overrides the socket everywhere (daemon and every client); that is how
 tests and several instances run side by side.
+
+A client's connection finds its socket as a string (:func:`default_socket_name`,
+:func:`system_socket_name`): pathlib (with urllib.parse and ipaddress, which it imports) cost
+a command's listing more than its round trip, so it loads with the first Path made here.
 """
 
 from __future__ import annotations
 
 import os
 import stat
-from pathlib import Path
 
 from openras import errors
+
+TYPE_CHECKING = False  # typing's constant, without importing typing (see openras._lazy)
+if TYPE_CHECKING:
+    from pathlib import Path
 
 SOCKET_ENV = "OPENRAS_SOCKET"
 #: Where a user's client looks for the system daemon first (a client-side setting: it only
 #: says where to knock; the daemon there still decides by SO_PEERCRED).
 SYSTEM_SOCKET_ENV = "OPENRAS_SYSTEM_SOCKET"
-SYSTEM_SOCKET = Path("/run/openras/rasman.sock")
+SYSTEM_SOCKET = "/run/openras/rasman.sock"
+
+
+def fallback_runtime_dir_name() -> str:
+    """:func:`fallback_runtime_dir` as a string."""
+    return f"/tmp/openras-{os.geteuid()}"  # noqa: S108 - checked by private_dir on use
 
 
 def fallback_runtime_dir() -> Path:
     """Where a user without XDG_RUNTIME_DIR keeps the socket: shared /tmp, so see private_dir."""
-    return Path(f"/tmp/openras-{os.geteuid()}")  # noqa: S108 - checked by private_dir on use
+    from pathlib import Path
+
+    return Path(fallback_runtime_dir_name())
+
+
+def _runtime_dir_name() -> str:
+    """:func:`runtime_dir` as a string (``Path`` of it is equal to it)."""
+    if os.geteuid() == 0:
+        return os.environ.get("RUNTIME_DIRECTORY", "/run/openras")
+    xdg = os.environ.get("XDG_RUNTIME_DIR")
+    if xdg:
+        return os.path.join(xdg, "openras")
+    return fallback_runtime_dir_name()
 
 
 def runtime_dir() -> Path:
-    if os.geteuid() == 0:
-        return Path(os.environ.get("RUNTIME_DIRECTORY", "/run/openras"))
-    xdg = os.environ.get("XDG_RUNTIME_DIR")
-    if xdg:
-        return Path(xdg) / "openras"
-    return fallback_runtime_dir()
+    from pathlib import Path
+
+    return Path(_runtime_dir_name())
 
 
 def private_problem(st: os.stat_result, uid: int) -> str | None:
@@ -67,23 +88,43 @@ def private_dir(path: Path) -> Path:
     return path
 
 
-def check_runtime_dir(socket_path: Path) -> None:
+def check_runtime_dir(socket_path: str | Path) -> None:
     """If ``socket_path`` lives in the shared-/tmp fallback dir, make sure that dir is ours."""
-    if socket_path.parent == fallback_runtime_dir():
-        private_dir(socket_path.parent)
+    fallback = fallback_runtime_dir_name()
+    if os.path.basename(fallback) not in os.fspath(socket_path):
+        return  # a path's normal form keeps every name it has: it cannot be in that dir
+    from pathlib import Path
+
+    parent = Path(socket_path).parent
+    if parent == Path(fallback):
+        private_dir(parent)
+
+
+def default_socket_name() -> str:
+    """:func:`default_socket` as a string (``Path`` of it is equal to it)."""
+    override = os.environ.get(SOCKET_ENV)
+    if override:
+        return override
+    return os.path.join(_runtime_dir_name(), "rasman.sock")
 
 
 def default_socket() -> Path:
     """The socket this process talks to (or serves) unless told otherwise."""
-    override = os.environ.get(SOCKET_ENV)
-    if override:
-        return Path(override)
-    return runtime_dir() / "rasman.sock"
+    from pathlib import Path
+
+    return Path(default_socket_name())
+
+
+def system_socket_name() -> str:
+    """:func:`system_socket` as a string (``Path`` of it is equal to it)."""
+    return os.environ.get(SYSTEM_SOCKET_ENV) or SYSTEM_SOCKET
 
 
 def system_socket() -> Path:
     """The system (root) daemon's socket, as a user's client sees it."""
-    return Path(os.environ.get(SYSTEM_SOCKET_ENV) or SYSTEM_SOCKET)
+    from pathlib import Path
+
+    return Path(system_socket_name())
 
 
 def prefers_system() -> bool:
@@ -93,15 +134,19 @@ def prefers_system() -> bool:
     return not os.environ.get(SOCKET_ENV) and os.geteuid() != 0
 
 
-def is_default_user_socket(path: Path) -> bool:
+def is_default_user_socket(path: str | Path) -> bool:
     """True for the default path, which the client may start a daemon for (like gpg-agent).
 
     For root that is the system instance: without systemd to start it, the first client does.
     """
-    return not os.environ.get(SOCKET_ENV) and path == runtime_dir() / "rasman.sock"
+    from pathlib import Path
+
+    return not os.environ.get(SOCKET_ENV) and Path(path) == runtime_dir() / "rasman.sock"
 
 
 def default_state_dir() -> Path:
+    from pathlib import Path
+
     if os.geteuid() == 0:
         return Path(os.environ.get("STATE_DIRECTORY", "/var/lib/openras"))
     xdg = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")

@@ -28,6 +28,7 @@ HEAVY = (
     "asyncio",
     "subprocess",  # only to start the per-user daemon
     "shutil",  # argparse's formatters import it for the terminal's width
+    "pathlib",  # with urllib.parse and ipaddress; the sockets are found as strings
     "openras.records",
     "openras.client",
     "openras.wire.follow",

@@ -107,7 +107,7 @@ def test_fallback_dir_is_created_private_and_checked_on_use(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     fallback = tmp_path / "openras-fallback"
-    monkeypatch.setattr(paths, "fallback_runtime_dir", lambda: fallback)
+    monkeypatch.setattr(paths, "fallback_runtime_dir_name", lambda: str(fallback))
     sock = fallback / "rasman.sock"
     # absent: created 0700 and ours; nothing listens, so the error is "no manager"
     with pytest.raises(errors.ManagerUnavailable, match="no connection manager"):

@@ -20,12 +20,10 @@ if TYPE_CHECKING:  # imported where used: `rasdial /?` and usage errors need no 
 
 def open_transport(socket: str | None, timeout: float | None = None) -> Transport:
     """A session with rasman; ``None`` means the default socket (the per-user one autostarts)."""
-    from pathlib import Path
-
     from openras.wire.transport import connect
 
     try:
-        return connect(Path(socket) if socket else None, timeout=timeout)
+        return connect(socket or None, timeout=timeout)
     except OSError as exc:  # e.g. permission denied on the socket
         raise errors.ManagerUnavailable(
             detail=f"cannot reach the connection manager: {exc}"

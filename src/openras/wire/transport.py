@@ -13,7 +13,6 @@ import struct
 import sys
 import time
 from collections.abc import Iterator
-from pathlib import Path
 
 from openras import errors, paths
 from openras.wire import protocol as P
@@ -22,27 +21,38 @@ from openras.wire.codec import FrameDecoder, encode_plain
 TYPE_CHECKING = False  # typing's constant, without importing typing (see openras._lazy)
 if TYPE_CHECKING:  # imported where used: only the client that starts the daemon needs it
     import subprocess
+    from pathlib import Path
     from typing import Any
 
 START_TIMEOUT = 10.0
 #: Beside the default socket: held by the one client that starts the daemon.
 
 
-def check_peer(sock: socket.socket, path: Path) -> None:
+def _shown(path: str | Path) -> Path:
+    """``path`` as messages name it (a Path: normalised); pathlib loads only for a failure."""
+    from pathlib import Path
+
+    return Path(path)
+
+
+def check_peer(sock: socket.socket, path: str | Path) -> None:
     """Refuse a daemon that is neither root nor us: it could be anyone's trap for passwords."""
     creds = sock.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i"))
     pid, uid, _gid = struct.unpack("3i", creds)
     if uid not in (0, os.geteuid()):
         raise errors.ManagerUnavailable(
-            detail=f"{path} is served by uid {uid} (pid {pid}), not by root or this user; refusing it"
+            detail=f"{_shown(path)} is served by uid {uid} (pid {pid}), not by root or this user;"
+            " refusing it"
         )
 
 
 class Transport:
-    """One connection (one client session) to the daemon."""
+    """One connection (one client session) to the daemon. ``path`` may be a string: a
+    command's listing connects without loading pathlib (``.path`` is a Path all the same)."""
 
-    def __init__(self, path: Path, timeout: float | None = None) -> None:
-        self.path = path
+    def __init__(self, path: str | Path, timeout: float | None = None) -> None:
+        self._path = None if isinstance(path, str) else path
+        self._name = os.fspath(path)
         self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         try:
             # A blocking connect, bounded by SO_SNDTIMEO: the kernel queues those while the
@@ -52,7 +62,7 @@ class Transport:
                 secs = max(timeout, 0.001)
                 tv = struct.pack("ll", int(secs), int((secs % 1) * 1_000_000))
                 self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDTIMEO, tv)
-            self.sock.connect(str(path))
+            self.sock.connect(self._name)
             self.sock.settimeout(timeout)
             check_peer(self.sock, path)
         except BaseException:
@@ -60,6 +70,13 @@ class Transport:
             raise
         self.decoder = FrameDecoder()
         self.pending: list[dict[str, Any]] = []
+
+    @property
+    def path(self) -> Path:
+        """The socket, as given (a str becomes a Path)."""
+        if self._path is None:
+            self._path = _shown(self._name)
+        return self._path
 
     def close(self) -> None:
         self.sock.close()
@@ -102,35 +119,38 @@ class Transport:
 
 
 def connect(
-    path: Path | None = None, *, autostart: bool = True, timeout: float | None = None
+    path: str | Path | None = None,
+    *,
+    autostart: bool = True,
+    timeout: float | None = None,
 ) -> Transport:
     """Connect to rasman: the system daemon when it answers (a user's client with no
     explicit socket), else the default instance, started when it is the user's own and
-    absent."""
+    absent. The sockets are found as strings: a connection that succeeds loads no pathlib."""
     if path is None and paths.prefers_system():
         try:
-            return Transport(paths.system_socket(), timeout)
+            return Transport(paths.system_socket_name(), timeout)
         except (FileNotFoundError, ConnectionRefusedError):
             pass
-    target = path or paths.default_socket()
+    target = path or paths.default_socket_name()
     paths.check_runtime_dir(target)
     try:
         return Transport(target, timeout)
     except (FileNotFoundError, ConnectionRefusedError) as exc:
         if not may_autostart(path, target, autostart):
             raise errors.ManagerUnavailable(
-                detail=f"no connection manager at {target}: {exc.strerror}"
+                detail=f"no connection manager at {_shown(target)}: {exc.strerror}"
             ) from None
-    ensure_daemon(target)
+    ensure_daemon(_shown(target))
     try:
         return Transport(target, timeout)
     except (FileNotFoundError, ConnectionRefusedError) as exc:
         raise errors.ManagerUnavailable(
-            detail=f"rasman at {target} went away: {exc.strerror}"
+            detail=f"rasman at {_shown(target)} went away: {exc.strerror}"
         ) from None
 
 
-def may_autostart(path: Path | None, target: Path, autostart: bool) -> bool:
+def may_autostart(path: str | Path | None, target: str | Path, autostart: bool) -> bool:
     return autostart and path is None and paths.is_default_user_socket(target)
 
 
