@@ -289,11 +289,10 @@ def _words(args: Namespace) -> list[str]:
         from openras.phonebook import load, phonebooks_for
 
         return [e.name for path, _ in phonebooks_for(args.phonebook) for e in load(path)]
-    from openras.client import Client
+    from openras.cli._connect import connection_fields  # a listing's light path: each TAB
 
-    with Client(args.socket, autostart=False, timeout=2.0) as client:
-        conns = client.connections(include_pending=True)
-    handles = [str(c.handle) for c in conns]
+    conns = connection_fields(args.socket, 2.0, include_pending=True, autostart=False)
+    handles = [str(c["handle"]) for c in conns]
     if args.kind == "handles":
         return handles
-    return handles + sorted({c.entry for c in conns})
+    return handles + sorted({c["entry"] for c in conns})

@@ -18,12 +18,15 @@ if TYPE_CHECKING:  # imported where used: `rasdial /?` and usage errors need no 
     from openras.wire.transport import Transport
 
 
-def open_transport(socket: str | None, timeout: float | None = None) -> Transport:
-    """A session with rasman; ``None`` means the default socket (the per-user one autostarts)."""
+def open_transport(
+    socket: str | None, timeout: float | None = None, *, autostart: bool = True
+) -> Transport:
+    """A session with rasman; ``None`` means the default socket (the per-user one autostarts
+    unless ``autostart`` is false)."""
     from openras.wire.transport import connect
 
     try:
-        return connect(socket or None, timeout=timeout)
+        return connect(socket or None, autostart=autostart, timeout=timeout)
     except OSError as exc:  # e.g. permission denied on the socket
         raise errors.ManagerUnavailable(
             detail=f"cannot reach the connection manager: {exc}"
@@ -43,14 +46,18 @@ def open_client(socket: str | None, timeout: float | None = None) -> Client:
 
 
 def connection_fields(
-    socket: str | None, timeout: float | None = None, *, include_pending: bool = False
+    socket: str | None,
+    timeout: float | None = None,
+    *,
+    include_pending: bool = False,
+    autostart: bool = True,
 ) -> list[dict[str, Any]]:
-    """``Client(socket).connections(include_pending)``, each connection as the keyword
+    """``Client(socket, ...).connections(include_pending)``, each connection as the keyword
     arguments of its :class:`~openras.records.ConnectionInfo` (:func:`openras.wire.fields.
     connection`): the same session, call and checks, without the record class."""
     from openras.wire.fields import connection
 
-    t = open_transport(socket, timeout)
+    t = open_transport(socket, timeout, autostart=autostart)
     try:
         reply = t.call(P.ENUM, {"include_pending": include_pending})
         return [connection(c) for c in reply["connections"]]

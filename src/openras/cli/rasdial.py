@@ -24,7 +24,6 @@ module nor the dial machinery, only the transport.
 
 from __future__ import annotations
 
-import contextlib
 import os
 import signal
 import sys
@@ -268,6 +267,8 @@ def _dial_once(req: DialRequest, user: str, password: str) -> int:
 
 
 def _disconnect(req: DisconnectRequest, prog: str) -> int:
+    import contextlib
+
     from openras.cli._connect import open_client
     from openras.cli._session import connections_named, end_connection
 
