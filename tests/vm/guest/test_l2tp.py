@@ -14,6 +14,14 @@ argv, traffic across, a rasman SIGKILLed and replaced (the new one adopts the li
 hang-up until RasGetConnectStatus answers 6 with charon, xl2tpd, pppd, the interface and
 every SA and policy gone. And the failures: a wrong password (691), a wrong pre-shared key
 (789), nobody answering at the address (809), each leaving nothing.
+
+The certificate mode (``IpSecFlags=0``): the responder also has a certificate connection
+(``swan_lab.l2tp_cert_responder``, its certificate from the lab's CA naming its address);
+the entry names a client certificate from that CA, its key and the CA
+(``OpenRasL2tpCert/Key/Ca``), no pre-shared key saved. It dials, pings and hangs up until 6
+with nothing left; the run directory's files are 0600 and neither the key nor the password
+is in any of them or in argv. A client certificate from another CA is 786, an entry whose
+CA did not issue the server's certificate 787, each leaving nothing.
 """
 
 from __future__ import annotations
@@ -30,7 +38,15 @@ import pytest
 from _linkkit import NsRasman, pid_alive
 from _vmkit import cmdlines_of, crash_and_restart
 from netns import NetnsLab, NsPair, kill_pids, pids_in_netns, require_programs, wait_until
-from swan_lab import KERNEL_PLUGINS, L2TP_RESPONDER, PSK, SwanServer, make_ca
+from swan_lab import (
+    KERNEL_PLUGINS,
+    L2TP_RESPONDER,
+    PSK,
+    SwanServer,
+    issue,
+    l2tp_cert_responder,
+    make_ca,
+)
 
 from openras import rasapi
 from openras.client import Client
@@ -97,7 +113,8 @@ def server(
                    check=True, timeout=60)  # fmt: skip
     tmp = tmp_path_factory.mktemp("l2tp-server")
     ipsec = SwanServer(pair, tmp / "responder", pool="10.236.48.0/28", inside="10.236.49.1",
-                       plugins=KERNEL_PLUGINS, extra_conf=[L2TP_RESPONDER])  # fmt: skip
+                       plugins=KERNEL_PLUGINS,
+                       extra_conf=[L2TP_RESPONDER, l2tp_cert_responder(pair.addr_a)])  # fmt: skip
     ipsec.start(lab, make_ca(tmp / "ca"))
     etc = tmp / "etc-ppp"
     etc.mkdir()
@@ -174,7 +191,7 @@ def wait_gone(h: int, timeout: float) -> float:
     """Seconds until RasGetConnectStatus answers 6 for ``h`` (fails after ``timeout``)."""
     t0 = time.monotonic()
     while (code := rasapi.RasGetConnectStatus(h)[0]) != ERROR_INVALID_HANDLE:
-        assert code in (0, 691, 789, 809), code
+        assert code in (0, 691, 786, 787, 789, 809), code
         assert time.monotonic() - t0 < timeout, "status never answered 6"
         time.sleep(0.05)
     return time.monotonic() - t0
@@ -309,3 +326,90 @@ def test_l2tp_failures_have_windows_codes_and_leave_nothing(
         end(lab, pair, rasman, h)
     finally:
         lab.run(pair.b, ["ip", "route", "del", f"{NOBODY}/32"], check=False)
+
+
+def cert_export(server: str, cert: Path, key: Path, ca: Path) -> str:
+    """:func:`windows_export` with IPsec by certificates (``IpSecFlags=0``, as Windows
+    exports "use certificate") and openras's keys naming the files."""
+    keys = (f"IpSecFlags=0\nOpenRasL2tpCert={cert}\nOpenRasL2tpKey={key}\n"
+            f"OpenRasL2tpCa={ca}\n")  # fmt: skip
+    return windows_export(server).replace("IpNameAssign=1\n", "IpNameAssign=1\n" + keys, 1)
+
+
+def _key_body(key: Path) -> str:
+    """The private key's base64 (what must appear nowhere but in the key file)."""
+    return "".join(ln for ln in key.read_text().splitlines() if not ln.startswith("-----"))
+
+
+def test_l2tp_certificates_dial_ping_and_hang_up_leaving_nothing(
+    lab: NetnsLab, pair: NsPair, rasman: NsRasman, api: None, server: L2tpServer, tmp_path: Path
+) -> None:
+    assert server.ipsec.ca is not None and rasman.proc is not None
+    cert, key = issue(tmp_path, server.ipsec.ca, "client.lab.test", ["client.lab.test"],
+                      server=False)  # fmt: skip
+    key.chmod(0o600)
+    pbk = tmp_path / "rasphone.pbk"
+    pbk.write_text(cert_export(pair.addr_a, cert, key, server.ipsec.ca[0]), encoding="utf-8")
+    nothing_left(lab, pair, rasman)
+
+    took = 0.0
+    code, h, dial_s = dial(pbk, PASSWORD)  # (no pre-shared key saved: none is needed)
+    try:
+        assert code == 0, (
+            f"{code} {rasapi.RasGetErrorString(code)}; charon: {_tail(server.ipsec.log)}"
+        )
+        with Client(rasman.socket, autostart=False, timeout=60) as ras:
+            proj = ras.projection(h)
+        assert proj.extra["ipsec"] == "IKEv1 machine certificate, ESP transport mode", proj.extra
+        assert proj.local_address.startswith(SUBNET)
+        states = xfrm(lab, pair.b, "state")
+        assert "mode transport" in states and f"reqid {reqid_for(h)}" in states, states
+        # The server authenticated this machine by its certificate.
+        assert wait_until(lambda: "CN=client.lab.test" in _tail(server.ipsec.log, 1 << 16), 5)
+        assert lab.ping(pair.b, LOCAL_IP, count=3, wait=5)
+
+        # Neither the key nor the password in argv; the run directory's files 0600, none
+        # holding them.
+        body = _key_body(key)
+        cmdlines = cmdlines_of(live_pids(pair.b) - {rasman.proc.pid})
+        assert sorted(psutil.Process(p).name() for p in cmdlines) == ["charon", "pppd", "xl2tpd"]
+        assert all(body not in " ".join(a) and PASSWORD not in " ".join(a)
+                   for a in cmdlines.values())  # fmt: skip
+        run = rasman.state_dir / "links" / f"link-{h}"
+        files = [f for f in run.rglob("*") if f.is_file() and not f.is_symlink()]
+        assert {f.name for f in files} >= {"charon.log", "pppd.log", "xl2tpd.pid"}, files
+        modes = {f.name: oct(f.stat().st_mode & 0o777) for f in files}
+        assert set(modes.values()) == {"0o600"}, modes
+        for f in files:
+            data = f.read_bytes()
+            assert body.encode() not in data and PASSWORD.encode() not in data, f
+    finally:
+        if h:
+            assert rasapi.RasHangUp(h) == 0
+            took = wait_gone(h, 60)
+    nothing_left(lab, pair, rasman)
+    print(f"\nL2TP/IPsec with certificates: dial {dial_s:.2f} s, hang-up until 6 {took:.2f} s")
+
+
+def test_l2tp_certificate_failures_have_windows_codes_and_leave_nothing(
+    lab: NetnsLab, pair: NsPair, rasman: NsRasman, api: None, server: L2tpServer, tmp_path: Path
+) -> None:
+    assert server.ipsec.ca is not None
+    pbk = tmp_path / "rasphone.pbk"
+
+    # A client certificate from another CA: the server refuses it: 786.
+    other = make_ca(tmp_path / "other", "another CA")
+    cert, key = issue(tmp_path / "other", other, "client.lab.test", ["client.lab.test"],
+                      server=False)  # fmt: skip
+    pbk.write_text(cert_export(pair.addr_a, cert, key, server.ipsec.ca[0]), encoding="utf-8")
+    code, h, _took = dial(pbk, PASSWORD)
+    assert code == 786, f"{code}: {rasapi.RasGetErrorString(code)}"
+    end(lab, pair, rasman, h)
+
+    # The entry's CA did not issue the server's certificate: 787.
+    cert, key = issue(tmp_path, server.ipsec.ca, "client.lab.test", ["client.lab.test"],
+                      server=False)  # fmt: skip
+    pbk.write_text(cert_export(pair.addr_a, cert, key, other[0]), encoding="utf-8")
+    code, h, _took = dial(pbk, PASSWORD)
+    assert code == 787, f"{code}: {rasapi.RasGetErrorString(code)}"
+    end(lab, pair, rasman, h)
