@@ -38,6 +38,7 @@ from openras.links.base import (
 from openras.links.journal import Journal
 from openras.links.process import find_marked
 from openras.links.registry import attempts_for, driver_name, load_driver, needs_system_daemon
+from openras.links.supervisor import drop_spares
 from openras.manager import persist, rows
 from openras.manager.credentials import CredentialStore
 from openras.manager.entries import EntrySnapshot
@@ -224,6 +225,7 @@ class Manager:
     async def start(self) -> None:
         self.state_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
         self.links_dir.mkdir(exist_ok=True, mode=0o700)
+        drop_spares(self.links_dir)  # a previous life's
         record = self.store.load()
         table = _table_of(record)
         if record is not None and table is None:
@@ -389,6 +391,7 @@ class Manager:
                 await task
         self.flush()
         self.store.close()
+        drop_spares(self.links_dir)
 
     # ------------------------------------------------------------------ requests
 

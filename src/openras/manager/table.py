@@ -42,6 +42,8 @@ HISTORY_SIZE: Final = 64
 MAX_DETAIL: Final = 400
 ROOT: Final = 0
 
+#: The row's deadlines (``Table.next_deadline``).
+_DEADLINES: Final = frozenset({"reap_at", "redial_at"})
 #: A row's JSON: msgspec encodes the dataclass's fields (enums by value) as to_record has them.
 _encode_row = msgspec.json.Encoder().encode
 
@@ -92,11 +94,16 @@ class Conn:
     dialed_number: str = ""
 
     def __setattr__(self, name: str, value: Any) -> None:
-        # Any change drops the row's cached encoding (``encoded``). A plain dataclass, so
-        # every attribute lives in ``__dict__``.
+        # Any change drops the row's cached encoding (``encoded``); a deadline set tells the
+        # table's set of timed rows (``Table.next_deadline``). A plain dataclass, so every
+        # attribute lives in ``__dict__``.
         attrs = self.__dict__
         attrs[name] = value
         attrs["_encoded"] = None
+        if value is not None and name in _DEADLINES:
+            timed: set[int] | None = attrs.get("_timed")
+            if timed is not None:
+                timed.add(self.handle)
 
     def encoded(self) -> msgspec.Raw:
         """The row's JSON (what :meth:`to_record` encodes to), made again only after a
@@ -200,6 +207,16 @@ class Table:
     #: A row changed in a way no action shows (a reference dropped, a reap deadline set or
     #: cleared, a link recorded): the I/O layer writes the table and clears this.
     changed: bool = field(default=False, compare=False)
+    #: Handles of rows that may have a deadline (a superset: kept by the rows themselves,
+    #: pruned by ``next_deadline``), so that finding the next one costs no pass over every
+    #: row: the I/O layer asks after each change.
+    timed: set[int] = field(default_factory=set, compare=False, repr=False)
+
+    def _add(self, conn: Conn) -> None:
+        self.rows[conn.handle] = conn
+        conn.__dict__["_timed"] = self.timed
+        if conn.reap_at is not None or conn.redial_at is not None:
+            self.timed.add(conn.handle)
 
     # ------------------------------------------------------------------------------ queries
 
@@ -261,7 +278,7 @@ class Table:
             redial_seconds=req.redial_seconds,
             link_running=True,
         )
-        self.rows[handle] = conn
+        self._add(conn)
         return DialStarted(conn, [StartLink(handle), self._event("created", conn)])
 
     def hang_up(self, handle: int, uid: int, now: float) -> list[Action]:
@@ -436,12 +453,16 @@ class Table:
         """When :meth:`tick` next has work. A redial still waiting for its old program to exit
         is no deadline (``link_gone`` starts it): the I/O layer re-arms its one timer from this,
         and a past deadline that ``tick`` cannot act on would make that timer fire in a loop."""
-        times = [c.reap_at for c in self.rows.values() if c.reap_at is not None]
-        times += [
-            c.redial_at
-            for c in self.rows.values()
-            if c.redial_at is not None and not c.link_running
-        ]
+        times: list[float] = []
+        for handle in list(self.timed):
+            c = self.rows.get(handle)
+            if c is None or (c.reap_at is None and c.redial_at is None):
+                self.timed.discard(handle)
+                continue
+            if c.reap_at is not None:
+                times.append(c.reap_at)
+            if c.redial_at is not None and not c.link_running:
+                times.append(c.redial_at)
         return min(times, default=None)
 
     def tick(self, now: float) -> list[Action]:
@@ -485,7 +506,7 @@ class Table:
         table = cls(next_handle=int(rec.get("next_handle", 1)))
         for row in rec.get("rows", []):
             conn = Conn.from_record(row)
-            table.rows[conn.handle] = conn
+            table._add(conn)
             table.next_handle = max(table.next_handle, conn.handle + 1)
         table.history.extend(rec.get("history", []))
         return table
