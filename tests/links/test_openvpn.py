@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import fcntl
 import json
 import os
 import select
@@ -171,18 +172,30 @@ async def test_dial_ping_stats_projection_hang_up(
     assert events.states[-1] is RasConnState.Connected
     assert events.states == sorted(events.states), "states go forward only"
 
-    # No config file: openvpn got argv built from the checked profile; keys are 0600 files
-    # of the daemon's; the password is nowhere on disk or in argv.
+    # No config file: openvpn got argv built from the checked profile; keys are sealed 0600
+    # memory files it inherited (none on disk); the password is nowhere on disk or in argv.
     assert link.pid is not None
     cmdline = psutil.Process(link.pid).cmdline()
     assert "--config" not in cmdline and PASSWORD not in " ".join(cmdline)
-    assert not (run_dir / "openvpn.conf").exists()
-    keys = run_dir / "keys"
-    assert keys.stat().st_mode & 0o777 == 0o700
-    assert sorted(p.name for p in keys.iterdir()) == ["ca.pem", "cert.pem", "key.pem"]
-    for key in keys.iterdir():
-        assert key.stat().st_mode & 0o777 == 0o600 and PASSWORD not in key.read_text()
-        assert cmdline[cmdline.index(str(key)) - 1] in ("--ca", "--cert", "--key")
+    assert not (run_dir / "openvpn.conf").exists() and not (run_dir / "keys").exists()
+    named = {cmdline[i - 1]: a for i, a in enumerate(cmdline) if a.startswith("/proc/self/fd/")}
+    assert sorted(named) == ["--ca", "--cert", "--key"]
+    for option, arg in named.items():
+        held = Path(f"/proc/{link.pid}/fd/{arg.rsplit('/', 1)[1]}")
+        assert os.readlink(held).startswith("/memfd:"), (option, os.readlink(held))
+        assert held.stat().st_mode & 0o777 == 0o600
+        content = held.read_bytes()
+        assert b"-----BEGIN " in content and PASSWORD.encode() not in content
+        fd = os.open(held, os.O_RDONLY)
+        try:
+            assert fcntl.fcntl(fd, fcntl.F_GET_SEALS) & fcntl.F_SEAL_WRITE
+        finally:
+            os.close(fd)
+    mine = []
+    for n in os.listdir("/proc/self/fd"):
+        with contextlib.suppress(OSError):
+            mine.append(os.readlink(f"/proc/self/fd/{n}"))
+    assert not [t for t in mine if t.startswith("/memfd:")], "the daemon closed its copies"
     assert [a for a in cmdline if a.startswith("--")] == [
         "--client", "--proto", "--remote", "--ca", "--cert", "--key",
         "--remote-cert-tls", "--auth-user-pass", "--nobind", "--dev", "--dev-type",

@@ -14,7 +14,9 @@ How a dial goes:
    against an allow-list and the dial's policy (``profile.py``). No config file is written:
    openvpn gets an argv built from the checked model (``SanitizedProfile.argv``), so no text
    of the user's meets openvpn's config parser; every key or certificate (inline or named)
-   becomes a 0600 file in ``<run dir>/keys`` that the argv names. The driver sets the device
+   becomes a sealed 0600 memory file (memfd) that openvpn inherits and the argv names as
+   ``/proc/self/fd/N`` (``KeyFiles``): no key on disk, and no file to create or delete. The
+   driver sets the device
    (``orvpn<handle>``, tun), ``auth-retry none``, ``auth-nocache`` and at least ``verb 3``
    (so the pushed options reach the log), ``--nobind`` unless the profile binds, and
    ``--route-nopull`` plus pull filters when the policy forbids a full tunnel.
@@ -40,13 +42,13 @@ How a dial goes:
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
-import shutil
 import socket
 import time
 from collections import deque
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any, ClassVar, Final
@@ -54,14 +56,16 @@ from typing import Any, ClassVar, Final
 from openras import errors
 from openras.errors import RasError
 from openras.links._common import (
+    DirWatch,
     dial_timeout,
     find_program,
     interface_stats,
     remove_quietly,
     resolve_entry_path,
+    sealed_memfd,
     tail_text,
 )
-from openras.links._owner_files import read_owner_file, write_private
+from openras.links._owner_files import read_owner_file
 from openras.links.base import (
     Emit,
     InputNeeded,
@@ -82,15 +86,17 @@ from openras.states import RasConnState
 log = logging.getLogger(__name__)
 
 PROFILE_KEY: Final = "OpenRasOpenVpnProfile"
-#: Directory (in the run dir) of the keys and certificates the argv names, 0600 each.
+#: Where ``SanitizedProfile.argv`` places the keys and certificates (a name only: the argv
+#: names memory files instead, see ``KeyFiles``).
 KEYS_DIR: Final = "keys"
 SOCKET_FILE: Final = "mgmt.sock"
 LOG_FILE: Final = "openvpn.log"
 #: How long openvpn may take to open its management socket.
 ATTACH_TIMEOUT: Final = 10.0
-#: Between two tries to connect to the management socket while openvpn starts: it listens
-#: after 7-9 ms here, so finely at first (a try is a failed connect(), microseconds), then
-#: coarser for a program that is slow to start.
+#: While openvpn starts (it listens after 7-9 ms here), each try to attach waits for news
+#: in the run dir (inotify: the socket made, a log line written) or openvpn's exit, at most
+#: ATTACH_POLL_SLOW. Where the run dir cannot be watched, it polls: finely at first (a try
+#: is a failed connect(), microseconds), then coarser for a slow start.
 ATTACH_POLL: Final = 0.00025
 ATTACH_POLL_FOR: Final = 0.1
 ATTACH_POLL_SLOW: Final = 0.005
@@ -135,9 +141,15 @@ def load_profile(spec: LinkSpec) -> pf.SanitizedProfile:
 
 
 def build_argv(
-    profile: pf.SanitizedProfile, run_dir: Path, ifname: str, program: str = "openvpn"
+    profile: pf.SanitizedProfile,
+    run_dir: Path,
+    ifname: str,
+    program: str = "openvpn",
+    *,
+    file_arg: Callable[[Path, bytes], str] | None = None,
 ) -> tuple[list[str], dict[Path, bytes]]:
-    """The whole argv of openvpn for ``profile`` and the key files it names."""
+    """The whole argv of openvpn for ``profile`` and the key files it names (``file_arg``:
+    see ``SanitizedProfile.argv``)."""
     driver = [
         pf.Option("dev", (ifname,)),
         pf.Option("dev-type", ("tun",)),
@@ -153,8 +165,28 @@ def build_argv(
         pf.Option("management-hold"),
         pf.Option("management-query-passwords"),
     ]
-    args, files = profile.argv(run_dir / KEYS_DIR, driver)
+    args, files = profile.argv(run_dir / KEYS_DIR, driver, file_arg=file_arg)
     return [program, *args], files
+
+
+class KeyFiles:
+    """The profile's keys and certificates as sealed 0600 memory files that openvpn inherits
+    and opens as ``/proc/self/fd/N`` (again on a restart: it keeps the descriptors). Nothing
+    of them is on disk, and the dial and hang-up create and delete no files for them."""
+
+    def __init__(self) -> None:
+        self.fds: list[int] = []
+
+    def add(self, path: Path, data: bytes) -> str:
+        fd = sealed_memfd(path.name, data)
+        self.fds.append(fd)
+        return f"/proc/self/fd/{fd}"
+
+    def close(self) -> None:
+        """The daemon's copies (once openvpn holds its own)."""
+        for fd in self.fds:
+            os.close(fd)
+        self.fds.clear()
 
 
 def _credentials(profile: pf.SanitizedProfile | None, spec: LinkSpec) -> tuple[str, str]:
@@ -237,14 +269,18 @@ class OpenVpnLink(SupervisedLink[pf.SanitizedProfile]):
     async def _launch(self, prepared: pf.SanitizedProfile) -> None:
         profile = self._profile = prepared
         run_dir = self.spec.run_dir
-        argv, files = build_argv(profile, run_dir, self.ifname, find_program("openvpn"))
-        remove_quietly(run_dir / SOCKET_FILE)
-        shutil.rmtree(run_dir / KEYS_DIR, ignore_errors=True)  # a redial's leftovers
-        (run_dir / KEYS_DIR).mkdir(mode=0o700)
-        for path, data in files.items():
-            write_private(path, data)
+        keys = KeyFiles()
+        try:
+            argv, _ = build_argv(
+                profile, run_dir, self.ifname, find_program("openvpn"), file_arg=keys.add
+            )
+            remove_quietly(run_dir / SOCKET_FILE)  # a redial's: openvpn's must be the one found
+            self._spawn_program(argv, log_name=LOG_FILE, cwd=run_dir, pass_fds=keys.fds)
+        finally:
+            keys.close()
+        # openvpn makes its tun only after the hold release (after the attach below), so the
+        # step is noted in time, and its write is no longer between the call and the spawn.
         self.journal.note(Interface(self.ifname))
-        self._spawn_program(argv, log_name=LOG_FILE, cwd=run_dir)
         self._arm_dial_deadline()
         self._interp.early = len(profile.remotes) == 1
         asyncio.get_running_loop().call_later(EARLY_CHECKS[0], self._check_early, 0)
@@ -252,20 +288,35 @@ class OpenVpnLink(SupervisedLink[pf.SanitizedProfile]):
         self._send_all(["state on", "bytecount 1", "hold release"])
 
     async def _attach(self, limit: float) -> None:
-        """Connect to the management socket (retrying until openvpn listens) and read it."""
+        """Connect to the management socket (once openvpn listens) and read it."""
         proc = self._proc
         assert proc is not None
+        with DirWatch.open(self.mgmt_path.parent) or contextlib.nullcontext() as watch:
+            if watch is not None:
+                proc.on_exit(lambda _rc: watch.wake())
+            sock = await self._connect(proc, limit, watch)
+        reader, writer = await asyncio.open_unix_connection(sock=sock)
+        self._writer = writer
+        self._attached = True
+        self._spawn(self._read(reader))
+
+    async def _connect(
+        self, proc: LinkProcess, limit: float, watch: DirWatch | None
+    ) -> socket.socket:
+        """The connected management socket. Each try waits for the run dir's next news
+        (``watch``): the socket's creation, a line of openvpn's log (it logs right after it
+        listens), or its exit; a poll where inotify cannot watch."""
         started = time.monotonic()
         deadline = started + limit
         path = self._socket_path()
         while True:
-            # A plain non-blocking connect per try (microseconds): the poll must not take
-            # the CPU from the openvpn it waits for. The connected socket becomes the stream.
+            # A plain non-blocking connect per try (microseconds). The connected socket
+            # becomes the stream.
             sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM | socket.SOCK_CLOEXEC)
             sock.setblocking(False)
             try:
                 sock.connect(path)
-            except (FileNotFoundError, ConnectionRefusedError, BlockingIOError):
+            except (FileNotFoundError, ConnectionRefusedError, BlockingIOError) as exc:
                 sock.close()
                 if proc.exited:
                     code, detail = self._interp.failure()
@@ -275,17 +326,16 @@ class OpenVpnLink(SupervisedLink[pf.SanitizedProfile]):
                         errors.ERROR_CONNECTING_DEVICE_NOT_FOUND,
                         "openvpn did not open its management socket",
                     ) from None
+                if watch is not None and not isinstance(exc, BlockingIOError):
+                    await watch.wait(ATTACH_POLL_SLOW)
+                    continue
                 fast = time.monotonic() - started < ATTACH_POLL_FOR
                 await asyncio.sleep(ATTACH_POLL if fast else ATTACH_POLL_SLOW)
                 continue
             except BaseException:
                 sock.close()
                 raise
-            break
-        reader, writer = await asyncio.open_unix_connection(sock=sock)
-        self._writer = writer
-        self._attached = True
-        self._spawn(self._read(reader))
+            return sock
 
     def _socket_path(self) -> str:
         """The socket path, shortened through /proc/self/fd when it is too long for AF_UNIX."""

@@ -514,7 +514,11 @@ class SanitizedProfile:
     file_password: str = field(default="", repr=False)
 
     def argv(
-        self, files_dir: Path, driver: Iterable[Option] = ()
+        self,
+        files_dir: Path,
+        driver: Iterable[Option] = (),
+        *,
+        file_arg: Callable[[Path, bytes], str] | None = None,
     ) -> tuple[list[str], dict[Path, bytes]]:
         """openvpn's arguments (without the program) and the files they name.
 
@@ -522,7 +526,9 @@ class SanitizedProfile:
         ``files_dir``; then ``driver`` (the driver's own options, which win where openvpn
         keeps the last value). Policy options that must win by coming first (pull filters)
         lead. Every element starting with ``--`` is an option from the allow-list or the
-        driver; no argument starts with ``--`` (checked again here)."""
+        driver; no argument starts with ``--`` (checked again here). ``file_arg(path,
+        content)``, when given, makes the file and returns what the argv names instead of
+        ``path`` (the driver's sealed memory files)."""
         args: list[str] = []
         files: dict[Path, bytes] = {}
         if not self.full_tunnel:
@@ -543,8 +549,8 @@ class SanitizedProfile:
                 counts[o.name] = n = counts.get(o.name, 0) + 1
                 suffix = _FILE_SUFFIX.get(o.name, ".pem")
                 path = files_dir / (o.name + ("" if n == 1 else f"-{n}") + suffix)
-                files[path] = _file_bytes(o, self.source)
-                values = [str(path), *values]
+                files[path] = data = _file_bytes(o, self.source)
+                values = [str(path) if file_arg is None else file_arg(path, data), *values]
             args.append("--" + o.name)
             args += [_argv_arg(v, o, self.source) for v in values]
         if self.nobind:
