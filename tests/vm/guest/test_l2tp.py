@@ -35,9 +35,9 @@ from pathlib import Path
 
 import psutil
 import pytest
-from _linkkit import NsRasman, pid_alive
-from _vmkit import cmdlines_of, crash_and_restart
-from netns import NetnsLab, NsPair, kill_pids, pids_in_netns, require_programs, wait_until
+from _linkkit import NsRasman
+from _vmkit import PppDialKit, cmdlines_of, crash_and_restart, live_pids, tail, xfrm
+from netns import NetnsLab, NsPair, kill_pids, require_programs, wait_until
 from swan_lab import (
     KERNEL_PLUGINS,
     L2TP_RESPONDER,
@@ -50,7 +50,6 @@ from swan_lab import (
 
 from openras import rasapi
 from openras.client import Client
-from openras.errors import ERROR_INVALID_HANDLE
 from openras.links.ppp.l2tp import reqid_for
 from openras.states import RasConnState
 
@@ -64,6 +63,12 @@ NOBODY = "10.236.50.200"
 USER, PASSWORD = "alice", "l2tp-S3cret"
 #: Generous under TCG (IKEv1 main and quick mode, then L2TP, then PPP).
 DIAL_LIMIT_S = 60.0
+
+
+#: Dial, hang-up and nothing-left checks (shared with the other PPP-framed VPNs' files);
+#: status may answer these codes before 6.
+KIT = PppDialKit(ENTRY, USER, codes=(0, 691, 786, 787, 789, 809), ipsec=True)
+dial, wait_gone, nothing_left, end = KIT.dial, KIT.wait_gone, KIT.nothing_left, KIT.end
 
 
 def windows_export(server: str) -> str:
@@ -90,17 +95,6 @@ class L2tpServer:
     lns: subprocess.Popen[bytes]
     log: Path
     out: Path
-
-
-def _tail(path: Path, n: int = 4000) -> str:
-    try:
-        return path.read_text(errors="replace")[-n:]
-    except OSError:
-        return ""
-
-
-def live_pids(ns: str) -> set[int]:
-    return {p for p in pids_in_netns(ns) if pid_alive(p)}
 
 
 @pytest.fixture(scope="module")
@@ -146,7 +140,7 @@ def server(
         pair.a, ["unshare", "--mount", "--propagation", "private", "sh", "-c", script], log=out
     )
     try:
-        assert wait_until(lambda: (tmp / "l2tp-control").exists(), 60), _tail(out)
+        assert wait_until(lambda: (tmp / "l2tp-control").exists(), 60), tail(out)
         yield L2tpServer(ipsec, proc, log, out)
     finally:
         lab.stop(proc, grace=10)
@@ -158,62 +152,9 @@ def server(
         lab.run(pair.a, ["ip", "xfrm", "policy", "flush"], check=False)
 
 
-def orppp_links(lab: NetnsLab, ns: str) -> list[str]:
-    return [name for name in lab.links(ns) if name.startswith("orppp")]
-
-
-def xfrm(lab: NetnsLab, ns: str, what: str) -> str:
-    return lab.run(ns, ["ip", "xfrm", what, "list"]).stdout
-
-
-def nothing_left(lab: NetnsLab, pair: NsPair, rasman: NsRasman, *, settle: float = 0) -> None:
-    """B runs rasman alone, has no ppp interface and no SA or policy: checked at once after
-    status answered 6 (``settle``: a bounded wait, for a failed dial that left no handle)."""
-    assert rasman.proc is not None
-    only = {rasman.proc.pid}
-
-    def clean() -> bool:
-        return (
-            live_pids(pair.b) == only
-            and not orppp_links(lab, pair.b)
-            and not xfrm(lab, pair.b, "state").strip()
-        )
-
-    wait_until(clean, settle)
-    left = live_pids(pair.b) - only
-    assert not left, [psutil.Process(p).cmdline() for p in left if pid_alive(p)]
-    assert orppp_links(lab, pair.b) == []
-    assert xfrm(lab, pair.b, "state").strip() == ""
-    assert xfrm(lab, pair.b, "policy").strip() == ""
-
-
-def wait_gone(h: int, timeout: float) -> float:
-    """Seconds until RasGetConnectStatus answers 6 for ``h`` (fails after ``timeout``)."""
-    t0 = time.monotonic()
-    while (code := rasapi.RasGetConnectStatus(h)[0]) != ERROR_INVALID_HANDLE:
-        assert code in (0, 691, 786, 787, 789, 809), code
-        assert time.monotonic() - t0 < timeout, "status never answered 6"
-        time.sleep(0.05)
-    return time.monotonic() - t0
-
-
 def save_psk(pbk: Path, psk: str) -> None:
     creds = rasapi.RASCREDENTIALS(rasapi.RASCM_PreSharedKey, "", psk)
     assert rasapi.RasSetCredentials(str(pbk), ENTRY, creds) == 0
-
-
-def dial(pbk: Path, password: str) -> tuple[int, int, float]:
-    t0 = time.monotonic()
-    params = rasapi.RASDIALPARAMS(szEntryName=ENTRY, szUserName=USER, szPassword=password)
-    code, h = rasapi.RasDial(None, str(pbk), params)
-    return code, h, time.monotonic() - t0
-
-
-def end(lab: NetnsLab, pair: NsPair, rasman: NsRasman, h: int) -> None:
-    if h:
-        assert rasapi.RasHangUp(h) == 0
-        wait_gone(h, 60)
-    nothing_left(lab, pair, rasman, settle=0 if h else 20)
 
 
 def test_l2tp_ipsec_export_dials_pings_survives_rasman_and_hangs_up_leaving_nothing(
@@ -238,8 +179,8 @@ def connected_checks(lab: NetnsLab, pair: NsPair, rasman: NsRasman, server: L2tp
                      h: int, code: int, dial_s: float) -> None:  # fmt: skip
     assert rasman.proc is not None
     assert code == 0, (
-        f"{code} {rasapi.RasGetErrorString(code)}; server pppd: {_tail(server.log)}; "
-        f"xl2tpd: {_tail(server.out)}; charon: {_tail(server.ipsec.log)}"
+        f"{code} {rasapi.RasGetErrorString(code)}; server pppd: {tail(server.log)}; "
+        f"xl2tpd: {tail(server.out)}; charon: {tail(server.ipsec.log)}"
     )
     assert dial_s < DIAL_LIMIT_S
     code, status = rasapi.RasGetConnectStatus(h)
@@ -289,7 +230,7 @@ def connected_checks(lab: NetnsLab, pair: NsPair, rasman: NsRasman, server: L2tp
     hangup_s = time.monotonic() - t1
     nothing_left(lab, pair, rasman)  # charon, xl2tpd, pppd, orpppN, SAs and policies
     # The server saw the client go (LCP Terminate-Request), not an echo timeout.
-    assert wait_until(lambda: "LCP terminated by peer" in _tail(server.log, 1 << 16), 20)
+    assert wait_until(lambda: "LCP terminated by peer" in tail(server.log, 1 << 16), 20)
     print(f"\nL2TP/IPsec via rasman: dial {dial_s:.2f} s, hang-up until 6 {hangup_s:.2f} s")
 
 
@@ -356,7 +297,7 @@ def test_l2tp_certificates_dial_ping_and_hang_up_leaving_nothing(
     code, h, dial_s = dial(pbk, PASSWORD)  # (no pre-shared key saved: none is needed)
     try:
         assert code == 0, (
-            f"{code} {rasapi.RasGetErrorString(code)}; charon: {_tail(server.ipsec.log)}"
+            f"{code} {rasapi.RasGetErrorString(code)}; charon: {tail(server.ipsec.log)}"
         )
         with Client(rasman.socket, autostart=False, timeout=60) as ras:
             proj = ras.projection(h)
@@ -365,7 +306,7 @@ def test_l2tp_certificates_dial_ping_and_hang_up_leaving_nothing(
         states = xfrm(lab, pair.b, "state")
         assert "mode transport" in states and f"reqid {reqid_for(h)}" in states, states
         # The server authenticated this machine by its certificate.
-        assert wait_until(lambda: "CN=client.lab.test" in _tail(server.ipsec.log, 1 << 16), 5)
+        assert wait_until(lambda: "CN=client.lab.test" in tail(server.ipsec.log, 1 << 16), 5)
         assert lab.ping(pair.b, LOCAL_IP, count=3, wait=5)
 
         # Neither the key nor the password in argv; the run directory's files 0600, none

@@ -25,12 +25,12 @@ from pathlib import Path
 
 import psutil
 import pytest
-from _linkkit import NsRasman, pid_alive
-from netns import NetnsLab, NsPair, kill_pids, pids_in_netns, require_programs, wait_until
+from _linkkit import NsRasman
+from _vmkit import PppDialKit, live_pids, tail
+from netns import NetnsLab, NsPair, kill_pids, require_programs, wait_until
 
 from openras import rasapi
 from openras.client import Client
-from openras.errors import ERROR_INVALID_HANDLE
 from openras.states import RasConnState
 
 pytestmark = pytest.mark.vm
@@ -43,6 +43,12 @@ ENTRY = "Office PPTP"
 USER, PASSWORD = "alice", "pptp-S3cret"
 #: Windows' own dial timeout is not a key; openras's default (15 s) bounds every dial here.
 DIAL_LIMIT_S = 15.0
+
+
+#: Dial, hang-up and nothing-left checks (shared with the other PPP-framed VPNs' files);
+#: status may answer these codes before 6.
+KIT = PppDialKit(ENTRY, USER, codes=(0, 691, 806, 807, 809))
+dial, wait_gone, nothing_left, end = KIT.dial, KIT.wait_gone, KIT.nothing_left, KIT.end
 
 
 def windows_export(server: str) -> str:
@@ -104,7 +110,7 @@ def server(
         pair.a, ["unshare", "--mount", "--propagation", "private", "sh", "-c", script], log=out
     )
     try:
-        assert wait_until(lambda: listening(lab, pair.a), 60), _tail(out)
+        assert wait_until(lambda: listening(lab, pair.a), 60), tail(out)
         yield PptpServer(proc, log, out)
     finally:
         lab.stop(proc, grace=10)
@@ -117,52 +123,6 @@ def listening(lab: NetnsLab, ns: str) -> bool:
     return bool(res.stdout.strip())
 
 
-def live_pids(ns: str) -> set[int]:
-    return {p for p in pids_in_netns(ns) if pid_alive(p)}
-
-
-def orppp_links(lab: NetnsLab, ns: str) -> list[str]:
-    return [name for name in lab.links(ns) if name.startswith("orppp")]
-
-
-def wait_gone(h: int, timeout: float) -> float:
-    """Seconds until RasGetConnectStatus answers 6 for ``h`` (fails after ``timeout``)."""
-    t0 = time.monotonic()
-    while (code := rasapi.RasGetConnectStatus(h)[0]) != ERROR_INVALID_HANDLE:
-        assert code in (0, 691, 806, 807, 809), code
-        assert time.monotonic() - t0 < timeout, "status never answered 6"
-        time.sleep(0.05)
-    return time.monotonic() - t0
-
-
-def nothing_left(lab: NetnsLab, pair: NsPair, rasman: NsRasman, *, settle: float = 0) -> None:
-    """B runs rasman alone (no pppd, no pptp) and has no ppp interface: checked at once
-    after status answered 6, which it may only answer once all of that is gone (``settle``:
-    a bounded wait, for a failed dial that left no handle to wait on)."""
-    assert rasman.proc is not None
-    only = {rasman.proc.pid}
-    wait_until(lambda: live_pids(pair.b) == only and not orppp_links(lab, pair.b), settle)
-    left = live_pids(pair.b) - only
-    assert not left, [psutil.Process(p).cmdline() for p in left if pid_alive(p)]
-    assert orppp_links(lab, pair.b) == []
-
-
-def dial(pbk: Path, password: str) -> tuple[int, int, float]:
-    """RasDial (synchronous) -> (code, handle, seconds)."""
-    t0 = time.monotonic()
-    params = rasapi.RASDIALPARAMS(szEntryName=ENTRY, szUserName=USER, szPassword=password)
-    code, h = rasapi.RasDial(None, str(pbk), params)
-    return code, h, time.monotonic() - t0
-
-
-def end(lab: NetnsLab, pair: NsPair, rasman: NsRasman, h: int) -> None:
-    """Whatever a failed dial left of its handle hung up until 6, then nothing left."""
-    if h:
-        assert rasapi.RasHangUp(h) == 0
-        wait_gone(h, 60)
-    nothing_left(lab, pair, rasman, settle=0 if h else 20)
-
-
 def test_pptp_export_dials_reports_pings_and_hangs_up_leaving_nothing(
     lab: NetnsLab, pair: NsPair, rasman: NsRasman, api: None, server: PptpServer, tmp_path: Path
 ) -> None:
@@ -173,7 +133,7 @@ def test_pptp_export_dials_reports_pings_and_hangs_up_leaving_nothing(
     resolv_before = Path("/etc/resolv.conf").read_bytes()
 
     code, h, dial_s = dial(pbk, PASSWORD)
-    assert code == 0, f"{rasapi.RasGetErrorString(code)}; server: {_tail(server.log)}"
+    assert code == 0, f"{rasapi.RasGetErrorString(code)}; server: {tail(server.log)}"
     assert dial_s < DIAL_LIMIT_S
     code, status = rasapi.RasGetConnectStatus(h)
     assert code == 0 and status is not None
@@ -230,7 +190,7 @@ def test_pptp_export_dials_reports_pings_and_hangs_up_leaving_nothing(
     assert code == 0 and stats is not None
     assert stats.dwBytesRcved > 0 and stats.dwBytesXmited > 0
     # The server's side agrees: MPPE-128 both ways, MS-CHAPv2 from the chap-secrets user.
-    server_log = _tail(server.log, 1 << 16)
+    server_log = tail(server.log, 1 << 16)
     assert "MPPE 128-bit stateless compression enabled" in server_log, server_log[-3000:]
 
     t1 = time.monotonic()
@@ -242,7 +202,7 @@ def test_pptp_export_dials_reports_pings_and_hangs_up_leaving_nothing(
     assert not run_dir.exists() or list(run_dir.iterdir()) == []
     assert Path("/etc/resolv.conf").read_bytes() == resolv_before
     # The server saw the client go (LCP Terminate-Request), not an echo timeout.
-    assert wait_until(lambda: "LCP terminated by peer" in _tail(server.log, 1 << 16), 20)
+    assert wait_until(lambda: "LCP terminated by peer" in tail(server.log, 1 << 16), 20)
     print(f"\nPPTP via rasman: dial {dial_s:.2f} s, hang-up until 6 {hangup_s:.2f} s")
 
 
@@ -329,10 +289,3 @@ def test_pptp_failures_have_windows_codes_within_the_dial_timeout(
     for code, took in timings.items():
         assert took < DIAL_LIMIT_S + 5, f"{code} took {took:.1f} s"
     print("\nPPTP failures: " + ", ".join(f"{c} in {t:.2f} s" for c, t in timings.items()))
-
-
-def _tail(path: Path, size: int = 2000) -> str:
-    try:
-        return path.read_text(errors="replace")[-size:]
-    except OSError:
-        return "(no log)"

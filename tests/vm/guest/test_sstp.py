@@ -21,15 +21,13 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-import psutil
 import pytest
-from _linkkit import NsRasman, pid_alive
-from _vmkit import cmdlines_of
-from netns import NetnsLab, NsPair, kill_pids, pids_in_netns, require_programs, wait_until
+from _linkkit import NsRasman
+from _vmkit import PppDialKit, cmdlines_of, live_pids, tail
+from netns import NetnsLab, NsPair, kill_pids, require_programs, wait_until
 
 from openras import rasapi
 from openras.client import Client
-from openras.errors import ERROR_INVALID_HANDLE
 from openras.states import RasConnState
 
 pytestmark = pytest.mark.vm
@@ -42,6 +40,12 @@ ENTRY = "Office SSTP"
 USER, PASSWORD = "alice", "sstp-S3cret"
 DIAL_LIMIT_S = 15.0
 HERE = Path(__file__).resolve().parent
+
+
+#: Dial, hang-up and nothing-left checks (shared with the other PPP-framed VPNs' files);
+#: status may answer these codes before 6.
+KIT = PppDialKit(ENTRY, USER, codes=(0, 691, 801, 807, 809))
+dial, wait_gone, nothing_left, end = KIT.dial, KIT.wait_gone, KIT.nothing_left, KIT.end
 
 
 def windows_export(server: str, ca: Path) -> str:
@@ -70,17 +74,6 @@ class SstpLab:
 
 def _openssl(*args: str) -> None:
     subprocess.run(["openssl", *args], check=True, capture_output=True, timeout=120)
-
-
-def _tail(path: Path, size: int = 3000) -> str:
-    try:
-        return path.read_text(errors="replace")[-size:]
-    except OSError:
-        return "(no log)"
-
-
-def live_pids(ns: str) -> set[int]:
-    return {p for p in pids_in_netns(ns) if pid_alive(p)}
 
 
 @pytest.fixture(scope="module")
@@ -128,49 +121,13 @@ def server(
         pair.a, ["unshare", "--mount", "--propagation", "private", "sh", "-c", script], log=out
     )
     try:
-        assert wait_until(lambda: "listening on" in _tail(out), 60), _tail(out)
+        assert wait_until(lambda: "listening on" in tail(out), 60), tail(out)
         yield SstpLab(proc, out, ppp_log, tmp / "ca.pem", tmp / "other.pem")
     finally:
         lab.stop(proc, grace=10)
         kill_pids(sorted(live_pids(pair.a) - before))
         for ns, ifname, addr in ((pair.a, pair.if_a, V6_A), (pair.b, pair.if_b, V6_B)):
             lab.run(ns, ["ip", "-6", "addr", "del", f"{addr}/64", "dev", ifname], check=False)
-
-
-def orppp_links(lab: NetnsLab, ns: str) -> list[str]:
-    return [name for name in lab.links(ns) if name.startswith("orppp")]
-
-
-def wait_gone(h: int, timeout: float) -> float:
-    t0 = time.monotonic()
-    while (code := rasapi.RasGetConnectStatus(h)[0]) != ERROR_INVALID_HANDLE:
-        assert code in (0, 691, 801, 807, 809), code
-        assert time.monotonic() - t0 < timeout, "status never answered 6"
-        time.sleep(0.05)
-    return time.monotonic() - t0
-
-
-def nothing_left(lab: NetnsLab, pair: NsPair, rasman: NsRasman, *, settle: float = 0) -> None:
-    assert rasman.proc is not None
-    only = {rasman.proc.pid}
-    wait_until(lambda: live_pids(pair.b) == only and not orppp_links(lab, pair.b), settle)
-    left = live_pids(pair.b) - only
-    assert not left, [psutil.Process(p).cmdline() for p in left if pid_alive(p)]
-    assert orppp_links(lab, pair.b) == []
-
-
-def dial(pbk: Path, password: str) -> tuple[int, int, float]:
-    t0 = time.monotonic()
-    params = rasapi.RASDIALPARAMS(szEntryName=ENTRY, szUserName=USER, szPassword=password)
-    code, h = rasapi.RasDial(None, str(pbk), params)
-    return code, h, time.monotonic() - t0
-
-
-def end(lab: NetnsLab, pair: NsPair, rasman: NsRasman, h: int) -> None:
-    if h:
-        assert rasapi.RasHangUp(h) == 0
-        wait_gone(h, 60)
-    nothing_left(lab, pair, rasman, settle=0 if h else 20)
 
 
 def test_sstp_export_dials_pings_and_hangs_up_leaving_nothing(
@@ -192,8 +149,8 @@ def test_sstp_export_dials_pings_and_hangs_up_leaving_nothing(
 def connected_checks(lab: NetnsLab, pair: NsPair, rasman: NsRasman, server: SstpLab,
                      h: int, code: int, dial_s: float) -> None:  # fmt: skip
     assert code == 0, (
-        f"{rasapi.RasGetErrorString(code)}; {_tail(server.out)} {_tail(server.ppp_log)}; "
-        f"rasman: {_tail(rasman.log)}"
+        f"{rasapi.RasGetErrorString(code)}; {tail(server.out)} {tail(server.ppp_log)}; "
+        f"rasman: {tail(rasman.log)}"
     )
     assert dial_s < DIAL_LIMIT_S
     code, status = rasapi.RasGetConnectStatus(h)
@@ -217,7 +174,7 @@ def connected_checks(lab: NetnsLab, pair: NsPair, rasman: NsRasman, server: Sstp
 
     assert lab.ping(pair.b, LOCAL_IP, count=3, wait=5)
     # sstpc sent Call Connected once PPP was up (the plugin told it), and it matched.
-    assert wait_until(lambda: "Call Connected ok" in _tail(server.out, 1 << 16), 10), _tail(
+    assert wait_until(lambda: "Call Connected ok" in tail(server.out, 1 << 16), 10), tail(
         server.out
     )
 
@@ -239,13 +196,13 @@ def test_sstp_over_ipv6_as_windows_writes_the_address(
     pbk.write_text(windows_export(V6_A, server.ca), encoding="utf-8")
     code, h, dial_s = dial(pbk, PASSWORD)
     try:
-        assert code == 0, f"{rasapi.RasGetErrorString(code)}; {_tail(server.out)}"
+        assert code == 0, f"{rasapi.RasGetErrorString(code)}; {tail(server.out)}"
         with Client(rasman.socket, autostart=False, timeout=60) as ras:
             proj = ras.projection(h)
         assert proj.extra["server"] == f"[{V6_A}]", proj.extra
         assert proj.local_address == CLIENT_IP
         # the server's log names each session by its peer: this one came over IPv6
-        assert f"{V6_B}:" in _tail(server.out, 1 << 16), _tail(server.out)
+        assert f"{V6_B}:" in tail(server.out, 1 << 16), tail(server.out)
         assert lab.ping(pair.b, LOCAL_IP, count=2, wait=5)
     finally:
         end(lab, pair, rasman, h)
