@@ -321,8 +321,9 @@ class L2tpLink(PppLink):
             await control.request(command, l2tp.ike_connection(dial.tunnel))
         except ViciError as exc:
             if dial.tunnel.cert and command in ("load-key", "load-cert"):
-                what = "private key (OpenRasL2tpKey)" if command == "load-key" else (
-                    "certificate (OpenRasL2tpCert)")  # fmt: skip
+                what = {"load-key": "private key (OpenRasL2tpKey)"}.get(
+                    command, "certificate (OpenRasL2tpCert)"
+                )
                 raise LinkFailure(
                     ERROR_NO_CERTIFICATE,
                     f"charon could not load the machine {what}: {exc}; give an unencrypted "
