@@ -2,7 +2,7 @@
 typed model and every file and message the dial's programs get, built from it (pure), plus
 the kernel check that runs before anything starts.
 
-What a dial runs (the driver's launch is not built yet: see docs/links.md):
+What a dial runs (:mod:`openras.links.ppp.l2tp_link` starts it; docs/links.md):
 
 * IPsec first, IKEv1 in transport mode protecting UDP to the server's port 1701, with the
   entry's pre-shared key (Windows keeps it per entry: ``RASCM_PreSharedKey``) or with
