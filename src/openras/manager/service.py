@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import os
 import re
@@ -414,7 +415,7 @@ class Manager:
         """What the policy lets ``uid`` do with this dial; RasError 5 naming the line if
         it may not dial it at all."""
         if uid == 0:
-            return policy.Grant(admin_credentials=params.admin_credentials)
+            return _ROOT_ADMIN_GRANT if params.admin_credentials else _ROOT_GRANT
         # A list of attempts runs other drivers: each must be allowed (and the refusal names
         # the real one, not "attempts", which no administrator writes in a policy).
         drivers = (
@@ -721,7 +722,7 @@ class Manager:
             params=params,
             run_dir=run_dir,
             marker=f"{self.instance}:{conn.handle}",
-            phonebook=Path(entry.phonebook) if entry.phonebook else None,
+            phonebook=_book_path(entry.phonebook) if entry.phonebook else None,
             grant=self._grant_or_least(conn, entry, params),
         )
 
@@ -734,55 +735,56 @@ class Manager:
             return policy.Grant(full_tunnel=False, full_tunnel_rule=exc.detail or "policy")
 
     def _emitter(self, handle: int) -> Callable[[LinkEvent], None]:
-        def emit(event: LinkEvent) -> None:
-            slot = self.slots.get(handle)
-            held = slot.held if slot is not None else None
-            if held is not None:
-                held.append(event)  # after the Connected that waits for its DNS
-                return
-            if (
-                isinstance(event, StateReached)
-                and event.state is RasConnState.Connected
-                and self.dns.enabled
-                and slot is not None
-                and slot.link is not None
-            ):
-                # Connected is reported once the link's DNS is in place (as Windows does in
-                # its Projected phase): a caller's first lookup after the dial goes through it.
-                slot.held = []
-                self._spawn(self._connected_with_dns(handle, emit))
-                return
-            now = self.clock()
-            if isinstance(event, RecordChanged):
-                if slot is not None and slot.link is not None:
-                    record = {"record": slot.link.record(), "entry": slot.entry.to_record()}
-                    self.table.link_recorded(handle, record)
-                    self._apply([])
-                return
-            if isinstance(event, NumberDialed):
-                self.table.link_number(handle, event.number)
-                self._apply([])
-                return
-            if isinstance(event, InputNeeded):
-                link = self.link_of(handle)
-                if slot is not None and slot.interactive:
-                    self._apply(self.table.link_input(handle, event.prompt, event.echo))
-                elif link is not None:
-                    # Nobody to ask: the attempt fails (703), as Windows fails a dial whose
-                    # application allows no interaction.
-                    asyncio.get_running_loop().call_soon(link.provide_input, None)
-                return
-            if isinstance(event, StateReached):
-                self._apply(self.table.link_state(handle, event.state, now))
-            elif isinstance(event, LinkFailed):
-                if event.detail:
-                    log.info("handle %d: attempt failed: %s", handle, event.detail)
-                self._apply(self.table.link_failed(handle, event.error, now, event.detail))
-            elif isinstance(event, LinkLost):
-                log.info("handle %d: link dropped: %s", handle, event.detail or event.error)
-                self._apply(self.table.link_dropped(handle, event.error, now, event.detail))
+        # A partial, not a closure: one small object per link.
+        return functools.partial(self._link_event, handle)
 
-        return emit
+    def _link_event(self, handle: int, event: LinkEvent) -> None:
+        slot = self.slots.get(handle)
+        held = slot.held if slot is not None else None
+        if held is not None:
+            held.append(event)  # after the Connected that waits for its DNS
+            return
+        if (
+            isinstance(event, StateReached)
+            and event.state is RasConnState.Connected
+            and self.dns.enabled
+            and slot is not None
+            and slot.link is not None
+        ):
+            # Connected is reported once the link's DNS is in place (as Windows does in
+            # its Projected phase): a caller's first lookup after the dial goes through it.
+            slot.held = []
+            self._spawn(self._connected_with_dns(handle, self._emitter(handle)))
+            return
+        now = self.clock()
+        if isinstance(event, RecordChanged):
+            if slot is not None and slot.link is not None:
+                record = {"record": slot.link.record(), "entry": slot.entry.to_record()}
+                self.table.link_recorded(handle, record)
+                self._apply([])
+            return
+        if isinstance(event, NumberDialed):
+            self.table.link_number(handle, event.number)
+            self._apply([])
+            return
+        if isinstance(event, InputNeeded):
+            link = self.link_of(handle)
+            if slot is not None and slot.interactive:
+                self._apply(self.table.link_input(handle, event.prompt, event.echo))
+            elif link is not None:
+                # Nobody to ask: the attempt fails (703), as Windows fails a dial whose
+                # application allows no interaction.
+                asyncio.get_running_loop().call_soon(link.provide_input, None)
+            return
+        if isinstance(event, StateReached):
+            self._apply(self.table.link_state(handle, event.state, now))
+        elif isinstance(event, LinkFailed):
+            if event.detail:
+                log.info("handle %d: attempt failed: %s", handle, event.detail)
+            self._apply(self.table.link_failed(handle, event.error, now, event.detail))
+        elif isinstance(event, LinkLost):
+            log.info("handle %d: link dropped: %s", handle, event.detail or event.error)
+            self._apply(self.table.link_dropped(handle, event.error, now, event.detail))
 
     async def _connected_with_dns(self, handle: int, emit: Callable[[LinkEvent], None]) -> None:
         """Apply the link's DNS (bounded; a failure is reported, never fatal), then let its
@@ -848,7 +850,10 @@ class Manager:
         if slot is not None and slot.stop_wanted:
             slot.stop_wanted = False
             self._stop_link(handle)
-        link.when_stopping(lambda: self._spawn(self._closed(handle, link)))
+        link.when_stopping(functools.partial(self._link_stopping, handle, link))
+
+    def _link_stopping(self, handle: int, link: Link) -> None:
+        self._spawn(self._closed(handle, link))
 
     async def _closed(self, handle: int, link: Link) -> None:
         try:
@@ -916,6 +921,17 @@ class Manager:
         self._timer = None
         self._apply(self.table.tick(self.clock()))
         self._schedule_tick()
+
+
+#: Root's grants, shared by its links (a Grant is frozen).
+_ROOT_GRANT = policy.Grant()
+_ROOT_ADMIN_GRANT = policy.Grant(admin_credentials=True)
+
+
+@functools.lru_cache(maxsize=64)
+def _book_path(phonebook: str) -> Path:
+    """One Path per phonebook for the links' specs (most links share a few books)."""
+    return Path(phonebook)
 
 
 def conn_key(uid: int, entry: EntrySnapshot) -> str:

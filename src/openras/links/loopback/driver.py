@@ -20,7 +20,7 @@ import sys
 import time
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, ClassVar, cast
+from typing import Any, ClassVar
 
 from openras import errors
 from openras.links.base import (
@@ -83,40 +83,88 @@ def config_of(spec: LinkSpec) -> dict[str, Any]:
     }
 
 
-class _Control(asyncio.Protocol):
-    """The link's end of the program's control socket: lines in, handed to the link as they
-    come (a protocol, not a stream with a reading task: a live link holds no task, future or
-    buffer object of its own while it waits for its program's next word)."""
+class _Control:
+    """The link's end of the program's control socket, read and written on the loop itself
+    (a reader callback; a send, buffered only when the socket is full): lines are handed
+    to the link as they come. No task, future or stream waits per link; an asyncio
+    transport with its buffers was 2.5 KB of the daemon's memory per link."""
 
-    __slots__ = ("adopting", "buffer", "first_status", "link", "transport")
+    __slots__ = ("adopting", "buffer", "first_status", "link", "pending", "sock")
 
     #: A line longer than this is not the program's (it writes short JSON objects).
     MAX_LINE = 65536
 
-    def __init__(self, link: LoopbackLink, *, adopting: bool) -> None:
+    def __init__(self, link: LoopbackLink, sock: socket.socket, *, adopting: bool) -> None:
         self.link = link
+        self.sock = sock
         self.adopting = adopting
         self.first_status = True
-        self.transport: asyncio.WriteTransport | None = None
         self.buffer = b""
+        self.pending = b""  # what the socket did not take yet
+        sock.setblocking(False)
+        asyncio.get_running_loop().add_reader(sock.fileno(), self._readable)
 
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self.transport = cast(asyncio.WriteTransport, transport)
-
-    def data_received(self, data: bytes) -> None:
+    def _readable(self) -> None:
+        try:
+            data = self.sock.recv(self.MAX_LINE)
+        except (BlockingIOError, InterruptedError):
+            return
+        except OSError:
+            data = b""
+        if not data:
+            # The program closed its end (it exits): nothing more to read. The socket stays
+            # open until the link's close (a stop written now just goes nowhere).
+            asyncio.get_running_loop().remove_reader(self.sock.fileno())
+            return
         *lines, rest = (self.buffer + data).split(b"\n") if self.buffer else data.split(b"\n")
         self.buffer = rest
         if len(rest) > self.MAX_LINE:
-            self.buffer = b""
-            if self.transport is not None:
-                self.transport.abort()
+            self.close()
             return
         for line in lines:
             if line:
                 self.link._on_line(line, self)
 
-    def eof_received(self) -> bool:
-        return True  # the link still writes its stop (it closes the socket at its close)
+    def is_closing(self) -> bool:
+        return self.sock.fileno() < 0
+
+    def write(self, data: bytes) -> bool:
+        """Send ``data`` (in order after anything still pending); False once closed."""
+        if self.sock.fileno() < 0:
+            return False
+        if self.pending:
+            self.pending += data
+            return True
+        try:
+            sent = self.sock.send(data)
+        except (BlockingIOError, InterruptedError):
+            sent = 0
+        except OSError:
+            return False  # the program is gone
+        if sent < len(data):
+            self.pending = data[sent:]
+            asyncio.get_running_loop().add_writer(self.sock.fileno(), self._writable)
+        return True
+
+    def _writable(self) -> None:
+        try:
+            sent = self.sock.send(self.pending)
+        except (BlockingIOError, InterruptedError):
+            return
+        except OSError:
+            sent = len(self.pending)  # the program is gone: nothing to deliver it to
+        self.pending = self.pending[sent:]
+        if not self.pending:
+            asyncio.get_running_loop().remove_writer(self.sock.fileno())
+
+    def close(self) -> None:
+        fd = self.sock.fileno()
+        if fd < 0:
+            return
+        loop = asyncio.get_running_loop()
+        loop.remove_reader(fd)
+        loop.remove_writer(fd)
+        self.sock.close()
 
 
 class LoopbackLink(SupervisedLink[dict[str, Any]]):
@@ -130,11 +178,11 @@ class LoopbackLink(SupervisedLink[dict[str, Any]]):
     #: A program that ignores the stop command is killed at the deadline, not SIGTERMed.
     term_after: ClassVar[float | None] = None
 
-    __slots__ = ("_asking", "_connected_at", "_heard", "_transport")
+    __slots__ = ("_asking", "_connected_at", "_control", "_heard")
 
     def __init__(self, spec: LinkSpec, emit: Emit) -> None:
         super().__init__(spec, emit)
-        self._transport: asyncio.WriteTransport | None = None
+        self._control: _Control | None = None
         self._connected_at: float | None = None
         self._asking = False
         #: The program has said something on its control socket (it started).
@@ -191,10 +239,7 @@ class LoopbackLink(SupervisedLink[dict[str, Any]]):
         finally:
             os.close(cfg)
             theirs.close()
-        transport, _ = await asyncio.get_running_loop().connect_accepted_socket(
-            lambda: _Control(self, adopting=False), ours
-        )
-        self._greet(cast(asyncio.WriteTransport, transport), start=True)
+        self._greet(_Control(self, ours, adopting=False), start=True)
 
     async def _attach(self) -> None:
         """After adoption: connect to the program's control socket (it listens already)."""
@@ -205,21 +250,25 @@ class LoopbackLink(SupervisedLink[dict[str, Any]]):
         deadline = time.monotonic() + START_TIMEOUT
         path = str(self.control)
         while True:
+            sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            sock.setblocking(False)
             try:
-                transport, _ = await loop.create_unix_connection(
-                    lambda: _Control(self, adopting=True), path
-                )
+                await loop.sock_connect(sock, path)
                 break
             except (FileNotFoundError, ConnectionRefusedError):
+                sock.close()
                 if proc.exited or time.monotonic() > deadline:
                     raise errors.RasError(
                         errors.ERROR_CONNECTING_DEVICE_NOT_FOUND, "loopback program did not start"
                     ) from None
                 await asyncio.sleep(0.002)
-        self._greet(cast(asyncio.WriteTransport, transport), start=False)
+            except BaseException:
+                sock.close()
+                raise
+        self._greet(_Control(self, sock, adopting=True), start=False)
 
-    def _greet(self, transport: asyncio.WriteTransport, *, start: bool) -> None:
-        self._transport = transport
+    def _greet(self, control: _Control, *, start: bool) -> None:
+        self._control = control
         commands = b'{"cmd": "watch"}\n{"cmd": "status"}\n'
         if start:
             msg = {
@@ -228,7 +277,7 @@ class LoopbackLink(SupervisedLink[dict[str, Any]]):
                 "password": self.spec.params.password,
             }
             commands += json.dumps(msg).encode() + b"\n"
-        transport.write(commands)
+        control.write(commands)
 
     def _program_exited(self, rc: int | None) -> tuple[int, str] | None:
         # Gone before it said a word (its first is the status it is asked for at once): it
@@ -280,27 +329,23 @@ class LoopbackLink(SupervisedLink[dict[str, Any]]):
             self.emit(LinkLost(int(status.get("error") or errors.ERROR_REMOTE_DISCONNECTION)))
 
     def provide_input(self, text: str | None) -> bool:
-        if not self._asking or self._ended() or self._transport is None:
+        if not self._asking or self._ended() or self._control is None:
             return False
         self._asking = False
         if text is None:
             self._finish(errors.ERROR_INTERACTIVE_MODE, "the dial allows no questions")
         else:
-            self._transport.write(json.dumps({"cmd": "answer", "text": text}).encode() + b"\n")
+            self._control.write(json.dumps({"cmd": "answer", "text": text}).encode() + b"\n")
         return True
 
     def _graceful_stop(self) -> bool:
-        if self._transport is None or self._transport.is_closing():
+        if self._control is None:
             return False
-        try:
-            self._transport.write(b'{"cmd": "stop"}\n')
-        except (ConnectionError, RuntimeError):
-            return False
-        return True
+        return self._control.write(b'{"cmd": "stop"}\n')
 
     async def _release(self) -> None:
-        if self._transport is not None:
-            self._transport.close()
+        if self._control is not None:
+            self._control.close()
 
     def record(self) -> dict[str, Any]:
         assert self._proc is not None
