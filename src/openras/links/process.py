@@ -1,7 +1,7 @@
 """Spawning and watching link programs so that they outlive the daemon.
 
 A link program is started in its own session with no pipe back to the daemon and is watched
-through a pidfd (``loop.add_reader``), which works the same for our own children and for
+through a pidfd (one of the descriptors of the loop's :class:`Watcher`), which works the same for our own children and for
 processes adopted after a restart; identity is (pid, create time) so a recycled pid is never
 mistaken for the link.
 """
@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import select
 import signal
 import subprocess
 from collections.abc import Callable, Mapping, Sequence
@@ -81,6 +82,46 @@ def proc_start(pid: int) -> tuple[float, str] | None:
 
 
 _CLOCK_TICKS: float = os.sysconf("SC_CLK_TCK")
+
+
+class Watcher:
+    """Readiness of many descriptors through one reader of the loop: an epoll set of our
+    own, so that a link's descriptors (its program's pidfd, a control socket) cost a dict
+    entry each instead of a reader handle and selector key each (about 350 bytes). A
+    callback must consume what made its descriptor ready (or ``remove`` it), as with
+    ``loop.add_reader``; a descriptor must be removed before it is closed."""
+
+    __slots__ = ("_callbacks", "_epoll")
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._epoll = select.epoll()
+        self._callbacks: dict[int, Callable[[], None]] = {}
+        loop.add_reader(self._epoll.fileno(), self._ready)
+
+    @classmethod
+    def of(cls, loop: asyncio.AbstractEventLoop | None = None) -> Watcher:
+        """The running loop's watcher (made with the first descriptor)."""
+        loop = loop or asyncio.get_running_loop()
+        watcher: Watcher | None = getattr(loop, "_openras_watcher", None)
+        if watcher is None:
+            watcher = cls(loop)
+            setattr(loop, "_openras_watcher", watcher)  # noqa: B010 - the loop has no slot for it
+        return watcher
+
+    def add(self, fd: int, callback: Callable[[], None]) -> None:
+        self._epoll.register(fd, select.EPOLLIN)
+        self._callbacks[fd] = callback
+
+    def remove(self, fd: int) -> None:
+        if self._callbacks.pop(fd, None) is not None:
+            with contextlib.suppress(OSError):
+                self._epoll.unregister(fd)
+
+    def _ready(self) -> None:
+        for fd, _ in self._epoll.poll(0):
+            callback = self._callbacks.get(fd)
+            if callback is not None:
+                callback()
 
 
 class LinkProcess:
@@ -154,6 +195,9 @@ class LinkProcess:
             ) from None
         finally:
             os.close(log)
+        # Popen keeps the argument list only to show it; a thousand links' argv (paths, fds)
+        # were most of what a Popen holds for a link's life: the program's name is enough.
+        popen.args = [argv[0]]
         found = proc_start(popen.pid)
         ctime = found[0] if found is not None else 0.0
         proc = cls(ProcessIdentity(popen.pid, ctime), popen)
@@ -173,14 +217,13 @@ class LinkProcess:
         return proc
 
     def _watch(self) -> None:
-        loop = asyncio.get_running_loop()
         self._pidfd = os.pidfd_open(self.pid)
-        loop.add_reader(self._pidfd, self._on_exit)
+        Watcher.of().add(self._pidfd, self._on_exit)
 
     def _on_exit(self) -> None:
         loop = asyncio.get_running_loop()
         if self._pidfd is not None:
-            loop.remove_reader(self._pidfd)
+            Watcher.of(loop).remove(self._pidfd)
             os.close(self._pidfd)
             self._pidfd = None
         if self._popen is not None:

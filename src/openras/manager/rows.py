@@ -122,6 +122,10 @@ class RowCache:
             self._rows[conn.handle] = (sig, full, row)
         return row
 
+    def discard(self, handle: int) -> None:
+        """Forget a deleted row's encodings (handles are never reused)."""
+        self._rows.pop(handle, None)
+
     def prune(self, live: set[int] | dict[int, Any]) -> None:
         """Forget rows no longer in the table (called when the cache has outgrown it)."""
         for handle in [h for h in self._rows if h not in live]:

@@ -680,6 +680,7 @@ class Manager:
 
     def _forget(self, handle: int) -> None:
         self.slots.pop(handle, None)
+        self.row_cache.discard(handle)
         self.param_store.delete(handle)
         gone = self.deleted.pop(handle, None)
         if gone is not None and not gone.done():

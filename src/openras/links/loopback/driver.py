@@ -34,7 +34,7 @@ from openras.links.base import (
     Projection,
     StateReached,
 )
-from openras.links.process import LinkProcess, ProcessIdentity
+from openras.links.process import LinkProcess, ProcessIdentity, Watcher
 from openras.links.supervisor import SupervisedLink
 from openras.states import RasConnState
 
@@ -102,7 +102,7 @@ class _Control:
         self.buffer = b""
         self.pending = b""  # what the socket did not take yet
         sock.setblocking(False)
-        asyncio.get_running_loop().add_reader(sock.fileno(), self._readable)
+        Watcher.of().add(sock.fileno(), self._readable)
 
     def _readable(self) -> None:
         try:
@@ -114,7 +114,7 @@ class _Control:
         if not data:
             # The program closed its end (it exits): nothing more to read. The socket stays
             # open until the link's close (a stop written now just goes nowhere).
-            asyncio.get_running_loop().remove_reader(self.sock.fileno())
+            Watcher.of().remove(self.sock.fileno())
             return
         *lines, rest = (self.buffer + data).split(b"\n") if self.buffer else data.split(b"\n")
         self.buffer = rest
@@ -161,9 +161,8 @@ class _Control:
         fd = self.sock.fileno()
         if fd < 0:
             return
-        loop = asyncio.get_running_loop()
-        loop.remove_reader(fd)
-        loop.remove_writer(fd)
+        Watcher.of().remove(fd)
+        asyncio.get_running_loop().remove_writer(fd)
         self.sock.close()
 
 
