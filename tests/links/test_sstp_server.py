@@ -98,16 +98,48 @@ class Rig:
     stderr: Path
 
 
+#: sstp-client 1.0.18 sometimes stalls once it has sent its HTTP request: it never polls
+#: the socket again, so it neither reads the reply nor makes the SSTP call (measured on this
+#: machine, 2026-12-04: a third to a half of the runs against a server on loopback, every
+#: run under strace; fewer over TLS 1.2, which the test server now speaks). Its bug, not
+#: what these tests look at: a run that stalls there is started again, a bounded number of
+#: times, and each test checks the run that got past it.
+STALL_S = 3.0
+ATTEMPTS = 5
+
+
 @contextlib.contextmanager
 def _rig(tmp_path: Path, cert: Path, key: Path, ca: Path) -> Iterator[Rig]:
     if os.geteuid() != 0:
         pytest.skip("sstpc makes its socket in /var/run/sstpc: needs root")
+    for attempt in range(ATTEMPTS):
+        with _one_rig(tmp_path, cert, key, ca, attempt) as rig:
+            if not _stalled(rig):
+                yield rig
+                return
+    pytest.fail(f"sstpc stalled after its HTTP request in all {ATTEMPTS} runs")
+
+
+def _stalled(rig: Rig) -> bool:
+    """Whether sstpc is in its stall: past its HTTP request, and in ``STALL_S`` it neither
+    made the SSTP call, nor closed the connection, nor exited."""
+
+    def moved() -> bool:
+        sessions = rig.server.sessions
+        done = bool(sessions) and (sessions[0].connect_request or bool(sessions[0].events))
+        return done or rig.proc.poll() is not None
+
+    return not wait_until(moved, STALL_S)
+
+
+@contextlib.contextmanager
+def _one_rig(tmp_path: Path, cert: Path, key: Path, ca: Path, attempt: int) -> Iterator[Rig]:
     client_ppp, sstpc_end = socket.socketpair()
     server_ppp, peer_end = socket.socketpair()
     peer = sstp.PppPeer(peer_end.fileno(), peer_end.fileno())
     server = sstp.SstpServer(str(cert), str(key), ("127.0.0.1", 0), lambda: peer).start()
-    stderr = tmp_path / "sstpc.err"
-    ipparam = f"openras-test-{os.getpid()}-{tmp_path.name}"[:40]
+    stderr = tmp_path / f"sstpc-{attempt}.err"
+    ipparam = f"openras-test-{os.getpid()}-{attempt}-{tmp_path.name}"[:40]
     argv = [
         "sstpc", "--nolaunchpppd", "--ipparam", ipparam, "--log-stderr", "--log-level", "2",
         "--ca-cert", str(ca), f"127.0.0.1:{server.address[1]}",
@@ -229,16 +261,22 @@ def test_lcp_crosses_both_ways(rig: Rig) -> None:
 
 
 def test_other_ca_stops_sstpc(tmp_path: Path, pki: Pki) -> None:
-    """A server certificate the CA file does not vouch for: sstpc exits -2 (254), naming
-    OpenSSL's reason, and no SSTP call is made."""
+    """A server certificate the CA file does not vouch for: sstpc never makes the SSTP call
+    and closes the connection. Measured with sstp-client 1.0.18 (2026-12-04): it sends its
+    HTTP request before it checks the certificate, then either exits -2 (254) naming
+    OpenSSL's reason or (more than half the runs here) closes the connection and hangs
+    without a word, never exiting. The daemon checks the certificate before sstpc starts
+    (801), and a dial that hangs is ended at its deadline; this test pins sstpc's side."""
     with _rig(tmp_path, pki.cert, pki.key, pki.other_ca) as rig:
-        assert wait_until(lambda: rig.proc.poll() is not None, WAIT_S)
-        assert rig.proc.returncode == 254
-        log = rig.stderr.read_text(errors="replace")
-        assert "Verification of server certificate failed" in log
-        assert "SSL certificate verification failed: unable to get local issuer certificate" in log
         assert wait_until(lambda: rig.server.sessions, WAIT_S)
-        assert not rig.server.sessions[0].connect_request
+        session = rig.server.sessions[0]
+        assert wait_until(lambda: "client closed" in session.events, WAIT_S), session
+        assert not session.connect_request and not session.connected
+        if wait_until(lambda: rig.proc.poll() is not None, 2):
+            assert rig.proc.returncode == 254
+            log = rig.stderr.read_text(errors="replace")
+            assert "Verification of server certificate failed" in log
+            assert "unable to get local issuer certificate" in log
 
 
 def test_sstpc_does_not_check_the_name(tmp_path: Path, pki: Pki) -> None:
