@@ -208,15 +208,27 @@ def test_non_root_is_refused_the_all_users_book_and_default_creds(rasman, shared
 
 def test_windows_vpn_entries_are_refused_or_run_by_their_real_type(rasman, tmp_path: Path) -> None:
     """DEVICE=vpn sits in the device block; the daemon still sees it: an L2TP/IPsec export
-    goes to the l2tp driver, which says the pre-shared key is missing (766) and how to save
-    one, an IKEv2 export to the ikev2 driver, which asks for the user name and password the
-    dial lacks (691, with ``needs``), each before anything starts."""
+    goes to the l2tp driver, which says what is missing (766) and how to provide it: the
+    machine certificate for an entry that authenticates IPsec by certificate (the corpus
+    entry's ``IpSecFlags=0``), the pre-shared key for one that uses a key (``IpSecFlags=1``,
+    as Windows exports PSK entries); an IKEv2 export goes to the ikev2 driver, which asks for
+    the user name and password the dial lacks (691, with ``needs``); each before anything
+    starts."""
     from openras import Client, errors
 
     corpus = Path(__file__).parents[1] / "unit" / "pbk_corpus"
-    for name, entry, code in (("l2tp.pbk", "L2TP Lab", 766), ("ikev2.pbk", "IKEv2 Office", 691)):
+    psk_text = (
+        (corpus / "l2tp.pbk").read_text(encoding="utf-8").replace("IpSecFlags=0", "IpSecFlags=1")
+    )
+    (tmp_path / "l2tp-psk.pbk").write_text(psk_text, encoding="utf-8")
+    for name, entry, code, says in (
+        ("l2tp.pbk", "L2TP Lab", 766, "OpenRasL2tpCert"),
+        ("l2tp-psk.pbk", "L2TP Lab", 766, "RASCM_PreSharedKey"),
+        ("ikev2.pbk", "IKEv2 Office", 691, ""),
+    ):
         book = tmp_path / name
-        shutil.copyfile(corpus / name, book)
+        if not book.exists():
+            shutil.copyfile(corpus / name, book)
         got, h = r.RasDial(None, str(book), r.RASDIALPARAMS(szEntryName=entry))
         assert got == code
         if h:
@@ -225,7 +237,7 @@ def test_windows_vpn_entries_are_refused_or_run_by_their_real_type(rasman, tmp_p
             c.dial(entry, book)
         assert exc.value.code == code
         if code == 766:
-            assert "RASCM_PreSharedKey" in str(exc.value), exc.value
+            assert says in str(exc.value), exc.value
         else:
             assert exc.value.needs == errors.NEEDS_CREDENTIALS, exc.value
         if exc.value.handle:
