@@ -28,13 +28,13 @@ async def counted(
     manager = Manager(tmp_path / "state")
     await manager.start()
     writes: list[bytes] = []
-    real = StateStore.write_table
+    real = StateStore._write_slot  # what every table write ends in (header and JSON)
 
-    def counting(self: StateStore, data: bytes) -> None:
-        writes.append(data)
-        real(self, data)
+    def counting(self: StateStore, blob: bytes | memoryview) -> None:
+        writes.append(bytes(blob))
+        real(self, blob)
 
-    monkeypatch.setattr(StateStore, "write_table", counting)
+    monkeypatch.setattr(StateStore, "_write_slot", counting)
     try:
         yield manager, writes
     finally:

@@ -41,6 +41,9 @@ _INSTANCE_RE = re.compile(rb'"instance"\s*:\s*"([0-9a-f]{1,64})"')
 _RUN_DIR_RE = re.compile(r"link-(\d{1,18})")
 #: Handles reserved in the ids file per durable write (a restart may skip the unused ones).
 HANDLE_BLOCK = 64
+#: Room before the JSON in the save buffer for the slot header (at most 63 bytes).
+_HEADROOM = 80
+_ENCODER = msgspec.json.Encoder()
 
 
 def handle_floor(*, ids: dict[str, Any], corrupt: bytes, run_dirs: list[str]) -> int:
@@ -95,6 +98,8 @@ class StateStore:
         self._ids_written: tuple[str, int] | None = None
         self._seq = 0
         self._fds: list[int | None] = [None, None]
+        #: The encoding buffer of :meth:`save` (the table, after ``_HEADROOM`` bytes).
+        self._buf = bytearray()
 
     @property
     def path(self) -> Path:
@@ -153,9 +158,21 @@ class StateStore:
         return data if isinstance(data, dict) else {}
 
     def save(self, record: dict[str, Any]) -> None:
-        """Write ``record`` now, on the calling thread (ids first, then the table)."""
+        """Write ``record`` now, on the calling thread (ids first, then the table).
+
+        Encoded into one buffer kept for the daemon's life, its header put right before the
+        JSON: at 1,000 rows the table is most of a megabyte, and a new bytes object for it
+        and another for header + JSON on every write left that much again of the daemon's
+        memory in malloc's free lists."""
         self.reserve(record)
-        self.write_table(msgspec.json.encode(record))
+        buf = self._buf
+        _ENCODER.encode_into(record, buf, _HEADROOM)
+        with memoryview(buf) as whole, whole[_HEADROOM:] as data:
+            header = slot_header(self._seq + 1, data)
+            start = _HEADROOM - len(header)
+            whole[start:_HEADROOM] = header
+            with whole[start:] as blob:
+                self._write_slot(blob)
 
     def reserve(self, record: dict[str, Any]) -> None:
         """Make the ids file cover ``record``'s next handle before any table names it.
@@ -174,6 +191,10 @@ class StateStore:
 
     def write_table(self, data: bytes) -> None:
         """Write the encoded table to the older slot, in place (see the class docstring)."""
+        self._write_slot(slot_bytes(self._seq + 1, data))
+
+    def _write_slot(self, blob: bytes | memoryview) -> None:
+        """Write a whole slot file (header and JSON) as the next sequence number."""
         seq = self._seq + 1
         index = seq % 2
         fd = self._fds[index]
@@ -181,12 +202,11 @@ class StateStore:
             fd = self._fds[index] = os.open(
                 self.slots[index], os.O_RDWR | os.O_CREAT | os.O_CLOEXEC | os.O_NOFOLLOW, 0o600
             )
-        blob = slot_bytes(seq, data)
-        view = memoryview(blob)
-        offset = 0
-        while offset < len(blob):
-            offset += os.pwrite(fd, view[offset:], offset)
-        os.ftruncate(fd, len(blob))
+        with memoryview(blob) as view:
+            offset = 0
+            while offset < len(view):
+                offset += os.pwrite(fd, view[offset:], offset)
+            os.ftruncate(fd, len(view))
         self._seq = seq
         if seq <= 2:
             with contextlib.suppress(FileNotFoundError):
@@ -199,9 +219,14 @@ class StateStore:
                 self._fds[i] = None
 
 
+def slot_header(seq: int, data: bytes | memoryview) -> bytes:
+    """A slot file's first line: ``openras-table seq=N len=L crc=C`` and a newline."""
+    return b"openras-table seq=%d len=%d crc=%08x\n" % (seq, len(data), zlib.crc32(data))
+
+
 def slot_bytes(seq: int, data: bytes) -> bytes:
-    """A slot file: ``openras-table seq=N len=L crc=C`` and a newline, then the JSON."""
-    return b"openras-table seq=%d len=%d crc=%08x\n" % (seq, len(data), zlib.crc32(data)) + data
+    """A slot file: its header (:func:`slot_header`), then the JSON."""
+    return slot_header(seq, data) + data
 
 
 def parse_slot(raw: bytes) -> tuple[int, dict[str, Any]] | None:
