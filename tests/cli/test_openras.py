@@ -326,7 +326,11 @@ def test_completion_scripts_and_words(cli: Cli) -> None:
             subprocess.run(["zsh", "-n"], input=zsh_script, text=True, check=False).returncode == 0
         )
     assert lines(cli.openras("__complete", "entries").stdout)[:2] == ["Demo", "Secret"]
-    assert "hangup" in lines(cli.openras("__complete", "commands").stdout)
+    # every command the parser has (but the hidden one), in its order
+    from openras.cli import openras as parser_table
+
+    offered = lines(cli.openras("__complete", "commands").stdout)
+    assert offered == [name for name, *_ in parser_table._COMMANDS if not name.startswith("_")]
     assert cli.openras("dial", "Demo").returncode == 0
     [doc] = listed(cli)
     assert lines(cli.openras("__complete", "targets").stdout) == [str(doc["handle"]), "Demo"]

@@ -25,6 +25,7 @@ COMMANDS: Final = (
     "history",
     "entries",
     "entry",
+    "creds",
     "daemon",
     "manager",
     "error",
