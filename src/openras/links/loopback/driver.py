@@ -275,7 +275,10 @@ class LoopbackLink(SupervisedLink[dict[str, Any]]):
                 "user": self.spec.params.user,
                 "password": self.spec.params.password,
             }
-            commands += json.dumps(msg).encode() + b"\n"
+            # The start first: a daemon killed right after the spawn leaves these commands
+            # in the socket pair, and the program must still start (and be adopted) though
+            # its reply to the status finds nobody to read it.
+            commands = json.dumps(msg).encode() + b"\n" + commands
         control.write(commands)
 
     def _program_exited(self, rc: int | None) -> tuple[int, str] | None:
@@ -326,6 +329,10 @@ class LoopbackLink(SupervisedLink[dict[str, Any]]):
             self.emit(LinkFailed(int(status.get("error") or errors.ERROR_UNKNOWN)))
         elif phase == "dropped":
             self.emit(LinkLost(int(status.get("error") or errors.ERROR_REMOTE_DISCONNECTION)))
+        elif phase == "hold":
+            # Started, never told to dial: the daemon that spawned it died first. Nobody
+            # will: the attempt ends here (else the row would wait for ever).
+            self._finish(errors.ERROR_DISCONNECTION, "the manager stopped before the dial began")
 
     def provide_input(self, text: str | None) -> bool:
         if not self._asking or self._ended() or self._control is None:

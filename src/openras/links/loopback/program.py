@@ -190,6 +190,8 @@ class Program:
                 elif cmd == "status":
                     writer.write((json.dumps(self.status()) + "\n").encode())
                 elif cmd == "start" and not self.started:
+                    # The starter follows the dial (whatever order its commands came in).
+                    self.watchers.add(writer)
                     self.started = True
                     self.spawn(self.dial(str(msg.get("password", ""))))
                 elif cmd == "stop":
