@@ -3,6 +3,8 @@ forbids is refused in pppd's argv, so the password never goes out by it."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from openras.errors import ERROR_INVALID_FUNCTION_FOR_ENTRY, ERROR_INVALID_PARAMETER, RasError
@@ -79,3 +81,26 @@ def test_a_server_that_wants_a_forbidden_protocol_is_691_saying_why() -> None:
     code, detail = classify_exit(log, 16, connected=False)
     assert code == ERROR_AUTHENTICATION_FAILURE
     assert "AuthRestrictions" in detail
+
+
+def test_an_l2tp_entry_that_forbids_ms_chap_v2_is_780_before_anything_starts() -> None:
+    from openras.links.base import DialParams, LinkSpec
+    from openras.links.ppp.l2tp_link import dial_from_spec
+
+    keys = {"device": "vpn", "vpnstrategy": "3", "dataencryption": "0", "phonenumber": "192.0.2.1"}
+    for restrictions, ok in (("544", True), ("8", False)):
+        spec = LinkSpec(
+            handle=5,
+            owner_uid=1000,
+            entry=EntrySnapshot("L2TP", {**keys, "authrestrictions": restrictions}),
+            params=DialParams(user="alice", password="pw"),
+            run_dir=Path("/nonexistent"),
+            marker="m",
+        )
+        if ok:
+            assert dial_from_spec(spec).tunnel.server == "192.0.2.1"
+        else:
+            with pytest.raises(RasError) as err:
+                dial_from_spec(spec)
+            assert err.value.code == ERROR_INVALID_FUNCTION_FOR_ENTRY
+            assert "L2TP" in str(err.value.detail)

@@ -77,7 +77,7 @@ from openras.links.ikev2.driver import _MOUNT_AND_EXEC, find_charon
 from openras.links.ikev2.vici import ViciClosed, ViciConnection, ViciError
 from openras.links.journal import File, Interface, Process, XfrmReqid
 from openras.links.ppp import l2tp
-from openras.links.ppp.argv import dial_server, dial_user
+from openras.links.ppp.argv import check_vpn_auth, dial_server, dial_user
 from openras.links.ppp.driver import _RUN, PppLink
 from openras.links.ppp.interpreter import PppLog, classify_exit, deadline_code
 from openras.links.process import LinkProcess, ProcessIdentity, proc_start
@@ -129,6 +129,7 @@ def dial_from_spec(spec: LinkSpec) -> L2tpDial:
             ERROR_CONNECTING_DEVICE_NOT_FOUND,
             f"entry {entry.name!r} is not an L2TP entry (VpnStrategy 3, 4 or 13)",
         )
+    check_vpn_auth(entry, "L2TP")  # pppd over L2TP authenticates with MS-CHAPv2 only
     ipsec = l2tp.entry_ipsec(entry)
     server = dial_server(spec, "L2TP")
     if ipsec and l2tp.entry_auth(entry) == l2tp.AUTH_CERT:
