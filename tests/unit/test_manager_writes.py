@@ -30,9 +30,9 @@ async def counted(
     writes: list[bytes] = []
     real = StateStore._write_slot  # what every table write ends in (header and JSON)
 
-    def counting(self: StateStore, blob: bytes | memoryview) -> None:
-        writes.append(bytes(blob))
-        real(self, blob)
+    def counting(self: StateStore, pieces: Any) -> None:
+        writes.append(b"".join(bytes(piece) for piece in pieces))
+        real(self, pieces)
 
     monkeypatch.setattr(StateStore, "_write_slot", counting)
     try:

@@ -23,6 +23,7 @@ import os
 import re
 import secrets
 import zlib
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -41,9 +42,9 @@ _INSTANCE_RE = re.compile(rb'"instance"\s*:\s*"([0-9a-f]{1,64})"')
 _RUN_DIR_RE = re.compile(r"link-(\d{1,18})")
 #: Handles reserved in the ids file per durable write (a restart may skip the unused ones).
 HANDLE_BLOCK = 64
-#: Room before the JSON in the save buffer for the slot header (at most 63 bytes).
-_HEADROOM = 80
 _ENCODER = msgspec.json.Encoder()
+#: Buffers per vectored write (the kernel's limit).
+_IOV_MAX = os.sysconf("SC_IOV_MAX") if "SC_IOV_MAX" in os.sysconf_names else 1024
 
 
 def handle_floor(*, ids: dict[str, Any], corrupt: bytes, run_dirs: list[str]) -> int:
@@ -98,8 +99,6 @@ class StateStore:
         self._ids_written: tuple[str, int] | None = None
         self._seq = 0
         self._fds: list[int | None] = [None, None]
-        #: The encoding buffer of :meth:`save` (the table, after ``_HEADROOM`` bytes).
-        self._buf = bytearray()
 
     @property
     def path(self) -> Path:
@@ -158,21 +157,43 @@ class StateStore:
         return data if isinstance(data, dict) else {}
 
     def save(self, record: dict[str, Any]) -> None:
-        """Write ``record`` now, on the calling thread (ids first, then the table).
-
-        Encoded into one buffer kept for the daemon's life, its header put right before the
-        JSON: at 1,000 rows the table is most of a megabyte, and a new bytes object for it
-        and another for header + JSON on every write left that much again of the daemon's
-        memory in malloc's free lists."""
+        """Write ``record`` now, on the calling thread (ids first, then the table)."""
         self.reserve(record)
-        buf = self._buf
-        _ENCODER.encode_into(record, buf, _HEADROOM)
-        with memoryview(buf) as whole, whole[_HEADROOM:] as data:
-            header = slot_header(self._seq + 1, data)
-            start = _HEADROOM - len(header)
-            whole[start:_HEADROOM] = header
-            with whole[start:] as blob:
-                self._write_slot(blob)
+        self.write_table(msgspec.json.encode(record))
+
+    def save_table(
+        self,
+        *,
+        boot_id: str,
+        instance: str,
+        next_handle: int,
+        rows: Sequence[msgspec.Raw],
+        history: list[dict[str, Any]],
+    ) -> None:
+        """:meth:`save` of ``{"boot_id", "instance", "table": {"next_handle", "rows",
+        "history"}}`` whose rows are encoded already (``Conn.encoded``): the slot is written
+        from its pieces (header, the record around the rows, each row) by vectored writes,
+        never joined. At 1,000 rows the table is most of a megabyte: a bytes object for it,
+        and another for header + JSON, on every write left that much again of the daemon's
+        memory in malloc's free lists."""
+        self._reserve(instance, next_handle)
+        head = b'{"boot_id":%b,"instance":%b,"table":{"next_handle":%d,"rows":[' % (
+            _ENCODER.encode(boot_id),
+            _ENCODER.encode(instance),
+            next_handle,
+        )
+        pieces: list[bytes | msgspec.Raw] = [head]
+        for i, row in enumerate(rows):
+            if i:
+                pieces.append(b",")
+            pieces.append(row)
+        pieces.append(b'],"history":' + _ENCODER.encode(history) + b"}}")
+        crc = size = 0
+        for piece in pieces:
+            crc = zlib.crc32(piece, crc)
+            size += len(piece)
+        header = b"openras-table seq=%d len=%d crc=%08x\n" % (self._seq + 1, size, crc)
+        self._write_slot([header, *pieces])
 
     def reserve(self, record: dict[str, Any]) -> None:
         """Make the ids file cover ``record``'s next handle before any table names it.
@@ -180,8 +201,9 @@ class StateStore:
         First, so the counter on disk is never behind a handle in the table file (or in a
         reply); a block ahead, so that the next dials need no fsync.
         """
-        instance = str(record.get("instance", ""))
-        next_handle = int(record["table"]["next_handle"])
+        self._reserve(str(record.get("instance", "")), int(record["table"]["next_handle"]))
+
+    def _reserve(self, instance: str, next_handle: int) -> None:
         written = self._ids_written
         if written is None or written[0] != instance or next_handle > written[1]:
             reserved = next_handle + HANDLE_BLOCK
@@ -191,10 +213,10 @@ class StateStore:
 
     def write_table(self, data: bytes) -> None:
         """Write the encoded table to the older slot, in place (see the class docstring)."""
-        self._write_slot(slot_bytes(self._seq + 1, data))
+        self._write_slot([slot_bytes(self._seq + 1, data)])
 
-    def _write_slot(self, blob: bytes | memoryview) -> None:
-        """Write a whole slot file (header and JSON) as the next sequence number."""
+    def _write_slot(self, pieces: Sequence[bytes | msgspec.Raw]) -> None:
+        """Write a whole slot file (header and JSON, in pieces) as the next sequence number."""
         seq = self._seq + 1
         index = seq % 2
         fd = self._fds[index]
@@ -202,11 +224,17 @@ class StateStore:
             fd = self._fds[index] = os.open(
                 self.slots[index], os.O_RDWR | os.O_CREAT | os.O_CLOEXEC | os.O_NOFOLLOW, 0o600
             )
-        with memoryview(blob) as view:
-            offset = 0
-            while offset < len(view):
-                offset += os.pwrite(fd, view[offset:], offset)
-            os.ftruncate(fd, len(view))
+        offset = 0
+        for i in range(0, len(pieces), _IOV_MAX):
+            chunk = pieces[i : i + _IOV_MAX]
+            want = sum(len(piece) for piece in chunk)
+            done = os.pwritev(fd, chunk, offset)
+            if done < want:  # a short write (a full disk, a signal): the rest in one piece
+                rest = memoryview(b"".join(bytes(piece) for piece in chunk))
+                while done < want:
+                    done += os.pwrite(fd, rest[done:], offset + done)
+            offset += want
+        os.ftruncate(fd, offset)
         self._seq = seq
         if seq <= 2:
             with contextlib.suppress(FileNotFoundError):
@@ -219,14 +247,9 @@ class StateStore:
                 self._fds[i] = None
 
 
-def slot_header(seq: int, data: bytes | memoryview) -> bytes:
-    """A slot file's first line: ``openras-table seq=N len=L crc=C`` and a newline."""
-    return b"openras-table seq=%d len=%d crc=%08x\n" % (seq, len(data), zlib.crc32(data))
-
-
 def slot_bytes(seq: int, data: bytes) -> bytes:
-    """A slot file: its header (:func:`slot_header`), then the JSON."""
-    return slot_header(seq, data) + data
+    """A slot file: ``openras-table seq=N len=L crc=C`` and a newline, then the JSON."""
+    return b"openras-table seq=%d len=%d crc=%08x\n" % (seq, len(data), zlib.crc32(data)) + data
 
 
 def parse_slot(raw: bytes) -> tuple[int, dict[str, Any]] | None:

@@ -898,8 +898,13 @@ class Manager:
             return
         self._dirty = False
         self.table.changed = False
-        self.store.save(
-            {"boot_id": self.boot, "instance": self.instance, "table": self.table.to_encodable()}
+        table = self.table
+        self.store.save_table(
+            boot_id=self.boot,
+            instance=self.instance,
+            next_handle=table.next_handle,
+            rows=[conn.encoded() for conn in table.rows.values()],
+            history=list(table.history),
         )
 
     @property
