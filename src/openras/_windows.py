@@ -79,10 +79,19 @@ def entry_guid(phonebook: str | os.PathLike[str], name: str) -> str:
     hex digits, the pbk's spelling). Nothing is written: reading an entry never edits a
     phonebook."""
     key = f"{os.path.abspath(os.fspath(phonebook))}\0{name.casefold()}"
-    return uuid.uuid5(_ENTRY_NS, key).hex.upper()
+    return _uuid5_hex(_ENTRY_NS, key)
 
 
 def correlation_id(handle: int, created: float) -> str:
     """RASCONN.guidCorrelationId: one per connection attempt (a handle is never reused, and
     its creation time tells daemons apart), stable for the connection's life."""
-    return uuid.uuid5(_CORRELATION_NS, f"{handle}:{created!r}").hex.upper()
+    return _uuid5_hex(_CORRELATION_NS, f"{handle}:{created!r}")
+
+
+def _uuid5_hex(namespace: uuid.UUID, name: str) -> str:
+    """``uuid.uuid5(namespace, name).hex.upper()`` by CPython's own SHA-1: uuid5 takes it
+    from hashlib, which loads OpenSSL's libcrypto (3.4 MB of the daemon's memory) for it."""
+    from openras._digest import sha1_digest
+
+    digest = sha1_digest(namespace.bytes + name.encode("utf-8"))
+    return uuid.UUID(bytes=digest[:16], version=5).hex.upper()

@@ -12,7 +12,6 @@ and :meth:`CredentialStore.forget_entry`.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import os
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -20,6 +19,7 @@ from pathlib import Path
 
 import msgspec
 
+from openras._digest import sha256_hex
 from openras.atomic import atomic_write
 from openras.wire.protocol import PASSWORD_HANDLE as PASSWORD_HANDLE
 
@@ -45,9 +45,7 @@ class CredentialStore:
         self.root = state_dir / "credentials"
 
     def _path(self, owner: int | None, phonebook: str, entry: str) -> Path:
-        digest = hashlib.sha256(
-            f"{os.path.abspath(phonebook)}\0{entry.casefold()}".encode()
-        ).hexdigest()
+        digest = sha256_hex(f"{os.path.abspath(phonebook)}\0{entry.casefold()}".encode())
         return self.root / ("default" if owner is None else str(owner)) / f"{digest[:32]}.json"
 
     def get(self, owner: int | None, phonebook: str, entry: str) -> Saved | None:

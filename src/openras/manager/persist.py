@@ -21,7 +21,6 @@ import contextlib
 import dataclasses
 import os
 import re
-import secrets
 import zlib
 from collections.abc import Sequence
 from pathlib import Path
@@ -74,7 +73,7 @@ def boot_id() -> str:
 
 
 def new_instance_id() -> str:
-    return secrets.token_hex(6)
+    return os.urandom(6).hex()  # secrets.token_hex, without hmac's libcrypto
 
 
 class StateStore:
