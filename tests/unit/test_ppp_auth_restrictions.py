@@ -43,9 +43,20 @@ def test_what_is_not_allowed_is_refused_to_pppd() -> None:
     assert refuse_options(entry_auth(_entry("632"))) == []
 
 
+def test_eap_mschapv2_allows_ms_chap_v2_and_other_eap_is_a_clear_error() -> None:
+    # Windows' VPN exports: AuthRestrictions=128 with CustomAuthKey=26 (EAP-MSCHAPv2)
+    eap_mschapv2 = EntrySnapshot("x", {"authrestrictions": "128", "customauthkey": "26"})
+    assert entry_auth(eap_mschapv2) == ("mschap-v2",)
+    check_vpn_auth(eap_mschapv2, "PPTP")
+    eap_tls = EntrySnapshot("x", {"authrestrictions": "128", "customauthkey": "13"})
+    with pytest.raises(RasError) as err:
+        check_vpn_auth(eap_tls, "SSTP")
+    assert err.value.code == ERROR_INVALID_FUNCTION_FOR_ENTRY
+
+
 def test_eap_only_and_garbage_are_clear_errors() -> None:
     with pytest.raises(RasError) as err:
-        entry_auth(_entry("128"))  # EAP only: what the IKEv2 exports say
+        entry_auth(_entry("128"))  # EAP of a type not named
     assert err.value.code == ERROR_INVALID_FUNCTION_FOR_ENTRY
     assert "EAP" in str(err.value.detail)
     with pytest.raises(RasError) as err:

@@ -226,12 +226,19 @@ _AR_SCALAR: Final = {
     3: ("mschap",),
 }
 _AUTH_NAMES: Final = {"pap": "PAP", "chap": "CHAP", "mschap": "MS-CHAP", "mschap-v2": "MS-CHAPv2"}
+_AR_EAP: Final = 0x80
+#: ``CustomAuthKey`` of EAP-MSCHAPv2 (EAP type 26), what Windows' VPN exports name with
+#: ``AuthRestrictions=128``.
+_EAP_MSCHAPV2: Final = "26"
 
 
 def entry_auth(entry: EntryView) -> tuple[str, ...]:
     """The PPP authentication protocols the entry allows (``AuthRestrictions``), in pppd's
-    names; all four when the entry says nothing. An entry that allows only what openras
-    cannot do over PPP (EAP, SPAP) is 780, naming them: never a protocol it forbids."""
+    names; all four when the entry says nothing. EAP-MSCHAPv2 (the EAP bit with
+    ``CustomAuthKey=26``, what Windows' VPN exports carry) allows MS-CHAPv2: the same
+    credentials and the same exchange without EAP's framing (pppd has no EAP-MSCHAPv2), so
+    nothing weaker. An entry that allows only what openras cannot do over PPP (another EAP
+    type, SPAP) is 780, naming them: never a protocol it forbids."""
     raw = (entry.get("AuthRestrictions") or "").strip()
     if not raw:
         return AUTH_PROTOCOLS
@@ -243,7 +250,10 @@ def entry_auth(entry: EntryView) -> tuple[str, ...]:
         ) from None
     if value in _AR_SCALAR:
         return _AR_SCALAR[value]
-    allowed = tuple(name for bit, name in _AR_PROTOCOLS if value & bit)
+    eap_mschapv2 = value & _AR_EAP and (entry.get("CustomAuthKey") or "").strip() == _EAP_MSCHAPV2
+    allowed = tuple(
+        name for bit, name in _AR_PROTOCOLS if value & bit or (name == "mschap-v2" and eap_mschapv2)
+    )
     if not allowed:
         raise RasError(
             ERROR_INVALID_FUNCTION_FOR_ENTRY,
