@@ -421,7 +421,7 @@ class WireGuardLink(SupervisedLink[WgConfig]):
             await self._watch(monitor)
         except LinkFailure as exc:
             if self._proc is not None and self._proc.exited:
-                return  # the program died under us: _watch_exit reports why
+                return  # the program died under us: its exit watch (_watch_program) reports why
             self._finish(exc.code, exc.detail)
 
     async def _wait_uapi(self) -> None:
