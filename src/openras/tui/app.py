@@ -389,6 +389,13 @@ class RasphoneApp(App[int]):
                             client = None  # the feed shows the banner and reconnects
                     except OSError:
                         client = None
+                elif client is not None and row.info.phase == "disconnecting":
+                    # Going: read it again, so a row whose last status was read just before
+                    # the handle went (no later event to say so) is dropped within a second.
+                    try:
+                        await self.refresh_handle(client, row.handle)
+                    except (errors.RasError, OSError):
+                        client = None
                 if self.rows.get(row.handle) is row:
                     self._render_row(row)
                     self._notify_views(row.handle)
