@@ -36,6 +36,10 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--reps", type=int, default=5)
     parser.add_argument("--types", default=",".join(TYPES))
+    parser.add_argument(
+        "--wire", action="store_true",
+        help="also print each PPPoE round's frames (time from the round's start, sender, kind)",
+    )  # fmt: skip
     args = parser.parse_args()
     types = [t for t in args.types.split(",") if t]
     unknown = sorted(set(types) - set(TYPES))
@@ -53,8 +57,13 @@ def main() -> int:
         run = vmrun.run_tier(Path(tmp) / "rw", timeout=600 + 300 * args.reps * len(types))
     print(run.summary())
     for line in run.output.splitlines():
-        if "BENCH sample " in line:  # (pytest -v may print the test's name before it)
-            print("  " + line.partition("BENCH sample ")[2])
+        for tag in (
+            "BENCH sample ",
+            "BENCH phases ",
+            *(("BENCH wire ",) if args.wire else ()),
+        ):  # (pytest -v may print a name first)
+            if tag in line:
+                print("  " + line.partition(tag)[2])
     results = {name: dict(kv.split("=") for kv in rest.split()) for name, rest in
                _RESULT.findall(run.output)}  # fmt: skip
     print(f"\n{'type':8} {'raw dial':>10} {'openras':>10} {'ratio':>6}   "
