@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
+import socket
 
 import pytest
 from netns import NetnsLab, NsPair
@@ -25,6 +26,7 @@ from openras.links.rtnl import (
     NoLinkLocal,
     Op,
     Rtnl,
+    if_index,
 )
 
 IF = "ortest0"
@@ -168,3 +170,20 @@ def test_table_has_routes(netns_lab: NetnsLab, netns_pair: NsPair) -> None:
         assert not rtnl.table_has_routes(4, 0x6F720009)
         assert not rtnl.table_has_routes(6, 0x6F72000A)
         assert rtnl.table_has_routes(4, RT_TABLE_MAIN)  # the veth's subnet
+
+
+def test_if_index_answers_as_if_nametoindex_does_in_the_callers_namespace(
+    netns_lab: NetnsLab, netns_pair: NsPair
+) -> None:
+    """The index of a name in the calling thread's namespace (B's veth is not A's), None
+    for a name there is not (nor an empty or over-long one); the kernel is asked by
+    RTM_GETLINK, which loads no module (tests/vm/guest/test_interface_lookup.py)."""
+    with netns_lab.inside(netns_pair.b):
+        assert if_index(netns_pair.if_b) == socket.if_nametoindex(netns_pair.if_b)
+        assert if_index("lo") == 1
+        assert if_index(netns_pair.if_a) is None  # A's end of the veth
+        assert if_index("") is None
+        assert if_index("x" * 16) is None  # past IFNAMSIZ: no interface can have it
+    with netns_lab.inside(netns_pair.a):
+        assert if_index(netns_pair.if_a) == socket.if_nametoindex(netns_pair.if_a)
+        assert if_index(netns_pair.if_b) is None

@@ -18,7 +18,6 @@ import json
 import logging
 import os
 import re
-import socket
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Final
@@ -27,7 +26,7 @@ from openras.dns import backends
 from openras.dns.backends import Applied, Backend, NoBackend
 from openras.dns.plan import EntryKeys, domains_of, plan_dns
 from openras.links.base import Projection
-from openras.links.rtnl import Rtnl
+from openras.links.rtnl import Rtnl, if_index
 
 log = logging.getLogger("openras.rasman.dns")
 
@@ -37,9 +36,8 @@ _JOURNAL: Final = re.compile(r"link-(\d{1,18})\.json")
 def routes_everything(ifname: str) -> bool:
     """Whether routes through ``ifname`` (any table) cover a whole address family: a default
     route, or the halves ``0/1`` + ``128/1`` that OpenVPN's ``redirect-gateway def1`` adds."""
-    try:
-        index = socket.if_nametoindex(ifname)
-    except OSError:
+    index = if_index(ifname)
+    if index is None:
         return False
     try:
         with Rtnl() as rtnl:
@@ -176,10 +174,7 @@ class DnsService:
             if not plan:
                 self._status.pop(handle, None)
                 return
-            try:
-                ifindex = socket.if_nametoindex(proj.interface)
-            except OSError:
-                ifindex = 0
+            ifindex = if_index(proj.interface) or 0
             item = Applied(handle, self.backend.name, plan, ifindex)
             async with self._lock:
                 previous = self._applied.get(handle)

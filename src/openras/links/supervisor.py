@@ -179,6 +179,8 @@ class SupervisedLink(Link, Generic[PreparedT]):
         its exit reported."""
         if journal:
             self.journal.note(Process(proc.pid, proc.identity.create_time))
+            if log.isEnabledFor(logging.DEBUG):  # where a dial's time goes, at debug level
+                log.debug("%d: %s started, pid %d", self.spec.handle, self.driver, proc.pid)
         self._proc = proc
         proc.on_exit(self._on_program_exit)
 
@@ -217,6 +219,8 @@ class SupervisedLink(Link, Generic[PreparedT]):
 
     async def start(self) -> None:
         self._started = time.monotonic()
+        if log.isEnabledFor(logging.DEBUG):
+            log.debug("%d: %s link starting", self.spec.handle, self.driver)
         prepared = self.spec.prepared
         if prepared is None:
             prepared = await asyncio.to_thread(self.validate, self.spec)

@@ -15,7 +15,6 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
-import socket
 import statistics
 import subprocess
 import time
@@ -28,6 +27,7 @@ from openras import rasapi
 from openras.errors import ERROR_INVALID_HANDLE
 from openras.links.ppp.argv import PppSettings, build_argv
 from openras.links.ppp.interpreter import PppLog
+from openras.links.rtnl import if_index
 
 POLL = 0.002
 #: Issue targets: openras / by hand, medians.
@@ -35,11 +35,8 @@ DIAL_TARGET, HANGUP_TARGET = 1.10, 1.25
 
 
 def link_exists(ifname: str) -> bool:
-    try:
-        socket.if_nametoindex(ifname)
-    except OSError:
-        return False
-    return True
+    """By rtnetlink, as the daemon asks (``if_nametoindex`` of a missing name runs modprobe)."""
+    return if_index(ifname) is not None
 
 
 def password_memfd(password: str) -> int:

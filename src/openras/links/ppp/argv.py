@@ -57,6 +57,7 @@ from openras.links import strategy
 from openras.links._common import dial_timeout, entry_bool, entry_int
 from openras.links.base import EntryView, LinkSpec
 from openras.links.ppp import dialing
+from openras.links.rtnl import if_index
 
 Kind = Literal["pppoe", "modem", "pptp", "sstp"]
 #: MPPE as the entry asks: required (128-bit) or refused.
@@ -411,16 +412,15 @@ class PppSettings:
                     ERROR_INVALID_PARAMETER,
                     f"OpenRasPppoeInterface={iface!r}: not an interface name",
                 )
-            if iface:
-                try:
-                    socket.if_nametoindex(iface)
-                except OSError:
-                    raise RasError(
-                        ERROR_DEVICE_DOES_NOT_EXIST,
-                        f"OpenRasPppoeInterface={iface}: no such interface here",
-                    ) from None
-            else:
+            if not iface:
                 iface = default_pppoe_interface()
+            # (by rtnetlink: as root, if_nametoindex of an unknown name has the kernel run
+            # modprobe netdev-<the entry's text>)
+            elif if_index(iface) is None:
+                raise RasError(
+                    ERROR_DEVICE_DOES_NOT_EXIST,
+                    f"OpenRasPppoeInterface={iface}: no such interface here",
+                )
             if number:  # a PPPoE entry's PhoneNumber is the service name (usually empty)
                 check_value("PhoneNumber", number)
                 if not _SERVICE.match(number):
