@@ -296,6 +296,8 @@ class SupervisedLink(Link, Generic[PreparedT]):
         self._stopping_callbacks.append(callback)
 
     def _on_program_exit(self, rc: int | None) -> None:
+        if log.isEnabledFor(logging.DEBUG):
+            log.debug("%d: %s program exited (%s)", self.spec.handle, self.driver, rc)
         if not self._ended():
             reason = self._program_exited(rc)
             if reason is not None:
@@ -324,6 +326,8 @@ class SupervisedLink(Link, Generic[PreparedT]):
         await self._release()
         await self.journal.replay(keep_file=True)
         retire_run_dir(self.spec.run_dir)
+        if log.isEnabledFor(logging.DEBUG):
+            log.debug("%d: %s link closed", self.spec.handle, self.driver)
 
     async def _abandon(self) -> None:
         """End a link that ``adopt`` found not worth keeping: SIGKILL, then the close."""
