@@ -31,6 +31,7 @@ sys.path.insert(0, str(ROOT / "tests" / "links"))
 from netns import NetnsLab, NsPair, missing_programs, wait_until  # noqa: E402
 
 from openras.client import Client  # noqa: E402
+from openras.links.rtnl import if_index  # noqa: E402
 
 __all__ = [
     "OVPN_PASSWORD",
@@ -94,12 +95,9 @@ def wait_exit(proc: subprocess.Popen[bytes], timeout: float = 10.0) -> None:
 
 
 def ifname_exists(name: str) -> bool:
-    """Whether ``name`` exists in this thread's network namespace (no subprocess)."""
-    try:
-        socket.if_nametoindex(name)
-    except OSError:
-        return False
-    return True
+    """Whether ``name`` exists in this thread's network namespace (no subprocess; by
+    rtnetlink, as the daemon asks: ``if_nametoindex`` of a missing name runs modprobe)."""
+    return if_index(name) is not None
 
 
 # -- rasman in namespace B ---------------------------------------------------------------------
