@@ -144,3 +144,42 @@ def alternate(name: str, raw: Callable[[], tuple[float, float]],
         f"openras_hangup_ms={med['openras'][1] * 1e3:.1f} hangup_ratio={hang_ratio:.2f}",
         flush=True,
     )
+
+
+class DaemonLog:
+    """rasman's log lines written since the last call, as ``+ms text`` from a round's start
+    (``--wire`` prints them: where a dial's or hang-up's time goes inside the daemon)."""
+
+    def __init__(self, path: Path) -> None:
+        self._path = path
+        self._at = path.stat().st_size
+
+    def lines_since(self, start: float) -> list[str]:
+        with self._path.open("rb") as fh:
+            fh.seek(self._at)
+            lines = fh.read().decode(errors="replace").splitlines()
+            self._at = fh.tell()
+        return daemon_marks(lines, start)
+
+
+def traced(name: str, log: DaemonLog, fn: Callable[[], tuple[float, float]]) -> tuple[float, float]:
+    """Run an openras round, then print rasman's log lines of it on the round's clock."""
+    start = time.time()
+    result = fn()
+    for line in log.lines_since(start):
+        print(f"BENCH wire {name} rasman {line}", flush=True)
+    return result
+
+
+def daemon_marks(lines: list[str], start: float) -> list[str]:
+    """rasman's log lines (``%(asctime)s``: local time to the millisecond) as ``+ms text``
+    from ``start``, for the lines that carry a time."""
+    out = []
+    for line in lines:
+        stamp, rest = line[:23], line[24:]
+        try:
+            at = time.mktime(time.strptime(stamp[:19], "%Y-%m-%d %H:%M:%S")) + int(stamp[20:]) / 1e3
+        except ValueError:
+            continue
+        out.append(f"+{(at - start) * 1e3:.0f} {rest.strip()}")
+    return out

@@ -138,17 +138,3 @@ def compact(marks: list[Mark], start: float) -> str:
     """Every mark as ``+ms sender:what``, for a round's line in the output."""
     return " ".join(f"+{(m.at - start) * 1e3:.0f}{m.sender[0]}:{m.what.replace(' ', '-')}"
                     for m in marks)  # fmt: skip
-
-
-def daemon_marks(lines: list[str], start: float) -> list[str]:
-    """rasman's log lines (``%(asctime)s``: local time to the millisecond) as ``+ms text``
-    from ``start``, for the lines that carry a time."""
-    out = []
-    for line in lines:
-        stamp, _, rest = line[:23], line[23:24], line[24:]
-        try:
-            at = time.mktime(time.strptime(stamp[:19], "%Y-%m-%d %H:%M:%S")) + int(stamp[20:]) / 1e3
-        except ValueError:
-            continue
-        out.append(f"+{(at - start) * 1e3:.0f} {rest.strip()}")
-    return out

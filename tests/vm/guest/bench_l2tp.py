@@ -25,10 +25,12 @@ import pytest
 import vici
 from _benchkit import (
     POLL,
+    DaemonLog,
     alternate,
     link_exists,
     openras_round,
     password_memfd,
+    traced,
     until_projected,
 )
 from _linkkit import NsRasman
@@ -140,9 +142,10 @@ def test_bench_l2tp(
     pbk.write_text(windows_export(pair.addr_a), encoding="utf-8")
     save_psk(pbk, PSK)
     n = itertools.count(1)
+    daemon = DaemonLog(rasman.log)
     alternate(
         "l2tp",
         lambda: raw_round(lab, pair.addr_a, pair.b, tmp_path, next(n)),
-        lambda: openras_round(pbk, ENTRY, USER, PASSWORD),
+        lambda: traced("l2tp", daemon, lambda: openras_round(pbk, ENTRY, USER, PASSWORD)),
         bench_reps,
     )

@@ -15,9 +15,9 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from _benchkit import alternate, openras_round, raw_pppd_round
+from _benchkit import DaemonLog, alternate, openras_round, raw_pppd_round
 from _linkkit import NsRasman
-from _wiretap import WireTap, compact, daemon_marks, phases
+from _wiretap import WireTap, compact, phases
 from netns import NetnsLab, NsPair, kill_pids, require_programs
 from test_ppp_driver import ENTRY, PASSWORD, USER, live_pids, pppoe_server
 
@@ -48,18 +48,14 @@ def test_bench_pppoe(
     n = itertools.count(1)
     tap = WireTap(lab, pair.a, pair.if_a)
 
-    log_at = [rasman.log.stat().st_size]
+    daemon = DaemonLog(rasman.log)
 
     def timed(side: str, fn: Callable[[], tuple[float, float]]) -> tuple[float, float]:
         start = time.time()
         dial, hang = fn()
         marks = tap.between(start, time.time())
         if side == "openras":  # the daemon's log lines of this round, on the same clock
-            with rasman.log.open("rb") as fh:
-                fh.seek(log_at[0])
-                lines = fh.read().decode(errors="replace").splitlines()
-                log_at[0] = fh.tell()
-            for line in daemon_marks(lines, start):
+            for line in daemon.lines_since(start):
                 print(f"BENCH wire pppoe rasman {line}", flush=True)
         ph = " ".join(f"{k}={v:.0f}" for k, v in phases(marks, start).items())
         print(f"BENCH phases pppoe {side} dial={dial * 1e3:.0f} {ph}", flush=True)

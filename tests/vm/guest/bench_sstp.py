@@ -8,7 +8,7 @@ import itertools
 from pathlib import Path
 
 import pytest
-from _benchkit import alternate, openras_round, raw_pppd_round
+from _benchkit import DaemonLog, alternate, openras_round, raw_pppd_round, traced
 from _linkkit import NsRasman
 from netns import NetnsLab, NsPair
 from test_sstp import ENTRY, PASSWORD, USER, SstpLab, server, windows_export
@@ -32,6 +32,7 @@ def test_bench_sstp(
     pbk.write_text(windows_export(pair.addr_a, server.ca), encoding="utf-8")
     settings = PppSettings(kind="sstp", user=USER, dial_timeout=60, server=pair.addr_a)
     n = itertools.count(1)
+    daemon = DaemonLog(rasman.log)
     alternate(
         "sstp",
         lambda: raw_pppd_round(
@@ -44,6 +45,6 @@ def test_bench_sstp(
             sstpc="/usr/sbin/sstpc",
             sstp_ca=str(server.ca),
         ),
-        lambda: openras_round(pbk, ENTRY, USER, PASSWORD),
+        lambda: traced("sstp", daemon, lambda: openras_round(pbk, ENTRY, USER, PASSWORD)),
         bench_reps,
     )
