@@ -149,7 +149,7 @@ def load_driver(name: str) -> type[Link]:
     return cls
 
 
-#: Drivers whose links need root (a tun device, routes): a per-user daemon cannot run them.
+#: Drivers whose links need root (network interfaces, routes): a per-user daemon cannot run them.
 #: (ssh decides per entry: its socks mode works without root; its validate says so.)
 ROOT_ONLY: Final = frozenset({"openvpn", "wireguard", "ppp", "ikev2", "l2tp", "attempts"})
 
@@ -158,7 +158,7 @@ def needs_system_daemon(driver: str) -> str | None:
     """Why a daemon that is not root cannot run ``driver``'s links (None if it can)."""
     if driver in ROOT_ONLY:
         return (
-            f"{driver} links need the system daemon (they make a tun device and routes), and "
+            f"{driver} links need the system daemon (they make network interfaces and routes), and "
             "this is a per-user one: start it with 'sudo systemctl enable --now openras', "
             "or as root run 'rasman'"
         )
