@@ -507,6 +507,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument(
         "--rasman-log-level", default="info", choices=["debug", "info", "warning", "error"]
     )
+    ap.add_argument(
+        "--keep-rasman-log", type=Path, metavar="FILE",
+        help="copy rasman's log there at the end (with --rasman-log-level debug: the time of "
+        "each state, the program's start and exit, the link's close)",
+    )  # fmt: skip
     args = ap.parse_args(argv)
     links = [x.strip() for x in args.links.split(",") if x.strip()]
     unknown = [x for x in links if x not in BENCHES]
@@ -570,6 +575,9 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         if rm is not None:
             rm.hang_up_everything()
+            if args.keep_rasman_log is not None:
+                with contextlib.suppress(OSError):
+                    shutil.copyfile(rm.log, args.keep_rasman_log)
         lab.close()
         shutil.rmtree(work, ignore_errors=True)
         if rm is not None and rm.state_dir is not None:

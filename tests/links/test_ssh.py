@@ -47,6 +47,7 @@ from netns import NetnsLab, NsPair, kill_pids, pids_in_netns, require_programs, 
 from openras.client import Client
 from openras.errors import InvalidHandle, RasError
 from openras.links.base import DialParams, LinkFailed, LinkLost, LinkSpec
+from openras.links.ssh import mux
 from openras.links.ssh.driver import SshLink
 from openras.policy import Grant
 from openras.states import RasConnState
@@ -261,6 +262,7 @@ async def test_tun_mode_as_root(netns_lab: NetnsLab, ssh_pair: NsPair, tmp_path:
         dev = f"tun{record['tun_unit']}"
         assert dev in netns_lab.links(ssh_pair.b)
         assert f"{TUN_NET}.2" in netns_lab.addresses(ssh_pair.b, dev)
+        assert await mux.alive(spec.run_dir / "ctl") == pid  # the master the driver asks
         serve_tun(netns_lab, ssh_pair)
         assert netns_lab.ping(ssh_pair.b, f"{TUN_NET}.1", count=2)
         stats = await link.statistics()
@@ -873,3 +875,29 @@ async def test_tun_routes_never_take_over_an_existing_route(
     assert dev not in netns_lab.links(ssh_pair.b)
     shown = netns_lab.run(ssh_pair.b, ["ip", "route", "show", taken]).stdout
     assert "dev lo" in shown
+
+
+async def test_the_daemons_mux_requests_reach_a_real_master(
+    netns_lab: NetnsLab, ssh_pair: NsPair, tmp_path: Path
+) -> None:
+    """The alive check and the exit request the driver sends on the control socket (instead
+    of running ``ssh -O check`` / ``ssh -O exit``) are understood by openssh's master: the
+    check answers with the master's pid, the exit makes it leave and remove its socket."""
+    server = start_sshd(netns_lab, ssh_pair, tmp_path)
+    kh = known_hosts(tmp_path, server.host_key_line)
+    ctl = tmp_path / "ctl"
+    argv = ["ssh", "-F", "none", "-N", "-M", "-S", str(ctl), "-i", str(server.client_key),
+            "-o", f"UserKnownHostsFile={kh}", "-o", "StrictHostKeyChecking=yes",
+            "-o", "BatchMode=yes", "-p", str(SSH_PORT), f"root@{ssh_pair.addr_a}"]  # fmt: skip
+    assert await mux.alive(ctl) is None  # nothing listens yet
+    proc = netns_lab.spawn(ssh_pair.b, argv, log=tmp_path / "master.log")
+    deadline = time.monotonic() + 10
+    while (pid := await mux.alive(ctl, within=1)) is None:
+        assert proc.poll() is None, (tmp_path / "master.log").read_text()
+        assert time.monotonic() < deadline, "the master never answered"
+        await asyncio.sleep(0.01)
+    assert pid == proc.pid
+    assert await mux.terminate(ctl)
+    assert await asyncio.to_thread(proc.wait, 10) is not None
+    assert not ctl.exists()
+    assert await mux.alive(ctl) is None

@@ -121,6 +121,7 @@ from openras.links.journal import Interface
 from openras.links.process import LinkProcess, ProcessIdentity
 from openras.links.progress import LogTail, Progress
 from openras.links.rtnl import routes_too_much
+from openras.links.ssh import mux
 from openras.links.ssh.log import (
     Authenticated,
     HostKeyLearned,
@@ -130,8 +131,8 @@ from openras.links.ssh.log import (
 from openras.links.supervisor import LinkFailure, SupervisedLink
 from openras.states import RasConnState
 
-#: The dial loop reads ssh's log and its TCP state this often (cheap, in-process); ``ssh -O
-#: check`` (a helper process) runs on "Authenticated to", else every _CHECK_EVERY polls.
+#: The dial loop reads ssh's log and its TCP state this often (cheap, in-process); the
+#: master's alive check runs on "Authenticated to", else every _CHECK_EVERY polls.
 _POLL: Final = 0.01
 _CHECK_EVERY: Final = 25
 _LOG: Final = "ssh.log"
@@ -547,16 +548,8 @@ class SshLink(SupervisedLink["_Settings"]):
         self._finish(ERROR_VPN_TIMEOUT, detail)
 
     async def _check(self) -> bool:
-        assert self._settings is not None
-        if not self._path(_CTL).exists():
-            return False
-        res = await run_cmd(self._ctl_argv("check"), time_limit=5)
-        return res.returncode == 0
-
-    def _ctl_argv(self, command: str) -> list[str]:
-        assert self._settings is not None
-        return [self._ssh, "-F", "none", "-S", str(self._path(_CTL)), "-O", command,
-                "--", self._settings.host]  # fmt: skip
+        """The master answers on its control socket (``ssh -O check``, spoken directly)."""
+        return await mux.alive(self._path(_CTL)) is not None
 
     async def _ready(self) -> bool:
         assert self._settings is not None
@@ -648,15 +641,15 @@ class SshLink(SupervisedLink["_Settings"]):
     # -- stop -------------------------------------------------------------------------------
 
     def _graceful_stop(self) -> bool:
-        """``ssh -O exit`` on the control socket (SIGTERM when that fails)."""
+        """The master's exit request on its control socket, as ``ssh -O exit`` sends it
+        (SIGTERM when that fails)."""
         if not self._path(_CTL).exists():
             return False
         self._spawn(self._exit_via_control())
         return True
 
     async def _exit_via_control(self) -> None:
-        res = await run_cmd(self._ctl_argv("exit"), time_limit=3)
-        if res.returncode != 0 and self._proc is not None:
+        if not await mux.terminate(self._path(_CTL)) and self._proc is not None:
             self._proc.terminate()
 
     # -- persistence ------------------------------------------------------------------------
