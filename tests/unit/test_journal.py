@@ -43,6 +43,28 @@ async def test_a_torn_last_line_is_skipped(tmp_path: Path) -> None:
     assert not victim.exists()
 
 
+async def test_a_kept_journal_replays_only_the_steps_after_its_last_undone(tmp_path: Path) -> None:
+    """A reused run directory keeps its journal (each replay appends Undone): the next
+    link's replay undoes its own steps only, whatever an earlier link's text held."""
+    journal = Journal(tmp_path)
+    tricky = tmp_path / '{"type":"undone"}'  # the marker's text inside a step: JSON-escaped
+    for n in range(3):
+        earlier = tmp_path / f"earlier-{n}"
+        journal.note(File(str(earlier)))
+        await journal.replay(keep_file=True)
+    journal.note(File(str(tricky)))
+    tricky.write_text("x")
+    mine = tmp_path / "mine"
+    journal.note(File(str(mine)))
+    mine.write_text("y")
+    (tmp_path / "earlier-0").write_text("not this link's: kept")
+    assert journal.steps() == [File(str(tricky)), File(str(mine))]
+    await journal.replay(keep_file=True)
+    assert not tricky.exists() and not mine.exists()
+    assert (tmp_path / "earlier-0").exists()
+    assert journal.path.exists() and journal.steps() == []
+
+
 async def test_a_process_step_kills_only_that_very_process(tmp_path: Path) -> None:
     proc = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
     try:

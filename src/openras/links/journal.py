@@ -119,6 +119,7 @@ class Undone(msgspec.Struct, frozen=True, tag="undone"):
 Step = Process | Interface | Rule | Socket | File | XfrmIfId | XfrmReqid
 _encoder: Final = msgspec.json.Encoder()
 _decoder: Final = msgspec.json.Decoder(Step | Undone)
+_UNDONE: Final = _encoder.encode(Undone())
 #: A kept journal longer than this is removed at its replay instead (a new one starts).
 KEEP_MAX: Final = 16384
 
@@ -154,13 +155,20 @@ class Journal:
             data = self.path.read_bytes()
         except OSError:
             return []
+        # Only what follows the last Undone counts. A kept journal holds the undone steps of
+        # every earlier link of its run directory (up to KEEP_MAX): decoding them all was
+        # most of a hang-up's replay. (The marker cannot occur inside a step: JSON escapes
+        # the quotes of a string.)
+        cut = data.rfind(_UNDONE)
+        start = 0 if cut < 0 else cut + len(_UNDONE)
         out: list[Step] = []
-        for n, line in enumerate(data.splitlines(), 1):
+        for n, line in enumerate(data[start:].splitlines(), 1):
             if not line.strip():
                 continue
             try:
                 step = _decoder.decode(line)
             except msgspec.DecodeError:
+                n += data.count(b"\n", 0, start)
                 log.warning("%s:%d: not a journal step; skipped", self.path, n)
                 continue
             if isinstance(step, Undone):
