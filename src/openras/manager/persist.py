@@ -291,9 +291,10 @@ class ParamStore:
     def _path(self, handle: int) -> Path:
         return self.root / f"{handle}.json"
 
-    def save(self, handle: int, params: DialParams) -> None:
+    def save(self, handle: int, params: DialParams) -> bool:
+        """Write ``params`` for ``handle``; False when there is nothing worth a file."""
         if not (params.user or params.password or params.domain or params.phone_number):
-            return
+            return False
         self.root.mkdir(mode=0o700, exist_ok=True)
         # Like the table, they must outlive the daemon, not the machine (no link survives a
         # reboot): no fsync, which cost every dial with a password about a millisecond. A
@@ -308,6 +309,7 @@ class ParamStore:
                 view = view[os.write(fd, view) :]
         finally:
             os.close(fd)
+        return True
 
     def load(self, handle: int) -> DialParams | None:
         try:

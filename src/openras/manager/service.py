@@ -168,6 +168,9 @@ class LinkSlot:
     link: Link | None = None
     #: The dial parameters are on disk (for a redial after a daemon restart).
     params_saved: bool = False
+    #: A parameters file may exist (False once the save wrote none: the row's deletion,
+    #: on the way to status 6, then has no file to remove).
+    params_file: bool = True
     #: A hang-up came before the link object existed: stop it as soon as it does.
     stop_wanted: bool = False
     #: The dialer answers the link's questions (RASCS_Interactive); else 703 when asked.
@@ -502,8 +505,9 @@ class Manager:
         if slot.params == DialParams(entry_name=conn.entry_name, phone_number=conn.phone_number):
             # Nothing a restart could not rebuild from the row (``_saved_params``): no file
             # to create, and remove, per dial.
+            slot.params_file = False
             return
-        self.param_store.save(handle, slot.params)
+        slot.params_file = self.param_store.save(handle, slot.params)
 
     def hang_up(self, uid: int, handle: int, *, force: bool = False) -> None:
         """RasHangUp: idempotent, the link stopped gracefully then killed at its deadline.
@@ -679,9 +683,10 @@ class Manager:
             sub.on_overflow()
 
     def _forget(self, handle: int) -> None:
-        self.slots.pop(handle, None)
+        slot = self.slots.pop(handle, None)
         self.row_cache.discard(handle)
-        self.param_store.delete(handle)
+        if slot is None or slot.params_file:
+            self.param_store.delete(handle)
         gone = self.deleted.pop(handle, None)
         if gone is not None and not gone.done():
             gone.set_result(None)
