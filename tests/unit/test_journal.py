@@ -84,6 +84,27 @@ async def test_a_process_step_kills_only_that_very_process(tmp_path: Path) -> No
             proc.wait()
 
 
+async def test_the_program_a_close_saw_exit_is_not_looked_for_again(tmp_path: Path) -> None:
+    """``exited`` is the caller's word that this very process is gone (its pidfd said so):
+    the replay skips its step and still undoes the others."""
+    proc = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        import psutil
+
+        step = Process(proc.pid, psutil.Process(proc.pid).create_time())
+        other = tmp_path / "other"
+        journal = Journal(tmp_path)
+        journal.note(File(str(other)))
+        other.write_text("x")
+        journal.note(step)
+        await journal.replay(exited=step)
+        assert proc.poll() is None  # taken at its word: not signalled
+        assert not other.exists() and journal.steps() == []
+    finally:
+        proc.kill()
+        proc.wait()
+
+
 async def test_a_socket_something_answers_on_is_kept(tmp_path: Path) -> None:
     live, dead = tmp_path / "live.sock", tmp_path / "dead.sock"
     server = socket.socket(socket.AF_UNIX)

@@ -177,12 +177,15 @@ class Journal:
                 out.append(step)
         return out
 
-    async def replay(self, *, keep_file: bool = False) -> None:
+    async def replay(self, *, keep_file: bool = False, exited: Process | None = None) -> None:
         """Undo every step, newest first, then forget them (``keep_file``: the file stays,
-        its steps marked undone, for the next link of a reused run directory). Never
+        its steps marked undone, for the next link of a reused run directory). ``exited``:
+        a program this daemon saw exit (its pidfd), which needs no look in /proc. Never
         raises: a step that cannot be undone is logged and the others still run."""
         steps = self.steps()
         for step in reversed(steps):
+            if step == exited:
+                continue
             try:
                 await _undo(step)
             except Exception:
@@ -218,7 +221,13 @@ def _listened_on(path: Path) -> bool:
     return True
 
 
+def _gone(path: Path) -> bool:
+    return not os.path.lexists(path)
+
+
 async def _remove_dead_socket(path: Path) -> None:
+    if _gone(path):
+        return  # its program removed it on its way out (the usual case): one lstat
     deadline = time.monotonic() + _SOCKET_GRACE
     while _listened_on(path):
         if time.monotonic() >= deadline:

@@ -324,7 +324,9 @@ class SupervisedLink(Link, Generic[PreparedT]):
         self._disarm_dial_deadline()
         await cancel_and_wait([self._run_task, *(self._tasks or ())])
         await self._release()
-        await self.journal.replay(keep_file=True)
+        proc = self._proc
+        gone = Process(proc.pid, proc.identity.create_time) if proc and proc.exited else None
+        await self.journal.replay(keep_file=True, exited=gone)
         retire_run_dir(self.spec.run_dir)
         if log.isEnabledFor(logging.DEBUG):
             log.debug("%d: %s link closed", self.spec.handle, self.driver)
