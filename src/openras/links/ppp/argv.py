@@ -412,10 +412,10 @@ class PppSettings:
                     ERROR_INVALID_PARAMETER,
                     f"OpenRasPppoeInterface={iface!r}: not an interface name",
                 )
+            # (asked by rtnetlink: as root, if_nametoindex of an unknown name has the kernel
+            # run modprobe netdev-<the entry's text>)
             if not iface:
                 iface = default_pppoe_interface()
-            # (by rtnetlink: as root, if_nametoindex of an unknown name has the kernel run
-            # modprobe netdev-<the entry's text>)
             elif if_index(iface) is None:
                 raise RasError(
                     ERROR_DEVICE_DOES_NOT_EXIST,
