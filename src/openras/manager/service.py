@@ -590,7 +590,10 @@ class Manager:
         elif duration_ms > 0:
             rates = (sent * 8000 // duration_ms, received * 8000 // duration_ms)
         else:
-            rates = (0, 0)
+            # Within a millisecond of Connected there is no rate yet; not kept as a sample,
+            # or it would answer 0 for RATE_WINDOW though bytes flow (a link program that
+            # answers its status fast made the next calls see it).
+            return (0, 0)
         rates = (max(0, rates[0]), max(0, rates[1]))
         if slot is not None:
             slot.rate_sample = (now, sent, received, *rates)
