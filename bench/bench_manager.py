@@ -41,6 +41,7 @@ from typing import Any
 import psutil
 
 from openras import Client, rasapi
+from openras.links.loopback.driver import program_argv
 from openras.manager.persist import StateStore
 from openras.wire import protocol as P
 from openras.wire.transport import Transport
@@ -200,15 +201,7 @@ def raw_program_round(root: Path, i: int) -> tuple[float, float]:
     t0 = time.perf_counter()
     with open(run / "link.log", "wb") as log:
         proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "openras.links.loopback.program",
-                "--control",
-                str(control),
-                "--config",
-                str(cfg),
-            ],
+            program_argv("--control", str(control), "--config", str(cfg)),
             stdin=subprocess.DEVNULL,
             stdout=log,
             stderr=log,

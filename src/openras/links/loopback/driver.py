@@ -216,10 +216,7 @@ class LoopbackLink(SupervisedLink[dict[str, Any]]):
         try:
             os.write(cfg, json.dumps(prepared).encode())
             os.lseek(cfg, 0, os.SEEK_SET)
-            argv = [
-                sys.executable,
-                "-m",
-                "openras.links.loopback.program",
+            argv = program_argv(
                 "--control",
                 str(self.control),
                 "--control-fd",
@@ -228,7 +225,7 @@ class LoopbackLink(SupervisedLink[dict[str, Any]]):
                 str(cfg),
                 "--log",
                 str(self.spec.run_dir / "link.log"),
-            ]
+            )
             self._spawn_program(
                 argv, log_name=None, env=_program_env(), pass_fds=(cfg, theirs.fileno())
             )
@@ -397,11 +394,23 @@ class LoopbackLink(SupervisedLink[dict[str, Any]]):
         return Projection(interface="lo", local_address="127.0.0.1", remote_address="127.0.0.1")
 
 
+#: The program runs by its own directory, in an isolated interpreter without site (``-I
+#: -S``): as ``-m openras.links.loopback.program`` it imported runpy and openras's packages
+#: too, and site its .pth files; it needs none of them (it imports only the interpreter's
+#: own modules). Its compiled form is cached as any module's.
+_LAUNCH = (
+    f"import sys; sys.path.insert(0, {str(Path(__file__).parent)!r}); "
+    "import program; program.main()"
+)
+
+
+def program_argv(*options: str) -> list[str]:
+    """The command line that runs the loopback program with ``options``."""
+    return [sys.executable, "-I", "-S", "-c", _LAUNCH, *options]
+
+
 def _program_env() -> dict[str, str]:
-    return {
-        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-        "PYTHONPATH": os.pathsep.join(p for p in sys.path if p),
-    }
+    return {"PATH": os.environ.get("PATH", "/usr/bin:/bin")}
 
 
 def run_dir_for(base: Path, handle: int) -> Path:
