@@ -434,7 +434,8 @@ async def m_dial(s: Session, p: wm.DialIn, more: bool) -> dict[str, Any] | None:
     )
     # The handle goes out only once its row is on disk: a daemon that dies right after
     # still knows it when it comes back (a failed one, to be hung up, as RasDial's are).
-    s.manager.flush()
+    # The dials of one loop turn share the write.
+    await s.manager.persisted()
     first = {
         "handle": conn.handle,
         "state": int(conn.state),

@@ -196,6 +196,8 @@ class Manager:
         self.clock = clock
         self.store = StateStore(state_dir)
         self._dirty = False
+        #: Futures of :meth:`persisted`, resolved by the next write.
+        self._flush_waiters: list[asyncio.Future[None]] = []
         self.param_store = ParamStore(state_dir)
         self.credentials = CredentialStore(state_dir)
         #: The administrator's dial policy (openras.policy), re-read when the file changes.
@@ -834,7 +836,7 @@ class Manager:
     async def _run_link(self, handle: int, link: Link, entry: EntrySnapshot) -> None:
         # The entry goes to disk before the program starts: a restart that finds the program
         # but no record can still run the driver's cleanup for it.
-        self.flush()
+        await self.persisted()
         try:
             await link.start()
         except errors.RasError as exc:
@@ -902,18 +904,38 @@ class Manager:
 
     def flush(self) -> None:
         """Write the table now if it changed since the last write."""
+        waiters, self._flush_waiters = self._flush_waiters, []
+        try:
+            if self._dirty:
+                self._dirty = False
+                self.table.changed = False
+                table = self.table
+                self.store.save_table(
+                    boot_id=self.boot,
+                    instance=self.instance,
+                    next_handle=table.next_handle,
+                    rows=[conn.encoded() for conn in table.rows.values()],
+                    history=list(table.history),
+                )
+        except BaseException as exc:
+            for fut in waiters:
+                if not fut.done():
+                    fut.set_exception(exc)
+            raise
+        for fut in waiters:
+            if not fut.done():
+                fut.set_result(None)
+
+    async def persisted(self) -> None:
+        """Return once the table as it is now is on disk, by the write already scheduled
+        (:meth:`_persist`): what waits for it in one loop turn shares that write. A burst of
+        dials each flushing at once (for its new row, then before its program starts) wrote
+        the whole table twice per dial: O(n) writes of O(n) rows."""
         if not self._dirty:
             return
-        self._dirty = False
-        self.table.changed = False
-        table = self.table
-        self.store.save_table(
-            boot_id=self.boot,
-            instance=self.instance,
-            next_handle=table.next_handle,
-            rows=[conn.encoded() for conn in table.rows.values()],
-            history=list(table.history),
-        )
+        fut = asyncio.get_running_loop().create_future()
+        self._flush_waiters.append(fut)
+        await fut
 
     @property
     def persist_pending(self) -> bool:
