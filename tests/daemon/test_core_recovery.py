@@ -13,6 +13,8 @@ import pytest
 from rasman_helpers import alive, is_gone, wait_until
 
 from openras import Client
+from openras.links.journal import File as JournalFile
+from openras.links.journal import Journal
 from openras.manager.persist import StateStore
 from openras.states import RasConnState
 
@@ -107,6 +109,35 @@ def test_link_never_recorded_is_stopped_and_its_run_dir_removed(rasman):
         assert not run_dir.exists()
         [rec] = [d for d in c.history() if d.handle == conn.handle]
         assert rec.error != 0
+
+
+def test_link_spawned_before_its_row_was_written_is_stopped_and_undone(rasman, tmp_path: Path):
+    """A crash after the spawn and before the dial's first table write (the program starts
+    first): no row on disk names the link. The restart kills its program by marker, replays
+    its journal and removes its run dir, and never hands out its handle again."""
+    with Client(rasman.socket) as c:
+        conn = c.dial("Demo", rasman.phonebook)
+    [pid] = rasman.link_pids()
+    rasman.kill9()
+    made = tmp_path / "made-by-the-link"
+    made.write_text("")
+    run_dir = rasman.state_dir / "links" / f"link-{conn.handle}"
+    Journal(run_dir).note(JournalFile(str(made)))  # something outside the run dir
+    store = StateStore(rasman.state_dir)
+    record = store.load()
+    assert record is not None
+    record["table"]["rows"] = []  # what is on disk while the program starts
+    record["table"]["next_handle"] = conn.handle
+    store.save(record)
+    store.close()
+    rasman.start()
+    wait_until(lambda: not alive(pid), what="the unrecorded link to be killed")
+    wait_until(lambda: not run_dir.exists(), what="its run dir to go")
+    assert not made.exists(), "its journal was not replayed"
+    with Client(rasman.socket) as c:
+        again = c.dial("Demo", rasman.phonebook)
+        assert again.handle > conn.handle
+        c.hang_up(again.handle, wait=True)
 
 
 def test_adopted_link_redials_with_the_password_it_was_dialed_with(rasman, tmp_path: Path):

@@ -364,9 +364,12 @@ class Manager:
                     await self._cleanup_orphan(handle)
 
     async def _cleanup_orphan(self, handle: int) -> None:
-        """What a driver left of a link it never recorded: its hook (if any), the run dir."""
+        """What a driver left of a link it never recorded: its hook (if any), the run dir;
+        with no row (a crash before the dial's first table write), the run dir's journal."""
         conn = self.table.rows.get(handle)
-        if conn is not None:
+        if conn is None:
+            await Journal(self.links_dir / f"link-{handle}").replay()
+        else:
             try:
                 cls = load_driver(conn.driver)
                 hook = getattr(cls, "cleanup_orphan", None)
@@ -629,9 +632,10 @@ class Manager:
 
     # ------------------------------------------------------------------ actions
 
-    def _apply(self, actions: list[Action]) -> None:
+    def _apply(self, actions: list[Action], *, save: bool = True) -> None:
         # With no action, a deadline may still have moved (a redial that must wait
         # RedialSeconds once its old program is gone): the one timer is re-armed below.
+        # ``save=False``: the change needs no write of its own.
         for action in actions:
             if isinstance(action, StartLink):
                 self._start_link(action.handle)
@@ -641,7 +645,7 @@ class Manager:
                 self._publish(action.event)
             elif isinstance(action, Deleted):
                 self._forget(action.handle)
-        if actions or self.table.changed:
+        if save and (actions or self.table.changed):
             self._persist()
         self._schedule_tick()
 
@@ -788,7 +792,13 @@ class Manager:
                 asyncio.get_running_loop().call_soon(link.provide_input, None)
             return
         if isinstance(event, StateReached):
-            self._apply(self.table.link_state(handle, event.state, now))
+            actions = self.table.link_state(handle, event.state, now)
+            conn = self.table.rows.get(handle)
+            # A state on the way to Connected goes to disk with the next write, not one of
+            # its own (two or three writes per dial): after a crash the adopted link says
+            # its state again, and a dial that ends, fails or waits for input writes.
+            on_the_way = conn is not None and conn.phase is Phase.DIALING
+            self._apply(actions, save=not on_the_way)
         elif isinstance(event, LinkFailed):
             if event.detail:
                 log.info("handle %d: attempt failed: %s", handle, event.detail)
@@ -819,7 +829,13 @@ class Manager:
 
     def _start_link(self, handle: int) -> None:
         """Make the link of a StartLink and run it; its entry is in the same write as the
-        row (a dial's first reply flushes both), so starting it costs no write of its own."""
+        row (a dial's first reply waits for both), so starting it costs no write of its own.
+
+        The program starts before that write, first in the next loop turn (its task is made
+        before the write is scheduled): the dial's table write and first reply no longer
+        stand between the call and the spawn. A crash in between leaves a
+        marked program and a run dir that no row on disk names; the restart kills the one
+        and replays the other's journal (``_stop_unrecorded``, ``_cleanup_orphan``)."""
         conn = self.table.rows.get(handle)
         if conn is None:
             return
@@ -830,13 +846,10 @@ class Manager:
         link = load_driver(conn.driver)(spec, self._emitter(handle))
         slot.link = link
         self.table.link_recorded(handle, {"record": None, "entry": entry.to_record()})
-        self._apply([])
         self._spawn(self._run_link(handle, link, entry))
+        self._apply([])
 
     async def _run_link(self, handle: int, link: Link, entry: EntrySnapshot) -> None:
-        # The entry goes to disk before the program starts: a restart that finds the program
-        # but no record can still run the driver's cleanup for it.
-        await self.persisted()
         try:
             await link.start()
         except errors.RasError as exc:
