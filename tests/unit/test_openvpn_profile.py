@@ -87,6 +87,18 @@ def test_tokenize_like_openvpn(line: str, tokens: list[str]) -> None:
     assert pf.tokenize(line) == tokens
 
 
+@settings(max_examples=500, deadline=None)
+@given(st.text(alphabet=" \t\n\r\v\f#;ab-1é\x1c\xa0", max_size=60))
+def test_tokenize_plain_lines_split_as_the_state_machine_does(line: str) -> None:
+    """The plain split (lines without quotes or backslashes) is openvpn's state machine."""
+    assert pf.tokenize(line) == pf._tokenize_quoted(line)
+
+
+def test_tokenize_keeps_openvpns_limit_of_parameters() -> None:
+    line = " ".join(f"a{i}" for i in range(40))
+    assert pf.tokenize(line) == pf._tokenize_quoted(line) == line.split()[: pf.MAX_PARAMS]
+
+
 @pytest.mark.parametrize("line", ['ca "open', "ca 'open", "ca a\\b", "ca a\\"])
 def test_tokenize_errors(line: str) -> None:
     assert pf.tokenize(line) is None

@@ -95,8 +95,11 @@ LOG_FILE: Final = "openvpn.log"
 ATTACH_TIMEOUT: Final = 10.0
 #: While openvpn starts (it listens after 7-9 ms here), each try to attach waits for news
 #: in the run dir (inotify: the socket made, a log line written) or openvpn's exit, at most
-#: ATTACH_POLL_SLOW. Where the run dir cannot be watched, it polls: finely at first (a try
-#: is a failed connect(), microseconds), then coarser for a slow start.
+#: ATTACH_WATCH_AT_MOST: openvpn logs right after its listen, so the bound is only a safety
+#: net (at 5 ms, a start slowed by a busy machine woke the daemon every 5 ms for nothing,
+#: each wake taking CPU from that start). Where the run dir cannot be watched, it polls:
+#: finely at first (a try is a failed connect(), microseconds), then coarser for a slow start.
+ATTACH_WATCH_AT_MOST: Final = 0.025
 ATTACH_POLL: Final = 0.00025
 ATTACH_POLL_FOR: Final = 0.1
 ATTACH_POLL_SLOW: Final = 0.005
@@ -327,7 +330,7 @@ class OpenVpnLink(SupervisedLink[pf.SanitizedProfile]):
                         "openvpn did not open its management socket",
                     ) from None
                 if watch is not None and not isinstance(exc, BlockingIOError):
-                    await watch.wait(ATTACH_POLL_SLOW)
+                    await watch.wait(ATTACH_WATCH_AT_MOST)
                     continue
                 fast = time.monotonic() - started < ATTACH_POLL_FOR
                 await asyncio.sleep(ATTACH_POLL if fast else ATTACH_POLL_SLOW)

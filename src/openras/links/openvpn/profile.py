@@ -89,8 +89,31 @@ _C_SPACE = frozenset(" \t\n\r\v\f\0")
 _C_SPACE_STR = " \t\n\r\v\f"
 
 
+#: What the plain split of :func:`tokenize` turns into spaces (C ``isspace`` but NUL).
+_TO_SPACE = str.maketrans("\t\n\r\v\f", "     ")
+
+
 def tokenize(line: str) -> list[str] | None:
-    """Split one config line like openvpn's ``parse_line``; None on a quoting error."""
+    """Split one config line like openvpn's ``parse_line``; None on a quoting error.
+
+    A line with no quote, backslash or NUL (nearly every line of a profile) is split on
+    C spaces, up to a comment: what the state machine below gives it, at a tenth of the
+    cost (a profile's lines took 50-80 us of a dial, before its program starts)."""
+    if not ('"' in line or "'" in line or "\\" in line or "\0" in line):
+        out: list[str] = []
+        for token in line.translate(_TO_SPACE).split(" "):
+            if token:
+                if token[0] in "#;":
+                    break
+                out.append(token)
+                if len(out) >= MAX_PARAMS:
+                    break
+        return out
+    return _tokenize_quoted(line)
+
+
+def _tokenize_quoted(line: str) -> list[str] | None:
+    """:func:`tokenize` of any line: openvpn's state machine, a character at a time."""
     out: list[str] = []
     cur: list[str] = []
     state = "initial"  # initial | unquoted | dquoted | squoted
