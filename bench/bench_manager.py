@@ -9,7 +9,9 @@ Prints figures; asserts nothing. Targets (DESIGN.md §7, issue #2) are shown bes
 * RasEnumConnections with N live connections (target <= 5 ms at 1,000) and the daemon's RSS
   (target <= 40 MB at 1,000, issue 16);
 * ``--burst N`` dials issued at once: the daemon's CPU per dial (target <= 1 ms), user and
-  system time apart, and the machine's load average (other work skews every figure).
+  system time apart, and the machine's load average (other work skews every figure);
+  ``--burst-rounds R`` repeats it (the first burst makes each link's run directory and
+  journal, later ones reuse the spares the hang-ups left).
 
 Usage: ``python bench/bench_manager.py [--connections 1000] [--rounds 30] [--calls 5000]``.
 Every loopback link is a real Python process (~14 MB private memory, ~0.7 % CPU for its
@@ -479,6 +481,12 @@ def main() -> None:
     ap.add_argument(
         "--burst", type=int, default=100, help="dials issued at once (0: no burst section)"
     )
+    ap.add_argument(
+        "--burst-rounds",
+        type=int,
+        default=1,
+        help="bursts one after the other (the first makes the run dirs, later ones reuse them)",
+    )
     args = ap.parse_args()
 
     root = Path(tempfile.mkdtemp(prefix="oras-bench-"))
@@ -547,10 +555,10 @@ def main() -> None:
                 )
             )
         print(table(rows), flush=True)
-        if args.burst:
+        for round_ in range(args.burst_rounds if args.burst else 0):
             b = bench_burst(d, root, args.burst)
             print(
-                f"\n# burst: {b['n']} dials issued at once: {b['connected']} Connected in "
+                f"\n# burst {round_ + 1}: {b['n']} dials issued at once: {b['connected']} Connected in "
                 f"{b['dial_wall']:.2f} s; daemon CPU per dial {ms(b['dial_cpu_per'])} "
                 f"(user {ms(b['dial_user_per'])}, system {ms(b['dial_sys_per'])}; "
                 f"target <= 1 ms); {b['n']} hang-ups at once until 6: {b['hang_up_wall']:.2f} s, "
