@@ -49,7 +49,7 @@ import socket
 import time
 from collections import deque
 from collections.abc import Callable, Mapping
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, ClassVar, Final
 
@@ -221,7 +221,16 @@ INPUT_TIMEOUT: Final = 120.0
 EARLY_CHECKS = (0.05, 0.1, 0.2, 0.35, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 5.0, 7.5)
 
 
-class OpenVpnLink(SupervisedLink[pf.SanitizedProfile]):
+@dataclass(frozen=True, slots=True)
+class Prepared:
+    """What ``validate`` read for a dial: the checked profile and openvpn's path (looked up
+    once per dial, not again at the spawn)."""
+
+    profile: pf.SanitizedProfile
+    program: str
+
+
+class OpenVpnLink(SupervisedLink[Prepared]):
     """One openvpn client process and its management connection (the I/O; what openvpn
     says is decided by ``interpreter.Interpreter``)."""
 
@@ -262,21 +271,18 @@ class OpenVpnLink(SupervisedLink[pf.SanitizedProfile]):
     # ------------------------------------------------------------------ start
 
     @classmethod
-    def validate(cls, spec: LinkSpec) -> pf.SanitizedProfile:
+    def validate(cls, spec: LinkSpec) -> Prepared:
         profile = load_profile(spec)
         _credentials(profile, spec)  # a profile that needs a password and has none: at once
         dial_timeout(spec.entry)
-        find_program("openvpn")
-        return profile
+        return Prepared(profile, find_program("openvpn"))
 
-    async def _launch(self, prepared: pf.SanitizedProfile) -> None:
-        profile = self._profile = prepared
+    async def _launch(self, prepared: Prepared) -> None:
+        profile = self._profile = prepared.profile
         run_dir = self.spec.run_dir
         keys = KeyFiles()
         try:
-            argv, _ = build_argv(
-                profile, run_dir, self.ifname, find_program("openvpn"), file_arg=keys.add
-            )
+            argv, _ = build_argv(profile, run_dir, self.ifname, prepared.program, file_arg=keys.add)
             remove_quietly(run_dir / SOCKET_FILE)  # a redial's: openvpn's must be the one found
             self._spawn_program(argv, log_name=LOG_FILE, cwd=run_dir, pass_fds=keys.fds)
         finally:
