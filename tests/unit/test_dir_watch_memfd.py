@@ -42,6 +42,29 @@ async def test_a_log_line_wakes_the_wait_and_nothing_else_does(tmp_path: Path) -
         assert time.monotonic() - t0 < 2.0 and log.read_bytes() == b"listening\n"
 
 
+async def test_a_watch_of_names_only_sleeps_through_writes_until_told(tmp_path: Path) -> None:
+    """openvpn's attach: its first log lines wake nothing until its socket is there."""
+    log = tmp_path / "program.log"
+    log.write_bytes(b"")
+    watch = DirWatch.open(tmp_path, writes=False)
+    assert watch is not None
+    with watch:
+        loop = asyncio.get_running_loop()
+        loop.call_later(0.01, log.write_bytes, b"starting\n")
+        t0 = time.monotonic()
+        await watch.wait(0.15)  # the write wakes nothing: the wait ends at its bound
+        assert time.monotonic() - t0 >= 0.14 and log.read_bytes() == b"starting\n"
+        loop.call_later(0.01, (tmp_path / "new").write_bytes, b"")
+        t0 = time.monotonic()
+        await watch.wait(5.0)  # a new name does
+        assert time.monotonic() - t0 < 2.0
+        watch.watch_writes()
+        loop.call_later(0.01, log.write_bytes, b"listening\n")
+        t0 = time.monotonic()
+        await watch.wait(5.0)  # and now a write does
+        assert time.monotonic() - t0 < 2.0 and log.read_bytes() == b"listening\n"
+
+
 async def test_a_wake_before_the_wait_is_not_lost(tmp_path: Path) -> None:
     watch = DirWatch.open(tmp_path)
     assert watch is not None

@@ -288,9 +288,10 @@ class DirWatch:
     the program being waited for (a woken poller tends to run on the CPU of the program that
     woke it)."""
 
-    def __init__(self, inotify: _Inotify, wd: int) -> None:
+    def __init__(self, inotify: _Inotify, wd: int, directory: bytes = b"") -> None:
         self._inotify = inotify
         self._wd = wd
+        self._directory = directory
         self._loop = inotify.loop
         self._waiter: asyncio.Future[None] | None = None
         self._seen = False
@@ -298,16 +299,25 @@ class DirWatch:
         inotify.watches.setdefault(wd, set()).add(self)
 
     @classmethod
-    def open(cls, directory: Path) -> DirWatch | None:
-        """A watch on ``directory``; None where inotify cannot watch it (the caller polls)."""
+    def open(cls, directory: Path, *, writes: bool = True) -> DirWatch | None:
+        """A watch on ``directory``; None where inotify cannot watch it (the caller polls).
+        ``writes=False``: only new names wake it, until :meth:`watch_writes`."""
         inotify = _loop_inotify()
         if inotify is None:
             return None
-        mask = _IN_CREATE | _IN_MOVED_TO | _IN_MODIFY | _IN_ONLYDIR
-        wd = inotify.libc.inotify_add_watch(inotify.fd, os.fsencode(directory), mask)
+        path = os.fsencode(directory)
+        mask = _IN_CREATE | _IN_MOVED_TO | _IN_ONLYDIR | (_IN_MODIFY if writes else 0)
+        wd = inotify.libc.inotify_add_watch(inotify.fd, path, mask)
         if wd < 0:
             return None
-        return cls(inotify, wd)
+        return cls(inotify, wd, path)
+
+    def watch_writes(self) -> None:
+        """From now on a write to a file in the directory wakes it too (a program that logs
+        once it is ready: a line written before this call is not seen, so look once more
+        before the next wait)."""
+        mask = _IN_CREATE | _IN_MOVED_TO | _IN_MODIFY | _IN_ONLYDIR
+        self._inotify.libc.inotify_add_watch(self._inotify.fd, self._directory, mask)
 
     def wake(self) -> None:
         """End the current (or next) wait now: something else worth a look happened."""

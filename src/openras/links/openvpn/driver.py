@@ -300,7 +300,10 @@ class OpenVpnLink(SupervisedLink[Prepared]):
         """Connect to the management socket (once openvpn listens) and read it."""
         proc = self._proc
         assert proc is not None
-        with DirWatch.open(self.mgmt_path.parent) or contextlib.nullcontext() as watch:
+        # Until the socket is there only new names wake the wait, not each of openvpn's
+        # first log lines (half a dozen wake-ups, each taking CPU from openvpn's start).
+        watched = DirWatch.open(self.mgmt_path.parent, writes=False)
+        with watched or contextlib.nullcontext() as watch:
             if watch is not None:
                 proc.on_exit(lambda _rc: watch.wake())
             sock = await self._connect(proc, limit, watch)
@@ -318,6 +321,7 @@ class OpenVpnLink(SupervisedLink[Prepared]):
         started = time.monotonic()
         deadline = started + limit
         path = self._socket_path()
+        writes_watched = False
         while True:
             # A plain non-blocking connect per try (microseconds). The connected socket
             # becomes the stream.
@@ -336,6 +340,11 @@ class OpenVpnLink(SupervisedLink[Prepared]):
                         "openvpn did not open its management socket",
                     ) from None
                 if watch is not None and not isinstance(exc, BlockingIOError):
+                    if isinstance(exc, ConnectionRefusedError) and not writes_watched:
+                        # Bound, not yet listening: openvpn logs right after its listen.
+                        watch.watch_writes()
+                        writes_watched = True
+                        continue  # the listen may have come before the watch: look again
                     await watch.wait(ATTACH_WATCH_AT_MOST)
                     continue
                 fast = time.monotonic() - started < ATTACH_POLL_FOR
