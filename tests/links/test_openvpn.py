@@ -198,7 +198,7 @@ async def test_dial_ping_stats_projection_hang_up(
     assert not [t for t in mine if t.startswith("/memfd:")], "the daemon closed its copies"
     assert [a for a in cmdline if a.startswith("--")] == [
         "--client", "--proto", "--remote", "--ca", "--cert", "--key",
-        "--remote-cert-tls", "--auth-user-pass", "--nobind", "--dev", "--dev-type",
+        "--remote-cert-tls", "--auth-user-pass", "--nobind", "--cd", "--dev", "--dev-type",
         "--auth-retry", "--verb", "--auth-nocache", "--management", "--management-hold",
         "--management-query-passwords",
     ]  # fmt: skip

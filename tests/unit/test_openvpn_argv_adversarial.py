@@ -62,9 +62,9 @@ def build(text: str, *, uid: int = 1000, grant: Grant | None = None) -> list[str
 def check_argv(argv: list[str], prof: pf.SanitizedProfile) -> None:
     opts = split_argv(argv)
     # The driver's own options come last, exactly these (the profile's 'dev' is dropped).
-    first_driver = opts.index(["dev", "orvpn7"])
+    first_driver = opts.index(["cd", str(RUN)])
     ours, driver = opts[:first_driver], opts[first_driver:]
-    expected = [["dev", "orvpn7"], ["dev-type", "tun"], ["auth-retry", "interact"],
+    expected = [["cd", str(RUN)], ["dev", "orvpn7"], ["dev-type", "tun"], ["auth-retry", "interact"],
                 ["verb", str(min(max(prof.verb, 3), 4))]]  # fmt: skip
     if prof.has_auth_user_pass:
         expected.append(["auth-nocache"])

@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import os
 import select
 import signal
-import subprocess
+import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -82,6 +83,53 @@ def proc_start(pid: int) -> tuple[float, str] | None:
 
 
 _CLOCK_TICKS: float = os.sysconf("SC_CLK_TCK")
+_NS_PER_TICK: Final = 10**9 // int(_CLOCK_TICKS)
+#: Python ignores SIGPIPE (and SIGXFSZ); an ignored signal stays ignored across exec, so a
+#: link program gets them back at their defaults (as Popen's restore_signals did).
+_RESET_SIGNALS: Final = (signal.SIGPIPE, signal.SIGXFSZ)
+
+
+_INHERITED_CLOSED = False
+
+
+def _close_inherited() -> None:
+    """Mark close-on-exec every descriptor above stderr this process inherited (whoever
+    started the daemon may have left some open), once: a spawn passes only what it names,
+    and Python opens everything else close-on-exec."""
+    global _INHERITED_CLOSED
+    if _INHERITED_CLOSED:
+        return
+    for name in os.listdir("/proc/self/fd"):
+        fd = int(name)
+        if fd > 2:
+            with contextlib.suppress(OSError):  # the listing's own, closed by now
+                os.set_inheritable(fd, False)
+    _INHERITED_CLOSED = True
+
+
+def _executable(program: str, env: Mapping[str, str]) -> str:
+    """``program``'s path: as given when it has a slash, else found in ``env``'s PATH (as
+    Popen did; posix_spawnp would search the daemon's own)."""
+    if "/" in program:
+        return program
+    for directory in env.get("PATH", os.defpath).split(os.pathsep):
+        candidate = os.path.join(directory or ".", program)
+        if os.access(candidate, os.X_OK) and not os.path.isdir(candidate):
+            return candidate
+    raise FileNotFoundError(errno.ENOENT, "not found in PATH", program)
+
+
+def _spawned_at(pid: int, before_ns: int, after_ns: int) -> float:
+    """``pid``'s create time as ``proc_start`` gives it, for a child spawned between two
+    CLOCK_BOOTTIME readings: the kernel stamps a new task with that clock and /proc shows
+    it in whole ticks, so when both readings fall in the same tick that tick is the answer,
+    with no read of /proc/PID/stat (which waits while the child execs). Across a tick
+    boundary (a spawn takes a fraction of one): /proc."""
+    tick = before_ns // _NS_PER_TICK
+    if tick == after_ns // _NS_PER_TICK:
+        return tick / _CLOCK_TICKS + _boot_time()
+    found = proc_start(pid)
+    return found[0] if found is not None else 0.0
 
 
 class Watcher:
@@ -133,18 +181,18 @@ class LinkProcess:
     """
 
     __slots__ = (
+        "_child",
         "_exited",
         "_on_exit_cbs",
         "_pidfd",
-        "_popen",
         "_waiters",
         "identity",
         "returncode",
     )
 
-    def __init__(self, identity: ProcessIdentity, popen: subprocess.Popen[bytes] | None = None):
+    def __init__(self, identity: ProcessIdentity, *, child: bool = False):
         self.identity = identity
-        self._popen = popen
+        self._child = child
         self._pidfd: int | None = None
         self.returncode: int | None = None
         self._exited = False
@@ -163,44 +211,51 @@ class LinkProcess:
         marker: str,
         log_path: Path | None,
         env: Mapping[str, str] | None = None,
-        cwd: Path | None = None,
         pass_fds: Sequence[int] = (),
     ) -> LinkProcess:
         """Start ``argv`` detached from the daemon; raise RasError(797) if it cannot run.
 
         Its output goes to ``log_path``; None: to /dev/null (a program that opens its own
-        log, so that the daemon creates no file for it)."""
+        log, so that the daemon creates no file for it). It inherits stdin (/dev/null),
+        stdout, stderr and ``pass_fds``, nothing else: every other descriptor of the daemon
+        is close-on-exec (Python makes its own so; ``_close_inherited`` marks those the
+        daemon itself inherited, once).
+
+        ``posix_spawn``, not Popen: the daemon sleeps once (until the child has exec'd) and
+        reads nothing of the child's afterwards. Popen then read its error pipe and we read
+        /proc/PID/stat, each of which can wait for the exec to finish; the exec wakes the
+        daemon on its own CPU, behind the program's start, and the daemon's loop stood still
+        3-5 ms per spawn while the other CPU idled (``sched_switch`` traces, bench_links).
+        """
         full_env = dict(env if env is not None else _base_env())
         full_env[MARKER_ENV] = marker
+        _close_inherited()
         log = os.open(
             log_path if log_path is not None else os.devnull,
             os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC,
             0o600,
         )
+        actions: list[tuple[Any, ...]] = [
+            (os.POSIX_SPAWN_OPEN, 0, os.devnull, os.O_RDONLY, 0),
+            (os.POSIX_SPAWN_DUP2, log, 1),
+            (os.POSIX_SPAWN_DUP2, log, 2),
+        ]
+        # A descriptor dup2'd onto itself loses close-on-exec in the child only (glibc).
+        actions += [(os.POSIX_SPAWN_DUP2, fd, fd) for fd in pass_fds]
         try:
-            popen = subprocess.Popen(
-                list(argv),
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=log,
-                env=full_env,
-                cwd=cwd,
-                start_new_session=True,
-                close_fds=True,
-                pass_fds=tuple(pass_fds),
-            )
+            before = time.clock_gettime_ns(time.CLOCK_BOOTTIME)
+            pid = os.posix_spawn(
+                _executable(argv[0], full_env), list(argv), full_env,
+                file_actions=actions, setsid=True, setsigmask=(), setsigdef=_RESET_SIGNALS,
+            )  # fmt: skip
+            after = time.clock_gettime_ns(time.CLOCK_BOOTTIME)
         except OSError as exc:
             raise from_os_error(
                 exc, ERROR_CONNECTING_DEVICE_NOT_FOUND, f"cannot start {argv[0]}"
             ) from None
         finally:
             os.close(log)
-        # Popen keeps the argument list only to show it; a thousand links' argv (paths, fds)
-        # were most of what a Popen holds for a link's life: the program's name is enough.
-        popen.args = [argv[0]]
-        found = proc_start(popen.pid)
-        ctime = found[0] if found is not None else 0.0
-        proc = cls(ProcessIdentity(popen.pid, ctime), popen)
+        proc = cls(ProcessIdentity(pid, _spawned_at(pid, before, after)), child=True)
         proc._watch()
         return proc
 
@@ -226,8 +281,10 @@ class LinkProcess:
             Watcher.of(loop).remove(self._pidfd)
             os.close(self._pidfd)
             self._pidfd = None
-        if self._popen is not None:
-            self.returncode = self._popen.wait()
+        if self._child:
+            self._child = False
+            with contextlib.suppress(ChildProcessError):
+                self.returncode = os.waitstatus_to_exitcode(os.waitpid(self.pid, 0)[1])
         self._exited = True
         waiters, self._waiters = self._waiters, None
         for fut in waiters or ():

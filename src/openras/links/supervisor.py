@@ -160,7 +160,6 @@ class SupervisedLink(Link, Generic[PreparedT]):
         *,
         log_name: str | None,
         env: Mapping[str, str] | None = None,
-        cwd: Path | None = None,
         pass_fds: Sequence[int] = (),
     ) -> LinkProcess:
         """Start the link's program (journaled, watched); RasError if a stop came first.
@@ -169,7 +168,7 @@ class SupervisedLink(Link, Generic[PreparedT]):
             raise stopped_before_start(Path(argv[0]).name)
         proc = LinkProcess.spawn(
             argv, marker=self.spec.marker, log_path=self.spec.run_dir / log_name if log_name else None, env=env,
-            cwd=cwd, pass_fds=pass_fds,
+            pass_fds=pass_fds,
         )  # fmt: skip
         self._watch_program(proc)
         return proc

@@ -154,6 +154,9 @@ def build_argv(
     """The whole argv of openvpn for ``profile`` and the key files it names (``file_arg``:
     see ``SanitizedProfile.argv``)."""
     driver = [
+        # openvpn changes to the run dir as it reads this (its management socket is named
+        # relative to it, short enough for AF_UNIX): the spawn sets no working directory.
+        pf.Option("cd", (str(run_dir),)),
         pf.Option("dev", (ifname,)),
         pf.Option("dev-type", ("tun",)),
         # interact: after a refusal openvpn asks again over the socket, which a dynamic
@@ -284,7 +287,7 @@ class OpenVpnLink(SupervisedLink[Prepared]):
         try:
             argv, _ = build_argv(profile, run_dir, self.ifname, prepared.program, file_arg=keys.add)
             remove_quietly(run_dir / SOCKET_FILE)  # a redial's: openvpn's must be the one found
-            self._spawn_program(argv, log_name=LOG_FILE, cwd=run_dir, pass_fds=keys.fds)
+            self._spawn_program(argv, log_name=LOG_FILE, pass_fds=keys.fds)
         finally:
             keys.close()
         # openvpn makes its tun only after the hold release (after the attach below), so the

@@ -505,7 +505,7 @@ _FILE_SUFFIX: Mapping[str, str] = {"pkcs12": ".p12", "tls-auth": ".key", "tls-cr
 #: Options the driver sets itself (or that its argv carries); never taken from a profile.
 DRIVER_OPTIONS: frozenset[str] = frozenset(
     {
-        "dev", "dev-type", "auth-retry", "verb", "auth-nocache", "nobind", "route-nopull",
+        "cd", "dev", "dev-type", "auth-retry", "verb", "auth-nocache", "nobind", "route-nopull",
         "pull-filter", "management", "management-hold", "management-query-passwords",
     }
 )  # fmt: skip
