@@ -45,7 +45,12 @@ class ConnectionInfo:
 
     @classmethod
     def from_wire(cls, d: dict[str, Any]) -> ConnectionInfo:
-        return cls(**fields.connection(d))
+        # The converted fields are the instance's dict as __init__ would make it: a frozen
+        # dataclass's __init__ sets 22 fields one object.__setattr__ at a time, two thirds
+        # of an enumeration's decoding at 100 connections (0.4 of 0.6 ms per call).
+        info = object.__new__(cls)
+        info.__dict__.update(fields.connection(d))
+        return info
 
 
 @dataclass(frozen=True)
