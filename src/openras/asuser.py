@@ -110,6 +110,15 @@ def _sys(number: int, *args: int | ctypes.Array[ctypes.c_uint]) -> int:
     return int(_libc.syscall(number, *args))
 
 
+def syscall(number: int, *args: int) -> int:
+    """A system call Python's os module lacks, by number: its result, or OSError (errno)."""
+    result = int(_libc.syscall(number, *args))
+    if result < 0:
+        err = ctypes.get_errno()
+        raise OSError(err, os.strerror(err))
+    return result
+
+
 def _take(who: Identity) -> None:
     assert _NUMBERS is not None
     sg, fsu, fsg = _NUMBERS

@@ -830,7 +830,10 @@ async def test_admin_credentials_trust_only_the_administrators_host_key(
         link = SshLink(spec, rec)
         await link.start()
         pid = link.record()["process"]["pid"]
-        argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+        # The spawn returns once ssh's exec has begun: its arguments show a moment later.
+        cmdline = Path(f"/proc/{pid}/cmdline")
+        assert wait_until(cmdline.read_bytes, 5), "ssh's command line never showed"
+        argv = cmdline.read_bytes().split(b"\0")
         assert b"StrictHostKeyChecking=yes" in argv
         if case == "right-key":
             await rec.connected(5)

@@ -75,8 +75,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar, Final
 
-import psutil
-
 from openras.errors import (
     ERROR_ACCESS_DENIED,
     ERROR_BAD_PHONE_NUMBER,
@@ -119,7 +117,7 @@ from openras.links.base import (
     StateReached,
 )
 from openras.links.journal import Interface
-from openras.links.process import LinkProcess, ProcessIdentity
+from openras.links.process import LinkProcess, ProcessIdentity, tcp_established
 from openras.links.progress import LogTail, Progress
 from openras.links.rtnl import routes_too_much
 from openras.links.ssh import mux
@@ -505,14 +503,7 @@ class SshLink(SupervisedLink["_Settings"]):
         assert self._settings is not None
         if self._proc is None:
             return False
-        try:
-            conns = psutil.Process(self._proc.pid).net_connections(kind="tcp")
-        except (psutil.Error, OSError):
-            return False
-        return any(
-            c.status == psutil.CONN_ESTABLISHED and c.raddr and c.raddr[1] == self._settings.port
-            for c in conns
-        )
+        return tcp_established(self._proc.pid, self._settings.port, self._proc.pidfd)
 
     async def _dial(self) -> None:
         with DirWatch.open(self.spec.run_dir) or contextlib.nullcontext() as watch:
