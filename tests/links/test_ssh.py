@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import dataclasses
 import itertools
+import json
 import os
 import pwd
 import secrets
@@ -49,6 +50,7 @@ from openras.errors import InvalidHandle, RasError
 from openras.links.base import DialParams, LinkFailed, LinkLost, LinkSpec
 from openras.links.ssh import mux
 from openras.links.ssh.driver import SshLink
+from openras.links.supervisor import LinkFailure
 from openras.policy import Grant
 from openras.states import RasConnState
 
@@ -878,6 +880,50 @@ async def test_tun_routes_never_take_over_an_existing_route(
     assert dev not in netns_lab.links(ssh_pair.b)
     shown = netns_lab.run(ssh_pair.b, ["ip", "route", "show", taken]).stdout
     assert "dev lo" in shown
+
+
+async def test_the_tun_is_configured_in_process_and_again_on_adoption(
+    netns_lab: NetnsLab, ssh_pair: NsPair, tmp_path: Path
+) -> None:
+    """The tun's point-to-point address, its state and the entry's routes are set over
+    rtnetlink; configuring it again as an adoption does (a crash may come after any step)
+    takes what is there, where a second plain dial's configuration refuses the route."""
+    server = start_sshd(netns_lab, ssh_pair, tmp_path)
+    route = f"10.{os.getpid() % 200 + 20}.78.0/24"
+    entry = {
+        "OpenRasDevice": "ssh",
+        "PhoneNumber": f"root@{ssh_pair.addr_a}:{SSH_PORT}",
+        "OpenRasSshMode": "tun",
+        "OpenRasSshIdentity": str(server.client_key),
+        "OpenRasSshKnownHosts": str(known_hosts(tmp_path, server.host_key_line)),
+        "OpenRasSshTunLocal": f"{TUN_NET}.2/32",
+        "OpenRasSshTunRemote": f"{TUN_NET}.1",
+        "OpenRasSshTunRoutes": route,
+        "OpenRasSshTunRemoteUnit": "8",
+        "OpenRasDialTimeoutMs": "5000",
+    }
+    spec = make_spec(tmp_path, entry, handle=handle())
+    rec = Recorder()
+    with netns_lab.inside(ssh_pair.b):
+        link = SshLink(spec, rec)
+        await link.start()
+        await rec.connected(8)
+        dev = f"tun{link.record()['tun_unit']}"
+        shown = json.loads(netns_lab.run(ssh_pair.b, ["ip", "-j", "addr", "show", dev]).stdout)
+        (addr,) = [a for a in shown[0]["addr_info"] if a["family"] == "inet"]
+        assert (addr["local"], addr.get("address"), addr["prefixlen"]) == (
+            f"{TUN_NET}.2",
+            f"{TUN_NET}.1",
+            32,
+        )
+        assert "UP" in shown[0]["flags"]
+        assert f"dev {dev}" in netns_lab.run(ssh_pair.b, ["ip", "route", "show", route]).stdout
+        await link._configure_tun(adopting=True)  # all there already: fine
+        with pytest.raises(LinkFailure) as refused:
+            await link._configure_tun()
+        assert refused.value.code == 716 and "File exists" in refused.value.detail
+        await close(link)
+    assert dev not in netns_lab.links(ssh_pair.b)
 
 
 async def test_the_daemons_mux_requests_reach_a_real_master(

@@ -55,6 +55,7 @@ NLM_F_REQUEST: Final = 0x1
 NLM_F_ACK: Final = 0x4
 NLM_F_EXCL: Final = 0x200
 NLM_F_CREATE: Final = 0x400
+NLM_F_REPLACE: Final = 0x100
 IFF_UP: Final = 0x1
 IFLA_IFNAME: Final = 3
 IFLA_MTU: Final = 4
@@ -131,17 +132,30 @@ def _u32(kind: int, value: int) -> bytes:
 
 @dataclass(frozen=True)
 class AddAddress:
+    """``ip address add ADDR dev IF``; with ``peer``, ``ip address add LOCAL peer PEER``
+    (a point-to-point address: ADDR's own prefix length, usually the host's); ``replace``:
+    ``ip address replace`` (the same address again is no error: an adopted link's)."""
+
     ifname: str
     address: IPInterface
+    peer: ipaddress.IPv4Address | ipaddress.IPv6Address | None = None
+    replace: bool = False
 
     def ip_args(self) -> tuple[str, ...]:
-        return ("address", "add", str(self.address), "dev", self.ifname)
+        verb = "replace" if self.replace else "add"
+        local = str(self.address.ip if self.peer is not None else self.address)
+        peer = ("peer", str(self.peer)) if self.peer is not None else ()
+        return ("address", verb, local, *peer, "dev", self.ifname)
 
     def encode(self, index: int) -> tuple[int, int, bytes]:
         a = self.address
         head = struct.pack("=BBBBI", _family(a.version), a.network.prefixlen, 0, 0, index)
         raw = a.ip.packed
-        return RTM_NEWADDR, _CREATE, head + _attr(IFA_LOCAL, raw) + _attr(IFA_ADDRESS, raw)
+        peer = self.peer.packed if self.peer is not None else raw
+        flags = (
+            NLM_F_REQUEST | NLM_F_ACK | NLM_F_CREATE | NLM_F_REPLACE if self.replace else _CREATE
+        )
+        return RTM_NEWADDR, flags, head + _attr(IFA_LOCAL, raw) + _attr(IFA_ADDRESS, peer)
 
 
 @dataclass(frozen=True)
@@ -169,15 +183,19 @@ class NoLinkLocal:
 
 @dataclass(frozen=True)
 class LinkUp:
+    """``ip link set dev IF [mtu N] up`` (None: the MTU stays as the device has it)."""
+
     ifname: str
-    mtu: int
+    mtu: int | None
 
     def ip_args(self) -> tuple[str, ...]:
-        return ("link", "set", "dev", self.ifname, "mtu", str(self.mtu), "up")
+        mtu = ("mtu", str(self.mtu)) if self.mtu is not None else ()
+        return ("link", "set", "dev", self.ifname, *mtu, "up")
 
     def encode(self, index: int) -> tuple[int, int, bytes]:
         head = struct.pack("=BxHiII", socket.AF_UNSPEC, 0, index, IFF_UP, IFF_UP)
-        return RTM_NEWLINK, NLM_F_REQUEST | NLM_F_ACK, head + _u32(IFLA_MTU, self.mtu)
+        mtu = _u32(IFLA_MTU, self.mtu) if self.mtu is not None else b""
+        return RTM_NEWLINK, NLM_F_REQUEST | NLM_F_ACK, head + mtu
 
 
 @dataclass(frozen=True)

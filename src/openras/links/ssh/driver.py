@@ -63,8 +63,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import errno
 import ipaddress
-import json
 import math
 import os
 import pwd
@@ -88,6 +88,7 @@ from openras.errors import (
     ERROR_VPN_TIMEOUT,
     RasError,
 )
+from openras.links import rtnl
 from openras.links._common import (
     HELPER_ENV,
     DirWatch,
@@ -587,32 +588,38 @@ class SshLink(SupervisedLink["_Settings"]):
             return
         dev = f"tun{self._tun_unit}"
         local = settings.tun_local
+        peer = None
         if settings.tun_remote is not None and local.network.prefixlen == local.max_prefixlen:
-            addr = ["address", "replace", str(local.ip), "peer", str(settings.tun_remote)]
-        else:
-            addr = ["address", "replace", str(local)]
-        cmds = [[*addr, "dev", dev], ["link", "set", "dev", dev, "up"]]
-        cmds += [["route", "add", str(net), "dev", dev] for net in settings.tun_routes]
-        lines = "".join(" ".join(c) + "\n" for c in cmds)
-        argv = ["ip", "-force", "-batch", "-"] if adopting else ["ip", "-batch", "-"]
-        res = await run_cmd(argv, input_data=lines.encode(), time_limit=5)
-        if res.returncode != 0:
-            if adopting and await self._routes_present(dev):
-                return
-            raise LinkFailure(ERROR_IP_CONFIGURATION, f"ip: {' '.join(res.stderr.split())}")
+            peer = settings.tun_remote
+        # In-process rtnetlink (a few requests) where ``ip -batch`` was a helper process per
+        # dial, through asyncio's subprocess machinery and its child-watcher thread.
+        ops: list[rtnl.Op] = [rtnl.AddAddress(dev, local, peer=peer, replace=True)]
+        ops.append(rtnl.LinkUp(dev, None))
+        routes = [rtnl.AddRoute(dev, net) for net in settings.tun_routes]
+        try:
+            with rtnl.Rtnl() as nl:
+                nl.apply(ops)
+                for route in routes:
+                    try:
+                        nl.apply([route])
+                    except rtnl.NetlinkError as exc:
+                        # Adopted after a crash: the route may be there already, ours.
+                        if not (adopting and exc.errno == errno.EEXIST):
+                            raise
+                if adopting and routes and not self._routes_present(nl, dev):
+                    raise LinkFailure(
+                        ERROR_IP_CONFIGURATION, f"{dev}: the entry's routes are not all on it"
+                    )
+        except (rtnl.NetlinkError, OSError) as exc:
+            raise LinkFailure(ERROR_IP_CONFIGURATION, str(exc)) from None
 
-    async def _routes_present(self, dev: str) -> bool:
+    def _routes_present(self, nl: rtnl.Rtnl, dev: str) -> bool:
         """Whether every entry route goes through ``dev`` (an adopted link's own)."""
         assert self._settings is not None
-        have: set[ipaddress.IPv4Network | ipaddress.IPv6Network] = set()
-        for fam, default in (("-4", "0.0.0.0/0"), ("-6", "::/0")):
-            res = await run_cmd(["ip", fam, "-j", "route", "show", "dev", dev], time_limit=5)
-            try:
-                for r in json.loads(res.stdout) if res.stdout.strip() else []:
-                    dst = str(r.get("dst", ""))
-                    have.add(ipaddress.ip_network(default if dst == "default" else dst))
-            except (ValueError, TypeError, AttributeError):
-                return False
+        index = nl.index_of(dev)
+        if index is None:
+            return False
+        have = set(nl.device_routes(4, index)) | set(nl.device_routes(6, index))
         return set(self._settings.tun_routes) <= have
 
     async def _persist_learned_host_key(self) -> None:
