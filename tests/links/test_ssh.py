@@ -847,6 +847,24 @@ async def test_admin_credentials_trust_only_the_administrators_host_key(
     assert not pid_alive(pid)
 
 
+def _tun_entry(
+    server: Sshd, pair: NsPair, tmp_path: Path, *, routes: str, unit: int
+) -> dict[str, str]:
+    """A tun-mode entry with a point-to-point address and ``routes``, at tun ``unit``."""
+    return {
+        "OpenRasDevice": "ssh",
+        "PhoneNumber": f"root@{pair.addr_a}:{SSH_PORT}",
+        "OpenRasSshMode": "tun",
+        "OpenRasSshIdentity": str(server.client_key),
+        "OpenRasSshKnownHosts": str(known_hosts(tmp_path, server.host_key_line)),
+        "OpenRasSshTunLocal": f"{TUN_NET}.2/32",
+        "OpenRasSshTunRemote": f"{TUN_NET}.1",
+        "OpenRasSshTunRoutes": routes,
+        "OpenRasSshTunRemoteUnit": str(unit),
+        "OpenRasDialTimeoutMs": "5000",
+    }
+
+
 async def test_tun_routes_never_take_over_an_existing_route(
     netns_lab: NetnsLab, ssh_pair: NsPair, tmp_path: Path
 ) -> None:
@@ -855,18 +873,7 @@ async def test_tun_routes_never_take_over_an_existing_route(
     server = start_sshd(netns_lab, ssh_pair, tmp_path)
     taken = f"10.{os.getpid() % 200 + 20}.77.0/24"
     netns_lab.run(ssh_pair.b, ["ip", "route", "add", taken, "dev", "lo"])
-    entry = {
-        "OpenRasDevice": "ssh",
-        "PhoneNumber": f"root@{ssh_pair.addr_a}:{SSH_PORT}",
-        "OpenRasSshMode": "tun",
-        "OpenRasSshIdentity": str(server.client_key),
-        "OpenRasSshKnownHosts": str(known_hosts(tmp_path, server.host_key_line)),
-        "OpenRasSshTunLocal": f"{TUN_NET}.2/32",
-        "OpenRasSshTunRemote": f"{TUN_NET}.1",
-        "OpenRasSshTunRoutes": taken,
-        "OpenRasSshTunRemoteUnit": "7",
-        "OpenRasDialTimeoutMs": "5000",
-    }
+    entry = _tun_entry(server, ssh_pair, tmp_path, routes=taken, unit=7)
     spec = make_spec(tmp_path, entry, handle=handle())
     rec = Recorder()
     with netns_lab.inside(ssh_pair.b):
@@ -890,18 +897,7 @@ async def test_the_tun_is_configured_in_process_and_again_on_adoption(
     takes what is there, where a second plain dial's configuration refuses the route."""
     server = start_sshd(netns_lab, ssh_pair, tmp_path)
     route = f"10.{os.getpid() % 200 + 20}.78.0/24"
-    entry = {
-        "OpenRasDevice": "ssh",
-        "PhoneNumber": f"root@{ssh_pair.addr_a}:{SSH_PORT}",
-        "OpenRasSshMode": "tun",
-        "OpenRasSshIdentity": str(server.client_key),
-        "OpenRasSshKnownHosts": str(known_hosts(tmp_path, server.host_key_line)),
-        "OpenRasSshTunLocal": f"{TUN_NET}.2/32",
-        "OpenRasSshTunRemote": f"{TUN_NET}.1",
-        "OpenRasSshTunRoutes": route,
-        "OpenRasSshTunRemoteUnit": "8",
-        "OpenRasDialTimeoutMs": "5000",
-    }
+    entry = _tun_entry(server, ssh_pair, tmp_path, routes=route, unit=8)
     spec = make_spec(tmp_path, entry, handle=handle())
     rec = Recorder()
     with netns_lab.inside(ssh_pair.b):
