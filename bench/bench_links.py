@@ -41,6 +41,7 @@ import argparse
 import contextlib
 import math
 import os
+import random
 import shutil
 import statistics
 import sys
@@ -117,6 +118,20 @@ def ms(value: float) -> str:
     return f"{value * 1000:7.1f}"
 
 
+def ratio_interval(
+    raw: list[float], ras: list[float], resamples: int = 2000, seed: int = 16
+) -> tuple[float, float]:
+    """A 90 % bootstrap interval of median(ras) / median(raw): how far the ratio of one run
+    of this size moves by the draw alone (each side resampled with replacement)."""
+    draw = random.Random(seed)
+    ratios = sorted(
+        statistics.median(draw.choices(ras, k=len(ras)))
+        / statistics.median(draw.choices(raw, k=len(raw)))
+        for _ in range(resamples)
+    )
+    return ratios[int(0.05 * resamples)], ratios[int(0.95 * resamples) - 1]
+
+
 def target_met(s: Series) -> bool:
     """Whether the median openras/raw ratio of ``s`` is within its target (no data: no)."""
     if not s.raw or not s.ras:
@@ -133,7 +148,8 @@ def print_table(rows: list[Series], reps: int) -> bool:
     with_nm = any(s.nm for s in rows)
     head = (
         f"{'link':<10} {'operation':<9} {'raw med':>8} {'raw p90':>8} "
-        f"{'ras med':>8} {'ras p90':>8} {'ratio':>6} {'p90 r':>6} {'paired':>6} {'target':>7}"
+        f"{'ras med':>8} {'ras p90':>8} {'ratio':>6} {'90% interval':>12} {'p90 r':>6} "
+        f"{'paired':>6} {'target':>7}"
         "  verdict" + (f"  {'NM med':>8} {'NM/raw':>7} {'NM/ras':>7}" if with_nm else "")
     )
     print(head)
@@ -148,17 +164,21 @@ def print_table(rows: list[Series], reps: int) -> bool:
         ratio = ras_med / raw_med
         ratio90 = p90(s.ras) / p90(s.raw)
         paired = statistics.median(r / w for r, w in zip(s.ras, s.raw, strict=True))
+        low, high = ratio_interval(s.raw, s.ras)
         ok = target_met(s)
         all_ok = all_ok and ok
         print(
             f"{s.link:<10} {s.op:<9} {ms(raw_med):>8} {ms(p90(s.raw)):>8} "
-            f"{ms(ras_med):>8} {ms(p90(s.ras)):>8} {ratio:6.2f} {ratio90:6.2f} {paired:6.2f} "
+            f"{ms(ras_med):>8} {ms(p90(s.ras)):>8} {ratio:6.2f} {f'{low:.2f}-{high:.2f}':>12} "
+            f"{ratio90:6.2f} {paired:6.2f} "
             f"{'≤' + format(s.target, '.2f'):>7}  {'met' if ok else 'MISSED':<7}"
             + (_nm_cells(s, raw_med, ras_med) if with_nm else "")
         )
     print()
     print("raw: the program by hand inside namespace B (2 ms polls). openras: Client.dial() to")
     print("return / hang_up(wait=True) until the handle answers 6; rasman already running in B.")
+    print("90% interval: where the ratio of a run of this size falls by the draw alone")
+    print("(bootstrap of both sides' medians): a target inside it is met or missed by chance.")
     if with_nm:
         print("NM: NetworkManager + nm-openvpn in a namespace of its own, same server and profile:")
         print("`nmcli connection up` until it returns; `nmcli connection down` until NM's openvpn")
