@@ -172,3 +172,17 @@ def test_tcp_established_of_a_process_that_is_gone() -> None:
         os._exit(0)
     os.waitpid(child, 0)
     assert not process.tcp_established(child, 22)
+
+
+def test_a_descriptor_that_is_no_socket_any_more_leaves_no_copy(tmp_path: Path) -> None:
+    """The listing and the copy are not atomic: a number reused by a file is answered None
+    and its copy closed."""
+    pidfd = os.pidfd_open(os.getpid())
+    plain = os.open(tmp_path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        before = len(os.listdir("/proc/self/fd"))
+        assert process._peer_port(pidfd, plain) is None
+        assert len(os.listdir("/proc/self/fd")) == before
+    finally:
+        os.close(plain)
+        os.close(pidfd)

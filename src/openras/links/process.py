@@ -380,8 +380,13 @@ def _peer_port(pidfd: int, fd: int) -> int | None:
     OSError when the copy cannot be taken (no such call, or not permitted)."""
     from openras.asuser import syscall
 
+    # O_CLOEXEC is the only flag pidfd_getfd takes, and it sets it on the copy always.
     dup = syscall(_SYS_PIDFD_GETFD, pidfd, fd, 0)
-    sock = socket.socket(fileno=dup)
+    try:
+        sock = socket.socket(fileno=dup)
+    except OSError:  # no longer a socket: the number was reused since the listing
+        os.close(dup)
+        return None
     try:
         if sock.family not in (socket.AF_INET, socket.AF_INET6):
             return None
