@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import socket
 from pathlib import Path
 
 import pytest
@@ -102,87 +101,3 @@ def test_a_program_that_cannot_run_is_797(tmp_path: Path, program: str) -> None:
         LinkProcess.spawn([program], marker="t", log_path=None, env={"PATH": str(tmp_path)})
     assert err.value.code == ERROR_CONNECTING_DEVICE_NOT_FOUND
     assert program in str(err.value)
-
-
-@pytest.mark.parametrize("by", ["pidfd", "tables"])
-def test_tcp_established_names_the_remote_port_of_a_connection_the_process_holds(
-    by: str, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """Checked against this process's own sockets (v4 and v6), by both ways (a copy of each
-    socket through its pidfd; the /proc tables), and against cases that must answer False:
-    a listener, another port, a closed connection."""
-    pid = os.getpid()
-    pidfd = os.pidfd_open(pid) if by == "pidfd" else None
-    if by == "pidfd":  # the tables must not be what answers
-        monkeypatch.setattr(process, "_tcp_established_in_tables", _must_not_be_called)
-
-    def established(port: int) -> bool:
-        return process.tcp_established(pid, port, pidfd)
-
-    try:
-        for family, host in ((socket.AF_INET, "127.0.0.1"), (socket.AF_INET6, "::1")):
-            with socket.socket(family) as listener:
-                try:
-                    listener.bind((host, 0))
-                except OSError:
-                    continue  # no IPv6 loopback here
-                listener.listen()
-                port = listener.getsockname()[1]
-                assert not established(port), "a listener is no connection"
-                client = socket.create_connection((host, port))
-                accepted, _ = listener.accept()
-                try:
-                    assert established(port)
-                    assert not established(port ^ 1)
-                finally:
-                    client.close()
-                    accepted.close()
-                assert not established(port), "closed: no descriptor holds it"
-    finally:
-        if pidfd is not None:
-            os.close(pidfd)
-
-
-def _must_not_be_called(pid: int, port: int) -> bool:
-    raise AssertionError("the tables were read although the pidfd could answer")
-
-
-def test_a_refused_copy_falls_back_to_the_tables(monkeypatch: pytest.MonkeyPatch) -> None:
-    def refused(pidfd: int, fd: int) -> int | None:
-        raise PermissionError(1, "Operation not permitted")
-
-    monkeypatch.setattr(process, "_peer_port", refused)
-    with socket.socket() as listener:
-        listener.bind(("127.0.0.1", 0))
-        listener.listen()
-        port = listener.getsockname()[1]
-        with socket.create_connection(("127.0.0.1", port)) as client:
-            accepted, _ = listener.accept()
-            with accepted, client:
-                pidfd = os.pidfd_open(os.getpid())
-                try:
-                    assert process.tcp_established(os.getpid(), port, pidfd)
-                finally:
-                    os.close(pidfd)
-
-
-def test_tcp_established_of_a_process_that_is_gone() -> None:
-    child = os.fork()
-    if child == 0:
-        os._exit(0)
-    os.waitpid(child, 0)
-    assert not process.tcp_established(child, 22)
-
-
-def test_a_descriptor_that_is_no_socket_any_more_leaves_no_copy(tmp_path: Path) -> None:
-    """The listing and the copy are not atomic: a number reused by a file is answered None
-    and its copy closed."""
-    pidfd = os.pidfd_open(os.getpid())
-    plain = os.open(tmp_path, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        before = len(os.listdir("/proc/self/fd"))
-        assert process._peer_port(pidfd, plain) is None
-        assert len(os.listdir("/proc/self/fd")) == before
-    finally:
-        os.close(plain)
-        os.close(pidfd)

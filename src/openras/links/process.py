@@ -14,7 +14,6 @@ import errno
 import os
 import select
 import signal
-import socket
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -352,98 +351,6 @@ def _base_env() -> dict[str, str]:
         "PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
         "LANG": "C.UTF-8",
     }
-
-
-_TCP_ESTABLISHED: Final = b"01"
-#: pidfd_getfd(2): one number on every architecture (new system calls share the table).
-_SYS_PIDFD_GETFD: Final = 438
-
-
-def _socket_fds(pid: int) -> list[int]:
-    """``pid``'s descriptors that are sockets (none if it is gone or unreadable)."""
-    fd_dir = f"/proc/{pid}/fd"
-    found: list[int] = []
-    try:
-        names = os.listdir(fd_dir)
-    except OSError:
-        return found
-    for name in names:
-        with contextlib.suppress(OSError):
-            if os.readlink(f"{fd_dir}/{name}").startswith("socket:["):
-                found.append(int(name))
-    return found
-
-
-def _peer_port(pidfd: int, fd: int) -> int | None:
-    """The remote port of the connected TCP socket ``fd`` of the process behind ``pidfd``
-    (a copy taken with pidfd_getfd, asked, closed); None if it is no connected TCP socket.
-    OSError when the copy cannot be taken (no such call, or not permitted)."""
-    from openras.asuser import syscall
-
-    # O_CLOEXEC is the only flag pidfd_getfd takes, and it sets it on the copy always.
-    dup = syscall(_SYS_PIDFD_GETFD, pidfd, fd, 0)
-    try:
-        sock = socket.socket(fileno=dup)
-    except OSError:  # no longer a socket: the number was reused since the listing
-        os.close(dup)
-        return None
-    try:
-        if sock.family not in (socket.AF_INET, socket.AF_INET6):
-            return None
-        if sock.type != socket.SOCK_STREAM:
-            return None
-        try:
-            return int(sock.getpeername()[1])  # ENOTCONN while the SYN is out
-        except OSError:
-            return None
-    finally:
-        sock.close()
-
-
-def tcp_established(pid: int, remote_port: int, pidfd: int | None = None) -> bool:
-    """Whether ``pid`` holds a TCP connection established to ``remote_port``.
-
-    With the process's ``pidfd``: each of its sockets is copied into the daemon
-    (pidfd_getfd) and asked for its peer, a few system calls. The TCP tables in /proc (or
-    psutil's ``net_connections``, which reads them) walk the kernel's whole established
-    hash, one table shared by every namespace: 1.5-3 ms per read here, two reads (v4, v6)
-    per look and two or three looks per ssh dial. They remain the way where the copy is
-    refused (a per-user daemon under a strict ptrace scope). False if ``pid`` is gone."""
-    fds = _socket_fds(pid)
-    if not fds:
-        return False
-    if pidfd is not None:
-        try:
-            return any(_peer_port(pidfd, fd) == remote_port for fd in fds)
-        except OSError:
-            pass  # refused, or no pidfd_getfd: the tables below
-    return _tcp_established_in_tables(pid, remote_port)
-
-
-def _tcp_established_in_tables(pid: int, remote_port: int) -> bool:
-    inodes: set[bytes] = set()
-    fd_dir = f"/proc/{pid}/fd"
-    for fd in _socket_fds(pid):
-        with contextlib.suppress(OSError):
-            inodes.add(os.readlink(f"{fd_dir}/{fd}")[8:-1].encode())
-    for table in ("tcp", "tcp6"):
-        try:
-            with open(f"/proc/{pid}/net/{table}", "rb") as fh:
-                rows = fh.read().splitlines()[1:]
-        except OSError:
-            continue
-        for row in rows:
-            # sl local_address rem_address st tx_queue:rx_queue tr:tm->when retrnsmt uid
-            # timeout inode ...
-            f = row.split()
-            if (
-                len(f) > 9
-                and f[3] == _TCP_ESTABLISHED
-                and f[9] in inodes
-                and int(f[2].rpartition(b":")[2], 16) == remote_port
-            ):
-                return True
-    return False
 
 
 def find_marked(marker_prefix: str) -> list[ProcessIdentity]:

@@ -118,9 +118,10 @@ from openras.links.base import (
     StateReached,
 )
 from openras.links.journal import Interface
-from openras.links.process import LinkProcess, ProcessIdentity, tcp_established
+from openras.links.process import LinkProcess, ProcessIdentity
 from openras.links.progress import LogTail, Progress
 from openras.links.rtnl import routes_too_much
+from openras.links.sockets import tcp_counters, tcp_established
 from openras.links.ssh import mux
 from openras.links.ssh.log import (
     Authenticated,
@@ -715,8 +716,25 @@ class SshLink(SupervisedLink["_Settings"]):
     async def statistics(self) -> LinkStats:
         if self._tun_unit is not None:
             return interface_stats(f"tun{self._tun_unit}") or LinkStats()
-        if self._proc is None:
+        if self._proc is None or self._settings is None:
             return LinkStats()
+        pidfd = self._proc.pidfd
+        if pidfd is not None:
+            # The kernel's counters of ssh's own socket (a copy of it, asked for TCP_INFO):
+            # no helper process and no dump of every TCP socket per statistics call.
+            try:
+                counters = tcp_counters(self._proc.pid, self._settings.port, pidfd)
+            except OSError:
+                counters = None  # no copy may be taken: ss, below
+            else:
+                if counters is None:
+                    return LinkStats()
+                return LinkStats(
+                    bytes_sent=counters.bytes_sent,
+                    bytes_received=counters.bytes_received,
+                    frames_sent=counters.segments_sent,
+                    frames_received=counters.segments_received,
+                )
         res = await run_cmd(["ss", "-H", "-t", "-i", "-n", "-p", "state", "established"])
         return parse_ss(res.stdout, self._proc.pid) or LinkStats()
 
