@@ -50,7 +50,7 @@ from openras.errors import InvalidHandle, RasError
 from openras.links.base import DialParams, LinkFailed, LinkLost, LinkSpec
 from openras.links.ssh import mux
 from openras.links.ssh.driver import SshLink
-from openras.links.supervisor import LinkFailure
+from openras.links.supervisor import LinkFailure, spares_dir
 from openras.policy import Grant
 from openras.states import RasConnState
 
@@ -477,6 +477,8 @@ def test_socks_as_non_root_user(
         )
     finally:
         shutil.rmtree(work, ignore_errors=True)
+        # The closed link's run dir went to the spares beside its links dir (``work``).
+        shutil.rmtree(spares_dir(work), ignore_errors=True)
 
 
 async def test_adopt_after_daemon_crash(
