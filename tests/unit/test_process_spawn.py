@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+import time
 from pathlib import Path
 
 import pytest
@@ -36,6 +37,13 @@ async def test_a_program_inherits_its_standard_streams_and_the_passed_fds_only(
         os.close(passed)
         os.close(kept)
     try:
+        # The spawn returns once the child's exec has begun (its close-on-exec descriptors
+        # go a moment later), and sleep's loader and locale open files of their own while it
+        # starts: the table is read once sleep sleeps.
+        deadline = time.monotonic() + 10
+        while (proc_start(proc.pid) or (0.0, ""))[1] != "S":
+            assert time.monotonic() < deadline, "sleep never went to sleep"
+            await asyncio.sleep(0.001)
         fds = Path(f"/proc/{proc.pid}/fd")
         table = {p.name: os.readlink(p) for p in fds.iterdir()}
     finally:
