@@ -112,7 +112,7 @@ def _sys(number: int, *args: int | ctypes.Array[ctypes.c_uint]) -> int:
 
 def syscall(number: int, *args: int) -> int:
     """A system call Python's os module lacks, by number: its result, or OSError (errno)."""
-    result = int(_libc.syscall(number, *args))
+    result = _sys(number, *args)
     if result < 0:
         err = ctypes.get_errno()
         raise OSError(err, os.strerror(err))

@@ -52,7 +52,7 @@ def test_tcp_established_names_the_remote_port_of_a_connection_the_process_holds
             os.close(pidfd)
 
 
-def _must_not_be_called(pid: int, port: int) -> bool:
+def _must_not_be_called(pid: int, inodes: set[bytes], port: int) -> bool:
     raise AssertionError("the tables were read although the pidfd could answer")
 
 

@@ -13,6 +13,7 @@ import contextlib
 import errno
 import os
 import select
+import shutil
 import signal
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -112,11 +113,10 @@ def _executable(program: str, env: Mapping[str, str]) -> str:
     Popen did; posix_spawnp would search the daemon's own)."""
     if "/" in program:
         return program
-    for directory in env.get("PATH", os.defpath).split(os.pathsep):
-        candidate = os.path.join(directory or ".", program)
-        if os.access(candidate, os.X_OK) and not os.path.isdir(candidate):
-            return candidate
-    raise FileNotFoundError(errno.ENOENT, "not found in PATH", program)
+    found = shutil.which(program, path=env.get("PATH", os.defpath))
+    if found is None:
+        raise FileNotFoundError(errno.ENOENT, "not found in PATH", program)
+    return found
 
 
 def _spawned_at(pid: int, before_ns: int, after_ns: int) -> float:

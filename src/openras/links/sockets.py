@@ -24,7 +24,7 @@ _SYS_PIDFD_GETFD: Final = 438
 #: struct tcp_info (linux/tcp.h) grows at its end only; the offsets of what is read here:
 #: bytes_acked (Linux 4.1) and bytes_received (4.1), segs_out and segs_in (4.2), bytes_sent
 #: (4.19, else bytes_acked stands for it).
-_BYTES_ACKED: Final = struct.Struct("=Q")
+_U64: Final = struct.Struct("=Q")
 _OFF_BYTES_ACKED: Final = 120
 _OFF_BYTES_RECEIVED: Final = 128
 _OFF_SEGS: Final = 136
@@ -43,18 +43,20 @@ class TcpCounters:
     segments_received: int
 
 
-def _socket_fds(pid: int) -> list[int]:
-    """``pid``'s descriptors that are sockets (none if it is gone or unreadable)."""
+def _sockets_of(pid: int) -> dict[int, bytes]:
+    """``pid``'s descriptors that are sockets, with their inode numbers (none if it is
+    gone or unreadable)."""
     fd_dir = f"/proc/{pid}/fd"
-    found: list[int] = []
+    found: dict[int, bytes] = {}
     try:
         names = os.listdir(fd_dir)
     except OSError:
         return found
     for name in names:
         with contextlib.suppress(OSError):
-            if os.readlink(f"{fd_dir}/{name}").startswith("socket:["):
-                found.append(int(name))
+            target = os.readlink(f"{fd_dir}/{name}")
+            if target.startswith("socket:["):
+                found[int(name)] = target[8:-1].encode()
     return found
 
 
@@ -94,22 +96,22 @@ def tcp_established(pid: int, remote_port: int, pidfd: int | None = None) -> boo
     """Whether ``pid`` holds a TCP connection established to ``remote_port`` (by copies of
     its sockets through ``pidfd``; else, or when refused, by the /proc tables). False if
     ``pid`` is gone."""
-    fds = _socket_fds(pid)
-    if not fds:
+    found = _sockets_of(pid)
+    if not found:
         return False
     if pidfd is not None:
         try:
-            return any(_peer_port(pidfd, fd) == remote_port for fd in fds)
+            return any(_peer_port(pidfd, fd) == remote_port for fd in found)
         except OSError:
             pass  # refused, or no pidfd_getfd: the tables below
-    return _tcp_established_in_tables(pid, remote_port)
+    return _tcp_established_in_tables(pid, set(found.values()), remote_port)
 
 
 def tcp_counters(pid: int, remote_port: int, pidfd: int) -> TcpCounters | None:
     """The counters of ``pid``'s TCP connection to ``remote_port`` (``TCP_INFO`` of a copy
     of its socket); None if it holds none. OSError when no copy may be taken (the caller
     has another way)."""
-    for fd in _socket_fds(pid):
+    for fd in _sockets_of(pid):
         sock = _copy(pidfd, fd)
         if sock is None:
             continue
@@ -119,22 +121,19 @@ def tcp_counters(pid: int, remote_port: int, pidfd: int) -> TcpCounters | None:
             info = sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_INFO, _TCP_INFO_SIZE)
         if len(info) < _OFF_SEGS + _SEGS.size:
             return None
-        (acked,) = _BYTES_ACKED.unpack_from(info, _OFF_BYTES_ACKED)
-        (received,) = _BYTES_ACKED.unpack_from(info, _OFF_BYTES_RECEIVED)
+        (acked,) = _U64.unpack_from(info, _OFF_BYTES_ACKED)
+        (received,) = _U64.unpack_from(info, _OFF_BYTES_RECEIVED)
         segs_out, segs_in = _SEGS.unpack_from(info, _OFF_SEGS)
         sent = acked
-        if len(info) >= _OFF_BYTES_SENT + _BYTES_ACKED.size:
-            (sent,) = _BYTES_ACKED.unpack_from(info, _OFF_BYTES_SENT)
+        if len(info) >= _OFF_BYTES_SENT + _U64.size:
+            (sent,) = _U64.unpack_from(info, _OFF_BYTES_SENT)
         return TcpCounters(sent, received, segs_out, segs_in)
     return None
 
 
-def _tcp_established_in_tables(pid: int, remote_port: int) -> bool:
-    inodes: set[bytes] = set()
-    fd_dir = f"/proc/{pid}/fd"
-    for fd in _socket_fds(pid):
-        with contextlib.suppress(OSError):
-            inodes.add(os.readlink(f"{fd_dir}/{fd}")[8:-1].encode())
+def _tcp_established_in_tables(pid: int, inodes: set[bytes], remote_port: int) -> bool:
+    """Whether one of the sockets ``inodes`` is established to ``remote_port`` in ``pid``'s
+    namespace's tables."""
     for table in ("tcp", "tcp6"):
         try:
             with open(f"/proc/{pid}/net/{table}", "rb") as fh:

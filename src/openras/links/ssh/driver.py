@@ -725,7 +725,7 @@ class SshLink(SupervisedLink["_Settings"]):
             try:
                 counters = tcp_counters(self._proc.pid, self._settings.port, pidfd)
             except OSError:
-                counters = None  # no copy may be taken: ss, below
+                pass  # no copy may be taken: ss, below
             else:
                 if counters is None:
                     return LinkStats()
