@@ -197,9 +197,10 @@ async def test_dial_ping_stats_projection_hangup(
         ifname = link.record()["ifname"]
         pid = link.record()["process"]["pid"]
         assert ifname == f"orwg{spec.handle}"
-        # The private key never reaches argv, and its file is gone once loaded.
+        # The private key reaches neither argv nor any file of the run dir.
         assert cpriv not in Path(f"/proc/{pid}/cmdline").read_text()
-        assert not (spec.run_dir / "wg-setconf.conf").exists()
+        for f in spec.run_dir.rglob("*"):
+            assert not f.is_file() or cpriv.encode() not in f.read_bytes(), f
 
         assert netns_lab.ping(wg_pair.b, SERVER_IP, count=2)
         stats = await link.statistics()

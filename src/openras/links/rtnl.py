@@ -224,6 +224,27 @@ class NewXfrmInterface:
 
 
 @dataclass(frozen=True)
+class NewWireGuardInterface:
+    """``ip link add NAME type wireguard``: the kernel module's interface (the kernel loads
+    the module when it can; a kernel without it refuses the kind, EOPNOTSUPP)."""
+
+    name: str
+
+    @property
+    def ifname(self) -> str:
+        return ""  # it does not exist yet: no index to look up
+
+    def ip_args(self) -> tuple[str, ...]:
+        return ("link", "add", self.name, "type", "wireguard")
+
+    def encode(self, index: int) -> tuple[int, int, bytes]:
+        head = struct.pack("=BxHiII", socket.AF_UNSPEC, 0, 0, 0, 0)
+        info = _attr(IFLA_INFO_KIND, b"wireguard\0")
+        body = head + _attr(IFLA_IFNAME, self.name.encode() + b"\0")
+        return RTM_NEWLINK, _CREATE, body + _attr(IFLA_LINKINFO | NLA_F_NESTED, info)
+
+
+@dataclass(frozen=True)
 class AddRoute:
     """``ip route add NET dev IF [table T]`` (a device route: scope link)."""
 
@@ -433,7 +454,16 @@ def routes_too_much(nets: Iterable[IPNetwork]) -> bool:
     return cover4 > MAX_SPLIT_V4 or cover6 > MAX_SPLIT_V6
 
 
-Op = AddAddress | NoLinkLocal | LinkUp | NewXfrmInterface | AddRoute | AddRule | DelRule
+Op = (
+    AddAddress
+    | NoLinkLocal
+    | LinkUp
+    | NewXfrmInterface
+    | NewWireGuardInterface
+    | AddRoute
+    | AddRule
+    | DelRule
+)
 
 
 def describe(op: Op) -> str:

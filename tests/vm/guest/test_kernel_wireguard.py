@@ -11,6 +11,7 @@ be gone.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import subprocess
 import time
@@ -24,6 +25,16 @@ from netns import NetnsLab, NsPair, pids_in_netns, require_programs
 from openras import rasapi
 from openras.client import Client
 from openras.errors import ERROR_INVALID_HANDLE
+from openras.links.rtnl import NewWireGuardInterface, Rtnl
+from openras.links.wireguard.dump import parse_dump
+from openras.links.wireguard.genl import (
+    DeviceSettings,
+    PeerSettings,
+    WgNetlink,
+    key_bytes,
+    parse_endpoint,
+    set_requests,
+)
 from openras.states import RasConnState
 
 pytestmark = pytest.mark.vm
@@ -138,3 +149,69 @@ def test_kernel_wireguard_full_tunnel_dial_ping_hang_up(
         f"\nkernel wireguard via rasman: dial {dial_s:.2f} s, rasman restart and adoption "
         f"{restart_s:.1f} s, hang-up until 6 {hangup_s:.2f} s"
     )
+
+
+def test_genl_configures_and_reads_the_kernel_module_as_wg_does(
+    lab: NetnsLab, pair: NsPair
+) -> None:
+    """The driver's in-process WireGuard netlink against the real module, with ``wg`` as the
+    judge: a configuration too large for one request (3,000 allowed IPs) set by
+    ``WgNetlink.set_device`` reads back through ``wg show IF dump`` exactly as given, and
+    ``WgNetlink.device`` reads the same as ``wg show IF dump`` (peer order, keys, endpoints,
+    allowed IPs, keepalive, fwmark), without the private key. An update of one peer touches
+    only its keepalive."""
+    require_programs("wg")
+    ifname = "orwgtgenl"
+    priv, pub = keypair()
+    peers = [keypair()[1] for _ in range(3)]
+    psk = _wg("genpsk")
+    many = tuple(ipaddress.ip_network(f"10.{i // 250}.{i % 250}.0/24") for i in range(3000))
+    settings = DeviceSettings(
+        private_key=key_bytes(priv),
+        listen_port=51999,
+        fwmark=0x6F720001,
+        replace_peers=True,
+        peers=(
+            PeerSettings(key_bytes(peers[0]), preshared_key=key_bytes(psk),
+                         endpoint=parse_endpoint("192.0.2.9:51820"), persistent_keepalive=25,
+                         allowed_ips=(ipaddress.ip_network("10.250.0.0/24"),
+                                      ipaddress.ip_network("fd00:1::/64"))),
+            PeerSettings(key_bytes(peers[1]), endpoint=parse_endpoint("[2001:db8::9]:4500"),
+                         allowed_ips=many),
+            PeerSettings(key_bytes(peers[2])),
+        ),
+    )  # fmt: skip
+    assert len(set_requests(ifname, settings)) > 1, "the test must cover a split request"
+    with lab.inside(pair.b):
+        with Rtnl() as rtnl:
+            rtnl.apply([NewWireGuardInterface(ifname)])
+        try:
+            with WgNetlink() as genl:
+                genl.set_device(ifname, settings)
+                ours = genl.device(ifname)
+            judged = parse_dump(lab.run(pair.b, ["wg", "show", ifname, "dump"]).stdout)
+            assert ours == judged
+            assert ours.interface is not None and ours.interface.public_key == pub
+            assert ours.interface.listen_port == 51999 and ours.interface.fwmark == 0x6F720001
+            first, second, third = ours.peers
+            assert (first.public_key, first.endpoint, first.persistent_keepalive) == (
+                peers[0], "192.0.2.9:51820", 25,
+            )  # fmt: skip
+            assert first.has_preshared_key and first.allowed_ips == ("10.250.0.0/24", "fd00:1::/64")
+            assert second.endpoint == "[2001:db8::9]:4500"
+            assert sorted(second.allowed_ips) == sorted(str(n) for n in many)
+            assert third.allowed_ips == () and third.endpoint is None
+            assert priv not in repr(ours)
+
+            update = PeerSettings(key_bytes(peers[0]), persistent_keepalive=0,
+                                  replace_allowed_ips=False, update_only=True)  # fmt: skip
+            with WgNetlink() as genl:
+                genl.set_device(ifname, DeviceSettings(peers=(update,)))
+                again = genl.device(ifname)
+            assert again.peers[0].persistent_keepalive is None
+            assert again.peers[0].allowed_ips == first.allowed_ips
+            assert again.peers[1:] == ours.peers[1:]
+        finally:
+            with Rtnl() as rtnl:
+                rtnl.delete_link(ifname)
+    assert ifname not in lab.links(pair.b)

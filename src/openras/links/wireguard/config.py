@@ -27,6 +27,7 @@ from typing import Final
 
 from openras.errors import ERROR_ACCESS_DENIED, ERROR_INVALID_INTERFACE_CONFIG, RasError
 from openras.links.rtnl import routes_too_much
+from openras.links.wireguard.genl import DeviceSettings, PeerSettings, key_bytes, parse_endpoint
 from openras.policy import Grant
 
 #: Below this a port is privileged: only root's configs may have wireguard-go bind one.
@@ -173,6 +174,36 @@ class WgConfig:
             out.append("replace_allowed_ips=true")
             out += [f"allowed_ip={net}" for net in peer.allowed_ips]
         return "\n".join(out) + "\n\n"
+
+    def to_netlink(
+        self,
+        *,
+        endpoints: Mapping[str, str],
+        fwmark: int | None = None,
+        keepalive_override: int | None = None,
+    ) -> DeviceSettings:
+        """The same configuration as :meth:`to_setconf`, as the kernel module's
+        ``WG_CMD_SET_DEVICE`` (``genl.py``): sent in-process, the private key in no file.
+        ``endpoints`` as for :meth:`to_uapi`."""
+        port, mark = self.interface.listen_port, self._fwmark(fwmark)
+        peers = tuple(
+            PeerSettings(
+                public_key=key_bytes(peer.public_key),
+                preshared_key=key_bytes(peer.preshared_key) if peer.preshared_key else None,
+                endpoint=parse_endpoint(endpoints[peer.endpoint]) if peer.endpoint else None,
+                persistent_keepalive=_dial_keepalive(peer, keepalive_override) or 0,
+                allowed_ips=peer.allowed_ips,
+            )
+            for peer in self.peers
+        )
+        return DeviceSettings(
+            private_key=key_bytes(self.interface.private_key),
+            listen_port=port,
+            # setconf clears what the text leaves out: so does this (0 = no mark).
+            fwmark=mark or 0,
+            replace_peers=True,
+            peers=peers,
+        )
 
 
 def _dial_keepalive(peer: WgPeer, override: int | None) -> int | None:

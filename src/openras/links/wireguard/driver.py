@@ -13,20 +13,20 @@ How a dial goes (each step bounded by the dial timeout):
 1. The config is read with the owner's rights and checked (``config.py``: hooks refused,
    keys checked, wg-quick keys split off). Errors: RasError(872, "FILE:LINE: ...").
 2. An interface name unique across namespaces (``/var/run/wireguard`` is shared) is chosen:
-   ``orwg<handle>``. With the kernel module it is ``ip link add ... type wireguard``;
+   ``orwg<handle>``. With the kernel module it is made over rtnetlink (``type wireguard``);
    otherwise ``wireguard-go -f IF`` is spawned as a supervised child (ConnectDevice).
 3. Once the UAPI socket answers (polled every 0.5 ms), the config goes to wireguard-go as a
    UAPI ``set`` on that socket, in-process (endpoint names resolved first, 868 if they do
-   not); for the kernel module, ``wg setconf IF FILE`` loads it from a 0600 file in the run
-   dir, deleted right after. The private key is never in argv. Then addresses, MTU,
-   routes and the policy rules of a default route are set over netlink, in-process
+   not); for the kernel module, as one ``WG_CMD_SET_DEVICE`` over generic netlink
+   (``genl.py``), in-process too. The private key is in no argv and no file. Then addresses,
+   MTU, routes and the policy rules of a default route are set over netlink, in-process
    (``links/rtnl.py``) (DeviceConnected). The fwmark, table and rule priorities of a
    default route are the daemon's, allocated per link (``netplan.PolicySlot``).
    Dialable peers without PersistentKeepalive get one for the dial only, so that the first
    handshake starts at once; it is switched back off right after Connected is reported.
-4. The peers are polled (wireguard-go: a UAPI ``get`` on its socket, in-process; kernel:
-   ``wg show IF dump``) every 1 ms for 0.2 s, every 10 ms up to 1 s, then every 50 ms,
-   until a handshake (Connected) or the deadline (LinkFailed 809 — a wrong key, a wrong
+4. The peers are polled (wireguard-go: a UAPI ``get`` on its socket; kernel: a
+   ``WG_CMD_GET_DEVICE`` dump; both in-process) every 1 ms for 0.2 s, every 10 ms up to 1 s,
+   then every 50 ms, until a handshake (Connected) or the deadline (LinkFailed 809 — a wrong key, a wrong
    endpoint and a dead server look the same to WireGuard, which never answers an
    unauthenticated packet). Then it is polled about once a second: a peer silent while we
    transmit -> LinkLost 829; wireguard-go exiting or the interface vanishing ->
@@ -46,12 +46,14 @@ Projection: the interface, the first ``Address`` of each IP version, ``DNS``; th
 tunnel address only where the config states it (a host route in the peer's AllowedIPs inside
 our Address network, see :func:`peer_tunnel_addresses`), else empty. Programs are found
 through ``OPENRAS_LINK_PATH`` (``_common.find_program``); a missing one is 797 at dial time.
+The daemon needs no ``wg``: only wireguard-go, where the kernel has no WireGuard.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import logging
 import socket
 import time
@@ -77,13 +79,12 @@ from openras.links._common import (
     find_program,
     interface_stats,
     link_exists,
-    remove_quietly,
     resolve_entry_path,
     run_cmd,
     tail_text,
     unix_socket_answers,
 )
-from openras.links._owner_files import read_owner_file, write_private
+from openras.links._owner_files import read_owner_file
 from openras.links.base import (
     Emit,
     Link,
@@ -100,7 +101,7 @@ from openras.links.policy_slots import (
     release_policy_slot,
 )
 from openras.links.process import LinkProcess, ProcessIdentity
-from openras.links.rtnl import AddRule, Rtnl, parse_del_rule
+from openras.links.rtnl import AddRule, NetlinkError, NewWireGuardInterface, Rtnl, parse_del_rule
 from openras.links.supervisor import LinkFailure, SupervisedLink, stopped_before_start
 from openras.links.wireguard.config import (
     IPInterface,
@@ -121,9 +122,9 @@ from openras.links.wireguard.dump import (
     PeerMonitor,
     PeerSilent,
     WgDump,
-    parse_dump,
     parse_uapi,
 )
+from openras.links.wireguard.genl import DeviceSettings, PeerSettings, WgNetlink, key_bytes
 from openras.links.wireguard.netplan import (
     NetPlan,
     batches,
@@ -147,7 +148,6 @@ _UAPI_POLL: Final = 0.0005
 #: One UAPI ``get`` (a few lines per peer) must come back within this, and fit in this.
 _UAPI_TIMEOUT: Final = 2.0
 _UAPI_LIMIT: Final = 1 << 20
-_SETCONF_FILE: Final = "wg-setconf.conf"
 _LOG_FILE: Final = "wireguard-go.log"
 _MAX_IFNAME: Final = 15
 
@@ -206,7 +206,7 @@ def uapi_socket(ifname: str) -> Path:
     return UAPI_DIR / f"{ifname}.sock"
 
 
-#: Set once ``ip link add ... type wireguard`` said "Unknown device type" on a kernel that
+#: Set once making a ``wireguard`` interface was refused as an unknown kind on a kernel that
 #: cannot load modules (no ``/proc/modules``): that cannot change until a reboot.
 _kernel_lacks_wireguard = False
 
@@ -216,15 +216,19 @@ def _can_load_modules() -> bool:
 
 
 def kernel_may_have_wireguard() -> bool:
-    """False once this kernel proved it has no WireGuard and cannot load it; then ``auto``
-    skips the ``ip link add ... type wireguard`` probe (a helper process per dial)."""
-    return not _kernel_lacks_wireguard
+    """False where this kernel has no WireGuard and cannot load it (then ``auto`` skips the
+    attempt to make a kernel interface, and the dial needs wireguard-go): the module is
+    neither loaded nor built in (``/sys/module/wireguard``) and modules cannot be loaded, or
+    an attempt already said so."""
+    if _kernel_lacks_wireguard:
+        return False
+    return Path("/sys/module/wireguard").exists() or _can_load_modules()
 
 
 def dial_poll_interval(now: float, fast_until: float, medium_until: float) -> float:
-    """How long to wait before the next ``wg show`` while no handshake came: a reachable
-    peer answers within a round trip, so poll finely at first, then back off (each poll is
-    a helper process; a peer that never answers must not cost hundreds of them a second)."""
+    """How long to wait before the next look at the peers while no handshake came: a
+    reachable peer answers within a round trip, so poll finely at first, then back off (a
+    peer that never answers must not cost a thousand looks a second)."""
     if now < fast_until:
         return _DIAL_POLL_FAST
     return _DIAL_POLL_MEDIUM if now < medium_until else _DIAL_POLL
@@ -240,6 +244,16 @@ def interface_names(handle: int) -> list[str]:
         name = f"{base[: _MAX_IFNAME - 2]}x{n}"
         names.append(name)
     return names
+
+
+def _set_src_valid_mark() -> None:
+    """``sysctl net.ipv4.conf.all.src_valid_mark=1`` (wg-quick's, for a default route with
+    a fwmark), written in-process to the daemon's network namespace's own setting."""
+    try:
+        with open("/proc/sys/net/ipv4/conf/all/src_valid_mark", "w") as fh:
+            fh.write("1")
+    except OSError as exc:  # as the sysctl it replaces: the dial goes on without it
+        log.warning("net.ipv4.conf.all.src_valid_mark=1: %s", exc)
 
 
 async def _ip_force(commands: Sequence[Sequence[str]]) -> None:
@@ -292,7 +306,8 @@ class WireGuardLink(SupervisedLink[WgConfig]):
         #: Dialed peers' endpoints resolved (``ip:port``), and watched while dialing.
         self._endpoints: dict[str, str] | None = None
         self._probes: list[EndpointProbe] = []
-        self._wg = "wg"  # the absolute path once start() or adopt() looked it up
+        #: The kernel module's netlink socket (the kernel path only), open while the link is.
+        self._genl: WgNetlink | None = None
 
     def __repr__(self) -> str:
         state = "connected" if self._connected else "configured" if self._configured else "dialing"
@@ -304,7 +319,6 @@ class WireGuardLink(SupervisedLink[WgConfig]):
     def validate(cls, spec: LinkSpec) -> WgConfig:
         settings = _Settings.from_spec(spec)
         config = load_config(spec, settings)
-        find_program("wg")
         if settings.implementation == "userspace" or (
             settings.implementation == "auto" and not kernel_may_have_wireguard()
         ):
@@ -316,7 +330,6 @@ class WireGuardLink(SupervisedLink[WgConfig]):
     async def _launch(self, prepared: WgConfig) -> None:
         settings = self._settings = _Settings.from_spec(self.spec)
         config = self._config = prepared
-        self._wg = find_program("wg")
         self._ifname = await self._choose_ifname()
         slot = None
         if needs_policy_routing(config):
@@ -367,11 +380,19 @@ class WireGuardLink(SupervisedLink[WgConfig]):
         )
 
     async def _kernel_create(self) -> bool:
+        """Make the kernel interface (over rtnetlink; the kernel loads the module if it
+        can); False where the kernel has no WireGuard."""
         global _kernel_lacks_wireguard
-        res = await run_cmd(["ip", "link", "add", self._ifname, "type", "wireguard"], time_limit=5)
-        if res.returncode != 0 and "Unknown device type" in res.stderr and not _can_load_modules():
-            _kernel_lacks_wireguard = True
-        return res.returncode == 0
+        try:
+            with Rtnl() as rtnl:
+                rtnl.apply([NewWireGuardInterface(self._ifname)])
+        except OSError as exc:
+            # An unknown kind is EOPNOTSUPP ("Unknown device type", as ip says it).
+            if exc.errno == errno.EOPNOTSUPP and not _can_load_modules():
+                _kernel_lacks_wireguard = True
+            log.debug("%r: no kernel WireGuard interface: %s", self, exc)
+            return False
+        return True
 
     async def _link_exists(self, name: str) -> bool:
         return link_exists(name)
@@ -441,7 +462,7 @@ class WireGuardLink(SupervisedLink[WgConfig]):
         assert self._plan is not None
         keepalive = 1 if self._keepalive_overridden else None
         if self._kernel:
-            await self._setconf(keepalive)
+            await self._kernel_set(keepalive)
         else:
             request = self._config.to_uapi(
                 endpoints=await self._resolve_endpoints(),
@@ -450,7 +471,7 @@ class WireGuardLink(SupervisedLink[WgConfig]):
             )
             await self._uapi_set(request, "the configuration")
         if self._plan.src_valid_mark:
-            await run_cmd(["sysctl", "-q", "net.ipv4.conf.all.src_valid_mark=1"], time_limit=5)
+            _set_src_valid_mark()
         # Over netlink, in-process: a few acknowledged requests of microseconds each, where an
         # ``ip -batch`` helper cost 2-3 ms of the dial (see links/rtnl.py).
         # Each rule is journaled before it is added; it is removed by exact match, and its
@@ -464,23 +485,26 @@ class WireGuardLink(SupervisedLink[WgConfig]):
         except OSError as exc:
             raise LinkFailure(ERROR_IP_CONFIGURATION, str(exc)) from None
 
-    async def _setconf(self, keepalive: int | None) -> None:
-        """``wg setconf`` for the kernel module, from a 0600 file deleted right after."""
+    async def _kernel_set(self, keepalive: int | None) -> None:
+        """The configuration as one ``WG_CMD_SET_DEVICE`` (endpoint names resolved first,
+        as ``wg setconf`` would)."""
         assert self._config is not None
         assert self._plan is not None
-        text = self._config.to_setconf(fwmark=self._plan.fwmark, keepalive_override=keepalive)
-        path = self.spec.run_dir / _SETCONF_FILE
-        remove_quietly(path)
+        settings = self._config.to_netlink(
+            endpoints=await self._resolve_endpoints(),
+            fwmark=self._plan.fwmark,
+            keepalive_override=keepalive,
+        )
         try:
-            write_private(path, text.encode())
-            res = await run_cmd(
-                [self._wg, "setconf", self._ifname, str(path)],
-                time_limit=max(1.0, self._remaining()),
-            )
-        finally:
-            remove_quietly(path)
-        if res.returncode != 0:
-            raise LinkFailure(ERROR_INVALID_INTERFACE_CONFIG, f"wg setconf: {res.stderr.strip()}")
+            self._netlink().set_device(self._ifname, settings)
+        except OSError as exc:
+            raise LinkFailure(ERROR_INVALID_INTERFACE_CONFIG, str(exc)) from None
+
+    def _netlink(self) -> WgNetlink:
+        """The link's generic netlink socket to the kernel module (made on first use)."""
+        if self._genl is None:
+            self._genl = WgNetlink()
+        return self._genl
 
     async def _probe_endpoints(self) -> None:
         """Watch each dialed peer's endpoint for what WireGuard never reports (no route,
@@ -534,17 +558,19 @@ class WireGuardLink(SupervisedLink[WgConfig]):
         return found
 
     async def _dump(self) -> WgDump | None:
-        """The interface's peers: asked on wireguard-go's UAPI socket in-process (a poll
-        every few milliseconds while dialing must not be a helper process each), or from
-        ``wg show IF dump`` for the kernel module."""
+        """The interface's peers, in-process (a poll every few milliseconds while dialing
+        must not be a helper process each): wireguard-go's UAPI ``get``, or the kernel
+        module's ``WG_CMD_GET_DEVICE``. None when the interface does not answer."""
         if not self._kernel:
             return await self._uapi_dump()
-        res = await run_cmd([self._wg, "show", self._ifname, "dump"], time_limit=5)
-        if res.returncode != 0:
-            return None
         try:
-            return parse_dump(res.stdout)
-        except DumpError:
+            return self._netlink().device(self._ifname)
+        except NetlinkError as exc:
+            if exc.errno not in (errno.ENODEV, errno.ENOENT):
+                log.warning("%r: WireGuard dump: %s", self, exc)
+            return None
+        except OSError as exc:
+            log.warning("%r: WireGuard dump: %s", self, exc)
             return None
 
     async def _uapi(self, request: bytes) -> bytes | None:
@@ -620,8 +646,14 @@ class WireGuardLink(SupervisedLink[WgConfig]):
 
     async def _keepalive_off(self, public_key: str) -> None:
         if self._kernel:
-            cmd = [self._wg, "set", self._ifname, "peer", public_key, "persistent-keepalive", "off"]
-            await run_cmd(cmd, time_limit=5)
+            peer = PeerSettings(
+                key_bytes(public_key),
+                persistent_keepalive=0,
+                replace_allowed_ips=False,
+                update_only=True,
+            )
+            with contextlib.suppress(OSError):  # housekeeping, as below
+                self._netlink().set_device(self._ifname, DeviceSettings(peers=(peer,)))
             return
         request = f"set=1\npublic_key={key_hex(public_key)}\npersistent_keepalive_interval=0\n\n"
         with contextlib.suppress(LinkFailure):  # housekeeping: a refusal changes nothing else
@@ -661,6 +693,9 @@ class WireGuardLink(SupervisedLink[WgConfig]):
 
     async def _release(self) -> None:
         self._close_probes()
+        if self._genl is not None:
+            self._genl.close()
+            self._genl = None
         release_policy_slot(self._slot, self.spec.handle)
 
     # -- persistence ------------------------------------------------------------------------
@@ -689,8 +724,6 @@ class WireGuardLink(SupervisedLink[WgConfig]):
         link = cls(spec, emit)
         link._settings = _Settings.from_spec(spec)
         link._started = time.monotonic()
-        with contextlib.suppress(RasError):  # without wg the link is not adoptable: cleaned
-            link._wg = find_program("wg")
         link._ifname = str(record.get("ifname", ""))
         link._kernel = bool(record.get("kernel", False))
         link._setup = [list(map(str, c)) for c in record.get("setup", [])]
