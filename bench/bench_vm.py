@@ -1,16 +1,18 @@
 """Dial and hang-up through openras vs the same programs started by hand, for the link types
-this kernel cannot run (PPPoE, SSTP, L2TP/IPsec): one VM boot (the VM tier's, Debian's own
+this kernel cannot run (PPPoE, SSTP, L2TP/IPsec, kernel WireGuard): one VM boot (the VM tier's, Debian's own
 kernel under QEMU), the guest benchmarks ``tests/vm/guest/bench_*.py`` in it.
 
 Each type alternates N rounds of the program started by hand (the same argv and files openras
 builds, from a thread inside the client namespace, polled every 2 ms) with N rounds through
-the session's rasman (RasDial until Connected, RasHangUp until status answers 6). Targets
+the session's rasman (RasDial until Connected, RasHangUp until status answers 6). Kernel
+WireGuard by hand is wg-quick's steps (``ip`` and ``wg``, then ``wg show`` until the first
+handshake; ``tests/vm/guest/bench_wireguard.py``). Targets
 (issues 14 and 15): openras/by-hand median ≤ 1.10 for the dial and ≤ 1.25 for the hang-up.
 
 Under TCG (no KVM here) everything runs 5-10x slower than on hardware: the absolute figures
 measure the emulator; the ratios are what to read.
 
-Run as root: ``python bench/bench_vm.py [--reps N] [--types pppoe,sstp,l2tp]``.
+Run as root: ``python bench/bench_vm.py [--reps N] [--types pppoe,sstp,l2tp,wireguard]``.
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ sys.path.insert(0, str(REPO / "tests" / "vm"))
 
 import vmrun  # noqa: E402
 
-TYPES = ("pppoe", "sstp", "l2tp")
+TYPES = ("pppoe", "sstp", "l2tp", "wireguard")
 TARGETS = {"dial": 1.10, "hangup": 1.25}
 _RESULT = re.compile(r"BENCH result (\S+) (.*)$", re.M)
 
