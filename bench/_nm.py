@@ -1,4 +1,5 @@
-"""NetworkManager with its OpenVPN plugin as a third column of ``bench_links.py``.
+"""NetworkManager as a third column: its OpenVPN plugin in ``bench_links.py``, its kernel
+WireGuard in the VM benchmark (``tests/vm/guest/bench_wireguard.py``).
 
 The recipe is ``../shared/reference/peer-networkmanager.md``'s, made self-contained:
 
@@ -14,11 +15,19 @@ The recipe is ``../shared/reference/peer-networkmanager.md``'s, made self-contai
   (HOME in the work dir: the import copies certificates under ``~/.cert``), with the user
   name and password stored in it (no secret agent).
 
-Dial: ``nmcli connection up`` until it returns (NM says activated: addresses and routes on the
-tun). Hang-up: ``nmcli connection down`` until NM's openvpn child has exited and the tun is
-gone (what ``hang_up(wait=True)`` and the raw side wait for). nm-openvpn always passes
-``--explicit-exit-notify`` for UDP, so its openvpn lingers about a second after SIGTERM to
-tell the server: that second is NetworkManager's, and the table says so.
+OpenVPN (:class:`NmOpenVpn`). Dial: ``nmcli connection up`` until it returns (NM says
+activated: addresses and routes on the tun). Hang-up: ``nmcli connection down`` until NM's
+openvpn child has exited and the tun is gone (what ``hang_up(wait=True)`` and the raw side
+wait for). nm-openvpn always passes ``--explicit-exit-notify`` for UDP, so its openvpn
+lingers about a second after SIGTERM to tell the server: that second is NetworkManager's,
+and the table says so.
+
+WireGuard (:class:`NmWireGuard`, kernel module only: NetworkManager has no userspace
+fallback). The connection is ``nmcli connection import type wireguard`` of the same wg-quick
+file. NetworkManager calls a WireGuard connection activated once it is configured, before any
+handshake; openras and the raw side count the first handshake, so the dial here is ``nmcli
+connection up``, then the peer's handshake read over netlink (in-process, every 1 ms). Hang-up:
+``nmcli connection down`` until the interface is gone.
 """
 
 from __future__ import annotations
@@ -62,7 +71,7 @@ systemd-resolved=false
 
 [keyfile]
 path={keyfiles}
-unmanaged-devices=except:interface-name:{ifname};except:type:tun
+unmanaged-devices=except:interface-name:{ifname};except:type:tun;except:type:wireguard
 
 [logging]
 level=INFO
@@ -98,30 +107,28 @@ exec NetworkManager --no-daemon --config="$1/NetworkManager.conf" --pid-file=/ru
 """
 
 
-def nm_missing() -> list[str]:
-    """What this side needs and the machine lacks (Debian: network-manager,
-    network-manager-openvpn, dbus)."""
+def nm_missing(openvpn: bool = True) -> list[str]:
+    """What this side needs and the machine lacks (Debian: network-manager, dbus, and for
+    OpenVPN network-manager-openvpn)."""
     from _netlab import missing_programs
 
     missing = missing_programs(*NM_PROGRAMS)
-    if not NM_PLUGIN.exists():
+    if openvpn and not NM_PLUGIN.exists():
         missing.append(str(NM_PLUGIN))
     return missing
 
 
 @dataclass
-class NmOpenVpn:
-    """One NetworkManager and its imported OpenVPN connection; ``dial``/``hang_up`` time one
-    activation each, as ``RawOpenVpn`` does for the raw program."""
+class NmLab:
+    """One NetworkManager in a namespace and world of its own, joined to the server's
+    namespace A (see the module docstring); subclasses import and time a connection."""
 
     lab: NetnsLab
     pair: NsPair
     work: Path
-    profile: Path
     ns: str = ""
     nm: subprocess.Popen[bytes] | None = None
     env: dict[str, str] = field(default_factory=dict)
-    openvpn_pid: int | None = None
 
     def start(self) -> None:
         d = self.work
@@ -176,13 +183,11 @@ class NmOpenVpn:
             check=True,
             capture_output=True,
         )
-        self._nmcli("connection", "import", "type", "openvpn", "file", str(self.profile))
-        self._nmcli("connection", "modify", self.profile.stem, "connection.id", CONNECTION)
-        self._nmcli(
-            "connection", "modify", CONNECTION, "connection.autoconnect", "no",
-            "vpn.user-name", OVPN_USER, "+vpn.data", "password-flags=0",
-            "vpn.secrets", f"password={OVPN_PASSWORD}",
-        )  # fmt: skip
+        self._import()
+
+    def _import(self) -> None:
+        """Import the connection to time (named :data:`CONNECTION`)."""
+        raise NotImplementedError
 
     def nm_exited(self) -> bool:
         return self.nm is None or self.nm.poll() is not None
@@ -204,6 +209,32 @@ class NmOpenVpn:
                 f"NetworkManager's log:\n{self._log_tail()}"
             )
         return res
+
+    def stop(self) -> None:
+        if self.nm is not None:
+            self.lab.stop(self.nm)
+        with contextlib.suppress(OSError, ValueError):
+            pid = int((self.work / "dbus.pid").read_text())
+            os.kill(pid, 15)
+        # Whatever is left in the namespace (the bus, a plugin) goes with lab.close().
+
+
+@dataclass
+class NmOpenVpn(NmLab):
+    """NetworkManager's imported OpenVPN connection; ``dial``/``hang_up`` time one
+    activation each, as ``RawOpenVpn`` does for the raw program."""
+
+    profile: Path = Path()
+    openvpn_pid: int | None = None
+
+    def _import(self) -> None:
+        self._nmcli("connection", "import", "type", "openvpn", "file", str(self.profile))
+        self._nmcli("connection", "modify", self.profile.stem, "connection.id", CONNECTION)
+        self._nmcli(
+            "connection", "modify", CONNECTION, "connection.autoconnect", "no",
+            "vpn.user-name", OVPN_USER, "+vpn.data", "password-flags=0",
+            "vpn.secrets", f"password={OVPN_PASSWORD}",
+        )  # fmt: skip
 
     def _openvpn_in_ns(self) -> int | None:
         """NM's openvpn (the plugin's child) in NM's namespace."""
@@ -245,12 +276,58 @@ class NmOpenVpn:
     def cleanup(self) -> None:
         if self.openvpn_pid is not None:
             self._nmcli("connection", "down", CONNECTION, check=False)
-        if self.nm is not None:
-            self.lab.stop(self.nm)
-        with contextlib.suppress(OSError, ValueError):
-            pid = int((self.work / "dbus.pid").read_text())
-            os.kill(pid, 15)
-        # Whatever is left in the namespace (the bus, a plugin) goes with lab.close().
+        self.stop()
+
+
+@dataclass
+class NmWireGuard(NmLab):
+    """NetworkManager's imported kernel WireGuard connection (``conf``: a wg-quick file whose
+    name, without ``.conf``, is the interface's); ``dial`` until the first handshake."""
+
+    conf: Path = Path()
+    up: bool = False
+
+    @property
+    def ifname(self) -> str:
+        return self.conf.stem
+
+    def _import(self) -> None:
+        self._nmcli("connection", "import", "type", "wireguard", "file", str(self.conf))
+        self._nmcli("connection", "modify", self.ifname, "connection.id", CONNECTION,
+                    "connection.autoconnect", "no")  # fmt: skip
+
+    def dial(self) -> float:
+        from openras.links.wireguard.genl import WgNetlink
+
+        t0 = time.perf_counter()
+        self._nmcli("connection", "up", CONNECTION, timeout=60)
+        self.up = True
+        with self.lab.inside(self.ns), WgNetlink() as genl:
+            shook = wait_until(
+                lambda: genl.device(self.ifname).latest_handshake > 0, 60, interval=POLL
+            )
+        took = time.perf_counter() - t0
+        if not shook:
+            raise BenchError("NetworkManager's WireGuard had no handshake in 60 s")
+        return took
+
+    def hang_up(self) -> float:
+        from openras.links.rtnl import if_index
+
+        t0 = time.perf_counter()
+        self._nmcli("connection", "down", CONNECTION, timeout=60)
+        self.up = False
+        with self.lab.inside(self.ns):
+            gone = wait_until(lambda: if_index(self.ifname) is None, 30, interval=POLL)
+        took = time.perf_counter() - t0
+        if not gone:
+            raise BenchError(f"NetworkManager's {self.ifname} stayed 30 s after nmcli down")
+        return took
+
+    def cleanup(self) -> None:
+        if self.up:
+            self._nmcli("connection", "down", CONNECTION, check=False)
+        self.stop()
 
 
 def _gone(pid: int | None) -> bool:

@@ -390,7 +390,7 @@ def bench_openvpn(
     nm: NmOpenVpn | None = None
     try:
         if WITH_NM:
-            nm = NmOpenVpn(lab, pair, work / "nm", profile)
+            nm = NmOpenVpn(lab, pair, work / "nm", profile=profile)
             nm.start()
         rows = measure(
             "openvpn",

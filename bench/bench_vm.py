@@ -62,6 +62,7 @@ def main() -> int:
         for tag in (
             "BENCH sample ",
             "BENCH phases ",
+            "BENCH note ",
             *(("BENCH wire ",) if args.wire else ()),
         ):  # (pytest -v may print a name first)
             if tag in line:
@@ -83,6 +84,13 @@ def main() -> int:
         print(f"{name:8} {r['raw_dial_ms']:>8} ms {r['openras_dial_ms']:>7} ms {dial:6.2f}   "
               f"{r['raw_hangup_ms']:>9} ms {r['openras_hangup_ms']:>7} ms {hang:6.2f}   "
               f"{'met' if met else 'missed'}")  # fmt: skip
+        if "nm_dial_ms" in r:  # NetworkManager, where the guest bench has that side
+            nm_dial, nm_hang = float(r["nm_dial_ms"]), float(r["nm_hangup_ms"])
+            print(f"{'  NM':8} {'':>11} {r['nm_dial_ms']:>7} ms "
+                  f"{nm_dial / float(r['raw_dial_ms']):6.2f}   {'':>12} {r['nm_hangup_ms']:>7} ms "
+                  f"{nm_hang / float(r['raw_hangup_ms']):6.2f}   (NetworkManager ÷ raw; "
+                  f"÷ openras: {nm_dial / float(r['openras_dial_ms']):.2f} / "
+                  f"{nm_hang / float(r['openras_hangup_ms']):.2f})")  # fmt: skip
     if not run.done or run.guest_rc:
         print("\nthe guest session failed:\n" + run.tail(80))
         ok = False

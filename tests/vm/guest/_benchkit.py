@@ -121,11 +121,15 @@ def openras_round(pbk: Path, entry: str, user: str, password: str) -> tuple[floa
 
 
 def alternate(name: str, raw: Callable[[], tuple[float, float]],
-              ras: Callable[[], tuple[float, float]], reps: int) -> None:  # fmt: skip
-    """``reps`` rounds of each, alternating (raw first, then openras first), printed."""
+              ras: Callable[[], tuple[float, float]], reps: int,
+              nm: Callable[[], tuple[float, float]] | None = None) -> None:  # fmt: skip
+    """``reps`` rounds of each, alternating (raw first, then openras first; NetworkManager
+    third when given), printed."""
     samples: dict[str, list[tuple[float, float]]] = {"raw": [], "openras": []}
+    if nm is not None:
+        samples["nm"] = []
     for i in range(reps):
-        order = [("raw", raw), ("openras", ras)]
+        order = [("raw", raw), ("openras", ras), *([("nm", nm)] if nm is not None else [])]
         for side, fn in order if i % 2 == 0 else order[::-1]:
             dial, hang = fn()
             samples[side].append((dial, hang))
@@ -141,7 +145,12 @@ def alternate(name: str, raw: Callable[[], tuple[float, float]],
         f"BENCH result {name} reps={reps} raw_dial_ms={med['raw'][0] * 1e3:.1f} "
         f"openras_dial_ms={med['openras'][0] * 1e3:.1f} dial_ratio={dial_ratio:.2f} "
         f"raw_hangup_ms={med['raw'][1] * 1e3:.1f} "
-        f"openras_hangup_ms={med['openras'][1] * 1e3:.1f} hangup_ratio={hang_ratio:.2f}",
+        f"openras_hangup_ms={med['openras'][1] * 1e3:.1f} hangup_ratio={hang_ratio:.2f}"
+        + (
+            f" nm_dial_ms={med['nm'][0] * 1e3:.1f} nm_hangup_ms={med['nm'][1] * 1e3:.1f}"
+            if "nm" in med
+            else ""
+        ),
         flush=True,
     )
 

@@ -6,13 +6,19 @@ By hand (from a thread inside B): ``ip link add IF type wireguard``, ``wg setcon
 (the config's wg part, a 0600 file), ``ip address add``, ``ip link set IF mtu 1420 up`` and
 the AllowedIPs route, then ``wg show IF latest-handshakes`` every 2 ms until the first
 handshake: connected, as openras counts it. Hang-up by hand: ``ip link del IF``, until it is
-gone. The entry is a split tunnel (no policy routing on either side)."""
+gone. The entry is a split tunnel (no policy routing on either side).
+
+NetworkManager is the third side where it is installed (``bench/_nm.py``: a NetworkManager of
+its own in a namespace joined to A, the same file imported; until the first handshake, as the
+others)."""
 
 from __future__ import annotations
 
 import itertools
 import subprocess
+import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -20,6 +26,9 @@ from _benchkit import POLL, DaemonLog, alternate, link_exists, openras_round, tr
 from _linkkit import NsRasman
 from netns import NetnsLab, NsPair, require_programs
 from test_kernel_wireguard import CLIENT_IP, PORT, SERVER_IP, kernel_peer, keypair
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[3] / "bench"))
+from _nm import NmWireGuard, nm_missing
 
 pytestmark = pytest.mark.vm
 
@@ -88,12 +97,30 @@ def test_bench_kernel_wireguard(
         with lab.inside(pair.b):
             return raw_round(setconf, next(n))
 
+    nm: NmWireGuard | None = None
+    nm_round: Callable[[], tuple[float, float]] | None = None
+    if nm_missing(openvpn=False):
+        print(f"BENCH note no NetworkManager side: not installed: {nm_missing(openvpn=False)}")
+    else:
+        nm_conf = tmp_path / "nmwg.conf"  # the interface is named after the file
+        nm_conf.touch(0o600)
+        nm_conf.write_text(conf.read_text())
+        nm = NmWireGuard(lab, pair, tmp_path / "nm", conf=nm_conf)
+        nm.start()
+
+        def nm_round() -> tuple[float, float]:
+            assert nm is not None
+            return nm.dial(), nm.hang_up()
+
     try:
         alternate(
             "wireguard",
             raw,
             lambda: traced("wireguard", daemon, lambda: openras_round(pbk, ENTRY, "", "")),
             bench_reps,
+            nm=nm_round,
         )
     finally:
+        if nm is not None:
+            nm.cleanup()
         lab.run(pair.a, ["ip", "link", "del", "wgsrv"], check=False)
