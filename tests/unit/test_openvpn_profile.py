@@ -442,8 +442,45 @@ def test_files_are_read_with_the_owners_rights(tmp_path_factory: pytest.TempPath
         assert stat.S_IMODE((d / "secret.key").stat().st_mode) == 0o644
         prof = load_profile(_spec(pbk, nobody, OpenRasOpenVpnProfile="vpn2.ovpn"))
         assert argv(prof)[1] == {"key.pem": PEM}
+        # A profile checked before is no pass: the kernel is asked again on every dial.
+        (d / "secret.key").chmod(0o600)
+        with pytest.raises(RasError) as info:
+            load_profile(_spec(pbk, nobody, OpenRasOpenVpnProfile="vpn2.ovpn"))
+        assert info.value.code == pf.ERROR_NO_CERT
+        assert "Permission denied" in str(info.value.detail)
     finally:
         shutil.rmtree(d)
+
+
+def test_a_profile_checked_before_is_reused_only_while_every_file_reads_the_same(
+    tmp_path: Path,
+) -> None:
+    """The parse and check are skipped when the profile and each file it names read the same
+    as at the last check; any change to any of them (whatever its size and time stamps say),
+    another number or a file gone is seen on the next dial."""
+    ca, key = tmp_path / "ca.crt", tmp_path / "client.key"
+    ca.write_text(PEM)
+    key.write_text(PEM)
+    (tmp_path / "vpn.ovpn").write_text("client\nremote h 1\nca ca.crt\nkey client.key\n")
+    spec = _spec(tmp_path / "x.pbk", 0, OpenRasOpenVpnProfile="vpn.ovpn")
+    first = load_profile(spec)
+    assert load_profile(spec) is first  # unchanged: the same checked result
+    other = PEM.replace("MII", "MIJ", 1)
+    assert len(other) == len(PEM) and other != PEM
+    stamp = key.stat()
+    key.write_text(other)
+    os.utime(key, ns=(stamp.st_atime_ns, stamp.st_mtime_ns))  # same size, same mtime
+    changed = load_profile(spec)
+    assert changed is not first and argv(changed)[1]["key.pem"] == other
+    assert load_profile(spec) is changed
+    numbered = load_profile(
+        _spec(tmp_path / "x.pbk", 0, OpenRasOpenVpnProfile="vpn.ovpn", PhoneNumber="other 443")
+    )
+    assert numbered.remotes == [("other", "443")] and changed.remotes == [("h", "1")]
+    ca.unlink()
+    with pytest.raises(RasError) as info:
+        load_profile(spec)
+    assert info.value.code == pf.ERROR_NO_CERT and "ca.crt" in str(info.value.detail)
 
 
 # ------------------------------------------------------------------------------- connection blocks
