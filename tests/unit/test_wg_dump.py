@@ -18,7 +18,6 @@ from openras.links.wireguard.dump import (
     PeerSilent,
     WgDump,
     parse_dump,
-    parse_dump_all,
 )
 
 PRIV = "0IQ/EUv2oOw8SwCJ3zqHZKn4GsEvd+jpCxhDNPBtT18="
@@ -73,18 +72,6 @@ def test_never_handshaked_peer_and_none_fields() -> None:
     assert dump.latest_handshake == 0
 
 
-def test_all_dump() -> None:
-    text = (
-        f"wgA\t{PRIV}\t{PUB}\t51820\toff\n"
-        f"wgA\t{PEER}\t(none)\t(none)\t10.0.0.2/32\t0\t0\t0\toff\n"
-        f"wgB\t{PRIV}\t{PEER}\t0\toff\n"
-    )
-    dumps = parse_dump_all(text)
-    assert sorted(dumps) == ["wgA", "wgB"]
-    assert len(dumps["wgA"].peers) == 1
-    assert dumps["wgB"].peers == ()
-
-
 @pytest.mark.parametrize(
     "text",
     [
@@ -107,8 +94,6 @@ def test_fuzz_parse_dump(text: str) -> None:
     """Any input either parses or raises DumpError (a ValueError), nothing else."""
     with contextlib.suppress(DumpError):
         parse_dump(text)
-    with contextlib.suppress(DumpError):
-        parse_dump_all(text)
 
 
 @settings(max_examples=500, deadline=None)

@@ -1,10 +1,12 @@
-"""``wg show IF dump`` output and what it says about a link (pure).
+"""What a WireGuard device says about its peers, and what that says about a link (pure).
 
-The dump is tab-separated. For one interface (``wg show IF dump``) line 1 is the interface
-(``private-key public-key listen-port fwmark``) and every further line a peer
-(``public-key preshared-key endpoint allowed-ips latest-handshake rx-bytes tx-bytes
-persistent-keepalive``); ``wg show all dump`` puts the interface name in front of each line.
-``(none)`` marks an absent value, ``off`` a disabled one, and ``latest-handshake`` is Unix
+:class:`WgDump` is one device's peers as the daemon reads them: from the kernel module over
+netlink (``genl.py``), or from wireguard-go's UAPI ``get`` (:func:`parse_uapi`).
+:func:`parse_dump` reads the same from ``wg show IF dump``, the reference the VM tier judges
+the netlink path by. The dump is tab-separated: line 1 is the interface (``private-key
+public-key listen-port fwmark``) and every further line a peer (``public-key preshared-key
+endpoint allowed-ips latest-handshake rx-bytes tx-bytes persistent-keepalive``). ``(none)``
+marks an absent value, ``off`` a disabled one, and ``latest-handshake`` is Unix
 seconds (0 = never). **Line 1 holds the private key**: the parser drops it and keeps only
 whether one is set, so no :class:`WgDump` ever carries it.
 
@@ -201,28 +203,6 @@ def parse_uapi(text: str) -> WgDump:
         has_private_key=bool(iface.get("private_key", "").strip("0")),
     )
     return WgDump(interface, tuple(out))
-
-
-def parse_dump_all(text: str) -> dict[str, WgDump]:
-    """Parse ``wg show all dump`` into one :class:`WgDump` per interface."""
-    found: dict[str, tuple[DumpInterface | None, list[DumpPeer]]] = {}
-    for lineno, line in enumerate(text.splitlines(), start=1):
-        if not line.strip():
-            continue
-        name, _, rest = line.partition("\t")
-        fields = rest.split("\t")
-        if not name or not rest:
-            raise DumpError(f"line {lineno}: no interface name")
-        iface, peers = found.setdefault(name, (None, []))
-        if len(fields) == 4:
-            if iface is not None:
-                raise DumpError(f"line {lineno}: interface {name[:20]!r} twice")
-            found[name] = (_interface(fields, lineno), peers)
-        elif len(fields) == 8:
-            peers.append(_peer(fields, lineno))
-        else:
-            raise DumpError(f"line {lineno}: {len(fields)} fields, expected 5 or 9")
-    return {name: WgDump(iface, tuple(peers)) for name, (iface, peers) in found.items()}
 
 
 # -- the RAS view over time ------------------------------------------------------------------
