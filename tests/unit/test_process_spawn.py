@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+import subprocess
 import time
 from pathlib import Path
 
@@ -109,3 +110,72 @@ def test_a_program_that_cannot_run_is_797(tmp_path: Path, program: str) -> None:
         LinkProcess.spawn([program], marker="t", log_path=None, env={"PATH": str(tmp_path)})
     assert err.value.code == ERROR_CONNECTING_DEVICE_NOT_FOUND
     assert program in str(err.value)
+
+
+def _sleeper() -> tuple[int, process.ProcessIdentity]:
+    """A ``sleep`` that is not our child (its shell exits and it is re-parented: as a
+    recovered daemon finds an orphaned link program) and its identity."""
+    out = subprocess.run(
+        ["/bin/sh", "-c", "sleep 60 >/dev/null 2>&1 </dev/null & echo $!"],
+        capture_output=True, text=True, check=True, timeout=10,
+    )  # fmt: skip
+    pid = int(out.stdout)
+    deadline = time.monotonic() + 10
+    while (found := proc_start(pid)) is None or found[1] != "S":
+        assert time.monotonic() < deadline, "sleep never slept"
+        time.sleep(0.005)
+    return pid, process.ProcessIdentity(pid, found[0])
+
+
+def test_kill_and_wait_ends_the_process_it_names_and_no_other() -> None:
+    pid, ident = _sleeper()
+    try:
+        # Another start time: not this process (its pid was taken by someone else).
+        process.kill_and_wait(process.ProcessIdentity(pid, ident.create_time - 100), 0.1)
+        assert ident.alive()
+        t0 = time.monotonic()
+        process.kill_and_wait(ident, 5.0)
+        assert time.monotonic() - t0 < 5.0  # woken by the exit, not by the timeout
+        assert not ident.alive()
+        process.kill_and_wait(ident, 5.0)  # gone already: nothing to do, no error
+    finally:
+        if ident.alive():
+            os.kill(pid, signal.SIGKILL)
+
+
+async def test_a_link_process_marker_is_read_from_its_environment(tmp_path: Path) -> None:
+    proc = LinkProcess.spawn(["/bin/sleep", "30"], marker="inst:42", log_path=tmp_path / "l")
+    try:
+        deadline = time.monotonic() + 10
+        while process.marker_of(proc.pid) != "inst:42":  # the exec fills it in
+            assert time.monotonic() < deadline, process.marker_of(proc.pid)
+            await asyncio.sleep(0.005)
+        assert process.marker_of(os.getpid()) is None
+    finally:
+        proc.kill()
+        await asyncio.wait_for(proc.wait(), 10)
+
+
+def test_l2tp_finds_a_programs_children_with_or_without_the_children_file(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from openras.links.ppp import l2tp_link
+
+    child = subprocess.Popen(["/bin/sleep", "30"])
+    try:
+        listed = l2tp_link._children(os.getpid())
+        assert child.pid in listed
+
+        class NoChildrenFile:  # a kernel without CONFIG_PROC_CHILDREN
+            def __init__(self, *_args: object) -> None:
+                pass
+
+            def read_text(self) -> str:
+                raise FileNotFoundError
+
+        monkeypatch.setattr(l2tp_link, "Path", NoChildrenFile)
+        assert set(l2tp_link._children(os.getpid())) == set(listed)
+        assert l2tp_link._children(child.pid) == []
+    finally:
+        child.kill()
+        child.wait(10)

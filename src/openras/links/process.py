@@ -361,7 +361,27 @@ def find_marked(marker_prefix: str) -> list[ProcessIdentity]:
 _MARKER_KEY: Final = MARKER_ENV.encode() + b"="
 
 
-def _marker_of(pid: int) -> str | None:
+def kill_and_wait(ident: ProcessIdentity, timeout: float) -> None:
+    """SIGKILL the process ``ident`` names and wait up to ``timeout`` for it to exit
+    (blocking: run it in a thread). Through a pidfd taken while the identity still matched, so
+    never another process that took the pid since; a process of another parent is not reaped
+    here, only waited for (its pidfd is readable once it has exited)."""
+    try:
+        fd = os.pidfd_open(ident.pid)
+    except OSError:  # gone already
+        return
+    try:
+        if not ident.alive():
+            return
+        signal.pidfd_send_signal(fd, signal.SIGKILL)
+        select.select([fd], [], [], timeout)
+    except ProcessLookupError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def marker_of(pid: int) -> str | None:
     """``pid``'s ``OPENRAS_LINK`` (None: none, or gone, or not readable)."""
     try:
         with open(f"/proc/{pid}/environ", "rb") as fh:
@@ -383,7 +403,7 @@ def marked_processes(accept: Callable[[str], bool]) -> list[ProcessIdentity]:
         if not name.isdigit():
             continue
         pid = int(name)
-        marker = _marker_of(pid)
+        marker = marker_of(pid)
         if marker is None or not accept(marker):
             continue
         start = proc_start(pid)

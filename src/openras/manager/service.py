@@ -37,7 +37,7 @@ from openras.links.base import (
     StateReached,
 )
 from openras.links.journal import Journal
-from openras.links.process import find_marked
+from openras.links.process import find_marked, kill_and_wait, marker_of
 from openras.links.registry import attempts_for, driver_name, load_driver, needs_system_daemon
 from openras.links.supervisor import drop_spares
 from openras.manager import persist, rows
@@ -80,11 +80,13 @@ def _table_of(record: dict[str, Any] | None) -> Table | None:
         return None
 
 
-def _wait_exit(pid: int, timeout: float) -> None:
-    import psutil  # only a recovery needs it: 2-3 MB less for a daemon that never does
-
-    with contextlib.suppress(psutil.Error):
-        psutil.Process(pid).wait(timeout)
+def _handle_of_marker(pid: int) -> int | None:
+    """The handle in a link process's ``OPENRAS_LINK`` (``instance:handle``), if readable."""
+    value = marker_of(pid) or ""
+    try:
+        return int(value.rsplit(":", 1)[1])
+    except (IndexError, ValueError):
+        return None
 
 
 #: Events a subscriber may have waiting. One that falls this far behind (its client stopped
@@ -353,13 +355,11 @@ class Manager:
     async def _stop_unrecorded(self, adopted: set[int]) -> None:
         for prefix in dict.fromkeys([self.instance, *self.prior_instances]):
             for ident in find_marked(f"{prefix}:"):
-                handle = self._handle_of_marker(ident.pid)
+                handle = _handle_of_marker(ident.pid)
                 if prefix == self.instance and handle in adopted:
                     continue
                 log.warning("killing unrecorded link process %d (handle %s)", ident.pid, handle)
-                with contextlib.suppress(ProcessLookupError):
-                    os.kill(ident.pid, 9)
-                await asyncio.to_thread(_wait_exit, ident.pid, 5.0)
+                await asyncio.to_thread(kill_and_wait, ident, 5.0)
                 if handle is not None and prefix == self.instance:
                     await self._cleanup_orphan(handle)
 
@@ -379,15 +379,6 @@ class Manager:
             except Exception:
                 log.exception("handle %d: cleanup of its unrecorded link failed", handle)
         shutil.rmtree(self.links_dir / f"link-{handle}", ignore_errors=True)
-
-    def _handle_of_marker(self, pid: int) -> int | None:
-        try:
-            import psutil
-
-            value = psutil.Process(pid).environ().get("OPENRAS_LINK", "")
-            return int(value.rsplit(":", 1)[1])
-        except Exception:
-            return None
 
     async def shutdown(self) -> None:
         """Stop serving; links keep running (they belong to no client and outlive us)."""

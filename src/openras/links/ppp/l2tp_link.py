@@ -47,8 +47,6 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, ClassVar, Final
 
-import psutil
-
 from openras.errors import (
     ERROR_ACCESS_DENIED,
     ERROR_CONNECTING_DEVICE_NOT_FOUND,
@@ -594,13 +592,24 @@ def _explain(code: int, line: str) -> str:
 
 
 def _children(pid: int) -> list[int]:
-    """``pid``'s children: /proc/PID/task/PID/children (CONFIG_PROC_CHILDREN), else a scan."""
+    """``pid``'s children: /proc/PID/task/PID/children (CONFIG_PROC_CHILDREN), else a scan
+    of every process's parent in /proc/N/stat."""
     try:
         return [int(c) for c in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
     except OSError:
-        with contextlib.suppress(psutil.Error):
-            return [c.pid for c in psutil.Process(pid).children()]
-    return []
+        pass
+    found = []
+    for name in os.listdir("/proc"):
+        if not name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{name}/stat", "rb") as fh:
+                fields = fh.read().rsplit(b")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        if len(fields) > 1 and fields[1] == str(pid).encode():
+            found.append(int(name))
+    return found
 
 
 def _comm(pid: int) -> str:
