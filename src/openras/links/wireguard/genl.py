@@ -30,6 +30,7 @@ import ipaddress
 import os
 import socket
 import struct
+from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Final
@@ -218,7 +219,7 @@ def set_requests(ifname: str, settings: DeviceSettings, limit: int = MAX_REQUEST
 
     for peer in settings.peers:
         first = True
-        ips = [_allowed_ip(net) for net in peer.allowed_ips]
+        ips = deque(_allowed_ip(net) for net in peer.allowed_ips)
         while True:
             peer_head = _peer_head(peer, first)
             room = limit - size - 4 - len(peer_head) - 4  # peer nest and allowed-IPs nest
@@ -229,7 +230,7 @@ def set_requests(ifname: str, settings: DeviceSettings, limit: int = MAX_REQUEST
             used = 0
             while ips and (used + len(ips[0]) <= room or not taken):
                 used += len(ips[0])
-                taken.append(ips.pop(0))
+                taken.append(ips.popleft())
             body = peer_head
             if taken or (first and peer.replace_allowed_ips):
                 body += _nest(WGPEER_A_ALLOWEDIPS, b"".join(taken))
