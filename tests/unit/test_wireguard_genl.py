@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import base64
 import ipaddress
+import os
 import socket
 import struct
+from pathlib import Path
 
 import pytest
 
@@ -323,3 +325,36 @@ def test_a_truncated_or_foreign_message_is_read_as_far_as_it_goes() -> None:
     assert dump.interface is not None and dump.interface.listen_port == 51000
     assert dump.peers == ()
     assert parse_device([]).interface is None
+
+
+def test_a_kernel_that_refused_wireguard_is_asked_again_only_once_its_modules_change(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each try on a kernel without the module has it run modprobe before the fallback: after
+    one refusal, ``auto`` goes straight to wireguard-go until a module is installed (depmod
+    rewrites modules.dep) or loaded."""
+    from openras.links.wireguard import driver
+
+    sys_module = tmp_path / "sys-module-wireguard"
+    index = tmp_path / "modules" / os.uname().release / "modules.dep"
+    index.parent.mkdir(parents=True)
+    index.write_text("kernel/net/ipv4/udp_tunnel.ko:\n")
+    monkeypatch.setattr(driver, "_SYS_MODULE", sys_module)
+    monkeypatch.setattr(driver, "_MODULES_DIR", tmp_path / "modules")
+    monkeypatch.setattr(driver, "_can_load_modules", lambda: True)
+    monkeypatch.setattr(driver, "_refused_with", None)
+    assert driver.kernel_may_have_wireguard()  # modules load: worth a try
+    driver._note_refusal()
+    assert not driver.kernel_may_have_wireguard()
+    stamp = index.stat().st_mtime_ns
+    index.write_text("kernel/drivers/net/wireguard/wireguard.ko: kernel/net/ipv4/udp_tunnel.ko\n")
+    os.utime(index, ns=(stamp + 10**9, stamp + 10**9))  # depmod after an install
+    assert driver.kernel_may_have_wireguard()
+    driver._note_refusal()
+    assert not driver.kernel_may_have_wireguard()
+    sys_module.mkdir()  # loaded by hand
+    assert driver.kernel_may_have_wireguard()
+    monkeypatch.setattr(driver, "_can_load_modules", lambda: False)
+    sys_module.rmdir()
+    monkeypatch.setattr(driver, "_refused_with", None)
+    assert not driver.kernel_may_have_wireguard()  # neither there nor loadable

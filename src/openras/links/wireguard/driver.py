@@ -55,6 +55,7 @@ import asyncio
 import contextlib
 import errno
 import logging
+import os
 import socket
 import time
 from collections.abc import Mapping, Sequence
@@ -206,23 +207,41 @@ def uapi_socket(ifname: str) -> Path:
     return UAPI_DIR / f"{ifname}.sock"
 
 
-#: Set once making a ``wireguard`` interface was refused as an unknown kind on a kernel that
-#: cannot load modules (no ``/proc/modules``): that cannot change until a reboot.
-_kernel_lacks_wireguard = False
+#: Where the kernel says whether WireGuard is loaded (or built in), and its module index.
+_SYS_MODULE = Path("/sys/module/wireguard")
+_MODULES_DIR = Path("/lib/modules")
+#: What the kernel's modules looked like when making a ``wireguard`` interface was last
+#: refused as an unknown kind (None: never). Until that changes (a module package installed:
+#: depmod rewrites ``modules.dep``; the module loaded by hand), ``auto`` does not try again:
+#: each try had the kernel run modprobe and wait for it before the fallback to wireguard-go.
+_refused_with: tuple[bool, int | None] | None = None
 
 
 def _can_load_modules() -> bool:
     return Path("/proc/modules").exists()
 
 
+def _modules_state() -> tuple[bool, int | None]:
+    """Whether the module is loaded, and when the module index was last written."""
+    try:
+        index: int | None = (_MODULES_DIR / os.uname().release / "modules.dep").stat().st_mtime_ns
+    except OSError:
+        index = None
+    return _SYS_MODULE.exists(), index
+
+
 def kernel_may_have_wireguard() -> bool:
-    """False where this kernel has no WireGuard and cannot load it (then ``auto`` skips the
-    attempt to make a kernel interface, and the dial needs wireguard-go): the module is
-    neither loaded nor built in (``/sys/module/wireguard``) and modules cannot be loaded, or
-    an attempt already said so."""
-    if _kernel_lacks_wireguard:
+    """False where this kernel has no WireGuard (then ``auto`` makes no kernel interface,
+    and the dial needs wireguard-go): the module is neither loaded nor built in and modules
+    cannot be loaded, or the kernel refused the kind and its modules have not changed since."""
+    if _refused_with is not None and _refused_with == _modules_state():
         return False
-    return Path("/sys/module/wireguard").exists() or _can_load_modules()
+    return _SYS_MODULE.exists() or _can_load_modules()
+
+
+def _note_refusal() -> None:
+    global _refused_with
+    _refused_with = _modules_state()
 
 
 def dial_poll_interval(now: float, fast_until: float, medium_until: float) -> float:
@@ -382,14 +401,13 @@ class WireGuardLink(SupervisedLink[WgConfig]):
     async def _kernel_create(self) -> bool:
         """Make the kernel interface (over rtnetlink; the kernel loads the module if it
         can); False where the kernel has no WireGuard."""
-        global _kernel_lacks_wireguard
         try:
             with Rtnl() as rtnl:
                 rtnl.apply([NewWireGuardInterface(self._ifname)])
         except OSError as exc:
             # An unknown kind is EOPNOTSUPP ("Unknown device type", as ip says it).
-            if exc.errno == errno.EOPNOTSUPP and not _can_load_modules():
-                _kernel_lacks_wireguard = True
+            if exc.errno == errno.EOPNOTSUPP:
+                _note_refusal()
             log.debug("%r: no kernel WireGuard interface: %s", self, exc)
             return False
         return True
