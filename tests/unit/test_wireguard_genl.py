@@ -1,6 +1,7 @@
-"""WireGuard's generic netlink messages: SET requests as the kernel reads them, GET dumps as the
-kernel writes them (``drivers/net/wireguard/netlink.c``), built here field by field. The
-real module answers in the VM tier (tests/vm/guest/test_kernel_wireguard.py)."""
+"""The kernel WireGuard path: its generic netlink messages (SET requests as the kernel reads
+them, GET dumps as the kernel writes them, ``drivers/net/wireguard/netlink.c``, built here
+field by field) and when ``auto`` tries the kernel at all. The real module answers in the VM
+tier (tests/vm/guest/test_kernel_wireguard.py)."""
 
 from __future__ import annotations
 
