@@ -127,17 +127,17 @@ def _sleeper() -> tuple[int, process.ProcessIdentity]:
     return pid, process.ProcessIdentity(pid, found[0])
 
 
-def test_kill_and_wait_ends_the_process_it_names_and_no_other() -> None:
+async def test_kill_and_wait_ends_the_process_it_names_and_no_other() -> None:
     pid, ident = _sleeper()
     try:
         # Another start time: not this process (its pid was taken by someone else).
-        process.kill_and_wait(process.ProcessIdentity(pid, ident.create_time - 100), 0.1)
+        await process.kill_and_wait(process.ProcessIdentity(pid, ident.create_time - 100), 0.1)
         assert ident.alive()
         t0 = time.monotonic()
-        process.kill_and_wait(ident, 5.0)
+        await process.kill_and_wait(ident, 5.0)
         assert time.monotonic() - t0 < 5.0  # woken by the exit, not by the timeout
         assert not ident.alive()
-        process.kill_and_wait(ident, 5.0)  # gone already: nothing to do, no error
+        await process.kill_and_wait(ident, 5.0)  # gone already: nothing to do, no error
     finally:
         if ident.alive():
             os.kill(pid, signal.SIGKILL)

@@ -28,7 +28,7 @@ from typing import Final
 import msgspec
 
 from openras.links._common import remove_quietly
-from openras.links.process import LinkProcess, ProcessIdentity
+from openras.links.process import ProcessIdentity, kill_and_wait
 from openras.links.rtnl import AddRule, DelRule, NetlinkError, Rtnl
 from openras.links.xfrm import purge_if_id, purge_reqid
 
@@ -200,7 +200,7 @@ class Journal:
 
 async def _undo(step: Step) -> None:
     if isinstance(step, Process):
-        await _kill(ProcessIdentity(step.pid, step.create_time))
+        await kill_and_wait(ProcessIdentity(step.pid, step.create_time), _KILL_WAIT)
     elif isinstance(step, Socket):
         await _remove_dead_socket(Path(step.path))
     else:
@@ -257,13 +257,3 @@ def _undo_now(step: Interface | Rule | File | XfrmIfId | XfrmReqid) -> None:
             log.warning("teardown: %s", exc)
     else:
         remove_quietly(Path(step.path))
-
-
-async def _kill(identity: ProcessIdentity) -> None:
-    """SIGKILL ``identity`` if it still runs, and wait (bounded) until it is gone."""
-    proc = LinkProcess.adopt(identity)
-    if proc is None:
-        return
-    proc.kill()
-    with contextlib.suppress(TimeoutError):
-        await asyncio.wait_for(proc.wait(), _KILL_WAIT)

@@ -266,14 +266,19 @@ class LinkProcess:
 
     @classmethod
     def adopt(cls, identity: ProcessIdentity) -> LinkProcess | None:
-        """Watch a process we did not start in this daemon's life; None if it is gone."""
+        """Watch a process we did not start in this daemon's life; None if it is gone.
+        The pidfd is taken first and the identity checked after: the pidfd then names the
+        very process that matched, never one that took its pid in between."""
+        try:
+            fd = os.pidfd_open(identity.pid)
+        except OSError:  # gone
+            return None
         if not identity.alive():
+            os.close(fd)
             return None
         proc = cls(identity)
-        try:
-            proc._watch()
-        except ProcessLookupError:
-            return None
+        proc._pidfd = fd
+        Watcher.of().add(fd, proc._on_exit)
         return proc
 
     def _watch(self) -> None:
@@ -361,24 +366,16 @@ def find_marked(marker_prefix: str) -> list[ProcessIdentity]:
 _MARKER_KEY: Final = MARKER_ENV.encode() + b"="
 
 
-def kill_and_wait(ident: ProcessIdentity, timeout: float) -> None:
-    """SIGKILL the process ``ident`` names and wait up to ``timeout`` for it to exit
-    (blocking: run it in a thread). Through a pidfd taken while the identity still matched, so
-    never another process that took the pid since; a process of another parent is not reaped
-    here, only waited for (its pidfd is readable once it has exited)."""
-    try:
-        fd = os.pidfd_open(ident.pid)
-    except OSError:  # gone already
+async def kill_and_wait(identity: ProcessIdentity, grace: float) -> None:
+    """SIGKILL the process ``identity`` names, if it still runs, and wait (at most
+    ``grace`` seconds) until it is gone: through its pidfd (:meth:`LinkProcess.adopt`), so never
+    another process that took its pid; one of another parent is waited for, not reaped."""
+    proc = LinkProcess.adopt(identity)
+    if proc is None:
         return
-    try:
-        if not ident.alive():
-            return
-        signal.pidfd_send_signal(fd, signal.SIGKILL)
-        select.select([fd], [], [], timeout)
-    except ProcessLookupError:
-        pass
-    finally:
-        os.close(fd)
+    proc.kill()
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(proc.wait(), grace)
 
 
 def marker_of(pid: int) -> str | None:

@@ -359,7 +359,7 @@ class Manager:
                 if prefix == self.instance and handle in adopted:
                     continue
                 log.warning("killing unrecorded link process %d (handle %s)", ident.pid, handle)
-                await asyncio.to_thread(kill_and_wait, ident, 5.0)
+                await kill_and_wait(ident, 5.0)
                 if handle is not None and prefix == self.instance:
                     await self._cleanup_orphan(handle)
 
