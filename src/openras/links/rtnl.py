@@ -401,15 +401,21 @@ class KernelRule:
         )
 
 
-def _attrs(data: bytes, offset: int) -> dict[int, bytes]:
-    out: dict[int, bytes] = {}
+def _attr_list(data: bytes, offset: int = 0) -> list[tuple[int, bytes]]:
+    """Every attribute in ``data`` from ``offset``, in order (a nest that is an array, as
+    WireGuard's peers, repeats or ignores its types); it stops at one that overruns."""
+    out: list[tuple[int, bytes]] = []
     while offset + 4 <= len(data):
         length, kind = struct.unpack_from("=HH", data, offset)
-        if length < 4:
+        if length < 4 or offset + length > len(data):
             break
-        out[kind & 0x3FFF] = data[offset + 4 : offset + length]
+        out.append((kind & 0x3FFF, data[offset + 4 : offset + length]))
         offset += (length + 3) & ~3
     return out
+
+
+def _attrs(data: bytes, offset: int) -> dict[int, bytes]:
+    return dict(_attr_list(data, offset))
 
 
 def _u32_of(attrs: dict[int, bytes], kind: int) -> int | None:

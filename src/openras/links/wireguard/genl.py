@@ -44,6 +44,7 @@ from openras.links.rtnl import (
     NetlinkError,
     Rtnl,
     _attr,
+    _attr_list,
 )
 from openras.links.wireguard.dump import DumpInterface, DumpPeer, WgDump
 
@@ -247,19 +248,6 @@ def set_requests(ifname: str, settings: DeviceSettings, limit: int = MAX_REQUEST
 
 
 # -- decoding ---------------------------------------------------------------------------------
-
-
-def _attr_list(data: bytes, offset: int = 0) -> list[tuple[int, bytes]]:
-    """Every attribute in ``data`` from ``offset``, in order (a nest's array has repeated or
-    meaningless types, so no dict)."""
-    out: list[tuple[int, bytes]] = []
-    while offset + 4 <= len(data):
-        length, kind = struct.unpack_from("=HH", data, offset)
-        if length < 4 or offset + length > len(data):
-            break
-        out.append((kind & 0x3FFF, data[offset + 4 : offset + length]))
-        offset += (length + 3) & ~3
-    return out
 
 
 def _endpoint_text(raw: bytes) -> str | None:
